@@ -1,0 +1,67 @@
+# Agent Sessions: `make run` serves, `make test` tests; both set up everything they need first.
+SHELL := bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+MAKEFLAGS += --no-builtin-rules --warn-undefined-variables
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PROTOS := $(shell find protos -name '*.proto' | sort)
+GEN := gen
+GEN_STAMP := $(GEN)/.stamp
+VENV_STAMP := $(VENV)/.stamp
+BUF := node_modules/.bin/buf
+
+.PHONY: help
+help: ## Show the targets.
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  \033[36m%-10s\033[0m %s\n", $$1, $$2}'
+
+$(VENV_STAMP): pyproject.toml
+	@echo "==> creating $(VENV) and installing dependencies (first run takes a minute)"
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet 'grpcio-tools>=1.85,<2' 'googleapis-common-protos>=1.70,<2'
+	touch $@
+
+# Code is generated in the build, never committed, so it cannot drift from protos/.
+$(GEN_STAMP): $(VENV_STAMP) $(PROTOS) scripts/generate.py
+	@echo "==> generating Python code and the Envoy descriptor from protos/"
+	$(BIN)/python scripts/generate.py
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+.PHONY: generate
+generate: $(GEN_STAMP) ## Generate the Python code and the descriptor set Envoy loads.
+
+$(BUF): package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+.PHONY: run
+run: generate ## Start PostgreSQL (embedded unless AGENT_SESSIONS_DATABASE_URL is set), the gRPC server and Envoy.
+	$(BIN)/agent-sessions run
+
+.PHONY: test
+test: generate ## Run the whole test suite against a real PostgreSQL, gRPC server and Envoy.
+	$(BIN)/pytest
+
+.PHONY: lint
+lint: generate $(BUF) ## ruff, mypy, buf lint and buf format.
+	$(BIN)/ruff check server tests scripts bench
+	$(BIN)/ruff format --check server tests scripts bench
+	$(BIN)/mypy
+	$(BUF) lint
+	$(BUF) format --diff --exit-code
+
+.PHONY: breaking
+breaking: generate $(BUF) ## Check protos/ for wire and JSON breaking changes against main.
+	$(BUF) breaking --against '.git#branch=main'
+
+.PHONY: bench
+bench: generate ## Benchmark the gRPC API against pgbench on the same PostgreSQL.
+	$(BIN)/python bench/bench.py
+
+.PHONY: clean
+clean: ## Remove generated code and the virtualenv (keeps the data folder).
+	rm -rf $(GEN) $(VENV) node_modules

@@ -1,0 +1,71 @@
+"""Generates Python code and Envoy's descriptor set from protos/ (run by `make generate`)."""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from pathlib import Path
+
+import grpc_tools
+from grpc_tools import protoc
+
+ROOT = Path(__file__).resolve().parent.parent
+PROTOS = ROOT / "protos"
+GEN = ROOT / "gen"
+PYTHON_OUT = GEN / "python"
+DESCRIPTOR = GEN / "descriptor.pb"
+BUF_DEPS = GEN / "buf-deps"
+
+
+def site_packages_with(relative: str) -> Path:
+    """Returns the sys.path entry holding `relative` (googleapis-common-protos' .proto files)."""
+    for entry in sys.path:
+        if entry and (Path(entry) / relative).is_file():
+            return Path(entry)
+    raise SystemExit(f"{relative} not found: install googleapis-common-protos")
+
+
+def main() -> None:
+    googleapis = site_packages_with("google/api/annotations.proto")
+    well_known = Path(grpc_tools.__file__).parent / "_proto"
+    sources = sorted(str(p.relative_to(PROTOS)) for p in PROTOS.rglob("*.proto"))
+
+    shutil.rmtree(PYTHON_OUT, ignore_errors=True)
+    PYTHON_OUT.mkdir(parents=True)
+    args = [
+        "grpc_tools.protoc",
+        f"-I{PROTOS}",
+        f"-I{googleapis}",
+        f"-I{well_known}",
+        f"--python_out={PYTHON_OUT}",
+        f"--pyi_out={PYTHON_OUT}",
+        f"--grpc_python_out={PYTHON_OUT}",
+        "--include_imports",
+        "--include_source_info",
+        f"--descriptor_set_out={DESCRIPTOR}",
+        *sources,
+        # Listed so the descriptor Envoy loads knows the error detail types (ErrorInfo,
+        # BadRequest): without them it cannot print `details` and falls back to an empty body.
+        "google/rpc/error_details.proto",
+    ]
+    if protoc.main(args) != 0:
+        raise SystemExit("protoc failed")
+    # protoc writes error_details' Python module too; the real one comes from googleapis.
+    shutil.rmtree(PYTHON_OUT / "google", ignore_errors=True)
+    for package in {p.parent for p in PYTHON_OUT.rglob("*_pb2.py")}:
+        for folder in [package, *package.parents]:
+            if folder == PYTHON_OUT or PYTHON_OUT not in folder.parents:
+                break
+            (folder / "__init__.py").touch()
+
+    # Buf resolves google/api and google/rpc from here (the Buf Schema Registry is out of reach).
+    shutil.rmtree(BUF_DEPS, ignore_errors=True)
+    for name in ("api/annotations", "api/http", "rpc/status", "rpc/error_details"):
+        target = BUF_DEPS / "google" / f"{name}.proto"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(googleapis / "google" / f"{name}.proto", target)
+    print(f"generated {PYTHON_OUT.relative_to(ROOT)} and {DESCRIPTOR.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,105 @@
+"""The gRPC server: both services, health and reflection, with graceful shutdown."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+import grpc
+from agentsessions.v1 import message_service_pb2, message_service_pb2_grpc as msg_grpc
+from agentsessions.v1 import session_service_pb2, session_service_pb2_grpc as ses_grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_health.v1._async import HealthServicer
+from grpc_reflection.v1alpha import reflection
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from agent_sessions.agent import Agent, MockAgent
+from agent_sessions.auth import TokenVerifier
+from agent_sessions.conversation import Conversations
+from agent_sessions.db.engine import create_engine
+from agent_sessions.interceptors import AuthInterceptor, ErrorInterceptor
+from agent_sessions.pagination import PageTokens
+from agent_sessions.servicers import MessageServicer, Services, SessionServicer
+from agent_sessions.settings import Settings
+
+log = logging.getLogger(__name__)
+
+SERVICE_NAMES = (
+    session_service_pb2.DESCRIPTOR.services_by_name["SessionService"].full_name,
+    message_service_pb2.DESCRIPTOR.services_by_name["MessageService"].full_name,
+)
+GRACE_SECONDS = 5.0
+
+
+@dataclass
+class RunningServer:
+    """A started server, the port it listens on, and how to stop it."""
+
+    server: grpc.aio.Server
+    health: HealthServicer
+    engine: AsyncEngine
+    port: int
+
+    async def stop(self, grace: float = GRACE_SECONDS) -> None:
+        """Reports NOT_SERVING, lets calls in flight finish, then closes the pool."""
+        await self.health.enter_graceful_shutdown()
+        await self.server.stop(grace)
+        await self.engine.dispose()
+
+
+def page_token_key(settings: Settings) -> bytes:
+    """Page tokens are signed with a key derived from the token secret (or public key)."""
+    return (settings.jwt_secret or settings.jwt_public_key).encode()
+
+
+async def start(settings: Settings, agent: Agent | None = None) -> RunningServer:
+    """Starts a server on settings.grpc_host:grpc_port (port 0 picks a free one)."""
+    engine = create_engine(settings.database_url, settings.db_pool_size)
+    services = Services(
+        engine, PageTokens(page_token_key(settings)), Conversations(agent or MockAgent())
+    )
+    server = grpc.aio.server(
+        interceptors=[ErrorInterceptor(), AuthInterceptor(TokenVerifier(settings))],
+        # Several worker processes bind the same port; the kernel spreads connections.
+        options=[("grpc.so_reuseport", 1), ("grpc.max_receive_message_length", 8 * 1024 * 1024)],
+    )
+    ses_grpc.add_SessionServiceServicer_to_server(SessionServicer(services), server)
+    msg_grpc.add_MessageServiceServicer_to_server(MessageServicer(services), server)
+    health = HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(health, server)
+    reflection.enable_server_reflection(
+        (*SERVICE_NAMES, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
+         reflection.SERVICE_NAME),
+        server,
+    )
+    port = server.add_insecure_port(f"{settings.grpc_host}:{settings.grpc_port}")
+    if port == 0:
+        raise OSError(f"cannot listen on {settings.grpc_host}:{settings.grpc_port}")
+    await server.start()
+    for name in ("", *SERVICE_NAMES):
+        await health.set(name, health_pb2.HealthCheckResponse.SERVING)
+    return RunningServer(server, health, engine, port)
+
+
+async def serve(
+    settings: Settings,
+    agent: Agent | None = None,
+    on_started: Callable[[RunningServer], Awaitable[None] | None] | None = None,
+) -> None:
+    """Serves until SIGTERM or SIGINT, then shuts down gracefully."""
+    running = await start(settings, agent)
+    log.info("gRPC server listening on %s:%d", settings.grpc_host, running.port)
+    if on_started is not None:
+        result = on_started(running)
+        if result is not None:
+            await result
+    stopping = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stopping.set)
+    await stopping.wait()
+    log.info("stopping gRPC server")
+    await running.stop()

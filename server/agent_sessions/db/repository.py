@@ -1,0 +1,429 @@
+"""Owner-scoped data access: every query of user data goes through an `Owner`, so none can forget it."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    and_,
+    delete,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.dialects.postgresql import UUID, insert as pg_insert
+from sqlalchemy.engine import RowMapping
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from agent_sessions.db.models import AgentSession, SessionMessage, User
+from agent_sessions.errors import AlreadyExists, FailedPrecondition, NotFound
+
+S = AgentSession.__table__
+M = SessionMessage.__table__
+
+SESSION_COLUMNS = (
+    S.c.id,
+    S.c.session_id,
+    S.c.session_name,
+    S.c.description,
+    S.c.is_active,
+    S.c.user_id,
+    S.c.agent_name,
+    S.c.agent_instructions,
+    S.c.created_at,
+    S.c.updated_at,
+)
+MESSAGE_COLUMNS = (
+    M.c.id,
+    M.c.session_uuid,
+    M.c.seq,
+    M.c.role,
+    M.c.content,
+    M.c.tool_call_id,
+    M.c.tool_name,
+    M.c.extra_data,
+    M.c.created_at,
+    M.c.updated_at,
+)
+# The writable session fields, as the API names them.
+SESSION_FIELDS = ("session_name", "description", "agent_name", "agent_instructions", "is_active")
+MESSAGE_FIELDS = ("content", "tool_call_id", "tool_name", "extra_data")
+
+
+@dataclass(frozen=True)
+class NewMessage:
+    """A message to store, already validated."""
+
+    role: str
+    content: str
+    tool_call_id: str | None = None
+    tool_name: str | None = None
+    extra_data: str | None = None
+
+    def values(self) -> dict[str, Any]:
+        return {
+            "role": self.role,
+            "content": self.content,
+            "tool_call_id": self.tool_call_id,
+            "tool_name": self.tool_name,
+            "extra_data": self.extra_data,
+        }
+
+
+@dataclass(frozen=True)
+class StoredTurn:
+    """What a stored conversation turn left in the session."""
+
+    session: RowMapping
+    messages: list[RowMapping]
+    messages_count: int
+
+
+def _not_found(session_id: str) -> NotFound:
+    return NotFound(
+        f"session {session_id!r} not found; list your sessions with GET /api/agent-sessions",
+        reason="SESSION_NOT_FOUND",
+        metadata={"session_id": session_id},
+    )
+
+
+def _message_not_found(message_id: uuid.UUID) -> NotFound:
+    return NotFound(
+        f"message {message_id} not found in this session",
+        reason="MESSAGE_NOT_FOUND",
+        metadata={"message_id": str(message_id)},
+    )
+
+
+class Owner:
+    """The caller's view of the data. The only place that writes `WHERE user_id = …`."""
+
+    _known_users: set[uuid.UUID] = set()
+
+    def __init__(self, engine: AsyncEngine, user_id: uuid.UUID, subject: str) -> None:
+        self.engine = engine
+        self.user_id = user_id
+        self.subject = subject
+
+    # -- scoping -------------------------------------------------------------------------------
+
+    def _owns(self) -> ColumnElement[bool]:
+        return S.c.user_id == self.user_id
+
+    def _session_is(self, session_id: str) -> ColumnElement[bool]:
+        return and_(S.c.user_id == self.user_id, S.c.session_id == session_id)
+
+    def _session_uuid_of(self, session_id: str) -> Any:
+        """A scalar subquery: the UUID of the caller's session `session_id` (NULL if none)."""
+        return select(S.c.id).where(self._session_is(session_id)).scalar_subquery()
+
+    async def _ensure_user(self, conn: AsyncConnection) -> None:
+        if self.user_id in Owner._known_users:
+            return
+        await conn.execute(
+            pg_insert(User.__table__)
+            .values(id=self.user_id, subject=self.subject)
+            .on_conflict_do_nothing(index_elements=["id"])
+        )
+        Owner._known_users.add(self.user_id)
+
+    # -- sessions ------------------------------------------------------------------------------
+
+    async def create_session(self, session_id: str, fields: dict[str, Any]) -> RowMapping:
+        values = {k: v for k, v in fields.items() if v is not None}
+        try:
+            async with self.engine.begin() as conn:
+                await self._ensure_user(conn)
+                result = await conn.execute(
+                    insert(S)
+                    .values(id=uuid.uuid4(), user_id=self.user_id, session_id=session_id, **values)
+                    .returning(*SESSION_COLUMNS)
+                )
+                return result.mappings().one()
+        except IntegrityError as exc:
+            if "uq_agent_sessions_user_id_session_id" in str(exc.orig):
+                raise AlreadyExists(
+                    f"session {session_id!r} already exists; choose another session_id or "
+                    "update the existing session with PATCH",
+                    reason="SESSION_ALREADY_EXISTS",
+                    metadata={"session_id": session_id},
+                ) from None
+            Owner._known_users.discard(self.user_id)
+            raise
+
+    async def get_session(self, session_id: str) -> RowMapping:
+        async with self.engine.connect() as conn:
+            row = (
+                await conn.execute(select(*SESSION_COLUMNS).where(self._session_is(session_id)))
+            ).mappings().first()
+        if row is None:
+            raise _not_found(session_id)
+        return row
+
+    async def list_sessions(
+        self,
+        *,
+        is_active: bool | None,
+        agent_name: str | None,
+        limit: int,
+        after: tuple[datetime, uuid.UUID] | None,
+    ) -> tuple[Sequence[RowMapping], int]:
+        filters = [self._owns()]
+        if is_active is not None:
+            filters.append(S.c.is_active == is_active)
+        if agent_name is not None:
+            filters.append(S.c.agent_name == agent_name)
+        page: Select[Any] = select(*SESSION_COLUMNS).where(*filters)
+        if after is not None:
+            created_at, id_ = after
+            page = page.where(
+                or_(S.c.created_at < created_at, and_(S.c.created_at == created_at, S.c.id < id_))
+            )
+        page = page.order_by(S.c.created_at.desc(), S.c.id.desc()).limit(limit + 1)
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(page)).mappings().all()
+            total = (await conn.execute(select(func.count()).select_from(S).where(*filters))).scalar_one()
+        return rows, int(total)
+
+    async def update_session(self, session_id: str, changes: dict[str, Any]) -> RowMapping:
+        if not changes:
+            return await self.get_session(session_id)
+        async with self.engine.begin() as conn:
+            row = (
+                await conn.execute(
+                    update(S)
+                    .where(self._session_is(session_id))
+                    .values(**changes, updated_at=func.clock_timestamp())
+                    .returning(*SESSION_COLUMNS)
+                )
+            ).mappings().first()
+        if row is None:
+            raise _not_found(session_id)
+        return row
+
+    async def delete_session(self, session_id: str) -> None:
+        async with self.engine.begin() as conn:
+            deleted = (
+                await conn.execute(delete(S).where(self._session_is(session_id)).returning(S.c.id))
+            ).first()
+        if deleted is None:
+            raise _not_found(session_id)
+
+    # -- messages ------------------------------------------------------------------------------
+
+    async def _require_session(self, conn: AsyncConnection, session_id: str) -> uuid.UUID:
+        found = (await conn.execute(select(S.c.id).where(self._session_is(session_id)))).scalar()
+        if found is None:
+            raise _not_found(session_id)
+        return found
+
+    async def create_message(self, session_id: str, message: NewMessage) -> RowMapping:
+        # One statement, one round trip: bump the session's counters (row-locking it until
+        # commit) and insert the message at the reserved position.
+        bump = (
+            update(S)
+            .where(self._session_is(session_id))
+            .values(last_seq=S.c.last_seq + 1, message_count=S.c.message_count + 1)
+            .returning(S.c.id, S.c.last_seq)
+            .cte("bump")
+        )
+        values = message.values()
+        stmt = insert(M).from_select(
+            ["id", "session_uuid", "seq", *values],
+            select(
+                literal(uuid.uuid4(), UUID(as_uuid=True)),
+                bump.c.id,
+                bump.c.last_seq,
+                *(literal(v, M.c[k].type) for k, v in values.items()),
+            ),
+        ).returning(*MESSAGE_COLUMNS)
+        async with self.engine.begin() as conn:
+            row = (await conn.execute(stmt)).mappings().first()
+        if row is None:
+            raise _not_found(session_id)
+        return row
+
+    async def get_message(self, session_id: str, message_id: uuid.UUID) -> RowMapping:
+        async with self.engine.connect() as conn:
+            row = (
+                await conn.execute(
+                    select(*MESSAGE_COLUMNS).where(
+                        M.c.id == message_id, M.c.session_uuid == self._session_uuid_of(session_id)
+                    )
+                )
+            ).mappings().first()
+            if row is None:
+                await self._require_session(conn, session_id)
+                raise _message_not_found(message_id)
+        return row
+
+    async def list_messages(
+        self, session_id: str, *, descending: bool, limit: int, after_seq: int | None
+    ) -> tuple[uuid.UUID, Sequence[RowMapping], int]:
+        async with self.engine.connect() as conn:
+            session = (
+                await conn.execute(
+                    select(S.c.id, S.c.message_count).where(self._session_is(session_id))
+                )
+            ).first()
+            if session is None:
+                raise _not_found(session_id)
+            page = select(*MESSAGE_COLUMNS).where(M.c.session_uuid == session.id)
+            if after_seq is not None:
+                page = page.where(M.c.seq < after_seq if descending else M.c.seq > after_seq)
+            page = page.order_by(M.c.seq.desc() if descending else M.c.seq.asc()).limit(limit + 1)
+            rows = (await conn.execute(page)).mappings().all()
+        return session.id, rows, int(session.message_count)
+
+    async def update_message(
+        self, session_id: str, message_id: uuid.UUID, changes: dict[str, Any]
+    ) -> RowMapping:
+        if not changes:
+            return await self.get_message(session_id, message_id)
+        async with self.engine.begin() as conn:
+            row = (
+                await conn.execute(
+                    update(M)
+                    .where(
+                        M.c.id == message_id, M.c.session_uuid == self._session_uuid_of(session_id)
+                    )
+                    .values(**changes, updated_at=func.clock_timestamp())
+                    .returning(*MESSAGE_COLUMNS)
+                )
+            ).mappings().first()
+            if row is None:
+                await self._require_session(conn, session_id)
+                raise _message_not_found(message_id)
+        return row
+
+    async def delete_message(self, session_id: str, message_id: uuid.UUID) -> None:
+        async with self.engine.begin() as conn:
+            # Lock the session row first: the count must move with the delete.
+            session_uuid = (
+                await conn.execute(
+                    select(S.c.id).where(self._session_is(session_id)).with_for_update()
+                )
+            ).scalar()
+            if session_uuid is None:
+                raise _not_found(session_id)
+            deleted = (
+                await conn.execute(
+                    delete(M)
+                    .where(M.c.id == message_id, M.c.session_uuid == session_uuid)
+                    .returning(M.c.id)
+                )
+            ).first()
+            if deleted is None:
+                raise _message_not_found(message_id)
+            await conn.execute(
+                update(S).where(S.c.id == session_uuid).values(message_count=S.c.message_count - 1)
+            )
+
+    async def clear_messages(self, session_id: str) -> int:
+        async with self.engine.begin() as conn:
+            session_uuid = (
+                await conn.execute(
+                    select(S.c.id).where(self._session_is(session_id)).with_for_update()
+                )
+            ).scalar()
+            if session_uuid is None:
+                raise _not_found(session_id)
+            result = await conn.execute(delete(M).where(M.c.session_uuid == session_uuid))
+            await conn.execute(update(S).where(S.c.id == session_uuid).values(message_count=0))
+        return int(result.rowcount)
+
+    # -- conversation turns --------------------------------------------------------------------
+
+    async def find_session(self, session_id: str) -> RowMapping | None:
+        async with self.engine.connect() as conn:
+            return (
+                await conn.execute(select(*SESSION_COLUMNS).where(self._session_is(session_id)))
+            ).mappings().first()
+
+    async def recent_messages(self, session_uuid: uuid.UUID, limit: int) -> list[RowMapping]:
+        """The last `limit` messages of a session, oldest first (the agent's context)."""
+        async with self.engine.connect() as conn:
+            rows = (
+                await conn.execute(
+                    select(*MESSAGE_COLUMNS)
+                    .where(M.c.session_uuid == session_uuid)
+                    .order_by(M.c.seq.desc())
+                    .limit(limit)
+                )
+            ).mappings().all()
+        return list(reversed(rows))
+
+    async def store_turn(
+        self,
+        session_id: str,
+        new_session_uuid: uuid.UUID,
+        new_session_fields: dict[str, Any],
+        messages: list[NewMessage],
+    ) -> StoredTurn:
+        """Stores a whole turn in one transaction, creating the session if it is new.
+
+        Bumping `last_seq` by the turn's size row-locks the session, so a concurrent turn on the
+        same session waits for this one's commit and gets the next block: turns stay contiguous.
+        """
+        async with self.engine.begin() as conn:
+            await self._ensure_user(conn)
+            await conn.execute(
+                pg_insert(S)
+                .values(
+                    id=new_session_uuid,
+                    user_id=self.user_id,
+                    session_id=session_id,
+                    **{k: v for k, v in new_session_fields.items() if v is not None},
+                )
+                .on_conflict_do_nothing(index_elements=["user_id", "session_id"])
+            )
+            bumped = (
+                await conn.execute(
+                    update(S)
+                    .where(self._session_is(session_id))
+                    .values(
+                        last_seq=S.c.last_seq + len(messages),
+                        message_count=S.c.message_count + len(messages),
+                    )
+                    .returning(S.c.last_seq, S.c.message_count, *SESSION_COLUMNS)
+                )
+            ).mappings().one()
+            if not bumped["is_active"]:
+                # Deactivated while the agent worked: refuse, and roll the bump back.
+                raise FailedPrecondition(
+                    f"session {session_id!r} is inactive; activate it with "
+                    f"PUT /api/agent-sessions/{session_id}/activate to continue the conversation",
+                    reason="SESSION_INACTIVE",
+                    metadata={"session_id": session_id},
+                )
+            first_seq = bumped["last_seq"] - len(messages) + 1
+            stored = (
+                await conn.execute(
+                    insert(M).returning(*MESSAGE_COLUMNS, sort_by_parameter_order=True),
+                    [
+                        {
+                            "id": uuid.uuid4(),
+                            "session_uuid": bumped["id"],
+                            "seq": first_seq + i,
+                            **m.values(),
+                        }
+                        for i, m in enumerate(messages)
+                    ],
+                )
+            ).mappings().all()
+        session = {k: bumped[k] for k in bumped if k not in ("last_seq", "message_count")}
+        return StoredTurn(
+            session=session,  # type: ignore[arg-type]
+            messages=list(stored),
+            messages_count=int(bumped["message_count"]),
+        )

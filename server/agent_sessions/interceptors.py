@@ -1,0 +1,178 @@
+"""Server interceptors: authentication, and the one place that maps exceptions to gRPC statuses."""
+
+from __future__ import annotations
+
+import contextvars
+import logging
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import grpc
+from google.protobuf import any_pb2
+from google.rpc import error_details_pb2, status_pb2
+from grpc_status import rpc_status
+from sqlalchemy.exc import DBAPIError, OperationalError
+
+from agent_sessions.auth import Caller, TokenVerifier
+from agent_sessions.errors import DomainError, InvalidArgument, Unavailable
+
+log = logging.getLogger(__name__)
+
+ERROR_DOMAIN = "agentsessions.v1"
+# Health checking and reflection are the only calls that need no token (CONTRACT §2).
+PUBLIC_PREFIXES = ("/grpc.health.v1.Health/", "/grpc.reflection.")
+
+_caller: contextvars.ContextVar[Caller] = contextvars.ContextVar("caller")
+
+Behavior = Callable[..., Any]
+
+
+def current_caller() -> Caller:
+    """The authenticated caller of the call being handled."""
+    return _caller.get()
+
+
+def status_of(exc: DomainError) -> status_pb2.Status:
+    """The google.rpc.Status for a domain error: an ErrorInfo, plus BadRequest for bad fields."""
+    info = any_pb2.Any()
+    info.Pack(
+        error_details_pb2.ErrorInfo(reason=exc.reason, domain=ERROR_DOMAIN, metadata=exc.metadata)
+    )
+    details = [info]
+    if isinstance(exc, InvalidArgument):
+        bad = any_pb2.Any()
+        bad.Pack(
+            error_details_pb2.BadRequest(
+                field_violations=[
+                    error_details_pb2.BadRequest.FieldViolation(
+                        field=exc.field, description=exc.description
+                    )
+                ]
+            )
+        )
+        details.append(bad)
+    return status_pb2.Status(code=exc.code.value[0], message=exc.message, details=details)
+
+
+def domain_error_of(exc: BaseException) -> DomainError:
+    """Any exception as a DomainError; unexpected ones are logged and told apart by an id."""
+    if isinstance(exc, DomainError):
+        return exc
+    if isinstance(exc, OperationalError) or (
+        isinstance(exc, DBAPIError) and exc.connection_invalidated
+    ):
+        log.warning("database unavailable: %s", exc.__class__.__name__)
+        return Unavailable("the database is unavailable right now; retry in a few seconds")
+    incident = uuid.uuid4().hex[:12]
+    log.error("unexpected error (incident %s)", incident, exc_info=exc)
+    error = DomainError(f"internal error (incident {incident}); the operators have the details")
+    error.code = grpc.StatusCode.INTERNAL
+    error.reason = "INTERNAL"
+    return error
+
+
+async def abort(context: grpc.aio.ServicerContext[Any, Any], exc: BaseException) -> None:
+    """Ends the call with the status of `exc`, details in `grpc-status-details-bin`."""
+    await context.abort_with_status(rpc_status.to_status(status_of(domain_error_of(exc))))
+
+
+def _wrap(
+    handler: grpc.RpcMethodHandler,
+    around_unary: Callable[[Behavior], Behavior],
+    around_stream: Callable[[Behavior], Behavior],
+) -> grpc.RpcMethodHandler:
+    if handler.unary_unary is not None:
+        return grpc.unary_unary_rpc_method_handler(
+            around_unary(handler.unary_unary),
+            request_deserializer=handler.request_deserializer,
+            response_serializer=handler.response_serializer,
+        )
+    if handler.unary_stream is not None:
+        return grpc.unary_stream_rpc_method_handler(
+            around_stream(handler.unary_stream),
+            request_deserializer=handler.request_deserializer,
+            response_serializer=handler.response_serializer,
+        )
+    return handler  # this API has no client-streaming calls
+
+
+class ErrorInterceptor(grpc.aio.ServerInterceptor):
+    """Maps every exception a handler raises, in unary and streaming calls, to a gRPC status."""
+
+    async def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler:
+        handler = await continuation(handler_call_details)
+        if handler is None or handler_call_details.method.startswith(PUBLIC_PREFIXES):
+            return handler
+
+        def unary(behavior: Behavior) -> Behavior:
+            async def mapped(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
+                try:
+                    return await behavior(request, context)
+                except Exception as exc:  # noqa: BLE001 - this is the one place that maps them
+                    await abort(context, exc)
+
+            return mapped
+
+        def stream(behavior: Behavior) -> Behavior:
+            async def mapped(
+                request: Any, context: grpc.aio.ServicerContext[Any, Any]
+            ) -> AsyncIterator[Any]:
+                try:
+                    async for item in behavior(request, context):
+                        yield item
+                except Exception as exc:  # noqa: BLE001
+                    await abort(context, exc)
+
+            return mapped
+
+        return _wrap(handler, unary, stream)
+
+
+class AuthInterceptor(grpc.aio.ServerInterceptor):
+    """Verifies the bearer token of every call but health and reflection; sets the caller."""
+
+    def __init__(self, verifier: TokenVerifier) -> None:
+        self._verifier = verifier
+
+    async def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler:
+        handler = await continuation(handler_call_details)
+        if handler is None or handler_call_details.method.startswith(PUBLIC_PREFIXES):
+            return handler
+        authorization = next(
+            (
+                v
+                for k, v in handler_call_details.invocation_metadata or ()
+                if k == "authorization" and isinstance(v, str)
+            ),
+            None,
+        )
+        verify = self._verifier.verify
+
+        def unary(behavior: Behavior) -> Behavior:
+            async def authenticated(request: Any, context: Any) -> Any:
+                # grpc.aio runs each call in its own task, so the value dies with the call.
+                _caller.set(verify(authorization))
+                return await behavior(request, context)
+
+            return authenticated
+
+        def stream(behavior: Behavior) -> Behavior:
+            async def authenticated(request: Any, context: Any) -> AsyncIterator[Any]:
+                _caller.set(verify(authorization))
+                async for item in behavior(request, context):
+                    yield item
+
+            return authenticated
+
+        return _wrap(handler, unary, stream)
+
+

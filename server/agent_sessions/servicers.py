@@ -1,0 +1,312 @@
+"""Thin gRPC servicers: translate protos to domain calls and rows back to protos."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from collections.abc import AsyncIterator
+from datetime import datetime
+from typing import Any
+
+import grpc
+from agentsessions.v1 import (
+    message_service_pb2 as msg_pb,
+    message_service_pb2_grpc as msg_grpc,
+    resources_pb2 as res_pb,
+    session_service_pb2 as ses_pb,
+    session_service_pb2_grpc as ses_grpc,
+)
+from google.protobuf import empty_pb2
+from sqlalchemy.engine import RowMapping
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from agent_sessions import validation as v
+from agent_sessions.conversation import Conversations, TurnRequest
+from agent_sessions.db.repository import NewMessage, Owner
+from agent_sessions.interceptors import current_caller, domain_error_of, status_of
+from agent_sessions.pagination import PageTokens
+
+Context = grpc.aio.ServicerContext[Any, Any]
+ROLE_NUMBER = {name: i + 1 for i, name in enumerate(v.ROLES)}
+SESSION_TEXT_FIELDS = ("session_name", "description", "agent_name", "agent_instructions")
+MESSAGE_TEXT_FIELDS = ("tool_call_id", "tool_name")
+
+
+def session_proto(row: RowMapping | dict[str, Any]) -> res_pb.Session:
+    """A sessions row as the API's Session."""
+    session = res_pb.Session(
+        id=str(row["id"]),
+        session_id=row["session_id"],
+        is_active=row["is_active"],
+        user_id=str(row["user_id"]),
+    )
+    for name in SESSION_TEXT_FIELDS:
+        if row[name] is not None:
+            setattr(session, name, row[name])
+    session.created_at.FromDatetime(row["created_at"])
+    session.updated_at.FromDatetime(row["updated_at"])
+    return session
+
+
+def message_proto(row: RowMapping, session_id: str) -> res_pb.Message:
+    """A messages row as the API's Message."""
+    message = res_pb.Message(
+        id=str(row["id"]),
+        session_id=session_id,
+        session_uuid=str(row["session_uuid"]),
+        role=ROLE_NUMBER[row["role"]],  # type: ignore[arg-type]
+        content=row["content"],
+    )
+    for name in ("tool_call_id", "tool_name", "extra_data"):
+        if row[name] is not None:
+            setattr(message, name, row[name])
+    message.created_at.FromDatetime(row["created_at"])
+    message.updated_at.FromDatetime(row["updated_at"])
+    return message
+
+
+def _present(request: Any, name: str) -> bool:
+    return bool(request.HasField(name))
+
+
+def _new_message(field: str, m: Any) -> NewMessage:
+    """Validates one incoming message (CreateMessageRequest or ConversationMessage)."""
+    return NewMessage(
+        role=v.role(f"{field}role", m.role),
+        content=v.text(f"{field}content", m.content),
+        tool_call_id=v.optional_text(f"{field}tool_call_id", m.tool_call_id),
+        tool_name=v.optional_text(f"{field}tool_name", m.tool_name),
+        extra_data=v.json_text(f"{field}extra_data", m.extra_data),
+    )
+
+
+def _scope(*parts: object) -> str:
+    """A page token's scope: which list, for whom, with which filters (hashed, fixed size)."""
+    return hashlib.sha256(json.dumps(parts, default=str).encode()).hexdigest()[:24]
+
+
+class Services:
+    """What the servicers share: the engine, page tokens and the conversation runner."""
+
+    def __init__(self, engine: AsyncEngine, tokens: PageTokens, conversations: Conversations):
+        self.engine = engine
+        self.tokens = tokens
+        self.conversations = conversations
+
+    def owner(self) -> Owner:
+        caller = current_caller()
+        return Owner(self.engine, caller.user_id, caller.subject)
+
+
+class SessionServicer(ses_grpc.SessionServiceServicer):
+    """agentsessions.v1.SessionService."""
+
+    def __init__(self, services: Services) -> None:
+        self.s = services
+
+    async def ListSessions(
+        self, request: ses_pb.ListSessionsRequest, context: Context
+    ) -> ses_pb.ListSessionsResponse:
+        limit = v.page_size(request.page_size)
+        is_active = request.is_active if _present(request, "is_active") else None
+        agent_name = (
+            v.text("agent_name", request.agent_name) if _present(request, "agent_name") else None
+        )
+        owner = self.s.owner()
+        scope = _scope("sessions", owner.user_id, is_active, agent_name)
+        position = self.s.tokens.read(scope, request.page_token)
+        after = None
+        if position is not None:
+            after = (datetime.fromisoformat(position[0]), uuid.UUID(position[1]))
+        rows, total = await owner.list_sessions(
+            is_active=is_active, agent_name=agent_name, limit=limit, after=after
+        )
+        response = ses_pb.ListSessionsResponse(
+            sessions=[session_proto(r) for r in rows[:limit]], total_size=total
+        )
+        if len(rows) > limit:
+            last = rows[limit - 1]
+            response.next_page_token = self.s.tokens.issue(
+                scope, [last["created_at"].isoformat(), str(last["id"])]
+            )
+        return response
+
+    async def CreateSession(self, request: ses_pb.CreateSessionRequest, context: Context) -> Any:
+        session_id = v.session_id(request.session_id) if request.session_id else str(uuid.uuid4())
+        fields: dict[str, Any] = {
+            name: v.optional_text(name, getattr(request, name)) for name in SESSION_TEXT_FIELDS
+        }
+        fields["is_active"] = request.is_active if _present(request, "is_active") else True
+        row = await self.s.owner().create_session(session_id, fields)
+        return session_proto(row)
+
+    async def GetSession(self, request: ses_pb.GetSessionRequest, context: Context) -> Any:
+        return session_proto(await self.s.owner().get_session(v.session_id(request.session_id)))
+
+    async def UpdateSession(self, request: ses_pb.UpdateSessionRequest, context: Context) -> Any:
+        session_id = v.session_id(request.session_id)
+        changes: dict[str, Any] = {
+            name: v.optional_text(name, getattr(request, name))
+            for name in SESSION_TEXT_FIELDS
+            if _present(request, name)
+        }
+        if _present(request, "is_active"):
+            changes["is_active"] = request.is_active
+        return session_proto(await self.s.owner().update_session(session_id, changes))
+
+    async def DeleteSession(self, request: ses_pb.DeleteSessionRequest, context: Context) -> Any:
+        await self.s.owner().delete_session(v.session_id(request.session_id))
+        return empty_pb2.Empty()
+
+    async def ActivateSession(
+        self, request: ses_pb.ActivateSessionRequest, context: Context
+    ) -> Any:
+        owner = self.s.owner()
+        row = await owner.update_session(v.session_id(request.session_id), {"is_active": True})
+        return session_proto(row)
+
+    async def DeactivateSession(
+        self, request: ses_pb.DeactivateSessionRequest, context: Context
+    ) -> Any:
+        owner = self.s.owner()
+        row = await owner.update_session(v.session_id(request.session_id), {"is_active": False})
+        return session_proto(row)
+
+    @staticmethod
+    def _turn_request(request: Any) -> TurnRequest:
+        if not request.messages:
+            raise v.InvalidArgument("messages", "must hold at least one message")
+        if len(request.messages) > v.MAX_TURN_MESSAGES:
+            raise v.InvalidArgument("messages", f"must hold at most {v.MAX_TURN_MESSAGES} messages")
+        messages = [_new_message(f"messages[{i}].", m) for i, m in enumerate(request.messages)]
+        return TurnRequest(
+            messages=messages,
+            session_id=v.session_id(request.session_id) if request.session_id else "",
+            new_session_fields={
+                name: v.optional_text(name, getattr(request, name))
+                for name in ("session_name", "agent_name", "agent_instructions")
+            },
+        )
+
+    async def Conversation(
+        self, request: ses_pb.ConversationRequest, context: Context
+    ) -> ses_pb.ConversationResponse:
+        owner = self.s.owner()
+        turn = await self.s.conversations.prepare(owner, self._turn_request(request))
+        response = "".join([piece async for piece in self.s.conversations.reply(turn)])
+        stored = await self.s.conversations.store(owner, turn, response)
+        return ses_pb.ConversationResponse(
+            session_id=stored.session["session_id"],
+            session_uuid=str(stored.session["id"]),
+            response=response,
+            messages_count=stored.messages_count,
+            session_active=stored.session["is_active"],
+        )
+
+    async def Converse(
+        self, request: ses_pb.ConverseRequest, context: Context
+    ) -> AsyncIterator[ses_pb.ConverseEvent]:
+        owner = self.s.owner()
+        # Failures up to here end the call with a plain status (an HTTP error through Envoy).
+        turn = await self.s.conversations.prepare(owner, self._turn_request(request))
+        seq = 0
+
+        def event(**kwargs: Any) -> ses_pb.ConverseEvent:
+            nonlocal seq
+            seq += 1
+            return ses_pb.ConverseEvent(seq=seq, **kwargs)
+
+        yield event(
+            started=ses_pb.ConverseStarted(
+                session_id=turn.session_id, session_uuid=str(turn.session_uuid)
+            )
+        )
+        try:
+            pieces: list[str] = []
+            async for piece in self.s.conversations.reply(turn):
+                pieces.append(piece)
+                yield event(delta=ses_pb.ConverseDelta(text=piece))
+            response = "".join(pieces)
+            stored = await self.s.conversations.store(owner, turn, response)
+        except Exception as exc:
+            # The 200 is out: REST clients only see what is in the body, so say it there too;
+            # the interceptor then ends the call with the same status for gRPC clients.
+            error = domain_error_of(exc)
+            yield event(error=status_of(error))
+            raise error from None
+        yield event(message=message_proto(stored.messages[-1], stored.session["session_id"]))
+        yield event(
+            completed=ses_pb.ConversationResponse(
+                session_id=stored.session["session_id"],
+                session_uuid=str(stored.session["id"]),
+                response=response,
+                messages_count=stored.messages_count,
+                session_active=stored.session["is_active"],
+            )
+        )
+
+
+class MessageServicer(msg_grpc.MessageServiceServicer):
+    """agentsessions.v1.MessageService."""
+
+    def __init__(self, services: Services) -> None:
+        self.s = services
+
+    async def ListMessages(
+        self, request: msg_pb.ListMessagesRequest, context: Context
+    ) -> msg_pb.ListMessagesResponse:
+        session_id = v.session_id(request.session_id)
+        limit = v.page_size(request.page_size)
+        order = v.order(request.order)
+        owner = self.s.owner()
+        scope = _scope("messages", owner.user_id, session_id, order)
+        position = self.s.tokens.read(scope, request.page_token)
+        _, rows, total = await owner.list_messages(
+            session_id,
+            descending=order == "desc",
+            limit=limit,
+            after_seq=int(position[0]) if position is not None else None,
+        )
+        response = msg_pb.ListMessagesResponse(
+            messages=[message_proto(r, session_id) for r in rows[:limit]], total_size=total
+        )
+        if len(rows) > limit:
+            response.next_page_token = self.s.tokens.issue(scope, [rows[limit - 1]["seq"]])
+        return response
+
+    async def CreateMessage(self, request: msg_pb.CreateMessageRequest, context: Context) -> Any:
+        session_id = v.session_id(request.session_id)
+        row = await self.s.owner().create_message(session_id, _new_message("", request))
+        return message_proto(row, session_id)
+
+    async def GetMessage(self, request: msg_pb.GetMessageRequest, context: Context) -> Any:
+        session_id = v.session_id(request.session_id)
+        message_id = v.uuid_value("message_id", request.message_id)
+        return message_proto(await self.s.owner().get_message(session_id, message_id), session_id)
+
+    async def UpdateMessage(self, request: msg_pb.UpdateMessageRequest, context: Context) -> Any:
+        session_id = v.session_id(request.session_id)
+        message_id = v.uuid_value("message_id", request.message_id)
+        changes: dict[str, Any] = {}
+        if _present(request, "content"):
+            changes["content"] = v.text("content", request.content)
+        for name in MESSAGE_TEXT_FIELDS:
+            if _present(request, name):
+                changes[name] = v.optional_text(name, getattr(request, name))
+        if _present(request, "extra_data"):
+            changes["extra_data"] = v.json_text("extra_data", request.extra_data)
+        row = await self.s.owner().update_message(session_id, message_id, changes)
+        return message_proto(row, session_id)
+
+    async def DeleteMessage(self, request: msg_pb.DeleteMessageRequest, context: Context) -> Any:
+        session_id = v.session_id(request.session_id)
+        message_id = v.uuid_value("message_id", request.message_id)
+        await self.s.owner().delete_message(session_id, message_id)
+        return empty_pb2.Empty()
+
+    async def ClearMessages(
+        self, request: msg_pb.ClearMessagesRequest, context: Context
+    ) -> msg_pb.ClearMessagesResponse:
+        deleted = await self.s.owner().clear_messages(v.session_id(request.session_id))
+        return msg_pb.ClearMessagesResponse(deleted_count=deleted)

@@ -1,0 +1,116 @@
+"""Bounds on every input field, declared once here and enforced by the functions below."""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from typing import Final
+
+from agent_sessions.errors import InvalidArgument
+
+SESSION_ID_PATTERN: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
+
+# The most characters each text field accepts. Large enough for real agent traffic, small enough
+# that one request cannot fill the database; `content` stays below gRPC's 4 MiB message limit.
+MAX_LENGTH: Final[dict[str, int]] = {
+    "session_name": 256,
+    "description": 4_096,
+    "agent_name": 256,
+    "agent_instructions": 65_536,
+    "content": 1_000_000,
+    "tool_call_id": 256,
+    "tool_name": 256,
+    "extra_data": 65_536,
+}
+MAX_TURN_MESSAGES: Final = 100
+DEFAULT_PAGE_SIZE: Final = 50
+MAX_PAGE_SIZE: Final = 1000
+ROLES: Final = ("user", "assistant", "system", "tool")
+ORDERS: Final = ("asc", "desc")
+
+
+def _base_name(field: str) -> str:
+    """`messages[2].content` is bounded like `content`."""
+    return field.rsplit(".", 1)[-1]
+
+
+def text(field: str, value: str) -> str:
+    """Checks a text field's length and refuses NUL bytes (PostgreSQL text cannot hold them)."""
+    limit = MAX_LENGTH[_base_name(field)]
+    if len(value) > limit:
+        raise InvalidArgument(field, f"must be at most {limit} characters, got {len(value)}")
+    if "\x00" in value:
+        raise InvalidArgument(field, "must not contain NUL (\\u0000) characters")
+    return value
+
+
+def optional_text(field: str, value: str | None) -> str | None:
+    """Like `text`, for optional fields: absent or empty becomes None (stored as NULL)."""
+    if not value:
+        return None
+    return text(field, value)
+
+
+def _refuse_constant(name: str) -> None:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def json_text(field: str, value: str | None) -> str | None:
+    """Checks that extra data is JSON text; absent or empty means none. Stored exactly as sent."""
+    if not value:
+        return None
+    text(field, value)
+    try:
+        json.loads(value, parse_constant=_refuse_constant)
+    except (ValueError, RecursionError) as exc:
+        raise InvalidArgument(field, f"must be valid JSON text ({exc})") from None
+    return value
+
+
+def session_id(value: str, field: str = "session_id") -> str:
+    """Checks a caller-chosen session id; required."""
+    if not value:
+        raise InvalidArgument(field, "is required")
+    if not SESSION_ID_PATTERN.fullmatch(value):
+        raise InvalidArgument(
+            field,
+            "must start with a letter or digit and hold at most 128 letters, digits, '.', '_' or "
+            "'-' (pattern ^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$)",
+        )
+    return value
+
+
+def uuid_value(field: str, value: str) -> uuid.UUID:
+    """Parses a server-assigned id."""
+    if not value:
+        raise InvalidArgument(field, "is required")
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        raise InvalidArgument(field, "must be a UUID such as 3f2b8a9e-1c2d-4e5f-8a9b-0c1d2e3f4a5b") from None
+
+
+def page_size(value: int) -> int:
+    """0 means the default; above the maximum is capped; negative is refused."""
+    if value < 0:
+        raise InvalidArgument("page_size", f"must not be negative, got {value}")
+    if value == 0:
+        return DEFAULT_PAGE_SIZE
+    return min(value, MAX_PAGE_SIZE)
+
+
+def role(field: str, value: int) -> str:
+    """Turns the proto Role number into its stored name; unset and unknown values are refused."""
+    if 1 <= value <= len(ROLES):
+        return ROLES[value - 1]
+    raise InvalidArgument(field, f"must be one of {', '.join(ROLES)}")
+
+
+def order(value: str) -> str:
+    """`asc` (default) or `desc`."""
+    if not value:
+        return "asc"
+    if value not in ORDERS:
+        raise InvalidArgument("order", "must be 'asc' or 'desc'")
+    return value
