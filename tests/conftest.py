@@ -13,11 +13,11 @@ from typing import Any
 import grpc
 import psycopg
 import pytest
-from grpc_health.v1 import health_pb2, health_pb2_grpc
-
 from agent_sessions.embedded import start_postgres, stop_postgres
 from agent_sessions.migrate import upgrade
 from agent_sessions.settings import Settings
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
 from tests.support import SECRET, Client, client, free_port
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -41,7 +41,9 @@ def settings(database_url: str) -> Settings:
     )
 
 
-def wait_healthy(port: int, process: subprocess.Popen[Any] | None = None, timeout: float = 60) -> None:
+def wait_healthy(
+    port: int, process: subprocess.Popen[Any] | None = None, timeout: float = 60
+) -> None:
     deadline = time.monotonic() + timeout
     with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
         stub = health_pb2_grpc.HealthStub(channel)

@@ -13,13 +13,14 @@ from typing import Any
 import grpc
 import jwt
 import pytest
-from agentsessions.v1 import session_service_pb2 as spb, session_service_pb2_grpc as sg
+from agent_sessions.settings import Settings
+from agentsessions.v1 import session_service_pb2 as spb
+from agentsessions.v1 import session_service_pb2_grpc as sg
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
-from agent_sessions.settings import Settings
 from tests.support import SECRET, ThreadServer, channel_to, failure, token
 
 
@@ -43,12 +44,12 @@ BAD_AUTHORIZATION = {
     "not bearer": "Basic dXNlcjpwYXNz",
     "garbage": "Bearer not.a.jwt",
     "expired": "Bearer " + token("u", ttl=-120),
-    "wrong signature": "Bearer " + token("u", secret="another-secret-that-is-long-enough-for-hs256"),
+    "wrong signature": "Bearer "
+    + token("u", secret="another-secret-that-is-long-enough-for-hs256"),
     "alg none": "Bearer " + _forge({"alg": "none", "typ": "JWT"}, _claims(), None),
     "alg none with signature": "Bearer "
     + _forge({"alg": "none", "typ": "JWT"}, _claims(), SECRET.encode()),
-    "unconfigured algorithm": "Bearer "
-    + jwt.encode(_claims(), SECRET, algorithm="HS384"),
+    "unconfigured algorithm": "Bearer " + jwt.encode(_claims(), SECRET, algorithm="HS384"),
     "no exp": "Bearer " + jwt.encode({"sub": "u"}, SECRET, algorithm="HS256"),
     "no sub": "Bearer " + jwt.encode({"exp": int(time.time()) + 60}, SECRET, algorithm="HS256"),
     "empty sub": "Bearer " + jwt.encode(_claims(sub=""), SECRET, algorithm="HS256"),
@@ -82,13 +83,17 @@ def test_health_and_reflection_need_no_token(channel: grpc.Channel) -> None:
         reply = health.Check(health_pb2.HealthCheckRequest(service=service))
         assert reply.status == health_pb2.HealthCheckResponse.SERVING
     stub = reflection_pb2_grpc.ServerReflectionStub(channel)
-    replies = stub.ServerReflectionInfo(iter([reflection_pb2.ServerReflectionRequest(list_services="")]))
+    replies = stub.ServerReflectionInfo(
+        iter([reflection_pb2.ServerReflectionRequest(list_services="")])
+    )
     names = {s.name for r in replies for s in r.list_services_response.service}
     assert {"agentsessions.v1.SessionService", "agentsessions.v1.MessageService"} <= names
 
 
 def test_issuer_and_audience_are_enforced_when_configured(settings: Settings) -> None:
-    strict = dataclasses.replace(settings, jwt_issuer="https://issuer.test", jwt_audience="sessions")
+    strict = dataclasses.replace(
+        settings, jwt_issuer="https://issuer.test", jwt_audience="sessions"
+    )
     with ThreadServer(strict) as server, channel_to(server.port) as ch:
         stub = sg.SessionServiceStub(ch)
 
@@ -99,9 +104,13 @@ def test_issuer_and_audience_are_enforced_when_configured(settings: Settings) ->
             )
 
         assert call(iss="https://issuer.test", aud="sessions").total_size == 0
-        for claims in ({}, {"iss": "https://issuer.test"}, {"aud": "sessions"},
-                       {"iss": "https://evil.test", "aud": "sessions"},
-                       {"iss": "https://issuer.test", "aud": "other"}):
+        for claims in (
+            {},
+            {"iss": "https://issuer.test"},
+            {"aud": "sessions"},
+            {"iss": "https://evil.test", "aud": "sessions"},
+            {"iss": "https://issuer.test", "aud": "other"},
+        ):
             f = failure(lambda c=claims: call(**c))  # type: ignore[misc]
             assert f.code == grpc.StatusCode.UNAUTHENTICATED, claims
 

@@ -10,12 +10,13 @@ from typing import Any
 
 import grpc
 import pytest
-from agentsessions.v1 import message_service_pb2 as mpb, resources_pb2 as rpb
+from agent_sessions.agent import AgentTurn, MockAgent
+from agent_sessions.settings import Settings
+from agentsessions.v1 import message_service_pb2 as mpb
+from agentsessions.v1 import resources_pb2 as rpb
 from agentsessions.v1 import session_service_pb2 as spb
 from google.rpc import code_pb2
 
-from agent_sessions.agent import AgentTurn, MockAgent
-from agent_sessions.settings import Settings
 from tests.support import Client, ThreadServer, channel_to, client, failure, failure_of
 from tests.test_sessions import UUID_RE
 
@@ -64,11 +65,19 @@ def test_unknown_session_id_creates_it_with_the_given_fields_then_continues(alic
     assert r.response == MOCK + "last one"  # the last user message, not the last message
     s = alice.s("GetSession", spb.GetSessionRequest(session_id="chat-1"))
     assert (s.session_name, s.agent_name, s.agent_instructions) == ("Chat", "mock", "Answer.")
-    again = alice.s("Conversation", spb.ConversationRequest(session_id="chat-1", messages=[_user("more")]))
+    again = alice.s(
+        "Conversation", spb.ConversationRequest(session_id="chat-1", messages=[_user("more")])
+    )
     assert again.session_uuid == r.session_uuid and again.messages_count == 7
     listed = alice.m("ListMessages", mpb.ListMessagesRequest(session_id="chat-1")).messages
     assert [m.content for m in listed] == [
-        "Be kind.", "first", "out", "last one", MOCK + "last one", "more", MOCK + "more"
+        "Be kind.",
+        "first",
+        "out",
+        "last one",
+        MOCK + "last one",
+        "more",
+        MOCK + "more",
     ]
     assert (listed[2].tool_call_id, listed[2].tool_name, listed[2].extra_data) == ("c1", "t", "{}")
 
@@ -76,8 +85,12 @@ def test_unknown_session_id_creates_it_with_the_given_fields_then_continues(alic
 def test_inactive_session_refuses_turns_and_stores_nothing(alice: Client) -> None:
     alice.s("CreateSession", spb.CreateSessionRequest(session_id="off", is_active=False))
     for call in (
-        lambda: alice.s("Conversation", spb.ConversationRequest(session_id="off", messages=[_user("x")])),
-        lambda: list(alice.s("Converse", spb.ConverseRequest(session_id="off", messages=[_user("x")]))),
+        lambda: alice.s(
+            "Conversation", spb.ConversationRequest(session_id="off", messages=[_user("x")])
+        ),
+        lambda: list(
+            alice.s("Converse", spb.ConverseRequest(session_id="off", messages=[_user("x")]))
+        ),
     ):
         f = failure(call)
         assert f.code == grpc.StatusCode.FAILED_PRECONDITION
@@ -91,14 +104,22 @@ def test_empty_messages_is_invalid(alice: Client) -> None:
         ("Conversation", spb.ConversationRequest(session_id="none")),
         ("Converse", spb.ConverseRequest(session_id="none")),
     ):
-        f = failure(lambda m=method, r=request: list(alice.s(m, r)) if m == "Converse" else alice.s(m, r))  # type: ignore[misc]
+        f = failure(
+            lambda m=method, r=request: list(alice.s(m, r)) if m == "Converse" else alice.s(m, r)
+        )  # type: ignore[misc]
         assert f.code == grpc.StatusCode.INVALID_ARGUMENT and f.fields == ["messages"]
-    assert failure(lambda: alice.s("GetSession", spb.GetSessionRequest(session_id="none"))).code == grpc.StatusCode.NOT_FOUND
+    assert (
+        failure(lambda: alice.s("GetSession", spb.GetSessionRequest(session_id="none"))).code
+        == grpc.StatusCode.NOT_FOUND
+    )
 
 
 def test_stream_events_in_order(alice: Client) -> None:
     events = list(
-        alice.s("Converse", spb.ConverseRequest(session_id="streamed", messages=[_user("tell me a story")]))
+        alice.s(
+            "Converse",
+            spb.ConverseRequest(session_id="streamed", messages=[_user("tell me a story")]),
+        )
     )
     assert [e.seq for e in events] == list(range(1, len(events) + 1))
     kinds = [e.WhichOneof("event") for e in events]
@@ -112,7 +133,9 @@ def test_stream_events_in_order(alice: Client) -> None:
     assert completed.session_id == "streamed" and completed.session_uuid == started.session_uuid
     assert completed.messages_count == 2 and completed.session_active is True
     assert message.role == rpb.assistant and message.content == completed.response
-    stored = alice.m("GetMessage", mpb.GetMessageRequest(session_id="streamed", message_id=message.id))
+    stored = alice.m(
+        "GetMessage", mpb.GetMessageRequest(session_id="streamed", message_id=message.id)
+    )
     assert stored == message
 
 
@@ -121,9 +144,15 @@ def test_concurrent_turns_on_one_session_stay_contiguous(alice: Client) -> None:
     turns = 12
 
     def turn(i: int) -> Any:
-        msgs = [_user(f"t{i}-a"), spb.ConversationMessage(role=rpb.system, content=f"t{i}-b"), _user(f"t{i}-c")]
+        msgs = [
+            _user(f"t{i}-a"),
+            spb.ConversationMessage(role=rpb.system, content=f"t{i}-b"),
+            _user(f"t{i}-c"),
+        ]
         if i % 2:
-            return list(alice.s("Converse", spb.ConverseRequest(session_id="crowded", messages=msgs)))
+            return list(
+                alice.s("Converse", spb.ConverseRequest(session_id="crowded", messages=msgs))
+            )
         return alice.s("Conversation", spb.ConversationRequest(session_id="crowded", messages=msgs))
 
     with ThreadPoolExecutor(8) as pool:
@@ -136,7 +165,9 @@ def test_concurrent_turns_on_one_session_stay_contiguous(alice: Client) -> None:
         prefix = block[0].split("-")[0]
         assert block == [f"{prefix}-a", f"{prefix}-b", f"{prefix}-c", MOCK + f"{prefix}-c"], block
     counts = sorted(
-        r.messages_count if isinstance(r, spb.ConversationResponse) else r[-1].completed.messages_count
+        r.messages_count
+        if isinstance(r, spb.ConversationResponse)
+        else r[-1].completed.messages_count
         for r in results
     )
     assert counts == [4 * (i + 1) for i in range(turns)]
@@ -176,14 +207,24 @@ def failing_server(settings: Settings) -> Any:
 
 def test_failed_agent_leaves_nothing_behind(failing_server: grpc.Channel, db: Any) -> None:
     c = client(failing_server)
-    f = failure(lambda: c.s("Conversation", spb.ConversationRequest(session_id="doomed", messages=[_user("hi")])))
+    f = failure(
+        lambda: c.s(
+            "Conversation", spb.ConversationRequest(session_id="doomed", messages=[_user("hi")])
+        )
+    )
     assert f.code == grpc.StatusCode.UNAVAILABLE and f.reason == "AGENT_FAILED"
     assert "hunter2" not in f.message and "nothing of this turn was stored" in f.message
     # No session was created for the failed first turn.
-    assert failure(lambda: c.s("GetSession", spb.GetSessionRequest(session_id="doomed"))).code == grpc.StatusCode.NOT_FOUND
+    assert (
+        failure(lambda: c.s("GetSession", spb.GetSessionRequest(session_id="doomed"))).code
+        == grpc.StatusCode.NOT_FOUND
+    )
 
     c.s("CreateSession", spb.CreateSessionRequest(session_id="kept"))
-    c.m("CreateMessage", mpb.CreateMessageRequest(session_id="kept", role=rpb.user, content="before"))
+    c.m(
+        "CreateMessage",
+        mpb.CreateMessageRequest(session_id="kept", role=rpb.user, content="before"),
+    )
     events: list[Any] = []
     with pytest.raises(grpc.RpcError) as raised:
         for e in c.s("Converse", spb.ConverseRequest(session_id="kept", messages=[_user("hi")])):
@@ -192,7 +233,9 @@ def test_failed_agent_leaves_nothing_behind(failing_server: grpc.Channel, db: An
     kinds = [e.WhichOneof("event") for e in events]
     assert kinds == ["started", "delta", "error"]
     assert [e.seq for e in events] == [1, 2, 3]
-    assert events[-1].error.code == code_pb2.UNAVAILABLE and "hunter2" not in events[-1].error.message
+    assert (
+        events[-1].error.code == code_pb2.UNAVAILABLE and "hunter2" not in events[-1].error.message
+    )
     assert _contents(c, "kept") == [(rpb.user, "before")]
     count = db.execute(
         "SELECT message_count, last_seq FROM agent_sessions WHERE session_id = 'kept' AND user_id = "
@@ -211,7 +254,10 @@ def test_no_connection_is_held_while_the_agent_works(settings: Settings) -> None
         with ThreadPoolExecutor(8) as pool:
             results = list(
                 pool.map(
-                    lambda i: c.s("Conversation", spb.ConversationRequest(session_id=f"slow-{i}", messages=[_user(str(i))])),
+                    lambda i: c.s(
+                        "Conversation",
+                        spb.ConversationRequest(session_id=f"slow-{i}", messages=[_user(str(i))]),
+                    ),
                     range(8),
                 )
             )

@@ -6,7 +6,8 @@ import json
 import threading
 
 import grpc
-from agentsessions.v1 import message_service_pb2 as mpb, resources_pb2 as rpb
+from agentsessions.v1 import message_service_pb2 as mpb
+from agentsessions.v1 import resources_pb2 as rpb
 from agentsessions.v1 import session_service_pb2 as spb
 
 from tests.support import Client, failure
@@ -63,7 +64,9 @@ def test_create_get_update_delete_message(alice: Client) -> None:
         == 0
     )
     f = failure(
-        lambda: alice.m("GetMessage", mpb.GetMessageRequest(session_id="msgs", message_id=created.id))
+        lambda: alice.m(
+            "GetMessage", mpb.GetMessageRequest(session_id="msgs", message_id=created.id)
+        )
     )
     assert f.code == grpc.StatusCode.NOT_FOUND and f.reason == "MESSAGE_NOT_FOUND"
     assert alice.m("ListMessages", mpb.ListMessagesRequest(session_id="msgs")).total_size == 0
@@ -108,8 +111,19 @@ def test_list_orders_pages_and_clear(alice: Client) -> None:
             if not token:
                 break
         assert seen == expected
-    roles = [m.role for m in alice.m("ListMessages", mpb.ListMessagesRequest(session_id="ordered")).messages]
-    assert roles == [rpb.user, rpb.assistant, rpb.system, rpb.tool, rpb.user, rpb.assistant, rpb.system]
+    roles = [
+        m.role
+        for m in alice.m("ListMessages", mpb.ListMessagesRequest(session_id="ordered")).messages
+    ]
+    assert roles == [
+        rpb.user,
+        rpb.assistant,
+        rpb.system,
+        rpb.tool,
+        rpb.user,
+        rpb.assistant,
+        rpb.system,
+    ]
 
     # A token of one order is refused by the other.
     first = alice.m("ListMessages", mpb.ListMessagesRequest(session_id="ordered", page_size=2))
@@ -127,11 +141,18 @@ def test_list_orders_pages_and_clear(alice: Client) -> None:
     assert cleared.deleted_count == 7
     after = alice.m("ListMessages", mpb.ListMessagesRequest(session_id="ordered"))
     assert after.total_size == 0 and list(after.messages) == []
-    assert alice.s("GetSession", spb.GetSessionRequest(session_id="ordered")).session_id == "ordered"
-    assert alice.m("ClearMessages", mpb.ClearMessagesRequest(session_id="ordered")).deleted_count == 0
+    assert (
+        alice.s("GetSession", spb.GetSessionRequest(session_id="ordered")).session_id == "ordered"
+    )
+    assert (
+        alice.m("ClearMessages", mpb.ClearMessagesRequest(session_id="ordered")).deleted_count == 0
+    )
     # Positions keep growing after a clear: new messages still list in insertion order.
     for text in ("a", "b"):
-        alice.m("CreateMessage", mpb.CreateMessageRequest(session_id="ordered", role=rpb.user, content=text))
+        alice.m(
+            "CreateMessage",
+            mpb.CreateMessageRequest(session_id="ordered", role=rpb.user, content=text),
+        )
     listed = alice.m("ListMessages", mpb.ListMessagesRequest(session_id="ordered"))
     assert [m.content for m in listed.messages] == ["a", "b"] and listed.total_size == 2
 
@@ -140,14 +161,20 @@ def test_pages_are_stable_while_messages_are_inserted(alice: Client) -> None:
     """Keyset pages: concurrent appends never make a page repeat or skip a message."""
     _session(alice, "busy")
     for i in range(40):
-        alice.m("CreateMessage", mpb.CreateMessageRequest(session_id="busy", role=rpb.user, content=f"old-{i}"))
+        alice.m(
+            "CreateMessage",
+            mpb.CreateMessageRequest(session_id="busy", role=rpb.user, content=f"old-{i}"),
+        )
     stop = threading.Event()
     written: list[str] = []
 
     def writer() -> None:
         i = 0
         while not stop.is_set() and i < 200:
-            alice.m("CreateMessage", mpb.CreateMessageRequest(session_id="busy", role=rpb.user, content=f"new-{i}"))
+            alice.m(
+                "CreateMessage",
+                mpb.CreateMessageRequest(session_id="busy", role=rpb.user, content=f"new-{i}"),
+            )
             written.append(f"new-{i}")
             i += 1
 
@@ -160,7 +187,9 @@ def test_pages_are_stable_while_messages_are_inserted(alice: Client) -> None:
             while True:
                 page = alice.m(
                     "ListMessages",
-                    mpb.ListMessagesRequest(session_id="busy", page_size=7, page_token=token, order=order),
+                    mpb.ListMessagesRequest(
+                        session_id="busy", page_size=7, page_token=token, order=order
+                    ),
                 )
                 seen += [m.content for m in page.messages]
                 token = page.next_page_token
@@ -183,7 +212,8 @@ def test_extra_data_round_trips_any_json(alice: Client) -> None:
     _session(alice, "json")
     for raw in ('{"z": 1, "a": {"nested": [true, null, 1.5e3]}}', "[1,2]", '"text"', "42", "{}"):
         m = alice.m(
-            "CreateMessage", mpb.CreateMessageRequest(session_id="json", role=rpb.user, extra_data=raw)
+            "CreateMessage",
+            mpb.CreateMessageRequest(session_id="json", role=rpb.user, extra_data=raw),
         )
         assert m.extra_data == raw
         assert json.loads(m.extra_data) == json.loads(raw)

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from alembic.autogenerate import compare_metadata
-from alembic.migration import MigrationContext
-from sqlalchemy import create_engine
-
 from agent_sessions.db.engine import sqlalchemy_url
 from agent_sessions.db.models import Base
 from agent_sessions.migrate import upgrade
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import create_engine
 
 
 def test_migrations_match_the_models(database_url: str) -> None:
@@ -34,7 +33,8 @@ def test_list_pages_read_an_index_not_the_table(db: Any) -> None:
     user, session = "3f2b8a9e-1c2d-4e5f-8a9b-0c1d2e3f4a5b", "4f2b8a9e-1c2d-4e5f-8a9b-0c1d2e3f4a5b"
     db.execute("INSERT INTO users (id, subject) VALUES (%s, 'plan-test')", [user])
     db.execute(
-        "INSERT INTO agent_sessions (id, user_id, session_id) VALUES (%s, %s, 'big')", [session, user]
+        "INSERT INTO agent_sessions (id, user_id, session_id) VALUES (%s, %s, 'big')",
+        [session, user],
     )
     try:
         db.execute(
@@ -65,7 +65,9 @@ def test_list_pages_read_an_index_not_the_table(db: Any) -> None:
             ),
         ):
             plan = "\n".join(row[0] for row in db.execute("EXPLAIN " + query))
-            assert f"Index Scan Backward using {index}" in plan or f"Index Scan using {index}" in plan, plan
+            assert (
+                f"Index Scan Backward using {index}" in plan or f"Index Scan using {index}" in plan
+            ), plan
             assert "Sort" not in plan, plan
     finally:
         db.execute("DELETE FROM users WHERE id = %s", [user])

@@ -7,7 +7,8 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import grpc
-from agentsessions.v1 import message_service_pb2 as mpb, resources_pb2 as rpb
+from agentsessions.v1 import message_service_pb2 as mpb
+from agentsessions.v1 import resources_pb2 as rpb
 from agentsessions.v1 import session_service_pb2 as spb
 
 from tests.support import Client, failure
@@ -191,7 +192,9 @@ def test_users_are_isolated(alice: Client, bob: Client) -> None:
     assert bob.s("ListSessions", spb.ListSessionsRequest()).total_size == 0
     calls = [
         lambda: bob.s("GetSession", spb.GetSessionRequest(session_id="private")),
-        lambda: bob.s("UpdateSession", spb.UpdateSessionRequest(session_id="private", description="x")),
+        lambda: bob.s(
+            "UpdateSession", spb.UpdateSessionRequest(session_id="private", description="x")
+        ),
         lambda: bob.s("DeleteSession", spb.DeleteSessionRequest(session_id="private")),
         lambda: bob.s("ActivateSession", spb.ActivateSessionRequest(session_id="private")),
         lambda: bob.s("DeactivateSession", spb.DeactivateSessionRequest(session_id="private")),

@@ -92,7 +92,9 @@ class TokenVerifier:
             ) from None
         subject = claims.get("sub")
         if not isinstance(subject, str) or not subject or "\x00" in subject or len(subject) > 512:
-            raise Unauthenticated("the token's sub must be a non-empty string", reason="TOKEN_INVALID")
+            raise Unauthenticated(
+                "the token's sub must be a non-empty string", reason="TOKEN_INVALID"
+            )
         return Caller(user_id_for(subject), subject), float(claims["exp"])
 
 

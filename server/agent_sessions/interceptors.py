@@ -6,7 +6,7 @@ import contextvars
 import logging
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import grpc
 from google.protobuf import any_pb2
@@ -26,6 +26,11 @@ PUBLIC_PREFIXES = ("/grpc.health.v1.Health/", "/grpc.reflection.")
 _caller: contextvars.ContextVar[Caller] = contextvars.ContextVar("caller")
 
 Behavior = Callable[..., Any]
+
+if TYPE_CHECKING:  # generic only in grpc-stubs, not at run time
+    _ServerInterceptor = grpc.aio.ServerInterceptor[Any, Any]
+else:
+    _ServerInterceptor = grpc.aio.ServerInterceptor
 
 
 def current_caller() -> Caller:
@@ -74,14 +79,15 @@ def domain_error_of(exc: BaseException) -> DomainError:
 
 async def abort(context: grpc.aio.ServicerContext[Any, Any], exc: BaseException) -> None:
     """Ends the call with the status of `exc`, details in `grpc-status-details-bin`."""
-    await context.abort_with_status(rpc_status.to_status(status_of(domain_error_of(exc))))
+    status = rpc_status.to_status(status_of(domain_error_of(exc)))
+    await context.abort_with_status(status)  # type: ignore[attr-defined]  # missing in grpc-stubs
 
 
 def _wrap(
-    handler: grpc.RpcMethodHandler,
+    handler: grpc.RpcMethodHandler[Any, Any],
     around_unary: Callable[[Behavior], Behavior],
     around_stream: Callable[[Behavior], Behavior],
-) -> grpc.RpcMethodHandler:
+) -> grpc.RpcMethodHandler[Any, Any]:
     if handler.unary_unary is not None:
         return grpc.unary_unary_rpc_method_handler(
             around_unary(handler.unary_unary),
@@ -97,14 +103,16 @@ def _wrap(
     return handler  # this API has no client-streaming calls
 
 
-class ErrorInterceptor(grpc.aio.ServerInterceptor):
+class ErrorInterceptor(_ServerInterceptor):
     """Maps every exception a handler raises, in unary and streaming calls, to a gRPC status."""
 
     async def intercept_service(
         self,
-        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
+        continuation: Callable[
+            [grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler[Any, Any]]
+        ],
         handler_call_details: grpc.HandlerCallDetails,
-    ) -> grpc.RpcMethodHandler:
+    ) -> grpc.RpcMethodHandler[Any, Any]:
         handler = await continuation(handler_call_details)
         if handler is None or handler_call_details.method.startswith(PUBLIC_PREFIXES):
             return handler
@@ -133,7 +141,7 @@ class ErrorInterceptor(grpc.aio.ServerInterceptor):
         return _wrap(handler, unary, stream)
 
 
-class AuthInterceptor(grpc.aio.ServerInterceptor):
+class AuthInterceptor(_ServerInterceptor):
     """Verifies the bearer token of every call but health and reflection; sets the caller."""
 
     def __init__(self, verifier: TokenVerifier) -> None:
@@ -141,9 +149,11 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
 
     async def intercept_service(
         self,
-        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
+        continuation: Callable[
+            [grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler[Any, Any]]
+        ],
         handler_call_details: grpc.HandlerCallDetails,
-    ) -> grpc.RpcMethodHandler:
+    ) -> grpc.RpcMethodHandler[Any, Any]:
         handler = await continuation(handler_call_details)
         if handler is None or handler_call_details.method.startswith(PUBLIC_PREFIXES):
             return handler
@@ -174,5 +184,3 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
             return authenticated
 
         return _wrap(handler, unary, stream)
-
-

@@ -12,9 +12,17 @@ from typing import Any
 import grpc
 from agentsessions.v1 import (
     message_service_pb2 as msg_pb,
+)
+from agentsessions.v1 import (
     message_service_pb2_grpc as msg_grpc,
+)
+from agentsessions.v1 import (
     resources_pb2 as res_pb,
+)
+from agentsessions.v1 import (
     session_service_pb2 as ses_pb,
+)
+from agentsessions.v1 import (
     session_service_pb2_grpc as ses_grpc,
 )
 from google.protobuf import empty_pb2
@@ -24,6 +32,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from agent_sessions import validation as v
 from agent_sessions.conversation import Conversations, TurnRequest
 from agent_sessions.db.repository import NewMessage, Owner
+from agent_sessions.errors import InvalidArgument
 from agent_sessions.interceptors import current_caller, domain_error_of, status_of
 from agent_sessions.pagination import PageTokens
 
@@ -176,9 +185,9 @@ class SessionServicer(ses_grpc.SessionServiceServicer):
     @staticmethod
     def _turn_request(request: Any) -> TurnRequest:
         if not request.messages:
-            raise v.InvalidArgument("messages", "must hold at least one message")
+            raise InvalidArgument("messages", "must hold at least one message")
         if len(request.messages) > v.MAX_TURN_MESSAGES:
-            raise v.InvalidArgument("messages", f"must hold at most {v.MAX_TURN_MESSAGES} messages")
+            raise InvalidArgument("messages", f"must hold at most {v.MAX_TURN_MESSAGES} messages")
         messages = [_new_message(f"messages[{i}].", m) for i, m in enumerate(request.messages)]
         return TurnRequest(
             messages=messages,

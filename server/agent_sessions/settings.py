@@ -7,7 +7,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 PREFIX = "AGENT_SESSIONS_"
-ALLOWED_ALGORITHMS = frozenset({"HS256", "HS384", "HS512", "RS256", "RS384", "RS512", "ES256", "ES384"})
+ALLOWED_ALGORITHMS = frozenset(
+    {"HS256", "HS384", "HS512", "RS256", "RS384", "RS512", "ES256", "ES384"}
+)
 
 
 class SettingsError(ValueError):

@@ -88,7 +88,9 @@ def uuid_value(field: str, value: str) -> uuid.UUID:
     try:
         return uuid.UUID(value)
     except ValueError:
-        raise InvalidArgument(field, "must be a UUID such as 3f2b8a9e-1c2d-4e5f-8a9b-0c1d2e3f4a5b") from None
+        raise InvalidArgument(
+            field, "must be a UUID such as 3f2b8a9e-1c2d-4e5f-8a9b-0c1d2e3f4a5b"
+        ) from None
 
 
 def page_size(value: int) -> int:

@@ -12,7 +12,9 @@ def sqlalchemy_url(database_url: str) -> URL:
     if url.drivername in ("postgresql", "postgres", "postgresql+psycopg2", "postgresql+asyncpg"):
         url = url.set(drivername="postgresql+psycopg")
     if url.drivername != "postgresql+psycopg":
-        raise ValueError(f"AGENT_SESSIONS_DATABASE_URL must be a postgresql:// URL, got {url.drivername}://")
+        raise ValueError(
+            f"AGENT_SESSIONS_DATABASE_URL must be a postgresql:// URL, got {url.drivername}://"
+        )
     return url
 
 

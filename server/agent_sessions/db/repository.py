@@ -6,11 +6,12 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import (
     ColumnElement,
     Select,
+    Table,
     and_,
     delete,
     func,
@@ -20,7 +21,8 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.dialects.postgresql import UUID, insert as pg_insert
+from sqlalchemy.dialects.postgresql import UUID
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -28,8 +30,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from agent_sessions.db.models import AgentSession, SessionMessage, User
 from agent_sessions.errors import AlreadyExists, FailedPrecondition, NotFound
 
-S = AgentSession.__table__
-M = SessionMessage.__table__
+S = cast(Table, AgentSession.__table__)
+M = cast(Table, SessionMessage.__table__)
 
 SESSION_COLUMNS = (
     S.c.id,
@@ -133,7 +135,7 @@ class Owner:
         if self.user_id in Owner._known_users:
             return
         await conn.execute(
-            pg_insert(User.__table__)
+            pg_insert(cast(Table, User.__table__))
             .values(id=self.user_id, subject=self.subject)
             .on_conflict_do_nothing(index_elements=["id"])
         )
@@ -167,8 +169,10 @@ class Owner:
     async def get_session(self, session_id: str) -> RowMapping:
         async with self.engine.connect() as conn:
             row = (
-                await conn.execute(select(*SESSION_COLUMNS).where(self._session_is(session_id)))
-            ).mappings().first()
+                (await conn.execute(select(*SESSION_COLUMNS).where(self._session_is(session_id))))
+                .mappings()
+                .first()
+            )
         if row is None:
             raise _not_found(session_id)
         return row
@@ -195,7 +199,9 @@ class Owner:
         page = page.order_by(S.c.created_at.desc(), S.c.id.desc()).limit(limit + 1)
         async with self.engine.connect() as conn:
             rows = (await conn.execute(page)).mappings().all()
-            total = (await conn.execute(select(func.count()).select_from(S).where(*filters))).scalar_one()
+            total = (
+                await conn.execute(select(func.count()).select_from(S).where(*filters))
+            ).scalar_one()
         return rows, int(total)
 
     async def update_session(self, session_id: str, changes: dict[str, Any]) -> RowMapping:
@@ -203,13 +209,17 @@ class Owner:
             return await self.get_session(session_id)
         async with self.engine.begin() as conn:
             row = (
-                await conn.execute(
-                    update(S)
-                    .where(self._session_is(session_id))
-                    .values(**changes, updated_at=func.clock_timestamp())
-                    .returning(*SESSION_COLUMNS)
+                (
+                    await conn.execute(
+                        update(S)
+                        .where(self._session_is(session_id))
+                        .values(**changes, updated_at=func.clock_timestamp())
+                        .returning(*SESSION_COLUMNS)
+                    )
                 )
-            ).mappings().first()
+                .mappings()
+                .first()
+            )
         if row is None:
             raise _not_found(session_id)
         return row
@@ -228,7 +238,7 @@ class Owner:
         found = (await conn.execute(select(S.c.id).where(self._session_is(session_id)))).scalar()
         if found is None:
             raise _not_found(session_id)
-        return found
+        return cast(uuid.UUID, found)
 
     async def create_message(self, session_id: str, message: NewMessage) -> RowMapping:
         # One statement, one round trip: bump the session's counters (row-locking it until
@@ -241,15 +251,19 @@ class Owner:
             .cte("bump")
         )
         values = message.values()
-        stmt = insert(M).from_select(
-            ["id", "session_uuid", "seq", *values],
-            select(
-                literal(uuid.uuid4(), UUID(as_uuid=True)),
-                bump.c.id,
-                bump.c.last_seq,
-                *(literal(v, M.c[k].type) for k, v in values.items()),
-            ),
-        ).returning(*MESSAGE_COLUMNS)
+        stmt = (
+            insert(M)
+            .from_select(
+                ["id", "session_uuid", "seq", *values],
+                select(
+                    literal(uuid.uuid4(), UUID(as_uuid=True)),
+                    bump.c.id,
+                    bump.c.last_seq,
+                    *(literal(v, M.c[k].type) for k, v in values.items()),
+                ),
+            )
+            .returning(*MESSAGE_COLUMNS)
+        )
         async with self.engine.begin() as conn:
             row = (await conn.execute(stmt)).mappings().first()
         if row is None:
@@ -259,12 +273,17 @@ class Owner:
     async def get_message(self, session_id: str, message_id: uuid.UUID) -> RowMapping:
         async with self.engine.connect() as conn:
             row = (
-                await conn.execute(
-                    select(*MESSAGE_COLUMNS).where(
-                        M.c.id == message_id, M.c.session_uuid == self._session_uuid_of(session_id)
+                (
+                    await conn.execute(
+                        select(*MESSAGE_COLUMNS).where(
+                            M.c.id == message_id,
+                            M.c.session_uuid == self._session_uuid_of(session_id),
+                        )
                     )
                 )
-            ).mappings().first()
+                .mappings()
+                .first()
+            )
             if row is None:
                 await self._require_session(conn, session_id)
                 raise _message_not_found(message_id)
@@ -295,15 +314,20 @@ class Owner:
             return await self.get_message(session_id, message_id)
         async with self.engine.begin() as conn:
             row = (
-                await conn.execute(
-                    update(M)
-                    .where(
-                        M.c.id == message_id, M.c.session_uuid == self._session_uuid_of(session_id)
+                (
+                    await conn.execute(
+                        update(M)
+                        .where(
+                            M.c.id == message_id,
+                            M.c.session_uuid == self._session_uuid_of(session_id),
+                        )
+                        .values(**changes, updated_at=func.clock_timestamp())
+                        .returning(*MESSAGE_COLUMNS)
                     )
-                    .values(**changes, updated_at=func.clock_timestamp())
-                    .returning(*MESSAGE_COLUMNS)
                 )
-            ).mappings().first()
+                .mappings()
+                .first()
+            )
             if row is None:
                 await self._require_session(conn, session_id)
                 raise _message_not_found(message_id)
@@ -350,20 +374,26 @@ class Owner:
     async def find_session(self, session_id: str) -> RowMapping | None:
         async with self.engine.connect() as conn:
             return (
-                await conn.execute(select(*SESSION_COLUMNS).where(self._session_is(session_id)))
-            ).mappings().first()
+                (await conn.execute(select(*SESSION_COLUMNS).where(self._session_is(session_id))))
+                .mappings()
+                .first()
+            )
 
     async def recent_messages(self, session_uuid: uuid.UUID, limit: int) -> list[RowMapping]:
         """The last `limit` messages of a session, oldest first (the agent's context)."""
         async with self.engine.connect() as conn:
             rows = (
-                await conn.execute(
-                    select(*MESSAGE_COLUMNS)
-                    .where(M.c.session_uuid == session_uuid)
-                    .order_by(M.c.seq.desc())
-                    .limit(limit)
+                (
+                    await conn.execute(
+                        select(*MESSAGE_COLUMNS)
+                        .where(M.c.session_uuid == session_uuid)
+                        .order_by(M.c.seq.desc())
+                        .limit(limit)
+                    )
                 )
-            ).mappings().all()
+                .mappings()
+                .all()
+            )
         return list(reversed(rows))
 
     async def store_turn(
@@ -391,16 +421,20 @@ class Owner:
                 .on_conflict_do_nothing(index_elements=["user_id", "session_id"])
             )
             bumped = (
-                await conn.execute(
-                    update(S)
-                    .where(self._session_is(session_id))
-                    .values(
-                        last_seq=S.c.last_seq + len(messages),
-                        message_count=S.c.message_count + len(messages),
+                (
+                    await conn.execute(
+                        update(S)
+                        .where(self._session_is(session_id))
+                        .values(
+                            last_seq=S.c.last_seq + len(messages),
+                            message_count=S.c.message_count + len(messages),
+                        )
+                        .returning(S.c.last_seq, S.c.message_count, *SESSION_COLUMNS)
                     )
-                    .returning(S.c.last_seq, S.c.message_count, *SESSION_COLUMNS)
                 )
-            ).mappings().one()
+                .mappings()
+                .one()
+            )
             if not bumped["is_active"]:
                 # Deactivated while the agent worked: refuse, and roll the bump back.
                 raise FailedPrecondition(
@@ -411,19 +445,23 @@ class Owner:
                 )
             first_seq = bumped["last_seq"] - len(messages) + 1
             stored = (
-                await conn.execute(
-                    insert(M).returning(*MESSAGE_COLUMNS, sort_by_parameter_order=True),
-                    [
-                        {
-                            "id": uuid.uuid4(),
-                            "session_uuid": bumped["id"],
-                            "seq": first_seq + i,
-                            **m.values(),
-                        }
-                        for i, m in enumerate(messages)
-                    ],
+                (
+                    await conn.execute(
+                        insert(M).returning(*MESSAGE_COLUMNS, sort_by_parameter_order=True),
+                        [
+                            {
+                                "id": uuid.uuid4(),
+                                "session_uuid": bumped["id"],
+                                "seq": first_seq + i,
+                                **m.values(),
+                            }
+                            for i, m in enumerate(messages)
+                        ],
+                    )
                 )
-            ).mappings().all()
+                .mappings()
+                .all()
+            )
         Owner._known_users.add(self.user_id)
         session = {k: bumped[k] for k in bumped if k not in ("last_seq", "message_count")}
         return StoredTurn(

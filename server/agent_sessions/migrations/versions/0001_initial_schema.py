@@ -22,7 +22,9 @@ def upgrade() -> None:
         "users",
         sa.Column("id", postgresql.UUID(as_uuid=True), nullable=False),
         sa.Column("subject", sa.Text(), nullable=False),
-        sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
+        sa.Column(
+            "created_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False
+        ),
         sa.PrimaryKeyConstraint("id", name="pk_users"),
         sa.UniqueConstraint("subject", name="uq_users_subject"),
     )
@@ -38,8 +40,12 @@ def upgrade() -> None:
         sa.Column("agent_instructions", sa.Text(), nullable=True),
         sa.Column("last_seq", sa.BigInteger(), server_default=sa.text("0"), nullable=False),
         sa.Column("message_count", sa.Integer(), server_default=sa.text("0"), nullable=False),
-        sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
-        sa.Column("updated_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
+        sa.Column(
+            "created_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False
+        ),
+        sa.Column(
+            "updated_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False
+        ),
         sa.ForeignKeyConstraint(
             ["user_id"], ["users.id"], name="fk_agent_sessions_user_id_users", ondelete="CASCADE"
         ),
@@ -61,8 +67,12 @@ def upgrade() -> None:
         sa.Column("tool_call_id", sa.Text(), nullable=True),
         sa.Column("tool_name", sa.Text(), nullable=True),
         sa.Column("extra_data", sa.Text(), nullable=True),
-        sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
-        sa.Column("updated_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
+        sa.Column(
+            "created_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False
+        ),
+        sa.Column(
+            "updated_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False
+        ),
         sa.CheckConstraint(
             "role IN ('user', 'assistant', 'system', 'tool')", name="ck_session_messages_role"
         ),
