@@ -148,7 +148,8 @@ def cmd_serve(settings: Settings) -> int:
 
 
 def cmd_run(settings: Settings) -> int:
-    """Development: embedded PostgreSQL unless a URL is set, dev secret, migrations, server."""
+    """Development: embedded PostgreSQL unless a URL is set, dev secret, migrations, server, Envoy."""
+    from agent_sessions import envoy
     from agent_sessions.auth import mint_token
     from agent_sessions.embedded import dev_secret, start_postgres, stop_postgres
 
@@ -163,7 +164,19 @@ def cmd_run(settings: Settings) -> int:
             settings = replace(settings, database_url=url)
         cmd_migrate(settings)
         _start_workers(supervisor, settings)
-        print(f"gRPC:  {settings.grpc_host}:{settings.grpc_port}", flush=True)
+        config = settings.data_dir / "envoy.yaml"
+        config.write_text(
+            envoy.render(settings.http_port, settings.grpc_port, settings.envoy_admin_port)
+        )
+        proxy = envoy.start(config)
+        supervisor.children.append(proxy)
+        envoy.wait_until_serving(settings.http_port, proxy)
+        print(f"REST:  http://127.0.0.1:{settings.http_port}/api/agent-sessions", flush=True)
+        print(
+            f"gRPC:  {settings.grpc_host}:{settings.grpc_port} (direct) and "
+            f"127.0.0.1:{settings.http_port} (through Envoy)",
+            flush=True,
+        )
         if settings.uses_hmac:
             token = mint_token(settings, "dev-user")
             print(f"Dev token (sub=dev-user, 24 h):\n  {token}", flush=True)

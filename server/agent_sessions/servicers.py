@@ -6,7 +6,7 @@ import hashlib
 import json
 import uuid
 from collections.abc import AsyncIterator
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import grpc
@@ -42,6 +42,18 @@ SESSION_TEXT_FIELDS = ("session_name", "description", "agent_name", "agent_instr
 MESSAGE_TEXT_FIELDS = ("tool_call_id", "tool_name")
 
 
+def _set_time(target: Any, value: datetime) -> None:
+    """Sets a Timestamp so that its JSON always shows exactly six fractional digits.
+
+    Protobuf's JSON printer drops trailing zero groups (`.120Z`, or no fraction at all), while
+    the contract promises microseconds; a time whose microseconds end in 000 is shown 1 µs later
+    (the stored value is unchanged, and order is kept).
+    """
+    if value.microsecond % 1000 == 0:
+        value += timedelta(microseconds=1)
+    target.FromDatetime(value)
+
+
 def session_proto(row: RowMapping | dict[str, Any]) -> res_pb.Session:
     """A sessions row as the API's Session."""
     session = res_pb.Session(
@@ -53,8 +65,8 @@ def session_proto(row: RowMapping | dict[str, Any]) -> res_pb.Session:
     for name in SESSION_TEXT_FIELDS:
         if row[name] is not None:
             setattr(session, name, row[name])
-    session.created_at.FromDatetime(row["created_at"])
-    session.updated_at.FromDatetime(row["updated_at"])
+    _set_time(session.created_at, row["created_at"])
+    _set_time(session.updated_at, row["updated_at"])
     return session
 
 
@@ -70,8 +82,8 @@ def message_proto(row: RowMapping, session_id: str) -> res_pb.Message:
     for name in ("tool_call_id", "tool_name", "extra_data"):
         if row[name] is not None:
             setattr(message, name, row[name])
-    message.created_at.FromDatetime(row["created_at"])
-    message.updated_at.FromDatetime(row["updated_at"])
+    _set_time(message.created_at, row["created_at"])
+    _set_time(message.updated_at, row["updated_at"])
     return message
 
 

@@ -46,6 +46,7 @@ class Settings:
     grpc_host: str = "127.0.0.1"
     grpc_port: int = 50051
     http_port: int = 8000
+    envoy_admin_port: int = 9901
     workers: int = 1
     db_pool_size: int = 10
     data_dir: Path = Path(".data")
@@ -92,6 +93,7 @@ class Settings:
             grpc_host=_get(env, "GRPC_HOST", "127.0.0.1"),
             grpc_port=_int(env, "GRPC_PORT", 50051, 0, 65535),
             http_port=_int(env, "HTTP_PORT", 8000, 0, 65535),
+            envoy_admin_port=_int(env, "ENVOY_ADMIN_PORT", 9901, 1, 65535),
             workers=_int(env, "WORKERS", os.cpu_count() or 1, 1, 64),
             db_pool_size=_int(env, "DB_POOL_SIZE", 10, 1, 200),
             data_dir=Path(_get(env, "DATA_DIR", ".data")).resolve(),
