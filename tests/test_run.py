@@ -1,0 +1,82 @@
+"""`agent-sessions run` (what `make run` starts): serves REST and gRPC, then stops everything."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import grpc
+import httpx
+import psutil
+import pytest
+from agentsessions.v1 import session_service_pb2 as spb
+
+from tests.support import client, free_port
+
+
+@pytest.mark.parametrize("stop_signal", [signal.SIGTERM, signal.SIGINT])
+def test_run_serves_then_stops_every_child(tmp_path: Path, stop_signal: signal.Signals) -> None:
+    http_port, grpc_port = free_port(), free_port()
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("AGENT_SESSIONS_")},
+        "AGENT_SESSIONS_DATA_DIR": str(tmp_path / "data"),
+        "AGENT_SESSIONS_HTTP_PORT": str(http_port),
+        "AGENT_SESSIONS_GRPC_PORT": str(grpc_port),
+        "AGENT_SESSIONS_ENVOY_ADMIN_PORT": str(free_port()),
+        "AGENT_SESSIONS_WORKERS": "2",
+    }
+    run = subprocess.Popen(
+        [sys.executable, "-m", "agent_sessions.cli", "run"],
+        env=env,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert run.stdout is not None
+    try:
+        printed = []
+        for line in run.stdout:
+            printed.append(line)
+            if line.startswith("Press Ctrl-C"):
+                break
+        output = "".join(printed)
+        assert f"http://127.0.0.1:{http_port}/api/agent-sessions" in output, output
+        token = printed[printed.index("Dev token (sub=dev-user, 24 h):\n") + 1].strip()
+
+        # REST without a token: 401 (the readiness signal); with the printed token: 200.
+        base = f"http://127.0.0.1:{http_port}/api/agent-sessions"
+        assert httpx.get(base).status_code == 401
+        assert httpx.get(base, headers={"Authorization": f"Bearer {token}"}).status_code == 200
+        for port in (grpc_port, http_port):
+            with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+                c = client(channel, "dev-user")
+                c.metadata = (("authorization", f"Bearer {token}"),)
+                c.s("CreateSession", spb.CreateSessionRequest(session_id=f"p{port}"))
+        children = psutil.Process(run.pid).children(recursive=True)
+        postgres = [
+            p
+            for p in psutil.process_iter(["cmdline"])
+            if str(tmp_path) in " ".join(p.info["cmdline"] or [])
+        ]
+        assert len(children) >= 3 and postgres  # two workers, Envoy, and the embedded PostgreSQL
+
+        run.send_signal(stop_signal)
+        assert run.wait(60) == 0
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline and any(
+            p.is_running() and p.status() != psutil.STATUS_ZOMBIE for p in children + postgres
+        ):
+            time.sleep(0.2)
+        alive = [
+            p for p in children + postgres if p.is_running() and p.status() != psutil.STATUS_ZOMBIE
+        ]
+        assert alive == [], f"orphans left behind: {alive}"
+        assert (tmp_path / "data" / "postgres" / "PG_VERSION").exists()  # data is kept
+    finally:
+        if run.poll() is None:
+            run.kill()
+            run.wait()
+        run.stdout.close()
