@@ -54,9 +54,13 @@ lint: generate $(BUF) ## ruff, mypy, buf lint and buf format.
 	$(BUF) lint
 	$(BUF) format --diff --exit-code
 
+AGAINST ?= main
 .PHONY: breaking
-breaking: generate $(BUF) ## Check protos/ for wire and JSON breaking changes against main.
-	$(BUF) breaking --against '.git#branch=main'
+breaking: generate $(BUF) ## Check protos/ for wire and JSON breaking changes against AGAINST (default main).
+	rm -rf $(GEN)/against && mkdir -p $(GEN)/against
+	git archive $(AGAINST) protos | tar -x -C $(GEN)/against
+	$(BIN)/python scripts/generate.py $(GEN)/against/protos $(GEN)/against/image.binpb
+	$(BUF) breaking $(GEN)/descriptor.pb#format=binpb --against $(GEN)/against/image.binpb#format=binpb --config buf.yaml
 
 .PHONY: bench
 bench: generate ## Benchmark the gRPC API against pgbench on the same PostgreSQL.

@@ -25,7 +25,31 @@ def site_packages_with(relative: str) -> Path:
     raise SystemExit(f"{relative} not found: install googleapis-common-protos")
 
 
+def descriptor_set(protos: Path, out: Path, *extra: str) -> None:
+    """Compiles every .proto under `protos` into a descriptor set (imports and source info)."""
+    googleapis = site_packages_with("google/api/annotations.proto")
+    well_known = Path(grpc_tools.__file__).parent / "_proto"
+    sources = sorted(str(p.relative_to(protos)) for p in protos.rglob("*.proto"))
+    args = [
+        "grpc_tools.protoc",
+        f"-I{protos}",
+        f"-I{googleapis}",
+        f"-I{well_known}",
+        "--include_imports",
+        "--include_source_info",
+        f"--descriptor_set_out={out}",
+        *extra,
+        *sources,
+    ]
+    if protoc.main(args) != 0:
+        raise SystemExit("protoc failed")
+
+
 def main() -> None:
+    if len(sys.argv) == 3:
+        # `make breaking`: an image of another revision's protos for `buf breaking --against`.
+        descriptor_set(Path(sys.argv[1]), Path(sys.argv[2]))
+        return
     googleapis = site_packages_with("google/api/annotations.proto")
     well_known = Path(grpc_tools.__file__).parent / "_proto"
     sources = sorted(str(p.relative_to(PROTOS)) for p in PROTOS.rglob("*.proto"))
