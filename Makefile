@@ -13,6 +13,14 @@ GEN_STAMP := $(GEN)/.stamp
 VENV_STAMP := $(VENV)/.stamp
 BUF := node_modules/.bin/buf
 
+# GNU make kills itself with any SIGINT/SIGTERM it gets, so `make run` would exit 130/143 after a
+# clean stop. This plugin makes it forward those signals to its children and exit with their
+# status instead (see scripts/make_signals.c). Without a C compiler make works as before.
+-load $(VENV)/make_signals.so
+$(VENV)/make_signals.so: scripts/make_signals.c
+	@mkdir -p $(VENV)
+	@cc -shared -fPIC -O2 -o $@ $< || echo "note: no C compiler; Ctrl-C makes make exit non-zero"
+
 .PHONY: help
 help: ## Show the targets.
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  \033[36m%-10s\033[0m %s\n", $$1, $$2}'

@@ -17,9 +17,23 @@ from agentsessions.v1 import session_service_pb2 as spb
 
 from tests.support import client, free_port
 
+ROOT = Path(__file__).resolve().parent.parent
 
-@pytest.mark.parametrize("stop_signal", [signal.SIGTERM, signal.SIGINT])
-def test_run_serves_then_stops_every_child(tmp_path: Path, stop_signal: signal.Signals) -> None:
+
+@pytest.mark.parametrize(
+    ("command", "stop_signal", "to_group"),
+    [
+        (["agent-sessions", "run"], signal.SIGTERM, False),
+        (["agent-sessions", "run"], signal.SIGINT, False),
+        (["make", "--no-print-directory", "run"], signal.SIGTERM, False),
+        # Ctrl-C in a terminal: SIGINT reaches make and every process of the group at once.
+        (["make", "--no-print-directory", "run"], signal.SIGINT, True),
+    ],
+    ids=["run-sigterm", "run-sigint", "make-run-sigterm", "make-run-ctrl-c"],
+)
+def test_run_serves_then_stops_every_child(
+    tmp_path: Path, command: list[str], stop_signal: signal.Signals, to_group: bool
+) -> None:
     http_port, grpc_port = free_port(), free_port()
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("AGENT_SESSIONS_")},
@@ -29,11 +43,13 @@ def test_run_serves_then_stops_every_child(tmp_path: Path, stop_signal: signal.S
         "AGENT_SESSIONS_ENVOY_ADMIN_PORT": str(free_port()),
         "AGENT_SESSIONS_WORKERS": "2",
     }
+    if command[0] == "agent-sessions":
+        command = [sys.executable, "-m", "agent_sessions.cli", *command[1:]]
+    else:
+        env.pop("MAKEFLAGS", None)
+        env.pop("MAKELEVEL", None)
     run = subprocess.Popen(
-        [sys.executable, "-m", "agent_sessions.cli", "run"],
-        env=env,
-        stdout=subprocess.PIPE,
-        text=True,
+        command, env=env, stdout=subprocess.PIPE, text=True, cwd=ROOT, start_new_session=True
     )
     assert run.stdout is not None
     try:
@@ -61,9 +77,13 @@ def test_run_serves_then_stops_every_child(tmp_path: Path, stop_signal: signal.S
             for p in psutil.process_iter(["cmdline"])
             if str(tmp_path) in " ".join(p.info["cmdline"] or [])
         ]
-        assert len(children) >= 3 and postgres  # two workers, Envoy, and the embedded PostgreSQL
+        # Two workers and Envoy (under make, also the run command), and the embedded PostgreSQL.
+        assert len(children) >= 3 and postgres
 
-        run.send_signal(stop_signal)
+        if to_group:
+            os.killpg(run.pid, stop_signal)
+        else:
+            run.send_signal(stop_signal)
         assert run.wait(60) == 0
         deadline = time.monotonic() + 15
         while time.monotonic() < deadline and any(

@@ -57,12 +57,30 @@ def _wait_for_health(host: str, port: int, timeout: float, processes: list[Any])
     raise RuntimeError(f"the gRPC server did not become healthy on {host}:{port} in {timeout}s")
 
 
+class Interrupted(Exception):
+    """SIGINT or SIGTERM arrived while starting up."""
+
+
 class Supervisor:
-    """Starts child processes and stops every one of them, whatever happens."""
+    """Starts child processes and stops every one of them, whatever happens.
+
+    It owns SIGINT and SIGTERM from the moment it exists: during start-up a signal aborts the
+    start (and everything already started is stopped); afterwards it ends `wait`. Repeated
+    signals (Ctrl-C reaches the whole process group, and make forwards it too) are harmless.
+    """
 
     def __init__(self) -> None:
         self.children: list[subprocess.Popen[bytes]] = []
-        self.stopping = False
+        self.received: list[int] = []
+        self.starting = True
+        signal.signal(signal.SIGTERM, self._on_signal)
+        signal.signal(signal.SIGINT, self._on_signal)
+
+    def _on_signal(self, signum: int, _frame: Any) -> None:
+        self.received.append(signum)
+        if self.starting:
+            self.starting = False
+            raise Interrupted(signal.Signals(signum).name)
 
     def spawn(self, args: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
         child = subprocess.Popen(args, env=env)
@@ -71,20 +89,14 @@ class Supervisor:
 
     def wait(self) -> int:
         """Blocks until a signal arrives or a child dies; returns the exit status to use."""
-        received: list[int] = []
-
-        def on_signal(signum: int, _frame: Any) -> None:
-            received.append(signum)
-
-        signal.signal(signal.SIGTERM, on_signal)
-        signal.signal(signal.SIGINT, on_signal)
-        while not received:
+        self.starting = False
+        while not self.received:
             dead = [c for c in self.children if c.poll() is not None]
             if dead:
                 log.error("child %s exited with %s; stopping", dead[0].args, dead[0].returncode)
                 return 1
             time.sleep(0.2)
-        log.info("received %s; stopping", signal.Signals(received[0]).name)
+        log.info("received %s; stopping", signal.Signals(self.received[0]).name)
         return 0
 
     def stop(self, timeout: float = 10.0) -> None:
@@ -143,6 +155,9 @@ def cmd_serve(settings: Settings) -> int:
     try:
         _start_workers(supervisor, settings)
         return supervisor.wait()
+    except Interrupted as exc:
+        log.info("received %s while starting; stopping", exc)
+        return 0
     finally:
         supervisor.stop()
 
@@ -182,6 +197,9 @@ def cmd_run(settings: Settings) -> int:
             print(f"Dev token (sub=dev-user, 24 h):\n  {token}", flush=True)
         print("Press Ctrl-C to stop.", flush=True)
         return supervisor.wait()
+    except Interrupted as exc:
+        log.info("received %s while starting; stopping", exc)
+        return 0
     finally:
         supervisor.stop()
         if postgres is not None:
