@@ -221,3 +221,18 @@ def test_bad_input_is_invalid_argument_naming_the_field(
     assert f.fields == [field]
     assert f.message.startswith(field + ":")
     assert _snapshot(alice) == before
+
+
+def test_undecodable_request_is_invalid_argument_not_internal(channel: grpc.Channel) -> None:
+    """Invalid UTF-8 in a string field (a non-Python client can send it): 400, not INTERNAL."""
+    from tests.support import bearer
+
+    raw = b"\x0a\x03\xff\xfe\xfd"  # field 1 (session_id), 3 bytes that are not UTF-8
+    unary = channel.unary_unary("/agentsessions.v1.SessionService/GetSession")
+    stream = channel.unary_stream("/agentsessions.v1.SessionService/Converse")
+    for metadata, code in (
+        (bearer("utf8-user"), grpc.StatusCode.INVALID_ARGUMENT),
+        ((), grpc.StatusCode.UNAUTHENTICATED),
+    ):
+        assert failure(lambda m=metadata: unary(raw, metadata=m, timeout=10)).code == code
+        assert failure(lambda m=metadata: list(stream(raw, metadata=m, timeout=10))).code == code

@@ -83,28 +83,60 @@ async def abort(context: grpc.aio.ServicerContext[Any, Any], exc: BaseException)
     await context.abort_with_status(status)  # type: ignore[attr-defined]  # missing in grpc-stubs
 
 
+class Undecodable:
+    """Stands for a request whose bytes are not a valid message (for example invalid UTF-8)."""
+
+
+def _tolerant(deserialize: Callable[[bytes], Any] | None) -> Callable[[bytes], Any] | None:
+    """grpc answers INTERNAL when a request cannot be parsed; this lets us answer 400 instead."""
+    if deserialize is None:
+        return None
+
+    def parse(data: bytes) -> Any:
+        try:
+            return deserialize(data)
+        except Exception:  # noqa: BLE001 - protobuf raises DecodeError and friends
+            return Undecodable()
+
+    return parse
+
+
+def _undecodable_error() -> InvalidArgument:
+    return InvalidArgument(
+        "request", "is not a valid protobuf message (string fields must be valid UTF-8)"
+    )
+
+
 def _wrap(
     handler: grpc.RpcMethodHandler[Any, Any],
     around_unary: Callable[[Behavior], Behavior],
     around_stream: Callable[[Behavior], Behavior],
+    tolerant: bool = False,
 ) -> grpc.RpcMethodHandler[Any, Any]:
+    deserializer = handler.request_deserializer
+    if tolerant:
+        deserializer = _tolerant(deserializer)
     if handler.unary_unary is not None:
         return grpc.unary_unary_rpc_method_handler(
             around_unary(handler.unary_unary),
-            request_deserializer=handler.request_deserializer,
+            request_deserializer=deserializer,
             response_serializer=handler.response_serializer,
         )
     if handler.unary_stream is not None:
         return grpc.unary_stream_rpc_method_handler(
             around_stream(handler.unary_stream),
-            request_deserializer=handler.request_deserializer,
+            request_deserializer=deserializer,
             response_serializer=handler.response_serializer,
         )
     return handler  # this API has no client-streaming calls
 
 
 class ErrorInterceptor(_ServerInterceptor):
-    """Maps every exception a handler raises, in unary and streaming calls, to a gRPC status."""
+    """Maps every exception a handler raises, in unary and streaming calls, to a gRPC status.
+
+    It also parses requests tolerantly; AuthInterceptor (inside it) refuses an unparsable one
+    as INVALID_ARGUMENT once the caller is authenticated.
+    """
 
     async def intercept_service(
         self,
@@ -138,7 +170,7 @@ class ErrorInterceptor(_ServerInterceptor):
 
             return mapped
 
-        return _wrap(handler, unary, stream)
+        return _wrap(handler, unary, stream, tolerant=True)
 
 
 class AuthInterceptor(_ServerInterceptor):
@@ -171,6 +203,8 @@ class AuthInterceptor(_ServerInterceptor):
             async def authenticated(request: Any, context: Any) -> Any:
                 # grpc.aio runs each call in its own task, so the value dies with the call.
                 _caller.set(verify(authorization))
+                if isinstance(request, Undecodable):
+                    raise _undecodable_error()
                 return await behavior(request, context)
 
             return authenticated
@@ -178,6 +212,8 @@ class AuthInterceptor(_ServerInterceptor):
         def stream(behavior: Behavior) -> Behavior:
             async def authenticated(request: Any, context: Any) -> AsyncIterator[Any]:
                 _caller.set(verify(authorization))
+                if isinstance(request, Undecodable):
+                    raise _undecodable_error()
                 async for item in behavior(request, context):
                     yield item
 
