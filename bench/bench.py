@@ -9,16 +9,20 @@ What it does, in order:
    with plain SQL;
 4. runs pgbench with a one-row, message-sized INSERT script: the database's own insert rate;
 5. runs each gRPC scenario with CONCURRENCY callers for a fixed time after a short warm-up.
-   The callers are spread over several client processes (each an asyncio loop with one HTTP/2
-   connection per caller, so the kernel spreads them over the server's worker processes), and
-   the CPU time of client, server and PostgreSQL processes is sampled over the measured window;
+   Each caller is an asyncio task with its own HTTP/2 connection (so the kernel spreads the
+   callers over the server's worker processes, which share the port); the callers run in
+   BENCH_CLIENT_PROCS client processes. One is the default: measured on 2 cores, one client
+   process spends ~0.3 ms CPU per call (~30% of one core at ~1,100 calls/s), so it is not the
+   bottleneck, while every extra process adds CPU that the server and PostgreSQL then lack.
+   The CPU time of the client, server and PostgreSQL processes (and of the whole machine) is
+   sampled over each measured window, so the table shows where the CPU goes per call;
 6. prints one table and the append-message target, then stops everything it started.
 
 Environment (all optional):
   BENCH_SECONDS        measured seconds per scenario (default 10)
   BENCH_WARMUP         warm-up seconds before each measurement (default 2)
   BENCH_CONCURRENCY    concurrent callers (default 16)
-  BENCH_CLIENT_PROCS   client processes the callers are spread over (default 2)
+  BENCH_CLIENT_PROCS   client processes the callers are spread over (default 1; see below)
   AGENT_SESSIONS_WORKERS  server worker processes (default: the CPU count)
 """
 
@@ -44,21 +48,11 @@ from typing import Any
 
 import grpc
 import psutil
-from agentsessions.v1 import (
-    message_service_pb2 as msg_pb,
-)
-from agentsessions.v1 import (
-    message_service_pb2_grpc as msg_grpc,
-)
-from agentsessions.v1 import (
-    resources_pb2 as res_pb,
-)
-from agentsessions.v1 import (
-    session_service_pb2 as ses_pb,
-)
-from agentsessions.v1 import (
-    session_service_pb2_grpc as ses_grpc,
-)
+from agentsessions.v1 import message_service_pb2 as msg_pb
+from agentsessions.v1 import message_service_pb2_grpc as msg_grpc
+from agentsessions.v1 import resources_pb2 as res_pb
+from agentsessions.v1 import session_service_pb2 as ses_pb
+from agentsessions.v1 import session_service_pb2_grpc as ses_grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 GRPC_HOST = "127.0.0.1"
@@ -67,6 +61,7 @@ TARGET = f"{GRPC_HOST}:{GRPC_PORT}"
 SUBJECT = "bench-user"
 BIG, SMALL = 10_000, 10
 TARGET_PERCENT = 15.0
+GROUPS = ("client", "server", "postgres")  # the process groups whose CPU time is measured
 # About 200 characters, like a short chat message.
 CONTENT = (
     "Could you summarise the main points of yesterday's design review, list the open questions "
@@ -102,7 +97,7 @@ class Config:
             seconds=_env_number("BENCH_SECONDS", 10),
             warmup=_env_number("BENCH_WARMUP", 2),
             concurrency=concurrency,
-            client_procs=max(1, min(concurrency, int(_env_number("BENCH_CLIENT_PROCS", 2)))),
+            client_procs=max(1, min(concurrency, int(_env_number("BENCH_CLIENT_PROCS", 1)))),
             workers=int(_env_number("AGENT_SESSIONS_WORKERS", os.cpu_count() or 1)),
         )
 
@@ -238,7 +233,7 @@ async def _run_client(job: ClientJob, ready: Any, go: Any, start: Any) -> Tally:
         await asyncio.gather(*(_caller(c, begin, begin + job.seconds, tally) for c in calls))
         return tally
     finally:
-        await asyncio.gather(*(c.close() for c in channels))
+        await asyncio.gather(*(c.close(None) for c in channels))
 
 
 def client_process(job: ClientJob, ready: Any, go: Any, start: Any, results: Any) -> None:
@@ -257,34 +252,56 @@ def _tree(pid: int) -> list[psutil.Process]:
         return []
 
 
-def cpu_snapshot(groups: dict[str, list[int]]) -> dict[tuple[str, int], float]:
-    """CPU seconds (user + system) so far of each process tree, keyed by (group, pid)."""
-    snapshot: dict[tuple[str, int], float] = {}
-    for group, roots in groups.items():
-        for root in roots:
-            for process in _tree(root):
-                try:
-                    times = process.cpu_times()
-                except psutil.NoSuchProcess:
-                    continue
-                snapshot[(group, process.pid)] = times.user + times.system
-    return snapshot
+@dataclass(frozen=True)
+class CpuSnapshot:
+    """CPU seconds (user + system) so far of every process, and the whole machine's."""
+
+    seconds: dict[int, float]
+    group_of: dict[int, str]
+    machine: float
 
 
-def cpu_delta(
-    before: dict[tuple[str, int], float], after: dict[tuple[str, int], float]
-) -> dict[str, float]:
-    """CPU seconds each group used between two snapshots (processes born since count whole)."""
-    used: dict[str, float] = {}
-    for key, seconds in after.items():
-        used[key[0]] = used.get(key[0], 0.0) + seconds - before.get(key, 0.0)
+def cpu_snapshot(groups: dict[str, list[int]]) -> CpuSnapshot:
+    """Processes in the trees of `groups` get that group; any other gets "other:<name>"."""
+    ours = {p.pid: group for group, roots in groups.items() for r in roots for p in _tree(r)}
+    ours[os.getpid()] = "other:bench.py"
+    seconds: dict[int, float] = {}
+    group_of: dict[int, str] = {}
+    for process in psutil.process_iter(["name", "cpu_times"]):
+        times = process.info["cpu_times"]
+        if times is not None:
+            seconds[process.pid] = times.user + times.system
+            group_of[process.pid] = ours.get(process.pid, f"other:{process.info['name']}")
+    machine = psutil.cpu_times()
+    busy = sum(machine) - machine.idle - getattr(machine, "iowait", 0.0)
+    return CpuSnapshot(seconds, group_of, busy)
+
+
+def cpu_delta(before: CpuSnapshot, after: CpuSnapshot) -> dict[str, float]:
+    """CPU seconds each group (and "machine", the whole machine) used between two snapshots.
+
+    Processes born in between count whole; processes that ended in between are not seen.
+    """
+    used = {"machine": after.machine - before.machine}
+    for pid, seconds in after.seconds.items():
+        group = after.group_of[pid]
+        used[group] = used.get(group, 0.0) + seconds - before.seconds.get(pid, 0.0)
     return used
 
 
 def describe_cpu(cpu: dict[str, float], seconds: float) -> str:
+    """CPU use per group in % of one core, and what else kept the machine busy."""
+    share = {group: 100 * used / seconds for group, used in cpu.items()}
+    ours = ", ".join(f"{group} {share.get(group, 0.0):.0f}%" for group in GROUPS)
+    machine = share.pop("machine", 0.0)
+    other = max(0.0, machine - sum(share.get(group, 0.0) for group in GROUPS))
+    named = sorted(((used, g[6:]) for g, used in share.items() if g.startswith("other:")))[::-1]
+    top = ", ".join(f"{name} {used:.0f}%" for used, name in named[:3] if used >= 2)
     cores = os.cpu_count() or 1
-    parts = [f"{group} {100 * used / seconds:.0f}%" for group, used in sorted(cpu.items())]
-    return f"CPU use (100% = one core, {cores} cores): " + ", ".join(parts)
+    return (
+        f"CPU (100% = one core): {ours}, other processes {other:.0f}%"
+        f"{f' ({top})' if top else ''}; machine busy {machine:.0f}% of {100 * cores}%"
+    )
 
 
 # -- the gRPC scenarios ---------------------------------------------------------------------
@@ -396,7 +413,7 @@ def run_pgbench(
     import psycopg
 
     with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute(PGBENCH_SETUP)  # type: ignore[arg-type]
+        conn.execute(PGBENCH_SETUP)
     script = work / "insert.sql"
     script.write_text(PGBENCH_SCRIPT)
     say(f"pgbench: warm-up {config.warmup:g} s")
@@ -421,7 +438,7 @@ def run_pgbench(
     cpu: dict[str, float] = {}
     while pgbench.poll() is None:  # sample just before it exits, while its backends still live
         cpu = cpu_delta(before, cpu_snapshot(all_groups))
-        time.sleep(0.2)
+        time.sleep(0.5)
     output = pgbench.stdout.read() if pgbench.stdout else ""
     if pgbench.returncode != 0:
         raise RuntimeError(f"pgbench failed:\n{output}")
@@ -516,14 +533,32 @@ def grpc_server(
         say("server is SERVING")
         yield server
     finally:
-        say("stopping the server (SIGTERM)")
-        server.send_signal(signal.SIGTERM)
-        try:
-            server.wait(20)
-        except subprocess.TimeoutExpired:
-            for process in reversed(_tree(server.pid)):
-                process.kill()
-            server.wait()
+        stop_server(server)
+
+
+def stop_server(server: subprocess.Popen[bytes], timeout: float = 20) -> None:
+    """SIGTERM to `serve`, then ends any worker it left behind.
+
+    `serve` only handles SIGTERM once its start-up is over; a SIGTERM just after the workers
+    answer SERVING kills it with its default action and orphans the workers, which keep the
+    port. So the workers are remembered here and stopped too if they outlive `serve`.
+    """
+    say("stopping the server (SIGTERM)")
+    workers = _tree(server.pid)[1:]
+    server.send_signal(signal.SIGTERM)
+    try:
+        server.wait(timeout)
+    except subprocess.TimeoutExpired:
+        server.kill()
+        server.wait()
+    survivors = [w for w in workers if w.is_running() and w.status() != psutil.STATUS_ZOMBIE]
+    if survivors:
+        say(f"serve left {len(survivors)} worker(s) running; stopping them")
+        for worker in survivors:
+            worker.terminate()
+        _, alive = psutil.wait_procs(survivors, timeout=timeout)
+        for worker in alive:
+            worker.kill()
 
 
 def mint(secret: str) -> str:
@@ -581,10 +616,32 @@ def check_lists(token: str) -> None:
                 raise RuntimeError(f"{session_id}: got {len(reply.messages)} of {reply.total_size}")
 
 
+def plan_latest_50(url: str, session_id: str) -> str:
+    """How PostgreSQL alone runs ListMessages' page query (best of 5): plan, time, buffers."""
+    import psycopg
+
+    query = (
+        "EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) SELECT * FROM session_messages"
+        " WHERE session_uuid = %s ORDER BY seq DESC LIMIT 51"
+    )
+    with psycopg.connect(url, autocommit=True) as conn:
+        row = conn.execute(
+            "SELECT id FROM agent_sessions WHERE session_id = %s", (session_id,)
+        ).fetchone()
+        assert row is not None
+        runs = [conn.execute(query, (row[0],)).fetchone()[0][0] for _ in range(5)]  # type: ignore[index]
+    best = min(runs, key=lambda r: r["Execution Time"])
+    node = best["Plan"]["Plans"][0]
+    return (
+        f"{best['Execution Time']:.3f} ms, {node['Node Type']}, {node['Actual Rows']} rows, "
+        f"{node.get('Shared Hit Blocks', 0)} buffers"
+    )
+
+
 # -- report ---------------------------------------------------------------------------------
 
 
-def print_report(baseline: Result, results: list[Result]) -> bool:
+def print_report(baseline: Result, results: list[Result], plans: dict[str, str]) -> bool:
     """Prints the table and the target; returns whether every call succeeded."""
     header = (
         f"{'scenario':<26}{'requests':>9}{'req/s':>9}{'p50 ms':>8}{'p99 ms':>8}{'% pgbench':>10}"
@@ -609,12 +666,22 @@ def print_report(baseline: Result, results: list[Result]) -> bool:
         f"append-message target: >= {TARGET_PERCENT:g}% of pgbench insert TPS -> "
         f"{100 * append.rate / baseline.rate:.1f}% ({'met' if met else 'NOT met'})"
     )
+    cores = os.cpu_count() or 1
+    own = append.cpu_ms_per_request("server") + append.cpu_ms_per_request("postgres")
+    print(
+        f"  without the client's CPU (estimate: {cores} cores / {own:.2f} ms of server and "
+        f"PostgreSQL CPU per call): ~{1000 * cores / own:.0f} req/s = "
+        f"{100 * 1000 * cores / own / baseline.rate:.1f}% of pgbench"
+    )
     big, small = by_name[SCENARIOS[2].name], by_name[SCENARIOS[3].name]
     print(
         f"list-latest-50 ({BIG:,}) / list-latest-50 ({SMALL:,}) req/s: "
         f"{big.rate / small.rate:.2f} "
-        f"(p50 {big.percentile(0.5):.2f} ms vs {small.percentile(0.5):.2f} ms)"
+        f"(p50 {big.percentile(0.5):.2f} ms vs {small.percentile(0.5):.2f} ms); "
+        f"each call returns 50 messages from the first session, {SMALL} from the second"
     )
+    for session_id, count in (("big", BIG), ("small", SMALL)):
+        print(f"  PostgreSQL alone, latest 50 of {count:,}: {plans[session_id]}")
     failed = [r for r in results if r.errors or not r.requests]
     for result in failed:
         print(f"ERRORS in {result.name}: {result.errors} failed calls, first: {result.first_error}")
@@ -635,19 +702,20 @@ def run(config: Config, work: Path) -> bool:
         prefill(url, "big", BIG)
         prefill(url, "small", SMALL)
         check_lists(token)
+        plans = {session_id: plan_latest_50(url, session_id) for session_id in ("big", "small")}
         baseline = run_pgbench(url, str(info.socket_dir), config, work, groups)
         say(f"  {baseline.rate:.0f} TPS; {describe_cpu(baseline.cpu, baseline.seconds)}")
         results: list[Result] = []
         for scenario in SCENARIOS:
             say(
                 f"{scenario.name}: {config.concurrency} callers "
-                f"in {config.client_procs} processes, "
+                f"in {config.client_procs} client process(es), "
                 f"warm-up {config.warmup:g} s, measuring {config.seconds:g} s"
             )
             result = run_scenario(scenario, config, token, groups)
             say(f"  {result.rate:.0f} req/s; {describe_cpu(result.cpu, result.seconds)}")
             results.append(result)
-    return print_report(baseline, results)
+    return print_report(baseline, results, plans)
 
 
 def main() -> int:
