@@ -33,6 +33,7 @@ def _worker_env(settings: Settings) -> dict[str, str]:
     env[PREFIX + "DATABASE_URL"] = settings.database_url
     env[PREFIX + "JWT_SECRET"] = settings.jwt_secret
     env[PREFIX + "GRPC_PORT"] = str(settings.grpc_port)
+    env[PREFIX + "SUPERVISOR_PID"] = str(os.getpid())
     return env
 
 
@@ -127,10 +128,24 @@ def _start_workers(supervisor: Supervisor, settings: Settings) -> None:
     )
 
 
+def _die_with_parent() -> None:
+    """Asks Linux to SIGTERM this worker when its parent dies, so no worker outlives `serve`."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        return
+    if str(os.getppid()) != os.environ.get("AGENT_SESSIONS_SUPERVISOR_PID", str(os.getppid())):
+        os.kill(os.getpid(), signal.SIGTERM)  # the parent died before prctl took effect
+
+
 def cmd_worker(settings: Settings) -> int:
     """One gRPC server process (started by `serve` and `run`)."""
     from agent_sessions.app import serve
 
+    _die_with_parent()
     settings.require_secret()
     asyncio.run(serve(settings))
     return 0

@@ -131,92 +131,105 @@ def _wrap(
     return handler  # this API has no client-streaming calls
 
 
-class ErrorInterceptor(_ServerInterceptor):
+class _WrappingInterceptor(_ServerInterceptor):
+    """Wraps each method's behaviour once and reuses the wrapped handler for every call.
+
+    Building handlers per call cost more than the wrapping itself; nothing per call (metadata
+    included) is captured, so one wrapped handler per method is enough.
+    """
+
+    tolerant = False
+
+    def __init__(self) -> None:
+        self._handlers: dict[str, grpc.RpcMethodHandler[Any, Any]] = {}
+
+    def unary(self, behavior: Behavior) -> Behavior:
+        raise NotImplementedError
+
+    def stream(self, behavior: Behavior) -> Behavior:
+        raise NotImplementedError
+
+    async def intercept_service(
+        self,
+        continuation: Callable[
+            [grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler[Any, Any]]
+        ],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler[Any, Any]:
+        method = handler_call_details.method
+        wrapped = self._handlers.get(method)
+        if wrapped is not None:
+            return wrapped
+        handler = await continuation(handler_call_details)
+        if handler is None or method.startswith(PUBLIC_PREFIXES):
+            return handler
+        wrapped = _wrap(handler, self.unary, self.stream, tolerant=self.tolerant)
+        self._handlers[method] = wrapped
+        return wrapped
+
+
+class ErrorInterceptor(_WrappingInterceptor):
     """Maps every exception a handler raises, in unary and streaming calls, to a gRPC status.
 
     It also parses requests tolerantly; AuthInterceptor (inside it) refuses an unparsable one
     as INVALID_ARGUMENT once the caller is authenticated.
     """
 
-    async def intercept_service(
-        self,
-        continuation: Callable[
-            [grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler[Any, Any]]
-        ],
-        handler_call_details: grpc.HandlerCallDetails,
-    ) -> grpc.RpcMethodHandler[Any, Any]:
-        handler = await continuation(handler_call_details)
-        if handler is None or handler_call_details.method.startswith(PUBLIC_PREFIXES):
-            return handler
+    tolerant = True
 
-        def unary(behavior: Behavior) -> Behavior:
-            async def mapped(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
-                try:
-                    return await behavior(request, context)
-                except Exception as exc:  # noqa: BLE001 - this is the one place that maps them
-                    await abort(context, exc)
+    def unary(self, behavior: Behavior) -> Behavior:
+        async def mapped(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
+            try:
+                return await behavior(request, context)
+            except Exception as exc:  # noqa: BLE001 - this is the one place that maps them
+                await abort(context, exc)
 
-            return mapped
+        return mapped
 
-        def stream(behavior: Behavior) -> Behavior:
-            async def mapped(
-                request: Any, context: grpc.aio.ServicerContext[Any, Any]
-            ) -> AsyncIterator[Any]:
-                try:
-                    async for item in behavior(request, context):
-                        yield item
-                except Exception as exc:  # noqa: BLE001
-                    await abort(context, exc)
+    def stream(self, behavior: Behavior) -> Behavior:
+        async def mapped(
+            request: Any, context: grpc.aio.ServicerContext[Any, Any]
+        ) -> AsyncIterator[Any]:
+            try:
+                async for item in behavior(request, context):
+                    yield item
+            except Exception as exc:  # noqa: BLE001
+                await abort(context, exc)
 
-            return mapped
-
-        return _wrap(handler, unary, stream, tolerant=True)
+        return mapped
 
 
-class AuthInterceptor(_ServerInterceptor):
+def _authorization(context: grpc.aio.ServicerContext[Any, Any]) -> str | None:
+    for key, value in context.invocation_metadata() or ():
+        if key == "authorization" and isinstance(value, str):
+            return value
+    return None
+
+
+class AuthInterceptor(_WrappingInterceptor):
     """Verifies the bearer token of every call but health and reflection; sets the caller."""
 
     def __init__(self, verifier: TokenVerifier) -> None:
-        self._verifier = verifier
+        super().__init__()
+        self._verify = verifier.verify
 
-    async def intercept_service(
-        self,
-        continuation: Callable[
-            [grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler[Any, Any]]
-        ],
-        handler_call_details: grpc.HandlerCallDetails,
-    ) -> grpc.RpcMethodHandler[Any, Any]:
-        handler = await continuation(handler_call_details)
-        if handler is None or handler_call_details.method.startswith(PUBLIC_PREFIXES):
-            return handler
-        authorization = next(
-            (
-                v
-                for k, v in handler_call_details.invocation_metadata or ()
-                if k == "authorization" and isinstance(v, str)
-            ),
-            None,
-        )
-        verify = self._verifier.verify
+    def _authenticate(self, request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> None:
+        # grpc.aio runs each call in its own task, so the value dies with the call.
+        _caller.set(self._verify(_authorization(context)))
+        if isinstance(request, Undecodable):
+            raise _undecodable_error()
 
-        def unary(behavior: Behavior) -> Behavior:
-            async def authenticated(request: Any, context: Any) -> Any:
-                # grpc.aio runs each call in its own task, so the value dies with the call.
-                _caller.set(verify(authorization))
-                if isinstance(request, Undecodable):
-                    raise _undecodable_error()
-                return await behavior(request, context)
+    def unary(self, behavior: Behavior) -> Behavior:
+        async def authenticated(request: Any, context: Any) -> Any:
+            self._authenticate(request, context)
+            return await behavior(request, context)
 
-            return authenticated
+        return authenticated
 
-        def stream(behavior: Behavior) -> Behavior:
-            async def authenticated(request: Any, context: Any) -> AsyncIterator[Any]:
-                _caller.set(verify(authorization))
-                if isinstance(request, Undecodable):
-                    raise _undecodable_error()
-                async for item in behavior(request, context):
-                    yield item
+    def stream(self, behavior: Behavior) -> Behavior:
+        async def authenticated(request: Any, context: Any) -> AsyncIterator[Any]:
+            self._authenticate(request, context)
+            async for item in behavior(request, context):
+                yield item
 
-            return authenticated
-
-        return _wrap(handler, unary, stream)
+        return authenticated

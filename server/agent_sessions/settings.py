@@ -48,7 +48,7 @@ class Settings:
     http_port: int = 8000
     envoy_admin_port: int = 9901
     workers: int = 1
-    db_pool_size: int = 10
+    db_pool_size: int = 16
     data_dir: Path = Path(".data")
     log_level: str = "INFO"
 
@@ -95,7 +95,7 @@ class Settings:
             http_port=_int(env, "HTTP_PORT", 8000, 0, 65535),
             envoy_admin_port=_int(env, "ENVOY_ADMIN_PORT", 9901, 1, 65535),
             workers=_int(env, "WORKERS", os.cpu_count() or 1, 1, 64),
-            db_pool_size=_int(env, "DB_POOL_SIZE", 10, 1, 200),
+            db_pool_size=_int(env, "DB_POOL_SIZE", 16, 1, 200),
             data_dir=Path(_get(env, "DATA_DIR", ".data")).resolve(),
             log_level=level,
         )

@@ -18,12 +18,17 @@ def sqlalchemy_url(database_url: str) -> URL:
     return url
 
 
-def create_engine(database_url: str, pool_size: int = 10) -> AsyncEngine:
-    """One pool per process; connections are checked before use so a restarted database heals."""
+def create_engine(database_url: str, pool_size: int = 16) -> AsyncEngine:
+    """One bounded pool per process: calls beyond `pool_size` wait for a connection.
+
+    No overflow: overflow connections are closed when returned, so under steady load above the
+    pool size every call would open and close a PostgreSQL connection (measured by `make bench`).
+    """
     return create_async_engine(
         sqlalchemy_url(database_url),
         pool_size=pool_size,
-        max_overflow=pool_size,
+        max_overflow=0,
+        pool_timeout=30,
         pool_pre_ping=False,
         pool_recycle=1800,
         connect_args={"application_name": "agent-sessions"},

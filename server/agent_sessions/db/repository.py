@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
@@ -13,6 +14,7 @@ from sqlalchemy import (
     Select,
     Table,
     and_,
+    bindparam,
     delete,
     func,
     insert,
@@ -60,6 +62,61 @@ MESSAGE_COLUMNS = (
 # The writable session fields, as the API names them.
 SESSION_FIELDS = ("session_name", "description", "agent_name", "agent_instructions", "is_active")
 MESSAGE_FIELDS = ("content", "tool_call_id", "tool_name", "extra_data")
+
+# The caller's session `session_id`: every statement below that touches user data is scoped by
+# this clause, with `user_id` always supplied by `Owner` (see `Owner._params`).
+# (Parameter names carry a `p_` prefix: in an UPDATE, a parameter named like a column would
+# become a SET value.)
+OWNED_SESSION = and_(
+    S.c.user_id == bindparam("p_user_id"), S.c.session_id == bindparam("p_session_id")
+)
+
+# Hot paths are built once: SQLAlchemy then only binds parameters (building a statement per call
+# cost more CPU than running it). They run in autocommit: each is a single atomic statement.
+GET_SESSION = select(*SESSION_COLUMNS).where(OWNED_SESSION)
+_BUMP_ONE = (
+    update(S)
+    .where(OWNED_SESSION)
+    .values(last_seq=S.c.last_seq + 1, message_count=S.c.message_count + 1)
+    .returning(S.c.id, S.c.last_seq)
+    .cte("bump")
+)
+# Bump the session's counters (row-locking it until the statement commits) and insert the
+# message at the reserved position: one statement, one round trip.
+CREATE_MESSAGE = (
+    insert(M)
+    .from_select(
+        ["id", "session_uuid", "seq", "role", *MESSAGE_FIELDS],
+        select(
+            bindparam("p_id", type_=UUID(as_uuid=True)),
+            _BUMP_ONE.c.id,
+            _BUMP_ONE.c.last_seq,
+            bindparam("p_role", type_=M.c.role.type),
+            *(bindparam(f"p_{name}", type_=M.c[name].type) for name in MESSAGE_FIELDS),
+        ),
+    )
+    .returning(*MESSAGE_COLUMNS)
+)
+
+
+def _page_query(descending: bool, after: bool) -> Select[Any]:
+    """One round trip for a message page: the session's id and count, and up to `limit` rows."""
+    order = M.c.seq.desc() if descending else M.c.seq.asc()
+    page = select(*MESSAGE_COLUMNS).where(M.c.session_uuid == S.c.id)
+    if after:
+        page = page.where(
+            M.c.seq < bindparam("p_after") if descending else M.c.seq > bindparam("p_after")
+        )
+    rows = page.order_by(order).limit(bindparam("p_limit")).lateral("page")
+    return (
+        select(S.c.id.label("owning_session"), S.c.message_count, *rows.c)
+        .select_from(S.outerjoin(rows, literal(True)))
+        .where(OWNED_SESSION)
+        .order_by(rows.c.seq.desc() if descending else rows.c.seq.asc())
+    )
+
+
+LIST_MESSAGES = {(d, a): _page_query(d, a) for d in (False, True) for a in (False, True)}
 
 
 @dataclass(frozen=True)
@@ -119,6 +176,18 @@ class Owner:
 
     # -- scoping -------------------------------------------------------------------------------
 
+    def _params(self, **params: Any) -> dict[str, Any]:
+        """Parameters for the prebuilt statements, always with the caller's user id."""
+        bound = {f"p_{name}": value for name, value in params.items()}
+        bound["p_user_id"] = self.user_id
+        return bound
+
+    @asynccontextmanager
+    async def _autocommit(self) -> AsyncIterator[AsyncConnection]:
+        """A pooled connection for one self-contained statement: no BEGIN/COMMIT round trips."""
+        async with self.engine.connect() as conn:
+            yield await conn.execution_options(isolation_level="AUTOCOMMIT")
+
     def _owns(self) -> ColumnElement[bool]:
         return S.c.user_id == self.user_id
 
@@ -167,12 +236,9 @@ class Owner:
             raise
 
     async def get_session(self, session_id: str) -> RowMapping:
-        async with self.engine.connect() as conn:
-            row = (
-                (await conn.execute(select(*SESSION_COLUMNS).where(self._session_is(session_id))))
-                .mappings()
-                .first()
-            )
+        async with self._autocommit() as conn:
+            result = await conn.execute(GET_SESSION, self._params(session_id=session_id))
+            row = result.mappings().first()
         if row is None:
             raise _not_found(session_id)
         return row
@@ -241,31 +307,9 @@ class Owner:
         return cast(uuid.UUID, found)
 
     async def create_message(self, session_id: str, message: NewMessage) -> RowMapping:
-        # One statement, one round trip: bump the session's counters (row-locking it until
-        # commit) and insert the message at the reserved position.
-        bump = (
-            update(S)
-            .where(self._session_is(session_id))
-            .values(last_seq=S.c.last_seq + 1, message_count=S.c.message_count + 1)
-            .returning(S.c.id, S.c.last_seq)
-            .cte("bump")
-        )
-        values = message.values()
-        stmt = (
-            insert(M)
-            .from_select(
-                ["id", "session_uuid", "seq", *values],
-                select(
-                    literal(uuid.uuid4(), UUID(as_uuid=True)),
-                    bump.c.id,
-                    bump.c.last_seq,
-                    *(literal(v, M.c[k].type) for k, v in values.items()),
-                ),
-            )
-            .returning(*MESSAGE_COLUMNS)
-        )
-        async with self.engine.begin() as conn:
-            row = (await conn.execute(stmt)).mappings().first()
+        params = self._params(session_id=session_id, id=uuid.uuid4(), **message.values())
+        async with self._autocommit() as conn:
+            row = (await conn.execute(CREATE_MESSAGE, params)).mappings().first()
         if row is None:
             raise _not_found(session_id)
         return row
@@ -292,20 +336,15 @@ class Owner:
     async def list_messages(
         self, session_id: str, *, descending: bool, limit: int, after_seq: int | None
     ) -> tuple[uuid.UUID, Sequence[RowMapping], int]:
-        async with self.engine.connect() as conn:
-            session = (
-                await conn.execute(
-                    select(S.c.id, S.c.message_count).where(self._session_is(session_id))
-                )
-            ).first()
-            if session is None:
-                raise _not_found(session_id)
-            page = select(*MESSAGE_COLUMNS).where(M.c.session_uuid == session.id)
-            if after_seq is not None:
-                page = page.where(M.c.seq < after_seq if descending else M.c.seq > after_seq)
-            page = page.order_by(M.c.seq.desc() if descending else M.c.seq.asc()).limit(limit + 1)
-            rows = (await conn.execute(page)).mappings().all()
-        return session.id, rows, int(session.message_count)
+        """A page of messages after `after_seq`, with one row more than `limit` if there are more."""
+        params = self._params(session_id=session_id, limit=limit + 1, after=after_seq)
+        statement = LIST_MESSAGES[descending, after_seq is not None]
+        async with self._autocommit() as conn:
+            rows = (await conn.execute(statement, params)).mappings().all()
+        if not rows:
+            raise _not_found(session_id)
+        messages = [row for row in rows if row["id"] is not None]
+        return rows[0]["owning_session"], messages, int(rows[0]["message_count"])
 
     async def update_message(
         self, session_id: str, message_id: uuid.UUID, changes: dict[str, Any]
@@ -372,12 +411,9 @@ class Owner:
     # -- conversation turns --------------------------------------------------------------------
 
     async def find_session(self, session_id: str) -> RowMapping | None:
-        async with self.engine.connect() as conn:
-            return (
-                (await conn.execute(select(*SESSION_COLUMNS).where(self._session_is(session_id))))
-                .mappings()
-                .first()
-            )
+        async with self._autocommit() as conn:
+            result = await conn.execute(GET_SESSION, self._params(session_id=session_id))
+            return result.mappings().first()
 
     async def recent_messages(self, session_uuid: uuid.UUID, limit: int) -> list[RowMapping]:
         """The last `limit` messages of a session, oldest first (the agent's context)."""
