@@ -71,3 +71,24 @@ def test_list_pages_read_an_index_not_the_table(db: Any) -> None:
             assert "Sort" not in plan, plan
     finally:
         db.execute("DELETE FROM users WHERE id = %s", [user])
+
+
+def test_prebuilt_statements_only_take_owner_scoped_parameters() -> None:
+    """Every compiled statement binds only `p_…` parameters, and those touching sessions take
+    the caller's id: a constant compiled into a parameter would fail at run time instead."""
+    import re
+
+    from agent_sessions.db import repository
+
+    statements = {
+        name: value
+        for name, value in vars(repository).items()
+        if isinstance(value, str) and re.match(r"\s*(SELECT|INSERT|UPDATE|DELETE|WITH)", value)
+    }
+    statements |= {f"LIST_MESSAGES{k}": v for k, v in repository.LIST_MESSAGES.items()}
+    assert len(statements) > 10
+    for name, statement in statements.items():
+        parameters = set(re.findall(r"%\((\w+)\)s", statement))
+        assert all(p.startswith("p_") for p in parameters), (name, parameters)
+        if "p_session_id" in parameters:
+            assert "p_user_id" in parameters, name

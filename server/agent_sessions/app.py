@@ -15,12 +15,12 @@ from agentsessions.v1 import session_service_pb2_grpc as ses_grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1._async import HealthServicer
 from grpc_reflection.v1alpha import reflection
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from agent_sessions.agent import Agent, MockAgent
 from agent_sessions.auth import TokenVerifier
 from agent_sessions.conversation import Conversations
-from agent_sessions.db.engine import create_engine
+from agent_sessions.db.engine import create_pool
+from agent_sessions.db.repository import Pool
 from agent_sessions.interceptors import AuthInterceptor, ErrorInterceptor
 from agent_sessions.pagination import PageTokens
 from agent_sessions.servicers import MessageServicer, Services, SessionServicer
@@ -41,14 +41,14 @@ class RunningServer:
 
     server: grpc.aio.Server
     health: HealthServicer
-    engine: AsyncEngine
+    pool: Pool
     port: int
 
     async def stop(self, grace: float = GRACE_SECONDS) -> None:
         """Reports NOT_SERVING, lets calls in flight finish, then closes the pool."""
         await self.health.enter_graceful_shutdown()
         await self.server.stop(grace)
-        await self.engine.dispose()
+        await self.pool.close()
 
 
 def page_token_key(settings: Settings) -> bytes:
@@ -58,9 +58,10 @@ def page_token_key(settings: Settings) -> bytes:
 
 async def start(settings: Settings, agent: Agent | None = None) -> RunningServer:
     """Starts a server on settings.grpc_host:grpc_port (port 0 picks a free one)."""
-    engine = create_engine(settings.database_url, settings.db_pool_size)
+    pool = create_pool(settings.database_url, settings.db_pool_size)
+    await pool.open(wait=True, timeout=30)
     services = Services(
-        engine, PageTokens(page_token_key(settings)), Conversations(agent or MockAgent())
+        pool, PageTokens(page_token_key(settings)), Conversations(agent or MockAgent())
     )
     server = grpc.aio.server(
         interceptors=[ErrorInterceptor(), AuthInterceptor(TokenVerifier(settings))],
@@ -86,7 +87,7 @@ async def start(settings: Settings, agent: Agent | None = None) -> RunningServer
     await server.start()
     for name in ("", *SERVICE_NAMES):
         await health.set(name, health_pb2.HealthCheckResponse.SERVING)
-    return RunningServer(server, health, engine, port)
+    return RunningServer(server, health, pool, port)
 
 
 async def serve(

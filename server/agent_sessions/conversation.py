@@ -8,10 +8,8 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy.engine import RowMapping
-
 from agent_sessions.agent import Agent, AgentMessage, AgentTurn
-from agent_sessions.db.repository import NewMessage, Owner, StoredTurn
+from agent_sessions.db.repository import NewMessage, Owner, Row, StoredTurn
 from agent_sessions.errors import AgentFailed, DomainError, FailedPrecondition
 
 log = logging.getLogger(__name__)
@@ -37,11 +35,11 @@ class PreparedTurn:
     request: TurnRequest
     session_id: str
     session_uuid: uuid.UUID
-    existing: RowMapping | None
+    existing: Row | None
     history: list[AgentMessage]
 
 
-def _agent_message(row: RowMapping | NewMessage) -> AgentMessage:
+def _agent_message(row: Row | NewMessage) -> AgentMessage:
     if isinstance(row, NewMessage):
         return AgentMessage(row.role, row.content, row.tool_call_id, row.tool_name)
     return AgentMessage(row["role"], row["content"], row["tool_call_id"], row["tool_name"])

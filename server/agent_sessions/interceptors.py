@@ -9,10 +9,11 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 import grpc
+import psycopg
 from google.protobuf import any_pb2
 from google.rpc import error_details_pb2, status_pb2
 from grpc_status import rpc_status
-from sqlalchemy.exc import DBAPIError, OperationalError
+from psycopg_pool import PoolTimeout
 
 from agent_sessions.auth import Caller, TokenVerifier
 from agent_sessions.errors import DomainError, InvalidArgument, Unavailable
@@ -64,9 +65,7 @@ def domain_error_of(exc: BaseException) -> DomainError:
     """Any exception as a DomainError; unexpected ones are logged and told apart by an id."""
     if isinstance(exc, DomainError):
         return exc
-    if isinstance(exc, OperationalError) or (
-        isinstance(exc, DBAPIError) and exc.connection_invalidated
-    ):
+    if isinstance(exc, (psycopg.OperationalError, PoolTimeout)):
         log.warning("database unavailable: %s", exc.__class__.__name__)
         return Unavailable("the database is unavailable right now; retry in a few seconds")
     incident = uuid.uuid4().hex[:12]

@@ -26,12 +26,10 @@ from agentsessions.v1 import (
     session_service_pb2_grpc as ses_grpc,
 )
 from google.protobuf import empty_pb2
-from sqlalchemy.engine import RowMapping
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from agent_sessions import validation as v
 from agent_sessions.conversation import Conversations, TurnRequest
-from agent_sessions.db.repository import NewMessage, Owner
+from agent_sessions.db.repository import NewMessage, Owner, Pool, Row
 from agent_sessions.errors import InvalidArgument
 from agent_sessions.interceptors import current_caller, domain_error_of, status_of
 from agent_sessions.pagination import PageTokens
@@ -54,7 +52,7 @@ def _set_time(target: Any, value: datetime) -> None:
     target.FromDatetime(value)
 
 
-def session_proto(row: RowMapping | dict[str, Any]) -> res_pb.Session:
+def session_proto(row: Row) -> res_pb.Session:
     """A sessions row as the API's Session."""
     session = res_pb.Session(
         id=str(row["id"]),
@@ -70,7 +68,7 @@ def session_proto(row: RowMapping | dict[str, Any]) -> res_pb.Session:
     return session
 
 
-def message_proto(row: RowMapping, session_id: str) -> res_pb.Message:
+def message_proto(row: Row, session_id: str) -> res_pb.Message:
     """A messages row as the API's Message."""
     message = res_pb.Message(
         id=str(row["id"]),
@@ -108,16 +106,16 @@ def _scope(*parts: object) -> str:
 
 
 class Services:
-    """What the servicers share: the engine, page tokens and the conversation runner."""
+    """What the servicers share: the connection pool, page tokens and the conversation runner."""
 
-    def __init__(self, engine: AsyncEngine, tokens: PageTokens, conversations: Conversations):
-        self.engine = engine
+    def __init__(self, pool: Pool, tokens: PageTokens, conversations: Conversations):
+        self.pool = pool
         self.tokens = tokens
         self.conversations = conversations
 
     def owner(self) -> Owner:
         caller = current_caller()
-        return Owner(self.engine, caller.user_id, caller.subject)
+        return Owner(self.pool, caller.user_id, caller.subject)
 
 
 class SessionServicer(ses_grpc.SessionServiceServicer):

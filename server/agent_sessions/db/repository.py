@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
+import psycopg
+from psycopg_pool import AsyncConnectionPool
 from sqlalchemy import (
-    ColumnElement,
     Select,
     Table,
     and_,
@@ -18,22 +18,25 @@ from sqlalchemy import (
     delete,
     func,
     insert,
-    literal,
+    literal_column,
     or_,
     select,
+    true,
     update,
 )
 from sqlalchemy.dialects.postgresql import UUID
 from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.engine import RowMapping
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from agent_sessions.db.engine import sql, sql_with_params
 from agent_sessions.db.models import AgentSession, SessionMessage, User
 from agent_sessions.errors import AlreadyExists, FailedPrecondition, NotFound
 
+Row = dict[str, Any]
+Pool = AsyncConnectionPool[Any]
+
 S = cast(Table, AgentSession.__table__)
 M = cast(Table, SessionMessage.__table__)
+U = cast(Table, User.__table__)
 
 SESSION_COLUMNS = (
     S.c.id,
@@ -59,31 +62,37 @@ MESSAGE_COLUMNS = (
     M.c.created_at,
     M.c.updated_at,
 )
-# The writable session fields, as the API names them.
-SESSION_FIELDS = ("session_name", "description", "agent_name", "agent_instructions", "is_active")
 MESSAGE_FIELDS = ("content", "tool_call_id", "tool_name", "extra_data")
 
-# The caller's session `session_id`: every statement below that touches user data is scoped by
-# this clause, with `user_id` always supplied by `Owner` (see `Owner._params`).
-# (Parameter names carry a `p_` prefix: in an UPDATE, a parameter named like a column would
-# become a SET value.)
-OWNED_SESSION = and_(
-    S.c.user_id == bindparam("p_user_id"), S.c.session_id == bindparam("p_session_id")
-)
+# The caller's session `session_id`. Every statement below that touches user data is scoped by
+# this clause or by the caller's `user_id`, and `Owner._params` always supplies `p_user_id`.
+# (Parameters carry a `p_` prefix: in an UPDATE, one named like a column would become a SET.)
+OWNER = bindparam("p_user_id", type_=UUID(as_uuid=True))
+OWNED_SESSION = and_(S.c.user_id == OWNER, S.c.session_id == bindparam("p_session_id"))
+OWNED_SESSION_ID = select(S.c.id).where(OWNED_SESSION).scalar_subquery()
+# Constants written into the SQL (a Python int would become a parameter of its own).
+ONE: Any = literal_column("1")
+ZERO: Any = literal_column("0")
 
-# Hot paths are built once: SQLAlchemy then only binds parameters (building a statement per call
-# cost more CPU than running it). They run in autocommit: each is a single atomic statement.
-GET_SESSION = select(*SESSION_COLUMNS).where(OWNED_SESSION)
+ENSURE_USER = sql(
+    pg_insert(U)
+    .values(id=OWNER, subject=bindparam("p_subject"))
+    .on_conflict_do_nothing(index_elements=["id"])
+)
+GET_SESSION = sql(select(*SESSION_COLUMNS).where(OWNED_SESSION))
+LOCK_SESSION = sql(select(S.c.id).where(OWNED_SESSION).with_for_update())
+DELETE_SESSION = sql(delete(S).where(OWNED_SESSION).returning(S.c.id))
+COUNT_SESSIONS_BASE = select(func.count().label("total")).select_from(S).where(S.c.user_id == OWNER)
 _BUMP_ONE = (
     update(S)
     .where(OWNED_SESSION)
-    .values(last_seq=S.c.last_seq + 1, message_count=S.c.message_count + 1)
+    .values(last_seq=S.c.last_seq + ONE, message_count=S.c.message_count + ONE)
     .returning(S.c.id, S.c.last_seq)
     .cte("bump")
 )
 # Bump the session's counters (row-locking it until the statement commits) and insert the
 # message at the reserved position: one statement, one round trip.
-CREATE_MESSAGE = (
+CREATE_MESSAGE = sql(
     insert(M)
     .from_select(
         ["id", "session_uuid", "seq", "role", *MESSAGE_FIELDS],
@@ -97,20 +106,77 @@ CREATE_MESSAGE = (
     )
     .returning(*MESSAGE_COLUMNS)
 )
+GET_MESSAGE = sql(
+    select(*MESSAGE_COLUMNS).where(
+        M.c.id == bindparam("p_message_id"), M.c.session_uuid == OWNED_SESSION_ID
+    )
+)
+DELETE_MESSAGE = sql(
+    delete(M)
+    .where(M.c.id == bindparam("p_message_id"), M.c.session_uuid == bindparam("p_session_uuid"))
+    .returning(M.c.id)
+)
+CLEAR_MESSAGES = sql(delete(M).where(M.c.session_uuid == bindparam("p_session_uuid")))
+SET_MESSAGE_COUNT = sql(
+    update(S)
+    .where(S.c.id == bindparam("p_session_uuid"))
+    .values(message_count=S.c.message_count + bindparam("p_change"))
+)
+RESET_MESSAGE_COUNT = sql(
+    update(S).where(S.c.id == bindparam("p_session_uuid")).values(message_count=ZERO)
+)
+RECENT_MESSAGES = sql(
+    select(*MESSAGE_COLUMNS)
+    .where(M.c.session_uuid == bindparam("p_session_uuid"))
+    .order_by(M.c.seq.desc())
+    .limit(bindparam("p_limit"))
+)
+CREATE_SESSION_IF_NEW = sql(
+    pg_insert(S)
+    .values(
+        id=bindparam("p_id", type_=UUID(as_uuid=True)),
+        user_id=OWNER,
+        session_id=bindparam("p_session_id"),
+        session_name=bindparam("p_session_name"),
+        agent_name=bindparam("p_agent_name"),
+        agent_instructions=bindparam("p_agent_instructions"),
+    )
+    .on_conflict_do_nothing(index_elements=["user_id", "session_id"])
+)
+BUMP_TURN = sql(
+    update(S)
+    .where(OWNED_SESSION)
+    .values(
+        last_seq=S.c.last_seq + bindparam("p_count"),
+        message_count=S.c.message_count + bindparam("p_count"),
+    )
+    .returning(S.c.last_seq, S.c.message_count, *SESSION_COLUMNS)
+)
+# All of a turn's messages in one statement; unnest keeps their order.
+INSERT_TURN = """
+INSERT INTO session_messages (id, session_uuid, seq, role, content, tool_call_id, tool_name, extra_data)
+SELECT m.id, %(p_session_uuid)s, %(p_first_seq)s + m.i - 1, m.role, m.content, m.tool_call_id,
+       m.tool_name, m.extra_data
+FROM unnest(%(p_ids)s::uuid[], %(p_roles)s::text[], %(p_contents)s::text[],
+            %(p_tool_call_ids)s::text[], %(p_tool_names)s::text[], %(p_extra_data)s::text[])
+     WITH ORDINALITY AS m(id, role, content, tool_call_id, tool_name, extra_data, i)
+ORDER BY m.i
+RETURNING id, session_uuid, seq, role, content, tool_call_id, tool_name, extra_data,
+          created_at, updated_at
+"""
 
 
-def _page_query(descending: bool, after: bool) -> Select[Any]:
+def _page_query(descending: bool, after: bool) -> str:
     """One round trip for a message page: the session's id and count, and up to `limit` rows."""
     order = M.c.seq.desc() if descending else M.c.seq.asc()
     page = select(*MESSAGE_COLUMNS).where(M.c.session_uuid == S.c.id)
     if after:
-        page = page.where(
-            M.c.seq < bindparam("p_after") if descending else M.c.seq > bindparam("p_after")
-        )
+        after_seq: Any = bindparam("p_after")
+        page = page.where(M.c.seq < after_seq if descending else M.c.seq > after_seq)
     rows = page.order_by(order).limit(bindparam("p_limit")).lateral("page")
-    return (
+    return sql(
         select(S.c.id.label("owning_session"), S.c.message_count, *rows.c)
-        .select_from(S.outerjoin(rows, literal(True)))
+        .select_from(S.outerjoin(rows, true()))
         .where(OWNED_SESSION)
         .order_by(rows.c.seq.desc() if descending else rows.c.seq.asc())
     )
@@ -143,8 +209,8 @@ class NewMessage:
 class StoredTurn:
     """What a stored conversation turn left in the session."""
 
-    session: RowMapping
-    messages: list[RowMapping]
+    session: Row
+    messages: list[Row]
     messages_count: int
 
 
@@ -164,81 +230,68 @@ def _message_not_found(message_id: uuid.UUID) -> NotFound:
     )
 
 
-class Owner:
-    """The caller's view of the data. The only place that writes `WHERE user_id = …`."""
+def _inactive(session_id: str) -> FailedPrecondition:
+    return FailedPrecondition(
+        f"session {session_id!r} is inactive; activate it with "
+        f"PUT /api/agent-sessions/{session_id}/activate to continue the conversation",
+        reason="SESSION_INACTIVE",
+        metadata={"session_id": session_id},
+    )
 
+
+class Owner:
+    """The caller's view of the data: the only code that runs queries on user data."""
+
+    # Users already stored, so most calls skip the insert; filled only after a commit, or a
+    # concurrent first call could skip the insert while the first one is still uncommitted.
     _known_users: set[uuid.UUID] = set()
 
-    def __init__(self, engine: AsyncEngine, user_id: uuid.UUID, subject: str) -> None:
-        self.engine = engine
+    def __init__(self, pool: Pool, user_id: uuid.UUID, subject: str) -> None:
+        self.pool = pool
         self.user_id = user_id
         self.subject = subject
 
-    # -- scoping -------------------------------------------------------------------------------
-
     def _params(self, **params: Any) -> dict[str, Any]:
-        """Parameters for the prebuilt statements, always with the caller's user id."""
+        """Parameters for the statements above, always with the caller's user id."""
         bound = {f"p_{name}": value for name, value in params.items()}
         bound["p_user_id"] = self.user_id
         return bound
 
-    @asynccontextmanager
-    async def _autocommit(self) -> AsyncIterator[AsyncConnection]:
-        """A pooled connection for one self-contained statement: no BEGIN/COMMIT round trips."""
-        async with self.engine.connect() as conn:
-            yield await conn.execution_options(isolation_level="AUTOCOMMIT")
+    async def _one(self, query: str, **params: Any) -> Row | None:
+        async with self.pool.connection() as conn:
+            cursor = await conn.execute(query, self._params(**params))
+            return cast(Row | None, await cursor.fetchone())
 
-    def _owns(self) -> ColumnElement[bool]:
-        return S.c.user_id == self.user_id
-
-    def _session_is(self, session_id: str) -> ColumnElement[bool]:
-        return and_(S.c.user_id == self.user_id, S.c.session_id == session_id)
-
-    def _session_uuid_of(self, session_id: str) -> Any:
-        """A scalar subquery: the UUID of the caller's session `session_id` (NULL if none)."""
-        return select(S.c.id).where(self._session_is(session_id)).scalar_subquery()
-
-    async def _ensure_user(self, conn: AsyncConnection) -> None:
-        # Callers add the user to `_known_users` only after their transaction commits: a
-        # concurrent call must not skip this insert while the first one is still uncommitted.
-        if self.user_id in Owner._known_users:
-            return
-        await conn.execute(
-            pg_insert(cast(Table, User.__table__))
-            .values(id=self.user_id, subject=self.subject)
-            .on_conflict_do_nothing(index_elements=["id"])
-        )
+    async def _ensure_user(self, conn: psycopg.AsyncConnection[Any]) -> None:
+        if self.user_id not in Owner._known_users:
+            await conn.execute(ENSURE_USER, self._params(subject=self.subject))
 
     # -- sessions ------------------------------------------------------------------------------
 
-    async def create_session(self, session_id: str, fields: dict[str, Any]) -> RowMapping:
+    async def create_session(self, session_id: str, fields: dict[str, Any]) -> Row:
         values = {k: v for k, v in fields.items() if v is not None}
+        query, params = sql_with_params(
+            insert(S)
+            .values(id=uuid.uuid4(), user_id=OWNER, session_id=session_id, **values)
+            .returning(*SESSION_COLUMNS)
+        )
         try:
-            async with self.engine.begin() as conn:
+            async with self.pool.connection() as conn, conn.transaction():
                 await self._ensure_user(conn)
-                result = await conn.execute(
-                    insert(S)
-                    .values(id=uuid.uuid4(), user_id=self.user_id, session_id=session_id, **values)
-                    .returning(*SESSION_COLUMNS)
-                )
-                row = result.mappings().one()
-            Owner._known_users.add(self.user_id)
-            return row
-        except IntegrityError as exc:
-            if "uq_agent_sessions_user_id_session_id" in str(exc.orig):
-                raise AlreadyExists(
-                    f"session {session_id!r} already exists; choose another session_id or "
-                    "update the existing session with PATCH",
-                    reason="SESSION_ALREADY_EXISTS",
-                    metadata={"session_id": session_id},
-                ) from None
-            Owner._known_users.discard(self.user_id)
-            raise
+                cursor = await conn.execute(query, params | self._params())
+                row = cast(Row, await cursor.fetchone())
+        except psycopg.errors.UniqueViolation:
+            raise AlreadyExists(
+                f"session {session_id!r} already exists; choose another session_id or "
+                "update the existing session with PATCH",
+                reason="SESSION_ALREADY_EXISTS",
+                metadata={"session_id": session_id},
+            ) from None
+        Owner._known_users.add(self.user_id)
+        return row
 
-    async def get_session(self, session_id: str) -> RowMapping:
-        async with self._autocommit() as conn:
-            result = await conn.execute(GET_SESSION, self._params(session_id=session_id))
-            row = result.mappings().first()
+    async def get_session(self, session_id: str) -> Row:
+        row = await self._one(GET_SESSION, session_id=session_id)
         if row is None:
             raise _not_found(session_id)
         return row
@@ -250,97 +303,72 @@ class Owner:
         agent_name: str | None,
         limit: int,
         after: tuple[datetime, uuid.UUID] | None,
-    ) -> tuple[Sequence[RowMapping], int]:
-        filters = [self._owns()]
+    ) -> tuple[Sequence[Row], int]:
+        filters = []
         if is_active is not None:
             filters.append(S.c.is_active == is_active)
         if agent_name is not None:
             filters.append(S.c.agent_name == agent_name)
-        page: Select[Any] = select(*SESSION_COLUMNS).where(*filters)
+        page: Select[Any] = select(*SESSION_COLUMNS).where(S.c.user_id == OWNER, *filters)
         if after is not None:
             created_at, id_ = after
             page = page.where(
                 or_(S.c.created_at < created_at, and_(S.c.created_at == created_at, S.c.id < id_))
             )
-        page = page.order_by(S.c.created_at.desc(), S.c.id.desc()).limit(limit + 1)
-        async with self.engine.connect() as conn:
-            rows = (await conn.execute(page)).mappings().all()
-            total = (
-                await conn.execute(select(func.count()).select_from(S).where(*filters))
-            ).scalar_one()
-        return rows, int(total)
+        page_sql, page_params = sql_with_params(
+            page.order_by(S.c.created_at.desc(), S.c.id.desc()).limit(limit + 1)
+        )
+        count_sql, count_params = sql_with_params(COUNT_SESSIONS_BASE.where(*filters))
+        async with self.pool.connection() as conn:
+            rows = await (await conn.execute(page_sql, page_params | self._params())).fetchall()
+            total = await (await conn.execute(count_sql, count_params | self._params())).fetchone()
+        return rows, int(cast(Row, total)["total"])
 
-    async def update_session(self, session_id: str, changes: dict[str, Any]) -> RowMapping:
+    async def update_session(self, session_id: str, changes: dict[str, Any]) -> Row:
         if not changes:
             return await self.get_session(session_id)
-        async with self.engine.begin() as conn:
-            row = (
-                (
-                    await conn.execute(
-                        update(S)
-                        .where(self._session_is(session_id))
-                        .values(**changes, updated_at=func.clock_timestamp())
-                        .returning(*SESSION_COLUMNS)
-                    )
-                )
-                .mappings()
-                .first()
-            )
+        query, params = sql_with_params(
+            update(S)
+            .where(OWNED_SESSION)
+            .values(**changes, updated_at=func.clock_timestamp())
+            .returning(*SESSION_COLUMNS)
+        )
+        async with self.pool.connection() as conn:
+            cursor = await conn.execute(query, params | self._params(session_id=session_id))
+            row = await cursor.fetchone()
         if row is None:
             raise _not_found(session_id)
-        return row
+        return cast(Row, row)
 
     async def delete_session(self, session_id: str) -> None:
-        async with self.engine.begin() as conn:
-            deleted = (
-                await conn.execute(delete(S).where(self._session_is(session_id)).returning(S.c.id))
-            ).first()
-        if deleted is None:
+        if await self._one(DELETE_SESSION, session_id=session_id) is None:
             raise _not_found(session_id)
 
     # -- messages ------------------------------------------------------------------------------
 
-    async def _require_session(self, conn: AsyncConnection, session_id: str) -> uuid.UUID:
-        found = (await conn.execute(select(S.c.id).where(self._session_is(session_id)))).scalar()
-        if found is None:
-            raise _not_found(session_id)
-        return cast(uuid.UUID, found)
-
-    async def create_message(self, session_id: str, message: NewMessage) -> RowMapping:
-        params = self._params(session_id=session_id, id=uuid.uuid4(), **message.values())
-        async with self._autocommit() as conn:
-            row = (await conn.execute(CREATE_MESSAGE, params)).mappings().first()
+    async def create_message(self, session_id: str, message: NewMessage) -> Row:
+        row = await self._one(
+            CREATE_MESSAGE, session_id=session_id, id=uuid.uuid4(), **message.values()
+        )
         if row is None:
             raise _not_found(session_id)
         return row
 
-    async def get_message(self, session_id: str, message_id: uuid.UUID) -> RowMapping:
-        async with self.engine.connect() as conn:
-            row = (
-                (
-                    await conn.execute(
-                        select(*MESSAGE_COLUMNS).where(
-                            M.c.id == message_id,
-                            M.c.session_uuid == self._session_uuid_of(session_id),
-                        )
-                    )
-                )
-                .mappings()
-                .first()
-            )
-            if row is None:
-                await self._require_session(conn, session_id)
-                raise _message_not_found(message_id)
+    async def get_message(self, session_id: str, message_id: uuid.UUID) -> Row:
+        row = await self._one(GET_MESSAGE, session_id=session_id, message_id=message_id)
+        if row is None:
+            await self.get_session(session_id)  # which one is missing?
+            raise _message_not_found(message_id)
         return row
 
     async def list_messages(
         self, session_id: str, *, descending: bool, limit: int, after_seq: int | None
-    ) -> tuple[uuid.UUID, Sequence[RowMapping], int]:
+    ) -> tuple[uuid.UUID, Sequence[Row], int]:
         """A page of messages after `after_seq`, with one row more than `limit` if there are more."""
+        query = LIST_MESSAGES[descending, after_seq is not None]
         params = self._params(session_id=session_id, limit=limit + 1, after=after_seq)
-        statement = LIST_MESSAGES[descending, after_seq is not None]
-        async with self._autocommit() as conn:
-            rows = (await conn.execute(statement, params)).mappings().all()
+        async with self.pool.connection() as conn:
+            rows = await (await conn.execute(query, params)).fetchall()
         if not rows:
             raise _not_found(session_id)
         messages = [row for row in rows if row["id"] is not None]
@@ -348,88 +376,57 @@ class Owner:
 
     async def update_message(
         self, session_id: str, message_id: uuid.UUID, changes: dict[str, Any]
-    ) -> RowMapping:
+    ) -> Row:
         if not changes:
             return await self.get_message(session_id, message_id)
-        async with self.engine.begin() as conn:
-            row = (
-                (
-                    await conn.execute(
-                        update(M)
-                        .where(
-                            M.c.id == message_id,
-                            M.c.session_uuid == self._session_uuid_of(session_id),
-                        )
-                        .values(**changes, updated_at=func.clock_timestamp())
-                        .returning(*MESSAGE_COLUMNS)
-                    )
-                )
-                .mappings()
-                .first()
-            )
-            if row is None:
-                await self._require_session(conn, session_id)
-                raise _message_not_found(message_id)
-        return row
+        query, params = sql_with_params(
+            update(M)
+            .where(M.c.id == bindparam("p_message_id"), M.c.session_uuid == OWNED_SESSION_ID)
+            .values(**changes, updated_at=func.clock_timestamp())
+            .returning(*MESSAGE_COLUMNS)
+        )
+        params |= self._params(session_id=session_id, message_id=message_id)
+        async with self.pool.connection() as conn:
+            row = await (await conn.execute(query, params)).fetchone()
+        if row is None:
+            await self.get_session(session_id)
+            raise _message_not_found(message_id)
+        return cast(Row, row)
 
     async def delete_message(self, session_id: str, message_id: uuid.UUID) -> None:
-        async with self.engine.begin() as conn:
+        async with self.pool.connection() as conn, conn.transaction():
             # Lock the session row first: the count must move with the delete.
-            session_uuid = (
-                await conn.execute(
-                    select(S.c.id).where(self._session_is(session_id)).with_for_update()
-                )
-            ).scalar()
-            if session_uuid is None:
+            locked = await conn.execute(LOCK_SESSION, self._params(session_id=session_id))
+            session = await locked.fetchone()
+            if session is None:
                 raise _not_found(session_id)
-            deleted = (
-                await conn.execute(
-                    delete(M)
-                    .where(M.c.id == message_id, M.c.session_uuid == session_uuid)
-                    .returning(M.c.id)
-                )
-            ).first()
+            params = self._params(session_uuid=session["id"], message_id=message_id, change=-1)
+            deleted = await (await conn.execute(DELETE_MESSAGE, params)).fetchone()
             if deleted is None:
                 raise _message_not_found(message_id)
-            await conn.execute(
-                update(S).where(S.c.id == session_uuid).values(message_count=S.c.message_count - 1)
-            )
+            await conn.execute(SET_MESSAGE_COUNT, params)
 
     async def clear_messages(self, session_id: str) -> int:
-        async with self.engine.begin() as conn:
-            session_uuid = (
-                await conn.execute(
-                    select(S.c.id).where(self._session_is(session_id)).with_for_update()
-                )
-            ).scalar()
-            if session_uuid is None:
+        async with self.pool.connection() as conn, conn.transaction():
+            locked = await conn.execute(LOCK_SESSION, self._params(session_id=session_id))
+            session = await locked.fetchone()
+            if session is None:
                 raise _not_found(session_id)
-            result = await conn.execute(delete(M).where(M.c.session_uuid == session_uuid))
-            await conn.execute(update(S).where(S.c.id == session_uuid).values(message_count=0))
-        return int(result.rowcount)
+            params = self._params(session_uuid=session["id"])
+            deleted = await conn.execute(CLEAR_MESSAGES, params)
+            await conn.execute(RESET_MESSAGE_COUNT, params)
+        return int(deleted.rowcount)
 
     # -- conversation turns --------------------------------------------------------------------
 
-    async def find_session(self, session_id: str) -> RowMapping | None:
-        async with self._autocommit() as conn:
-            result = await conn.execute(GET_SESSION, self._params(session_id=session_id))
-            return result.mappings().first()
+    async def find_session(self, session_id: str) -> Row | None:
+        return await self._one(GET_SESSION, session_id=session_id)
 
-    async def recent_messages(self, session_uuid: uuid.UUID, limit: int) -> list[RowMapping]:
+    async def recent_messages(self, session_uuid: uuid.UUID, limit: int) -> list[Row]:
         """The last `limit` messages of a session, oldest first (the agent's context)."""
-        async with self.engine.connect() as conn:
-            rows = (
-                (
-                    await conn.execute(
-                        select(*MESSAGE_COLUMNS)
-                        .where(M.c.session_uuid == session_uuid)
-                        .order_by(M.c.seq.desc())
-                        .limit(limit)
-                    )
-                )
-                .mappings()
-                .all()
-            )
+        async with self.pool.connection() as conn:
+            params = self._params(session_uuid=session_uuid, limit=limit)
+            rows = await (await conn.execute(RECENT_MESSAGES, params)).fetchall()
         return list(reversed(rows))
 
     async def store_turn(
@@ -444,64 +441,37 @@ class Owner:
         Bumping `last_seq` by the turn's size row-locks the session, so a concurrent turn on the
         same session waits for this one's commit and gets the next block: turns stay contiguous.
         """
-        async with self.engine.begin() as conn:
+        new = {
+            name: new_session_fields.get(name)
+            for name in ("session_name", "agent_name", "agent_instructions")
+        }
+        async with self.pool.connection() as conn, conn.transaction():
             await self._ensure_user(conn)
             await conn.execute(
-                pg_insert(S)
-                .values(
-                    id=new_session_uuid,
-                    user_id=self.user_id,
-                    session_id=session_id,
-                    **{k: v for k, v in new_session_fields.items() if v is not None},
-                )
-                .on_conflict_do_nothing(index_elements=["user_id", "session_id"])
+                CREATE_SESSION_IF_NEW,
+                self._params(id=new_session_uuid, session_id=session_id, **new),
             )
-            bumped = (
-                (
-                    await conn.execute(
-                        update(S)
-                        .where(self._session_is(session_id))
-                        .values(
-                            last_seq=S.c.last_seq + len(messages),
-                            message_count=S.c.message_count + len(messages),
-                        )
-                        .returning(S.c.last_seq, S.c.message_count, *SESSION_COLUMNS)
-                    )
-                )
-                .mappings()
-                .one()
+            bumped = await conn.execute(
+                BUMP_TURN, self._params(session_id=session_id, count=len(messages))
             )
-            if not bumped["is_active"]:
-                # Deactivated while the agent worked: refuse, and roll the bump back.
-                raise FailedPrecondition(
-                    f"session {session_id!r} is inactive; activate it with "
-                    f"PUT /api/agent-sessions/{session_id}/activate to continue the conversation",
-                    reason="SESSION_INACTIVE",
-                    metadata={"session_id": session_id},
-                )
-            first_seq = bumped["last_seq"] - len(messages) + 1
-            stored = (
-                (
-                    await conn.execute(
-                        insert(M).returning(*MESSAGE_COLUMNS, sort_by_parameter_order=True),
-                        [
-                            {
-                                "id": uuid.uuid4(),
-                                "session_uuid": bumped["id"],
-                                "seq": first_seq + i,
-                                **m.values(),
-                            }
-                            for i, m in enumerate(messages)
-                        ],
-                    )
-                )
-                .mappings()
-                .all()
+            session = cast(Row, await bumped.fetchone())
+            if not session["is_active"]:
+                raise _inactive(session_id)  # deactivated while the agent worked; rolls back
+            stored = await conn.execute(
+                INSERT_TURN,
+                self._params(
+                    session_uuid=session["id"],
+                    first_seq=session["last_seq"] - len(messages) + 1,
+                    ids=[uuid.uuid4() for _ in messages],
+                    roles=[m.role for m in messages],
+                    contents=[m.content for m in messages],
+                    tool_call_ids=[m.tool_call_id for m in messages],
+                    tool_names=[m.tool_name for m in messages],
+                    extra_data=[m.extra_data for m in messages],
+                ),
             )
+            rows = await stored.fetchall()
         Owner._known_users.add(self.user_id)
-        session = {k: bumped[k] for k in bumped if k not in ("last_seq", "message_count")}
-        return StoredTurn(
-            session=session,  # type: ignore[arg-type]
-            messages=list(stored),
-            messages_count=int(bumped["message_count"]),
-        )
+        count = int(session.pop("message_count"))
+        session.pop("last_seq")
+        return StoredTurn(session=session, messages=rows, messages_count=count)
