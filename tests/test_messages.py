@@ -217,3 +217,44 @@ def test_extra_data_round_trips_any_json(alice: Client) -> None:
         )
         assert m.extra_data == raw
         assert json.loads(m.extra_data) == json.loads(raw)
+
+
+def test_concurrent_appends_from_many_users_are_each_stored_once(channel: grpc.Channel) -> None:
+    """Concurrent appends share statements (group commit): each is stored exactly once, in its
+    caller's session, and a call for a session the caller lacks fails alone."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from tests.support import client
+
+    users = [client(channel) for _ in range(4)]
+    for u in users:
+        for s in ("a", "b"):
+            u.s("CreateSession", spb.CreateSessionRequest(session_id=f"many-{s}"))
+
+    def append(i: int) -> str:
+        u = users[i % 4]
+        session = "many-a" if i % 3 else "many-b"
+        if i % 10 == 7:
+            session = "many-missing"
+        try:
+            m = u.m(
+                "CreateMessage",
+                mpb.CreateMessageRequest(session_id=session, role=rpb.user, content=f"c{i}"),
+            )
+        except grpc.RpcError as exc:
+            return f"error:{exc.code().name}"  # type: ignore[attr-defined]
+        assert m.session_id == session and m.content == f"c{i}"
+        return "ok"
+
+    with ThreadPoolExecutor(16) as pool:
+        outcomes = list(pool.map(append, range(200)))
+    assert outcomes.count("error:NOT_FOUND") == 20
+    assert outcomes.count("ok") == 180
+    stored: list[str] = []
+    for u in users:
+        for s in ("many-a", "many-b"):
+            page = u.m("ListMessages", mpb.ListMessagesRequest(session_id=s, page_size=1000))
+            assert page.total_size == len(page.messages)
+            stored += [m.content for m in page.messages]
+    expected = [f"c{i}" for i in range(200) if i % 10 != 7]
+    assert sorted(stored) == sorted(expected)
