@@ -72,6 +72,9 @@ breaking: generate $(BUF) ## Check protos/ for wire and JSON breaking changes ag
 
 .PHONY: bench
 bench: generate ## Benchmark the gRPC API against pgbench on the same PostgreSQL.
+	@command -v h2load >/dev/null || { echo "==> installing h2load (Debian nghttp2-client), the C load generator"; \
+	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nghttp2-client; } >/dev/null \
+	  || echo "note: could not install h2load; measuring with the Python gRPC client instead"; }
 	$(BIN)/python bench/bench.py
 
 .PHONY: clean

@@ -22,7 +22,8 @@ Environment (all optional):
   BENCH_SECONDS        measured seconds per scenario (default 10)
   BENCH_WARMUP         warm-up seconds before each measurement (default 2)
   BENCH_CONCURRENCY    concurrent callers (default 16)
-  BENCH_CLIENT_PROCS   client processes the callers are spread over (default 1; see below)
+  BENCH_CLIENT         h2load (default when installed; `make bench` installs it) or python
+  BENCH_CLIENT_PROCS   Python client processes the callers are spread over (default 1)
   AGENT_SESSIONS_WORKERS  server worker processes (default: the CPU count)
 """
 
@@ -89,6 +90,7 @@ class Config:
     concurrency: int
     client_procs: int
     workers: int
+    client: str
 
     @classmethod
     def from_env(cls) -> Config:
@@ -99,6 +101,8 @@ class Config:
             concurrency=concurrency,
             client_procs=max(1, min(concurrency, int(_env_number("BENCH_CLIENT_PROCS", 1)))),
             workers=int(_env_number("AGENT_SESSIONS_WORKERS", os.cpu_count() or 1)),
+            client=os.environ.get("BENCH_CLIENT")
+            or ("h2load" if shutil.which("h2load") else "python"),
         )
 
 
@@ -358,6 +362,117 @@ def run_scenario(
         latencies=[x for t in tallies for x in t.latencies],
         errors=sum(t.errors for t in tallies),
         first_error=next((t.first_error for t in tallies if t.first_error), ""),
+        cpu=cpu,
+    )
+
+
+# -- h2load client ---------------------------------------------------------------------------
+
+SERVICE_OF = {
+    "CreateMessage": "MessageService",
+    "ListMessages": "MessageService",
+    "GetSession": "SessionService",
+    "Conversation": "SessionService",
+}
+
+
+def request_bytes(scenario: Scenario, index: int) -> bytes:
+    """The serialized request caller `index` repeats (the same one the Python client sends)."""
+    session_id = scenario.session.format(i=index)
+    user = res_pb.Role.Value("user")
+    message: Any
+    if scenario.call == "CreateMessage":
+        message = msg_pb.CreateMessageRequest(session_id=session_id, role=user, content=CONTENT)
+    elif scenario.call == "GetSession":
+        message = ses_pb.GetSessionRequest(session_id=session_id)
+    elif scenario.call == "ListMessages":
+        message = msg_pb.ListMessagesRequest(session_id=session_id, page_size=50, order="desc")
+    else:
+        message = ses_pb.ConversationRequest(
+            session_id=session_id, messages=[ses_pb.ConversationMessage(role=user, content=CONTENT)]
+        )
+    return bytes(message.SerializeToString())
+
+
+def run_scenario_h2load(
+    scenario: Scenario, config: Config, token: str, groups: dict[str, list[int]], work: Path
+) -> Result:
+    """Runs one scenario with h2load, a C HTTP/2 load generator, one process per caller.
+
+    A Python gRPC client spends ~0.25-0.3 ms of CPU per call, on the same two cores the server
+    and PostgreSQL need; h2load spends a tenth of that, as pgbench does for the baseline. gRPC
+    answers errors inside HTTP 200 (in trailers, which h2load does not read), so each request is
+    first sent once through a real gRPC stub and must succeed.
+    """
+    path = f"/agentsessions.v1.{SERVICE_OF[scenario.call]}/{scenario.call}"
+    metadata = (("authorization", f"Bearer {token}"),)
+    with grpc.insecure_channel(TARGET) as channel:
+        check = channel.unary_unary(path)
+        for i in range(config.concurrency):
+            check(request_bytes(scenario, i), metadata=metadata, timeout=30)
+    procs: list[subprocess.Popen[bytes]] = []
+    logs = []
+    launched = time.time()
+    for i in range(config.concurrency):
+        body = request_bytes(scenario, i)
+        body_file = work / f"h2load-{i}.bin"
+        body_file.write_bytes(b"\0" + len(body).to_bytes(4, "big") + body)  # gRPC framing
+        log = work / f"h2load-{i}.log"
+        log.unlink(missing_ok=True)
+        logs.append(log)
+        procs.append(
+            subprocess.Popen(
+                [
+                    "h2load",
+                    "-c",
+                    "1",
+                    "-m",
+                    "1",
+                    "-D",
+                    f"{config.seconds:g}",
+                    f"--warm-up-time={config.warmup:g}",
+                    "-d",
+                    str(body_file),
+                    "-H",
+                    "content-type: application/grpc",
+                    "-H",
+                    "te: trailers",
+                    "-H",
+                    f"authorization: Bearer {token}",
+                    f"--log-file={log}",
+                    f"http://{TARGET}{path}",
+                ],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+        )
+    all_groups = {**groups, "client": [p.pid for p in procs]}
+    time.sleep(max(0.0, launched + config.warmup + 0.5 - time.time()))
+    before = cpu_snapshot(all_groups)
+    time.sleep(config.seconds - 1.0)
+    cpu = cpu_delta(before, cpu_snapshot(all_groups))
+    for proc in procs:
+        proc.wait(config.seconds + config.warmup + 30)
+    latencies: list[float] = []
+    errors = 0
+    for log in logs:
+        for line in log.read_text().splitlines():
+            fields = line.split("\t")
+            if len(fields) < 3:
+                continue
+            if fields[1] == "200":
+                latencies.append(int(fields[2]) / 1e6)
+            else:
+                errors += 1
+    # The CPU window is one second shorter than h2load's; scale it to the whole window.
+    cpu = {k: v * config.seconds / (config.seconds - 1.0) for k, v in cpu.items()}
+    return Result(
+        scenario.name,
+        requests=len(latencies),
+        seconds=config.seconds,
+        latencies=latencies,
+        errors=errors,
+        first_error=f"{errors} HTTP errors" if errors else "",
         cpu=cpu,
     )
 
@@ -707,12 +822,19 @@ def run(config: Config, work: Path) -> bool:
         say(f"  {baseline.rate:.0f} TPS; {describe_cpu(baseline.cpu, baseline.seconds)}")
         results: list[Result] = []
         for scenario in SCENARIOS:
+            where = (
+                "h2load processes"
+                if config.client == "h2load"
+                else f"callers in {config.client_procs} Python client process(es)"
+            )
             say(
-                f"{scenario.name}: {config.concurrency} callers "
-                f"in {config.client_procs} client process(es), "
+                f"{scenario.name}: {config.concurrency} {where}, "
                 f"warm-up {config.warmup:g} s, measuring {config.seconds:g} s"
             )
-            result = run_scenario(scenario, config, token, groups)
+            if config.client == "h2load":
+                result = run_scenario_h2load(scenario, config, token, groups, work)
+            else:
+                result = run_scenario(scenario, config, token, groups)
             say(f"  {result.rate:.0f} req/s; {describe_cpu(result.cpu, result.seconds)}")
             results.append(result)
     return print_report(baseline, results, plans)

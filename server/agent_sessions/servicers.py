@@ -6,7 +6,7 @@ import hashlib
 import json
 import uuid
 from collections.abc import AsyncIterator
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import grpc
@@ -25,7 +25,7 @@ from agentsessions.v1 import (
 from agentsessions.v1 import (
     session_service_pb2_grpc as ses_grpc,
 )
-from google.protobuf import empty_pb2
+from google.protobuf import empty_pb2, timestamp_pb2
 
 from agent_sessions import validation as v
 from agent_sessions.conversation import Conversations, TurnRequest
@@ -40,49 +40,57 @@ SESSION_TEXT_FIELDS = ("session_name", "description", "agent_name", "agent_instr
 MESSAGE_TEXT_FIELDS = ("tool_call_id", "tool_name")
 
 
-def _set_time(target: Any, value: datetime) -> None:
-    """Sets a Timestamp so that its JSON always shows exactly six fractional digits.
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+MICROSECOND = timedelta(microseconds=1)
+
+
+def timestamp(value: datetime) -> timestamp_pb2.Timestamp:
+    """A Timestamp whose JSON always shows exactly six fractional digits.
 
     Protobuf's JSON printer drops trailing zero groups (`.120Z`, or no fraction at all), while
     the contract promises microseconds; a time whose microseconds end in 000 is shown 1 µs later
-    (the stored value is unchanged, and order is kept).
+    (the stored value is unchanged, and order is kept). Built from integers: Timestamp's own
+    FromDatetime is pure Python and showed up in list profiles.
     """
-    if value.microsecond % 1000 == 0:
-        value += timedelta(microseconds=1)
-    target.FromDatetime(value)
+    micros = (value - EPOCH) // MICROSECOND
+    if micros % 1000 == 0:
+        micros += 1
+    seconds, micros = divmod(micros, 1_000_000)
+    return timestamp_pb2.Timestamp(seconds=seconds, nanos=micros * 1000)
+
+
+def _present_values(row: Row, names: tuple[str, ...]) -> dict[str, Any]:
+    return {name: row[name] for name in names if row[name] is not None}
 
 
 def session_proto(row: Row) -> res_pb.Session:
     """A sessions row as the API's Session."""
-    session = res_pb.Session(
+    return res_pb.Session(
         id=str(row["id"]),
         session_id=row["session_id"],
         is_active=row["is_active"],
         user_id=str(row["user_id"]),
+        created_at=timestamp(row["created_at"]),
+        updated_at=timestamp(row["updated_at"]),
+        **_present_values(row, SESSION_TEXT_FIELDS),
     )
-    for name in SESSION_TEXT_FIELDS:
-        if row[name] is not None:
-            setattr(session, name, row[name])
-    _set_time(session.created_at, row["created_at"])
-    _set_time(session.updated_at, row["updated_at"])
-    return session
+
+
+MESSAGE_OPTIONAL_FIELDS = ("tool_call_id", "tool_name", "extra_data")
 
 
 def message_proto(row: Row, session_id: str) -> res_pb.Message:
     """A messages row as the API's Message."""
-    message = res_pb.Message(
+    return res_pb.Message(
         id=str(row["id"]),
         session_id=session_id,
         session_uuid=str(row["session_uuid"]),
         role=ROLE_NUMBER[row["role"]],  # type: ignore[arg-type]
         content=row["content"],
+        created_at=timestamp(row["created_at"]),
+        updated_at=timestamp(row["updated_at"]),
+        **_present_values(row, MESSAGE_OPTIONAL_FIELDS),
     )
-    for name in ("tool_call_id", "tool_name", "extra_data"):
-        if row[name] is not None:
-            setattr(message, name, row[name])
-    _set_time(message.created_at, row["created_at"])
-    _set_time(message.updated_at, row["updated_at"])
-    return message
 
 
 def _present(request: Any, name: str) -> bool:
