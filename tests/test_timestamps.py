@@ -6,9 +6,8 @@ import re
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
-from google.protobuf import json_format
-
 from agent_sessions.servicers import timestamp
+from google.protobuf import json_format
 
 
 @pytest.mark.parametrize(
