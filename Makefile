@@ -29,14 +29,17 @@ $(VENV_STAMP): pyproject.toml
 	@echo "==> creating $(VENV) and installing dependencies (first run takes a minute)"
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet 'grpcio-tools>=1.85,<2' 'googleapis-common-protos>=1.70,<2'
+	$(BIN)/pip install --quiet 'grpcio-tools==1.85.1' 'googleapis-common-protos>=1.70,<2'
 	touch $@
 
 # Code is generated in the build, never committed, so it cannot drift from protos/.
-$(GEN_STAMP): $(VENV_STAMP) $(PROTOS) scripts/generate.py
+$(GEN_STAMP): $(VENV_STAMP) $(PROTOS) scripts/generate.py clients/python/generate.py clients/python/pyproject.toml
 	@echo "==> generating Python code and the Envoy descriptor from protos/"
 	$(BIN)/python scripts/generate.py
 	$(BIN)/pip install --quiet -e '.[dev]'
+	@echo "==> regenerating the Python client (committed code) and installing it"
+	$(BIN)/python clients/python/generate.py
+	$(BIN)/pip install --quiet -e './clients/python[agents]'
 	touch $@
 
 .PHONY: generate
@@ -55,12 +58,16 @@ test: generate ## Run the whole test suite against a real PostgreSQL, gRPC serve
 	$(BIN)/pytest
 
 .PHONY: lint
-lint: generate $(BUF) ## ruff, mypy, buf lint and buf format.
-	$(BIN)/ruff check server tests scripts bench
-	$(BIN)/ruff format --check server tests scripts bench
+lint: generate $(BUF) ## ruff, mypy, buf lint and format, and generated client code up to date.
+	$(BIN)/ruff check server tests scripts bench clients/python
+	$(BIN)/ruff format --check server tests scripts bench clients/python
 	$(BIN)/mypy
+	$(BIN)/mypy --config-file clients/python/pyproject.toml
 	$(BUF) lint
 	$(BUF) format --diff --exit-code
+	@test -z "$$(git status --porcelain -- clients/python/src/agent_sessions_client/_proto clients/typescript/src/gen)" \
+	  || { git status --short -- clients/python/src/agent_sessions_client/_proto clients/typescript/src/gen; \
+	       echo "generated client code differs from protos/: run make generate and commit it"; exit 1; }
 
 AGAINST ?= main
 .PHONY: breaking

@@ -1,0 +1,178 @@
+"""Request building and response conversion shared by `Client` and `AsyncClient`."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from agent_sessions_client._proto.agentsessions.v1 import message_service_pb2 as msg_pb
+from agent_sessions_client._proto.agentsessions.v1 import session_service_pb2 as ses_pb
+from agent_sessions_client.models import (
+    ConversationMessage,
+    Message,
+    Order,
+    Page,
+    Session,
+    checked_role,
+)
+
+USER_AGENT = "agent-sessions-client"
+
+# Calls that change nothing, or change the same thing again when repeated: retried on
+# UNAVAILABLE. Creating a session or a message and conversation turns are not in this set.
+IDEMPOTENT = frozenset(
+    {
+        "GetSession",
+        "ListSessions",
+        "UpdateSession",
+        "DeleteSession",
+        "ActivateSession",
+        "DeactivateSession",
+        "GetMessage",
+        "ListMessages",
+        "UpdateMessage",
+        "DeleteMessage",
+        "ClearMessages",
+    }
+)
+
+
+def _present(**fields: Any) -> dict[str, Any]:
+    """The fields that are not None: an optional proto field is only set when given."""
+    return {name: value for name, value in fields.items() if value is not None}
+
+
+def create_session(
+    session_id: str,
+    session_name: str | None,
+    description: str | None,
+    agent_name: str | None,
+    agent_instructions: str | None,
+    is_active: bool | None,
+) -> ses_pb.CreateSessionRequest:
+    """The CreateSession request; None leaves a field unset."""
+    return ses_pb.CreateSessionRequest(
+        session_id=session_id,
+        **_present(
+            session_name=session_name,
+            description=description,
+            agent_name=agent_name,
+            agent_instructions=agent_instructions,
+            is_active=is_active,
+        ),
+    )
+
+
+def update_session(
+    session_id: str,
+    session_name: str | None,
+    description: str | None,
+    agent_name: str | None,
+    agent_instructions: str | None,
+    is_active: bool | None,
+) -> ses_pb.UpdateSessionRequest:
+    """The UpdateSession request: None keeps a field, an empty string removes it."""
+    return ses_pb.UpdateSessionRequest(
+        session_id=session_id,
+        **_present(
+            session_name=session_name,
+            description=description,
+            agent_name=agent_name,
+            agent_instructions=agent_instructions,
+            is_active=is_active,
+        ),
+    )
+
+
+def list_sessions(
+    page_size: int, page_token: str, is_active: bool | None, agent_name: str | None
+) -> ses_pb.ListSessionsRequest:
+    """The ListSessions request; None means no filter."""
+    return ses_pb.ListSessionsRequest(
+        page_size=page_size,
+        page_token=page_token,
+        **_present(is_active=is_active, agent_name=agent_name),
+    )
+
+
+def sessions_page(response: ses_pb.ListSessionsResponse) -> Page[Session]:
+    """A ListSessions response as a Page."""
+    return Page(
+        tuple(Session.from_proto(s) for s in response.sessions),
+        response.next_page_token,
+        response.total_size,
+    )
+
+
+def turn(
+    messages: str | Sequence[ConversationMessage],
+    session_id: str,
+    session_name: str | None,
+    agent_name: str | None,
+    agent_instructions: str | None,
+) -> dict[str, Any]:
+    """The fields of a Conversation or Converse request; a plain string is one user message."""
+    if isinstance(messages, str):
+        messages = [ConversationMessage("user", messages)]
+    return {
+        "messages": [m.to_proto() for m in messages],
+        "session_id": session_id,
+        **_present(
+            session_name=session_name,
+            agent_name=agent_name,
+            agent_instructions=agent_instructions,
+        ),
+    }
+
+
+def create_message(
+    session_id: str,
+    role: str,
+    content: str,
+    tool_call_id: str | None,
+    tool_name: str | None,
+    extra_data: str | None,
+) -> msg_pb.CreateMessageRequest:
+    """The CreateMessage request; the role is one of the four role strings."""
+    return msg_pb.CreateMessageRequest(
+        session_id=session_id,
+        role=checked_role(role),
+        content=content,
+        **_present(tool_call_id=tool_call_id, tool_name=tool_name, extra_data=extra_data),
+    )
+
+
+def update_message(
+    session_id: str,
+    message_id: str,
+    content: str | None,
+    extra_data: str | None,
+    tool_call_id: str | None,
+    tool_name: str | None,
+) -> msg_pb.UpdateMessageRequest:
+    """The UpdateMessage request: None keeps a field, an empty string removes it."""
+    return msg_pb.UpdateMessageRequest(
+        session_id=session_id,
+        message_id=message_id,
+        **_present(
+            content=content, extra_data=extra_data, tool_call_id=tool_call_id, tool_name=tool_name
+        ),
+    )
+
+
+def list_messages(
+    session_id: str, page_size: int, page_token: str, order: Order
+) -> msg_pb.ListMessagesRequest:
+    """The ListMessages request."""
+    return msg_pb.ListMessagesRequest(
+        session_id=session_id, page_size=page_size, page_token=page_token, order=order
+    )
+
+
+def messages_page(response: msg_pb.ListMessagesResponse) -> Page[Message]:
+    """A ListMessages response as a Page."""
+    return Page(
+        tuple(Message.from_proto(m) for m in response.messages),
+        response.next_page_token,
+        response.total_size,
+    )

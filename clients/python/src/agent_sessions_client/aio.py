@@ -1,0 +1,398 @@
+"""The asyncio client, on a `grpc.aio` channel."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import inspect
+from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
+from types import TracebackType
+from typing import Any, TypeAlias
+
+import grpc
+import grpc.aio
+
+from agent_sessions_client import _requests as req
+from agent_sessions_client._proto.agentsessions.v1 import message_service_pb2 as msg_pb
+from agent_sessions_client._proto.agentsessions.v1 import message_service_pb2_grpc as msg_grpc
+from agent_sessions_client._proto.agentsessions.v1 import session_service_pb2 as ses_pb
+from agent_sessions_client._proto.agentsessions.v1 import session_service_pb2_grpc as ses_grpc
+from agent_sessions_client._version import __version__
+from agent_sessions_client.errors import error_from_rpc
+from agent_sessions_client.models import (
+    ConversationMessage,
+    ConversationResult,
+    ConverseEvent,
+    Delta,
+    Message,
+    Order,
+    Page,
+    Role,
+    Session,
+    event_from_proto,
+)
+from agent_sessions_client.retry import Deadline, RetryPolicy, retry_delay
+
+__all__ = ["AsyncClient", "AsyncTokenSource"]
+
+AsyncTokenSource: TypeAlias = str | Callable[[], str | Awaitable[str]] | None
+"""A bearer token, or a sync or async callable returning the current one (called per attempt)."""
+
+DEFAULT_RETRY = RetryPolicy()
+
+
+class AsyncClient:
+    """An asyncio client of the Agent Sessions gRPC API (direct or through Envoy).
+
+    The arguments are those of `Client`; `token` may also be an async callable. Create the
+    client inside the event loop that uses it (a grpc.aio channel belongs to one loop), and
+    close it with `await client.close()` or `async with`.
+
+    Every failure raises an `AgentSessionsError` subclass. The list methods and `converse()`
+    are async generators: a loop left early keeps its generator open until it is garbage
+    collected, unless wrapped in `contextlib.aclosing`.
+    """
+
+    def __init__(
+        self,
+        address: str,
+        *,
+        token: AsyncTokenSource = None,
+        timeout: float | None = 30.0,
+        retry: RetryPolicy = DEFAULT_RETRY,
+        channel_credentials: grpc.ChannelCredentials | None = None,
+        options: Sequence[tuple[str, Any]] = (),
+    ) -> None:
+        channel_options = [("grpc.primary_user_agent", f"{req.USER_AGENT}/{__version__}"), *options]
+        if channel_credentials is None:
+            self._channel = grpc.aio.insecure_channel(address, options=channel_options)
+        else:
+            self._channel = grpc.aio.secure_channel(address, channel_credentials, channel_options)
+        self._sessions: Any = ses_grpc.SessionServiceStub(self._channel)
+        self._messages: Any = msg_grpc.MessageServiceStub(self._channel)
+        self._token = token
+        self._timeout = timeout
+        self._retry = retry
+
+    async def close(self) -> None:
+        """Closes the channel; calls in progress are cancelled."""
+        await self._channel.close(grace=None)
+
+    async def __aenter__(self) -> AsyncClient:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    async def _metadata(self) -> tuple[tuple[str, str], ...]:
+        token = self._token() if callable(self._token) else self._token
+        if inspect.isawaitable(token):
+            token = await token
+        return (("authorization", f"Bearer {token}"),) if token else ()
+
+    async def _call(self, stub: Any, name: str, request: Any, timeout: float | None) -> Any:
+        """Calls unary method `name`, retrying it on UNAVAILABLE when it is idempotent."""
+        deadline = Deadline(self._timeout if timeout is None else timeout)
+        attempt = 1
+        while True:
+            try:
+                return await getattr(stub, name)(
+                    request, metadata=await self._metadata(), timeout=deadline.remaining()
+                )
+            except grpc.RpcError as exc:
+                error = error_from_rpc(exc)
+                delay = retry_delay(
+                    self._retry,
+                    error,
+                    attempt=attempt,
+                    idempotent=name in req.IDEMPOTENT,
+                    deadline=deadline,
+                )
+                if delay is None:
+                    raise error from exc
+                await asyncio.sleep(delay)
+            attempt += 1
+
+    # Sessions
+
+    async def create_session(
+        self,
+        session_id: str = "",
+        *,
+        session_name: str | None = None,
+        description: str | None = None,
+        agent_name: str | None = None,
+        agent_instructions: str | None = None,
+        is_active: bool | None = None,
+        timeout: float | None = None,
+    ) -> Session:
+        """Creates a session (`session_id` is generated when empty); never retried."""
+        request = req.create_session(
+            session_id, session_name, description, agent_name, agent_instructions, is_active
+        )
+        return Session.from_proto(
+            await self._call(self._sessions, "CreateSession", request, timeout)
+        )
+
+    async def get_session(self, session_id: str, *, timeout: float | None = None) -> Session:
+        """Returns one session."""
+        request = ses_pb.GetSessionRequest(session_id=session_id)
+        return Session.from_proto(await self._call(self._sessions, "GetSession", request, timeout))
+
+    async def list_sessions_page(
+        self,
+        *,
+        page_size: int = 0,
+        page_token: str = "",
+        is_active: bool | None = None,
+        agent_name: str | None = None,
+        timeout: float | None = None,
+    ) -> Page[Session]:
+        """Returns one page of the caller's sessions, newest created first."""
+        request = req.list_sessions(page_size, page_token, is_active, agent_name)
+        return req.sessions_page(await self._call(self._sessions, "ListSessions", request, timeout))
+
+    async def list_sessions(
+        self,
+        *,
+        page_size: int = 0,
+        is_active: bool | None = None,
+        agent_name: str | None = None,
+        timeout: float | None = None,
+    ) -> AsyncGenerator[Session, None]:
+        """Iterates over all the caller's sessions, fetching pages of `page_size` as needed."""
+        page_token = ""
+        while True:
+            page = await self.list_sessions_page(
+                page_size=page_size,
+                page_token=page_token,
+                is_active=is_active,
+                agent_name=agent_name,
+                timeout=timeout,
+            )
+            for session in page.items:
+                yield session
+            if not page.next_page_token:
+                return
+            page_token = page.next_page_token
+
+    async def update_session(
+        self,
+        session_id: str,
+        *,
+        session_name: str | None = None,
+        description: str | None = None,
+        agent_name: str | None = None,
+        agent_instructions: str | None = None,
+        is_active: bool | None = None,
+        timeout: float | None = None,
+    ) -> Session:
+        """Changes the given fields (None keeps a field, an empty string removes it)."""
+        request = req.update_session(
+            session_id, session_name, description, agent_name, agent_instructions, is_active
+        )
+        return Session.from_proto(
+            await self._call(self._sessions, "UpdateSession", request, timeout)
+        )
+
+    async def delete_session(self, session_id: str, *, timeout: float | None = None) -> None:
+        """Deletes a session and all its messages."""
+        request = ses_pb.DeleteSessionRequest(session_id=session_id)
+        await self._call(self._sessions, "DeleteSession", request, timeout)
+
+    async def activate_session(self, session_id: str, *, timeout: float | None = None) -> Session:
+        """Marks a session active, so it accepts conversation turns again."""
+        request = ses_pb.ActivateSessionRequest(session_id=session_id)
+        return Session.from_proto(
+            await self._call(self._sessions, "ActivateSession", request, timeout)
+        )
+
+    async def deactivate_session(self, session_id: str, *, timeout: float | None = None) -> Session:
+        """Marks a session inactive: its messages stay usable, conversation turns are refused."""
+        request = ses_pb.DeactivateSessionRequest(session_id=session_id)
+        return Session.from_proto(
+            await self._call(self._sessions, "DeactivateSession", request, timeout)
+        )
+
+    # Conversation turns
+
+    async def conversation(
+        self,
+        messages: str | Sequence[ConversationMessage],
+        *,
+        session_id: str = "",
+        session_name: str | None = None,
+        agent_name: str | None = None,
+        agent_instructions: str | None = None,
+        timeout: float | None = None,
+    ) -> ConversationResult:
+        """Runs one turn: stores `messages` (a string is one user message) and the agent's reply.
+
+        An empty `session_id` starts a session with a generated id, an unknown one starts a
+        session with that id (named by the other arguments); never retried.
+        """
+        request = ses_pb.ConversationRequest(
+            **req.turn(messages, session_id, session_name, agent_name, agent_instructions)
+        )
+        return ConversationResult.from_proto(
+            await self._call(self._sessions, "Conversation", request, timeout)
+        )
+
+    async def converse(
+        self,
+        messages: str | Sequence[ConversationMessage],
+        *,
+        session_id: str = "",
+        session_name: str | None = None,
+        agent_name: str | None = None,
+        agent_instructions: str | None = None,
+        timeout: float | None = None,
+    ) -> AsyncGenerator[ConverseEvent, None]:
+        """Runs one turn like `conversation()`, yielding its events as the reply is produced.
+
+        The events are `Started`, `Delta`s, `MessageStored` and `Completed`. A failure, before
+        or after the stream began, raises its `AgentSessionsError` (nothing of the turn is
+        stored then). `timeout` bounds the whole stream. Leaving the loop early cancels the call
+        once the iterator is closed (`contextlib.aclosing` closes it at once). Never retried.
+        """
+        request = ses_pb.ConverseRequest(
+            **req.turn(messages, session_id, session_name, agent_name, agent_instructions)
+        )
+        call = self._sessions.Converse(
+            request,
+            metadata=await self._metadata(),
+            timeout=self._timeout if timeout is None else timeout,
+        )
+        try:
+            async for proto in call:
+                event = event_from_proto(proto)
+                if event is not None:
+                    yield event
+        except grpc.RpcError as exc:
+            raise error_from_rpc(exc) from exc
+        finally:
+            call.cancel()
+
+    async def converse_text(
+        self,
+        messages: str | Sequence[ConversationMessage],
+        *,
+        session_id: str = "",
+        session_name: str | None = None,
+        agent_name: str | None = None,
+        agent_instructions: str | None = None,
+        timeout: float | None = None,
+    ) -> AsyncGenerator[str, None]:
+        """Runs one turn like `converse()`, yielding only the pieces of the reply's text."""
+        events = self.converse(
+            messages,
+            session_id=session_id,
+            session_name=session_name,
+            agent_name=agent_name,
+            agent_instructions=agent_instructions,
+            timeout=timeout,
+        )
+        async with contextlib.aclosing(events):
+            async for event in events:
+                if isinstance(event, Delta):
+                    yield event.text
+
+    # Messages
+
+    async def create_message(
+        self,
+        session_id: str,
+        role: Role,
+        content: str = "",
+        *,
+        tool_call_id: str | None = None,
+        tool_name: str | None = None,
+        extra_data: str | None = None,
+        timeout: float | None = None,
+    ) -> Message:
+        """Appends a message to a session (`extra_data` is JSON text); never retried."""
+        request = req.create_message(session_id, role, content, tool_call_id, tool_name, extra_data)
+        return Message.from_proto(
+            await self._call(self._messages, "CreateMessage", request, timeout)
+        )
+
+    async def get_message(
+        self, session_id: str, message_id: str, *, timeout: float | None = None
+    ) -> Message:
+        """Returns one message of a session."""
+        request = msg_pb.GetMessageRequest(session_id=session_id, message_id=message_id)
+        return Message.from_proto(await self._call(self._messages, "GetMessage", request, timeout))
+
+    async def list_messages_page(
+        self,
+        session_id: str,
+        *,
+        page_size: int = 0,
+        page_token: str = "",
+        order: Order = "asc",
+        timeout: float | None = None,
+    ) -> Page[Message]:
+        """Returns one page of a session's messages (`order="desc"` for the most recent first)."""
+        request = req.list_messages(session_id, page_size, page_token, order)
+        return req.messages_page(await self._call(self._messages, "ListMessages", request, timeout))
+
+    async def list_messages(
+        self,
+        session_id: str,
+        *,
+        page_size: int = 0,
+        order: Order = "asc",
+        timeout: float | None = None,
+    ) -> AsyncGenerator[Message, None]:
+        """Iterates over all of a session's messages, fetching pages of `page_size` as needed."""
+        page_token = ""
+        while True:
+            page = await self.list_messages_page(
+                session_id,
+                page_size=page_size,
+                page_token=page_token,
+                order=order,
+                timeout=timeout,
+            )
+            for message in page.items:
+                yield message
+            if not page.next_page_token:
+                return
+            page_token = page.next_page_token
+
+    async def update_message(
+        self,
+        session_id: str,
+        message_id: str,
+        *,
+        content: str | None = None,
+        extra_data: str | None = None,
+        tool_call_id: str | None = None,
+        tool_name: str | None = None,
+        timeout: float | None = None,
+    ) -> Message:
+        """Changes the given fields (None keeps a field, an empty string removes it)."""
+        request = req.update_message(
+            session_id, message_id, content, extra_data, tool_call_id, tool_name
+        )
+        return Message.from_proto(
+            await self._call(self._messages, "UpdateMessage", request, timeout)
+        )
+
+    async def delete_message(
+        self, session_id: str, message_id: str, *, timeout: float | None = None
+    ) -> None:
+        """Deletes one message."""
+        request = msg_pb.DeleteMessageRequest(session_id=session_id, message_id=message_id)
+        await self._call(self._messages, "DeleteMessage", request, timeout)
+
+    async def clear_messages(self, session_id: str, *, timeout: float | None = None) -> int:
+        """Deletes every message of a session (the session stays); returns how many."""
+        request = msg_pb.ClearMessagesRequest(session_id=session_id)
+        response = await self._call(self._messages, "ClearMessages", request, timeout)
+        return int(response.deleted_count)

@@ -1,0 +1,382 @@
+"""The synchronous client, on a `grpc` channel."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator, Sequence
+from types import TracebackType
+from typing import Any, TypeAlias
+
+import grpc
+
+from agent_sessions_client import _requests as req
+from agent_sessions_client._proto.agentsessions.v1 import message_service_pb2 as msg_pb
+from agent_sessions_client._proto.agentsessions.v1 import message_service_pb2_grpc as msg_grpc
+from agent_sessions_client._proto.agentsessions.v1 import session_service_pb2 as ses_pb
+from agent_sessions_client._proto.agentsessions.v1 import session_service_pb2_grpc as ses_grpc
+from agent_sessions_client._version import __version__
+from agent_sessions_client.errors import error_from_rpc
+from agent_sessions_client.models import (
+    ConversationMessage,
+    ConversationResult,
+    ConverseEvent,
+    Delta,
+    Message,
+    Order,
+    Page,
+    Role,
+    Session,
+    event_from_proto,
+)
+from agent_sessions_client.retry import Deadline, RetryPolicy, retry_delay
+
+__all__ = ["Client", "TokenSource"]
+
+TokenSource: TypeAlias = str | Callable[[], str] | None
+"""A bearer token, or a callable that returns the current one (called for every attempt)."""
+
+DEFAULT_RETRY = RetryPolicy()
+
+
+class Client:
+    """A synchronous client of the Agent Sessions gRPC API (direct or through Envoy).
+
+    Args:
+        address: `host:port` of the gRPC server or of Envoy, such as `127.0.0.1:50051`.
+        token: A JWT, or a callable returning one; sent as `authorization: Bearer <token>`.
+        timeout: The default deadline of each call in seconds (all its attempts together);
+            None for no deadline. Every method's `timeout` overrides it for that call.
+        retry: How calls that are safe to repeat are retried on UNAVAILABLE.
+        channel_credentials: TLS credentials (`grpc.ssl_channel_credentials()`); plaintext
+            when None.
+        options: Extra gRPC channel options.
+
+    Every failure raises an `AgentSessionsError` subclass. The client is thread-safe; close it
+    (or use it as a context manager) to close the channel.
+    """
+
+    def __init__(
+        self,
+        address: str,
+        *,
+        token: TokenSource = None,
+        timeout: float | None = 30.0,
+        retry: RetryPolicy = DEFAULT_RETRY,
+        channel_credentials: grpc.ChannelCredentials | None = None,
+        options: Sequence[tuple[str, Any]] = (),
+    ) -> None:
+        channel_options = [("grpc.primary_user_agent", f"{req.USER_AGENT}/{__version__}"), *options]
+        if channel_credentials is None:
+            self._channel = grpc.insecure_channel(address, options=channel_options)
+        else:
+            self._channel = grpc.secure_channel(address, channel_credentials, channel_options)
+        self._sessions: Any = ses_grpc.SessionServiceStub(self._channel)
+        self._messages: Any = msg_grpc.MessageServiceStub(self._channel)
+        self._token = token
+        self._timeout = timeout
+        self._retry = retry
+
+    def close(self) -> None:
+        """Closes the channel; calls in progress are cancelled."""
+        self._channel.close()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def _metadata(self) -> tuple[tuple[str, str], ...]:
+        token = self._token() if callable(self._token) else self._token
+        return (("authorization", f"Bearer {token}"),) if token else ()
+
+    def _call(self, stub: Any, name: str, request: Any, timeout: float | None) -> Any:
+        """Calls unary method `name`, retrying it on UNAVAILABLE when it is idempotent."""
+        deadline = Deadline(self._timeout if timeout is None else timeout)
+        attempt = 1
+        while True:
+            try:
+                return getattr(stub, name)(
+                    request, metadata=self._metadata(), timeout=deadline.remaining()
+                )
+            except grpc.RpcError as exc:
+                error = error_from_rpc(exc)
+                delay = retry_delay(
+                    self._retry,
+                    error,
+                    attempt=attempt,
+                    idempotent=name in req.IDEMPOTENT,
+                    deadline=deadline,
+                )
+                if delay is None:
+                    raise error from exc
+                time.sleep(delay)
+            attempt += 1
+
+    # Sessions
+
+    def create_session(
+        self,
+        session_id: str = "",
+        *,
+        session_name: str | None = None,
+        description: str | None = None,
+        agent_name: str | None = None,
+        agent_instructions: str | None = None,
+        is_active: bool | None = None,
+        timeout: float | None = None,
+    ) -> Session:
+        """Creates a session (`session_id` is generated when empty); never retried."""
+        request = req.create_session(
+            session_id, session_name, description, agent_name, agent_instructions, is_active
+        )
+        return Session.from_proto(self._call(self._sessions, "CreateSession", request, timeout))
+
+    def get_session(self, session_id: str, *, timeout: float | None = None) -> Session:
+        """Returns one session."""
+        request = ses_pb.GetSessionRequest(session_id=session_id)
+        return Session.from_proto(self._call(self._sessions, "GetSession", request, timeout))
+
+    def list_sessions_page(
+        self,
+        *,
+        page_size: int = 0,
+        page_token: str = "",
+        is_active: bool | None = None,
+        agent_name: str | None = None,
+        timeout: float | None = None,
+    ) -> Page[Session]:
+        """Returns one page of the caller's sessions, newest created first."""
+        request = req.list_sessions(page_size, page_token, is_active, agent_name)
+        return req.sessions_page(self._call(self._sessions, "ListSessions", request, timeout))
+
+    def list_sessions(
+        self,
+        *,
+        page_size: int = 0,
+        is_active: bool | None = None,
+        agent_name: str | None = None,
+        timeout: float | None = None,
+    ) -> Iterator[Session]:
+        """Iterates over all the caller's sessions, fetching pages of `page_size` as needed."""
+        page_token = ""
+        while True:
+            page = self.list_sessions_page(
+                page_size=page_size,
+                page_token=page_token,
+                is_active=is_active,
+                agent_name=agent_name,
+                timeout=timeout,
+            )
+            yield from page.items
+            if not page.next_page_token:
+                return
+            page_token = page.next_page_token
+
+    def update_session(
+        self,
+        session_id: str,
+        *,
+        session_name: str | None = None,
+        description: str | None = None,
+        agent_name: str | None = None,
+        agent_instructions: str | None = None,
+        is_active: bool | None = None,
+        timeout: float | None = None,
+    ) -> Session:
+        """Changes the given fields (None keeps a field, an empty string removes it)."""
+        request = req.update_session(
+            session_id, session_name, description, agent_name, agent_instructions, is_active
+        )
+        return Session.from_proto(self._call(self._sessions, "UpdateSession", request, timeout))
+
+    def delete_session(self, session_id: str, *, timeout: float | None = None) -> None:
+        """Deletes a session and all its messages."""
+        request = ses_pb.DeleteSessionRequest(session_id=session_id)
+        self._call(self._sessions, "DeleteSession", request, timeout)
+
+    def activate_session(self, session_id: str, *, timeout: float | None = None) -> Session:
+        """Marks a session active, so it accepts conversation turns again."""
+        request = ses_pb.ActivateSessionRequest(session_id=session_id)
+        return Session.from_proto(self._call(self._sessions, "ActivateSession", request, timeout))
+
+    def deactivate_session(self, session_id: str, *, timeout: float | None = None) -> Session:
+        """Marks a session inactive: its messages stay usable, conversation turns are refused."""
+        request = ses_pb.DeactivateSessionRequest(session_id=session_id)
+        return Session.from_proto(self._call(self._sessions, "DeactivateSession", request, timeout))
+
+    # Conversation turns
+
+    def conversation(
+        self,
+        messages: str | Sequence[ConversationMessage],
+        *,
+        session_id: str = "",
+        session_name: str | None = None,
+        agent_name: str | None = None,
+        agent_instructions: str | None = None,
+        timeout: float | None = None,
+    ) -> ConversationResult:
+        """Runs one turn: stores `messages` (a string is one user message) and the agent's reply.
+
+        An empty `session_id` starts a session with a generated id, an unknown one starts a
+        session with that id (named by the other arguments); never retried.
+        """
+        request = ses_pb.ConversationRequest(
+            **req.turn(messages, session_id, session_name, agent_name, agent_instructions)
+        )
+        return ConversationResult.from_proto(
+            self._call(self._sessions, "Conversation", request, timeout)
+        )
+
+    def converse(
+        self,
+        messages: str | Sequence[ConversationMessage],
+        *,
+        session_id: str = "",
+        session_name: str | None = None,
+        agent_name: str | None = None,
+        agent_instructions: str | None = None,
+        timeout: float | None = None,
+    ) -> Iterator[ConverseEvent]:
+        """Runs one turn like `conversation()`, yielding its events as the reply is produced.
+
+        The events are `Started`, `Delta`s, `MessageStored` and `Completed`. A failure, before
+        or after the stream began, raises its `AgentSessionsError` (nothing of the turn is
+        stored then). The call starts at the first `next()`; `timeout` bounds the whole stream,
+        and leaving the loop early cancels the call. Never retried.
+        """
+        request = ses_pb.ConverseRequest(
+            **req.turn(messages, session_id, session_name, agent_name, agent_instructions)
+        )
+        call = self._sessions.Converse(
+            request,
+            metadata=self._metadata(),
+            timeout=self._timeout if timeout is None else timeout,
+        )
+        try:
+            for proto in call:
+                event = event_from_proto(proto)
+                if event is not None:
+                    yield event
+        except grpc.RpcError as exc:
+            raise error_from_rpc(exc) from exc
+        finally:
+            call.cancel()
+
+    def converse_text(
+        self,
+        messages: str | Sequence[ConversationMessage],
+        *,
+        session_id: str = "",
+        session_name: str | None = None,
+        agent_name: str | None = None,
+        agent_instructions: str | None = None,
+        timeout: float | None = None,
+    ) -> Iterator[str]:
+        """Runs one turn like `converse()`, yielding only the pieces of the reply's text."""
+        for event in self.converse(
+            messages,
+            session_id=session_id,
+            session_name=session_name,
+            agent_name=agent_name,
+            agent_instructions=agent_instructions,
+            timeout=timeout,
+        ):
+            if isinstance(event, Delta):
+                yield event.text
+
+    # Messages
+
+    def create_message(
+        self,
+        session_id: str,
+        role: Role,
+        content: str = "",
+        *,
+        tool_call_id: str | None = None,
+        tool_name: str | None = None,
+        extra_data: str | None = None,
+        timeout: float | None = None,
+    ) -> Message:
+        """Appends a message to a session (`extra_data` is JSON text); never retried."""
+        request = req.create_message(session_id, role, content, tool_call_id, tool_name, extra_data)
+        return Message.from_proto(self._call(self._messages, "CreateMessage", request, timeout))
+
+    def get_message(
+        self, session_id: str, message_id: str, *, timeout: float | None = None
+    ) -> Message:
+        """Returns one message of a session."""
+        request = msg_pb.GetMessageRequest(session_id=session_id, message_id=message_id)
+        return Message.from_proto(self._call(self._messages, "GetMessage", request, timeout))
+
+    def list_messages_page(
+        self,
+        session_id: str,
+        *,
+        page_size: int = 0,
+        page_token: str = "",
+        order: Order = "asc",
+        timeout: float | None = None,
+    ) -> Page[Message]:
+        """Returns one page of a session's messages (`order="desc"` for the most recent first)."""
+        request = req.list_messages(session_id, page_size, page_token, order)
+        return req.messages_page(self._call(self._messages, "ListMessages", request, timeout))
+
+    def list_messages(
+        self,
+        session_id: str,
+        *,
+        page_size: int = 0,
+        order: Order = "asc",
+        timeout: float | None = None,
+    ) -> Iterator[Message]:
+        """Iterates over all of a session's messages, fetching pages of `page_size` as needed."""
+        page_token = ""
+        while True:
+            page = self.list_messages_page(
+                session_id,
+                page_size=page_size,
+                page_token=page_token,
+                order=order,
+                timeout=timeout,
+            )
+            yield from page.items
+            if not page.next_page_token:
+                return
+            page_token = page.next_page_token
+
+    def update_message(
+        self,
+        session_id: str,
+        message_id: str,
+        *,
+        content: str | None = None,
+        extra_data: str | None = None,
+        tool_call_id: str | None = None,
+        tool_name: str | None = None,
+        timeout: float | None = None,
+    ) -> Message:
+        """Changes the given fields (None keeps a field, an empty string removes it)."""
+        request = req.update_message(
+            session_id, message_id, content, extra_data, tool_call_id, tool_name
+        )
+        return Message.from_proto(self._call(self._messages, "UpdateMessage", request, timeout))
+
+    def delete_message(
+        self, session_id: str, message_id: str, *, timeout: float | None = None
+    ) -> None:
+        """Deletes one message."""
+        request = msg_pb.DeleteMessageRequest(session_id=session_id, message_id=message_id)
+        self._call(self._messages, "DeleteMessage", request, timeout)
+
+    def clear_messages(self, session_id: str, *, timeout: float | None = None) -> int:
+        """Deletes every message of a session (the session stays); returns how many."""
+        request = msg_pb.ClearMessagesRequest(session_id=session_id)
+        response = self._call(self._messages, "ClearMessages", request, timeout)
+        return int(response.deleted_count)
