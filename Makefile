@@ -29,7 +29,7 @@ $(VENV_STAMP): pyproject.toml
 	@echo "==> creating $(VENV) and installing dependencies (first run takes a minute)"
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet 'grpcio-tools==1.85.1' 'googleapis-common-protos>=1.70,<2'
+	$(BIN)/pip install --quiet 'grpcio-tools==1.85.1' 'googleapis-common-protos==1.76.0'
 	touch $@
 
 # Code is generated in the build, never committed, so it cannot drift from protos/.
@@ -42,19 +42,28 @@ $(GEN_STAMP): $(VENV_STAMP) $(PROTOS) scripts/generate.py clients/python/generat
 	$(BIN)/pip install --quiet -e './clients/python[agents]'
 	touch $@
 
+TS := clients/typescript
+$(TS)/node_modules/.package-lock.json: $(TS)/package.json $(TS)/package-lock.json
+	cd $(TS) && npm ci --no-audit --no-fund --loglevel=error
+
+.PHONY: generate-ts
+generate-ts: $(GEN_STAMP) $(TS)/node_modules/.package-lock.json
+	cd $(TS) && npm run generate
+
+# run and test need only the Python side; `generate` also regenerates the TypeScript client.
 .PHONY: generate
-generate: $(GEN_STAMP) ## Generate the Python code and the descriptor set Envoy loads.
+generate: $(GEN_STAMP) generate-ts ## Generate server code, Envoy's descriptor and both clients.
 
 $(BUF): package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
 .PHONY: run
-run: generate ## Start PostgreSQL (embedded unless AGENT_SESSIONS_DATABASE_URL is set), the gRPC server and Envoy.
+run: $(GEN_STAMP) ## Start PostgreSQL (embedded unless AGENT_SESSIONS_DATABASE_URL is set), the gRPC server and Envoy.
 	$(BIN)/agent-sessions run
 
 .PHONY: test
-test: generate ## Run the whole test suite against a real PostgreSQL, gRPC server and Envoy.
+test: $(GEN_STAMP) ## Run the whole test suite against a real PostgreSQL, gRPC server and Envoy.
 	$(BIN)/pytest
 
 .PHONY: lint
@@ -65,20 +74,21 @@ lint: generate $(BUF) ## ruff, mypy, buf lint and format, and generated client c
 	$(BIN)/mypy --config-file clients/python/pyproject.toml
 	$(BUF) lint
 	$(BUF) format --diff --exit-code
-	@test -z "$$(git status --porcelain -- clients/python/src/agent_sessions_client/_proto clients/typescript/src/gen)" \
-	  || { git status --short -- clients/python/src/agent_sessions_client/_proto clients/typescript/src/gen; \
+	@test -z "$$(git status --porcelain -- clients/python/src/agent_sessions_client/_proto $(TS)/src/gen)" \
+	  || { git status --short -- clients/python/src/agent_sessions_client/_proto $(TS)/src/gen; \
 	       echo "generated client code differs from protos/: run make generate and commit it"; exit 1; }
+	cd $(TS) && npm run lint
 
 AGAINST ?= main
 .PHONY: breaking
-breaking: generate $(BUF) ## Check protos/ for wire and JSON breaking changes against AGAINST (default main).
+breaking: $(GEN_STAMP) $(BUF) ## Check protos/ for wire and JSON breaking changes against AGAINST (default main).
 	rm -rf $(GEN)/against && mkdir -p $(GEN)/against
 	git archive $(AGAINST) protos | tar -x -C $(GEN)/against
 	$(BIN)/python scripts/generate.py $(GEN)/against/protos $(GEN)/against/image.binpb
 	$(BUF) breaking $(GEN)/descriptor.pb#format=binpb --against $(GEN)/against/image.binpb#format=binpb --config buf.yaml
 
 .PHONY: bench
-bench: generate ## Benchmark the gRPC API against pgbench on the same PostgreSQL.
+bench: $(GEN_STAMP) ## Benchmark the gRPC API against pgbench on the same PostgreSQL.
 	@command -v h2load >/dev/null || { echo "==> installing h2load (Debian nghttp2-client), the C load generator"; \
 	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nghttp2-client; } >/dev/null \
 	  || echo "note: could not install h2load; measuring with the Python gRPC client instead"; }
@@ -86,4 +96,4 @@ bench: generate ## Benchmark the gRPC API against pgbench on the same PostgreSQL
 
 .PHONY: clean
 clean: ## Remove generated code and the virtualenv (keeps the data folder).
-	rm -rf $(GEN) $(VENV) node_modules
+	rm -rf $(GEN) $(VENV) node_modules $(TS)/node_modules $(TS)/dist $(TS)/build

@@ -1,0 +1,59 @@
+/** Runs Connect calls with the client's deadline, headers and retry policy, mapping errors. */
+import type { CallOptions as ConnectCallOptions } from "@connectrpc/connect";
+import { type RetryOptions, withRetries } from "../retry.js";
+import type { CallOptions } from "../types.js";
+import { errorFromConnect } from "./errors.js";
+
+export interface CallerConfig {
+  /** The default deadline; 0 or undefined for none. */
+  timeoutMs: number | undefined;
+  retry: Required<RetryOptions>;
+}
+
+export class Caller {
+  constructor(private readonly config: CallerConfig) {}
+
+  /** The deadline of a call: its own, else the client's; undefined for none. */
+  timeoutMs(options: CallOptions | undefined): number | undefined {
+    return (options?.timeoutMs ?? this.config.timeoutMs) || undefined;
+  }
+
+  /**
+   * A unary call; `idempotent` calls are retried on UNAVAILABLE. Throws AgentSessionsError for
+   * every failure of the call itself.
+   */
+  unary<T>(
+    idempotent: boolean,
+    options: CallOptions | undefined,
+    run: (connectOptions: ConnectCallOptions) => Promise<T>,
+  ): Promise<T> {
+    return withRetries(
+      async (attempt) => {
+        try {
+          return await run({
+            timeoutMs: attempt.timeoutMs,
+            signal: attempt.signal,
+            headers: options?.headers,
+          });
+        } catch (error) {
+          throw errorFromConnect(error);
+        }
+      },
+      {
+        idempotent,
+        policy: this.config.retry,
+        timeoutMs: this.timeoutMs(options),
+        signal: options?.signal,
+      },
+    );
+  }
+
+  /** Connect options of a streaming call (never retried). */
+  stream(options: CallOptions | undefined): ConnectCallOptions {
+    return {
+      timeoutMs: this.timeoutMs(options),
+      signal: options?.signal,
+      headers: options?.headers,
+    };
+  }
+}

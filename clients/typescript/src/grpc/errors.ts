@@ -1,0 +1,67 @@
+/** ConnectError and google.rpc.Status (the stream's `error` event) to AgentSessionsError. */
+import { ConnectError } from "@connectrpc/connect";
+import { anyIs, anyUnpack } from "@bufbuild/protobuf/wkt";
+import { AgentSessionsError, toCode, type FieldViolation } from "../errors.js";
+import {
+  BadRequestSchema,
+  ErrorInfoSchema,
+  type BadRequest,
+  type ErrorInfo,
+} from "../gen/google/rpc/error_details_pb.js";
+import type { Status } from "../gen/google/rpc/status_pb.js";
+
+function fromDetails(
+  code: number,
+  message: string,
+  infos: ErrorInfo[],
+  badRequests: BadRequest[],
+  cause?: unknown,
+): AgentSessionsError {
+  const info = infos[0];
+  const fieldViolations: FieldViolation[] = badRequests.flatMap((bad) =>
+    bad.fieldViolations.map((v) => ({ field: v.field, description: v.description })),
+  );
+  return new AgentSessionsError({
+    code: toCode(code),
+    message,
+    reason: info?.reason || undefined,
+    domain: info?.domain || undefined,
+    metadata: info ? { ...info.metadata } : {},
+    fieldViolations,
+    cause,
+  });
+}
+
+/**
+ * An AgentSessionsError for anything a Connect call threw: ConnectErrors keep their code,
+ * message and details; AgentSessionsErrors pass through; other errors (a token provider's, for
+ * example) are rethrown as they are by the caller, so this returns them unchanged.
+ */
+export function errorFromConnect(error: unknown): unknown {
+  if (error instanceof AgentSessionsError) return error;
+  if (!(error instanceof ConnectError)) return error;
+  if (error.cause instanceof AgentSessionsError) return error.cause;
+  return fromDetails(
+    error.code,
+    error.rawMessage,
+    error.findDetails(ErrorInfoSchema),
+    error.findDetails(BadRequestSchema),
+    error,
+  );
+}
+
+/** An AgentSessionsError from the google.rpc.Status of a stream's `error` event. */
+export function errorFromStatus(status: Status): AgentSessionsError {
+  const infos: ErrorInfo[] = [];
+  const badRequests: BadRequest[] = [];
+  for (const detail of status.details) {
+    if (anyIs(detail, ErrorInfoSchema)) {
+      const info = anyUnpack(detail, ErrorInfoSchema);
+      if (info) infos.push(info);
+    } else if (anyIs(detail, BadRequestSchema)) {
+      const bad = anyUnpack(detail, BadRequestSchema);
+      if (bad) badRequests.push(bad);
+    }
+  }
+  return fromDetails(status.code, status.message, infos, badRequests);
+}

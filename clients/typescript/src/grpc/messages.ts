@@ -1,0 +1,94 @@
+/** MessagesApi over gRPC: agentsessions.v1.MessageService. */
+import type { Client } from "@connectrpc/connect";
+import type { MessagesApi } from "../api.js";
+import { paginate } from "../pagination.js";
+import type * as t from "../types.js";
+import type { MessageService } from "../gen/agentsessions/v1/message_service_pb.js";
+import type { Caller } from "./call.js";
+import { messageFromProto, roleToProto } from "./convert.js";
+
+export class GrpcMessages implements MessagesApi {
+  constructor(
+    private readonly rpc: Client<typeof MessageService>,
+    private readonly call: Caller,
+  ) {}
+
+  async create(
+    sessionId: string,
+    input: t.CreateMessageInput,
+    options?: t.CallOptions,
+  ): Promise<t.Message> {
+    const request = {
+      sessionId,
+      role: roleToProto(input.role),
+      content: input.content ?? "",
+      toolCallId: input.toolCallId,
+      toolName: input.toolName,
+      extraData: input.extraData,
+    };
+    return messageFromProto(
+      await this.call.unary(false, options, (o) => this.rpc.createMessage(request, o)),
+    );
+  }
+
+  async get(sessionId: string, messageId: string, options?: t.CallOptions): Promise<t.Message> {
+    return messageFromProto(
+      await this.call.unary(true, options, (o) => this.rpc.getMessage({ sessionId, messageId }, o)),
+    );
+  }
+
+  async listPage(
+    sessionId: string,
+    filters: t.ListMessagesOptions = {},
+    options?: t.CallOptions,
+  ): Promise<t.MessagePage> {
+    const request = {
+      sessionId,
+      pageSize: filters.pageSize ?? 0,
+      pageToken: filters.pageToken ?? "",
+      order: filters.order ?? "",
+    };
+    const page = await this.call.unary(true, options, (o) => this.rpc.listMessages(request, o));
+    return {
+      messages: page.messages.map(messageFromProto),
+      nextPageToken: page.nextPageToken,
+      totalSize: page.totalSize,
+    };
+  }
+
+  list(
+    sessionId: string,
+    filters: t.ListMessagesOptions = {},
+    options?: t.CallOptions,
+  ): AsyncIterable<t.Message> {
+    return paginate(async (pageToken) => {
+      const page = await this.listPage(sessionId, { ...filters, pageToken }, options);
+      return { items: page.messages, nextPageToken: page.nextPageToken };
+    }, filters.pageToken);
+  }
+
+  async update(
+    sessionId: string,
+    messageId: string,
+    changes: t.MessageChanges,
+    options?: t.CallOptions,
+  ): Promise<t.Message> {
+    const request = { ...changes, sessionId, messageId };
+    return messageFromProto(
+      await this.call.unary(true, options, (o) => this.rpc.updateMessage(request, o)),
+    );
+  }
+
+  async delete(sessionId: string, messageId: string, options?: t.CallOptions): Promise<void> {
+    await this.call.unary(true, options, (o) =>
+      this.rpc.deleteMessage({ sessionId, messageId }, o),
+    );
+  }
+
+  async clear(sessionId: string, options?: t.CallOptions): Promise<number> {
+    const response = await this.call.unary(true, options, (o) =>
+      this.rpc.clearMessages({ sessionId }, o),
+    );
+    return response.deletedCount;
+  }
+}

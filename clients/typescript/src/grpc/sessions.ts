@@ -1,0 +1,80 @@
+/** SessionsApi over gRPC: agentsessions.v1.SessionService's session calls. */
+import type { Client } from "@connectrpc/connect";
+import type { SessionsApi } from "../api.js";
+import { paginate } from "../pagination.js";
+import type * as t from "../types.js";
+import type { SessionService } from "../gen/agentsessions/v1/session_service_pb.js";
+import type { Caller } from "./call.js";
+import { sessionFromProto } from "./convert.js";
+
+export class GrpcSessions implements SessionsApi {
+  constructor(
+    private readonly rpc: Client<typeof SessionService>,
+    private readonly call: Caller,
+  ) {}
+
+  async create(input: t.CreateSessionInput = {}, options?: t.CallOptions): Promise<t.Session> {
+    const request = { ...input, sessionId: input.sessionId ?? "" };
+    return sessionFromProto(
+      await this.call.unary(false, options, (o) => this.rpc.createSession(request, o)),
+    );
+  }
+
+  async get(sessionId: string, options?: t.CallOptions): Promise<t.Session> {
+    return sessionFromProto(
+      await this.call.unary(true, options, (o) => this.rpc.getSession({ sessionId }, o)),
+    );
+  }
+
+  async listPage(
+    filters: t.ListSessionsOptions = {},
+    options?: t.CallOptions,
+  ): Promise<t.SessionPage> {
+    const request = {
+      pageSize: filters.pageSize ?? 0,
+      pageToken: filters.pageToken ?? "",
+      isActive: filters.isActive,
+      agentName: filters.agentName,
+    };
+    const page = await this.call.unary(true, options, (o) => this.rpc.listSessions(request, o));
+    return {
+      sessions: page.sessions.map(sessionFromProto),
+      nextPageToken: page.nextPageToken,
+      totalSize: page.totalSize,
+    };
+  }
+
+  list(filters: t.ListSessionsOptions = {}, options?: t.CallOptions): AsyncIterable<t.Session> {
+    return paginate(async (pageToken) => {
+      const page = await this.listPage({ ...filters, pageToken }, options);
+      return { items: page.sessions, nextPageToken: page.nextPageToken };
+    }, filters.pageToken);
+  }
+
+  async update(
+    sessionId: string,
+    changes: t.SessionChanges,
+    options?: t.CallOptions,
+  ): Promise<t.Session> {
+    const request = { ...changes, sessionId };
+    return sessionFromProto(
+      await this.call.unary(true, options, (o) => this.rpc.updateSession(request, o)),
+    );
+  }
+
+  async delete(sessionId: string, options?: t.CallOptions): Promise<void> {
+    await this.call.unary(true, options, (o) => this.rpc.deleteSession({ sessionId }, o));
+  }
+
+  async activate(sessionId: string, options?: t.CallOptions): Promise<t.Session> {
+    return sessionFromProto(
+      await this.call.unary(true, options, (o) => this.rpc.activateSession({ sessionId }, o)),
+    );
+  }
+
+  async deactivate(sessionId: string, options?: t.CallOptions): Promise<t.Session> {
+    return sessionFromProto(
+      await this.call.unary(true, options, (o) => this.rpc.deactivateSession({ sessionId }, o)),
+    );
+  }
+}

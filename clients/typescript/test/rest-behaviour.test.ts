@@ -1,0 +1,413 @@
+/**
+ * The REST helper without a server: the SSE parser on bodies split anywhere, converseStream on
+ * a scripted fetch, error bodies, retries and deadlines.
+ */
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import {
+  AgentSessionsRestClient,
+  Code,
+  parseSse,
+  SseParser,
+  type SseEvent,
+} from "@agent-sessions/client/rest";
+import { collect, rejectsWith } from "./support.js";
+
+const encoder = new TextEncoder();
+
+/** Every way to cut `text` in two, plus one character at a time. */
+function splits(text: string): string[][] {
+  const out: string[][] = [];
+  for (let i = 0; i <= text.length; i++) out.push([text.slice(0, i), text.slice(i)]);
+  out.push([...text]);
+  return out;
+}
+
+function parse(chunks: string[]): SseEvent[] {
+  const parser = new SseParser();
+  const events = chunks.flatMap((chunk) => parser.push(chunk));
+  parser.end();
+  return events;
+}
+
+async function* from<T>(items: T[]): AsyncGenerator<T> {
+  yield* items;
+}
+
+describe("SSE parser", () => {
+  const body =
+    "\uFEFF: a comment\n" +
+    'data: {"seq":1,"started":{"session_id":"s"}}\n\n' +
+    "event: note\r\nid: 7\r\ndata: line one\r\ndata:line two\r\n\r\n" +
+    'data: {"seq":2,"delta":{"text":"h\u00e9llo \u2713 \ud83c\udf89"}}\r\r' +
+    "retry: 10\nunknown: x\ndata\n\n" +
+    "data: dropped, never closed\n";
+  const expected: SseEvent[] = [
+    { data: '{"seq":1,"started":{"session_id":"s"}}' },
+    { data: "line one\nline two", event: "note", id: "7" },
+    { data: '{"seq":2,"delta":{"text":"h\u00e9llo \u2713 \ud83c\udf89"}}', id: "7" },
+    { data: "", id: "7" },
+  ];
+
+  it("parses a whole body", () => {
+    assert.deepEqual(parse([body]), expected);
+  });
+
+  it("gives the same events however the text is split, mid-line or between \\r and \\n", () => {
+    for (const chunks of splits(body))
+      assert.deepEqual(parse(chunks), expected, JSON.stringify(chunks));
+  });
+
+  it("gives the same events however the bytes are split, inside UTF-8 characters too", async () => {
+    const bytes = encoder.encode(body);
+    for (let i = 0; i <= bytes.length; i++) {
+      const events = await collect(parseSse(from([bytes.slice(0, i), bytes.slice(i)])));
+      assert.deepEqual(events, expected, `split at byte ${i}`);
+    }
+    const single = [...bytes].map((b) => Uint8Array.of(b));
+    assert.deepEqual(await collect(parseSse(from(single))), expected);
+  });
+});
+
+/** A fetch answering from a script, recording what it was asked. */
+function scriptedFetch(
+  answer: (url: URL, init: RequestInit, nth: number) => Response | Promise<Response>,
+) {
+  const calls: { url: URL; init: RequestInit }[] = [];
+  const fetch = async (input: string | URL | Request, init?: RequestInit): Promise<Response> => {
+    const url = new URL(
+      typeof input === "string" ? input : input instanceof URL ? input.href : input.url,
+    );
+    calls.push({ url, init: init ?? {} });
+    return answer(url, init ?? {}, calls.length);
+  };
+  return { fetch: fetch as typeof globalThis.fetch, calls };
+}
+
+/** A streamed body cut into `size`-byte chunks, each delivered separately. */
+function chunkedBody(
+  text: string,
+  size: number,
+  onCancel?: () => void,
+): ReadableStream<Uint8Array> {
+  const bytes = encoder.encode(text);
+  let offset = 0;
+  return new ReadableStream<Uint8Array>({
+    cancel: onCancel,
+    async pull(controller) {
+      await new Promise((resolve) => setImmediate(resolve));
+      if (offset >= bytes.length) {
+        controller.close();
+        return;
+      }
+      controller.enqueue(bytes.slice(offset, offset + size));
+      offset += size;
+    },
+  });
+}
+
+function json(status: number, value: unknown): Response {
+  return new Response(JSON.stringify(value), {
+    status,
+    headers: { "content-type": "application/json" },
+  });
+}
+
+const SESSION_JSON = {
+  id: "00000000-0000-0000-0000-000000000001",
+  session_id: "s-1",
+  is_active: true,
+  user_id: "00000000-0000-0000-0000-000000000002",
+  created_at: "2026-01-02T03:04:05.123456Z",
+  updated_at: "2026-01-02T03:04:05.654321Z",
+};
+
+const MESSAGE_JSON = {
+  id: "m-1",
+  session_id: "s",
+  session_uuid: "u",
+  role: "assistant",
+  content: "hello ✓",
+  created_at: "2026-01-02T03:04:05.000001Z",
+  updated_at: "2026-01-02T03:04:05.000001Z",
+};
+
+function sse(events: unknown[]): string {
+  return events.map((e) => `data: ${JSON.stringify(e)}\n\n`).join("");
+}
+
+describe("REST helper", () => {
+  it("streams a turn from a body split into small chunks", async () => {
+    const text = sse([
+      { seq: 1, started: { session_id: "s", session_uuid: "u" } },
+      { seq: 2, delta: { text: "hello " } },
+      { seq: 3, delta: { text: "✓" } },
+      { seq: 4, message: MESSAGE_JSON },
+      {
+        seq: 5,
+        completed: {
+          session_id: "s",
+          session_uuid: "u",
+          response: "hello ✓",
+          messages_count: 2,
+          session_active: true,
+        },
+      },
+    ]);
+    for (const size of [1, 3, 7, 64, 10_000]) {
+      const { fetch, calls } = scriptedFetch(
+        () =>
+          new Response(chunkedBody(text, size), {
+            headers: { "content-type": "text/event-stream" },
+          }),
+      );
+      const client = new AgentSessionsRestClient({
+        baseUrl: "http://envoy.test/",
+        token: "t",
+        fetch,
+      });
+      const events = await collect(
+        client.converseStream({ sessionId: "s", messages: [{ role: "user", content: "hi" }] }),
+      );
+      assert.deepEqual(
+        events.map((e) => e.type),
+        ["started", "delta", "delta", "message", "completed"],
+      );
+      assert.deepEqual(
+        events.map((e) => e.seq),
+        [1, 2, 3, 4, 5],
+      );
+      const message = events[3];
+      assert.ok(message?.type === "message");
+      assert.equal(message.message.content, "hello ✓");
+      assert.equal(message.message.createdAt.toISOString(), "2026-01-02T03:04:05.000Z");
+      const completed = events[4];
+      assert.ok(completed?.type === "completed");
+      assert.equal(completed.result.messagesCount, 2);
+
+      const call = calls[0];
+      assert.equal(call?.url.href, "http://envoy.test/api/agent-sessions/conversation:stream");
+      assert.equal(call?.init.method, "POST");
+      const headers = call?.init.headers as Record<string, string>;
+      assert.equal(headers["authorization"], "Bearer t");
+      assert.equal(headers["accept"], "text/event-stream");
+      assert.deepEqual(JSON.parse(String(call?.init.body)), {
+        session_id: "s",
+        messages: [{ role: "user", content: "hi" }],
+      });
+    }
+  });
+
+  it("throws the error event that ends a failing stream, after the events before it", async () => {
+    const text = sse([
+      { seq: 1, started: { session_id: "s", session_uuid: "u" } },
+      { seq: 2, delta: { text: "partial " } },
+      {
+        seq: 3,
+        error: {
+          code: 14,
+          message: "the agent failed; nothing of this turn was stored",
+          details: [
+            {
+              "@type": "type.googleapis.com/google.rpc.ErrorInfo",
+              reason: "AGENT_FAILED",
+              domain: "agentsessions.v1",
+            },
+          ],
+        },
+      },
+    ]);
+    const { fetch } = scriptedFetch(() => new Response(chunkedBody(text, 5)));
+    const client = new AgentSessionsRestClient({ baseUrl: "http://envoy.test", fetch });
+    const seen: string[] = [];
+    const error = await rejectsWith(
+      (async () => {
+        for await (const event of client.converse({ messages: "x" })) seen.push(event.type);
+      })(),
+      Code.Unavailable,
+      "AGENT_FAILED",
+    );
+    assert.deepEqual(seen, ["started", "delta"]);
+    assert.equal(error.domain, "agentsessions.v1");
+    assert.equal(error.httpStatus, undefined);
+
+    const pieces: string[] = [];
+    await rejectsWith(
+      (async () => {
+        for await (const piece of client.converseText({ messages: [{ role: "user" }] }))
+          pieces.push(piece);
+      })(),
+      Code.Unavailable,
+      "AGENT_FAILED",
+    );
+    assert.deepEqual(pieces, ["partial "]);
+  });
+
+  it("cancels the body when the consumer stops reading early", async () => {
+    const text = sse([
+      { seq: 1, started: { session_id: "s", session_uuid: "u" } },
+      { seq: 2, delta: { text: "a" } },
+      { seq: 3, delta: { text: "b" } },
+    ]);
+    let cancelled = false;
+    const { fetch } = scriptedFetch(
+      () => new Response(chunkedBody(text, 3, () => (cancelled = true))),
+    );
+    const client = new AgentSessionsRestClient({ baseUrl: "http://envoy.test", fetch });
+    for await (const event of client.converse({ messages: [{ role: "user" }] })) {
+      assert.equal(event.type, "started");
+      break;
+    }
+    assert.equal(cancelled, true);
+  });
+
+  it("throws UNAVAILABLE when the stream ends before the turn completed", async () => {
+    const text = sse([{ seq: 1, started: { session_id: "s", session_uuid: "u" } }]);
+    const { fetch } = scriptedFetch(() => new Response(chunkedBody(text, 4)));
+    const client = new AgentSessionsRestClient({ baseUrl: "http://envoy.test", fetch });
+    await rejectsWith(collect(client.converse({ messages: [{ role: "user" }] })), Code.Unavailable);
+  });
+
+  it("throws an error before the stream as the HTTP error it is", async () => {
+    const { fetch } = scriptedFetch(() =>
+      json(400, {
+        code: 9,
+        message: "session 's' is inactive",
+        details: [
+          { "@type": "type.googleapis.com/google.rpc.ErrorInfo", reason: "SESSION_INACTIVE" },
+        ],
+      }),
+    );
+    const client = new AgentSessionsRestClient({ baseUrl: "http://envoy.test", fetch });
+    const error = await rejectsWith(
+      collect(client.converseStream({ sessionId: "s", messages: [{ role: "user" }] })),
+      Code.FailedPrecondition,
+      "SESSION_INACTIVE",
+    );
+    assert.equal(error.httpStatus, 400);
+  });
+
+  it("parses JSON error bodies with field violations, and bodies that are not JSON", async () => {
+    const { fetch } = scriptedFetch((url) =>
+      url.pathname.endsWith("/bad")
+        ? json(400, {
+            code: 3,
+            message: "session_id: invalid",
+            details: [
+              {
+                "@type": "type.googleapis.com/google.rpc.ErrorInfo",
+                reason: "INVALID_ARGUMENT",
+                metadata: { field: "session_id" },
+              },
+              {
+                "@type": "type.googleapis.com/google.rpc.BadRequest",
+                field_violations: [{ field: "session_id", description: "invalid" }],
+              },
+            ],
+          })
+        : new Response("upstream connect error", { status: 502 }),
+    );
+    const client = new AgentSessionsRestClient({
+      baseUrl: "http://envoy.test",
+      fetch,
+      retry: false,
+    });
+    const bad = await rejectsWith(
+      client.sessions.get("bad"),
+      Code.InvalidArgument,
+      "INVALID_ARGUMENT",
+    );
+    assert.deepEqual(bad.fieldViolations, [{ field: "session_id", description: "invalid" }]);
+    assert.deepEqual(bad.metadata, { field: "session_id" });
+    const plain = await rejectsWith(client.sessions.get("other"), Code.Unavailable);
+    assert.equal(plain.rawMessage, "upstream connect error");
+    assert.equal(plain.httpStatus, 502);
+  });
+
+  it("retries idempotent calls on 503 and network errors, never creates or turns", async () => {
+    const { fetch, calls } = scriptedFetch((_url, init, nth) => {
+      if (nth === 1) throw new TypeError("fetch failed");
+      if (nth <= 3) return json(503, { code: 14, message: "no healthy upstream" });
+      if (init.method === "POST") return json(503, { code: 14, message: "no healthy upstream" });
+      return json(200, SESSION_JSON);
+    });
+    const client = new AgentSessionsRestClient({
+      baseUrl: "http://envoy.test",
+      fetch,
+      retry: { initialBackoffMs: 1, maxAttempts: 5 },
+    });
+    const session = await client.sessions.get("s-1");
+    assert.equal(calls.length, 4);
+    assert.equal(session.sessionId, "s-1");
+    assert.equal(session.updatedAt.toISOString(), "2026-01-02T03:04:05.654Z");
+    assert.equal(session.sessionName, undefined);
+
+    calls.length = 0;
+    await rejectsWith(client.sessions.create({ sessionId: "s-2" }), Code.Unavailable);
+    await rejectsWith(client.conversation({ messages: [{ role: "user" }] }), Code.Unavailable);
+    await rejectsWith(client.messages.create("s", { role: "user" }), Code.Unavailable);
+    await rejectsWith(collect(client.converse({ messages: [{ role: "user" }] })), Code.Unavailable);
+    assert.equal(calls.length, 4);
+  });
+
+  it("fails with UNAUTHENTICATED, without calling, when the token provider fails", async () => {
+    const { fetch, calls } = scriptedFetch(() => json(200, SESSION_JSON));
+    const client = new AgentSessionsRestClient({
+      baseUrl: "http://envoy.test",
+      fetch,
+      token: async () => Promise.reject(new Error("vault sealed")),
+    });
+    const error = await rejectsWith(client.sessions.get("s"), Code.Unauthenticated);
+    assert.equal(error.rawMessage, "the token provider failed: vault sealed");
+    await rejectsWith(collect(client.converse({ messages: "x" })), Code.Unauthenticated);
+    assert.equal(calls.length, 0);
+  });
+
+  it("builds paths, query strings and snake_case bodies", async () => {
+    const { fetch, calls } = scriptedFetch((url) =>
+      url.pathname.endsWith("/messages")
+        ? json(200, { messages: [], next_page_token: "", total_size: 0 })
+        : json(200, { sessions: [SESSION_JSON], next_page_token: "", total_size: 1 }),
+    );
+    const client = new AgentSessionsRestClient({ baseUrl: "http://envoy.test", fetch });
+    await client.sessions.listPage({
+      pageSize: 2,
+      isActive: false,
+      agentName: "a b",
+      pageToken: "x+y",
+    });
+    await collect(client.messages.list("s.1", { order: "desc", pageSize: 5 }));
+    assert.equal(
+      calls[0]?.url.href,
+      "http://envoy.test/api/agent-sessions?page_size=2&page_token=x%2By&is_active=false&agent_name=a+b",
+    );
+    assert.equal(
+      calls[1]?.url.href,
+      "http://envoy.test/api/agent-sessions/s.1/messages?page_size=5&order=desc",
+    );
+    assert.equal(calls[0]?.init.body, undefined);
+  });
+
+  it("fails with DEADLINE_EXCEEDED when the server does not answer in time", async () => {
+    const { fetch } = scriptedFetch(
+      (_url, init) =>
+        new Promise<Response>((_resolve, reject) => {
+          init.signal?.addEventListener("abort", () =>
+            reject(new DOMException("aborted", "AbortError")),
+          );
+        }),
+    );
+    const client = new AgentSessionsRestClient({
+      baseUrl: "http://envoy.test",
+      fetch,
+      timeoutMs: 50,
+    });
+    await rejectsWith(client.sessions.get("s"), Code.DeadlineExceeded);
+    const controller = new AbortController();
+    setTimeout(() => controller.abort(), 20);
+    await rejectsWith(
+      client.sessions.get("s", { signal: controller.signal, timeoutMs: 0 }),
+      Code.Canceled,
+    );
+  });
+});
