@@ -113,6 +113,7 @@ class Scenario:
     name: str
     call: str
     session: str
+    page_size: int = 50
 
 
 SCENARIOS = (
@@ -120,6 +121,8 @@ SCENARIOS = (
     Scenario("get-session", "GetSession", "bench-{i}"),
     Scenario(f"list-latest-50 ({BIG:,})", "ListMessages", "big"),
     Scenario(f"list-latest-50 ({SMALL:,})", "ListMessages", "small"),
+    # The same 10 messages per answer as the line above, out of the 10,000-message session.
+    Scenario(f"list-latest-10 ({BIG:,})", "ListMessages", "big", page_size=SMALL),
     Scenario("conversation", "Conversation", "conv-{i}"),
 )
 
@@ -181,7 +184,9 @@ def _make_call(
         get = ses_pb.GetSessionRequest(session_id=session_id)
         return lambda: sessions.GetSession(get, metadata=metadata)
     if job.scenario.call == "ListMessages":
-        page = msg_pb.ListMessagesRequest(session_id=session_id, page_size=50, order="desc")
+        page = msg_pb.ListMessagesRequest(
+            session_id=session_id, page_size=job.scenario.page_size, order="desc"
+        )
         return lambda: messages.ListMessages(page, metadata=metadata)
     if job.scenario.call == "Conversation":
         turn = ses_pb.ConversationRequest(
@@ -386,7 +391,9 @@ def request_bytes(scenario: Scenario, index: int) -> bytes:
     elif scenario.call == "GetSession":
         message = ses_pb.GetSessionRequest(session_id=session_id)
     elif scenario.call == "ListMessages":
-        message = msg_pb.ListMessagesRequest(session_id=session_id, page_size=50, order="desc")
+        message = msg_pb.ListMessagesRequest(
+            session_id=session_id, page_size=scenario.page_size, order="desc"
+        )
     else:
         message = ses_pb.ConversationRequest(
             session_id=session_id, messages=[ses_pb.ConversationMessage(role=user, content=CONTENT)]
@@ -794,6 +801,12 @@ def print_report(baseline: Result, results: list[Result], plans: dict[str, str])
         f"{big.rate / small.rate:.2f} "
         f"(p50 {big.percentile(0.5):.2f} ms vs {small.percentile(0.5):.2f} ms); "
         f"each call returns 50 messages from the first session, {SMALL} from the second"
+    )
+    same = by_name[SCENARIOS[4].name]
+    print(
+        f"same answer size: list-latest-{SMALL} ({BIG:,}) / list-latest-50 ({SMALL:,}) req/s: "
+        f"{same.rate / small.rate:.2f} (p50 {same.percentile(0.5):.2f} ms vs "
+        f"{small.percentile(0.5):.2f} ms)"
     )
     for session_id, count in (("big", BIG), ("small", SMALL)):
         print(f"  PostgreSQL alone, latest 50 of {count:,}: {plans[session_id]}")
