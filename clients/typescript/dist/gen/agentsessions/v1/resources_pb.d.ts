@@ -1,0 +1,196 @@
+import type { GenEnum, GenFile, GenMessage } from "@bufbuild/protobuf/codegenv2";
+import type { Timestamp } from "@bufbuild/protobuf/wkt";
+import type { Message as Message$1 } from "@bufbuild/protobuf";
+/**
+ * Describes the file agentsessions/v1/resources.proto.
+ */
+export declare const file_agentsessions_v1_resources: GenFile;
+/**
+ * A conversation with an AI agent: the agent's configuration and metadata, owned by one user.
+ *
+ * @generated from message agentsessions.v1.Session
+ */
+export type Session = Message$1<"agentsessions.v1.Session"> & {
+    /**
+     * Output only. The server-assigned UUID of the session.
+     *
+     * @generated from field: string id = 1;
+     */
+    id: string;
+    /**
+     * Output only after creation. The caller-chosen id, unique per user and immutable; matches
+     * `^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$`.
+     *
+     * @generated from field: string session_id = 2;
+     */
+    sessionId: string;
+    /**
+     * Optional. A human-readable name; absent when never set.
+     *
+     * @generated from field: optional string session_name = 3;
+     */
+    sessionName?: string | undefined;
+    /**
+     * Optional. A free-text description; absent when never set.
+     *
+     * @generated from field: optional string description = 4;
+     */
+    description?: string | undefined;
+    /**
+     * Output only. Whether the session accepts conversation turns; always present.
+     *
+     * @generated from field: bool is_active = 5;
+     */
+    isActive: boolean;
+    /**
+     * Output only. The UUID of the owning user, derived from the token's `sub`.
+     *
+     * @generated from field: string user_id = 6;
+     */
+    userId: string;
+    /**
+     * Optional. The name of the agent that answers in this session; absent when never set.
+     *
+     * @generated from field: optional string agent_name = 7;
+     */
+    agentName?: string | undefined;
+    /**
+     * Optional. The system instructions given to the agent; absent when never set.
+     *
+     * @generated from field: optional string agent_instructions = 8;
+     */
+    agentInstructions?: string | undefined;
+    /**
+     * Output only. When the session was created (UTC, microseconds); never changes.
+     *
+     * @generated from field: google.protobuf.Timestamp created_at = 9;
+     */
+    createdAt?: Timestamp | undefined;
+    /**
+     * Output only. When the session's own fields last changed, activation included.
+     *
+     * @generated from field: google.protobuf.Timestamp updated_at = 10;
+     */
+    updatedAt?: Timestamp | undefined;
+};
+/**
+ * Describes the message agentsessions.v1.Session.
+ * Use `create(SessionSchema)` to create a new message.
+ */
+export declare const SessionSchema: GenMessage<Session>;
+/**
+ * One message of a session, in the session's insertion order.
+ *
+ * @generated from message agentsessions.v1.Message
+ */
+export type Message = Message$1<"agentsessions.v1.Message"> & {
+    /**
+     * Output only. The server-assigned UUID of the message.
+     *
+     * @generated from field: string id = 1;
+     */
+    id: string;
+    /**
+     * Output only. The caller-chosen id of the session the message belongs to.
+     *
+     * @generated from field: string session_id = 2;
+     */
+    sessionId: string;
+    /**
+     * Output only. The UUID of the session the message belongs to.
+     *
+     * @generated from field: string session_uuid = 3;
+     */
+    sessionUuid: string;
+    /**
+     * Required on creation, immutable. Who wrote the message.
+     *
+     * @generated from field: agentsessions.v1.Role role = 4;
+     */
+    role: Role;
+    /**
+     * The text of the message; may be empty (an assistant message that only calls a tool).
+     *
+     * @generated from field: string content = 5;
+     */
+    content: string;
+    /**
+     * Optional. The id of the tool call this message makes or answers.
+     *
+     * @generated from field: optional string tool_call_id = 6;
+     */
+    toolCallId?: string | undefined;
+    /**
+     * Optional. The name of the tool called or answering.
+     *
+     * @generated from field: optional string tool_name = 7;
+     */
+    toolName?: string | undefined;
+    /**
+     * Optional. Extra data as JSON text, for example `{"edited": true}`; stored exactly as sent.
+     *
+     * @generated from field: optional string extra_data = 8;
+     */
+    extraData?: string | undefined;
+    /**
+     * Output only. When the message was stored (UTC, microseconds).
+     *
+     * @generated from field: google.protobuf.Timestamp created_at = 9;
+     */
+    createdAt?: Timestamp | undefined;
+    /**
+     * Output only. When the message last changed.
+     *
+     * @generated from field: google.protobuf.Timestamp updated_at = 10;
+     */
+    updatedAt?: Timestamp | undefined;
+};
+/**
+ * Describes the message agentsessions.v1.Message.
+ * Use `create(MessageSchema)` to create a new message.
+ */
+export declare const MessageSchema: GenMessage<Message>;
+/**
+ * The author of a message. The value names are lower case on purpose: Envoy's JSON transcoding
+ * prints enum value names verbatim, and the REST contract says `user`, `assistant`, `system`,
+ * `tool`, in and out.
+ *
+ * @generated from enum agentsessions.v1.Role
+ */
+export declare enum Role {
+    /**
+     * Not a valid role; requests that leave the role unset are refused.
+     *
+     * @generated from enum value: role_unspecified = 0;
+     */
+    role_unspecified = 0,
+    /**
+     * A message written by the end user.
+     *
+     * @generated from enum value: user = 1;
+     */
+    user = 1,
+    /**
+     * A message written by the agent.
+     *
+     * @generated from enum value: assistant = 2;
+     */
+    assistant = 2,
+    /**
+     * A system or developer instruction.
+     *
+     * @generated from enum value: system = 3;
+     */
+    system = 3,
+    /**
+     * The output of a tool call.
+     *
+     * @generated from enum value: tool = 4;
+     */
+    tool = 4
+}
+/**
+ * Describes the enum agentsessions.v1.Role.
+ */
+export declare const RoleSchema: GenEnum<Role>;
+//# sourceMappingURL=resources_pb.d.ts.map

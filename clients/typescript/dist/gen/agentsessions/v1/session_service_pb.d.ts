@@ -1,0 +1,623 @@
+import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
+import type { Message as Message$1, Role, Session, SessionSchema } from "./resources_pb.js";
+import type { EmptySchema } from "@bufbuild/protobuf/wkt";
+import type { Status } from "../../google/rpc/status_pb.js";
+import type { Message } from "@bufbuild/protobuf";
+/**
+ * Describes the file agentsessions/v1/session_service.proto.
+ */
+export declare const file_agentsessions_v1_session_service: GenFile;
+/**
+ * The request of ListSessions.
+ *
+ * @generated from message agentsessions.v1.ListSessionsRequest
+ */
+export type ListSessionsRequest = Message<"agentsessions.v1.ListSessionsRequest"> & {
+    /**
+     * Optional. The most sessions to return: 0 means 50, above 1000 is capped at 1000, negative
+     * is refused.
+     *
+     * @generated from field: int32 page_size = 1;
+     */
+    pageSize: number;
+    /**
+     * Optional. The `next_page_token` of a previous call with the same filters.
+     *
+     * @generated from field: string page_token = 2;
+     */
+    pageToken: string;
+    /**
+     * Optional. Only sessions with this activity state.
+     *
+     * @generated from field: optional bool is_active = 3;
+     */
+    isActive?: boolean | undefined;
+    /**
+     * Optional. Only sessions whose agent has exactly this name.
+     *
+     * @generated from field: optional string agent_name = 4;
+     */
+    agentName?: string | undefined;
+};
+/**
+ * Describes the message agentsessions.v1.ListSessionsRequest.
+ * Use `create(ListSessionsRequestSchema)` to create a new message.
+ */
+export declare const ListSessionsRequestSchema: GenMessage<ListSessionsRequest>;
+/**
+ * The response of ListSessions.
+ *
+ * @generated from message agentsessions.v1.ListSessionsResponse
+ */
+export type ListSessionsResponse = Message<"agentsessions.v1.ListSessionsResponse"> & {
+    /**
+     * The page of sessions.
+     *
+     * @generated from field: repeated agentsessions.v1.Session sessions = 1;
+     */
+    sessions: Session[];
+    /**
+     * The token of the next page; empty on the last page.
+     *
+     * @generated from field: string next_page_token = 2;
+     */
+    nextPageToken: string;
+    /**
+     * The number of sessions the filters select, regardless of the page.
+     *
+     * @generated from field: int32 total_size = 3;
+     */
+    totalSize: number;
+};
+/**
+ * Describes the message agentsessions.v1.ListSessionsResponse.
+ * Use `create(ListSessionsResponseSchema)` to create a new message.
+ */
+export declare const ListSessionsResponseSchema: GenMessage<ListSessionsResponse>;
+/**
+ * The request of CreateSession.
+ *
+ * @generated from message agentsessions.v1.CreateSessionRequest
+ */
+export type CreateSessionRequest = Message<"agentsessions.v1.CreateSessionRequest"> & {
+    /**
+     * Optional. The caller-chosen id; generated when empty.
+     *
+     * @generated from field: string session_id = 1;
+     */
+    sessionId: string;
+    /**
+     * Optional. A human-readable name.
+     *
+     * @generated from field: optional string session_name = 2;
+     */
+    sessionName?: string | undefined;
+    /**
+     * Optional. A free-text description.
+     *
+     * @generated from field: optional string description = 3;
+     */
+    description?: string | undefined;
+    /**
+     * Optional. The name of the agent.
+     *
+     * @generated from field: optional string agent_name = 4;
+     */
+    agentName?: string | undefined;
+    /**
+     * Optional. The system instructions given to the agent.
+     *
+     * @generated from field: optional string agent_instructions = 5;
+     */
+    agentInstructions?: string | undefined;
+    /**
+     * Optional. Whether the session accepts conversation turns; true when absent.
+     *
+     * @generated from field: optional bool is_active = 6;
+     */
+    isActive?: boolean | undefined;
+};
+/**
+ * Describes the message agentsessions.v1.CreateSessionRequest.
+ * Use `create(CreateSessionRequestSchema)` to create a new message.
+ */
+export declare const CreateSessionRequestSchema: GenMessage<CreateSessionRequest>;
+/**
+ * The request of GetSession.
+ *
+ * @generated from message agentsessions.v1.GetSessionRequest
+ */
+export type GetSessionRequest = Message<"agentsessions.v1.GetSessionRequest"> & {
+    /**
+     * Required. The caller-chosen id of the session.
+     *
+     * @generated from field: string session_id = 1;
+     */
+    sessionId: string;
+};
+/**
+ * Describes the message agentsessions.v1.GetSessionRequest.
+ * Use `create(GetSessionRequestSchema)` to create a new message.
+ */
+export declare const GetSessionRequestSchema: GenMessage<GetSessionRequest>;
+/**
+ * The request of UpdateSession: only the fields present change; `session_id` is immutable.
+ *
+ * @generated from message agentsessions.v1.UpdateSessionRequest
+ */
+export type UpdateSessionRequest = Message<"agentsessions.v1.UpdateSessionRequest"> & {
+    /**
+     * Required. The caller-chosen id of the session.
+     *
+     * @generated from field: string session_id = 1;
+     */
+    sessionId: string;
+    /**
+     * Optional. The new name; empty removes it.
+     *
+     * @generated from field: optional string session_name = 2;
+     */
+    sessionName?: string | undefined;
+    /**
+     * Optional. The new description; empty removes it.
+     *
+     * @generated from field: optional string description = 3;
+     */
+    description?: string | undefined;
+    /**
+     * Optional. The new agent name; empty removes it.
+     *
+     * @generated from field: optional string agent_name = 4;
+     */
+    agentName?: string | undefined;
+    /**
+     * Optional. The new agent instructions; empty removes them.
+     *
+     * @generated from field: optional string agent_instructions = 5;
+     */
+    agentInstructions?: string | undefined;
+    /**
+     * Optional. The new activity state.
+     *
+     * @generated from field: optional bool is_active = 6;
+     */
+    isActive?: boolean | undefined;
+};
+/**
+ * Describes the message agentsessions.v1.UpdateSessionRequest.
+ * Use `create(UpdateSessionRequestSchema)` to create a new message.
+ */
+export declare const UpdateSessionRequestSchema: GenMessage<UpdateSessionRequest>;
+/**
+ * The request of DeleteSession.
+ *
+ * @generated from message agentsessions.v1.DeleteSessionRequest
+ */
+export type DeleteSessionRequest = Message<"agentsessions.v1.DeleteSessionRequest"> & {
+    /**
+     * Required. The caller-chosen id of the session.
+     *
+     * @generated from field: string session_id = 1;
+     */
+    sessionId: string;
+};
+/**
+ * Describes the message agentsessions.v1.DeleteSessionRequest.
+ * Use `create(DeleteSessionRequestSchema)` to create a new message.
+ */
+export declare const DeleteSessionRequestSchema: GenMessage<DeleteSessionRequest>;
+/**
+ * The request of ActivateSession.
+ *
+ * @generated from message agentsessions.v1.ActivateSessionRequest
+ */
+export type ActivateSessionRequest = Message<"agentsessions.v1.ActivateSessionRequest"> & {
+    /**
+     * Required. The caller-chosen id of the session.
+     *
+     * @generated from field: string session_id = 1;
+     */
+    sessionId: string;
+};
+/**
+ * Describes the message agentsessions.v1.ActivateSessionRequest.
+ * Use `create(ActivateSessionRequestSchema)` to create a new message.
+ */
+export declare const ActivateSessionRequestSchema: GenMessage<ActivateSessionRequest>;
+/**
+ * The request of DeactivateSession.
+ *
+ * @generated from message agentsessions.v1.DeactivateSessionRequest
+ */
+export type DeactivateSessionRequest = Message<"agentsessions.v1.DeactivateSessionRequest"> & {
+    /**
+     * Required. The caller-chosen id of the session.
+     *
+     * @generated from field: string session_id = 1;
+     */
+    sessionId: string;
+};
+/**
+ * Describes the message agentsessions.v1.DeactivateSessionRequest.
+ * Use `create(DeactivateSessionRequestSchema)` to create a new message.
+ */
+export declare const DeactivateSessionRequestSchema: GenMessage<DeactivateSessionRequest>;
+/**
+ * One message sent to the agent in a conversation turn.
+ *
+ * @generated from message agentsessions.v1.ConversationMessage
+ */
+export type ConversationMessage = Message<"agentsessions.v1.ConversationMessage"> & {
+    /**
+     * Required. Who wrote the message.
+     *
+     * @generated from field: agentsessions.v1.Role role = 1;
+     */
+    role: Role;
+    /**
+     * Optional. The text of the message.
+     *
+     * @generated from field: string content = 2;
+     */
+    content: string;
+    /**
+     * Optional. The id of the tool call this message makes or answers.
+     *
+     * @generated from field: optional string tool_call_id = 3;
+     */
+    toolCallId?: string | undefined;
+    /**
+     * Optional. The name of the tool called or answering.
+     *
+     * @generated from field: optional string tool_name = 4;
+     */
+    toolName?: string | undefined;
+    /**
+     * Optional. Extra data as JSON text; text that is not JSON is refused, empty means none.
+     *
+     * @generated from field: optional string extra_data = 5;
+     */
+    extraData?: string | undefined;
+};
+/**
+ * Describes the message agentsessions.v1.ConversationMessage.
+ * Use `create(ConversationMessageSchema)` to create a new message.
+ */
+export declare const ConversationMessageSchema: GenMessage<ConversationMessage>;
+/**
+ * The request of Conversation.
+ *
+ * @generated from message agentsessions.v1.ConversationRequest
+ */
+export type ConversationRequest = Message<"agentsessions.v1.ConversationRequest"> & {
+    /**
+     * Required. The messages of this turn, stored in order before the agent's reply; at least one.
+     *
+     * @generated from field: repeated agentsessions.v1.ConversationMessage messages = 1;
+     */
+    messages: ConversationMessage[];
+    /**
+     * Optional. The session to continue; empty starts a new session with a generated id, an
+     * unknown one starts a new session with this id.
+     *
+     * @generated from field: string session_id = 2;
+     */
+    sessionId: string;
+    /**
+     * Optional. The name of a session this turn creates.
+     *
+     * @generated from field: optional string session_name = 3;
+     */
+    sessionName?: string | undefined;
+    /**
+     * Optional. The agent name of a session this turn creates.
+     *
+     * @generated from field: optional string agent_name = 4;
+     */
+    agentName?: string | undefined;
+    /**
+     * Optional. The agent instructions of a session this turn creates.
+     *
+     * @generated from field: optional string agent_instructions = 5;
+     */
+    agentInstructions?: string | undefined;
+};
+/**
+ * Describes the message agentsessions.v1.ConversationRequest.
+ * Use `create(ConversationRequestSchema)` to create a new message.
+ */
+export declare const ConversationRequestSchema: GenMessage<ConversationRequest>;
+/**
+ * The outcome of a stored conversation turn.
+ *
+ * @generated from message agentsessions.v1.ConversationResponse
+ */
+export type ConversationResponse = Message<"agentsessions.v1.ConversationResponse"> & {
+    /**
+     * The caller-chosen id of the session.
+     *
+     * @generated from field: string session_id = 1;
+     */
+    sessionId: string;
+    /**
+     * The UUID of the session.
+     *
+     * @generated from field: string session_uuid = 2;
+     */
+    sessionUuid: string;
+    /**
+     * The agent's reply, stored as an `assistant` message.
+     *
+     * @generated from field: string response = 3;
+     */
+    response: string;
+    /**
+     * The number of messages in the session after the turn.
+     *
+     * @generated from field: int32 messages_count = 4;
+     */
+    messagesCount: number;
+    /**
+     * Whether the session is active after the turn.
+     *
+     * @generated from field: bool session_active = 5;
+     */
+    sessionActive: boolean;
+};
+/**
+ * Describes the message agentsessions.v1.ConversationResponse.
+ * Use `create(ConversationResponseSchema)` to create a new message.
+ */
+export declare const ConversationResponseSchema: GenMessage<ConversationResponse>;
+/**
+ * The request of Converse; the same fields as ConversationRequest.
+ *
+ * @generated from message agentsessions.v1.ConverseRequest
+ */
+export type ConverseRequest = Message<"agentsessions.v1.ConverseRequest"> & {
+    /**
+     * Required. The messages of this turn, stored in order before the agent's reply; at least one.
+     *
+     * @generated from field: repeated agentsessions.v1.ConversationMessage messages = 1;
+     */
+    messages: ConversationMessage[];
+    /**
+     * Optional. The session to continue; empty starts a new session with a generated id, an
+     * unknown one starts a new session with this id.
+     *
+     * @generated from field: string session_id = 2;
+     */
+    sessionId: string;
+    /**
+     * Optional. The name of a session this turn creates.
+     *
+     * @generated from field: optional string session_name = 3;
+     */
+    sessionName?: string | undefined;
+    /**
+     * Optional. The agent name of a session this turn creates.
+     *
+     * @generated from field: optional string agent_name = 4;
+     */
+    agentName?: string | undefined;
+    /**
+     * Optional. The agent instructions of a session this turn creates.
+     *
+     * @generated from field: optional string agent_instructions = 5;
+     */
+    agentInstructions?: string | undefined;
+};
+/**
+ * Describes the message agentsessions.v1.ConverseRequest.
+ * Use `create(ConverseRequestSchema)` to create a new message.
+ */
+export declare const ConverseRequestSchema: GenMessage<ConverseRequest>;
+/**
+ * The first event of a stream: the session the turn runs in.
+ *
+ * @generated from message agentsessions.v1.ConverseStarted
+ */
+export type ConverseStarted = Message<"agentsessions.v1.ConverseStarted"> & {
+    /**
+     * The caller-chosen id of the session.
+     *
+     * @generated from field: string session_id = 1;
+     */
+    sessionId: string;
+    /**
+     * The UUID of the session.
+     *
+     * @generated from field: string session_uuid = 2;
+     */
+    sessionUuid: string;
+};
+/**
+ * Describes the message agentsessions.v1.ConverseStarted.
+ * Use `create(ConverseStartedSchema)` to create a new message.
+ */
+export declare const ConverseStartedSchema: GenMessage<ConverseStarted>;
+/**
+ * A piece of the agent's reply, in order.
+ *
+ * @generated from message agentsessions.v1.ConverseDelta
+ */
+export type ConverseDelta = Message<"agentsessions.v1.ConverseDelta"> & {
+    /**
+     * The text of this piece; all pieces concatenated equal the final response.
+     *
+     * @generated from field: string text = 1;
+     */
+    text: string;
+};
+/**
+ * Describes the message agentsessions.v1.ConverseDelta.
+ * Use `create(ConverseDeltaSchema)` to create a new message.
+ */
+export declare const ConverseDeltaSchema: GenMessage<ConverseDelta>;
+/**
+ * One event of a Converse stream: `started`, then `delta`s, then `message` and `completed`, or an
+ * `error` as the last event when the turn fails after the stream began (nothing is stored then).
+ *
+ * @generated from message agentsessions.v1.ConverseEvent
+ */
+export type ConverseEvent = Message<"agentsessions.v1.ConverseEvent"> & {
+    /**
+     * The position of the event in the stream: 1, 2, 3…
+     *
+     * @generated from field: int32 seq = 1;
+     */
+    seq: number;
+    /**
+     * What happened.
+     *
+     * @generated from oneof agentsessions.v1.ConverseEvent.event
+     */
+    event: {
+        /**
+         * The turn started in this session.
+         *
+         * @generated from field: agentsessions.v1.ConverseStarted started = 2;
+         */
+        value: ConverseStarted;
+        case: "started";
+    } | {
+        /**
+         * A piece of the agent's reply.
+         *
+         * @generated from field: agentsessions.v1.ConverseDelta delta = 3;
+         */
+        value: ConverseDelta;
+        case: "delta";
+    } | {
+        /**
+         * The stored assistant message, with its id.
+         *
+         * @generated from field: agentsessions.v1.Message message = 4;
+         */
+        value: Message$1;
+        case: "message";
+    } | {
+        /**
+         * The turn is stored; the same object Conversation returns.
+         *
+         * @generated from field: agentsessions.v1.ConversationResponse completed = 5;
+         */
+        value: ConversationResponse;
+        case: "completed";
+    } | {
+        /**
+         * The turn failed after the stream began; nothing of it was stored.
+         *
+         * @generated from field: google.rpc.Status error = 6;
+         */
+        value: Status;
+        case: "error";
+    } | {
+        case: undefined;
+        value?: undefined;
+    };
+};
+/**
+ * Describes the message agentsessions.v1.ConverseEvent.
+ * Use `create(ConverseEventSchema)` to create a new message.
+ */
+export declare const ConverseEventSchema: GenMessage<ConverseEvent>;
+/**
+ * Manages the caller's sessions and runs conversation turns in them. Every call needs a bearer
+ * token; a session of another user answers NOT_FOUND.
+ *
+ * @generated from service agentsessions.v1.SessionService
+ */
+export declare const SessionService: GenService<{
+    /**
+     * Lists the caller's sessions, newest created first.
+     *
+     * @generated from rpc agentsessions.v1.SessionService.ListSessions
+     */
+    listSessions: {
+        methodKind: "unary";
+        input: typeof ListSessionsRequestSchema;
+        output: typeof ListSessionsResponseSchema;
+    };
+    /**
+     * Creates a session; a `session_id` the caller already uses answers ALREADY_EXISTS.
+     *
+     * @generated from rpc agentsessions.v1.SessionService.CreateSession
+     */
+    createSession: {
+        methodKind: "unary";
+        input: typeof CreateSessionRequestSchema;
+        output: typeof SessionSchema;
+    };
+    /**
+     * Returns one session.
+     *
+     * @generated from rpc agentsessions.v1.SessionService.GetSession
+     */
+    getSession: {
+        methodKind: "unary";
+        input: typeof GetSessionRequestSchema;
+        output: typeof SessionSchema;
+    };
+    /**
+     * Changes the fields that are present in the request; the others keep their values.
+     *
+     * @generated from rpc agentsessions.v1.SessionService.UpdateSession
+     */
+    updateSession: {
+        methodKind: "unary";
+        input: typeof UpdateSessionRequestSchema;
+        output: typeof SessionSchema;
+    };
+    /**
+     * Deletes a session and all its messages.
+     *
+     * @generated from rpc agentsessions.v1.SessionService.DeleteSession
+     */
+    deleteSession: {
+        methodKind: "unary";
+        input: typeof DeleteSessionRequestSchema;
+        output: typeof EmptySchema;
+    };
+    /**
+     * Marks a session active, so it accepts conversation turns again.
+     *
+     * @generated from rpc agentsessions.v1.SessionService.ActivateSession
+     */
+    activateSession: {
+        methodKind: "unary";
+        input: typeof ActivateSessionRequestSchema;
+        output: typeof SessionSchema;
+    };
+    /**
+     * Marks a session inactive: its messages stay readable and writable, conversations are refused.
+     *
+     * @generated from rpc agentsessions.v1.SessionService.DeactivateSession
+     */
+    deactivateSession: {
+        methodKind: "unary";
+        input: typeof DeactivateSessionRequestSchema;
+        output: typeof SessionSchema;
+    };
+    /**
+     * Runs one conversation turn: stores the request's messages and the agent's reply atomically.
+     *
+     * @generated from rpc agentsessions.v1.SessionService.Conversation
+     */
+    conversation: {
+        methodKind: "unary";
+        input: typeof ConversationRequestSchema;
+        output: typeof ConversationResponseSchema;
+    };
+    /**
+     * Runs one conversation turn like Conversation, streaming the reply as it is produced.
+     *
+     * @generated from rpc agentsessions.v1.SessionService.Converse
+     */
+    converse: {
+        methodKind: "server_streaming";
+        input: typeof ConverseRequestSchema;
+        output: typeof ConverseEventSchema;
+    };
+}>;
+//# sourceMappingURL=session_service_pb.d.ts.map

@@ -1,0 +1,23 @@
+/** Runs Connect calls with the client's deadline, headers and retry policy, mapping errors. */
+import type { CallOptions as ConnectCallOptions } from "@connectrpc/connect";
+import { type RetryOptions } from "../retry.js";
+import type { CallOptions } from "../types.js";
+export interface CallerConfig {
+    /** The default deadline; 0 or undefined for none. */
+    timeoutMs: number | undefined;
+    retry: Required<RetryOptions>;
+}
+export declare class Caller {
+    private readonly config;
+    constructor(config: CallerConfig);
+    /** The deadline of a call: its own, else the client's; undefined for none. */
+    timeoutMs(options: CallOptions | undefined): number | undefined;
+    /**
+     * A unary call; `idempotent` calls are retried on UNAVAILABLE. Throws AgentSessionsError for
+     * every failure of the call itself.
+     */
+    unary<T>(idempotent: boolean, options: CallOptions | undefined, run: (connectOptions: ConnectCallOptions) => Promise<T>): Promise<T>;
+    /** Connect options of a streaming call (never retried). */
+    stream(options: CallOptions | undefined): ConnectCallOptions;
+}
+//# sourceMappingURL=call.d.ts.map

@@ -1,0 +1,29 @@
+/** Generated protobuf messages ↔ the wrapper's plain types. */
+import type { MessageInitShape } from "@bufbuild/protobuf";
+import type * as t from "../types.js";
+import { Role, type Message, type Session } from "../gen/agentsessions/v1/resources_pb.js";
+import type { ConversationMessageSchema, ConversationResponse, ConverseEvent } from "../gen/agentsessions/v1/session_service_pb.js";
+/**
+ * The proto enum value of a role; anything else is sent as `role_unspecified`, which the
+ * server refuses with INVALID_ARGUMENT naming the field, as it does over REST.
+ */
+export declare function roleToProto(role: t.Role): Role;
+export declare function roleFromProto(role: Role): t.Role;
+export declare function sessionFromProto(s: Session): t.Session;
+export declare function messageFromProto(m: Message): t.Message;
+export declare function resultFromProto(r: ConversationResponse): t.ConversationResult;
+/**
+ * The wrapper's event for a proto event; undefined for an event kind this client does not know
+ * (added by a newer service). An `error` event is thrown as its AgentSessionsError.
+ */
+export declare function eventFromProto(e: ConverseEvent): t.ConverseEvent | undefined;
+export declare function conversationMessageToProto(m: t.ConversationMessage): MessageInitShape<typeof ConversationMessageSchema>;
+/** The fields shared by ConversationRequest and ConverseRequest. */
+export declare function turnToProto(request: t.ConversationRequest): {
+    messages: MessageInitShape<typeof ConversationMessageSchema>[];
+    sessionId: string;
+    sessionName?: string;
+    agentName?: string;
+    agentInstructions?: string;
+};
+//# sourceMappingURL=convert.d.ts.map

@@ -1,0 +1,126 @@
+import { timestampDate } from "@bufbuild/protobuf/wkt";
+import { AgentSessionsError, Code } from "../errors.js";
+import { turnMessages } from "../types.js";
+import { Role } from "../gen/agentsessions/v1/resources_pb.js";
+import { errorFromStatus } from "./errors.js";
+/**
+ * The proto enum value of a role; anything else is sent as `role_unspecified`, which the
+ * server refuses with INVALID_ARGUMENT naming the field, as it does over REST.
+ */
+export function roleToProto(role) {
+    switch (role) {
+        case "user":
+            return Role.user;
+        case "assistant":
+            return Role.assistant;
+        case "system":
+            return Role.system;
+        case "tool":
+            return Role.tool;
+        default:
+            return Role.role_unspecified;
+    }
+}
+export function roleFromProto(role) {
+    switch (role) {
+        case Role.user:
+            return "user";
+        case Role.assistant:
+            return "assistant";
+        case Role.system:
+            return "system";
+        case Role.tool:
+            return "tool";
+        default:
+            throw new AgentSessionsError({
+                code: Code.Internal,
+                message: `the server sent an unknown role (${String(role)}); update the client`,
+            });
+    }
+}
+function date(timestamp) {
+    return timestamp ? timestampDate(timestamp) : new Date(0);
+}
+export function sessionFromProto(s) {
+    return {
+        id: s.id,
+        sessionId: s.sessionId,
+        sessionName: s.sessionName,
+        description: s.description,
+        isActive: s.isActive,
+        userId: s.userId,
+        agentName: s.agentName,
+        agentInstructions: s.agentInstructions,
+        createdAt: date(s.createdAt),
+        updatedAt: date(s.updatedAt),
+    };
+}
+export function messageFromProto(m) {
+    return {
+        id: m.id,
+        sessionId: m.sessionId,
+        sessionUuid: m.sessionUuid,
+        role: roleFromProto(m.role),
+        content: m.content,
+        toolCallId: m.toolCallId,
+        toolName: m.toolName,
+        extraData: m.extraData,
+        createdAt: date(m.createdAt),
+        updatedAt: date(m.updatedAt),
+    };
+}
+export function resultFromProto(r) {
+    return {
+        sessionId: r.sessionId,
+        sessionUuid: r.sessionUuid,
+        response: r.response,
+        messagesCount: r.messagesCount,
+        sessionActive: r.sessionActive,
+    };
+}
+/**
+ * The wrapper's event for a proto event; undefined for an event kind this client does not know
+ * (added by a newer service). An `error` event is thrown as its AgentSessionsError.
+ */
+export function eventFromProto(e) {
+    const seq = e.seq;
+    switch (e.event.case) {
+        case "started":
+            return {
+                seq,
+                type: "started",
+                sessionId: e.event.value.sessionId,
+                sessionUuid: e.event.value.sessionUuid,
+            };
+        case "delta":
+            return { seq, type: "delta", text: e.event.value.text };
+        case "message":
+            return { seq, type: "message", message: messageFromProto(e.event.value) };
+        case "completed":
+            return { seq, type: "completed", result: resultFromProto(e.event.value) };
+        case "error":
+            throw errorFromStatus(e.event.value);
+        default:
+            return undefined;
+    }
+}
+export function conversationMessageToProto(m) {
+    return {
+        role: roleToProto(m.role),
+        content: m.content ?? "",
+        toolCallId: m.toolCallId,
+        toolName: m.toolName,
+        extraData: m.extraData,
+    };
+}
+/** The fields shared by ConversationRequest and ConverseRequest. */
+export function turnToProto(request) {
+    return {
+        messages: turnMessages(request.messages).map(conversationMessageToProto),
+        sessionId: request.sessionId ?? "",
+        sessionName: request.sessionName,
+        agentName: request.agentName,
+        agentInstructions: request.agentInstructions,
+    };
+}
+//# sourceMappingURL=convert.js.map

@@ -1,0 +1,188 @@
+/** The REST API's snake_case JSON ↔ the wrapper's types. */
+import { AgentSessionsError, Code } from "../errors.js";
+import { errorFromStatusJson } from "../status.js";
+import { ROLES, turnMessages } from "../types.js";
+export function isObject(value) {
+    return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+function malformed(what) {
+    return new AgentSessionsError({
+        code: Code.Internal,
+        message: `the server's response is not a valid ${what}`,
+    });
+}
+function object(value, what) {
+    if (!isObject(value))
+        throw malformed(what);
+    return value;
+}
+function str(o, key) {
+    const value = o[key];
+    return typeof value === "string" ? value : "";
+}
+/** An optional text field: absent or null is undefined. */
+function optional(o, key) {
+    const value = o[key];
+    return typeof value === "string" ? value : undefined;
+}
+function num(o, key) {
+    const value = o[key];
+    if (typeof value === "number")
+        return value;
+    if (typeof value === "string" && value !== "")
+        return Number(value);
+    return 0;
+}
+function bool(o, key) {
+    return o[key] === true;
+}
+/**
+ * An RFC 3339 timestamp as a Date. The fraction is cut to milliseconds first, since not every
+ * JavaScript engine parses microseconds.
+ */
+export function parseTimestamp(value) {
+    if (typeof value !== "string")
+        return new Date(0);
+    return new Date(value.replace(/(\.\d{3})\d+/, "$1"));
+}
+function role(value) {
+    if (typeof value === "string" && ROLES.includes(value)) {
+        return value;
+    }
+    throw new AgentSessionsError({
+        code: Code.Internal,
+        message: `the server sent an unknown role (${String(value)}); update the client`,
+    });
+}
+export function sessionFromJson(value) {
+    const o = object(value, "Session");
+    return {
+        id: str(o, "id"),
+        sessionId: str(o, "session_id"),
+        sessionName: optional(o, "session_name"),
+        description: optional(o, "description"),
+        isActive: bool(o, "is_active"),
+        userId: str(o, "user_id"),
+        agentName: optional(o, "agent_name"),
+        agentInstructions: optional(o, "agent_instructions"),
+        createdAt: parseTimestamp(o["created_at"]),
+        updatedAt: parseTimestamp(o["updated_at"]),
+    };
+}
+export function messageFromJson(value) {
+    const o = object(value, "Message");
+    return {
+        id: str(o, "id"),
+        sessionId: str(o, "session_id"),
+        sessionUuid: str(o, "session_uuid"),
+        role: role(o["role"]),
+        content: str(o, "content"),
+        toolCallId: optional(o, "tool_call_id"),
+        toolName: optional(o, "tool_name"),
+        extraData: optional(o, "extra_data"),
+        createdAt: parseTimestamp(o["created_at"]),
+        updatedAt: parseTimestamp(o["updated_at"]),
+    };
+}
+function list(o, key) {
+    const value = o[key];
+    return Array.isArray(value) ? value : [];
+}
+export function sessionPageFromJson(value) {
+    const o = object(value, "ListSessionsResponse");
+    return {
+        sessions: list(o, "sessions").map(sessionFromJson),
+        nextPageToken: str(o, "next_page_token"),
+        totalSize: num(o, "total_size"),
+    };
+}
+export function messagePageFromJson(value) {
+    const o = object(value, "ListMessagesResponse");
+    return {
+        messages: list(o, "messages").map(messageFromJson),
+        nextPageToken: str(o, "next_page_token"),
+        totalSize: num(o, "total_size"),
+    };
+}
+export function resultFromJson(value) {
+    const o = object(value, "ConversationResponse");
+    return {
+        sessionId: str(o, "session_id"),
+        sessionUuid: str(o, "session_uuid"),
+        response: str(o, "response"),
+        messagesCount: num(o, "messages_count"),
+        sessionActive: bool(o, "session_active"),
+    };
+}
+export function deletedCountFromJson(value) {
+    return num(object(value, "ClearMessagesResponse"), "deleted_count");
+}
+/**
+ * The wrapper's event for one ConverseEvent JSON; undefined for an unknown kind of event. An
+ * `error` event is thrown as its AgentSessionsError.
+ */
+export function eventFromJson(value) {
+    const o = object(value, "ConverseEvent");
+    const seq = num(o, "seq");
+    if (isObject(o["started"])) {
+        const started = o["started"];
+        return {
+            seq,
+            type: "started",
+            sessionId: str(started, "session_id"),
+            sessionUuid: str(started, "session_uuid"),
+        };
+    }
+    if (isObject(o["delta"]))
+        return { seq, type: "delta", text: str(o["delta"], "text") };
+    if (isObject(o["message"])) {
+        return { seq, type: "message", message: messageFromJson(o["message"]) };
+    }
+    if (isObject(o["completed"])) {
+        return { seq, type: "completed", result: resultFromJson(o["completed"]) };
+    }
+    if (isObject(o["error"])) {
+        throw errorFromStatusJson(o["error"], Code.Unknown, "the turn failed");
+    }
+    return undefined;
+}
+/** A JSON body with only the fields that are set, under their snake_case names. */
+export function body(fields) {
+    const out = {};
+    for (const [key, value] of Object.entries(fields)) {
+        if (value !== undefined)
+            out[key] = value;
+    }
+    return out;
+}
+export function sessionChangesToJson(input) {
+    return body({
+        session_name: input.sessionName,
+        description: input.description,
+        agent_name: input.agentName,
+        agent_instructions: input.agentInstructions,
+        is_active: input.isActive,
+    });
+}
+export function newSessionToJson(input) {
+    return { ...sessionChangesToJson(input), ...body({ session_id: input.sessionId }) };
+}
+export function messageInputToJson(input) {
+    return body({
+        role: "role" in input ? input.role : undefined,
+        content: input.content,
+        tool_call_id: input.toolCallId,
+        tool_name: input.toolName,
+        extra_data: input.extraData,
+    });
+}
+export function turnToJson(request) {
+    return body({
+        messages: turnMessages(request.messages).map(messageInputToJson),
+        session_id: request.sessionId,
+        session_name: request.sessionName,
+        agent_name: request.agentName,
+        agent_instructions: request.agentInstructions,
+    });
+}
+//# sourceMappingURL=json.js.map
