@@ -74,9 +74,10 @@ lint: generate $(BUF) ## ruff, mypy, buf lint and format, and generated client c
 	$(BIN)/mypy --config-file clients/python/pyproject.toml
 	$(BUF) lint
 	$(BUF) format --diff --exit-code
-	@test -z "$$(git status --porcelain -- clients/python/src/agent_sessions_client/_proto $(TS)/src/gen)" \
-	  || { git status --short -- clients/python/src/agent_sessions_client/_proto $(TS)/src/gen; \
-	       echo "generated client code differs from protos/: run make generate and commit it"; exit 1; }
+	cd $(TS) && npm run build
+	@test -z "$$(git status --porcelain -- clients/python/src/agent_sessions_client/_proto $(TS)/src/gen $(TS)/dist)" \
+	  || { git status --short -- clients/python/src/agent_sessions_client/_proto $(TS)/src/gen $(TS)/dist; \
+	       echo "generated client code differs from protos/ or src/: run make generate, build and commit it"; exit 1; }
 	cd $(TS) && npm run lint
 
 AGAINST ?= main
@@ -96,4 +97,4 @@ bench: $(GEN_STAMP) ## Benchmark the gRPC API against pgbench on the same Postgr
 
 .PHONY: clean
 clean: ## Remove generated code and the virtualenv (keeps the data folder).
-	rm -rf $(GEN) $(VENV) node_modules $(TS)/node_modules $(TS)/dist $(TS)/build
+	rm -rf $(GEN) $(VENV) node_modules $(TS)/node_modules $(TS)/build
