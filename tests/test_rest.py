@@ -67,6 +67,7 @@ def error(response: httpx.Response, status: int, code: int) -> dict[str, Any]:
     body = response.json()
     assert body["code"] == code, body
     assert isinstance(body["message"], str) and body["message"], body
+    assert isinstance(body.get("details"), list), body  # {"code", "message", "details"} always
     assert "Traceback" not in body["message"] and "SELECT" not in body["message"]
     return dict(body)
 
@@ -334,6 +335,11 @@ BAD_REQUESTS: list[tuple[str, str, Any, int, int, str | None]] = [
     ("GET", f"{API}?page_size=-3", None, 400, 3, "page_size"),
     ("GET", f"{API}?bogus=1", None, 400, 3, "bogus"),
     ("GET", f"{API}/target?session_id=other", None, 400, 3, "session_id"),
+    ("POST", f"{API}?is_active=false", {"session_id": "q"}, 400, 3, "query"),
+    ("PATCH", f"{API}/target?description=x", {}, 400, 3, "query"),
+    ("POST", f"{API}/target/messages?role=user", {"content": "x"}, 400, 3, "query"),
+    ("PUT", f"{API}/target/deactivate?x=1", None, 400, 3, "x"),
+    ("POST", f"{API}/target/messages", {"role": "user", "extra_data": ""}, 400, 3, "extra_data"),
     ("GET", f"{API}/target/messages/not-a-uuid", None, 400, 3, "message_id"),
     ("GET", f"{API}/missing", None, 404, 5, None),
     ("GET", f"{API}/target/nope", None, 404, 5, None),
@@ -491,3 +497,29 @@ def test_stream_failing_midway_ends_with_an_error_event(settings: Any, tmp_path:
         finally:
             process.terminate()
             process.wait(10)
+
+
+def test_pages_of_huge_messages_shrink_instead_of_failing(http: httpx.Client) -> None:
+    """A page holds fewer rows than page_size when its text is huge; every row still comes."""
+    ok(http.post(API, json={"session_id": "huge"}))
+    big = "\U0001f600" * 1_000_000  # 4 MB of UTF-8, within the content limit and the body limit
+    for content in (big, "small", big):
+        ok(http.post(f"{API}/huge/messages", json={"role": "user", "content": content}))
+    sizes, token = [], None
+    while True:
+        params = {"page_size": 50, **({"page_token": token} if token else {})}
+        page = ok(http.get(f"{API}/huge/messages", params=params))
+        assert page["total_size"] == 3 and 1 <= len(page["messages"]) < 3
+        sizes += [len(m["content"]) for m in page["messages"]]
+        token = page["next_page_token"]
+        if not token:
+            break
+    assert sizes == [1_000_000, 5, 1_000_000]
+
+
+def test_large_headers_answer_the_same_every_time(http: httpx.Client) -> None:
+    """grpc's default soft limit refused 8-16 KiB of headers at random; now there is one limit."""
+    ok(http.post(API, json={"session_id": "headers"}))
+    for _ in range(10):
+        ok(http.get(f"{API}/headers", headers={"x-padding": "p" * 12_000}))
+    error(http.get(f"{API}/headers", headers={"x-padding": "p" * 70_000}), 431, 8)

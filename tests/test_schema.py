@@ -4,16 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from agent_sessions.db.engine import sqlalchemy_url
+from agent_sessions.db.engine import libpq_url, sync_engine
 from agent_sessions.db.models import Base
 from agent_sessions.migrate import upgrade
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import create_engine
 
 
 def test_migrations_match_the_models(database_url: str) -> None:
-    engine = create_engine(sqlalchemy_url(database_url))
+    engine = sync_engine(database_url)
     with engine.connect() as conn:
         context = MigrationContext.configure(conn, opts={"compare_type": True})
         diff = compare_metadata(context, Base.metadata)
@@ -92,3 +91,21 @@ def test_prebuilt_statements_only_take_owner_scoped_parameters() -> None:
         assert all(p.startswith("p_") for p in parameters), (name, parameters)
         if "p_session_id" in parameters:
             assert "p_user_id" in parameters, name
+
+
+def test_every_libpq_url_form_reaches_the_database(database_url: str) -> None:
+    """CONTRACT §1: any libpq URL, Unix-socket ones too, percent-encoded host included."""
+    from urllib.parse import parse_qs, quote, urlsplit
+
+    import psycopg
+
+    socket_dir = parse_qs(urlsplit(database_url).query)["host"][0]
+    for url in (
+        f"postgresql://postgres@/postgres?host={socket_dir}",
+        f"postgres://postgres@/postgres?host={socket_dir}",
+        f"postgresql://postgres@{quote(socket_dir, safe='')}/postgres",
+        f"postgresql+psycopg://postgres@/postgres?host={socket_dir}",
+    ):
+        with psycopg.connect(libpq_url(url)) as conn:
+            assert conn.execute("SELECT 1").fetchone() == (1,)
+        upgrade(url)  # Alembic goes through the same URL handling

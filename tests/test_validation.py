@@ -82,6 +82,18 @@ CASES: list[tuple[str, str, Any, str]] = [
     (
         "m",
         "CreateMessage",
+        mpb.CreateMessageRequest(session_id=TARGET, role=rpb.user, extra_data=""),
+        "extra_data",
+    ),
+    (
+        "m",
+        "UpdateMessage",
+        mpb.UpdateMessageRequest(session_id=TARGET, message_id=MSG, extra_data=""),
+        "extra_data",
+    ),
+    (
+        "m",
+        "CreateMessage",
         mpb.CreateMessageRequest(session_id=TARGET, role=rpb.user, extra_data='{"a": NaN}'),
         "extra_data",
     ),

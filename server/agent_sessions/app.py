@@ -33,6 +33,7 @@ SERVICE_NAMES = (
     message_service_pb2.DESCRIPTOR.services_by_name["MessageService"].full_name,
 )
 GRACE_SECONDS = 5.0
+METADATA_LIMIT = 96 * 1024
 
 
 @dataclass
@@ -66,7 +67,14 @@ async def start(settings: Settings, agent: Agent | None = None) -> RunningServer
     server = grpc.aio.server(
         interceptors=[ErrorInterceptor(), AuthInterceptor(TokenVerifier(settings))],
         # Several worker processes bind the same port; the kernel spreads connections.
-        options=[("grpc.so_reuseport", 1), ("grpc.max_receive_message_length", 8 * 1024 * 1024)],
+        options=[
+            ("grpc.so_reuseport", 1),
+            ("grpc.max_receive_message_length", 8 * 1024 * 1024),
+            # grpc's default soft limit (8 KiB) refuses a random share of calls between 8 and
+            # 16 KiB of headers; one fixed limit above Envoy's (60 KiB) answers the same each time.
+            ("grpc.max_metadata_size", METADATA_LIMIT),
+            ("grpc.absolute_max_metadata_size", METADATA_LIMIT),
+        ],
     )
     # The generated registration functions carry no annotations.
     ses_grpc.add_SessionServiceServicer_to_server(SessionServicer(services), server)  # type: ignore[no-untyped-call]

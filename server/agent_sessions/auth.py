@@ -93,7 +93,8 @@ class TokenVerifier:
         subject = claims.get("sub")
         if not isinstance(subject, str) or not subject or "\x00" in subject or len(subject) > 512:
             raise Unauthenticated(
-                "the token's sub must be a non-empty string", reason="TOKEN_INVALID"
+                "the token's sub must be a non-empty string of at most 512 characters without NUL",
+                reason="TOKEN_INVALID",
             )
         return Caller(user_id_for(subject), subject), float(claims["exp"])
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -93,6 +93,27 @@ def message_proto(row: Row, session_id: str) -> res_pb.Message:
     )
 
 
+# The most text one page carries. Beyond it a page holds fewer rows than page_size (and a
+# next_page_token): gRPC clients refuse answers over 4 MiB by default, and Envoy must buffer a
+# whole answer to transcode it. Only pages of very large messages ever reach it.
+PAGE_TEXT_BUDGET = 3 * 1024 * 1024
+TEXT_COLUMNS = (*SESSION_TEXT_FIELDS, "content", "tool_call_id", "tool_name", "extra_data")
+
+
+def _fitting(rows: Sequence[Row], limit: int) -> int:
+    """How many of the first `limit` rows fit in one page (always at least one)."""
+    used = 0
+    for count, row in enumerate(rows[:limit]):
+        for name in TEXT_COLUMNS:
+            value = row.get(name)
+            if value:
+                # Short text: its worst-case UTF-8 size; long text: its exact size.
+                used += len(value) * 4 if len(value) < 256 else len(value.encode())
+        if used > PAGE_TEXT_BUDGET and count > 0:
+            return count
+    return min(len(rows), limit)
+
+
 def _present(request: Any, name: str) -> bool:
     return bool(request.HasField(name))
 
@@ -104,7 +125,9 @@ def _new_message(field: str, m: Any) -> NewMessage:
         content=v.text(f"{field}content", m.content),
         tool_call_id=v.optional_text(f"{field}tool_call_id", m.tool_call_id),
         tool_name=v.optional_text(f"{field}tool_name", m.tool_name),
-        extra_data=v.json_text(f"{field}extra_data", m.extra_data),
+        extra_data=v.json_text(
+            f"{field}extra_data", m.extra_data if m.HasField("extra_data") else None
+        ),
     )
 
 
@@ -149,11 +172,13 @@ class SessionServicer(ses_grpc.SessionServiceServicer):
         rows, total = await owner.list_sessions(
             is_active=is_active, agent_name=agent_name, limit=limit, after=after
         )
+        shown = _fitting(rows, limit)
         response = ses_pb.ListSessionsResponse(
-            sessions=[session_proto(r) for r in rows[:limit]], total_size=total
+            sessions=[session_proto(r) for r in rows[:shown]],
+            total_size=total,
         )
-        if len(rows) > limit:
-            last = rows[limit - 1]
+        if len(rows) > shown:
+            last = rows[shown - 1]
             response.next_page_token = self.s.tokens.issue(
                 scope, [last["created_at"].isoformat(), str(last["id"])]
             )
@@ -295,11 +320,13 @@ class MessageServicer(msg_grpc.MessageServiceServicer):
             limit=limit,
             after_seq=int(position[0]) if position is not None else None,
         )
+        shown = _fitting(rows, limit)
         response = msg_pb.ListMessagesResponse(
-            messages=[message_proto(r, session_id) for r in rows[:limit]], total_size=total
+            messages=[message_proto(r, session_id) for r in rows[:shown]],
+            total_size=total,
         )
-        if len(rows) > limit:
-            response.next_page_token = self.s.tokens.issue(scope, [rows[limit - 1]["seq"]])
+        if len(rows) > shown:
+            response.next_page_token = self.s.tokens.issue(scope, [rows[shown - 1]["seq"]])
         return response
 
     async def CreateMessage(self, request: msg_pb.CreateMessageRequest, context: Context) -> Any:

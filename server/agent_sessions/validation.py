@@ -57,8 +57,11 @@ def _refuse_constant(name: str) -> None:
 
 
 def json_text(field: str, value: str | None) -> str | None:
-    """Checks that extra data is JSON text; absent or empty means none. Stored exactly as sent."""
-    if not value:
+    """Checks that extra data is JSON text (None when absent). Stored exactly as sent.
+
+    An empty string is not JSON and is refused like any other non-JSON text.
+    """
+    if value is None:
         return None
     text(field, value)
     try:

@@ -4,31 +4,36 @@ from __future__ import annotations
 
 from typing import Any
 
+import psycopg
 from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
+from sqlalchemy import Engine, create_engine
 from sqlalchemy.dialects.postgresql.psycopg import PGDialect_psycopg
-from sqlalchemy.engine import URL, make_url
 from sqlalchemy.sql import ClauseElement
 
 DIALECT = PGDialect_psycopg()  # type: ignore[no-untyped-call]
 
 
-def sqlalchemy_url(database_url: str) -> URL:
-    """Maps `postgresql://…` (also `postgres://` and Unix-socket URLs) onto the psycopg driver."""
-    url = make_url(database_url)
-    if url.drivername in ("postgresql", "postgres", "postgresql+psycopg2", "postgresql+asyncpg"):
-        url = url.set(drivername="postgresql+psycopg")
-    if url.drivername != "postgresql+psycopg":
-        raise ValueError(
-            f"AGENT_SESSIONS_DATABASE_URL must be a postgresql:// URL, got {url.drivername}://"
-        )
-    return url
-
-
 def libpq_url(database_url: str) -> str:
-    """The URL as libpq (and so psycopg) reads it."""
-    url = sqlalchemy_url(database_url).set(drivername="postgresql")
-    return url.render_as_string(hide_password=False)
+    """The URL as libpq reads it, untouched but for a SQLAlchemy driver suffix.
+
+    libpq's own parser (through psycopg) handles every form it documents, percent-encoded
+    Unix-socket hosts (`postgresql://user@%2Ftmp%2Fpg/db`) and `?host=/tmp/pg` included, which
+    SQLAlchemy's URL parser does not.
+    """
+    scheme, sep, rest = database_url.partition("://")
+    base = scheme.split("+", 1)[0]
+    if not sep or base not in ("postgresql", "postgres"):
+        raise ValueError(
+            f"AGENT_SESSIONS_DATABASE_URL must be a postgresql:// URL, got {scheme or database_url!r}"
+        )
+    return f"postgresql://{rest}"
+
+
+def sync_engine(database_url: str) -> Engine:
+    """A SQLAlchemy engine (for Alembic and schema checks) whose connections libpq opens itself."""
+    url = libpq_url(database_url)
+    return create_engine("postgresql+psycopg://", creator=lambda: psycopg.connect(url))
 
 
 def sql(statement: ClauseElement) -> str:

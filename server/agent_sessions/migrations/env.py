@@ -5,9 +5,9 @@ from __future__ import annotations
 import os
 
 from alembic import context
-from sqlalchemy import create_engine, text
+from sqlalchemy import text
 
-from agent_sessions.db.engine import sqlalchemy_url
+from agent_sessions.db.engine import sync_engine
 from agent_sessions.db.models import Base
 
 # Several processes may start at once (workers, tests); this lock makes them migrate in turn.
@@ -19,7 +19,7 @@ target_metadata = Base.metadata
 
 def run_migrations_online() -> None:
     url = config.attributes.get("database_url") or os.environ.get("AGENT_SESSIONS_DATABASE_URL")
-    engine = create_engine(sqlalchemy_url(str(url)))
+    engine = sync_engine(str(url))
     with engine.connect() as connection:
         connection.execute(text("SELECT pg_advisory_lock(:k)"), {"k": MIGRATION_LOCK})
         try:

@@ -137,7 +137,7 @@ export type CreateMessageRequest = Message<"agentsessions.v1.CreateMessageReques
   toolName?: string | undefined;
 
   /**
-   * Optional. Extra data as JSON text; text that is not JSON is refused, empty means none.
+   * Optional. Extra data as JSON text; text that is not JSON (the empty string too) is refused.
    *
    * @generated from field: optional string extra_data = 6;
    */
@@ -207,7 +207,7 @@ export type UpdateMessageRequest = Message<"agentsessions.v1.UpdateMessageReques
   content?: string | undefined;
 
   /**
-   * Optional. New extra data as JSON text; empty removes it.
+   * Optional. New extra data as JSON text (`null` to say there is none).
    *
    * @generated from field: optional string extra_data = 4;
    */

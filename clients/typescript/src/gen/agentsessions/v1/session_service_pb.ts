@@ -328,7 +328,7 @@ export type ConversationMessage = Message<"agentsessions.v1.ConversationMessage"
   toolName?: string | undefined;
 
   /**
-   * Optional. Extra data as JSON text; text that is not JSON is refused, empty means none.
+   * Optional. Extra data as JSON text; text that is not JSON (the empty string too) is refused.
    *
    * @generated from field: optional string extra_data = 5;
    */
