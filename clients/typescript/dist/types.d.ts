@@ -86,7 +86,10 @@ export interface CreateMessageInput {
     /** JSON text; text that is not JSON is refused. */
     extraData?: string;
 }
-/** The fields of a message to change; absent fields keep their values. */
+/**
+ * The fields of a message to change; absent fields keep their values. `extraData` must be JSON
+ * text (`"null"` says there is none); an empty string is refused.
+ */
 export interface MessageChanges {
     content?: string;
     extraData?: string;

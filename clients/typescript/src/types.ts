@@ -98,7 +98,10 @@ export interface CreateMessageInput {
   extraData?: string;
 }
 
-/** The fields of a message to change; absent fields keep their values. */
+/**
+ * The fields of a message to change; absent fields keep their values. `extraData` must be JSON
+ * text (`"null"` says there is none); an empty string is refused.
+ */
 export interface MessageChanges {
   content?: string;
   extraData?: string;

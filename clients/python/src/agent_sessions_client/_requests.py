@@ -150,7 +150,8 @@ def update_message(
     tool_call_id: str | None,
     tool_name: str | None,
 ) -> msg_pb.UpdateMessageRequest:
-    """The UpdateMessage request: None keeps a field, an empty string removes it."""
+    """The UpdateMessage request: None keeps a field, an empty string removes it (not extra_data,
+    which must be JSON text: send "null" to say there is none)."""
     return msg_pb.UpdateMessageRequest(
         session_id=session_id,
         message_id=message_id,

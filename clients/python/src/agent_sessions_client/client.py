@@ -362,7 +362,8 @@ class Client:
         tool_name: str | None = None,
         timeout: float | None = None,
     ) -> Message:
-        """Changes the given fields (None keeps a field, an empty string removes it)."""
+        """Changes the given fields (None keeps a field, an empty string removes it;
+        extra_data must be JSON text, so "null" says there is none)."""
         request = req.update_message(
             session_id, message_id, content, extra_data, tool_call_id, tool_name
         )
