@@ -417,9 +417,9 @@ def run_scenario_h2load(
         check = channel.unary_unary(path)
         for i in range(config.concurrency):
             check(request_bytes(scenario, i), metadata=metadata, timeout=30)
-    # One connection per h2load process: with several clients on one `-d` file, h2load 1.52
-    # sent about half of the requests without their body (they failed INVALID_ARGUMENT inside an
-    # HTTP 200, and the rate looked twice the real one).
+    # One connection per h2load process: measured with 8 connections on one `-d` file, about half
+    # of h2load 1.52's appends stored nothing while it counted them all (gRPC errors travel inside
+    # HTTP 200), so the rate looked twice the real one; with one connection each, rows = requests.
     procs: list[subprocess.Popen[bytes]] = []
     logs = []
     launched = time.time()
