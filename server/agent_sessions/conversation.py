@@ -9,8 +9,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from agent_sessions.agent import Agent, AgentMessage, AgentTurn
-from agent_sessions.db.repository import NewMessage, Owner, Row, StoredTurn
-from agent_sessions.errors import AgentFailed, DomainError, FailedPrecondition
+from agent_sessions.db.repository import NewMessage, Owner, Row, StoredTurn, inactive_session
+from agent_sessions.errors import AgentFailed, DomainError
 
 log = logging.getLogger(__name__)
 
@@ -58,12 +58,7 @@ class Conversations:
         history: list[AgentMessage] = []
         if existing is not None:
             if not existing["is_active"]:
-                raise FailedPrecondition(
-                    f"session {session_id!r} is inactive; activate it with "
-                    f"PUT /api/agent-sessions/{session_id}/activate to continue the conversation",
-                    reason="SESSION_INACTIVE",
-                    metadata={"session_id": session_id},
-                )
+                raise inactive_session(session_id)
             history = [
                 _agent_message(r)
                 for r in await owner.recent_messages(existing["id"], HISTORY_LIMIT)

@@ -230,7 +230,8 @@ def _message_not_found(message_id: uuid.UUID) -> NotFound:
     )
 
 
-def _inactive(session_id: str) -> FailedPrecondition:
+def inactive_session(session_id: str) -> FailedPrecondition:
+    """The refusal of a conversation turn in an inactive session."""
     return FailedPrecondition(
         f"session {session_id!r} is inactive; activate it with "
         f"PUT /api/agent-sessions/{session_id}/activate to continue the conversation",
@@ -456,7 +457,7 @@ class Owner:
             )
             session = cast(Row, await bumped.fetchone())
             if not session["is_active"]:
-                raise _inactive(session_id)  # deactivated while the agent worked; rolls back
+                raise inactive_session(session_id)  # deactivated while the agent worked; rolls back
             stored = await conn.execute(
                 INSERT_TURN,
                 self._params(
