@@ -24,6 +24,7 @@ Environment (all optional):
   BENCH_CONCURRENCY    concurrent callers (default 16)
   BENCH_CLIENT         h2load (default when installed; `make bench` installs it) or python
   BENCH_CLIENT_PROCS   Python client processes the callers are spread over (default 1)
+  BENCH_SCENARIOS      comma-separated scenario names to run (default all), e.g. append-message
   AGENT_SESSIONS_WORKERS  server worker processes (default: the CPU count)
 """
 
@@ -91,6 +92,7 @@ class Config:
     client_procs: int
     workers: int
     client: str
+    scenarios: tuple[Scenario, ...]
 
     @classmethod
     def from_env(cls) -> Config:
@@ -103,6 +105,7 @@ class Config:
             workers=int(_env_number("AGENT_SESSIONS_WORKERS", os.cpu_count() or 1)),
             client=os.environ.get("BENCH_CLIENT")
             or ("h2load" if shutil.which("h2load") else "python"),
+            scenarios=_chosen_scenarios(os.environ.get("BENCH_SCENARIOS", "")),
         )
 
 
@@ -125,6 +128,19 @@ SCENARIOS = (
     Scenario(f"list-latest-10 ({BIG:,})", "ListMessages", "big", page_size=SMALL),
     Scenario("conversation", "Conversation", "conv-{i}"),
 )
+
+
+def _chosen_scenarios(names: str) -> tuple[Scenario, ...]:
+    wanted = [name.strip() for name in names.split(",") if name.strip()]
+    if not wanted:
+        return SCENARIOS
+    known = {scenario.name: scenario for scenario in SCENARIOS}
+    unknown = [name for name in wanted if name not in known]
+    if unknown:
+        raise SystemExit(
+            f"BENCH_SCENARIOS: unknown {', '.join(unknown)}; choose from {', '.join(known)}"
+        )
+    return tuple(known[name] for name in wanted)
 
 
 @dataclass
@@ -766,6 +782,39 @@ def plan_latest_50(url: str, session_id: str) -> str:
 # -- report ---------------------------------------------------------------------------------
 
 
+def _print_append_target(baseline: Result, append: Result) -> None:
+    """Prints the append-message target line, and what it would be without the client's CPU."""
+    met = 100 * append.rate / baseline.rate >= TARGET_PERCENT
+    print(
+        f"append-message target: >= {TARGET_PERCENT:g}% of pgbench insert TPS -> "
+        f"{100 * append.rate / baseline.rate:.1f}% ({'met' if met else 'NOT met'})"
+    )
+    cores = os.cpu_count() or 1
+    own = append.cpu_ms_per_request("server") + append.cpu_ms_per_request("postgres")
+    print(
+        f"  without the client's CPU (estimate: {cores} cores / {own:.2f} ms of server and "
+        f"PostgreSQL CPU per call): ~{1000 * cores / own:.0f} req/s = "
+        f"{100 * 1000 * cores / own / baseline.rate:.1f}% of pgbench"
+    )
+
+
+def _print_list_comparison(big: Result, small: Result, same: Result, plans: dict[str, str]) -> None:
+    """Prints how list pages of the 10,000-message session compare with the 10-message one."""
+    print(
+        f"list-latest-50 ({BIG:,}) / list-latest-50 ({SMALL:,}) req/s: "
+        f"{big.rate / small.rate:.2f} "
+        f"(p50 {big.percentile(0.5):.2f} ms vs {small.percentile(0.5):.2f} ms); "
+        f"each call returns 50 messages from the first session, {SMALL} from the second"
+    )
+    print(
+        f"same answer size: list-latest-{SMALL} ({BIG:,}) / list-latest-50 ({SMALL:,}) req/s: "
+        f"{same.rate / small.rate:.2f} (p50 {same.percentile(0.5):.2f} ms vs "
+        f"{small.percentile(0.5):.2f} ms)"
+    )
+    for session_id, count in (("big", BIG), ("small", SMALL)):
+        print(f"  PostgreSQL alone, latest 50 of {count:,}: {plans[session_id]}")
+
+
 def print_report(baseline: Result, results: list[Result], plans: dict[str, str]) -> bool:
     """Prints the table and the target; returns whether every call succeeded."""
     header = (
@@ -785,34 +834,11 @@ def print_report(baseline: Result, results: list[Result], plans: dict[str, str])
         )
     print()
     by_name = {r.name: r for r in results}
-    append = by_name["append-message"]
-    met = 100 * append.rate / baseline.rate >= TARGET_PERCENT
-    print(
-        f"append-message target: >= {TARGET_PERCENT:g}% of pgbench insert TPS -> "
-        f"{100 * append.rate / baseline.rate:.1f}% ({'met' if met else 'NOT met'})"
-    )
-    cores = os.cpu_count() or 1
-    own = append.cpu_ms_per_request("server") + append.cpu_ms_per_request("postgres")
-    print(
-        f"  without the client's CPU (estimate: {cores} cores / {own:.2f} ms of server and "
-        f"PostgreSQL CPU per call): ~{1000 * cores / own:.0f} req/s = "
-        f"{100 * 1000 * cores / own / baseline.rate:.1f}% of pgbench"
-    )
-    big, small = by_name[SCENARIOS[2].name], by_name[SCENARIOS[3].name]
-    print(
-        f"list-latest-50 ({BIG:,}) / list-latest-50 ({SMALL:,}) req/s: "
-        f"{big.rate / small.rate:.2f} "
-        f"(p50 {big.percentile(0.5):.2f} ms vs {small.percentile(0.5):.2f} ms); "
-        f"each call returns 50 messages from the first session, {SMALL} from the second"
-    )
-    same = by_name[SCENARIOS[4].name]
-    print(
-        f"same answer size: list-latest-{SMALL} ({BIG:,}) / list-latest-50 ({SMALL:,}) req/s: "
-        f"{same.rate / small.rate:.2f} (p50 {same.percentile(0.5):.2f} ms vs "
-        f"{small.percentile(0.5):.2f} ms)"
-    )
-    for session_id, count in (("big", BIG), ("small", SMALL)):
-        print(f"  PostgreSQL alone, latest 50 of {count:,}: {plans[session_id]}")
+    if "append-message" in by_name:
+        _print_append_target(baseline, by_name["append-message"])
+    big, small, same = (by_name.get(scenario.name) for scenario in SCENARIOS[2:5])
+    if big and small and same:
+        _print_list_comparison(big, small, same, plans)
     failed = [r for r in results if r.errors or not r.requests]
     for result in failed:
         print(f"ERRORS in {result.name}: {result.errors} failed calls, first: {result.first_error}")
@@ -837,7 +863,7 @@ def run(config: Config, work: Path) -> bool:
         baseline = run_pgbench(url, str(info.socket_dir), config, work, groups)
         say(f"  {baseline.rate:.0f} TPS; {describe_cpu(baseline.cpu, baseline.seconds)}")
         results: list[Result] = []
-        for scenario in SCENARIOS:
+        for scenario in config.scenarios:
             where = (
                 "h2load processes"
                 if config.client == "h2load"

@@ -109,3 +109,32 @@ def test_every_libpq_url_form_reaches_the_database(database_url: str) -> None:
         with psycopg.connect(libpq_url(url)) as conn:
             assert conn.execute("SELECT 1").fetchone() == (1,)
         upgrade(url)  # Alembic goes through the same URL handling
+
+
+def test_a_kept_cursor_works_after_a_failed_statement(database_url: str) -> None:
+    """Single-statement calls reuse one cursor per pooled connection; an error must not stick."""
+    import asyncio
+
+    import psycopg
+    from agent_sessions.db.engine import create_pool
+
+    async def scenario() -> list[Any]:
+        pool = create_pool(database_url, size=1)
+        await pool.open(wait=True, timeout=30)
+        try:
+            seen = []
+            for statement in ("SELECT 1 / 0 AS x", "SELECT 41 + 1 AS x"):
+                conn = await pool.getconn()
+                try:
+                    cursor = conn.kept_cursor()
+                    await cursor.execute(statement)
+                    seen.append((await cursor.fetchone())["x"])
+                except psycopg.errors.DivisionByZero:
+                    seen.append("refused")
+                finally:
+                    await pool.putconn(conn)
+            return seen
+        finally:
+            await pool.close()
+
+    assert asyncio.run(scenario()) == ["refused", 42]

@@ -81,14 +81,18 @@ MESSAGE_OPTIONAL_FIELDS = ("tool_call_id", "tool_name", "extra_data")
 
 def message_proto(row: Row, session_id: str) -> res_pb.Message:
     """A messages row as the API's Message."""
+    created_at = timestamp(row["created_at"])
+    updated_at = (
+        created_at if row["updated_at"] == row["created_at"] else timestamp(row["updated_at"])
+    )
     return res_pb.Message(
         id=str(row["id"]),
         session_id=session_id,
         session_uuid=str(row["session_uuid"]),
         role=ROLE_NUMBER[row["role"]],  # type: ignore[arg-type]
         content=row["content"],
-        created_at=timestamp(row["created_at"]),
-        updated_at=timestamp(row["updated_at"]),
+        created_at=created_at,
+        updated_at=updated_at,
         **_present_values(row, MESSAGE_OPTIONAL_FIELDS),
     )
 

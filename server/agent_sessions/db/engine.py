@@ -52,7 +52,25 @@ def sql_with_params(statement: ClauseElement) -> tuple[str, dict[str, Any]]:
     return str(compiled), dict(compiled.params)
 
 
-def create_pool(database_url: str, size: int = 16) -> AsyncConnectionPool[Any]:
+class Connection(psycopg.AsyncConnection[Any]):
+    """A pooled connection that keeps one cursor for single-statement calls.
+
+    A new cursor per statement builds a fresh adapter state (dumpers for the parameters,
+    loaders for the columns); reusing one cut the client CPU of an append by about a fifth
+    (`make bench`). The pool hands a connection to one caller at a time, so one cursor is
+    never shared by two statements at once.
+    """
+
+    _kept: psycopg.AsyncCursor[Any] | None = None
+
+    def kept_cursor(self) -> psycopg.AsyncCursor[Any]:
+        """This connection's reusable cursor (created on first use)."""
+        if self._kept is None or self._kept.closed:
+            self._kept = self.cursor()
+        return self._kept
+
+
+def create_pool(database_url: str, size: int = 16) -> AsyncConnectionPool[Connection]:
     """One bounded pool per process (not yet open): calls beyond `size` wait for a connection.
 
     Connections are in autocommit, so a single statement costs a single round trip; code that
@@ -68,5 +86,6 @@ def create_pool(database_url: str, size: int = 16) -> AsyncConnectionPool[Any]:
             "row_factory": dict_row,
             "application_name": "agent-sessions",
         },
+        connection_class=Connection,
         open=False,
     )

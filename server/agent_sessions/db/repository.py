@@ -27,12 +27,12 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import UUID
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
-from agent_sessions.db.engine import sql, sql_with_params
+from agent_sessions.db.engine import Connection, sql, sql_with_params
 from agent_sessions.db.models import AgentSession, SessionMessage, User
 from agent_sessions.errors import AlreadyExists, FailedPrecondition, NotFound
 
 Row = dict[str, Any]
-Pool = AsyncConnectionPool[Any]
+Pool = AsyncConnectionPool[Connection]
 
 S = cast(Table, AgentSession.__table__)
 M = cast(Table, SessionMessage.__table__)
@@ -91,7 +91,8 @@ _BUMP_ONE = (
     .cte("bump")
 )
 # Bump the session's counters (row-locking it until the statement commits) and insert the
-# message at the reserved position: one statement, one round trip.
+# message at the reserved position: one statement, one round trip. It returns only what the
+# database chose; the rest of the stored row is what was sent (no need to echo the content).
 CREATE_MESSAGE = sql(
     insert(M)
     .from_select(
@@ -104,7 +105,7 @@ CREATE_MESSAGE = sql(
             *(bindparam(f"p_{name}", type_=M.c[name].type) for name in MESSAGE_FIELDS),
         ),
     )
-    .returning(*MESSAGE_COLUMNS)
+    .returning(M.c.session_uuid, M.c.seq, M.c.created_at, M.c.updated_at)
 )
 GET_MESSAGE = sql(
     select(*MESSAGE_COLUMNS).where(
@@ -259,9 +260,16 @@ class Owner:
         return bound
 
     async def _one(self, query: str, **params: Any) -> Row | None:
-        async with self.pool.connection() as conn:
-            cursor = await conn.execute(query, self._params(**params))
+        # getconn/putconn rather than `pool.connection()`: one autocommit statement needs no
+        # transaction handling on the way out, and putconn still resets or discards a
+        # connection a failure left unusable.
+        conn = await self.pool.getconn()
+        try:
+            cursor = conn.kept_cursor()
+            await cursor.execute(query, self._params(**params))
             return cast(Row | None, await cursor.fetchone())
+        finally:
+            await self.pool.putconn(conn)
 
     async def _ensure_user(self, conn: psycopg.AsyncConnection[Any]) -> None:
         if self.user_id not in Owner._known_users:
@@ -348,12 +356,12 @@ class Owner:
     # -- messages ------------------------------------------------------------------------------
 
     async def create_message(self, session_id: str, message: NewMessage) -> Row:
-        row = await self._one(
-            CREATE_MESSAGE, session_id=session_id, id=uuid.uuid4(), **message.values()
-        )
-        if row is None:
+        message_id = uuid.uuid4()
+        values = message.values()
+        stored = await self._one(CREATE_MESSAGE, session_id=session_id, id=message_id, **values)
+        if stored is None:
             raise _not_found(session_id)
-        return row
+        return {"id": message_id, **values, **stored}
 
     async def get_message(self, session_id: str, message_id: uuid.UUID) -> Row:
         row = await self._one(GET_MESSAGE, session_id=session_id, message_id=message_id)
