@@ -263,3 +263,24 @@ def test_no_connection_is_held_while_the_agent_works(settings: Settings) -> None
             )
     assert [r.response for r in results] == [MOCK + str(i) for i in range(8)]
     assert agent.peak == 8
+
+
+def test_racing_first_turns_announce_the_session_that_is_stored(settings: Settings) -> None:
+    """Two first turns on one new session_id: both `started` events name the stored session."""
+    with ThreadServer(settings, SlowAgent()) as server, channel_to(server.port) as ch:
+        c = client(ch)
+
+        def turn(i: int) -> list[Any]:
+            request = spb.ConverseRequest(session_id="raced", messages=[_user(f"r{i}")])
+            return list(c.s("Converse", request))
+
+        with ThreadPoolExecutor(2) as pool:
+            streams = list(pool.map(turn, range(2)))
+        stored = c.s("GetSession", spb.GetSessionRequest(session_id="raced"))
+        for events in streams:
+            assert events[0].started.session_uuid == stored.id
+            assert events[-1].completed.session_uuid == stored.id
+        assert sorted(e[-1].completed.messages_count for e in streams) == [2, 4]
+        assert sorted(content for _, content in _contents(c, "raced")) == sorted(
+            ["r0", "r1", MOCK + "r0", MOCK + "r1"]
+        )

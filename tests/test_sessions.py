@@ -65,7 +65,23 @@ def test_duplicate_session_id_is_already_exists_but_other_users_may_use_it(
     assert "dup" in f.message
     other = bob.s("CreateSession", spb.CreateSessionRequest(session_id="dup"))
     assert other.session_id == "dup"
-    assert other.user_id != alice.s("GetSession", spb.GetSessionRequest(session_id="dup")).user_id
+    mine = alice.s("GetSession", spb.GetSessionRequest(session_id="dup"))
+    assert other.user_id != mine.user_id
+    assert other.id != mine.id
+
+
+def test_a_session_id_is_derived_from_its_owner_and_session_id(alice: Client) -> None:
+    """Every path that creates a session agrees on its id, also after a delete and re-create."""
+    first = alice.s("CreateSession", spb.CreateSessionRequest(session_id="again"))
+    alice.s("DeleteSession", spb.DeleteSessionRequest(session_id="again"))
+    turn = alice.s(
+        "Conversation",
+        spb.ConversationRequest(
+            session_id="again",
+            messages=[spb.ConversationMessage(role=rpb.user, content="hello")],
+        ),
+    )
+    assert turn.session_uuid == first.id
 
 
 def test_uuid_sub_is_the_user_id(channel: grpc.Channel) -> None:

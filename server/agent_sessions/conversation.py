@@ -9,7 +9,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from agent_sessions.agent import Agent, AgentMessage, AgentTurn
-from agent_sessions.db.repository import NewMessage, Owner, Row, StoredTurn, inactive_session
+from agent_sessions.db.repository import (
+    NewMessage,
+    Owner,
+    Row,
+    StoredTurn,
+    inactive_session,
+    session_uuid_for,
+)
 from agent_sessions.errors import AgentFailed, DomainError
 
 log = logging.getLogger(__name__)
@@ -66,7 +73,11 @@ class Conversations:
         return PreparedTurn(
             request=request,
             session_id=session_id,
-            session_uuid=existing["id"] if existing is not None else uuid.uuid4(),
+            session_uuid=(
+                existing["id"]
+                if existing is not None
+                else session_uuid_for(owner.user_id, session_id)
+            ),
             existing=existing,
             history=history,
         )

@@ -5,7 +5,13 @@
  */
 import assert from "node:assert/strict";
 import { after, before, beforeEach, describe, it } from "node:test";
-import { AgentSessionsClient, backoffMs, Code, DEFAULT_RETRY } from "@agent-sessions/client";
+import {
+  AgentSessionsClient,
+  AgentSessionsError,
+  backoffMs,
+  Code,
+  DEFAULT_RETRY,
+} from "@agent-sessions/client";
 import {
   RoleSchema,
   SessionSchema,
@@ -187,8 +193,15 @@ describe("gRPC client behaviour against a scripted server", () => {
       retry: { maxAttempts: 50, initialBackoffMs: 100, maxBackoffMs: 100 },
     });
     const started = Date.now();
-    await rejectsWith(patient.sessions.get("s-1"), Code.Unavailable);
+    const error = await patient.sessions.get("s-1").then(
+      () => assert.fail("the call succeeded"),
+      (e: unknown) => e,
+    );
     patient.close();
+    // The last UNAVAILABLE when the next backoff would pass the deadline; DEADLINE_EXCEEDED when
+    // the deadline passes during an attempt (a busy machine): both end the call in time.
+    assert.ok(error instanceof AgentSessionsError, String(error));
+    assert.ok([Code.Unavailable, Code.DeadlineExceeded].includes(error.code), error.message);
     assert.ok(Date.now() - started < 1_000);
     assert.ok(server.count("GetSession") < 50);
   });

@@ -215,6 +215,18 @@ class StoredTurn:
     messages_count: int
 
 
+# Sessions get a UUID derived from their owner and `session_id`, so every path that may create
+# one (CreateSession, and the first turn of a conversation, which creates it only when it stores)
+# agrees on it: two first turns racing on one new session announce the same `session_uuid` in
+# their `started` events, whichever of them inserts the row. Session UUIDs are never an input.
+SESSION_NAMESPACE = uuid.UUID("0b5e8c1e-3f6a-4a8e-9d2c-6a1f4e7b9c30")
+
+
+def session_uuid_for(user_id: uuid.UUID, session_id: str) -> uuid.UUID:
+    """The id a session of this owner with this `session_id` gets when it is created."""
+    return uuid.uuid5(SESSION_NAMESPACE, f"{user_id}/{session_id}")
+
+
 def _not_found(session_id: str) -> NotFound:
     return NotFound(
         f"session {session_id!r} not found; list your sessions with GET /api/agent-sessions",
@@ -281,7 +293,12 @@ class Owner:
         values = {k: v for k, v in fields.items() if v is not None}
         query, params = sql_with_params(
             insert(S)
-            .values(id=uuid.uuid4(), user_id=OWNER, session_id=session_id, **values)
+            .values(
+                id=session_uuid_for(self.user_id, session_id),
+                user_id=OWNER,
+                session_id=session_id,
+                **values,
+            )
             .returning(*SESSION_COLUMNS)
         )
         try:
