@@ -15,6 +15,7 @@ from agentsessions.v1 import session_service_pb2_grpc as ses_grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1._async import HealthServicer
 from grpc_reflection.v1alpha import reflection
+from psycopg_pool import PoolTimeout
 
 from agent_sessions.agent import Agent, MockAgent
 from agent_sessions.auth import TokenVerifier
@@ -60,7 +61,16 @@ def page_token_key(settings: Settings) -> bytes:
 async def start(settings: Settings, agent: Agent | None = None) -> RunningServer:
     """Starts a server on settings.grpc_host:grpc_port (port 0 picks a free one)."""
     pool = create_pool(settings.database_url, settings.db_pool_size)
-    await pool.open(wait=True, timeout=30)
+    try:
+        await pool.open(wait=True, timeout=30)
+    except PoolTimeout:
+        await pool.close()
+        raise RuntimeError(
+            f"could not open {settings.db_pool_size} PostgreSQL connections in 30 s: check that "
+            "AGENT_SESSIONS_DATABASE_URL points at a running server, and that "
+            f"AGENT_SESSIONS_DB_POOL_SIZE ({settings.db_pool_size}) x AGENT_SESSIONS_WORKERS "
+            f"({settings.workers}) stays below its max_connections"
+        ) from None
     services = Services(
         pool, PageTokens(page_token_key(settings)), Conversations(agent or MockAgent())
     )

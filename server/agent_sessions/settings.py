@@ -16,6 +16,16 @@ class SettingsError(ValueError):
     """A setting has a value the service cannot use; the message names the variable."""
 
 
+# PostgreSQL allows 100 connections by default (the embedded one too). By default all workers
+# together open at most this many, so one worker per core still starts on a 16-core machine.
+DEFAULT_CONNECTION_BUDGET = 64
+
+
+def default_pool_size(workers: int) -> int:
+    """Connections per worker when AGENT_SESSIONS_DB_POOL_SIZE is unset: 16, less on many cores."""
+    return max(1, min(16, DEFAULT_CONNECTION_BUDGET // workers))
+
+
 def _get(env: dict[str, str], name: str, default: str = "") -> str:
     return env.get(PREFIX + name, default).strip()
 
@@ -80,6 +90,7 @@ class Settings:
             raise SettingsError(
                 f"{PREFIX}JWT_PUBLIC_KEY or {PREFIX}JWT_PUBLIC_KEY_FILE is required for {algorithms[0]}"
             )
+        workers = _int(env, "WORKERS", os.cpu_count() or 1, 1, 64)
         level = _get(env, "LOG_LEVEL", "INFO").upper()
         if level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
             raise SettingsError(f"{PREFIX}LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR")
@@ -94,8 +105,8 @@ class Settings:
             grpc_port=_int(env, "GRPC_PORT", 50051, 0, 65535),
             http_port=_int(env, "HTTP_PORT", 8000, 0, 65535),
             envoy_admin_port=_int(env, "ENVOY_ADMIN_PORT", 9901, 1, 65535),
-            workers=_int(env, "WORKERS", os.cpu_count() or 1, 1, 64),
-            db_pool_size=_int(env, "DB_POOL_SIZE", 16, 1, 200),
+            workers=workers,
+            db_pool_size=_int(env, "DB_POOL_SIZE", default_pool_size(workers), 1, 200),
             data_dir=Path(_get(env, "DATA_DIR", ".data")).resolve(),
             log_level=level,
         )
