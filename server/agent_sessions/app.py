@@ -34,6 +34,7 @@ SERVICE_NAMES = (
     message_service_pb2.DESCRIPTOR.services_by_name["MessageService"].full_name,
 )
 GRACE_SECONDS = 5.0
+POOL_OPEN_SECONDS = 30
 METADATA_LIMIT = 96 * 1024
 
 
@@ -62,12 +63,12 @@ async def start(settings: Settings, agent: Agent | None = None) -> RunningServer
     """Starts a server on settings.grpc_host:grpc_port (port 0 picks a free one)."""
     pool = create_pool(settings.database_url, settings.db_pool_size)
     try:
-        await pool.open(wait=True, timeout=30)
+        await pool.open(wait=True, timeout=POOL_OPEN_SECONDS)
     except PoolTimeout:
         await pool.close()
         raise RuntimeError(
-            f"could not open {settings.db_pool_size} PostgreSQL connections in 30 s: check that "
-            "AGENT_SESSIONS_DATABASE_URL points at a running server, and that "
+            f"could not open {settings.db_pool_size} PostgreSQL connections in {POOL_OPEN_SECONDS} s: "
+            "check that AGENT_SESSIONS_DATABASE_URL points at a running server, and that "
             f"AGENT_SESSIONS_DB_POOL_SIZE ({settings.db_pool_size}) x AGENT_SESSIONS_WORKERS "
             f"({settings.workers}) stays below its max_connections"
         ) from None
