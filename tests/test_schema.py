@@ -138,3 +138,53 @@ def test_a_kept_cursor_works_after_a_failed_statement(database_url: str) -> None
             await pool.close()
 
     assert asyncio.run(scenario()) == ["refused", 42]
+
+
+def test_racing_inserts_of_a_new_user_or_session_do_nothing_instead_of_failing(
+    database_url: str,
+) -> None:
+    """The first calls of a new user, and first turns on a new session, store them at once.
+
+    Eight connections run the same insert at the same moment, 100 times: an ON CONFLICT with a
+    single target let a collision on another unique index through as an error (seen: 19 of
+    1,600 with `ON CONFLICT (id)` on users).
+    """
+    import asyncio
+    import uuid
+
+    import psycopg
+    from agent_sessions.db import repository as r
+
+    async def scenario() -> list[BaseException]:
+        conns = [
+            await psycopg.AsyncConnection.connect(database_url, autocommit=True) for _ in range(8)
+        ]
+        failures: list[BaseException] = []
+        try:
+            for _ in range(100):
+                user = uuid.uuid4()
+                subject = f"racer-{user.hex}"
+                session = r.session_uuid_for(user, "raced")
+                user_params = {"p_user_id": user, "p_subject": subject}
+                session_params = {
+                    "p_id": session,
+                    "p_user_id": user,
+                    "p_session_id": "raced",
+                    "p_session_name": None,
+                    "p_agent_name": None,
+                    "p_agent_instructions": None,
+                }
+                for query, params in (
+                    (r.ENSURE_USER, user_params),
+                    (r.CREATE_SESSION_IF_NEW, session_params),
+                ):
+                    results = await asyncio.gather(
+                        *(c.execute(query, params) for c in conns), return_exceptions=True
+                    )
+                    failures += [e for e in results if isinstance(e, BaseException)]
+        finally:
+            for c in conns:
+                await c.close()
+        return failures
+
+    assert asyncio.run(scenario()) == []

@@ -74,10 +74,11 @@ OWNED_SESSION_ID = select(S.c.id).where(OWNED_SESSION).scalar_subquery()
 ONE: Any = literal_column("1")
 ZERO: Any = literal_column("0")
 
+# Both inserts below name no conflict target: PostgreSQL then treats every unique index as an
+# arbiter. With one target, two concurrent first calls that collide on another unique index
+# (users.subject; the session's derived id) fail with a unique violation instead of doing nothing.
 ENSURE_USER = sql(
-    pg_insert(U)
-    .values(id=OWNER, subject=bindparam("p_subject"))
-    .on_conflict_do_nothing(index_elements=["id"])
+    pg_insert(U).values(id=OWNER, subject=bindparam("p_subject")).on_conflict_do_nothing()
 )
 GET_SESSION = sql(select(*SESSION_COLUMNS).where(OWNED_SESSION))
 LOCK_SESSION = sql(select(S.c.id).where(OWNED_SESSION).with_for_update())
@@ -142,7 +143,7 @@ CREATE_SESSION_IF_NEW = sql(
         agent_name=bindparam("p_agent_name"),
         agent_instructions=bindparam("p_agent_instructions"),
     )
-    .on_conflict_do_nothing(index_elements=["user_id", "session_id"])
+    .on_conflict_do_nothing()
 )
 BUMP_TURN = sql(
     update(S)
