@@ -1,4 +1,5 @@
-"""The schema: migrations and models agree, migrating twice is harmless, list queries use indexes."""
+"""The schema and the SQL on it: migrations match the models, indexes serve the lists, racing
+inserts and failed statements leave connections and rows as they should."""
 
 from __future__ import annotations
 
