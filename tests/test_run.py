@@ -100,3 +100,59 @@ def test_run_serves_then_stops_every_child(
             run.kill()
             run.wait()
         run.stdout.close()
+
+
+@pytest.mark.parametrize("jwt_secret", ["", "configured-secret"], ids=["dev-secret", "set-secret"])
+def test_run_with_a_database_url_and_a_fresh_data_dir(
+    tmp_path: Path, database_url: str, jwt_secret: str
+) -> None:
+    """Defect 6.1: with a database URL, nothing else creates the data folder Envoy's config goes to."""
+    http_port = free_port()
+    data_dir = tmp_path / "fresh" / "data"
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("AGENT_SESSIONS_")},
+        "AGENT_SESSIONS_DATABASE_URL": database_url,
+        "AGENT_SESSIONS_DATA_DIR": str(data_dir),
+        "AGENT_SESSIONS_HTTP_PORT": str(http_port),
+        "AGENT_SESSIONS_GRPC_PORT": str(free_port()),
+        "AGENT_SESSIONS_ENVOY_ADMIN_PORT": str(free_port()),
+        "AGENT_SESSIONS_WORKERS": "1",
+    }
+    if jwt_secret:
+        env["AGENT_SESSIONS_JWT_SECRET"] = jwt_secret
+    run = subprocess.Popen(
+        [sys.executable, "-m", "agent_sessions.cli", "run"],
+        env=env,
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+        start_new_session=True,
+    )
+    assert run.stdout is not None
+    try:
+        printed = []
+        for line in run.stdout:
+            printed.append(line)
+            if line.startswith("Press Ctrl-C"):
+                break
+        assert printed and printed[-1].startswith("Press Ctrl-C"), (
+            f"run exited with {run.wait(30)}: {''.join(printed)}"
+        )
+        token = printed[printed.index("Dev token (sub=dev-user, 24 h):\n") + 1].strip()
+        base = f"http://127.0.0.1:{http_port}/api/agent-sessions"
+        assert httpx.get(base).status_code == 401
+        assert httpx.get(base, headers={"Authorization": f"Bearer {token}"}).status_code == 200
+        children = psutil.Process(run.pid).children(recursive=True)
+        assert len(children) >= 2  # the worker and Envoy
+
+        run.send_signal(signal.SIGTERM)
+        assert run.wait(60) == 0
+        psutil.wait_procs(children, timeout=15)
+        alive = [p for p in children if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+        assert alive == [], f"orphans left behind: {alive}"
+        assert not (data_dir / "postgres").exists()  # the URL's database, no embedded one
+    finally:
+        if run.poll() is None:
+            run.kill()
+            run.wait()
+        run.stdout.close()

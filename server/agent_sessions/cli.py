@@ -194,6 +194,9 @@ def cmd_run(settings: Settings) -> int:
             settings = replace(settings, database_url=url)
         cmd_migrate(settings)
         _start_workers(supervisor, settings)
+        # Only the embedded start and the dev secret create the data folder; with a database
+        # URL and a configured secret nothing has yet.
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
         config = settings.data_dir / "envoy.yaml"
         config.write_text(
             envoy.render(settings.http_port, settings.grpc_port, settings.envoy_admin_port)
