@@ -116,7 +116,7 @@ class ThreadServer:
         self._running: Any = None
 
     def __enter__(self) -> ThreadServer:
-        from agent_sessions.app import start
+        from agent_sessions.api.server import start
 
         self._thread.start()
         future: Future[Any] = asyncio.run_coroutine_threadsafe(

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import grpc
 import pytest
-from agent_sessions.agent import AgentTurn, MockAgent
+from agent_sessions.agents import AgentEvent, AgentTurn, MockAgent, TextDelta
 from agent_sessions.settings import Settings
 from agentsessions.v1 import message_service_pb2 as mpb
 from agentsessions.v1 import resources_pb2 as rpb
@@ -176,9 +176,12 @@ def test_concurrent_turns_on_one_session_stay_contiguous(alice: Client) -> None:
 class FailingAgent:
     """Streams a little, then fails, like a model backend dropping mid-reply."""
 
-    async def reply(self, turn: AgentTurn) -> AsyncIterator[str]:
-        yield "partial "
+    async def run(self, turn: AgentTurn) -> AsyncGenerator[AgentEvent, None]:
+        yield TextDelta("partial ")
         raise RuntimeError("model backend went away (secret=hunter2)")
+
+    async def aclose(self) -> None:
+        pass
 
 
 class SlowAgent:
@@ -188,15 +191,18 @@ class SlowAgent:
         self.running = 0
         self.peak = 0
 
-    async def reply(self, turn: AgentTurn) -> AsyncIterator[str]:
+    async def run(self, turn: AgentTurn) -> AsyncGenerator[AgentEvent, None]:
         self.running += 1
         self.peak = max(self.peak, self.running)
         try:
             await asyncio.sleep(0.5)
-            async for piece in MockAgent().reply(turn):
-                yield piece
+            async for event in MockAgent().run(turn):
+                yield event
         finally:
             self.running -= 1
+
+    async def aclose(self) -> None:
+        pass
 
 
 @pytest.fixture

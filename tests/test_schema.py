@@ -77,21 +77,27 @@ def test_prebuilt_statements_only_take_owner_scoped_parameters() -> None:
     """Every compiled statement binds only `p_…` parameters, and those touching sessions take
     the caller's id: a constant compiled into a parameter would fail at run time instead."""
     import re
+    from itertools import product
 
-    from agent_sessions.db import repository
+    from agent_sessions.db import statements as q
 
     statements = {
         name: value
-        for name, value in vars(repository).items()
+        for name, value in vars(q).items()
         if isinstance(value, str) and re.match(r"\s*(SELECT|INSERT|UPDATE|DELETE|WITH)", value)
     }
-    statements |= {f"LIST_MESSAGES{k}": v for k, v in repository.LIST_MESSAGES.items()}
-    assert len(statements) > 10
+    statements |= {f"LIST_MESSAGES{k}": v for k, v in q.LIST_MESSAGES.items()}
+    for shape in product((False, True), repeat=3):
+        statements[f"list_sessions{shape}"] = q.list_sessions(*shape)
+        statements[f"count_sessions{shape[:2]}"] = q.count_sessions(*shape[:2])
+    statements["update_session"] = q.update_session(frozenset(q.SESSION_TEXT_FIELDS))
+    statements["update_message"] = q.update_message(frozenset(q.MESSAGE_FIELDS))
+    assert len(statements) > 20
     for name, statement in statements.items():
         parameters = set(re.findall(r"%\((\w+)\)s", statement))
         assert all(p.startswith("p_") for p in parameters), (name, parameters)
-        if "p_session_id" in parameters:
-            assert "p_user_id" in parameters, name
+        # Every statement on user data is scoped by its owner.
+        assert "p_user_id" in parameters, name
 
 
 def test_every_libpq_url_form_reaches_the_database(database_url: str) -> None:
@@ -154,7 +160,8 @@ def test_racing_inserts_of_a_new_user_or_session_do_nothing_instead_of_failing(
     import uuid
 
     import psycopg
-    from agent_sessions.db import repository as r
+    from agent_sessions.db import statements as r
+    from agent_sessions.services.sessions import session_uuid_for
 
     async def scenario() -> list[BaseException]:
         conns = [
@@ -165,7 +172,7 @@ def test_racing_inserts_of_a_new_user_or_session_do_nothing_instead_of_failing(
             for _ in range(100):
                 user = uuid.uuid4()
                 subject = f"racer-{user.hex}"
-                session = r.session_uuid_for(user, "raced")
+                session = session_uuid_for(user, "raced")
                 user_params = {"p_user_id": user, "p_subject": subject}
                 session_params = {
                     "p_id": session,

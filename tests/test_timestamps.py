@@ -6,7 +6,7 @@ import re
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
-from agent_sessions.servicers import timestamp
+from agent_sessions.api.convert import timestamp
 from google.protobuf import json_format
 
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import time
 import uuid
-from dataclasses import dataclass
 
 import jwt
 
+from agent_sessions.domain import Owner
 from agent_sessions.errors import Unauthenticated
 from agent_sessions.settings import Settings
 
@@ -15,12 +15,8 @@ from agent_sessions.settings import Settings
 SUBJECT_NAMESPACE = uuid.UUID("5b0e3f4a-6c1d-4d8e-9f2a-7b3c4d5e6f70")
 
 
-@dataclass(frozen=True)
-class Caller:
-    """The authenticated user of one call."""
-
-    user_id: uuid.UUID
-    subject: str
+# The authenticated user of one call is the owner of the data it may touch.
+Caller = Owner
 
 
 def user_id_for(subject: str) -> uuid.UUID:

@@ -1,14 +1,18 @@
-"""The domain's exceptions; each carries its gRPC status code and a machine-readable reason."""
+"""The domain's exceptions; each names its status (a gRPC code name) and a machine-readable reason.
+
+No layer below the API imports grpc: the code is a plain name here, and `api/status.py` turns it
+into a gRPC status with an `ErrorInfo` in the one error mapping.
+"""
 
 from __future__ import annotations
 
-import grpc
+from typing import ClassVar
 
 
 class DomainError(Exception):
     """A failure the caller can act on. The message is safe to show: no SQL, no internals."""
 
-    code: grpc.StatusCode = grpc.StatusCode.INTERNAL
+    code: ClassVar[str] = "INTERNAL"
     reason: str = "INTERNAL"
 
     def __init__(
@@ -21,10 +25,17 @@ class DomainError(Exception):
         self.metadata = metadata or {}
 
 
+class Internal(DomainError):
+    """Something went wrong that the caller cannot fix; the log has the incident."""
+
+    code = "INTERNAL"
+    reason = "INTERNAL"
+
+
 class InvalidArgument(DomainError):
     """The request itself is wrong; `field` names the offending field."""
 
-    code = grpc.StatusCode.INVALID_ARGUMENT
+    code = "INVALID_ARGUMENT"
     reason = "INVALID_ARGUMENT"
 
     def __init__(self, field: str, message: str, *, reason: str | None = None) -> None:
@@ -36,40 +47,57 @@ class InvalidArgument(DomainError):
 class Unauthenticated(DomainError):
     """No usable bearer token."""
 
-    code = grpc.StatusCode.UNAUTHENTICATED
+    code = "UNAUTHENTICATED"
     reason = "UNAUTHENTICATED"
 
 
 class NotFound(DomainError):
     """The resource does not exist for this caller (another user's resource looks the same)."""
 
-    code = grpc.StatusCode.NOT_FOUND
+    code = "NOT_FOUND"
     reason = "NOT_FOUND"
 
 
 class AlreadyExists(DomainError):
     """A resource with this id already exists for this caller."""
 
-    code = grpc.StatusCode.ALREADY_EXISTS
+    code = "ALREADY_EXISTS"
     reason = "ALREADY_EXISTS"
 
 
 class FailedPrecondition(DomainError):
     """The resource is not in a state that allows the call."""
 
-    code = grpc.StatusCode.FAILED_PRECONDITION
+    code = "FAILED_PRECONDITION"
     reason = "FAILED_PRECONDITION"
 
 
-class AgentFailed(DomainError):
-    """The agent could not produce a reply; nothing of the turn was stored."""
+class ResourceExhausted(DomainError):
+    """A quota or rate limit was hit; `retry_after` (seconds) says when to try again, if known."""
 
-    code = grpc.StatusCode.UNAVAILABLE
-    reason = "AGENT_FAILED"
+    code = "RESOURCE_EXHAUSTED"
+    reason = "RESOURCE_EXHAUSTED"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        reason: str | None = None,
+        metadata: dict[str, str] | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(message, reason=reason, metadata=metadata)
+        self.retry_after = retry_after
 
 
 class Unavailable(DomainError):
-    """A dependency (the database) cannot be reached right now; retrying later may succeed."""
+    """A dependency (the database, the model) cannot be reached right now; retrying may succeed."""
 
-    code = grpc.StatusCode.UNAVAILABLE
+    code = "UNAVAILABLE"
     reason = "UNAVAILABLE"
+
+
+class AgentFailed(Unavailable):
+    """The agent could not produce a reply; nothing of the turn was stored."""
+
+    reason = "AGENT_FAILED"

@@ -50,6 +50,8 @@ class Settings:
     database_url: str = ""
     jwt_secret: str = field(default="", repr=False)
     jwt_public_key: str = field(default="", repr=False)
+    # Signs page tokens; never the JWT public key (anyone has that one).
+    page_token_secret: str = field(default="", repr=False)
     jwt_algorithms: tuple[str, ...] = ("HS256",)
     jwt_issuer: str = ""
     jwt_audience: str = ""
@@ -98,6 +100,7 @@ class Settings:
             database_url=_get(env, "DATABASE_URL"),
             jwt_secret=_get(env, "JWT_SECRET"),
             jwt_public_key=public_key,
+            page_token_secret=_get(env, "PAGE_TOKEN_SECRET"),
             jwt_algorithms=algorithms,
             jwt_issuer=_get(env, "JWT_ISSUER"),
             jwt_audience=_get(env, "JWT_AUDIENCE"),

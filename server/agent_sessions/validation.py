@@ -7,6 +7,7 @@ import re
 import uuid
 from typing import Final
 
+from agent_sessions.domain import ROLES, NewMessage
 from agent_sessions.errors import InvalidArgument
 
 SESSION_ID_PATTERN: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
@@ -26,7 +27,6 @@ MAX_LENGTH: Final[dict[str, int]] = {
 MAX_TURN_MESSAGES: Final = 100
 DEFAULT_PAGE_SIZE: Final = 50
 MAX_PAGE_SIZE: Final = 1000
-ROLES: Final = ("user", "assistant", "system", "tool")
 ORDERS: Final = ("asc", "desc")
 
 
@@ -105,10 +105,10 @@ def page_size(value: int) -> int:
     return min(value, MAX_PAGE_SIZE)
 
 
-def role(field: str, value: int) -> str:
-    """Turns the proto Role number into its stored name; unset and unknown values are refused."""
-    if 1 <= value <= len(ROLES):
-        return ROLES[value - 1]
+def role(field: str, value: str) -> str:
+    """A message role: one of ROLES; unset and unknown values are refused."""
+    if value in ROLES:
+        return value
     raise InvalidArgument(field, f"must be one of {', '.join(ROLES)}")
 
 
@@ -119,3 +119,21 @@ def order(value: str) -> str:
     if value not in ORDERS:
         raise InvalidArgument("order", "must be 'asc' or 'desc'")
     return value
+
+
+def new_message(
+    prefix: str,
+    role_name: str,
+    content: str,
+    tool_call_id: str | None,
+    tool_name: str | None,
+    extra_data: str | None,
+) -> NewMessage:
+    """Checks one incoming message; `prefix` locates it in the request (`messages[2].`)."""
+    return NewMessage(
+        role=role(f"{prefix}role", role_name),
+        content=text(f"{prefix}content", content),
+        tool_call_id=optional_text(f"{prefix}tool_call_id", tool_call_id),
+        tool_name=optional_text(f"{prefix}tool_name", tool_name),
+        extra_data=json_text(f"{prefix}extra_data", extra_data),
+    )

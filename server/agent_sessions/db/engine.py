@@ -70,11 +70,35 @@ class Connection(psycopg.AsyncConnection[Any]):
         return self._kept
 
 
+# How long the pool retries one lost connection before it gives up on that attempt and starts a
+# fresh one (see `create_pool`): the most a request waits after PostgreSQL accepts connections
+# again, beyond one connect.
+RECONNECT_SECONDS = 0.2
+
+
+async def _reconnect_now(pool: AsyncConnectionPool[Any]) -> None:
+    """psycopg_pool's `reconnect_failed` callback: start a fresh connection attempt at once.
+
+    `check()` discards the broken connections still idle in the pool and, when the pool is short
+    of connections and not already growing, starts one connection attempt right away; once it
+    succeeds the pool grows back to its size (waiting requests are served first).
+    """
+    await pool.check()
+
+
 def create_pool(database_url: str, size: int = 16) -> AsyncConnectionPool[Connection]:
     """One bounded pool per process (not yet open): calls beyond `size` wait for a connection.
 
     Connections are in autocommit, so a single statement costs a single round trip; code that
     needs several statements to be atomic opens `conn.transaction()`.
+
+    Reconnection after PostgreSQL went away: psycopg_pool retries each lost connection with an
+    exponential backoff (1 s, 2 s, 4 s, ... until `reconnect_timeout`, 5 minutes by default), so
+    after a 5 s outage its next attempt could come more than a second after PostgreSQL was back.
+    With a short `reconnect_timeout` an attempt gives up after `RECONNECT_SECONDS` (two tries),
+    and `_reconnect_now` starts a new one at once: while PostgreSQL is down one attempt at a time
+    keeps trying, about every `RECONNECT_SECONDS`, whatever the outage's length, and checkouts
+    on a healthy pool cost nothing more (no `check` callback, no round trip per checkout).
     """
     return AsyncConnectionPool(
         libpq_url(database_url),
@@ -87,5 +111,7 @@ def create_pool(database_url: str, size: int = 16) -> AsyncConnectionPool[Connec
             "application_name": "agent-sessions",
         },
         connection_class=Connection,
+        reconnect_timeout=RECONNECT_SECONDS,
+        reconnect_failed=_reconnect_now,
         open=False,
     )

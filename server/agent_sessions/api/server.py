@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import secrets
 import signal
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -17,14 +18,14 @@ from grpc_health.v1._async import HealthServicer
 from grpc_reflection.v1alpha import reflection
 from psycopg_pool import PoolTimeout
 
-from agent_sessions.agent import Agent, MockAgent
+from agent_sessions.agents import Agent, AgentRegistry
+from agent_sessions.api.interceptors import AuthInterceptor, ErrorInterceptor
+from agent_sessions.api.servicers import MessageServicer, SessionServicer
 from agent_sessions.auth import TokenVerifier
-from agent_sessions.conversation import Conversations
 from agent_sessions.db.engine import create_pool
-from agent_sessions.db.repository import Pool
-from agent_sessions.interceptors import AuthInterceptor, ErrorInterceptor
-from agent_sessions.pagination import PageTokens
-from agent_sessions.servicers import MessageServicer, Services, SessionServicer
+from agent_sessions.db.uow import Database, Pool
+from agent_sessions.services import MessageService, SessionService, TurnService
+from agent_sessions.services.pagination import PageTokens
 from agent_sessions.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -45,18 +46,30 @@ class RunningServer:
     server: grpc.aio.Server
     health: HealthServicer
     pool: Pool
+    agents: AgentRegistry
     port: int
 
     async def stop(self, grace: float = GRACE_SECONDS) -> None:
-        """Reports NOT_SERVING, lets calls in flight finish, then closes the pool."""
+        """Reports NOT_SERVING, lets calls in flight finish, then closes the agents and pool."""
         await self.health.enter_graceful_shutdown()
         await self.server.stop(grace)
+        await self.agents.aclose()
         await self.pool.close()
 
 
 def page_token_key(settings: Settings) -> bytes:
-    """Page tokens are signed with a key derived from the token secret (or public key)."""
-    return (settings.jwt_secret or settings.jwt_public_key).encode()
+    """Page tokens are signed with a secret of their own; never with a public key.
+
+    AGENT_SESSIONS_PAGE_TOKEN_SECRET when set (`serve` and `run` always hand their workers
+    one); else, with HS* tokens, a key derived from the JWT secret; else a random key, good
+    for this process only (an embedded single-process server).
+    """
+    if settings.page_token_secret:
+        return settings.page_token_secret.encode()
+    if settings.uses_hmac and settings.jwt_secret:
+        return settings.jwt_secret.encode()
+    log.warning("no AGENT_SESSIONS_PAGE_TOKEN_SECRET: page tokens hold for this process only")
+    return secrets.token_bytes(32)
 
 
 async def start(settings: Settings, agent: Agent | None = None) -> RunningServer:
@@ -72,9 +85,12 @@ async def start(settings: Settings, agent: Agent | None = None) -> RunningServer
             f"AGENT_SESSIONS_DB_POOL_SIZE ({settings.db_pool_size}) x AGENT_SESSIONS_WORKERS "
             f"({settings.workers}) stays below its max_connections"
         ) from None
-    services = Services(
-        pool, PageTokens(page_token_key(settings)), Conversations(agent or MockAgent())
-    )
+    db = Database(pool)
+    tokens = PageTokens(page_token_key(settings))
+    agents = AgentRegistry.single(agent) if agent is not None else AgentRegistry()
+    sessions = SessionService(db, tokens)
+    turns = TurnService(db, agents)
+    messages = MessageService(db, tokens)
     server = grpc.aio.server(
         interceptors=[ErrorInterceptor(), AuthInterceptor(TokenVerifier(settings))],
         # Several worker processes bind the same port; the kernel spreads connections.
@@ -88,8 +104,8 @@ async def start(settings: Settings, agent: Agent | None = None) -> RunningServer
         ],
     )
     # The generated registration functions carry no annotations.
-    ses_grpc.add_SessionServiceServicer_to_server(SessionServicer(services), server)  # type: ignore[no-untyped-call]
-    msg_grpc.add_MessageServiceServicer_to_server(MessageServicer(services), server)  # type: ignore[no-untyped-call]
+    ses_grpc.add_SessionServiceServicer_to_server(SessionServicer(sessions, turns), server)  # type: ignore[no-untyped-call]
+    msg_grpc.add_MessageServiceServicer_to_server(MessageServicer(messages), server)  # type: ignore[no-untyped-call]
     health = HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health, server)
     reflection.enable_server_reflection(
@@ -106,7 +122,7 @@ async def start(settings: Settings, agent: Agent | None = None) -> RunningServer
     await server.start()
     for name in ("", *SERVICE_NAMES):
         await health.set(name, health_pb2.HealthCheckResponse.SERVING)
-    return RunningServer(server, health, pool, port)
+    return RunningServer(server, health, pool, agents, port)
 
 
 async def serve(

@@ -1,30 +1,22 @@
-"""Server interceptors: authentication, and the one place that maps exceptions to gRPC statuses."""
+"""Server interceptors: authentication, and mapping every exception to a status (api/status.py)."""
 
 from __future__ import annotations
 
 import contextvars
-import logging
-import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 import grpc
-import psycopg
-from google.protobuf import any_pb2
-from google.rpc import error_details_pb2, status_pb2
-from grpc_status import rpc_status
-from psycopg_pool import PoolTimeout
 
-from agent_sessions.auth import Caller, TokenVerifier
-from agent_sessions.errors import DomainError, InvalidArgument, Unavailable
+from agent_sessions.api.status import abort
+from agent_sessions.auth import TokenVerifier
+from agent_sessions.domain import Owner
+from agent_sessions.errors import InvalidArgument
 
-log = logging.getLogger(__name__)
-
-ERROR_DOMAIN = "agentsessions.v1"
 # Health checking and reflection are the only calls that need no token (CONTRACT §2).
 PUBLIC_PREFIXES = ("/grpc.health.v1.Health/", "/grpc.reflection.")
 
-_caller: contextvars.ContextVar[Caller] = contextvars.ContextVar("caller")
+_caller: contextvars.ContextVar[Owner] = contextvars.ContextVar("caller")
 
 Behavior = Callable[..., Any]
 
@@ -34,52 +26,9 @@ else:
     _ServerInterceptor = grpc.aio.ServerInterceptor
 
 
-def current_caller() -> Caller:
-    """The authenticated caller of the call being handled."""
+def current_owner() -> Owner:
+    """The authenticated caller of the call being handled: whose data it may touch."""
     return _caller.get()
-
-
-def status_of(exc: DomainError) -> status_pb2.Status:
-    """The google.rpc.Status for a domain error: an ErrorInfo, plus BadRequest for bad fields."""
-    info = any_pb2.Any()
-    info.Pack(
-        error_details_pb2.ErrorInfo(reason=exc.reason, domain=ERROR_DOMAIN, metadata=exc.metadata)
-    )
-    details = [info]
-    if isinstance(exc, InvalidArgument):
-        bad = any_pb2.Any()
-        bad.Pack(
-            error_details_pb2.BadRequest(
-                field_violations=[
-                    error_details_pb2.BadRequest.FieldViolation(
-                        field=exc.field, description=exc.description
-                    )
-                ]
-            )
-        )
-        details.append(bad)
-    return status_pb2.Status(code=exc.code.value[0], message=exc.message, details=details)
-
-
-def domain_error_of(exc: BaseException) -> DomainError:
-    """Any exception as a DomainError; unexpected ones are logged and told apart by an id."""
-    if isinstance(exc, DomainError):
-        return exc
-    if isinstance(exc, (psycopg.OperationalError, PoolTimeout)):
-        log.warning("database unavailable: %s", exc.__class__.__name__)
-        return Unavailable("the database is unavailable right now; retry in a few seconds")
-    incident = uuid.uuid4().hex[:12]
-    log.error("unexpected error (incident %s)", incident, exc_info=exc)
-    error = DomainError(f"internal error (incident {incident}); the operators have the details")
-    error.code = grpc.StatusCode.INTERNAL
-    error.reason = "INTERNAL"
-    return error
-
-
-async def abort(context: grpc.aio.ServicerContext[Any, Any], exc: BaseException) -> None:
-    """Ends the call with the status of `exc`, details in `grpc-status-details-bin`."""
-    status = rpc_status.to_status(status_of(domain_error_of(exc)))
-    await context.abort_with_status(status)  # type: ignore[attr-defined]  # missing in grpc-stubs
 
 
 class Undecodable:

@@ -1,0 +1,81 @@
+"""The agent interface: a turn in, a stream of typed events out; raising fails the turn."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+
+@dataclass(frozen=True, slots=True)
+class AgentMessage:
+    """One message the agent sees, from the history or the turn's request."""
+
+    role: str
+    content: str
+    tool_call_id: str | None = None
+    tool_name: str | None = None
+
+
+@dataclass(frozen=True)
+class AgentTurn:
+    """Everything an agent gets for one turn. No database handle: the agent runs unconnected."""
+
+    session_id: str
+    agent_name: str | None
+    agent_instructions: str | None
+    history: Sequence[AgentMessage]
+    messages: Sequence[AgentMessage]
+    # The session's model; None means the server's default.
+    model: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TextDelta:
+    """A piece of the assistant's text, in order; the pieces of a turn concatenate to its text."""
+
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCall:
+    """The model called a tool; `arguments` is the arguments' JSON text."""
+
+    tool_call_id: str
+    name: str
+    arguments: str
+
+
+@dataclass(frozen=True, slots=True)
+class ToolResult:
+    """A tool the server ran answered; `output` is its output as text."""
+
+    tool_call_id: str
+    name: str
+    output: str
+
+
+@dataclass(frozen=True, slots=True)
+class UsageReport:
+    """Tokens used by the turn's model calls so far (sent once, at the end, summed)."""
+
+    input_tokens: int
+    output_tokens: int
+    total_tokens: int
+
+
+AgentEvent = TextDelta | ToolCall | ToolResult | UsageReport
+
+
+class Agent(Protocol):
+    """Runs one turn. Events come in the order things happened; text between tool events is a
+    message of its own. Raising (a DomainError, or anything else) fails the turn: nothing of it
+    is stored. A cancelled iteration must stop all work of the turn (model requests, tools)."""
+
+    def run(self, turn: AgentTurn) -> AsyncGenerator[AgentEvent, None]:
+        """Yields the turn's events in order."""
+        ...
+
+    async def aclose(self) -> None:
+        """Releases what the agent holds (HTTP clients, tool connections); called at shutdown."""
+        ...

@@ -1,0 +1,124 @@
+"""Protos to the domain's values and back."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from agentsessions.v1 import resources_pb2 as res_pb
+from agentsessions.v1 import session_service_pb2 as ses_pb
+from google.protobuf import timestamp_pb2
+
+from agent_sessions.domain import ROLES, Message, NewMessage, Session, TurnRequest, TurnResult
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+MICROSECOND = timedelta(microseconds=1)
+ROLE_NUMBER = {name: i + 1 for i, name in enumerate(ROLES)}
+
+
+def timestamp(value: datetime) -> timestamp_pb2.Timestamp:
+    """A Timestamp whose JSON always shows exactly six fractional digits.
+
+    Protobuf's JSON printer drops trailing zero groups (`.120Z`, or no fraction at all), while
+    the contract promises microseconds; a time whose microseconds end in 000 is shown 1 µs later
+    (the stored value is unchanged, and order is kept). Built from integers: Timestamp's own
+    FromDatetime is pure Python and showed up in list profiles.
+    """
+    micros = (value - EPOCH) // MICROSECOND
+    if micros % 1000 == 0:
+        micros += 1
+    seconds, micros = divmod(micros, 1_000_000)
+    return timestamp_pb2.Timestamp(seconds=seconds, nanos=micros * 1000)
+
+
+def role_name(number: int) -> str:
+    """The proto Role number as its name; '' for unset or unknown (refused by validation)."""
+    return ROLES[number - 1] if 1 <= number <= len(ROLES) else ""
+
+
+def optional(request: Any, name: str) -> Any:
+    """An optional proto field's value, or None when absent."""
+    return getattr(request, name) if request.HasField(name) else None
+
+
+def present(request: Any, names: tuple[str, ...]) -> dict[str, Any]:
+    """The optional fields present in a request, by name."""
+    return {name: getattr(request, name) for name in names if request.HasField(name)}
+
+
+def session_proto(session: Session) -> res_pb.Session:
+    """A Session as the API's Session."""
+    proto = res_pb.Session(
+        id=str(session.id),
+        session_id=session.session_id,
+        is_active=session.is_active,
+        user_id=str(session.user_id),
+        created_at=timestamp(session.created_at),
+        updated_at=timestamp(session.updated_at),
+    )
+    if session.session_name is not None:
+        proto.session_name = session.session_name
+    if session.description is not None:
+        proto.description = session.description
+    if session.agent_name is not None:
+        proto.agent_name = session.agent_name
+    if session.agent_instructions is not None:
+        proto.agent_instructions = session.agent_instructions
+    return proto
+
+
+def message_proto(message: Message, session_id: str) -> res_pb.Message:
+    """A Message as the API's Message; `session_id` is its session's caller-chosen id."""
+    created_at = timestamp(message.created_at)
+    updated_at = (
+        created_at if message.updated_at == message.created_at else timestamp(message.updated_at)
+    )
+    proto = res_pb.Message(
+        id=str(message.id),
+        session_id=session_id,
+        session_uuid=str(message.session_uuid),
+        role=ROLE_NUMBER[message.role],  # type: ignore[arg-type]
+        content=message.content,
+        created_at=created_at,
+        updated_at=updated_at,
+    )
+    if message.tool_call_id is not None:
+        proto.tool_call_id = message.tool_call_id
+    if message.tool_name is not None:
+        proto.tool_name = message.tool_name
+    if message.extra_data is not None:
+        proto.extra_data = message.extra_data
+    return proto
+
+
+def new_message(m: Any) -> NewMessage:
+    """A CreateMessageRequest or ConversationMessage as a message to check and store."""
+    return NewMessage(
+        role=role_name(m.role),
+        content=m.content,
+        tool_call_id=m.tool_call_id,
+        tool_name=m.tool_name,
+        extra_data=optional(m, "extra_data"),
+    )
+
+
+def turn_request(request: Any) -> TurnRequest:
+    """A ConversationRequest or ConverseRequest as a turn request."""
+    return TurnRequest(
+        messages=[new_message(m) for m in request.messages],
+        session_id=request.session_id,
+        session_name=request.session_name,
+        agent_name=request.agent_name,
+        agent_instructions=request.agent_instructions,
+    )
+
+
+def conversation_response(result: TurnResult) -> ses_pb.ConversationResponse:
+    """A stored turn as the unary answer (and the stream's `completed`)."""
+    return ses_pb.ConversationResponse(
+        session_id=result.session.session_id,
+        session_uuid=str(result.session.id),
+        response=result.response,
+        messages_count=result.messages_count,
+        session_active=result.session.is_active,
+    )

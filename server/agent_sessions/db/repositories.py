@@ -1,0 +1,263 @@
+"""Repositories: built from one connection and one owner; the only code that runs SQL on user
+data. Every statement is bound with the owner's id here, in `_Repository._params`."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any, cast
+
+from psycopg.rows import AsyncRowFactory, tuple_row
+
+from agent_sessions.db import statements as q
+from agent_sessions.db.engine import Connection
+from agent_sessions.db.rows import MESSAGE_ROW, SESSION_ROW
+from agent_sessions.domain import Message, NewMessage, Owner, Session, SessionFields
+
+_N_SESSION = len(q.SESSION_COLUMNS)
+
+
+class _Repository:
+    __slots__ = ("_conn", "_user_id")
+
+    def __init__(self, conn: Connection, owner: Owner) -> None:
+        self._conn = conn
+        self._user_id = owner.user_id
+
+    def _params(self, **params: Any) -> dict[str, Any]:
+        """The statement's parameters (`p_` + name), always with the owner's id."""
+        bound = {f"p_{name}": value for name, value in params.items()}
+        bound["p_user_id"] = self._user_id
+        return bound
+
+    async def _execute(self, query: str, rows: AsyncRowFactory[Any], params: dict[str, Any]) -> Any:
+        cursor = self._conn.kept_cursor()
+        cursor.row_factory = rows
+        await cursor.execute(query, params)
+        return cursor
+
+    async def _run(self, query: str, **params: Any) -> int:
+        """Runs a statement that returns no rows; returns how many rows it touched."""
+        cursor = await self._execute(query, tuple_row, self._params(**params))
+        return int(cursor.rowcount)
+
+    async def _one(self, query: str, rows: AsyncRowFactory[Any], **params: Any) -> Any:
+        cursor = await self._execute(query, rows, self._params(**params))
+        return await cursor.fetchone()
+
+    async def _all(self, query: str, rows: AsyncRowFactory[Any], **params: Any) -> list[Any]:
+        cursor = await self._execute(query, rows, self._params(**params))
+        return cast(list[Any], await cursor.fetchall())
+
+
+class UserRepository(_Repository):
+    """The owner's user row."""
+
+    __slots__ = ()
+
+    async def ensure(self, subject: str) -> None:
+        """Stores the owner's user row unless it exists."""
+        await self._run(q.ENSURE_USER, subject=subject)
+
+
+class SessionRepository(_Repository):
+    """The owner's sessions."""
+
+    __slots__ = ()
+
+    async def get(self, session_id: str) -> Session | None:
+        return cast(
+            Session | None, await self._one(q.GET_SESSION, SESSION_ROW, session_id=session_id)
+        )
+
+    async def lock(self, session_id: str) -> bool:
+        """Row-locks the session until the transaction ends; False when there is none."""
+        return await self._one(q.LOCK_SESSION, tuple_row, session_id=session_id) is not None
+
+    async def create(
+        self, id: uuid.UUID, session_id: str, fields: SessionFields, is_active: bool
+    ) -> Session | None:
+        """Inserts a session; None when the owner already has one with this `session_id`."""
+        return cast(
+            Session | None,
+            await self._one(
+                q.CREATE_SESSION,
+                SESSION_ROW,
+                id=id,
+                session_id=session_id,
+                is_active=is_active,
+                session_name=fields.session_name,
+                description=fields.description,
+                agent_name=fields.agent_name,
+                agent_instructions=fields.agent_instructions,
+            ),
+        )
+
+    async def create_if_new(self, id: uuid.UUID, session_id: str, fields: SessionFields) -> None:
+        """Inserts an active session unless the owner has one with this `session_id`."""
+        await self._run(
+            q.CREATE_SESSION_IF_NEW,
+            id=id,
+            session_id=session_id,
+            session_name=fields.session_name,
+            agent_name=fields.agent_name,
+            agent_instructions=fields.agent_instructions,
+        )
+
+    async def page(
+        self,
+        *,
+        is_active: bool | None,
+        agent_name: str | None,
+        limit: int,
+        after: tuple[datetime, uuid.UUID] | None,
+    ) -> list[Session]:
+        """Up to `limit` sessions, newest first, after the position `after`."""
+        query = q.list_sessions(is_active is not None, agent_name is not None, after is not None)
+        return await self._all(
+            query,
+            SESSION_ROW,
+            is_active=is_active,
+            agent_name=agent_name,
+            limit=limit,
+            after_created_at=after[0] if after else None,
+            after_id=after[1] if after else None,
+        )
+
+    async def count(self, *, is_active: bool | None, agent_name: str | None) -> int:
+        query = q.count_sessions(is_active is not None, agent_name is not None)
+        row = await self._one(query, tuple_row, is_active=is_active, agent_name=agent_name)
+        return int(row[0])
+
+    async def update(self, session_id: str, changes: dict[str, Any]) -> Session | None:
+        """Sets the given fields (and `updated_at`); None when there is no such session."""
+        query = q.update_session(frozenset(changes))
+        return cast(
+            Session | None,
+            await self._one(query, SESSION_ROW, session_id=session_id, **changes),
+        )
+
+    async def delete(self, session_id: str) -> bool:
+        return await self._one(q.DELETE_SESSION, tuple_row, session_id=session_id) is not None
+
+    async def add_to_message_count(self, session_id: str, change: int) -> None:
+        await self._run(q.SET_MESSAGE_COUNT, session_id=session_id, change=change)
+
+    async def reset_message_count(self, session_id: str) -> None:
+        await self._run(q.RESET_MESSAGE_COUNT, session_id=session_id)
+
+    async def reserve(self, session_id: str, count: int) -> tuple[Session, int, int] | None:
+        """Reserves `count` positions at the session's end, row-locking it until commit.
+
+        Returns the session, its new `last_seq` and its new message count.
+        """
+        row = await self._one(q.BUMP_TURN, tuple_row, session_id=session_id, count=count)
+        if row is None:
+            return None
+        return Session(*row[:_N_SESSION]), int(row[_N_SESSION]), int(row[_N_SESSION + 1])
+
+
+class MessageRepository(_Repository):
+    """The messages of the owner's sessions."""
+
+    __slots__ = ()
+
+    async def append(self, session_id: str, message: NewMessage) -> Message | None:
+        """Appends one message at the session's end in one statement; None without a session."""
+        message_id = uuid.uuid4()
+        stored = await self._one(
+            q.CREATE_MESSAGE,
+            tuple_row,
+            session_id=session_id,
+            id=message_id,
+            role=message.role,
+            content=message.content,
+            tool_call_id=message.tool_call_id,
+            tool_name=message.tool_name,
+            extra_data=message.extra_data,
+        )
+        if stored is None:
+            return None
+        session_uuid, seq, created_at, updated_at = stored
+        return Message(
+            message_id,
+            session_uuid,
+            seq,
+            message.role,
+            message.content,
+            message.tool_call_id,
+            message.tool_name,
+            message.extra_data,
+            created_at,
+            updated_at,
+        )
+
+    async def get(self, session_id: str, message_id: uuid.UUID) -> Message | None:
+        return cast(
+            Message | None,
+            await self._one(
+                q.GET_MESSAGE, MESSAGE_ROW, session_id=session_id, message_id=message_id
+            ),
+        )
+
+    async def page(
+        self, session_id: str, *, descending: bool, limit: int, after_seq: int | None
+    ) -> tuple[list[Message], int] | None:
+        """Up to `limit` messages after `after_seq` and the session's count; None without a
+        session. One round trip."""
+        rows = await self._all(
+            q.LIST_MESSAGES[descending, after_seq is not None],
+            tuple_row,
+            session_id=session_id,
+            limit=limit,
+            after=after_seq,
+        )
+        if not rows:
+            return None
+        # Columns: the session's id and count, then the message (NULLs for an empty session).
+        messages = [Message(*row[2:]) for row in rows if row[2] is not None]
+        return messages, int(rows[0][1])
+
+    async def update(
+        self, session_id: str, message_id: uuid.UUID, changes: dict[str, Any]
+    ) -> Message | None:
+        query = q.update_message(frozenset(changes))
+        return cast(
+            Message | None,
+            await self._one(
+                query, MESSAGE_ROW, session_id=session_id, message_id=message_id, **changes
+            ),
+        )
+
+    async def delete(self, session_id: str, message_id: uuid.UUID) -> bool:
+        deleted = await self._one(
+            q.DELETE_MESSAGE, tuple_row, session_id=session_id, message_id=message_id
+        )
+        return deleted is not None
+
+    async def clear(self, session_id: str) -> int:
+        return await self._run(q.CLEAR_MESSAGES, session_id=session_id)
+
+    async def recent(self, session_id: str, limit: int) -> list[Message]:
+        """The session's last `limit` messages, oldest first."""
+        rows = await self._all(q.RECENT_MESSAGES, MESSAGE_ROW, session_id=session_id, limit=limit)
+        rows.reverse()
+        return rows
+
+    async def insert_turn(
+        self, session_uuid: uuid.UUID, first_seq: int, messages: Sequence[NewMessage]
+    ) -> list[Message]:
+        """Inserts a turn's messages at positions from `first_seq` on, in order."""
+        return await self._all(
+            q.INSERT_TURN,
+            MESSAGE_ROW,
+            session_uuid=session_uuid,
+            first_seq=first_seq,
+            ids=[uuid.uuid4() for _ in messages],
+            roles=[m.role for m in messages],
+            contents=[m.content for m in messages],
+            tool_call_ids=[m.tool_call_id for m in messages],
+            tool_names=[m.tool_name for m in messages],
+            extra_data=[m.extra_data for m in messages],
+        )

@@ -1,0 +1,254 @@
+"""Every SQL statement on user data, written with SQLAlchemy Core against the models and compiled
+once; each one is scoped by the owner (`p_user_id`), which the repositories always bind."""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any, cast
+
+from sqlalchemy import (
+    Table,
+    and_,
+    bindparam,
+    delete,
+    func,
+    insert,
+    literal_column,
+    or_,
+    select,
+    true,
+    update,
+)
+from sqlalchemy.dialects.postgresql import UUID
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+from agent_sessions.db.engine import sql
+from agent_sessions.db.models import AgentSession, SessionMessage, User
+
+S = cast(Table, AgentSession.__table__)
+M = cast(Table, SessionMessage.__table__)
+U = cast(Table, User.__table__)
+
+SESSION_COLUMNS = (
+    S.c.id,
+    S.c.session_id,
+    S.c.session_name,
+    S.c.description,
+    S.c.is_active,
+    S.c.user_id,
+    S.c.agent_name,
+    S.c.agent_instructions,
+    S.c.created_at,
+    S.c.updated_at,
+)
+MESSAGE_COLUMNS = (
+    M.c.id,
+    M.c.session_uuid,
+    M.c.seq,
+    M.c.role,
+    M.c.content,
+    M.c.tool_call_id,
+    M.c.tool_name,
+    M.c.extra_data,
+    M.c.created_at,
+    M.c.updated_at,
+)
+MESSAGE_FIELDS = ("content", "tool_call_id", "tool_name", "extra_data")
+
+# The caller's session `session_id`. Every statement below that touches user data is scoped by
+# this clause or by the caller's `user_id`, and the repositories always bind `p_user_id`.
+# (Parameters carry a `p_` prefix: in an UPDATE, one named like a column would become a SET.)
+OWNER = bindparam("p_user_id", type_=UUID(as_uuid=True))
+OWNED_SESSION = and_(S.c.user_id == OWNER, S.c.session_id == bindparam("p_session_id"))
+OWNED_SESSION_ID = select(S.c.id).where(OWNED_SESSION).scalar_subquery()
+# Constants written into the SQL (a Python int would become a parameter of its own).
+ONE: Any = literal_column("1")
+ZERO: Any = literal_column("0")
+
+# Both inserts below name no conflict target: PostgreSQL then treats every unique index as an
+# arbiter. With one target, two concurrent first calls that collide on another unique index
+# (users.subject; the session's derived id) fail with a unique violation instead of doing nothing.
+ENSURE_USER = sql(
+    pg_insert(U).values(id=OWNER, subject=bindparam("p_subject")).on_conflict_do_nothing()
+)
+GET_SESSION = sql(select(*SESSION_COLUMNS).where(OWNED_SESSION))
+LOCK_SESSION = sql(select(S.c.id).where(OWNED_SESSION).with_for_update())
+DELETE_SESSION = sql(delete(S).where(OWNED_SESSION).returning(S.c.id))
+_BUMP_ONE = (
+    update(S)
+    .where(OWNED_SESSION)
+    .values(last_seq=S.c.last_seq + ONE, message_count=S.c.message_count + ONE)
+    .returning(S.c.id, S.c.last_seq)
+    .cte("bump")
+)
+# Bump the session's counters (row-locking it until the statement commits) and insert the
+# message at the reserved position: one statement, one round trip. It returns only what the
+# database chose; the rest of the stored row is what was sent (no need to echo the content).
+CREATE_MESSAGE = sql(
+    insert(M)
+    .from_select(
+        ["id", "session_uuid", "seq", "role", *MESSAGE_FIELDS],
+        select(
+            bindparam("p_id", type_=UUID(as_uuid=True)),
+            _BUMP_ONE.c.id,
+            _BUMP_ONE.c.last_seq,
+            bindparam("p_role", type_=M.c.role.type),
+            *(bindparam(f"p_{name}", type_=M.c[name].type) for name in MESSAGE_FIELDS),
+        ),
+    )
+    .returning(M.c.session_uuid, M.c.seq, M.c.created_at, M.c.updated_at)
+)
+GET_MESSAGE = sql(
+    select(*MESSAGE_COLUMNS).where(
+        M.c.id == bindparam("p_message_id"), M.c.session_uuid == OWNED_SESSION_ID
+    )
+)
+DELETE_MESSAGE = sql(
+    delete(M)
+    .where(M.c.id == bindparam("p_message_id"), M.c.session_uuid == OWNED_SESSION_ID)
+    .returning(M.c.id)
+)
+CLEAR_MESSAGES = sql(delete(M).where(M.c.session_uuid == OWNED_SESSION_ID))
+SET_MESSAGE_COUNT = sql(
+    update(S).where(OWNED_SESSION).values(message_count=S.c.message_count + bindparam("p_change"))
+)
+RESET_MESSAGE_COUNT = sql(update(S).where(OWNED_SESSION).values(message_count=ZERO))
+# The agent's history: the session's last `p_limit` messages, newest first.
+RECENT_MESSAGES = sql(
+    select(*MESSAGE_COLUMNS)
+    .where(M.c.session_uuid == OWNED_SESSION_ID)
+    .order_by(M.c.seq.desc())
+    .limit(bindparam("p_limit"))
+)
+CREATE_SESSION_IF_NEW = sql(
+    pg_insert(S)
+    .values(
+        id=bindparam("p_id", type_=UUID(as_uuid=True)),
+        user_id=OWNER,
+        session_id=bindparam("p_session_id"),
+        session_name=bindparam("p_session_name"),
+        agent_name=bindparam("p_agent_name"),
+        agent_instructions=bindparam("p_agent_instructions"),
+    )
+    .on_conflict_do_nothing()
+)
+BUMP_TURN = sql(
+    update(S)
+    .where(OWNED_SESSION)
+    .values(
+        last_seq=S.c.last_seq + bindparam("p_count"),
+        message_count=S.c.message_count + bindparam("p_count"),
+    )
+    .returning(*SESSION_COLUMNS, S.c.last_seq, S.c.message_count)
+)
+# All of a turn's messages in one statement; unnest keeps their order. The join scopes the
+# insert by the owner like every other statement.
+INSERT_TURN = """
+INSERT INTO session_messages (id, session_uuid, seq, role, content, tool_call_id, tool_name, extra_data)
+SELECT m.id, s.id, %(p_first_seq)s + m.i - 1, m.role, m.content, m.tool_call_id,
+       m.tool_name, m.extra_data
+FROM agent_sessions AS s, unnest(%(p_ids)s::uuid[], %(p_roles)s::text[], %(p_contents)s::text[],
+            %(p_tool_call_ids)s::text[], %(p_tool_names)s::text[], %(p_extra_data)s::text[])
+     WITH ORDINALITY AS m(id, role, content, tool_call_id, tool_name, extra_data, i)
+WHERE s.id = %(p_session_uuid)s AND s.user_id = %(p_user_id)s
+ORDER BY m.i
+RETURNING id, session_uuid, seq, role, content, tool_call_id, tool_name, extra_data,
+          created_at, updated_at
+"""
+
+
+def _page_query(descending: bool, after: bool) -> str:
+    """One round trip for a message page: the session's id and count, and up to `limit` rows."""
+    order = M.c.seq.desc() if descending else M.c.seq.asc()
+    page = select(*MESSAGE_COLUMNS).where(M.c.session_uuid == S.c.id)
+    if after:
+        after_seq: Any = bindparam("p_after")
+        page = page.where(M.c.seq < after_seq if descending else M.c.seq > after_seq)
+    rows = page.order_by(order).limit(bindparam("p_limit")).lateral("page")
+    return sql(
+        select(S.c.id.label("owning_session"), S.c.message_count, *rows.c)
+        .select_from(S.outerjoin(rows, true()))
+        .where(OWNED_SESSION)
+        .order_by(rows.c.seq.desc() if descending else rows.c.seq.asc())
+    )
+
+
+LIST_MESSAGES = {(d, a): _page_query(d, a) for d in (False, True) for a in (False, True)}
+
+
+SESSION_TEXT_FIELDS = ("session_name", "description", "agent_name", "agent_instructions")
+
+# Nothing on a clash with an existing session (RETURNING then yields no row); no target, as
+# above, so a race on the derived id does not surface as an error either.
+CREATE_SESSION = sql(
+    pg_insert(S)
+    .values(
+        id=bindparam("p_id", type_=UUID(as_uuid=True)),
+        user_id=OWNER,
+        session_id=bindparam("p_session_id"),
+        is_active=bindparam("p_is_active"),
+        **{name: bindparam(f"p_{name}", type_=S.c[name].type) for name in SESSION_TEXT_FIELDS},
+    )
+    .on_conflict_do_nothing()
+    .returning(*SESSION_COLUMNS)
+)
+
+
+def _session_filters(is_active: bool, agent_name: bool) -> list[Any]:
+    filters: list[Any] = [S.c.user_id == OWNER]
+    if is_active:
+        filters.append(S.c.is_active == bindparam("p_is_active"))
+    if agent_name:
+        filters.append(S.c.agent_name == bindparam("p_agent_name"))
+    return filters
+
+
+@cache
+def list_sessions(is_active: bool, agent_name: bool, after: bool) -> str:
+    """A page of sessions, newest first, for the filters present (compiled once per shape)."""
+    page = select(*SESSION_COLUMNS).where(*_session_filters(is_active, agent_name))
+    if after:
+        created_at: Any = bindparam("p_after_created_at")
+        id_: Any = bindparam("p_after_id")
+        page = page.where(
+            or_(S.c.created_at < created_at, and_(S.c.created_at == created_at, S.c.id < id_))
+        )
+    return sql(page.order_by(S.c.created_at.desc(), S.c.id.desc()).limit(bindparam("p_limit")))
+
+
+@cache
+def count_sessions(is_active: bool, agent_name: bool) -> str:
+    """How many sessions the filters select."""
+    return sql(
+        select(func.count().label("total"))
+        .select_from(S)
+        .where(*_session_filters(is_active, agent_name))
+    )
+
+
+@cache
+def update_session(names: frozenset[str]) -> str:
+    """Sets the named session fields (bound as `p_<name>`); compiled once per set of names."""
+    return sql(
+        update(S)
+        .where(OWNED_SESSION)
+        .values(
+            **{name: bindparam(f"p_{name}", type_=S.c[name].type) for name in sorted(names)},
+            updated_at=func.clock_timestamp(),
+        )
+        .returning(*SESSION_COLUMNS)
+    )
+
+
+@cache
+def update_message(names: frozenset[str]) -> str:
+    """Sets the named message fields (bound as `p_<name>`); compiled once per set of names."""
+    return sql(
+        update(M)
+        .where(M.c.id == bindparam("p_message_id"), M.c.session_uuid == OWNED_SESSION_ID)
+        .values(
+            **{name: bindparam(f"p_{name}", type_=M.c[name].type) for name in sorted(names)},
+            updated_at=func.clock_timestamp(),
+        )
+        .returning(*MESSAGE_COLUMNS)
+    )

@@ -1,0 +1,112 @@
+"""The unit of work: one pooled connection, optionally one transaction, and the owner's
+repositories on it. Services open one per call; everything in it commits together."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
+from types import TracebackType
+from typing import Any
+
+import psycopg
+from psycopg_pool import AsyncConnectionPool, PoolTimeout
+
+from agent_sessions.db.engine import Connection
+from agent_sessions.db.repositories import MessageRepository, SessionRepository, UserRepository
+from agent_sessions.domain import Owner
+from agent_sessions.errors import Unavailable
+
+log = logging.getLogger(__name__)
+
+Pool = AsyncConnectionPool[Connection]
+
+
+def _unavailable(exc: BaseException) -> Unavailable:
+    log.warning("database unavailable: %s", exc.__class__.__name__)
+    return Unavailable("the database is unavailable right now; retry in a few seconds")
+
+
+class UnitOfWork:
+    """`async with db.work(owner) as uow:` — repositories on one connection; with
+    `transaction=True` all their statements commit together (or none, on any exception)."""
+
+    __slots__ = (
+        "_after_commit",
+        "_conn",
+        "_owner",
+        "_pool",
+        "_tx",
+        "_transactional",
+        "messages",
+        "sessions",
+        "users",
+    )
+
+    # Users known to be stored, so most writes skip the insert. Filled only after a commit:
+    # a concurrent first call must not skip the insert while the first one is uncommitted.
+    _known_users: set[Any] = set()
+
+    def __init__(self, pool: Pool, owner: Owner, transactional: bool) -> None:
+        self._pool = pool
+        self._owner = owner
+        self._transactional = transactional
+        self._tx: AbstractAsyncContextManager[Any] | None = None
+        self._after_commit: list[Callable[[], None]] = []
+
+    async def __aenter__(self) -> UnitOfWork:
+        try:
+            # getconn/putconn rather than `pool.connection()`: a single autocommit statement
+            # needs no transaction handling, and putconn still resets or discards a
+            # connection a failure left unusable.
+            self._conn = conn = await self._pool.getconn()
+        except (PoolTimeout, psycopg.OperationalError) as exc:
+            raise _unavailable(exc) from None
+        if self._transactional:
+            try:
+                self._tx = tx = conn.transaction()
+                await tx.__aenter__()
+            except BaseException:
+                await self._pool.putconn(conn)
+                raise
+        self.sessions = SessionRepository(conn, self._owner)
+        self.messages = MessageRepository(conn, self._owner)
+        self.users = UserRepository(conn, self._owner)
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        try:
+            if self._tx is not None:
+                await self._tx.__aexit__(exc_type, exc, tb)
+        except psycopg.OperationalError as commit_failure:
+            raise _unavailable(commit_failure) from None
+        finally:
+            await self._pool.putconn(self._conn)
+        if isinstance(exc, psycopg.OperationalError):
+            raise _unavailable(exc) from None
+        if exc is None:
+            for callback in self._after_commit:
+                callback()
+
+    async def ensure_user(self) -> None:
+        """Stores the owner's user row unless it is known to exist (first write of a user)."""
+        user_id = self._owner.user_id
+        if user_id not in UnitOfWork._known_users:
+            await self.users.ensure(self._owner.subject)
+            self._after_commit.append(lambda: UnitOfWork._known_users.add(user_id))
+
+
+class Database:
+    """Opens units of work on the pool."""
+
+    def __init__(self, pool: Pool) -> None:
+        self.pool = pool
+
+    def work(self, owner: Owner, *, transaction: bool = False) -> UnitOfWork:
+        """One connection for the owner's repositories; `transaction=True` makes it atomic."""
+        return UnitOfWork(self.pool, owner, transaction)

@@ -1,0 +1,42 @@
+"""The user-facing refusals the services share, each with what to do next."""
+
+from __future__ import annotations
+
+import uuid
+
+from agent_sessions.errors import AlreadyExists, FailedPrecondition, NotFound
+
+
+def session_not_found(session_id: str) -> NotFound:
+    return NotFound(
+        f"session {session_id!r} not found; list your sessions with GET /api/agent-sessions",
+        reason="SESSION_NOT_FOUND",
+        metadata={"session_id": session_id},
+    )
+
+
+def message_not_found(message_id: uuid.UUID) -> NotFound:
+    return NotFound(
+        f"message {message_id} not found in this session",
+        reason="MESSAGE_NOT_FOUND",
+        metadata={"message_id": str(message_id)},
+    )
+
+
+def session_exists(session_id: str) -> AlreadyExists:
+    return AlreadyExists(
+        f"session {session_id!r} already exists; choose another session_id or "
+        "update the existing session with PATCH",
+        reason="SESSION_ALREADY_EXISTS",
+        metadata={"session_id": session_id},
+    )
+
+
+def session_inactive(session_id: str) -> FailedPrecondition:
+    """The refusal of a conversation turn in an inactive session."""
+    return FailedPrecondition(
+        f"session {session_id!r} is inactive; activate it with "
+        f"PUT /api/agent-sessions/{session_id}/activate to continue the conversation",
+        reason="SESSION_INACTIVE",
+        metadata={"session_id": session_id},
+    )

@@ -1,0 +1,132 @@
+"""Sessions: create, read, list, change and delete the caller's sessions."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from agent_sessions import validation as v
+from agent_sessions.db.uow import Database
+from agent_sessions.domain import Owner, Page, Session, SessionFields
+from agent_sessions.services import pagination
+from agent_sessions.services.errors import session_exists, session_not_found
+from agent_sessions.services.pagination import PageTokens
+
+TEXT_FIELDS = ("session_name", "description", "agent_name", "agent_instructions")
+
+# Sessions get a UUID derived from their owner and `session_id`, so every path that may create
+# one (CreateSession, and the first turn of a conversation, which creates it only when it stores)
+# agrees on it: two first turns racing on one new session announce the same `session_uuid` in
+# their `started` events, whichever of them inserts the row. Session UUIDs are never an input.
+SESSION_NAMESPACE = uuid.UUID("0b5e8c1e-3f6a-4a8e-9d2c-6a1f4e7b9c30")
+
+
+def session_uuid_for(user_id: uuid.UUID, session_id: str) -> uuid.UUID:
+    """The id a session of this owner with this `session_id` gets when it is created."""
+    return uuid.uuid5(SESSION_NAMESPACE, f"{user_id}/{session_id}")
+
+
+def session_fields(values: dict[str, str | None]) -> SessionFields:
+    """Checks the text fields of a new session (absent or empty is None)."""
+    return SessionFields(**{name: v.optional_text(name, values.get(name)) for name in TEXT_FIELDS})
+
+
+def _session_texts(session: Session) -> tuple[str | None, ...]:
+    return (
+        session.session_name,
+        session.description,
+        session.agent_name,
+        session.agent_instructions,
+    )
+
+
+class SessionService:
+    """The rules of the SessionService calls but the conversation (see TurnService)."""
+
+    def __init__(self, db: Database, tokens: PageTokens) -> None:
+        self.db = db
+        self.tokens = tokens
+
+    async def list(
+        self,
+        owner: Owner,
+        *,
+        page_size: int,
+        page_token: str,
+        is_active: bool | None,
+        agent_name: str | None,
+    ) -> Page[Session]:
+        limit = v.page_size(page_size)
+        if agent_name is not None:
+            agent_name = v.text("agent_name", agent_name)
+        scope = pagination.scope("sessions", owner.user_id, is_active, agent_name)
+        after = self.tokens.read(scope, page_token, pagination.session_position)
+        async with self.db.work(owner) as uow:
+            rows = await uow.sessions.page(
+                is_active=is_active, agent_name=agent_name, limit=limit + 1, after=after
+            )
+            total = await uow.sessions.count(is_active=is_active, agent_name=agent_name)
+        shown = pagination.fitting(rows, limit, _session_texts)
+        token = ""
+        if len(rows) > shown:
+            last = rows[shown - 1]
+            token = self.tokens.issue(scope, [last.created_at.isoformat(), str(last.id)])
+        return Page(rows[:shown], token, total)
+
+    async def create(
+        self,
+        owner: Owner,
+        session_id: str,
+        texts: dict[str, str | None],
+        is_active: bool | None,
+    ) -> Session:
+        """Creates a session; an empty `session_id` gets a generated one."""
+        session_id = v.session_id(session_id) if session_id else str(uuid.uuid4())
+        fields = session_fields(texts)
+        async with self.db.work(owner, transaction=True) as uow:
+            await uow.ensure_user()
+            created = await uow.sessions.create(
+                session_uuid_for(owner.user_id, session_id),
+                session_id,
+                fields,
+                True if is_active is None else is_active,
+            )
+            if created is None:
+                raise session_exists(session_id)
+        return created
+
+    async def get(self, owner: Owner, session_id: str) -> Session:
+        session_id = v.session_id(session_id)
+        async with self.db.work(owner) as uow:
+            session = await uow.sessions.get(session_id)
+        if session is None:
+            raise session_not_found(session_id)
+        return session
+
+    async def update(self, owner: Owner, session_id: str, changes: dict[str, Any]) -> Session:
+        """Changes the fields present in `changes` (text fields: empty removes; `is_active`)."""
+        session_id = v.session_id(session_id)
+        checked: dict[str, Any] = {
+            name: v.optional_text(name, value)
+            for name, value in changes.items()
+            if name in TEXT_FIELDS
+        }
+        if "is_active" in changes:
+            checked["is_active"] = bool(changes["is_active"])
+        if not checked:
+            return await self.get(owner, session_id)
+        async with self.db.work(owner) as uow:
+            session = await uow.sessions.update(session_id, checked)
+        if session is None:
+            raise session_not_found(session_id)
+        return session
+
+    async def set_active(self, owner: Owner, session_id: str, active: bool) -> Session:
+        return await self.update(owner, session_id, {"is_active": active})
+
+    async def delete(self, owner: Owner, session_id: str) -> None:
+        session_id = v.session_id(session_id)
+        async with self.db.work(owner) as uow:
+            deleted = await uow.sessions.delete(session_id)
+        if not deleted:
+            raise session_not_found(session_id)

@@ -1,0 +1,236 @@
+"""Conversation turns: check the session, run the agent unconnected, store the turn whole."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import AsyncGenerator
+from contextlib import aclosing
+
+from agent_sessions import validation as v
+from agent_sessions.agents import (
+    AgentMessage,
+    AgentRegistry,
+    AgentTurn,
+    TextDelta,
+    ToolCall,
+    ToolResult,
+    UsageReport,
+)
+from agent_sessions.db.uow import Database
+from agent_sessions.domain import (
+    Message,
+    NewMessage,
+    Owner,
+    Session,
+    SessionFields,
+    TurnCompleted,
+    TurnDelta,
+    TurnEvent,
+    TurnFailed,
+    TurnRequest,
+    TurnResult,
+    TurnStarted,
+    TurnStored,
+    TurnToolCall,
+    TurnToolResult,
+    Usage,
+)
+from agent_sessions.errors import AgentFailed, DomainError, InvalidArgument
+from agent_sessions.services.errors import session_inactive
+from agent_sessions.services.sessions import session_fields, session_uuid_for
+
+log = logging.getLogger(__name__)
+
+# How many earlier messages an agent sees by default; a bounded window keeps a turn's cost
+# independent of the session's length.
+DEFAULT_HISTORY_WINDOW = 50
+
+
+def _agent_message(m: Message | NewMessage) -> AgentMessage:
+    return AgentMessage(m.role, m.content, m.tool_call_id, m.tool_name)
+
+
+class _Reply:
+    """Folds an agent's events into the messages the turn stores, in the order they happened:
+    text between tool events is an assistant message of its own."""
+
+    def __init__(self) -> None:
+        self.messages: list[NewMessage] = []
+        self.text: list[str] = []  # all of the turn's text: the response
+        self._pending: list[str] = []
+        self.usage = Usage()
+
+    def _flush(self) -> None:
+        if self._pending:
+            self.messages.append(NewMessage(role="assistant", content="".join(self._pending)))
+            self._pending = []
+
+    def add_text(self, text: str) -> None:
+        self.text.append(text)
+        self._pending.append(text)
+
+    def add(self, message: NewMessage) -> None:
+        self._flush()
+        self.messages.append(message)
+
+    def finish(self) -> list[NewMessage]:
+        self._flush()
+        if not self.messages:
+            self.messages.append(NewMessage(role="assistant", content=""))  # an empty reply
+        return self.messages
+
+
+class TurnService:
+    """Runs turns. No connection or lock is held while the agent works."""
+
+    def __init__(
+        self,
+        db: Database,
+        agents: AgentRegistry,
+        history_window: int = DEFAULT_HISTORY_WINDOW,
+    ) -> None:
+        self.db = db
+        self.agents = agents
+        self.history_window = history_window
+
+    @staticmethod
+    def _check(request: TurnRequest) -> tuple[list[NewMessage], SessionFields]:
+        if not request.messages:
+            raise InvalidArgument("messages", "must hold at least one message")
+        if len(request.messages) > v.MAX_TURN_MESSAGES:
+            raise InvalidArgument("messages", f"must hold at most {v.MAX_TURN_MESSAGES} messages")
+        messages = [
+            v.new_message(
+                f"messages[{i}].", m.role, m.content, m.tool_call_id, m.tool_name, m.extra_data
+            )
+            for i, m in enumerate(request.messages)
+        ]
+        fields = session_fields(
+            {
+                "session_name": request.session_name,
+                "agent_name": request.agent_name,
+                "agent_instructions": request.agent_instructions,
+            }
+        )
+        return messages, fields
+
+    async def run(self, owner: Owner, request: TurnRequest) -> AsyncGenerator[TurnEvent, None]:
+        """The turn's events. Failures before TurnStarted raise (nothing began); later ones
+        are a TurnFailed event, after which the iteration ends."""
+        messages, fields = self._check(request)
+        session_id = v.session_id(request.session_id) if request.session_id else ""
+        existing: Session | None = None
+        history: list[Message] = []
+        if session_id:
+            async with self.db.work(owner) as uow:
+                existing = await uow.sessions.get(session_id)
+                if existing is not None and existing.is_active and self.history_window:
+                    history = await uow.messages.recent(session_id, self.history_window)
+            if existing is not None and not existing.is_active:
+                raise session_inactive(session_id)
+        else:
+            session_id = str(uuid.uuid4())
+        session_uuid = existing.id if existing else session_uuid_for(owner.user_id, session_id)
+        yield TurnStarted(session_id, session_uuid)
+
+        agent_turn = AgentTurn(
+            session_id=session_id,
+            agent_name=existing.agent_name if existing else fields.agent_name,
+            agent_instructions=(
+                existing.agent_instructions if existing else fields.agent_instructions
+            ),
+            history=[_agent_message(m) for m in history],
+            messages=[_agent_message(m) for m in messages],
+        )
+        reply = _Reply()
+        try:
+            async with aclosing(self.agents.get().run(agent_turn)) as events:
+                async for event in events:
+                    if isinstance(event, TextDelta):
+                        reply.add_text(event.text)
+                        yield TurnDelta(event.text)
+                    elif isinstance(event, ToolCall):
+                        reply.add(
+                            NewMessage(
+                                role="assistant",
+                                content=event.arguments,
+                                tool_call_id=event.tool_call_id,
+                                tool_name=event.name,
+                            )
+                        )
+                        yield TurnToolCall(event.tool_call_id, event.name, event.arguments)
+                    elif isinstance(event, ToolResult):
+                        reply.add(
+                            NewMessage(
+                                role="tool",
+                                content=event.output,
+                                tool_call_id=event.tool_call_id,
+                                tool_name=event.name,
+                            )
+                        )
+                        yield TurnToolResult(event.tool_call_id, event.name, event.output)
+                    elif isinstance(event, UsageReport):
+                        reply.usage = Usage(
+                            event.input_tokens, event.output_tokens, event.total_tokens
+                        )
+        except DomainError as exc:
+            yield TurnFailed(exc)
+            return
+        except Exception as exc:  # noqa: BLE001 - any agent failure fails the turn, cleanly
+            log.warning("agent failed in session %s", session_id, exc_info=exc)
+            yield TurnFailed(
+                AgentFailed(
+                    f"the agent failed to reply ({exc.__class__.__name__}); nothing of this "
+                    "turn was stored, so the turn can be sent again",
+                    metadata={"session_id": session_id},
+                )
+            )
+            return
+
+        produced = reply.finish()
+        try:
+            session, stored, count = await self._store(
+                owner, session_id, session_uuid, fields, [*messages, *produced]
+            )
+        except Exception as exc:  # noqa: BLE001 - the API layer maps it (INTERNAL for the unknown)
+            yield TurnFailed(exc)
+            return
+        mine = stored[len(messages) :]
+        yield TurnStored(mine)
+        yield TurnCompleted(
+            TurnResult(
+                session=session,
+                response="".join(reply.text),
+                messages_count=count,
+                stored=mine,
+                usage=reply.usage,
+            )
+        )
+
+    async def _store(
+        self,
+        owner: Owner,
+        session_id: str,
+        session_uuid: uuid.UUID,
+        fields: SessionFields,
+        messages: list[NewMessage],
+    ) -> tuple[Session, list[Message], int]:
+        """Stores a whole turn in one transaction, creating the session if it is new.
+
+        Reserving the turn's positions row-locks the session, so a concurrent turn on the same
+        session waits for this one's commit and gets the next block: turns stay contiguous.
+        """
+        async with self.db.work(owner, transaction=True) as uow:
+            await uow.ensure_user()
+            await uow.sessions.create_if_new(session_uuid, session_id, fields)
+            reserved = await uow.sessions.reserve(session_id, len(messages))
+            if reserved is None:  # cannot happen: created above in this transaction
+                raise RuntimeError(f"session {session_id!r} vanished inside its transaction")
+            session, last_seq, count = reserved
+            if not session.is_active:
+                raise session_inactive(session_id)  # deactivated while the agent worked
+            stored = await uow.messages.insert_turn(
+                session.id, last_seq - len(messages) + 1, messages
+            )
+        return session, stored, count
