@@ -2,6 +2,7 @@
  * Retries of calls that are safe to repeat: on UNAVAILABLE only, with exponential backoff and
  * full jitter, all within the call's deadline.
  */
+import type { DescMethod } from "@bufbuild/protobuf";
 import { AgentSessionsError } from "./errors.js";
 /** How calls that are safe to repeat are retried when the server answers UNAVAILABLE. */
 export interface RetryOptions {
@@ -22,6 +23,11 @@ export declare function retryPolicy(options: RetryOptions | false | undefined): 
  * min(maxBackoffMs, initialBackoffMs × multiplier^(retry−1)) ("full jitter").
  */
 export declare function backoffMs(retry: number, policy: Required<RetryOptions>, random?: () => number): number;
+/**
+ * Whether repeating `method` after a lost answer is safe: its proto declares it free of side
+ * effects or idempotent (`option idempotency_level`). Creates and conversation turns are not.
+ */
+export declare function safeToRetry(method: DescMethod): boolean;
 /** What one attempt gets: the time left before the call's deadline, and the cancel signal. */
 export interface AttemptOptions {
     /** Undefined when the call has no deadline. */

@@ -1,7 +1,4 @@
-/**
- * Retries of calls that are safe to repeat: on UNAVAILABLE only, with exponential backoff and
- * full jitter, all within the call's deadline.
- */
+import { MethodOptions_IdempotencyLevel } from "@bufbuild/protobuf/wkt";
 import { AgentSessionsError, Code } from "./errors.js";
 export const DEFAULT_RETRY = {
     maxAttempts: 4,
@@ -22,6 +19,13 @@ export function retryPolicy(options) {
 export function backoffMs(retry, policy, random = Math.random) {
     const ceiling = Math.min(policy.maxBackoffMs, policy.initialBackoffMs * policy.multiplier ** Math.max(0, retry - 1));
     return random() * ceiling;
+}
+/**
+ * Whether repeating `method` after a lost answer is safe: its proto declares it free of side
+ * effects or idempotent (`option idempotency_level`). Creates and conversation turns are not.
+ */
+export function safeToRetry(method) {
+    return method.idempotency !== MethodOptions_IdempotencyLevel.IDEMPOTENCY_UNKNOWN;
 }
 function deadlineExceeded(timeoutMs) {
     return new AgentSessionsError({

@@ -2,6 +2,8 @@
  * Retries of calls that are safe to repeat: on UNAVAILABLE only, with exponential backoff and
  * full jitter, all within the call's deadline.
  */
+import type { DescMethod } from "@bufbuild/protobuf";
+import { MethodOptions_IdempotencyLevel } from "@bufbuild/protobuf/wkt";
 import { AgentSessionsError, Code } from "./errors.js";
 
 /** How calls that are safe to repeat are retried when the server answers UNAVAILABLE. */
@@ -43,6 +45,14 @@ export function backoffMs(
     policy.initialBackoffMs * policy.multiplier ** Math.max(0, retry - 1),
   );
   return random() * ceiling;
+}
+
+/**
+ * Whether repeating `method` after a lost answer is safe: its proto declares it free of side
+ * effects or idempotent (`option idempotency_level`). Creates and conversation turns are not.
+ */
+export function safeToRetry(method: DescMethod): boolean {
+  return method.idempotency !== MethodOptions_IdempotencyLevel.IDEMPOTENCY_UNKNOWN;
 }
 
 /** What one attempt gets: the time left before the call's deadline, and the cancel signal. */

@@ -1,4 +1,5 @@
 /** Runs Connect calls with the client's deadline, headers and retry policy, mapping errors. */
+import type { DescMethod } from "@bufbuild/protobuf";
 import type { CallOptions as ConnectCallOptions } from "@connectrpc/connect";
 import { type RetryOptions } from "../retry.js";
 import type { CallOptions } from "../types.js";
@@ -13,10 +14,10 @@ export declare class Caller {
     /** The deadline of a call: its own, else the client's; undefined for none. */
     timeoutMs(options: CallOptions | undefined): number | undefined;
     /**
-     * A unary call; `idempotent` calls are retried on UNAVAILABLE. Throws AgentSessionsError for
-     * every failure of the call itself.
+     * A unary call of `method`, retried on UNAVAILABLE when its proto says that is safe. Throws
+     * AgentSessionsError for every failure of the call itself.
      */
-    unary<T>(idempotent: boolean, options: CallOptions | undefined, run: (connectOptions: ConnectCallOptions) => Promise<T>): Promise<T>;
+    unary<T>(method: DescMethod, options: CallOptions | undefined, run: (connectOptions: ConnectCallOptions) => Promise<T>): Promise<T>;
     /** Connect options of a streaming call (never retried). */
     stream(options: CallOptions | undefined): ConnectCallOptions;
 }

@@ -1,4 +1,4 @@
-import { withRetries } from "../retry.js";
+import { safeToRetry, withRetries } from "../retry.js";
 import { errorFromConnect } from "./errors.js";
 export class Caller {
     config;
@@ -10,10 +10,10 @@ export class Caller {
         return (options?.timeoutMs ?? this.config.timeoutMs) || undefined;
     }
     /**
-     * A unary call; `idempotent` calls are retried on UNAVAILABLE. Throws AgentSessionsError for
-     * every failure of the call itself.
+     * A unary call of `method`, retried on UNAVAILABLE when its proto says that is safe. Throws
+     * AgentSessionsError for every failure of the call itself.
      */
-    unary(idempotent, options, run) {
+    unary(method, options, run) {
         return withRetries(async (attempt) => {
             try {
                 return await run({
@@ -26,7 +26,7 @@ export class Caller {
                 throw errorFromConnect(error);
             }
         }, {
-            idempotent,
+            idempotent: safeToRetry(method),
             policy: this.config.retry,
             timeoutMs: this.timeoutMs(options),
             signal: options?.signal,

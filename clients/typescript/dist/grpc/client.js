@@ -65,7 +65,7 @@ export class AgentSessionsClient {
     }
     async conversation(request, options) {
         const message = create(ConversationRequestSchema, turnToProto(request));
-        return resultFromProto(await this.call.unary(false, options, (o) => this.rpc.conversation(message, o)));
+        return resultFromProto(await this.call.unary(SessionService.method.conversation, options, (o) => this.rpc.conversation(message, o)));
     }
     async *converse(request, options) {
         const message = create(ConverseRequestSchema, turnToProto(request));

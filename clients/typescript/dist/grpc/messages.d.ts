@@ -2,7 +2,7 @@
 import type { Client } from "@connectrpc/connect";
 import type { MessagesApi } from "../api.js";
 import type * as t from "../types.js";
-import type { MessageService } from "../gen/agentsessions/v1/message_service_pb.js";
+import { MessageService } from "../gen/agentsessions/v1/message_service_pb.js";
 import type { Caller } from "./call.js";
 export declare class GrpcMessages implements MessagesApi {
     private readonly rpc;

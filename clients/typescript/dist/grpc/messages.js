@@ -1,5 +1,8 @@
 import { paginate } from "../pagination.js";
+import { MessageService } from "../gen/agentsessions/v1/message_service_pb.js";
 import { messageFromProto, roleToProto } from "./convert.js";
+/** The service's RPCs: their protos say which calls are safe to retry. */
+const rpcs = MessageService.method;
 export class GrpcMessages {
     rpc;
     call;
@@ -16,10 +19,10 @@ export class GrpcMessages {
             toolName: input.toolName,
             extraData: input.extraData,
         };
-        return messageFromProto(await this.call.unary(false, options, (o) => this.rpc.createMessage(request, o)));
+        return messageFromProto(await this.call.unary(rpcs.createMessage, options, (o) => this.rpc.createMessage(request, o)));
     }
     async get(sessionId, messageId, options) {
-        return messageFromProto(await this.call.unary(true, options, (o) => this.rpc.getMessage({ sessionId, messageId }, o)));
+        return messageFromProto(await this.call.unary(rpcs.getMessage, options, (o) => this.rpc.getMessage({ sessionId, messageId }, o)));
     }
     async listPage(sessionId, filters = {}, options) {
         const request = {
@@ -28,7 +31,7 @@ export class GrpcMessages {
             pageToken: filters.pageToken ?? "",
             order: filters.order ?? "",
         };
-        const page = await this.call.unary(true, options, (o) => this.rpc.listMessages(request, o));
+        const page = await this.call.unary(rpcs.listMessages, options, (o) => this.rpc.listMessages(request, o));
         return {
             messages: page.messages.map(messageFromProto),
             nextPageToken: page.nextPageToken,
@@ -43,13 +46,13 @@ export class GrpcMessages {
     }
     async update(sessionId, messageId, changes, options) {
         const request = { ...changes, sessionId, messageId };
-        return messageFromProto(await this.call.unary(true, options, (o) => this.rpc.updateMessage(request, o)));
+        return messageFromProto(await this.call.unary(rpcs.updateMessage, options, (o) => this.rpc.updateMessage(request, o)));
     }
     async delete(sessionId, messageId, options) {
-        await this.call.unary(true, options, (o) => this.rpc.deleteMessage({ sessionId, messageId }, o));
+        await this.call.unary(rpcs.deleteMessage, options, (o) => this.rpc.deleteMessage({ sessionId, messageId }, o));
     }
     async clear(sessionId, options) {
-        const response = await this.call.unary(true, options, (o) => this.rpc.clearMessages({ sessionId }, o));
+        const response = await this.call.unary(rpcs.clearMessages, options, (o) => this.rpc.clearMessages({ sessionId }, o));
         return response.deletedCount;
     }
 }

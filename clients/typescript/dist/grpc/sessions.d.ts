@@ -2,7 +2,7 @@
 import type { Client } from "@connectrpc/connect";
 import type { SessionsApi } from "../api.js";
 import type * as t from "../types.js";
-import type { SessionService } from "../gen/agentsessions/v1/session_service_pb.js";
+import { SessionService } from "../gen/agentsessions/v1/session_service_pb.js";
 import type { Caller } from "./call.js";
 export declare class GrpcSessions implements SessionsApi {
     private readonly rpc;

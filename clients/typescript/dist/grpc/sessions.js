@@ -1,5 +1,8 @@
 import { paginate } from "../pagination.js";
+import { SessionService } from "../gen/agentsessions/v1/session_service_pb.js";
 import { sessionFromProto } from "./convert.js";
+/** The service's RPCs: their protos say which calls are safe to retry. */
+const rpcs = SessionService.method;
 export class GrpcSessions {
     rpc;
     call;
@@ -9,10 +12,10 @@ export class GrpcSessions {
     }
     async create(input = {}, options) {
         const request = { ...input, sessionId: input.sessionId ?? "" };
-        return sessionFromProto(await this.call.unary(false, options, (o) => this.rpc.createSession(request, o)));
+        return sessionFromProto(await this.call.unary(rpcs.createSession, options, (o) => this.rpc.createSession(request, o)));
     }
     async get(sessionId, options) {
-        return sessionFromProto(await this.call.unary(true, options, (o) => this.rpc.getSession({ sessionId }, o)));
+        return sessionFromProto(await this.call.unary(rpcs.getSession, options, (o) => this.rpc.getSession({ sessionId }, o)));
     }
     async listPage(filters = {}, options) {
         const request = {
@@ -21,7 +24,7 @@ export class GrpcSessions {
             isActive: filters.isActive,
             agentName: filters.agentName,
         };
-        const page = await this.call.unary(true, options, (o) => this.rpc.listSessions(request, o));
+        const page = await this.call.unary(rpcs.listSessions, options, (o) => this.rpc.listSessions(request, o));
         return {
             sessions: page.sessions.map(sessionFromProto),
             nextPageToken: page.nextPageToken,
@@ -36,16 +39,16 @@ export class GrpcSessions {
     }
     async update(sessionId, changes, options) {
         const request = { ...changes, sessionId };
-        return sessionFromProto(await this.call.unary(true, options, (o) => this.rpc.updateSession(request, o)));
+        return sessionFromProto(await this.call.unary(rpcs.updateSession, options, (o) => this.rpc.updateSession(request, o)));
     }
     async delete(sessionId, options) {
-        await this.call.unary(true, options, (o) => this.rpc.deleteSession({ sessionId }, o));
+        await this.call.unary(rpcs.deleteSession, options, (o) => this.rpc.deleteSession({ sessionId }, o));
     }
     async activate(sessionId, options) {
-        return sessionFromProto(await this.call.unary(true, options, (o) => this.rpc.activateSession({ sessionId }, o)));
+        return sessionFromProto(await this.call.unary(rpcs.activateSession, options, (o) => this.rpc.activateSession({ sessionId }, o)));
     }
     async deactivate(sessionId, options) {
-        return sessionFromProto(await this.call.unary(true, options, (o) => this.rpc.deactivateSession({ sessionId }, o)));
+        return sessionFromProto(await this.call.unary(rpcs.deactivateSession, options, (o) => this.rpc.deactivateSession({ sessionId }, o)));
     }
 }
 //# sourceMappingURL=sessions.js.map

@@ -9,10 +9,15 @@ import { retryPolicy } from "../retry.js";
 import { Http } from "./http.js";
 import { deletedCountFromJson, eventFromJson, messageFromJson, messageInputToJson, messagePageFromJson, newSessionToJson, resultFromJson, sessionChangesToJson, sessionFromJson, sessionPageFromJson, turnToJson, } from "./json.js";
 import { bodyChunks, parseSse } from "./sse.js";
+import { MessageService } from "../gen/agentsessions/v1/message_service_pb.js";
+import { SessionService } from "../gen/agentsessions/v1/session_service_pb.js";
 /** The REST paths' common prefix. */
 export const API_PREFIX = "/api/agent-sessions";
 /** The default deadline of a call, in milliseconds. */
 export const DEFAULT_REST_TIMEOUT_MS = 30_000;
+/** The RPCs the paths transcode: their protos say which calls are safe to retry. */
+const sessionRpc = SessionService.method;
+const messageRpc = MessageService.method;
 const segment = encodeURIComponent;
 function sessionPath(sessionId) {
     return `${API_PREFIX}/${segment(sessionId)}`;
@@ -31,11 +36,11 @@ class RestSessions {
             path: API_PREFIX,
             body: newSessionToJson(input),
         };
-        return sessionFromJson(await this.http.json(request, false, options));
+        return sessionFromJson(await this.http.json(request, sessionRpc.createSession, options));
     }
     async get(sessionId, options) {
         const request = { method: "GET", path: sessionPath(sessionId) };
-        return sessionFromJson(await this.http.json(request, true, options));
+        return sessionFromJson(await this.http.json(request, sessionRpc.getSession, options));
     }
     async listPage(filters = {}, options) {
         const query = {
@@ -45,7 +50,7 @@ class RestSessions {
             agent_name: filters.agentName,
         };
         const request = { method: "GET", path: API_PREFIX, query };
-        return sessionPageFromJson(await this.http.json(request, true, options));
+        return sessionPageFromJson(await this.http.json(request, sessionRpc.listSessions, options));
     }
     list(filters = {}, options) {
         return paginate(async (pageToken) => {
@@ -56,18 +61,18 @@ class RestSessions {
     async update(sessionId, changes, options) {
         const body = sessionChangesToJson(changes);
         const request = { method: "PATCH", path: sessionPath(sessionId), body };
-        return sessionFromJson(await this.http.json(request, true, options));
+        return sessionFromJson(await this.http.json(request, sessionRpc.updateSession, options));
     }
     async delete(sessionId, options) {
-        await this.http.json({ method: "DELETE", path: sessionPath(sessionId) }, true, options);
+        await this.http.json({ method: "DELETE", path: sessionPath(sessionId) }, sessionRpc.deleteSession, options);
     }
     async activate(sessionId, options) {
         const request = { method: "PUT", path: `${sessionPath(sessionId)}/activate` };
-        return sessionFromJson(await this.http.json(request, true, options));
+        return sessionFromJson(await this.http.json(request, sessionRpc.activateSession, options));
     }
     async deactivate(sessionId, options) {
         const request = { method: "PUT", path: `${sessionPath(sessionId)}/deactivate` };
-        return sessionFromJson(await this.http.json(request, true, options));
+        return sessionFromJson(await this.http.json(request, sessionRpc.deactivateSession, options));
     }
 }
 class RestMessages {
@@ -78,11 +83,11 @@ class RestMessages {
     async create(sessionId, input, options) {
         const path = `${sessionPath(sessionId)}/messages`;
         const request = { method: "POST", path, body: messageInputToJson(input) };
-        return messageFromJson(await this.http.json(request, false, options));
+        return messageFromJson(await this.http.json(request, messageRpc.createMessage, options));
     }
     async get(sessionId, messageId, options) {
         const request = { method: "GET", path: messagePath(sessionId, messageId) };
-        return messageFromJson(await this.http.json(request, true, options));
+        return messageFromJson(await this.http.json(request, messageRpc.getMessage, options));
     }
     async listPage(sessionId, filters = {}, options) {
         const query = {
@@ -91,7 +96,7 @@ class RestMessages {
             order: filters.order,
         };
         const path = `${sessionPath(sessionId)}/messages`;
-        return messagePageFromJson(await this.http.json({ method: "GET", path, query }, true, options));
+        return messagePageFromJson(await this.http.json({ method: "GET", path, query }, messageRpc.listMessages, options));
     }
     list(sessionId, filters = {}, options) {
         return paginate(async (pageToken) => {
@@ -102,14 +107,14 @@ class RestMessages {
     async update(sessionId, messageId, changes, options) {
         const path = messagePath(sessionId, messageId);
         const request = { method: "PATCH", path, body: messageInputToJson(changes) };
-        return messageFromJson(await this.http.json(request, true, options));
+        return messageFromJson(await this.http.json(request, messageRpc.updateMessage, options));
     }
     async delete(sessionId, messageId, options) {
-        await this.http.json({ method: "DELETE", path: messagePath(sessionId, messageId) }, true, options);
+        await this.http.json({ method: "DELETE", path: messagePath(sessionId, messageId) }, messageRpc.deleteMessage, options);
     }
     async clear(sessionId, options) {
         const path = `${sessionPath(sessionId)}/clear-messages`;
-        return deletedCountFromJson(await this.http.json({ method: "DELETE", path }, true, options));
+        return deletedCountFromJson(await this.http.json({ method: "DELETE", path }, messageRpc.clearMessages, options));
     }
 }
 /**
@@ -136,7 +141,7 @@ export class AgentSessionsRestClient {
     async conversation(request, options) {
         const path = `${API_PREFIX}/conversation`;
         const http = { method: "POST", path, body: turnToJson(request) };
-        return resultFromJson(await this.http.json(http, false, options));
+        return resultFromJson(await this.http.json(http, sessionRpc.conversation, options));
     }
     /**
      * Streams a conversation turn from `text/event-stream`. A failure before the stream begins is

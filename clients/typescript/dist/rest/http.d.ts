@@ -2,6 +2,7 @@
  * One HTTP exchange with Envoy over `fetch`: headers and token, the deadline, and every failure
  * (HTTP error, network, timeout, cancel) as an AgentSessionsError. Browser-safe.
  */
+import type { DescMethod } from "@bufbuild/protobuf";
 import { type Credentials } from "../credentials.js";
 import { AgentSessionsError } from "../errors.js";
 import { type AttemptOptions, type RetryOptions } from "../retry.js";
@@ -37,8 +38,11 @@ export declare class Http {
     constructor(config: HttpConfig);
     /** The deadline of a call: its own, else the client's; undefined for none. */
     timeoutMs(options: CallOptions | undefined): number | undefined;
-    /** A JSON call; `idempotent` calls are retried on UNAVAILABLE (HTTP 503, network errors). */
-    json(request: HttpRequest, idempotent: boolean, options?: CallOptions): Promise<unknown>;
+    /**
+     * A JSON call of the path that transcodes `method`, retried on UNAVAILABLE (HTTP 503, network
+     * errors) when its proto says that is safe.
+     */
+    json(request: HttpRequest, method: DescMethod, options?: CallOptions): Promise<unknown>;
     /**
      * Sends a request and returns its 2xx response with the body unread; the deadline keeps
      * running until `close()`. Non-2xx responses are thrown as AgentSessionsErrors.

@@ -1,10 +1,6 @@
-/**
- * One HTTP exchange with Envoy over `fetch`: headers and token, the deadline, and every failure
- * (HTTP error, network, timeout, cancel) as an AgentSessionsError. Browser-safe.
- */
 import { authorizationHeader } from "../credentials.js";
 import { AgentSessionsError, Code } from "../errors.js";
-import { cancelled, withRetries } from "../retry.js";
+import { cancelled, safeToRetry, withRetries, } from "../retry.js";
 import { codeFromHttpStatus, errorFromStatusJson } from "../status.js";
 function queryString(query) {
     const params = new URLSearchParams();
@@ -39,8 +35,11 @@ export class Http {
     timeoutMs(options) {
         return (options?.timeoutMs ?? this.config.timeoutMs) || undefined;
     }
-    /** A JSON call; `idempotent` calls are retried on UNAVAILABLE (HTTP 503, network errors). */
-    json(request, idempotent, options) {
+    /**
+     * A JSON call of the path that transcodes `method`, retried on UNAVAILABLE (HTTP 503, network
+     * errors) when its proto says that is safe.
+     */
+    json(request, method, options) {
         return withRetries(async (attempt) => {
             const open = await this.open(request, attempt, options?.headers);
             try {
@@ -60,7 +59,7 @@ export class Http {
                 open.close();
             }
         }, {
-            idempotent,
+            idempotent: safeToRetry(method),
             policy: this.config.retry,
             timeoutMs: this.timeoutMs(options),
             signal: options?.signal,

@@ -1,6 +1,7 @@
 /** Runs Connect calls with the client's deadline, headers and retry policy, mapping errors. */
+import type { DescMethod } from "@bufbuild/protobuf";
 import type { CallOptions as ConnectCallOptions } from "@connectrpc/connect";
-import { type RetryOptions, withRetries } from "../retry.js";
+import { type RetryOptions, safeToRetry, withRetries } from "../retry.js";
 import type { CallOptions } from "../types.js";
 import { errorFromConnect } from "./errors.js";
 
@@ -19,11 +20,11 @@ export class Caller {
   }
 
   /**
-   * A unary call; `idempotent` calls are retried on UNAVAILABLE. Throws AgentSessionsError for
-   * every failure of the call itself.
+   * A unary call of `method`, retried on UNAVAILABLE when its proto says that is safe. Throws
+   * AgentSessionsError for every failure of the call itself.
    */
   unary<T>(
-    idempotent: boolean,
+    method: DescMethod,
     options: CallOptions | undefined,
     run: (connectOptions: ConnectCallOptions) => Promise<T>,
   ): Promise<T> {
@@ -40,7 +41,7 @@ export class Caller {
         }
       },
       {
-        idempotent,
+        idempotent: safeToRetry(method),
         policy: this.config.retry,
         timeoutMs: this.timeoutMs(options),
         signal: options?.signal,

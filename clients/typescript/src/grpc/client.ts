@@ -101,7 +101,9 @@ export class AgentSessionsClient implements AgentSessionsApi {
   ): Promise<t.ConversationResult> {
     const message = create(ConversationRequestSchema, turnToProto(request));
     return resultFromProto(
-      await this.call.unary(false, options, (o) => this.rpc.conversation(message, o)),
+      await this.call.unary(SessionService.method.conversation, options, (o) =>
+        this.rpc.conversation(message, o),
+      ),
     );
   }
 

@@ -3,9 +3,12 @@ import type { Client } from "@connectrpc/connect";
 import type { MessagesApi } from "../api.js";
 import { paginate } from "../pagination.js";
 import type * as t from "../types.js";
-import type { MessageService } from "../gen/agentsessions/v1/message_service_pb.js";
+import { MessageService } from "../gen/agentsessions/v1/message_service_pb.js";
 import type { Caller } from "./call.js";
 import { messageFromProto, roleToProto } from "./convert.js";
+
+/** The service's RPCs: their protos say which calls are safe to retry. */
+const rpcs = MessageService.method;
 
 export class GrpcMessages implements MessagesApi {
   constructor(
@@ -27,13 +30,15 @@ export class GrpcMessages implements MessagesApi {
       extraData: input.extraData,
     };
     return messageFromProto(
-      await this.call.unary(false, options, (o) => this.rpc.createMessage(request, o)),
+      await this.call.unary(rpcs.createMessage, options, (o) => this.rpc.createMessage(request, o)),
     );
   }
 
   async get(sessionId: string, messageId: string, options?: t.CallOptions): Promise<t.Message> {
     return messageFromProto(
-      await this.call.unary(true, options, (o) => this.rpc.getMessage({ sessionId, messageId }, o)),
+      await this.call.unary(rpcs.getMessage, options, (o) =>
+        this.rpc.getMessage({ sessionId, messageId }, o),
+      ),
     );
   }
 
@@ -48,7 +53,9 @@ export class GrpcMessages implements MessagesApi {
       pageToken: filters.pageToken ?? "",
       order: filters.order ?? "",
     };
-    const page = await this.call.unary(true, options, (o) => this.rpc.listMessages(request, o));
+    const page = await this.call.unary(rpcs.listMessages, options, (o) =>
+      this.rpc.listMessages(request, o),
+    );
     return {
       messages: page.messages.map(messageFromProto),
       nextPageToken: page.nextPageToken,
@@ -75,18 +82,18 @@ export class GrpcMessages implements MessagesApi {
   ): Promise<t.Message> {
     const request = { ...changes, sessionId, messageId };
     return messageFromProto(
-      await this.call.unary(true, options, (o) => this.rpc.updateMessage(request, o)),
+      await this.call.unary(rpcs.updateMessage, options, (o) => this.rpc.updateMessage(request, o)),
     );
   }
 
   async delete(sessionId: string, messageId: string, options?: t.CallOptions): Promise<void> {
-    await this.call.unary(true, options, (o) =>
+    await this.call.unary(rpcs.deleteMessage, options, (o) =>
       this.rpc.deleteMessage({ sessionId, messageId }, o),
     );
   }
 
   async clear(sessionId: string, options?: t.CallOptions): Promise<number> {
-    const response = await this.call.unary(true, options, (o) =>
+    const response = await this.call.unary(rpcs.clearMessages, options, (o) =>
       this.rpc.clearMessages({ sessionId }, o),
     );
     return response.deletedCount;

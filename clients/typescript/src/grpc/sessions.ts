@@ -3,9 +3,12 @@ import type { Client } from "@connectrpc/connect";
 import type { SessionsApi } from "../api.js";
 import { paginate } from "../pagination.js";
 import type * as t from "../types.js";
-import type { SessionService } from "../gen/agentsessions/v1/session_service_pb.js";
+import { SessionService } from "../gen/agentsessions/v1/session_service_pb.js";
 import type { Caller } from "./call.js";
 import { sessionFromProto } from "./convert.js";
+
+/** The service's RPCs: their protos say which calls are safe to retry. */
+const rpcs = SessionService.method;
 
 export class GrpcSessions implements SessionsApi {
   constructor(
@@ -16,13 +19,13 @@ export class GrpcSessions implements SessionsApi {
   async create(input: t.CreateSessionInput = {}, options?: t.CallOptions): Promise<t.Session> {
     const request = { ...input, sessionId: input.sessionId ?? "" };
     return sessionFromProto(
-      await this.call.unary(false, options, (o) => this.rpc.createSession(request, o)),
+      await this.call.unary(rpcs.createSession, options, (o) => this.rpc.createSession(request, o)),
     );
   }
 
   async get(sessionId: string, options?: t.CallOptions): Promise<t.Session> {
     return sessionFromProto(
-      await this.call.unary(true, options, (o) => this.rpc.getSession({ sessionId }, o)),
+      await this.call.unary(rpcs.getSession, options, (o) => this.rpc.getSession({ sessionId }, o)),
     );
   }
 
@@ -36,7 +39,9 @@ export class GrpcSessions implements SessionsApi {
       isActive: filters.isActive,
       agentName: filters.agentName,
     };
-    const page = await this.call.unary(true, options, (o) => this.rpc.listSessions(request, o));
+    const page = await this.call.unary(rpcs.listSessions, options, (o) =>
+      this.rpc.listSessions(request, o),
+    );
     return {
       sessions: page.sessions.map(sessionFromProto),
       nextPageToken: page.nextPageToken,
@@ -58,23 +63,29 @@ export class GrpcSessions implements SessionsApi {
   ): Promise<t.Session> {
     const request = { ...changes, sessionId };
     return sessionFromProto(
-      await this.call.unary(true, options, (o) => this.rpc.updateSession(request, o)),
+      await this.call.unary(rpcs.updateSession, options, (o) => this.rpc.updateSession(request, o)),
     );
   }
 
   async delete(sessionId: string, options?: t.CallOptions): Promise<void> {
-    await this.call.unary(true, options, (o) => this.rpc.deleteSession({ sessionId }, o));
+    await this.call.unary(rpcs.deleteSession, options, (o) =>
+      this.rpc.deleteSession({ sessionId }, o),
+    );
   }
 
   async activate(sessionId: string, options?: t.CallOptions): Promise<t.Session> {
     return sessionFromProto(
-      await this.call.unary(true, options, (o) => this.rpc.activateSession({ sessionId }, o)),
+      await this.call.unary(rpcs.activateSession, options, (o) =>
+        this.rpc.activateSession({ sessionId }, o),
+      ),
     );
   }
 
   async deactivate(sessionId: string, options?: t.CallOptions): Promise<t.Session> {
     return sessionFromProto(
-      await this.call.unary(true, options, (o) => this.rpc.deactivateSession({ sessionId }, o)),
+      await this.call.unary(rpcs.deactivateSession, options, (o) =>
+        this.rpc.deactivateSession({ sessionId }, o),
+      ),
     );
   }
 }

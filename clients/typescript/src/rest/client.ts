@@ -23,6 +23,8 @@ import {
   turnToJson,
 } from "./json.js";
 import { bodyChunks, parseSse } from "./sse.js";
+import { MessageService } from "../gen/agentsessions/v1/message_service_pb.js";
+import { SessionService } from "../gen/agentsessions/v1/session_service_pb.js";
 
 /** The REST paths' common prefix. */
 export const API_PREFIX = "/api/agent-sessions";
@@ -45,6 +47,10 @@ export interface RestClientOptions {
   fetch?: typeof fetch;
 }
 
+/** The RPCs the paths transcode: their protos say which calls are safe to retry. */
+const sessionRpc = SessionService.method;
+const messageRpc = MessageService.method;
+
 const segment = encodeURIComponent;
 
 function sessionPath(sessionId: string): string {
@@ -64,12 +70,12 @@ class RestSessions implements SessionsApi {
       path: API_PREFIX,
       body: newSessionToJson(input),
     };
-    return sessionFromJson(await this.http.json(request, false, options));
+    return sessionFromJson(await this.http.json(request, sessionRpc.createSession, options));
   }
 
   async get(sessionId: string, options?: t.CallOptions): Promise<t.Session> {
     const request: HttpRequest = { method: "GET", path: sessionPath(sessionId) };
-    return sessionFromJson(await this.http.json(request, true, options));
+    return sessionFromJson(await this.http.json(request, sessionRpc.getSession, options));
   }
 
   async listPage(
@@ -83,7 +89,7 @@ class RestSessions implements SessionsApi {
       agent_name: filters.agentName,
     };
     const request: HttpRequest = { method: "GET", path: API_PREFIX, query };
-    return sessionPageFromJson(await this.http.json(request, true, options));
+    return sessionPageFromJson(await this.http.json(request, sessionRpc.listSessions, options));
   }
 
   list(filters: t.ListSessionsOptions = {}, options?: t.CallOptions): AsyncIterable<t.Session> {
@@ -100,21 +106,25 @@ class RestSessions implements SessionsApi {
   ): Promise<t.Session> {
     const body = sessionChangesToJson(changes);
     const request: HttpRequest = { method: "PATCH", path: sessionPath(sessionId), body };
-    return sessionFromJson(await this.http.json(request, true, options));
+    return sessionFromJson(await this.http.json(request, sessionRpc.updateSession, options));
   }
 
   async delete(sessionId: string, options?: t.CallOptions): Promise<void> {
-    await this.http.json({ method: "DELETE", path: sessionPath(sessionId) }, true, options);
+    await this.http.json(
+      { method: "DELETE", path: sessionPath(sessionId) },
+      sessionRpc.deleteSession,
+      options,
+    );
   }
 
   async activate(sessionId: string, options?: t.CallOptions): Promise<t.Session> {
     const request: HttpRequest = { method: "PUT", path: `${sessionPath(sessionId)}/activate` };
-    return sessionFromJson(await this.http.json(request, true, options));
+    return sessionFromJson(await this.http.json(request, sessionRpc.activateSession, options));
   }
 
   async deactivate(sessionId: string, options?: t.CallOptions): Promise<t.Session> {
     const request: HttpRequest = { method: "PUT", path: `${sessionPath(sessionId)}/deactivate` };
-    return sessionFromJson(await this.http.json(request, true, options));
+    return sessionFromJson(await this.http.json(request, sessionRpc.deactivateSession, options));
   }
 }
 
@@ -128,12 +138,12 @@ class RestMessages implements MessagesApi {
   ): Promise<t.Message> {
     const path = `${sessionPath(sessionId)}/messages`;
     const request: HttpRequest = { method: "POST", path, body: messageInputToJson(input) };
-    return messageFromJson(await this.http.json(request, false, options));
+    return messageFromJson(await this.http.json(request, messageRpc.createMessage, options));
   }
 
   async get(sessionId: string, messageId: string, options?: t.CallOptions): Promise<t.Message> {
     const request: HttpRequest = { method: "GET", path: messagePath(sessionId, messageId) };
-    return messageFromJson(await this.http.json(request, true, options));
+    return messageFromJson(await this.http.json(request, messageRpc.getMessage, options));
   }
 
   async listPage(
@@ -147,7 +157,9 @@ class RestMessages implements MessagesApi {
       order: filters.order,
     };
     const path = `${sessionPath(sessionId)}/messages`;
-    return messagePageFromJson(await this.http.json({ method: "GET", path, query }, true, options));
+    return messagePageFromJson(
+      await this.http.json({ method: "GET", path, query }, messageRpc.listMessages, options),
+    );
   }
 
   list(
@@ -169,20 +181,22 @@ class RestMessages implements MessagesApi {
   ): Promise<t.Message> {
     const path = messagePath(sessionId, messageId);
     const request: HttpRequest = { method: "PATCH", path, body: messageInputToJson(changes) };
-    return messageFromJson(await this.http.json(request, true, options));
+    return messageFromJson(await this.http.json(request, messageRpc.updateMessage, options));
   }
 
   async delete(sessionId: string, messageId: string, options?: t.CallOptions): Promise<void> {
     await this.http.json(
       { method: "DELETE", path: messagePath(sessionId, messageId) },
-      true,
+      messageRpc.deleteMessage,
       options,
     );
   }
 
   async clear(sessionId: string, options?: t.CallOptions): Promise<number> {
     const path = `${sessionPath(sessionId)}/clear-messages`;
-    return deletedCountFromJson(await this.http.json({ method: "DELETE", path }, true, options));
+    return deletedCountFromJson(
+      await this.http.json({ method: "DELETE", path }, messageRpc.clearMessages, options),
+    );
   }
 }
 
@@ -215,7 +229,7 @@ export class AgentSessionsRestClient implements AgentSessionsApi {
   ): Promise<t.ConversationResult> {
     const path = `${API_PREFIX}/conversation`;
     const http: HttpRequest = { method: "POST", path, body: turnToJson(request) };
-    return resultFromJson(await this.http.json(http, false, options));
+    return resultFromJson(await this.http.json(http, sessionRpc.conversation, options));
   }
 
   /**

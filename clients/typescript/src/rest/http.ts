@@ -2,9 +2,16 @@
  * One HTTP exchange with Envoy over `fetch`: headers and token, the deadline, and every failure
  * (HTTP error, network, timeout, cancel) as an AgentSessionsError. Browser-safe.
  */
+import type { DescMethod } from "@bufbuild/protobuf";
 import { authorizationHeader, type Credentials } from "../credentials.js";
 import { AgentSessionsError, Code } from "../errors.js";
-import { cancelled, type AttemptOptions, type RetryOptions, withRetries } from "../retry.js";
+import {
+  cancelled,
+  safeToRetry,
+  type AttemptOptions,
+  type RetryOptions,
+  withRetries,
+} from "../retry.js";
 import { codeFromHttpStatus, errorFromStatusJson } from "../status.js";
 import type { CallOptions } from "../types.js";
 
@@ -73,8 +80,11 @@ export class Http {
     return (options?.timeoutMs ?? this.config.timeoutMs) || undefined;
   }
 
-  /** A JSON call; `idempotent` calls are retried on UNAVAILABLE (HTTP 503, network errors). */
-  json(request: HttpRequest, idempotent: boolean, options?: CallOptions): Promise<unknown> {
+  /**
+   * A JSON call of the path that transcodes `method`, retried on UNAVAILABLE (HTTP 503, network
+   * errors) when its proto says that is safe.
+   */
+  json(request: HttpRequest, method: DescMethod, options?: CallOptions): Promise<unknown> {
     return withRetries(
       async (attempt) => {
         const open = await this.open(request, attempt, options?.headers);
@@ -93,7 +103,7 @@ export class Http {
         }
       },
       {
-        idempotent,
+        idempotent: safeToRetry(method),
         policy: this.config.retry,
         timeoutMs: this.timeoutMs(options),
         signal: options?.signal,
