@@ -15,25 +15,21 @@ from agent_sessions_client.models import (
     Session,
     checked_role,
 )
+from agent_sessions_client.retry import safe_to_retry
 
 USER_AGENT = "agent-sessions-client"
 
-# Calls that change nothing, or change the same thing again when repeated: retried on
-# UNAVAILABLE. Creating a session or a message and conversation turns are not in this set.
+# The methods that may be repeated after a lost answer: those whose proto declares them free of
+# side effects or idempotent (`option idempotency_level`). Looked up by name, which is
+# unambiguous since no method name occurs in both services (tests/clients/test_idempotency.py).
 IDEMPOTENT = frozenset(
-    {
-        "GetSession",
-        "ListSessions",
-        "UpdateSession",
-        "DeleteSession",
-        "ActivateSession",
-        "DeactivateSession",
-        "GetMessage",
-        "ListMessages",
-        "UpdateMessage",
-        "DeleteMessage",
-        "ClearMessages",
-    }
+    method.name
+    for service in (
+        ses_pb.DESCRIPTOR.services_by_name["SessionService"],
+        msg_pb.DESCRIPTOR.services_by_name["MessageService"],
+    )
+    for method in service.methods
+    if safe_to_retry(method)
 )
 
 

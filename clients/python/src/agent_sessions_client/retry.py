@@ -7,6 +7,8 @@ import time
 from dataclasses import dataclass
 
 import grpc
+from google.protobuf.descriptor import MethodDescriptor
+from google.protobuf.descriptor_pb2 import MethodOptions
 
 from agent_sessions_client.errors import AgentSessionsError
 
@@ -17,9 +19,9 @@ __all__ = ["NO_RETRY", "RetryPolicy"]
 class RetryPolicy:
     """How a call that is safe to repeat is retried when the service answers UNAVAILABLE.
 
-    Only reads, lists, updates, deletes, activate/deactivate and clear are retried; creating a
-    session or a message and conversation turns never are, since a lost answer does not mean
-    the first attempt was not stored.
+    Only calls whose proto declares them idempotent are retried (reads, lists, updates,
+    deletes, activate/deactivate and clear); creating a session or a message and conversation
+    turns never are, since a lost answer does not mean the first attempt was not stored.
 
     Before retry *n* the client waits a random time between 0 and
     `min(initial_backoff * multiplier ** (n - 1), max_backoff)` seconds ("full jitter", as in
@@ -57,6 +59,12 @@ class Deadline:
     def remaining(self) -> float | None:
         """Seconds left (0 when past), or None without a deadline."""
         return None if self._end is None else max(0.0, self._end - time.monotonic())
+
+
+def safe_to_retry(method: MethodDescriptor) -> bool:
+    """Whether the proto declares `method` free of side effects or idempotent, so that a
+    repeat after a lost answer changes nothing the first attempt did not."""
+    return method.GetOptions().idempotency_level != MethodOptions.IDEMPOTENCY_UNKNOWN
 
 
 def retry_delay(
