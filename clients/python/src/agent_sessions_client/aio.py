@@ -44,13 +44,22 @@ DEFAULT_RETRY = RetryPolicy()
 class AsyncClient:
     """An asyncio client of the Agent Sessions gRPC API (direct or through Envoy).
 
-    The arguments are those of `Client`; `token` may also be an async callable. Create the
-    client inside the event loop that uses it (a grpc.aio channel belongs to one loop), and
-    close it with `await client.close()` or `async with`.
+    Args:
+        address: `host:port` of the gRPC server or of Envoy, such as `127.0.0.1:50051`.
+        token: A JWT, or a sync or async callable returning one; sent as
+            `authorization: Bearer <token>`.
+        timeout: The default deadline of each call in seconds (all its attempts together);
+            None for no deadline. Every method's `timeout` overrides it for that call.
+        retry: How calls that are safe to repeat are retried on UNAVAILABLE.
+        channel_credentials: TLS credentials (`grpc.ssl_channel_credentials()`); plaintext
+            when None.
+        options: Extra gRPC channel options.
 
-    Every failure raises an `AgentSessionsError` subclass. The list methods and `converse()`
-    are async generators: a loop left early keeps its generator open until it is garbage
-    collected, unless wrapped in `contextlib.aclosing`.
+    Every failure raises an `AgentSessionsError` subclass. Create the client inside the event
+    loop that uses it (a grpc.aio channel belongs to one loop), and close it with
+    `await client.close()` or `async with`. The list methods and `converse()` are async
+    generators: a loop left early keeps its generator open until it is garbage collected,
+    unless wrapped in `contextlib.aclosing`.
     """
 
     def __init__(
@@ -257,8 +266,9 @@ class AsyncClient:
 
         The events are `Started`, `Delta`s, `MessageStored` and `Completed`. A failure, before
         or after the stream began, raises its `AgentSessionsError` (nothing of the turn is
-        stored then). `timeout` bounds the whole stream. Leaving the loop early cancels the call
-        once the iterator is closed (`contextlib.aclosing` closes it at once). Never retried.
+        stored then). The call starts at the first step of the iteration; `timeout` bounds the
+        whole stream. Leaving the loop early cancels the call once the iterator is closed
+        (`contextlib.aclosing` closes it at once). Never retried.
         """
         request = ses_pb.ConverseRequest(
             **req.turn(messages, session_id, session_name, agent_name, agent_instructions)

@@ -1,9 +1,12 @@
+# Generated from aio.py by clients/python/unasync.py: do not edit (edit aio.py, then run
+# `make generate`, which regenerates this file).
 """The synchronous client, on a `grpc` channel."""
 
 from __future__ import annotations
 
+import contextlib
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Sequence
 from types import TracebackType
 from typing import Any, TypeAlias
 
@@ -33,7 +36,7 @@ from agent_sessions_client.retry import Deadline, RetryPolicy, retry_delay
 __all__ = ["Client", "TokenSource"]
 
 TokenSource: TypeAlias = str | Callable[[], str] | None
-"""A bearer token, or a callable that returns the current one (called for every attempt)."""
+"""A bearer token, or a callable returning the current one (called per attempt)."""
 
 DEFAULT_RETRY = RetryPolicy()
 
@@ -43,7 +46,8 @@ class Client:
 
     Args:
         address: `host:port` of the gRPC server or of Envoy, such as `127.0.0.1:50051`.
-        token: A JWT, or a callable returning one; sent as `authorization: Bearer <token>`.
+        token: A JWT, or a callable returning one; sent as
+            `authorization: Bearer <token>`.
         timeout: The default deadline of each call in seconds (all its attempts together);
             None for no deadline. Every method's `timeout` overrides it for that call.
         retry: How calls that are safe to repeat are retried on UNAVAILABLE.
@@ -162,7 +166,7 @@ class Client:
         is_active: bool | None = None,
         agent_name: str | None = None,
         timeout: float | None = None,
-    ) -> Iterator[Session]:
+    ) -> Generator[Session, None, None]:
         """Iterates over all the caller's sessions, fetching pages of `page_size` as needed."""
         page_token = ""
         while True:
@@ -243,13 +247,13 @@ class Client:
         agent_name: str | None = None,
         agent_instructions: str | None = None,
         timeout: float | None = None,
-    ) -> Iterator[ConverseEvent]:
+    ) -> Generator[ConverseEvent, None, None]:
         """Runs one turn like `conversation()`, yielding its events as the reply is produced.
 
         The events are `Started`, `Delta`s, `MessageStored` and `Completed`. A failure, before
         or after the stream began, raises its `AgentSessionsError` (nothing of the turn is
-        stored then). The call starts at the first `next()`; `timeout` bounds the whole stream,
-        and leaving the loop early cancels the call. Never retried.
+        stored then). The call starts at the first step of the iteration; `timeout` bounds the
+        whole stream, and leaving the loop early cancels the call. Never retried.
         """
         request = ses_pb.ConverseRequest(
             **req.turn(messages, session_id, session_name, agent_name, agent_instructions)
@@ -278,18 +282,20 @@ class Client:
         agent_name: str | None = None,
         agent_instructions: str | None = None,
         timeout: float | None = None,
-    ) -> Iterator[str]:
+    ) -> Generator[str, None, None]:
         """Runs one turn like `converse()`, yielding only the pieces of the reply's text."""
-        for event in self.converse(
+        events = self.converse(
             messages,
             session_id=session_id,
             session_name=session_name,
             agent_name=agent_name,
             agent_instructions=agent_instructions,
             timeout=timeout,
-        ):
-            if isinstance(event, Delta):
-                yield event.text
+        )
+        with contextlib.closing(events):
+            for event in events:
+                if isinstance(event, Delta):
+                    yield event.text
 
     # Messages
 
@@ -335,7 +341,7 @@ class Client:
         page_size: int = 0,
         order: Order = "asc",
         timeout: float | None = None,
-    ) -> Iterator[Message]:
+    ) -> Generator[Message, None, None]:
         """Iterates over all of a session's messages, fetching pages of `page_size` as needed."""
         page_token = ""
         while True:
