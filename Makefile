@@ -53,6 +53,7 @@ generate-ts: $(GEN_STAMP) $(TS)/node_modules/.package-lock.json
 # run and test need only the Python side; `generate` also regenerates the TypeScript client.
 .PHONY: generate
 generate: $(GEN_STAMP) generate-ts ## Generate server code, Envoy's descriptor and both clients.
+	$(BIN)/python clients/python/unasync.py
 
 $(BUF): package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
@@ -66,6 +67,11 @@ run: $(GEN_STAMP) ## Start PostgreSQL (embedded unless AGENT_SESSIONS_DATABASE_U
 test: $(GEN_STAMP) ## Run the whole test suite against a real PostgreSQL, gRPC server and Envoy.
 	$(BIN)/pytest
 
+# Committed generated code: the Python client's protobuf modules, its sync client (from aio.py by
+# clients/python/unasync.py), and the TypeScript client's protobuf modules and built dist/.
+CLIENT_GENERATED := clients/python/src/agent_sessions_client/_proto \
+  clients/python/src/agent_sessions_client/client.py $(TS)/src/gen $(TS)/dist
+
 .PHONY: lint
 lint: generate $(BUF) ## ruff, mypy, buf lint and format, and generated client code up to date.
 	$(BIN)/ruff check server tests scripts bench clients/python
@@ -75,9 +81,9 @@ lint: generate $(BUF) ## ruff, mypy, buf lint and format, and generated client c
 	$(BUF) lint
 	$(BUF) format --diff --exit-code
 	cd $(TS) && npm run build
-	@test -z "$$(git status --porcelain -- clients/python/src/agent_sessions_client/_proto $(TS)/src/gen $(TS)/dist)" \
-	  || { git status --short -- clients/python/src/agent_sessions_client/_proto $(TS)/src/gen $(TS)/dist; \
-	       echo "generated client code differs from protos/ or src/: run make generate, build and commit it"; exit 1; }
+	@test -z "$$(git status --porcelain -- $(CLIENT_GENERATED))" \
+	  || { git status --short -- $(CLIENT_GENERATED); \
+	       echo "generated client code differs from protos/, aio.py or src/: run make generate, build and commit it"; exit 1; }
 	cd $(TS) && npm run lint
 
 AGAINST ?= main
