@@ -78,6 +78,7 @@ lint: generate $(BUF) ## ruff, mypy, buf lint and format, and generated client c
 	$(BIN)/ruff format --check server tests scripts bench clients/python
 	$(BIN)/mypy
 	$(BIN)/mypy --config-file clients/python/pyproject.toml
+	$(BIN)/lint-imports --no-cache
 	$(BUF) lint
 	$(BUF) format --diff --exit-code
 	cd $(TS) && npm run build
