@@ -31,6 +31,7 @@ SESSION_KEYS = {
     "agent_instructions",
     "created_at",
     "updated_at",
+    "model",
 }
 MESSAGE_KEYS = {
     "id",
@@ -133,6 +134,28 @@ def test_sessions_crud(http: httpx.Client) -> None:
     error(http.get(f"{API}/rest-1"), 404, 5)
 
 
+def test_session_model_over_rest(http: httpx.Client) -> None:
+    """CONTRACT §6: `model` on create, get, list and PATCH; empty is the server's default."""
+    created = ok(http.post(API, json={"session_id": "rest-model", "model": "llama3.2:1b"}))
+    assert created["model"] == "llama3.2:1b"
+    assert ok(http.get(f"{API}/rest-model"))["model"] == "llama3.2:1b"
+    assert ok(http.patch(f"{API}/rest-model", json={"model": "gpt-4o"}))["model"] == "gpt-4o"
+    assert [s.get("model") for s in ok(http.get(API))["sessions"]] == ["gpt-4o"]
+    assert ok(http.patch(f"{API}/rest-model", json={"model": ""})).get("model") in (None, "")
+    reply = ok(
+        http.post(
+            f"{API}/conversation",
+            json={
+                "session_id": "rest-model-2",
+                "model": "m",
+                "messages": [{"role": "user", "content": "x"}],
+            },
+        )
+    )
+    assert reply["messages_count"] == 2
+    assert ok(http.get(f"{API}/rest-model-2"))["model"] == "m"
+
+
 def test_list_pages(http: httpx.Client) -> None:
     for i in range(5):
         ok(http.post(API, json={"session_id": f"p-{i}"}))
@@ -216,8 +239,14 @@ def test_conversation(http: httpx.Client) -> None:
         "response",
         "messages_count",
         "session_active",
+        "stop_reason",
+        "pending_tool_calls",
+        "usage",
     }
     assert first["response"] == MOCK + "Hi" and first["messages_count"] == 2
+    # CONTRACT §6: the mock ends its turn, calls no tools and uses no tokens (JSON numbers).
+    assert first["stop_reason"] == "end_turn" and first["pending_tool_calls"] == []
+    assert first["usage"] == {"input_tokens": 0, "output_tokens": 0, "total_tokens": 0}
     assert first["session_active"] is True and UUID_RE.match(first["session_uuid"])
     again = ok(
         http.post(
@@ -465,7 +494,7 @@ def test_python_client_example(rest_port: int) -> None:
 
 def test_stream_failing_midway_ends_with_an_error_event(settings: Any, tmp_path: Any) -> None:
     """After the 200 is out, a failure arrives as a last `error` event and nothing is stored."""
-    from agent_sessions import envoy
+    from agent_sessions.ops.health import wait_rest_ready
 
     from tests.conftest import start_envoy
     from tests.support import ThreadServer
@@ -474,7 +503,7 @@ def test_stream_failing_midway_ends_with_an_error_event(settings: Any, tmp_path:
     with ThreadServer(settings, FailingAgent()) as server:
         process, http_port = start_envoy(tmp_path, server.port)
         try:
-            envoy.wait_until_serving(http_port, process)
+            wait_rest_ready(http_port, process=process)
             headers = {"Authorization": f"Bearer {token('sse-failure')}"}
             with httpx.Client(base_url=f"http://127.0.0.1:{http_port}", headers=headers) as c:
                 body = {"session_id": "sse-fail", "messages": [{"role": "user", "content": "x"}]}

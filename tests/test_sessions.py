@@ -241,3 +241,52 @@ def test_users_are_isolated(alice: Client, bob: Client) -> None:
     # Nothing of Alice's changed.
     got = alice.m("GetMessage", mpb.GetMessageRequest(session_id="private", message_id=m.id))
     assert got == m
+
+
+def test_model_is_created_changed_listed_and_removed(alice: Client) -> None:
+    """CONTRACT §6: a session names its model; PATCH changes it; empty means the default."""
+    s = alice.s("CreateSession", spb.CreateSessionRequest(session_id="m1", model="llama3.2:1b"))
+    assert s.model == "llama3.2:1b"
+    assert alice.s("GetSession", spb.GetSessionRequest(session_id="m1")).model == "llama3.2:1b"
+    assert not alice.s("CreateSession", spb.CreateSessionRequest(session_id="m2")).HasField("model")
+    listed = alice.s("ListSessions", spb.ListSessionsRequest())
+    assert {x.session_id: x.model for x in listed.sessions} == {"m1": "llama3.2:1b", "m2": ""}
+    changed = alice.s("UpdateSession", spb.UpdateSessionRequest(session_id="m1", model="gpt-4o"))
+    assert changed.model == "gpt-4o" and changed.updated_at != s.updated_at
+    # Absent in a PATCH: unchanged; empty: back to the server's default (no model).
+    kept = alice.s("UpdateSession", spb.UpdateSessionRequest(session_id="m1", session_name="n"))
+    assert kept.model == "gpt-4o"
+    cleared = alice.s("UpdateSession", spb.UpdateSessionRequest(session_id="m1", model=""))
+    assert not cleared.HasField("model")
+    f = failure(
+        lambda: alice.s("CreateSession", spb.CreateSessionRequest(session_id="m3", model="x" * 257))
+    )
+    assert f.code == grpc.StatusCode.INVALID_ARGUMENT and f.fields == ["model"]
+
+
+def test_a_conversation_creates_its_session_with_the_requested_model(alice: Client) -> None:
+    reply = alice.s(
+        "Conversation",
+        spb.ConversationRequest(
+            session_id="m-conv",
+            model="qwen2.5:0.5b",
+            messages=[spb.ConversationMessage(role=rpb.user, content="hi")],
+        ),
+    )
+    assert reply.stop_reason == "end_turn" and list(reply.pending_tool_calls) == []
+    assert (reply.usage.input_tokens, reply.usage.output_tokens, reply.usage.total_tokens) == (
+        0,
+        0,
+        0,
+    )
+    assert alice.s("GetSession", spb.GetSessionRequest(session_id="m-conv")).model == "qwen2.5:0.5b"
+    # An existing session keeps its own model: the request's applies to new sessions only.
+    alice.s(
+        "Conversation",
+        spb.ConversationRequest(
+            session_id="m-conv",
+            model="other",
+            messages=[spb.ConversationMessage(role=rpb.user, content="again")],
+        ),
+    )
+    assert alice.s("GetSession", spb.GetSessionRequest(session_id="m-conv")).model == "qwen2.5:0.5b"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 T = TypeVar("T")
 
@@ -35,6 +35,7 @@ class Session:
     agent_instructions: str | None
     created_at: datetime
     updated_at: datetime
+    model: str | None
 
 
 @dataclass(slots=True)
@@ -72,6 +73,7 @@ class SessionFields:
     description: str | None = None
     agent_name: str | None = None
     agent_instructions: str | None = None
+    model: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +95,15 @@ class Usage:
 
 
 @dataclass(frozen=True, slots=True)
+class PendingToolCall:
+    """A caller-tool call a turn stopped at, waiting for its result."""
+
+    tool_call_id: str
+    name: str
+    arguments: str
+
+
+@dataclass(frozen=True, slots=True)
 class TurnResult:
     """What a stored turn left in the session: the unary answer and the stream's `completed`."""
 
@@ -101,6 +112,18 @@ class TurnResult:
     messages_count: int
     stored: list[Message] = field(default_factory=list)
     usage: Usage = field(default_factory=Usage)
+    # "end_turn", or "tool_calls" when the turn waits for the results of `pending_tool_calls`.
+    stop_reason: str = "end_turn"
+    pending_tool_calls: list[PendingToolCall] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class CallerTool:
+    """A tool the caller declares in a conversation request and runs itself."""
+
+    name: str
+    description: str
+    parameters: dict[str, Any]
 
 
 @dataclass(frozen=True)
@@ -113,6 +136,8 @@ class TurnRequest:
     session_name: str | None = None
     agent_name: str | None = None
     agent_instructions: str | None = None
+    model: str | None = None
+    tools: list[CallerTool] = field(default_factory=list)
 
 
 # What a turn does, in order: TurnStarted; TurnDelta / TurnToolCall / TurnToolResult as the agent

@@ -19,6 +19,7 @@ MAX_LENGTH: Final[dict[str, int]] = {
     "description": 4_096,
     "agent_name": 256,
     "agent_instructions": 65_536,
+    "model": 256,
     "content": 1_000_000,
     "tool_call_id": 256,
     "tool_name": 256,

@@ -6,6 +6,8 @@ from collections.abc import AsyncGenerator, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from agent_sessions.domain import CallerTool
+
 
 @dataclass(frozen=True, slots=True)
 class AgentMessage:
@@ -28,6 +30,8 @@ class AgentTurn:
     messages: Sequence[AgentMessage]
     # The session's model; None means the server's default.
     model: str | None = None
+    # Tools the caller declared for this turn; the agent must not run them (it stops at a call).
+    tools: Sequence[CallerTool] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,9 +7,17 @@ from typing import Any
 
 from agentsessions.v1 import resources_pb2 as res_pb
 from agentsessions.v1 import session_service_pb2 as ses_pb
-from google.protobuf import timestamp_pb2
+from google.protobuf import json_format, timestamp_pb2
 
-from agent_sessions.domain import ROLES, Message, NewMessage, Session, TurnRequest, TurnResult
+from agent_sessions.domain import (
+    ROLES,
+    CallerTool,
+    Message,
+    NewMessage,
+    Session,
+    TurnRequest,
+    TurnResult,
+)
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 MICROSECOND = timedelta(microseconds=1)
@@ -64,6 +72,8 @@ def session_proto(session: Session) -> res_pb.Session:
         proto.agent_name = session.agent_name
     if session.agent_instructions is not None:
         proto.agent_instructions = session.agent_instructions
+    if session.model is not None:
+        proto.model = session.model
     return proto
 
 
@@ -110,7 +120,28 @@ def turn_request(request: Any) -> TurnRequest:
         session_name=request.session_name,
         agent_name=request.agent_name,
         agent_instructions=request.agent_instructions,
+        model=request.model,
+        tools=[
+            CallerTool(
+                name=tool.name,
+                description=tool.description,
+                parameters=_json_value(json_format.MessageToDict(tool.parameters)),
+            )
+            for tool in request.tools
+        ],
     )
+
+
+def _json_value(value: Any) -> Any:
+    """A Struct's value as the JSON the caller sent: Struct keeps every number as a double, so
+    integral ones become ints again (`"minimum": 1`, not `1.0`)."""
+    if isinstance(value, float) and value.is_integer() and abs(value) < 2**53:
+        return int(value)
+    if isinstance(value, dict):
+        return {k: _json_value(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_json_value(v) for v in value]
+    return value
 
 
 def conversation_response(result: TurnResult) -> ses_pb.ConversationResponse:
@@ -121,4 +152,16 @@ def conversation_response(result: TurnResult) -> ses_pb.ConversationResponse:
         response=result.response,
         messages_count=result.messages_count,
         session_active=result.session.is_active,
+        stop_reason=result.stop_reason,
+        pending_tool_calls=[
+            ses_pb.ToolCall(
+                tool_call_id=call.tool_call_id, name=call.name, arguments=call.arguments
+            )
+            for call in result.pending_tool_calls
+        ],
+        usage=ses_pb.Usage(
+            input_tokens=result.usage.input_tokens,
+            output_tokens=result.usage.output_tokens,
+            total_tokens=result.usage.total_tokens,
+        ),
     )

@@ -72,6 +72,8 @@ class AgentSession(Base):
     is_active: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default=text("true"))
     agent_name: Mapped[str | None] = mapped_column(Text)
     agent_instructions: Mapped[str | None] = mapped_column(Text)
+    # The model the session's agent runs on; NULL means the server's default.
+    model: Mapped[str | None] = mapped_column(Text)
     # The last `seq` handed out to a message of this session. Bumping it reserves a contiguous
     # block of positions and row-locks the session until commit, which is what keeps concurrent
     # turns contiguous across processes.

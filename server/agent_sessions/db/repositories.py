@@ -91,6 +91,7 @@ class SessionRepository(_Repository):
                 description=fields.description,
                 agent_name=fields.agent_name,
                 agent_instructions=fields.agent_instructions,
+                model=fields.model,
             ),
         )
 
@@ -103,6 +104,7 @@ class SessionRepository(_Repository):
             session_name=fields.session_name,
             agent_name=fields.agent_name,
             agent_instructions=fields.agent_instructions,
+            model=fields.model,
         )
 
     async def page(

@@ -40,6 +40,7 @@ SESSION_COLUMNS = (
     S.c.agent_instructions,
     S.c.created_at,
     S.c.updated_at,
+    S.c.model,
 )
 MESSAGE_COLUMNS = (
     M.c.id,
@@ -129,6 +130,7 @@ CREATE_SESSION_IF_NEW = sql(
         session_name=bindparam("p_session_name"),
         agent_name=bindparam("p_agent_name"),
         agent_instructions=bindparam("p_agent_instructions"),
+        model=bindparam("p_model"),
     )
     .on_conflict_do_nothing()
 )
@@ -176,7 +178,7 @@ def _page_query(descending: bool, after: bool) -> str:
 LIST_MESSAGES = {(d, a): _page_query(d, a) for d in (False, True) for a in (False, True)}
 
 
-SESSION_TEXT_FIELDS = ("session_name", "description", "agent_name", "agent_instructions")
+SESSION_TEXT_FIELDS = ("session_name", "description", "agent_name", "agent_instructions", "model")
 
 # Nothing on a clash with an existing session (RETURNING then yields no row); no target, as
 # above, so a race on the derived id does not surface as an error either.

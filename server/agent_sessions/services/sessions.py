@@ -12,7 +12,7 @@ from agent_sessions.services import pagination
 from agent_sessions.services.errors import session_exists, session_not_found
 from agent_sessions.services.pagination import PageTokens
 
-TEXT_FIELDS = ("session_name", "description", "agent_name", "agent_instructions")
+TEXT_FIELDS = ("session_name", "description", "agent_name", "agent_instructions", "model")
 
 # Sessions get a UUID derived from their owner and `session_id`, so every path that may create
 # one (CreateSession, and the first turn of a conversation, which creates it only when it stores)
@@ -37,6 +37,7 @@ def _session_texts(session: Session) -> tuple[str | None, ...]:
         session.description,
         session.agent_name,
         session.agent_instructions,
+        session.model,
     )
 
 

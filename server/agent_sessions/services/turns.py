@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import logging
 import uuid
 from collections.abc import AsyncGenerator
@@ -59,7 +61,7 @@ class _Reply:
         self.messages: list[NewMessage] = []
         self.text: list[str] = []  # all of the turn's text: the response
         self._pending: list[str] = []
-        self.usage = Usage()
+        self.usage: Usage | None = None  # None: the agent reported none (the mock)
 
     def _flush(self) -> None:
         if self._pending:
@@ -75,9 +77,19 @@ class _Reply:
         self.messages.append(message)
 
     def finish(self) -> list[NewMessage]:
+        """The messages to store. The turn's usage is kept in the extra data of its last
+        assistant message, `{"usage": {...}}`, so a session's total can be summed."""
         self._flush()
         if not self.messages:
             self.messages.append(NewMessage(role="assistant", content=""))  # an empty reply
+        if self.usage is not None:
+            for i in range(len(self.messages) - 1, -1, -1):
+                if self.messages[i].role == "assistant":
+                    usage = {"usage": dataclasses.asdict(self.usage)}
+                    self.messages[i] = dataclasses.replace(
+                        self.messages[i], extra_data=json.dumps(usage, separators=(",", ":"))
+                    )
+                    break
         return self.messages
 
 
@@ -111,6 +123,7 @@ class TurnService:
                 "session_name": request.session_name,
                 "agent_name": request.agent_name,
                 "agent_instructions": request.agent_instructions,
+                "model": request.model,
             }
         )
         return messages, fields
@@ -142,6 +155,7 @@ class TurnService:
             ),
             history=[_agent_message(m) for m in history],
             messages=[_agent_message(m) for m in messages],
+            model=existing.model if existing else fields.model,
         )
         reply = _Reply()
         try:
@@ -204,7 +218,7 @@ class TurnService:
                 response="".join(reply.text),
                 messages_count=count,
                 stored=mine,
-                usage=reply.usage,
+                usage=reply.usage or Usage(),
             )
         )
 

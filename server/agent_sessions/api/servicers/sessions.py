@@ -22,11 +22,13 @@ from agent_sessions.domain import (
     TurnResult,
     TurnStarted,
     TurnStored,
+    TurnToolCall,
+    TurnToolResult,
 )
 from agent_sessions.services import SessionService, TurnService
 
 Context = grpc.aio.ServicerContext[Any, Any]
-SESSION_TEXT_FIELDS = ("session_name", "description", "agent_name", "agent_instructions")
+SESSION_TEXT_FIELDS = ("session_name", "description", "agent_name", "agent_instructions", "model")
 UPDATABLE_FIELDS = (*SESSION_TEXT_FIELDS, "is_active")
 
 
@@ -144,4 +146,15 @@ class SessionServicer(ses_grpc.SessionServiceServicer):
                     error = domain_error_of(item.error)
                     yield event(error=status_of(error))
                     raise error
-                # TurnToolCall and TurnToolResult get stream events with the tools issue.
+                elif isinstance(item, TurnToolCall):
+                    yield event(
+                        tool_call=ses_pb.ToolCall(
+                            tool_call_id=item.tool_call_id, name=item.name, arguments=item.arguments
+                        )
+                    )
+                elif isinstance(item, TurnToolResult):
+                    yield event(
+                        tool_result=ses_pb.ToolResult(
+                            tool_call_id=item.tool_call_id, name=item.name, output=item.output
+                        )
+                    )
