@@ -72,6 +72,13 @@ export type Session = Message$1<"agentsessions.v1.Session"> & {
      * @generated from field: google.protobuf.Timestamp updated_at = 10;
      */
     updatedAt?: Timestamp | undefined;
+    /**
+     * Optional. The model the session's agent runs on; empty or absent means the server's default
+     * (AGENT_SESSIONS_MODEL).
+     *
+     * @generated from field: optional string model = 11;
+     */
+    model?: string | undefined;
 };
 /**
  * Describes the message agentsessions.v1.Session.

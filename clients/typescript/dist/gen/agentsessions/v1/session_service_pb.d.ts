@@ -2,7 +2,7 @@ import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegen
 import type { Message as Message$1, Role, Session, SessionSchema } from "./resources_pb.js";
 import type { EmptySchema } from "@bufbuild/protobuf/wkt";
 import type { Status } from "../../google/rpc/status_pb.js";
-import type { Message } from "@bufbuild/protobuf";
+import type { JsonObject, Message } from "@bufbuild/protobuf";
 /**
  * Describes the file agentsessions/v1/session_service.proto.
  */
@@ -116,6 +116,12 @@ export type CreateSessionRequest = Message<"agentsessions.v1.CreateSessionReques
      * @generated from field: optional bool is_active = 6;
      */
     isActive?: boolean | undefined;
+    /**
+     * Optional. The model the session's agent runs on; empty means the server's default.
+     *
+     * @generated from field: optional string model = 7;
+     */
+    model?: string | undefined;
 };
 /**
  * Describes the message agentsessions.v1.CreateSessionRequest.
@@ -182,6 +188,12 @@ export type UpdateSessionRequest = Message<"agentsessions.v1.UpdateSessionReques
      * @generated from field: optional bool is_active = 6;
      */
     isActive?: boolean | undefined;
+    /**
+     * Optional. The new model; empty returns the session to the server's default.
+     *
+     * @generated from field: optional string model = 7;
+     */
+    model?: string | undefined;
 };
 /**
  * Describes the message agentsessions.v1.UpdateSessionRequest.
@@ -321,6 +333,20 @@ export type ConversationRequest = Message<"agentsessions.v1.ConversationRequest"
      * @generated from field: optional string agent_instructions = 5;
      */
     agentInstructions?: string | undefined;
+    /**
+     * Optional. The model of a session this turn creates; empty means the server's default.
+     *
+     * @generated from field: optional string model = 6;
+     */
+    model?: string | undefined;
+    /**
+     * Optional. Tools the caller runs itself (caller tools): when the model calls one, the turn
+     * stops with `stop_reason` "tool_calls" and the call in `pending_tool_calls`; the caller sends
+     * the result in its next request as a `tool` message.
+     *
+     * @generated from field: repeated agentsessions.v1.Tool tools = 7;
+     */
+    tools: Tool[];
 };
 /**
  * Describes the message agentsessions.v1.ConversationRequest.
@@ -346,13 +372,14 @@ export type ConversationResponse = Message<"agentsessions.v1.ConversationRespons
      */
     sessionUuid: string;
     /**
-     * The agent's reply, stored as an `assistant` message.
+     * All the assistant text of the turn, in order (what the stream's deltas add up to); empty when
+     * the model only called tools.
      *
      * @generated from field: string response = 3;
      */
     response: string;
     /**
-     * The number of messages in the session after the turn.
+     * The number of messages in the session after the turn, tool calls and results included.
      *
      * @generated from field: int32 messages_count = 4;
      */
@@ -363,12 +390,151 @@ export type ConversationResponse = Message<"agentsessions.v1.ConversationRespons
      * @generated from field: bool session_active = 5;
      */
     sessionActive: boolean;
+    /**
+     * Why the turn ended: "end_turn" (the agent replied) or "tool_calls" (it waits for the results
+     * of `pending_tool_calls`).
+     *
+     * @generated from field: string stop_reason = 6;
+     */
+    stopReason: string;
+    /**
+     * The caller-tool calls the turn stopped at, waiting for their results.
+     *
+     * @generated from field: repeated agentsessions.v1.ToolCall pending_tool_calls = 7;
+     */
+    pendingToolCalls: ToolCall[];
+    /**
+     * The tokens the turn's model calls used, summed over every call (0 for the mock agent).
+     *
+     * @generated from field: agentsessions.v1.Usage usage = 8;
+     */
+    usage?: Usage | undefined;
 };
 /**
  * Describes the message agentsessions.v1.ConversationResponse.
  * Use `create(ConversationResponseSchema)` to create a new message.
  */
 export declare const ConversationResponseSchema: GenMessage<ConversationResponse>;
+/**
+ * A tool the caller declares and runs itself.
+ *
+ * @generated from message agentsessions.v1.Tool
+ */
+export type Tool = Message<"agentsessions.v1.Tool"> & {
+    /**
+     * Required. The tool's name, as the model calls it.
+     *
+     * @generated from field: string name = 1;
+     */
+    name: string;
+    /**
+     * Optional. What the tool does, for the model.
+     *
+     * @generated from field: string description = 2;
+     */
+    description: string;
+    /**
+     * Optional. The JSON Schema object of the tool's arguments; sent to the model as given.
+     *
+     * @generated from field: google.protobuf.Struct parameters = 3;
+     */
+    parameters?: JsonObject | undefined;
+};
+/**
+ * Describes the message agentsessions.v1.Tool.
+ * Use `create(ToolSchema)` to create a new message.
+ */
+export declare const ToolSchema: GenMessage<Tool>;
+/**
+ * A call the model made to a tool.
+ *
+ * @generated from message agentsessions.v1.ToolCall
+ */
+export type ToolCall = Message<"agentsessions.v1.ToolCall"> & {
+    /**
+     * The id of the call; a result answers it with the same `tool_call_id`.
+     *
+     * @generated from field: string tool_call_id = 1;
+     */
+    toolCallId: string;
+    /**
+     * The name of the tool called.
+     *
+     * @generated from field: string name = 2;
+     */
+    name: string;
+    /**
+     * The arguments, as JSON text.
+     *
+     * @generated from field: string arguments = 3;
+     */
+    arguments: string;
+};
+/**
+ * Describes the message agentsessions.v1.ToolCall.
+ * Use `create(ToolCallSchema)` to create a new message.
+ */
+export declare const ToolCallSchema: GenMessage<ToolCall>;
+/**
+ * What a server tool answered.
+ *
+ * @generated from message agentsessions.v1.ToolResult
+ */
+export type ToolResult = Message<"agentsessions.v1.ToolResult"> & {
+    /**
+     * The id of the call this answers.
+     *
+     * @generated from field: string tool_call_id = 1;
+     */
+    toolCallId: string;
+    /**
+     * The name of the tool.
+     *
+     * @generated from field: string name = 2;
+     */
+    name: string;
+    /**
+     * The tool's output, as text.
+     *
+     * @generated from field: string output = 3;
+     */
+    output: string;
+};
+/**
+ * Describes the message agentsessions.v1.ToolResult.
+ * Use `create(ToolResultSchema)` to create a new message.
+ */
+export declare const ToolResultSchema: GenMessage<ToolResult>;
+/**
+ * Tokens used by a turn's model calls.
+ *
+ * @generated from message agentsessions.v1.Usage
+ */
+export type Usage = Message<"agentsessions.v1.Usage"> & {
+    /**
+     * Tokens of the model's input (the prompt), summed over the turn's model calls.
+     *
+     * @generated from field: int32 input_tokens = 1;
+     */
+    inputTokens: number;
+    /**
+     * Tokens the model produced, summed over the turn's model calls.
+     *
+     * @generated from field: int32 output_tokens = 2;
+     */
+    outputTokens: number;
+    /**
+     * input_tokens + output_tokens as the model reported them.
+     *
+     * @generated from field: int32 total_tokens = 3;
+     */
+    totalTokens: number;
+};
+/**
+ * Describes the message agentsessions.v1.Usage.
+ * Use `create(UsageSchema)` to create a new message.
+ */
+export declare const UsageSchema: GenMessage<Usage>;
 /**
  * The request of Converse; the same fields as ConversationRequest.
  *
@@ -406,6 +572,20 @@ export type ConverseRequest = Message<"agentsessions.v1.ConverseRequest"> & {
      * @generated from field: optional string agent_instructions = 5;
      */
     agentInstructions?: string | undefined;
+    /**
+     * Optional. The model of a session this turn creates; empty means the server's default.
+     *
+     * @generated from field: optional string model = 6;
+     */
+    model?: string | undefined;
+    /**
+     * Optional. Tools the caller runs itself (caller tools): when the model calls one, the turn
+     * stops with `stop_reason` "tool_calls" and the call in `pending_tool_calls`; the caller sends
+     * the result in its next request as a `tool` message.
+     *
+     * @generated from field: repeated agentsessions.v1.Tool tools = 7;
+     */
+    tools: Tool[];
 };
 /**
  * Describes the message agentsessions.v1.ConverseRequest.
@@ -490,7 +670,8 @@ export type ConverseEvent = Message<"agentsessions.v1.ConverseEvent"> & {
         case: "delta";
     } | {
         /**
-         * The stored assistant message, with its id.
+         * A message the agent stored (a tool call, a tool result, the reply), with its id; one per
+         * message, in order, after the turn is committed.
          *
          * @generated from field: agentsessions.v1.Message message = 4;
          */
@@ -512,6 +693,22 @@ export type ConverseEvent = Message<"agentsessions.v1.ConverseEvent"> & {
          */
         value: Status;
         case: "error";
+    } | {
+        /**
+         * The model called a tool.
+         *
+         * @generated from field: agentsessions.v1.ToolCall tool_call = 7;
+         */
+        value: ToolCall;
+        case: "toolCall";
+    } | {
+        /**
+         * A server tool answered.
+         *
+         * @generated from field: agentsessions.v1.ToolResult tool_result = 8;
+         */
+        value: ToolResult;
+        case: "toolResult";
     } | {
         case: undefined;
         value?: undefined;

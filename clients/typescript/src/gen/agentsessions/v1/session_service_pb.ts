@@ -8,16 +8,16 @@ import type { Message as Message$1, Role, Session, SessionSchema } from "./resou
 import { file_agentsessions_v1_resources } from "./resources_pb.js";
 import { file_google_api_annotations } from "../../google/api/annotations_pb.js";
 import type { EmptySchema } from "@bufbuild/protobuf/wkt";
-import { file_google_protobuf_empty } from "@bufbuild/protobuf/wkt";
+import { file_google_protobuf_empty, file_google_protobuf_struct } from "@bufbuild/protobuf/wkt";
 import type { Status } from "../../google/rpc/status_pb.js";
 import { file_google_rpc_status } from "../../google/rpc/status_pb.js";
-import type { Message } from "@bufbuild/protobuf";
+import type { JsonObject, Message } from "@bufbuild/protobuf";
 
 /**
  * Describes the file agentsessions/v1/session_service.proto.
  */
 export const file_agentsessions_v1_session_service: GenFile = /*@__PURE__*/
-  fileDesc("CiZhZ2VudHNlc3Npb25zL3YxL3Nlc3Npb25fc2VydmljZS5wcm90bxIQYWdlbnRzZXNzaW9ucy52MSKKAQoTTGlzdFNlc3Npb25zUmVxdWVzdBIRCglwYWdlX3NpemUYASABKAUSEgoKcGFnZV90b2tlbhgCIAEoCRIWCglpc19hY3RpdmUYAyABKAhIAIgBARIXCgphZ2VudF9uYW1lGAQgASgJSAGIAQFCDAoKX2lzX2FjdGl2ZUINCgtfYWdlbnRfbmFtZSJwChRMaXN0U2Vzc2lvbnNSZXNwb25zZRIrCghzZXNzaW9ucxgBIAMoCzIZLmFnZW50c2Vzc2lvbnMudjEuU2Vzc2lvbhIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkSEgoKdG90YWxfc2l6ZRgDIAEoBSKGAgoUQ3JlYXRlU2Vzc2lvblJlcXVlc3QSEgoKc2Vzc2lvbl9pZBgBIAEoCRIZCgxzZXNzaW9uX25hbWUYAiABKAlIAIgBARIYCgtkZXNjcmlwdGlvbhgDIAEoCUgBiAEBEhcKCmFnZW50X25hbWUYBCABKAlIAogBARIfChJhZ2VudF9pbnN0cnVjdGlvbnMYBSABKAlIA4gBARIWCglpc19hY3RpdmUYBiABKAhIBIgBAUIPCg1fc2Vzc2lvbl9uYW1lQg4KDF9kZXNjcmlwdGlvbkINCgtfYWdlbnRfbmFtZUIVChNfYWdlbnRfaW5zdHJ1Y3Rpb25zQgwKCl9pc19hY3RpdmUiJwoRR2V0U2Vzc2lvblJlcXVlc3QSEgoKc2Vzc2lvbl9pZBgBIAEoCSKGAgoUVXBkYXRlU2Vzc2lvblJlcXVlc3QSEgoKc2Vzc2lvbl9pZBgBIAEoCRIZCgxzZXNzaW9uX25hbWUYAiABKAlIAIgBARIYCgtkZXNjcmlwdGlvbhgDIAEoCUgBiAEBEhcKCmFnZW50X25hbWUYBCABKAlIAogBARIfChJhZ2VudF9pbnN0cnVjdGlvbnMYBSABKAlIA4gBARIWCglpc19hY3RpdmUYBiABKAhIBIgBAUIPCg1fc2Vzc2lvbl9uYW1lQg4KDF9kZXNjcmlwdGlvbkINCgtfYWdlbnRfbmFtZUIVChNfYWdlbnRfaW5zdHJ1Y3Rpb25zQgwKCl9pc19hY3RpdmUiKgoURGVsZXRlU2Vzc2lvblJlcXVlc3QSEgoKc2Vzc2lvbl9pZBgBIAEoCSIsChZBY3RpdmF0ZVNlc3Npb25SZXF1ZXN0EhIKCnNlc3Npb25faWQYASABKAkiLgoYRGVhY3RpdmF0ZVNlc3Npb25SZXF1ZXN0EhIKCnNlc3Npb25faWQYASABKAkixgEKE0NvbnZlcnNhdGlvbk1lc3NhZ2USJAoEcm9sZRgBIAEoDjIWLmFnZW50c2Vzc2lvbnMudjEuUm9sZRIPCgdjb250ZW50GAIgASgJEhkKDHRvb2xfY2FsbF9pZBgDIAEoCUgAiAEBEhYKCXRvb2xfbmFtZRgEIAEoCUgBiAEBEhcKCmV4dHJhX2RhdGEYBSABKAlIAogBAUIPCg1fdG9vbF9jYWxsX2lkQgwKCl90b29sX25hbWVCDQoLX2V4dHJhX2RhdGEi7gEKE0NvbnZlcnNhdGlvblJlcXVlc3QSNwoIbWVzc2FnZXMYASADKAsyJS5hZ2VudHNlc3Npb25zLnYxLkNvbnZlcnNhdGlvbk1lc3NhZ2USEgoKc2Vzc2lvbl9pZBgCIAEoCRIZCgxzZXNzaW9uX25hbWUYAyABKAlIAIgBARIXCgphZ2VudF9uYW1lGAQgASgJSAGIAQESHwoSYWdlbnRfaW5zdHJ1Y3Rpb25zGAUgASgJSAKIAQFCDwoNX3Nlc3Npb25fbmFtZUINCgtfYWdlbnRfbmFtZUIVChNfYWdlbnRfaW5zdHJ1Y3Rpb25zIoIBChRDb252ZXJzYXRpb25SZXNwb25zZRISCgpzZXNzaW9uX2lkGAEgASgJEhQKDHNlc3Npb25fdXVpZBgCIAEoCRIQCghyZXNwb25zZRgDIAEoCRIWCg5tZXNzYWdlc19jb3VudBgEIAEoBRIWCg5zZXNzaW9uX2FjdGl2ZRgFIAEoCCLqAQoPQ29udmVyc2VSZXF1ZXN0EjcKCG1lc3NhZ2VzGAEgAygLMiUuYWdlbnRzZXNzaW9ucy52MS5Db252ZXJzYXRpb25NZXNzYWdlEhIKCnNlc3Npb25faWQYAiABKAkSGQoMc2Vzc2lvbl9uYW1lGAMgASgJSACIAQESFwoKYWdlbnRfbmFtZRgEIAEoCUgBiAEBEh8KEmFnZW50X2luc3RydWN0aW9ucxgFIAEoCUgCiAEBQg8KDV9zZXNzaW9uX25hbWVCDQoLX2FnZW50X25hbWVCFQoTX2FnZW50X2luc3RydWN0aW9ucyI7Cg9Db252ZXJzZVN0YXJ0ZWQSEgoKc2Vzc2lvbl9pZBgBIAEoCRIUCgxzZXNzaW9uX3V1aWQYAiABKAkiHQoNQ29udmVyc2VEZWx0YRIMCgR0ZXh0GAEgASgJIp0CCg1Db252ZXJzZUV2ZW50EgsKA3NlcRgBIAEoBRI0CgdzdGFydGVkGAIgASgLMiEuYWdlbnRzZXNzaW9ucy52MS5Db252ZXJzZVN0YXJ0ZWRIABIwCgVkZWx0YRgDIAEoCzIfLmFnZW50c2Vzc2lvbnMudjEuQ29udmVyc2VEZWx0YUgAEiwKB21lc3NhZ2UYBCABKAsyGS5hZ2VudHNlc3Npb25zLnYxLk1lc3NhZ2VIABI7Cgljb21wbGV0ZWQYBSABKAsyJi5hZ2VudHNlc3Npb25zLnYxLkNvbnZlcnNhdGlvblJlc3BvbnNlSAASIwoFZXJyb3IYBiABKAsyEi5nb29nbGUucnBjLlN0YXR1c0gAQgcKBWV2ZW50MsIJCg5TZXNzaW9uU2VydmljZRJ9CgxMaXN0U2Vzc2lvbnMSJS5hZ2VudHNlc3Npb25zLnYxLkxpc3RTZXNzaW9uc1JlcXVlc3QaJi5hZ2VudHNlc3Npb25zLnYxLkxpc3RTZXNzaW9uc1Jlc3BvbnNlIh6QAgGC0+STAhUSEy9hcGkvYWdlbnQtc2Vzc2lvbnMSdQoNQ3JlYXRlU2Vzc2lvbhImLmFnZW50c2Vzc2lvbnMudjEuQ3JlYXRlU2Vzc2lvblJlcXVlc3QaGS5hZ2VudHNlc3Npb25zLnYxLlNlc3Npb24iIZACAILT5JMCGDoBKiITL2FwaS9hZ2VudC1zZXNzaW9ucxJ5CgpHZXRTZXNzaW9uEiMuYWdlbnRzZXNzaW9ucy52MS5HZXRTZXNzaW9uUmVxdWVzdBoZLmFnZW50c2Vzc2lvbnMudjEuU2Vzc2lvbiIrkAIBgtPkkwIiEiAvYXBpL2FnZW50LXNlc3Npb25zL3tzZXNzaW9uX2lkfRKCAQoNVXBkYXRlU2Vzc2lvbhImLmFnZW50c2Vzc2lvbnMudjEuVXBkYXRlU2Vzc2lvblJlcXVlc3QaGS5hZ2VudHNlc3Npb25zLnYxLlNlc3Npb24iLpACAoLT5JMCJToBKjIgL2FwaS9hZ2VudC1zZXNzaW9ucy97c2Vzc2lvbl9pZH0SfAoNRGVsZXRlU2Vzc2lvbhImLmFnZW50c2Vzc2lvbnMudjEuRGVsZXRlU2Vzc2lvblJlcXVlc3QaFi5nb29nbGUucHJvdG9idWYuRW1wdHkiK5ACAoLT5JMCIiogL2FwaS9hZ2VudC1zZXNzaW9ucy97c2Vzc2lvbl9pZH0SjAEKD0FjdGl2YXRlU2Vzc2lvbhIoLmFnZW50c2Vzc2lvbnMudjEuQWN0aXZhdGVTZXNzaW9uUmVxdWVzdBoZLmFnZW50c2Vzc2lvbnMudjEuU2Vzc2lvbiI0kAICgtPkkwIrGikvYXBpL2FnZW50LXNlc3Npb25zL3tzZXNzaW9uX2lkfS9hY3RpdmF0ZRKSAQoRRGVhY3RpdmF0ZVNlc3Npb24SKi5hZ2VudHNlc3Npb25zLnYxLkRlYWN0aXZhdGVTZXNzaW9uUmVxdWVzdBoZLmFnZW50c2Vzc2lvbnMudjEuU2Vzc2lvbiI2kAICgtPkkwItGisvYXBpL2FnZW50LXNlc3Npb25zL3tzZXNzaW9uX2lkfS9kZWFjdGl2YXRlEo0BCgxDb252ZXJzYXRpb24SJS5hZ2VudHNlc3Npb25zLnYxLkNvbnZlcnNhdGlvblJlcXVlc3QaJi5hZ2VudHNlc3Npb25zLnYxLkNvbnZlcnNhdGlvblJlc3BvbnNlIi6QAgCC0+STAiU6ASoiIC9hcGkvYWdlbnQtc2Vzc2lvbnMvY29udmVyc2F0aW9uEocBCghDb252ZXJzZRIhLmFnZW50c2Vzc2lvbnMudjEuQ29udmVyc2VSZXF1ZXN0Gh8uYWdlbnRzZXNzaW9ucy52MS5Db252ZXJzZUV2ZW50IjWQAgCC0+STAiw6ASoiJy9hcGkvYWdlbnQtc2Vzc2lvbnMvY29udmVyc2F0aW9uOnN0cmVhbTABYgZwcm90bzM", [file_agentsessions_v1_resources, file_google_api_annotations, file_google_protobuf_empty, file_google_rpc_status]);
+  fileDesc("CiZhZ2VudHNlc3Npb25zL3YxL3Nlc3Npb25fc2VydmljZS5wcm90bxIQYWdlbnRzZXNzaW9ucy52MSKKAQoTTGlzdFNlc3Npb25zUmVxdWVzdBIRCglwYWdlX3NpemUYASABKAUSEgoKcGFnZV90b2tlbhgCIAEoCRIWCglpc19hY3RpdmUYAyABKAhIAIgBARIXCgphZ2VudF9uYW1lGAQgASgJSAGIAQFCDAoKX2lzX2FjdGl2ZUINCgtfYWdlbnRfbmFtZSJwChRMaXN0U2Vzc2lvbnNSZXNwb25zZRIrCghzZXNzaW9ucxgBIAMoCzIZLmFnZW50c2Vzc2lvbnMudjEuU2Vzc2lvbhIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkSEgoKdG90YWxfc2l6ZRgDIAEoBSKkAgoUQ3JlYXRlU2Vzc2lvblJlcXVlc3QSEgoKc2Vzc2lvbl9pZBgBIAEoCRIZCgxzZXNzaW9uX25hbWUYAiABKAlIAIgBARIYCgtkZXNjcmlwdGlvbhgDIAEoCUgBiAEBEhcKCmFnZW50X25hbWUYBCABKAlIAogBARIfChJhZ2VudF9pbnN0cnVjdGlvbnMYBSABKAlIA4gBARIWCglpc19hY3RpdmUYBiABKAhIBIgBARISCgVtb2RlbBgHIAEoCUgFiAEBQg8KDV9zZXNzaW9uX25hbWVCDgoMX2Rlc2NyaXB0aW9uQg0KC19hZ2VudF9uYW1lQhUKE19hZ2VudF9pbnN0cnVjdGlvbnNCDAoKX2lzX2FjdGl2ZUIICgZfbW9kZWwiJwoRR2V0U2Vzc2lvblJlcXVlc3QSEgoKc2Vzc2lvbl9pZBgBIAEoCSKkAgoUVXBkYXRlU2Vzc2lvblJlcXVlc3QSEgoKc2Vzc2lvbl9pZBgBIAEoCRIZCgxzZXNzaW9uX25hbWUYAiABKAlIAIgBARIYCgtkZXNjcmlwdGlvbhgDIAEoCUgBiAEBEhcKCmFnZW50X25hbWUYBCABKAlIAogBARIfChJhZ2VudF9pbnN0cnVjdGlvbnMYBSABKAlIA4gBARIWCglpc19hY3RpdmUYBiABKAhIBIgBARISCgVtb2RlbBgHIAEoCUgFiAEBQg8KDV9zZXNzaW9uX25hbWVCDgoMX2Rlc2NyaXB0aW9uQg0KC19hZ2VudF9uYW1lQhUKE19hZ2VudF9pbnN0cnVjdGlvbnNCDAoKX2lzX2FjdGl2ZUIICgZfbW9kZWwiKgoURGVsZXRlU2Vzc2lvblJlcXVlc3QSEgoKc2Vzc2lvbl9pZBgBIAEoCSIsChZBY3RpdmF0ZVNlc3Npb25SZXF1ZXN0EhIKCnNlc3Npb25faWQYASABKAkiLgoYRGVhY3RpdmF0ZVNlc3Npb25SZXF1ZXN0EhIKCnNlc3Npb25faWQYASABKAkixgEKE0NvbnZlcnNhdGlvbk1lc3NhZ2USJAoEcm9sZRgBIAEoDjIWLmFnZW50c2Vzc2lvbnMudjEuUm9sZRIPCgdjb250ZW50GAIgASgJEhkKDHRvb2xfY2FsbF9pZBgDIAEoCUgAiAEBEhYKCXRvb2xfbmFtZRgEIAEoCUgBiAEBEhcKCmV4dHJhX2RhdGEYBSABKAlIAogBAUIPCg1fdG9vbF9jYWxsX2lkQgwKCl90b29sX25hbWVCDQoLX2V4dHJhX2RhdGEiswIKE0NvbnZlcnNhdGlvblJlcXVlc3QSNwoIbWVzc2FnZXMYASADKAsyJS5hZ2VudHNlc3Npb25zLnYxLkNvbnZlcnNhdGlvbk1lc3NhZ2USEgoKc2Vzc2lvbl9pZBgCIAEoCRIZCgxzZXNzaW9uX25hbWUYAyABKAlIAIgBARIXCgphZ2VudF9uYW1lGAQgASgJSAGIAQESHwoSYWdlbnRfaW5zdHJ1Y3Rpb25zGAUgASgJSAKIAQESEgoFbW9kZWwYBiABKAlIA4gBARIlCgV0b29scxgHIAMoCzIWLmFnZW50c2Vzc2lvbnMudjEuVG9vbEIPCg1fc2Vzc2lvbl9uYW1lQg0KC19hZ2VudF9uYW1lQhUKE19hZ2VudF9pbnN0cnVjdGlvbnNCCAoGX21vZGVsIvcBChRDb252ZXJzYXRpb25SZXNwb25zZRISCgpzZXNzaW9uX2lkGAEgASgJEhQKDHNlc3Npb25fdXVpZBgCIAEoCRIQCghyZXNwb25zZRgDIAEoCRIWCg5tZXNzYWdlc19jb3VudBgEIAEoBRIWCg5zZXNzaW9uX2FjdGl2ZRgFIAEoCBITCgtzdG9wX3JlYXNvbhgGIAEoCRI2ChJwZW5kaW5nX3Rvb2xfY2FsbHMYByADKAsyGi5hZ2VudHNlc3Npb25zLnYxLlRvb2xDYWxsEiYKBXVzYWdlGAggASgLMhcuYWdlbnRzZXNzaW9ucy52MS5Vc2FnZSJWCgRUb29sEgwKBG5hbWUYASABKAkSEwoLZGVzY3JpcHRpb24YAiABKAkSKwoKcGFyYW1ldGVycxgDIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QiQQoIVG9vbENhbGwSFAoMdG9vbF9jYWxsX2lkGAEgASgJEgwKBG5hbWUYAiABKAkSEQoJYXJndW1lbnRzGAMgASgJIkAKClRvb2xSZXN1bHQSFAoMdG9vbF9jYWxsX2lkGAEgASgJEgwKBG5hbWUYAiABKAkSDgoGb3V0cHV0GAMgASgJIkoKBVVzYWdlEhQKDGlucHV0X3Rva2VucxgBIAEoBRIVCg1vdXRwdXRfdG9rZW5zGAIgASgFEhQKDHRvdGFsX3Rva2VucxgDIAEoBSKvAgoPQ29udmVyc2VSZXF1ZXN0EjcKCG1lc3NhZ2VzGAEgAygLMiUuYWdlbnRzZXNzaW9ucy52MS5Db252ZXJzYXRpb25NZXNzYWdlEhIKCnNlc3Npb25faWQYAiABKAkSGQoMc2Vzc2lvbl9uYW1lGAMgASgJSACIAQESFwoKYWdlbnRfbmFtZRgEIAEoCUgBiAEBEh8KEmFnZW50X2luc3RydWN0aW9ucxgFIAEoCUgCiAEBEhIKBW1vZGVsGAYgASgJSAOIAQESJQoFdG9vbHMYByADKAsyFi5hZ2VudHNlc3Npb25zLnYxLlRvb2xCDwoNX3Nlc3Npb25fbmFtZUINCgtfYWdlbnRfbmFtZUIVChNfYWdlbnRfaW5zdHJ1Y3Rpb25zQggKBl9tb2RlbCI7Cg9Db252ZXJzZVN0YXJ0ZWQSEgoKc2Vzc2lvbl9pZBgBIAEoCRIUCgxzZXNzaW9uX3V1aWQYAiABKAkiHQoNQ29udmVyc2VEZWx0YRIMCgR0ZXh0GAEgASgJIoMDCg1Db252ZXJzZUV2ZW50EgsKA3NlcRgBIAEoBRI0CgdzdGFydGVkGAIgASgLMiEuYWdlbnRzZXNzaW9ucy52MS5Db252ZXJzZVN0YXJ0ZWRIABIwCgVkZWx0YRgDIAEoCzIfLmFnZW50c2Vzc2lvbnMudjEuQ29udmVyc2VEZWx0YUgAEiwKB21lc3NhZ2UYBCABKAsyGS5hZ2VudHNlc3Npb25zLnYxLk1lc3NhZ2VIABI7Cgljb21wbGV0ZWQYBSABKAsyJi5hZ2VudHNlc3Npb25zLnYxLkNvbnZlcnNhdGlvblJlc3BvbnNlSAASIwoFZXJyb3IYBiABKAsyEi5nb29nbGUucnBjLlN0YXR1c0gAEi8KCXRvb2xfY2FsbBgHIAEoCzIaLmFnZW50c2Vzc2lvbnMudjEuVG9vbENhbGxIABIzCgt0b29sX3Jlc3VsdBgIIAEoCzIcLmFnZW50c2Vzc2lvbnMudjEuVG9vbFJlc3VsdEgAQgcKBWV2ZW50MsIJCg5TZXNzaW9uU2VydmljZRJ9CgxMaXN0U2Vzc2lvbnMSJS5hZ2VudHNlc3Npb25zLnYxLkxpc3RTZXNzaW9uc1JlcXVlc3QaJi5hZ2VudHNlc3Npb25zLnYxLkxpc3RTZXNzaW9uc1Jlc3BvbnNlIh6QAgGC0+STAhUSEy9hcGkvYWdlbnQtc2Vzc2lvbnMSdQoNQ3JlYXRlU2Vzc2lvbhImLmFnZW50c2Vzc2lvbnMudjEuQ3JlYXRlU2Vzc2lvblJlcXVlc3QaGS5hZ2VudHNlc3Npb25zLnYxLlNlc3Npb24iIZACAILT5JMCGDoBKiITL2FwaS9hZ2VudC1zZXNzaW9ucxJ5CgpHZXRTZXNzaW9uEiMuYWdlbnRzZXNzaW9ucy52MS5HZXRTZXNzaW9uUmVxdWVzdBoZLmFnZW50c2Vzc2lvbnMudjEuU2Vzc2lvbiIrkAIBgtPkkwIiEiAvYXBpL2FnZW50LXNlc3Npb25zL3tzZXNzaW9uX2lkfRKCAQoNVXBkYXRlU2Vzc2lvbhImLmFnZW50c2Vzc2lvbnMudjEuVXBkYXRlU2Vzc2lvblJlcXVlc3QaGS5hZ2VudHNlc3Npb25zLnYxLlNlc3Npb24iLpACAoLT5JMCJToBKjIgL2FwaS9hZ2VudC1zZXNzaW9ucy97c2Vzc2lvbl9pZH0SfAoNRGVsZXRlU2Vzc2lvbhImLmFnZW50c2Vzc2lvbnMudjEuRGVsZXRlU2Vzc2lvblJlcXVlc3QaFi5nb29nbGUucHJvdG9idWYuRW1wdHkiK5ACAoLT5JMCIiogL2FwaS9hZ2VudC1zZXNzaW9ucy97c2Vzc2lvbl9pZH0SjAEKD0FjdGl2YXRlU2Vzc2lvbhIoLmFnZW50c2Vzc2lvbnMudjEuQWN0aXZhdGVTZXNzaW9uUmVxdWVzdBoZLmFnZW50c2Vzc2lvbnMudjEuU2Vzc2lvbiI0kAICgtPkkwIrGikvYXBpL2FnZW50LXNlc3Npb25zL3tzZXNzaW9uX2lkfS9hY3RpdmF0ZRKSAQoRRGVhY3RpdmF0ZVNlc3Npb24SKi5hZ2VudHNlc3Npb25zLnYxLkRlYWN0aXZhdGVTZXNzaW9uUmVxdWVzdBoZLmFnZW50c2Vzc2lvbnMudjEuU2Vzc2lvbiI2kAICgtPkkwItGisvYXBpL2FnZW50LXNlc3Npb25zL3tzZXNzaW9uX2lkfS9kZWFjdGl2YXRlEo0BCgxDb252ZXJzYXRpb24SJS5hZ2VudHNlc3Npb25zLnYxLkNvbnZlcnNhdGlvblJlcXVlc3QaJi5hZ2VudHNlc3Npb25zLnYxLkNvbnZlcnNhdGlvblJlc3BvbnNlIi6QAgCC0+STAiU6ASoiIC9hcGkvYWdlbnQtc2Vzc2lvbnMvY29udmVyc2F0aW9uEocBCghDb252ZXJzZRIhLmFnZW50c2Vzc2lvbnMudjEuQ29udmVyc2VSZXF1ZXN0Gh8uYWdlbnRzZXNzaW9ucy52MS5Db252ZXJzZUV2ZW50IjWQAgCC0+STAiw6ASoiJy9hcGkvYWdlbnQtc2Vzc2lvbnMvY29udmVyc2F0aW9uOnN0cmVhbTABYgZwcm90bzM", [file_agentsessions_v1_resources, file_google_api_annotations, file_google_protobuf_empty, file_google_protobuf_struct, file_google_rpc_status]);
 
 /**
  * The request of ListSessions.
@@ -144,6 +144,13 @@ export type CreateSessionRequest = Message<"agentsessions.v1.CreateSessionReques
    * @generated from field: optional bool is_active = 6;
    */
   isActive?: boolean | undefined;
+
+  /**
+   * Optional. The model the session's agent runs on; empty means the server's default.
+   *
+   * @generated from field: optional string model = 7;
+   */
+  model?: string | undefined;
 };
 
 /**
@@ -221,6 +228,13 @@ export type UpdateSessionRequest = Message<"agentsessions.v1.UpdateSessionReques
    * @generated from field: optional bool is_active = 6;
    */
   isActive?: boolean | undefined;
+
+  /**
+   * Optional. The new model; empty returns the session to the server's default.
+   *
+   * @generated from field: optional string model = 7;
+   */
+  model?: string | undefined;
 };
 
 /**
@@ -383,6 +397,22 @@ export type ConversationRequest = Message<"agentsessions.v1.ConversationRequest"
    * @generated from field: optional string agent_instructions = 5;
    */
   agentInstructions?: string | undefined;
+
+  /**
+   * Optional. The model of a session this turn creates; empty means the server's default.
+   *
+   * @generated from field: optional string model = 6;
+   */
+  model?: string | undefined;
+
+  /**
+   * Optional. Tools the caller runs itself (caller tools): when the model calls one, the turn
+   * stops with `stop_reason` "tool_calls" and the call in `pending_tool_calls`; the caller sends
+   * the result in its next request as a `tool` message.
+   *
+   * @generated from field: repeated agentsessions.v1.Tool tools = 7;
+   */
+  tools: Tool[];
 };
 
 /**
@@ -413,14 +443,15 @@ export type ConversationResponse = Message<"agentsessions.v1.ConversationRespons
   sessionUuid: string;
 
   /**
-   * The agent's reply, stored as an `assistant` message.
+   * All the assistant text of the turn, in order (what the stream's deltas add up to); empty when
+   * the model only called tools.
    *
    * @generated from field: string response = 3;
    */
   response: string;
 
   /**
-   * The number of messages in the session after the turn.
+   * The number of messages in the session after the turn, tool calls and results included.
    *
    * @generated from field: int32 messages_count = 4;
    */
@@ -432,6 +463,28 @@ export type ConversationResponse = Message<"agentsessions.v1.ConversationRespons
    * @generated from field: bool session_active = 5;
    */
   sessionActive: boolean;
+
+  /**
+   * Why the turn ended: "end_turn" (the agent replied) or "tool_calls" (it waits for the results
+   * of `pending_tool_calls`).
+   *
+   * @generated from field: string stop_reason = 6;
+   */
+  stopReason: string;
+
+  /**
+   * The caller-tool calls the turn stopped at, waiting for their results.
+   *
+   * @generated from field: repeated agentsessions.v1.ToolCall pending_tool_calls = 7;
+   */
+  pendingToolCalls: ToolCall[];
+
+  /**
+   * The tokens the turn's model calls used, summed over every call (0 for the mock agent).
+   *
+   * @generated from field: agentsessions.v1.Usage usage = 8;
+   */
+  usage?: Usage | undefined;
 };
 
 /**
@@ -440,6 +493,146 @@ export type ConversationResponse = Message<"agentsessions.v1.ConversationRespons
  */
 export const ConversationResponseSchema: GenMessage<ConversationResponse> = /*@__PURE__*/
   messageDesc(file_agentsessions_v1_session_service, 10);
+
+/**
+ * A tool the caller declares and runs itself.
+ *
+ * @generated from message agentsessions.v1.Tool
+ */
+export type Tool = Message<"agentsessions.v1.Tool"> & {
+  /**
+   * Required. The tool's name, as the model calls it.
+   *
+   * @generated from field: string name = 1;
+   */
+  name: string;
+
+  /**
+   * Optional. What the tool does, for the model.
+   *
+   * @generated from field: string description = 2;
+   */
+  description: string;
+
+  /**
+   * Optional. The JSON Schema object of the tool's arguments; sent to the model as given.
+   *
+   * @generated from field: google.protobuf.Struct parameters = 3;
+   */
+  parameters?: JsonObject | undefined;
+};
+
+/**
+ * Describes the message agentsessions.v1.Tool.
+ * Use `create(ToolSchema)` to create a new message.
+ */
+export const ToolSchema: GenMessage<Tool> = /*@__PURE__*/
+  messageDesc(file_agentsessions_v1_session_service, 11);
+
+/**
+ * A call the model made to a tool.
+ *
+ * @generated from message agentsessions.v1.ToolCall
+ */
+export type ToolCall = Message<"agentsessions.v1.ToolCall"> & {
+  /**
+   * The id of the call; a result answers it with the same `tool_call_id`.
+   *
+   * @generated from field: string tool_call_id = 1;
+   */
+  toolCallId: string;
+
+  /**
+   * The name of the tool called.
+   *
+   * @generated from field: string name = 2;
+   */
+  name: string;
+
+  /**
+   * The arguments, as JSON text.
+   *
+   * @generated from field: string arguments = 3;
+   */
+  arguments: string;
+};
+
+/**
+ * Describes the message agentsessions.v1.ToolCall.
+ * Use `create(ToolCallSchema)` to create a new message.
+ */
+export const ToolCallSchema: GenMessage<ToolCall> = /*@__PURE__*/
+  messageDesc(file_agentsessions_v1_session_service, 12);
+
+/**
+ * What a server tool answered.
+ *
+ * @generated from message agentsessions.v1.ToolResult
+ */
+export type ToolResult = Message<"agentsessions.v1.ToolResult"> & {
+  /**
+   * The id of the call this answers.
+   *
+   * @generated from field: string tool_call_id = 1;
+   */
+  toolCallId: string;
+
+  /**
+   * The name of the tool.
+   *
+   * @generated from field: string name = 2;
+   */
+  name: string;
+
+  /**
+   * The tool's output, as text.
+   *
+   * @generated from field: string output = 3;
+   */
+  output: string;
+};
+
+/**
+ * Describes the message agentsessions.v1.ToolResult.
+ * Use `create(ToolResultSchema)` to create a new message.
+ */
+export const ToolResultSchema: GenMessage<ToolResult> = /*@__PURE__*/
+  messageDesc(file_agentsessions_v1_session_service, 13);
+
+/**
+ * Tokens used by a turn's model calls.
+ *
+ * @generated from message agentsessions.v1.Usage
+ */
+export type Usage = Message<"agentsessions.v1.Usage"> & {
+  /**
+   * Tokens of the model's input (the prompt), summed over the turn's model calls.
+   *
+   * @generated from field: int32 input_tokens = 1;
+   */
+  inputTokens: number;
+
+  /**
+   * Tokens the model produced, summed over the turn's model calls.
+   *
+   * @generated from field: int32 output_tokens = 2;
+   */
+  outputTokens: number;
+
+  /**
+   * input_tokens + output_tokens as the model reported them.
+   *
+   * @generated from field: int32 total_tokens = 3;
+   */
+  totalTokens: number;
+};
+
+/**
+ * Describes the message agentsessions.v1.Usage.
+ * Use `create(UsageSchema)` to create a new message.
+ */
+export const UsageSchema: GenMessage<Usage> = /*@__PURE__*/
+  messageDesc(file_agentsessions_v1_session_service, 14);
 
 /**
  * The request of Converse; the same fields as ConversationRequest.
@@ -482,6 +675,22 @@ export type ConverseRequest = Message<"agentsessions.v1.ConverseRequest"> & {
    * @generated from field: optional string agent_instructions = 5;
    */
   agentInstructions?: string | undefined;
+
+  /**
+   * Optional. The model of a session this turn creates; empty means the server's default.
+   *
+   * @generated from field: optional string model = 6;
+   */
+  model?: string | undefined;
+
+  /**
+   * Optional. Tools the caller runs itself (caller tools): when the model calls one, the turn
+   * stops with `stop_reason` "tool_calls" and the call in `pending_tool_calls`; the caller sends
+   * the result in its next request as a `tool` message.
+   *
+   * @generated from field: repeated agentsessions.v1.Tool tools = 7;
+   */
+  tools: Tool[];
 };
 
 /**
@@ -489,7 +698,7 @@ export type ConverseRequest = Message<"agentsessions.v1.ConverseRequest"> & {
  * Use `create(ConverseRequestSchema)` to create a new message.
  */
 export const ConverseRequestSchema: GenMessage<ConverseRequest> = /*@__PURE__*/
-  messageDesc(file_agentsessions_v1_session_service, 11);
+  messageDesc(file_agentsessions_v1_session_service, 15);
 
 /**
  * The first event of a stream: the session the turn runs in.
@@ -517,7 +726,7 @@ export type ConverseStarted = Message<"agentsessions.v1.ConverseStarted"> & {
  * Use `create(ConverseStartedSchema)` to create a new message.
  */
 export const ConverseStartedSchema: GenMessage<ConverseStarted> = /*@__PURE__*/
-  messageDesc(file_agentsessions_v1_session_service, 12);
+  messageDesc(file_agentsessions_v1_session_service, 16);
 
 /**
  * A piece of the agent's reply, in order.
@@ -538,7 +747,7 @@ export type ConverseDelta = Message<"agentsessions.v1.ConverseDelta"> & {
  * Use `create(ConverseDeltaSchema)` to create a new message.
  */
 export const ConverseDeltaSchema: GenMessage<ConverseDelta> = /*@__PURE__*/
-  messageDesc(file_agentsessions_v1_session_service, 13);
+  messageDesc(file_agentsessions_v1_session_service, 17);
 
 /**
  * One event of a Converse stream: `started`, then `delta`s, then `message` and `completed`, or an
@@ -577,7 +786,8 @@ export type ConverseEvent = Message<"agentsessions.v1.ConverseEvent"> & {
     case: "delta";
   } | {
     /**
-     * The stored assistant message, with its id.
+     * A message the agent stored (a tool call, a tool result, the reply), with its id; one per
+     * message, in order, after the turn is committed.
      *
      * @generated from field: agentsessions.v1.Message message = 4;
      */
@@ -599,6 +809,22 @@ export type ConverseEvent = Message<"agentsessions.v1.ConverseEvent"> & {
      */
     value: Status;
     case: "error";
+  } | {
+    /**
+     * The model called a tool.
+     *
+     * @generated from field: agentsessions.v1.ToolCall tool_call = 7;
+     */
+    value: ToolCall;
+    case: "toolCall";
+  } | {
+    /**
+     * A server tool answered.
+     *
+     * @generated from field: agentsessions.v1.ToolResult tool_result = 8;
+     */
+    value: ToolResult;
+    case: "toolResult";
   } | { case: undefined; value?: undefined };
 };
 
@@ -607,7 +833,7 @@ export type ConverseEvent = Message<"agentsessions.v1.ConverseEvent"> & {
  * Use `create(ConverseEventSchema)` to create a new message.
  */
 export const ConverseEventSchema: GenMessage<ConverseEvent> = /*@__PURE__*/
-  messageDesc(file_agentsessions_v1_session_service, 14);
+  messageDesc(file_agentsessions_v1_session_service, 18);
 
 /**
  * Manages the caller's sessions and runs conversation turns in them. Every call needs a bearer

@@ -1,6 +1,7 @@
 from agent_sessions_client._proto.agentsessions.v1 import resources_pb2 as _resources_pb2
 from google.api import annotations_pb2 as _annotations_pb2
 from google.protobuf import empty_pb2 as _empty_pb2
+from google.protobuf import struct_pb2 as _struct_pb2
 from google.rpc import status_pb2 as _status_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf import descriptor as _descriptor
@@ -33,20 +34,22 @@ class ListSessionsResponse(_message.Message):
     def __init__(self, sessions: _Optional[_Iterable[_Union[_resources_pb2.Session, _Mapping]]] = ..., next_page_token: _Optional[str] = ..., total_size: _Optional[int] = ...) -> None: ...
 
 class CreateSessionRequest(_message.Message):
-    __slots__ = ("session_id", "session_name", "description", "agent_name", "agent_instructions", "is_active")
+    __slots__ = ("session_id", "session_name", "description", "agent_name", "agent_instructions", "is_active", "model")
     SESSION_ID_FIELD_NUMBER: _ClassVar[int]
     SESSION_NAME_FIELD_NUMBER: _ClassVar[int]
     DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
     AGENT_NAME_FIELD_NUMBER: _ClassVar[int]
     AGENT_INSTRUCTIONS_FIELD_NUMBER: _ClassVar[int]
     IS_ACTIVE_FIELD_NUMBER: _ClassVar[int]
+    MODEL_FIELD_NUMBER: _ClassVar[int]
     session_id: str
     session_name: str
     description: str
     agent_name: str
     agent_instructions: str
     is_active: bool
-    def __init__(self, session_id: _Optional[str] = ..., session_name: _Optional[str] = ..., description: _Optional[str] = ..., agent_name: _Optional[str] = ..., agent_instructions: _Optional[str] = ..., is_active: _Optional[bool] = ...) -> None: ...
+    model: str
+    def __init__(self, session_id: _Optional[str] = ..., session_name: _Optional[str] = ..., description: _Optional[str] = ..., agent_name: _Optional[str] = ..., agent_instructions: _Optional[str] = ..., is_active: _Optional[bool] = ..., model: _Optional[str] = ...) -> None: ...
 
 class GetSessionRequest(_message.Message):
     __slots__ = ("session_id",)
@@ -55,20 +58,22 @@ class GetSessionRequest(_message.Message):
     def __init__(self, session_id: _Optional[str] = ...) -> None: ...
 
 class UpdateSessionRequest(_message.Message):
-    __slots__ = ("session_id", "session_name", "description", "agent_name", "agent_instructions", "is_active")
+    __slots__ = ("session_id", "session_name", "description", "agent_name", "agent_instructions", "is_active", "model")
     SESSION_ID_FIELD_NUMBER: _ClassVar[int]
     SESSION_NAME_FIELD_NUMBER: _ClassVar[int]
     DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
     AGENT_NAME_FIELD_NUMBER: _ClassVar[int]
     AGENT_INSTRUCTIONS_FIELD_NUMBER: _ClassVar[int]
     IS_ACTIVE_FIELD_NUMBER: _ClassVar[int]
+    MODEL_FIELD_NUMBER: _ClassVar[int]
     session_id: str
     session_name: str
     description: str
     agent_name: str
     agent_instructions: str
     is_active: bool
-    def __init__(self, session_id: _Optional[str] = ..., session_name: _Optional[str] = ..., description: _Optional[str] = ..., agent_name: _Optional[str] = ..., agent_instructions: _Optional[str] = ..., is_active: _Optional[bool] = ...) -> None: ...
+    model: str
+    def __init__(self, session_id: _Optional[str] = ..., session_name: _Optional[str] = ..., description: _Optional[str] = ..., agent_name: _Optional[str] = ..., agent_instructions: _Optional[str] = ..., is_active: _Optional[bool] = ..., model: _Optional[str] = ...) -> None: ...
 
 class DeleteSessionRequest(_message.Message):
     __slots__ = ("session_id",)
@@ -103,46 +108,100 @@ class ConversationMessage(_message.Message):
     def __init__(self, role: _Optional[_Union[_resources_pb2.Role, str]] = ..., content: _Optional[str] = ..., tool_call_id: _Optional[str] = ..., tool_name: _Optional[str] = ..., extra_data: _Optional[str] = ...) -> None: ...
 
 class ConversationRequest(_message.Message):
-    __slots__ = ("messages", "session_id", "session_name", "agent_name", "agent_instructions")
+    __slots__ = ("messages", "session_id", "session_name", "agent_name", "agent_instructions", "model", "tools")
     MESSAGES_FIELD_NUMBER: _ClassVar[int]
     SESSION_ID_FIELD_NUMBER: _ClassVar[int]
     SESSION_NAME_FIELD_NUMBER: _ClassVar[int]
     AGENT_NAME_FIELD_NUMBER: _ClassVar[int]
     AGENT_INSTRUCTIONS_FIELD_NUMBER: _ClassVar[int]
+    MODEL_FIELD_NUMBER: _ClassVar[int]
+    TOOLS_FIELD_NUMBER: _ClassVar[int]
     messages: _containers.RepeatedCompositeFieldContainer[ConversationMessage]
     session_id: str
     session_name: str
     agent_name: str
     agent_instructions: str
-    def __init__(self, messages: _Optional[_Iterable[_Union[ConversationMessage, _Mapping]]] = ..., session_id: _Optional[str] = ..., session_name: _Optional[str] = ..., agent_name: _Optional[str] = ..., agent_instructions: _Optional[str] = ...) -> None: ...
+    model: str
+    tools: _containers.RepeatedCompositeFieldContainer[Tool]
+    def __init__(self, messages: _Optional[_Iterable[_Union[ConversationMessage, _Mapping]]] = ..., session_id: _Optional[str] = ..., session_name: _Optional[str] = ..., agent_name: _Optional[str] = ..., agent_instructions: _Optional[str] = ..., model: _Optional[str] = ..., tools: _Optional[_Iterable[_Union[Tool, _Mapping]]] = ...) -> None: ...
 
 class ConversationResponse(_message.Message):
-    __slots__ = ("session_id", "session_uuid", "response", "messages_count", "session_active")
+    __slots__ = ("session_id", "session_uuid", "response", "messages_count", "session_active", "stop_reason", "pending_tool_calls", "usage")
     SESSION_ID_FIELD_NUMBER: _ClassVar[int]
     SESSION_UUID_FIELD_NUMBER: _ClassVar[int]
     RESPONSE_FIELD_NUMBER: _ClassVar[int]
     MESSAGES_COUNT_FIELD_NUMBER: _ClassVar[int]
     SESSION_ACTIVE_FIELD_NUMBER: _ClassVar[int]
+    STOP_REASON_FIELD_NUMBER: _ClassVar[int]
+    PENDING_TOOL_CALLS_FIELD_NUMBER: _ClassVar[int]
+    USAGE_FIELD_NUMBER: _ClassVar[int]
     session_id: str
     session_uuid: str
     response: str
     messages_count: int
     session_active: bool
-    def __init__(self, session_id: _Optional[str] = ..., session_uuid: _Optional[str] = ..., response: _Optional[str] = ..., messages_count: _Optional[int] = ..., session_active: _Optional[bool] = ...) -> None: ...
+    stop_reason: str
+    pending_tool_calls: _containers.RepeatedCompositeFieldContainer[ToolCall]
+    usage: Usage
+    def __init__(self, session_id: _Optional[str] = ..., session_uuid: _Optional[str] = ..., response: _Optional[str] = ..., messages_count: _Optional[int] = ..., session_active: _Optional[bool] = ..., stop_reason: _Optional[str] = ..., pending_tool_calls: _Optional[_Iterable[_Union[ToolCall, _Mapping]]] = ..., usage: _Optional[_Union[Usage, _Mapping]] = ...) -> None: ...
+
+class Tool(_message.Message):
+    __slots__ = ("name", "description", "parameters")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
+    PARAMETERS_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    description: str
+    parameters: _struct_pb2.Struct
+    def __init__(self, name: _Optional[str] = ..., description: _Optional[str] = ..., parameters: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ...) -> None: ...
+
+class ToolCall(_message.Message):
+    __slots__ = ("tool_call_id", "name", "arguments")
+    TOOL_CALL_ID_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    ARGUMENTS_FIELD_NUMBER: _ClassVar[int]
+    tool_call_id: str
+    name: str
+    arguments: str
+    def __init__(self, tool_call_id: _Optional[str] = ..., name: _Optional[str] = ..., arguments: _Optional[str] = ...) -> None: ...
+
+class ToolResult(_message.Message):
+    __slots__ = ("tool_call_id", "name", "output")
+    TOOL_CALL_ID_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    OUTPUT_FIELD_NUMBER: _ClassVar[int]
+    tool_call_id: str
+    name: str
+    output: str
+    def __init__(self, tool_call_id: _Optional[str] = ..., name: _Optional[str] = ..., output: _Optional[str] = ...) -> None: ...
+
+class Usage(_message.Message):
+    __slots__ = ("input_tokens", "output_tokens", "total_tokens")
+    INPUT_TOKENS_FIELD_NUMBER: _ClassVar[int]
+    OUTPUT_TOKENS_FIELD_NUMBER: _ClassVar[int]
+    TOTAL_TOKENS_FIELD_NUMBER: _ClassVar[int]
+    input_tokens: int
+    output_tokens: int
+    total_tokens: int
+    def __init__(self, input_tokens: _Optional[int] = ..., output_tokens: _Optional[int] = ..., total_tokens: _Optional[int] = ...) -> None: ...
 
 class ConverseRequest(_message.Message):
-    __slots__ = ("messages", "session_id", "session_name", "agent_name", "agent_instructions")
+    __slots__ = ("messages", "session_id", "session_name", "agent_name", "agent_instructions", "model", "tools")
     MESSAGES_FIELD_NUMBER: _ClassVar[int]
     SESSION_ID_FIELD_NUMBER: _ClassVar[int]
     SESSION_NAME_FIELD_NUMBER: _ClassVar[int]
     AGENT_NAME_FIELD_NUMBER: _ClassVar[int]
     AGENT_INSTRUCTIONS_FIELD_NUMBER: _ClassVar[int]
+    MODEL_FIELD_NUMBER: _ClassVar[int]
+    TOOLS_FIELD_NUMBER: _ClassVar[int]
     messages: _containers.RepeatedCompositeFieldContainer[ConversationMessage]
     session_id: str
     session_name: str
     agent_name: str
     agent_instructions: str
-    def __init__(self, messages: _Optional[_Iterable[_Union[ConversationMessage, _Mapping]]] = ..., session_id: _Optional[str] = ..., session_name: _Optional[str] = ..., agent_name: _Optional[str] = ..., agent_instructions: _Optional[str] = ...) -> None: ...
+    model: str
+    tools: _containers.RepeatedCompositeFieldContainer[Tool]
+    def __init__(self, messages: _Optional[_Iterable[_Union[ConversationMessage, _Mapping]]] = ..., session_id: _Optional[str] = ..., session_name: _Optional[str] = ..., agent_name: _Optional[str] = ..., agent_instructions: _Optional[str] = ..., model: _Optional[str] = ..., tools: _Optional[_Iterable[_Union[Tool, _Mapping]]] = ...) -> None: ...
 
 class ConverseStarted(_message.Message):
     __slots__ = ("session_id", "session_uuid")
@@ -159,17 +218,21 @@ class ConverseDelta(_message.Message):
     def __init__(self, text: _Optional[str] = ...) -> None: ...
 
 class ConverseEvent(_message.Message):
-    __slots__ = ("seq", "started", "delta", "message", "completed", "error")
+    __slots__ = ("seq", "started", "delta", "message", "completed", "error", "tool_call", "tool_result")
     SEQ_FIELD_NUMBER: _ClassVar[int]
     STARTED_FIELD_NUMBER: _ClassVar[int]
     DELTA_FIELD_NUMBER: _ClassVar[int]
     MESSAGE_FIELD_NUMBER: _ClassVar[int]
     COMPLETED_FIELD_NUMBER: _ClassVar[int]
     ERROR_FIELD_NUMBER: _ClassVar[int]
+    TOOL_CALL_FIELD_NUMBER: _ClassVar[int]
+    TOOL_RESULT_FIELD_NUMBER: _ClassVar[int]
     seq: int
     started: ConverseStarted
     delta: ConverseDelta
     message: _resources_pb2.Message
     completed: ConversationResponse
     error: _status_pb2.Status
-    def __init__(self, seq: _Optional[int] = ..., started: _Optional[_Union[ConverseStarted, _Mapping]] = ..., delta: _Optional[_Union[ConverseDelta, _Mapping]] = ..., message: _Optional[_Union[_resources_pb2.Message, _Mapping]] = ..., completed: _Optional[_Union[ConversationResponse, _Mapping]] = ..., error: _Optional[_Union[_status_pb2.Status, _Mapping]] = ...) -> None: ...
+    tool_call: ToolCall
+    tool_result: ToolResult
+    def __init__(self, seq: _Optional[int] = ..., started: _Optional[_Union[ConverseStarted, _Mapping]] = ..., delta: _Optional[_Union[ConverseDelta, _Mapping]] = ..., message: _Optional[_Union[_resources_pb2.Message, _Mapping]] = ..., completed: _Optional[_Union[ConversationResponse, _Mapping]] = ..., error: _Optional[_Union[_status_pb2.Status, _Mapping]] = ..., tool_call: _Optional[_Union[ToolCall, _Mapping]] = ..., tool_result: _Optional[_Union[ToolResult, _Mapping]] = ...) -> None: ...
