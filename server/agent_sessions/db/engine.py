@@ -93,12 +93,14 @@ def create_pool(database_url: str, size: int = 16) -> AsyncConnectionPool[Connec
     needs several statements to be atomic opens `conn.transaction()`.
 
     Reconnection after PostgreSQL went away: psycopg_pool retries each lost connection with an
-    exponential backoff (1 s, 2 s, 4 s, ... until `reconnect_timeout`, 5 minutes by default), so
-    after a 5 s outage its next attempt could come more than a second after PostgreSQL was back.
-    With a short `reconnect_timeout` an attempt gives up after `RECONNECT_SECONDS` (two tries),
-    and `_reconnect_now` starts a new one at once: while PostgreSQL is down one attempt at a time
-    keeps trying, about every `RECONNECT_SECONDS`, whatever the outage's length, and checkouts
-    on a healthy pool cost nothing more (no `check` callback, no round trip per checkout).
+    exponential backoff (`AttemptWithBackoff`: 1 s, 2 s, 4 s, ... until `reconnect_timeout`,
+    5 minutes by default), so after a 5 s outage its next attempt could come more than a second
+    after PostgreSQL was back, and the longer the outage the later. The backoff itself has no
+    setting. With a short `reconnect_timeout` an attempt gives up after `RECONNECT_SECONDS` (two
+    tries), and `_reconnect_now` starts a new one at once: while PostgreSQL is down one attempt
+    at a time keeps trying, about every `RECONNECT_SECONDS`, whatever the outage's length;
+    `open(wait=True)` still waits for a PostgreSQL that starts late. Checkouts on a healthy pool
+    cost nothing more (no `check` callback, so no round trip per checkout).
     """
     return AsyncConnectionPool(
         libpq_url(database_url),
