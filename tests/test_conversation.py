@@ -54,6 +54,10 @@ def test_unknown_session_id_creates_it_with_the_given_fields_then_continues(alic
             messages=[
                 spb.ConversationMessage(role=rpb.system, content="Be kind."),
                 _user("first"),
+                # A complete call/result pair of the caller's own is stored as sent (§6).
+                spb.ConversationMessage(
+                    role=rpb.assistant, content='{"q": 1}', tool_call_id="c1", tool_name="t"
+                ),
                 spb.ConversationMessage(
                     role=rpb.tool, content="out", tool_call_id="c1", tool_name="t", extra_data="{}"
                 ),
@@ -61,25 +65,26 @@ def test_unknown_session_id_creates_it_with_the_given_fields_then_continues(alic
             ],
         ),
     )
-    assert r.session_id == "chat-1" and r.messages_count == 5
+    assert r.session_id == "chat-1" and r.messages_count == 6
     assert r.response == MOCK + "last one"  # the last user message, not the last message
     s = alice.s("GetSession", spb.GetSessionRequest(session_id="chat-1"))
     assert (s.session_name, s.agent_name, s.agent_instructions) == ("Chat", "mock", "Answer.")
     again = alice.s(
         "Conversation", spb.ConversationRequest(session_id="chat-1", messages=[_user("more")])
     )
-    assert again.session_uuid == r.session_uuid and again.messages_count == 7
+    assert again.session_uuid == r.session_uuid and again.messages_count == 8
     listed = alice.m("ListMessages", mpb.ListMessagesRequest(session_id="chat-1")).messages
     assert [m.content for m in listed] == [
         "Be kind.",
         "first",
+        '{"q": 1}',
         "out",
         "last one",
         MOCK + "last one",
         "more",
         MOCK + "more",
     ]
-    assert (listed[2].tool_call_id, listed[2].tool_name, listed[2].extra_data) == ("c1", "t", "{}")
+    assert (listed[3].tool_call_id, listed[3].tool_name, listed[3].extra_data) == ("c1", "t", "{}")
 
 
 def test_inactive_session_refuses_turns_and_stores_nothing(alice: Client) -> None:

@@ -24,7 +24,7 @@ from agentsessions.v1 import message_service_pb2 as mpb
 from agentsessions.v1 import resources_pb2 as rpb
 from agentsessions.v1 import session_service_pb2 as spb
 
-from tests.support import ThreadServer, channel_to, client, token
+from tests.support import ThreadServer, channel_to, client, failure, token
 
 
 class ToolUsingAgent:
@@ -199,3 +199,121 @@ def test_a_turn_on_another_users_session_id_starts_the_callers_own(server: Threa
         assert len(_stored(alice, "mine")) == 0
         with pytest.raises(grpc.RpcError):
             alice.s("GetSession", spb.GetSessionRequest(session_id="nope"))
+
+
+class CallerToolAgent:
+    """Calls the caller's first tool, then answers with the result once it is sent."""
+
+    def __init__(self) -> None:
+        self.turns: list[AgentTurn] = []
+
+    async def run(self, turn: AgentTurn) -> AsyncGenerator[AgentEvent, None]:
+        self.turns.append(turn)
+        last = turn.messages[-1]
+        if last.role == "tool":
+            yield TextDelta(f"The result was {last.content}.")
+            return
+        yield TextDelta("One moment.")
+        yield ToolCall("call_9", turn.tools[0].name, '{"q": "x"}')
+
+    async def aclose(self) -> None:
+        pass
+
+
+@pytest.fixture(scope="module")
+def caller_tools(settings: Settings) -> Iterator[tuple[ThreadServer, CallerToolAgent]]:
+    agent = CallerToolAgent()
+    with ThreadServer(settings, agent) as running:
+        yield running, agent
+
+
+LOOKUP = spb.Tool(name="lookup", description="Looks things up.")
+LOOKUP.parameters.update({"type": "object", "properties": {"q": {"type": "string"}}})
+
+
+def test_a_caller_tool_round_trip_across_two_requests(
+    caller_tools: tuple[ThreadServer, CallerToolAgent],
+) -> None:
+    server, agent = caller_tools
+    with channel_to(server.port) as ch:
+        c = client(ch)
+
+        def turn(*messages: spb.ConversationMessage, tools: Any = (LOOKUP,)) -> Any:
+            return c.s(
+                "Conversation",
+                spb.ConversationRequest(session_id="ct", messages=messages, tools=tools),
+            )
+
+        first = turn(spb.ConversationMessage(role=rpb.user, content="Find x"))
+        assert first.stop_reason == "tool_calls" and first.response == "One moment."
+        assert [(p.tool_call_id, p.name, p.arguments) for p in first.pending_tool_calls] == [
+            ("call_9", "lookup", '{"q": "x"}')
+        ]
+        # The caller's schema reached the agent as sent.
+        assert agent.turns[-1].tools[0].parameters == {
+            "type": "object",
+            "properties": {"q": {"type": "string"}},
+        }
+        assert _stored(c, "ct") == [
+            ("user", "Find x", "", ""),
+            ("assistant", "One moment.", "", ""),
+            ("assistant", '{"q": "x"}', "call_9", "lookup"),
+        ]
+
+        # A turn that leaves the call unanswered is refused, and changes nothing.
+        f = failure(lambda: turn(spb.ConversationMessage(role=rpb.user, content="Well?")))
+        assert f.code == grpc.StatusCode.FAILED_PRECONDITION
+        assert f.reason == "TOOL_RESULTS_MISSING" and "call_9" in f.message
+        # A result for a call nobody made is refused, and changes nothing.
+        f = failure(
+            lambda: turn(
+                spb.ConversationMessage(role=rpb.tool, tool_call_id="call_1", content="?"),
+            )
+        )
+        assert f.code == grpc.StatusCode.INVALID_ARGUMENT and f.reason == "UNKNOWN_TOOL_CALL"
+        assert f.fields == ["messages[0].tool_call_id"]
+        assert len(_stored(c, "ct")) == 3
+
+        # The result: stored with the tool's name filled in, and the agent goes on.
+        done = turn(spb.ConversationMessage(role=rpb.tool, tool_call_id="call_9", content="42"))
+        assert done.stop_reason == "end_turn" and list(done.pending_tool_calls) == []
+        assert done.response == "The result was 42." and done.messages_count == 5
+        assert _stored(c, "ct")[3:] == [
+            ("tool", "42", "call_9", "lookup"),
+            ("assistant", "The result was 42.", "", ""),
+        ]
+        seen = [(m.role, m.tool_call_id) for m in agent.turns[-1].history]
+        assert seen[-1] == ("assistant", "call_9")
+        # Nothing is pending any more: a plain turn goes through (and calls the tool again).
+        again = turn(spb.ConversationMessage(role=rpb.user, content="x"))
+        assert again.stop_reason == "tool_calls" and again.messages_count == 8
+
+
+@pytest.mark.parametrize(
+    ("tools", "field"),
+    [
+        ([spb.Tool(name="bad name")], "tools[0].name"),
+        ([spb.Tool(name="")], "tools[0].name"),
+        ([spb.Tool(name="a"), spb.Tool(name="a")], "tools[1].name"),
+        ([spb.Tool(name="a", description="x" * 4097)], "tools[0].description"),
+    ],
+)
+def test_bad_tool_declarations_are_refused(
+    caller_tools: tuple[ThreadServer, CallerToolAgent], tools: list[Any], field: str
+) -> None:
+    server, _ = caller_tools
+    with channel_to(server.port) as ch:
+        c = client(ch)
+        f = failure(
+            lambda: c.s(
+                "Conversation",
+                spb.ConversationRequest(
+                    session_id="bad-tools",
+                    messages=[spb.ConversationMessage(role=rpb.user, content="x")],
+                    tools=tools,
+                ),
+            )
+        )
+        assert f.code == grpc.StatusCode.INVALID_ARGUMENT and f.fields == [field]
+        missing = failure(lambda: c.s("GetSession", spb.GetSessionRequest(session_id="bad-tools")))
+        assert missing.code == grpc.StatusCode.NOT_FOUND  # nothing was stored

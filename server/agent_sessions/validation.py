@@ -7,7 +7,7 @@ import re
 import uuid
 from typing import Final
 
-from agent_sessions.domain import ROLES, NewMessage
+from agent_sessions.domain import ROLES, CallerTool, NewMessage
 from agent_sessions.errors import InvalidArgument
 
 SESSION_ID_PATTERN: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
@@ -138,3 +138,36 @@ def new_message(
         tool_name=optional_text(f"{prefix}tool_name", tool_name),
         extra_data=json_text(f"{prefix}extra_data", extra_data),
     )
+
+
+TOOL_NAME_PATTERN: Final = re.compile(r"[A-Za-z0-9_-]{1,64}")
+MAX_TOOLS: Final = 128
+MAX_TOOL_DESCRIPTION: Final = 4_096
+
+
+def caller_tools(tools: list[CallerTool]) -> list[CallerTool]:
+    """Checks the caller's tool declarations: names as model APIs accept them, each once."""
+    if len(tools) > MAX_TOOLS:
+        raise InvalidArgument("tools", f"must hold at most {MAX_TOOLS} tools")
+    seen: set[str] = set()
+    for i, tool in enumerate(tools):
+        if not TOOL_NAME_PATTERN.fullmatch(tool.name):
+            raise InvalidArgument(
+                f"tools[{i}].name",
+                "must be 1 to 64 letters, digits, '_' or '-' (pattern ^[A-Za-z0-9_-]{1,64}$)",
+            )
+        if tool.name in seen:
+            raise InvalidArgument(f"tools[{i}].name", f"declares {tool.name!r} twice")
+        seen.add(tool.name)
+        if len(tool.description) > MAX_TOOL_DESCRIPTION:
+            raise InvalidArgument(
+                f"tools[{i}].description", f"must be at most {MAX_TOOL_DESCRIPTION} characters"
+            )
+        if "\x00" in tool.description:
+            raise InvalidArgument(f"tools[{i}].description", "must not contain NUL characters")
+        if len(json.dumps(tool.parameters)) > MAX_LENGTH["extra_data"]:
+            raise InvalidArgument(
+                f"tools[{i}].parameters",
+                f"must be at most {MAX_LENGTH['extra_data']} bytes of JSON",
+            )
+    return tools

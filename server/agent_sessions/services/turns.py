@@ -21,6 +21,8 @@ from agent_sessions.agents import (
 )
 from agent_sessions.db.uow import Database
 from agent_sessions.domain import (
+    CallerTool,
+    PendingToolCall,
     Message,
     NewMessage,
     Owner,
@@ -38,7 +40,7 @@ from agent_sessions.domain import (
     TurnToolResult,
     Usage,
 )
-from agent_sessions.errors import AgentFailed, DomainError, InvalidArgument
+from agent_sessions.errors import AgentFailed, DomainError, FailedPrecondition, InvalidArgument
 from agent_sessions.services.errors import session_inactive
 from agent_sessions.services.sessions import session_fields, session_uuid_for
 
@@ -49,8 +51,69 @@ log = logging.getLogger(__name__)
 DEFAULT_HISTORY_WINDOW = 50
 
 
+# Rows read from the session's end at the start of a turn: the agent's history window, and at
+# least enough to see the tool calls the last turn stopped at.
+PENDING_TAIL = 32
+
+
 def _agent_message(m: Message | NewMessage) -> AgentMessage:
     return AgentMessage(m.role, m.content, m.tool_call_id, m.tool_name)
+
+
+def pending_calls(tail: list[Message]) -> dict[str, str]:
+    """The tool calls the session's last turn stopped at that no result answers yet, by id, with
+    their tool's name, in order. They are in the session's trailing run of tool calls and
+    results (a turn that stops at caller tools ends in one)."""
+    answered: set[str] = set()
+    pending: dict[str, str] = {}
+    for m in reversed(tail):
+        if m.role == "tool" and m.tool_call_id:
+            answered.add(m.tool_call_id)
+        elif m.role == "assistant" and m.tool_call_id:
+            if m.tool_call_id not in answered:
+                pending[m.tool_call_id] = m.tool_name or ""
+        else:
+            break
+    return dict(reversed(pending.items()))
+
+
+def _answer_calls(messages: list[NewMessage], pending: dict[str, str]) -> list[NewMessage]:
+    """Checks the request's tool results against the calls they answer and names their tool.
+
+    A result must answer a pending call or an assistant tool call earlier in the request
+    (UNKNOWN_TOOL_CALL); every pending call must be answered (TOOL_RESULTS_MISSING).
+    """
+    earlier: dict[str, str] = {}
+    answered: set[str] = set()
+    checked: list[NewMessage] = []
+    for i, m in enumerate(messages):
+        if m.role == "assistant" and m.tool_call_id:
+            earlier[m.tool_call_id] = m.tool_name or ""
+        elif m.role == "tool":
+            call_id = m.tool_call_id or ""
+            name = earlier.get(call_id, pending.get(call_id))
+            if name is None:
+                raise InvalidArgument(
+                    f"messages[{i}].tool_call_id",
+                    f"{call_id!r} answers no pending tool call of this session and no assistant "
+                    "tool call earlier in this request; send the tool_call_id of a call from "
+                    "pending_tool_calls",
+                    reason="UNKNOWN_TOOL_CALL",
+                )
+            answered.add(call_id)
+            if m.tool_name is None and name:
+                m = dataclasses.replace(m, tool_name=name)
+        checked.append(m)
+    missing = [call_id for call_id in pending if call_id not in answered]
+    if missing:
+        raise FailedPrecondition(
+            f"the session waits for the results of tool calls {', '.join(missing)}; send one "
+            'message {"role": "tool", "tool_call_id": …, "content": …} per call '
+            "in this request",
+            reason="TOOL_RESULTS_MISSING",
+            metadata={"tool_call_ids": ",".join(missing)},
+        )
+    return checked
 
 
 class _Reply:
@@ -62,6 +125,7 @@ class _Reply:
         self.text: list[str] = []  # all of the turn's text: the response
         self._pending: list[str] = []
         self.usage: Usage | None = None  # None: the agent reported none (the mock)
+        self.calls: dict[str, PendingToolCall] = {}  # calls without a result yet
 
     def _flush(self) -> None:
         if self._pending:
@@ -107,7 +171,9 @@ class TurnService:
         self.history_window = history_window
 
     @staticmethod
-    def _check(request: TurnRequest) -> tuple[list[NewMessage], SessionFields]:
+    def _check(
+        request: TurnRequest,
+    ) -> tuple[list[NewMessage], SessionFields, list[CallerTool]]:
         if not request.messages:
             raise InvalidArgument("messages", "must hold at least one message")
         if len(request.messages) > v.MAX_TURN_MESSAGES:
@@ -126,24 +192,28 @@ class TurnService:
                 "model": request.model,
             }
         )
-        return messages, fields
+        return messages, fields, v.caller_tools(request.tools)
 
     async def run(self, owner: Owner, request: TurnRequest) -> AsyncGenerator[TurnEvent, None]:
         """The turn's events. Failures before TurnStarted raise (nothing began); later ones
         are a TurnFailed event, after which the iteration ends."""
-        messages, fields = self._check(request)
+        messages, fields, tools = self._check(request)
         session_id = v.session_id(request.session_id) if request.session_id else ""
         existing: Session | None = None
-        history: list[Message] = []
+        tail: list[Message] = []
         if session_id:
             async with self.db.work(owner) as uow:
                 existing = await uow.sessions.get(session_id)
-                if existing is not None and existing.is_active and self.history_window:
-                    history = await uow.messages.recent(session_id, self.history_window)
+                if existing is not None and existing.is_active:
+                    tail = await uow.messages.recent(
+                        session_id, max(self.history_window, PENDING_TAIL)
+                    )
             if existing is not None and not existing.is_active:
                 raise session_inactive(session_id)
         else:
             session_id = str(uuid.uuid4())
+        messages = _answer_calls(messages, pending_calls(tail))
+        history = tail[-self.history_window :] if self.history_window else []
         session_uuid = existing.id if existing else session_uuid_for(owner.user_id, session_id)
         yield TurnStarted(session_id, session_uuid)
 
@@ -156,6 +226,7 @@ class TurnService:
             history=[_agent_message(m) for m in history],
             messages=[_agent_message(m) for m in messages],
             model=existing.model if existing else fields.model,
+            tools=tools,
         )
         reply = _Reply()
         try:
@@ -165,6 +236,9 @@ class TurnService:
                         reply.add_text(event.text)
                         yield TurnDelta(event.text)
                     elif isinstance(event, ToolCall):
+                        reply.calls[event.tool_call_id] = PendingToolCall(
+                            event.tool_call_id, event.name, event.arguments
+                        )
                         reply.add(
                             NewMessage(
                                 role="assistant",
@@ -175,6 +249,7 @@ class TurnService:
                         )
                         yield TurnToolCall(event.tool_call_id, event.name, event.arguments)
                     elif isinstance(event, ToolResult):
+                        reply.calls.pop(event.tool_call_id, None)
                         reply.add(
                             NewMessage(
                                 role="tool",
@@ -219,6 +294,8 @@ class TurnService:
                 messages_count=count,
                 stored=mine,
                 usage=reply.usage or Usage(),
+                stop_reason="tool_calls" if reply.calls else "end_turn",
+                pending_tool_calls=list(reply.calls.values()),
             )
         )
 
