@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from agent_sessions.settings import DEFAULT_CONNECTION_BUDGET, Settings
+from agent_sessions.settings import DEFAULT_CONNECTION_BUDGET, Settings, SettingsError
 
 
 @pytest.mark.parametrize("workers", [1, 2, 4, 7, 12, 16, 64])
@@ -44,3 +44,105 @@ def test_a_pool_that_cannot_open_says_what_to_check(
     message = str(raised.value)
     assert "could not open 2 PostgreSQL connections in 1 s" in message
     assert "AGENT_SESSIONS_DATABASE_URL" in message and "AGENT_SESSIONS_DB_POOL_SIZE" in message
+
+
+# -- the model-backed agent (CONTRACT §6) ---------------------------------------------------------
+
+OPENAI = {"AGENT_SESSIONS_AGENT": "openai", "AGENT_SESSIONS_MODEL": "llama3.2"}
+LOCAL = {**OPENAI, "AGENT_SESSIONS_MODEL_BASE_URL": "http://127.0.0.1:11434/v1"}
+
+
+def test_without_agent_settings_the_mock_serves() -> None:
+    settings = Settings.from_env({})
+    assert settings.agent == "mock"
+    assert (settings.model_base_url, settings.model_api_key, settings.model) == ("", "", "")
+    assert settings.model_api == "chat_completions"
+    assert settings.model_timeout == 60.0
+    assert settings.model_max_retries == 2
+    assert settings.model_max_calls == 10
+    assert settings.history_window == 50
+    assert settings.tracing is False
+
+
+def test_agent_settings_are_read() -> None:
+    settings = Settings.from_env(
+        {
+            **LOCAL,
+            "AGENT_SESSIONS_AGENT": "OpenAI",
+            "AGENT_SESSIONS_MODEL_BASE_URL": "https://models.internal:8443/v1/",
+            "AGENT_SESSIONS_MODEL_API_KEY": "sk-abc",
+            "AGENT_SESSIONS_MODEL_API": "responses",
+            "AGENT_SESSIONS_MODEL_TIMEOUT": "2.5",
+            "AGENT_SESSIONS_MODEL_MAX_RETRIES": "0",
+            "AGENT_SESSIONS_MODEL_MAX_CALLS": "3",
+            "AGENT_SESSIONS_HISTORY_WINDOW": "0",
+            "AGENT_SESSIONS_TRACING": "true",
+        }
+    )
+    assert settings.agent == "openai" and settings.model == "llama3.2"
+    assert settings.model_base_url == "https://models.internal:8443/v1"
+    assert settings.model_endpoint == "https://models.internal:8443/v1"
+    assert settings.model_api_key == "sk-abc"
+    assert settings.model_api == "responses"
+    assert settings.model_timeout == 2.5
+    assert (settings.model_max_retries, settings.model_max_calls) == (0, 3)
+    assert settings.history_window == 0  # no history at all is allowed
+    assert settings.tracing is True
+
+
+def test_a_local_server_needs_no_key_and_openai_is_the_default_endpoint() -> None:
+    assert Settings.from_env(LOCAL).model_api_key == ""
+    settings = Settings.from_env({**OPENAI, "AGENT_SESSIONS_MODEL_API_KEY": "sk-abc"})
+    assert settings.model_endpoint == "https://api.openai.com/v1"
+
+
+@pytest.mark.parametrize("value", ["1", "true", "YES", "on"])
+def test_tracing_switches_on(value: str) -> None:
+    assert Settings.from_env({"AGENT_SESSIONS_TRACING": value}).tracing is True
+
+
+@pytest.mark.parametrize(
+    ("env", "variable"),
+    [
+        ({"AGENT_SESSIONS_AGENT": "gpt"}, "AGENT_SESSIONS_AGENT"),
+        ({"AGENT_SESSIONS_AGENT": "openai"}, "AGENT_SESSIONS_MODEL"),
+        (OPENAI, "AGENT_SESSIONS_MODEL_API_KEY"),  # OpenAI's endpoint without a key
+        ({"AGENT_SESSIONS_MODEL_BASE_URL": "localhost:11434"}, "AGENT_SESSIONS_MODEL_BASE_URL"),
+        ({"AGENT_SESSIONS_MODEL_BASE_URL": "ftp://host/v1"}, "AGENT_SESSIONS_MODEL_BASE_URL"),
+        ({"AGENT_SESSIONS_MODEL_BASE_URL": "http://"}, "AGENT_SESSIONS_MODEL_BASE_URL"),
+        ({"AGENT_SESSIONS_MODEL_BASE_URL": "http://h:port/v1"}, "AGENT_SESSIONS_MODEL_BASE_URL"),
+        ({"AGENT_SESSIONS_MODEL_BASE_URL": "http://h/v1?x=1"}, "AGENT_SESSIONS_MODEL_BASE_URL"),
+        ({"AGENT_SESSIONS_MODEL_API": "completions"}, "AGENT_SESSIONS_MODEL_API"),
+        ({"AGENT_SESSIONS_MODEL_TIMEOUT": "0"}, "AGENT_SESSIONS_MODEL_TIMEOUT"),
+        ({"AGENT_SESSIONS_MODEL_TIMEOUT": "-5"}, "AGENT_SESSIONS_MODEL_TIMEOUT"),
+        ({"AGENT_SESSIONS_MODEL_TIMEOUT": "nan"}, "AGENT_SESSIONS_MODEL_TIMEOUT"),
+        ({"AGENT_SESSIONS_MODEL_TIMEOUT": "1m"}, "AGENT_SESSIONS_MODEL_TIMEOUT"),
+        ({"AGENT_SESSIONS_MODEL_MAX_RETRIES": "-1"}, "AGENT_SESSIONS_MODEL_MAX_RETRIES"),
+        ({"AGENT_SESSIONS_MODEL_MAX_RETRIES": "many"}, "AGENT_SESSIONS_MODEL_MAX_RETRIES"),
+        ({"AGENT_SESSIONS_MODEL_MAX_CALLS": "0"}, "AGENT_SESSIONS_MODEL_MAX_CALLS"),
+        ({"AGENT_SESSIONS_HISTORY_WINDOW": "-1"}, "AGENT_SESSIONS_HISTORY_WINDOW"),
+        ({"AGENT_SESSIONS_TRACING": "maybe"}, "AGENT_SESSIONS_TRACING"),
+    ],
+)
+def test_a_bad_agent_setting_stops_the_start_naming_the_variable(
+    env: dict[str, str], variable: str
+) -> None:
+    with pytest.raises(SettingsError) as raised:
+        Settings.from_env(env)
+    assert str(raised.value).startswith(variable + " ")
+
+
+def test_the_api_key_is_never_shown() -> None:
+    key = "sk-NEVER-SHOWN-3b9d"
+    settings = Settings.from_env({**LOCAL, "AGENT_SESSIONS_MODEL_API_KEY": key})
+    assert key not in repr(settings) and key not in str(settings)
+    with pytest.raises(SettingsError) as raised:
+        Settings.from_env({**LOCAL, "AGENT_SESSIONS_MODEL_API_KEY": key[:8] + "\n " + key[8:]})
+    assert "AGENT_SESSIONS_MODEL_API_KEY" in str(raised.value)
+    assert key[:8] not in str(raised.value) and key[8:] not in str(raised.value)
+
+
+def test_a_base_url_with_credentials_is_not_echoed() -> None:
+    with pytest.raises(SettingsError) as raised:
+        Settings.from_env({"AGENT_SESSIONS_MODEL_BASE_URL": "ftp://user:hunter2@host/v1"})
+    assert "hunter2" not in str(raised.value)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 PREFIX = "AGENT_SESSIONS_"
 ALLOWED_ALGORITHMS = frozenset(
@@ -43,6 +45,71 @@ def _int(env: dict[str, str], name: str, default: int, minimum: int, maximum: in
     return value
 
 
+def _seconds(env: dict[str, str], name: str, default: float, maximum: float) -> float:
+    raw = _get(env, name)
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise SettingsError(f"{PREFIX}{name} must be a number of seconds, got {raw!r}") from None
+    if not (math.isfinite(value) and 0 < value <= maximum):
+        raise SettingsError(f"{PREFIX}{name} must be more than 0 and at most {maximum:g} seconds")
+    return value
+
+
+def _choice(env: dict[str, str], name: str, choices: tuple[str, ...]) -> str:
+    """One of `choices` (case-insensitive); unset → the first."""
+    value = _get(env, name, choices[0]).lower() or choices[0]
+    if value not in choices:
+        raise SettingsError(f"{PREFIX}{name} must be one of {', '.join(choices)}; got {value!r}")
+    return value
+
+
+def _flag(env: dict[str, str], name: str) -> bool:
+    value = _get(env, name).lower()
+    if value in {"", "0", "false", "no", "off"}:
+        return False
+    if value in {"1", "true", "yes", "on"}:
+        return True
+    raise SettingsError(f"{PREFIX}{name} must be 1/true/yes/on or 0/false/no/off, got {value!r}")
+
+
+# Where AGENT_SESSIONS_AGENT=openai sends requests when AGENT_SESSIONS_MODEL_BASE_URL is unset.
+OPENAI_BASE_URL = "https://api.openai.com/v1"
+
+
+def _base_url(env: dict[str, str]) -> str:
+    raw = _get(env, "MODEL_BASE_URL")
+    if not raw:
+        return ""
+    parts = urlsplit(raw)
+    shown = "a URL with credentials" if "@" in raw else repr(raw)  # never print a password
+    if parts.scheme not in {"http", "https"} or not parts.hostname:
+        raise SettingsError(
+            f"{PREFIX}MODEL_BASE_URL must be an http:// or https:// URL such as "
+            f"http://127.0.0.1:11434/v1, got {shown}"
+        )
+    if parts.query or parts.fragment:
+        raise SettingsError(f"{PREFIX}MODEL_BASE_URL must have no query or fragment, got {shown}")
+    try:
+        parts.port  # noqa: B018 - parsing the port is the check
+    except ValueError:
+        raise SettingsError(f"{PREFIX}MODEL_BASE_URL has an invalid port, got {shown}") from None
+    return raw.rstrip("/")
+
+
+def _api_key(env: dict[str, str]) -> str:
+    key = _get(env, "MODEL_API_KEY")
+    # Never echo the value: the message goes to logs and terminals.
+    if any(c.isspace() or not c.isprintable() for c in key):
+        raise SettingsError(
+            f"{PREFIX}MODEL_API_KEY contains whitespace or control characters; it cannot be sent "
+            "as a bearer key (check for a pasted line break)"
+        )
+    return key
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything the service reads from its environment."""
@@ -63,6 +130,25 @@ class Settings:
     db_pool_size: int = 16
     data_dir: Path = Path(".data")
     log_level: str = "INFO"
+    # The agent that answers conversations (CONTRACT §6): the mock, or the OpenAI Agents SDK.
+    agent: str = "mock"
+    # The OpenAI-compatible API; "" means OpenAI's own (`model_endpoint` resolves it).
+    model_base_url: str = ""
+    model_api_key: str = field(default="", repr=False)
+    # The model of sessions that name none.
+    model: str = ""
+    # `chat_completions` (any OpenAI-compatible server) or `responses` (OpenAI's Responses API).
+    model_api: str = "chat_completions"
+    # The longest the model API may stay silent: before the reply starts and between pieces.
+    model_timeout: float = 60.0
+    # Retries of a failed model request (429, 5xx, connection) before its first token.
+    model_max_retries: int = 2
+    # Model calls one turn may make (each tool round trip is one more): the SDK's max_turns.
+    model_max_calls: int = 10
+    # Earlier messages of the session an agent sees (the turn's own messages come on top).
+    history_window: int = 50
+    # Whether the SDK exports traces (to OpenAI's trace ingest); off unless an operator asks.
+    tracing: bool = False
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -96,6 +182,21 @@ class Settings:
         level = _get(env, "LOG_LEVEL", "INFO").upper()
         if level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
             raise SettingsError(f"{PREFIX}LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR")
+        agent = _choice(env, "AGENT", ("mock", "openai"))
+        base_url = _base_url(env)
+        api_key = _api_key(env)
+        model = _get(env, "MODEL")
+        if agent == "openai" and not model:
+            raise SettingsError(
+                f"{PREFIX}MODEL is required with {PREFIX}AGENT=openai: the model sessions use "
+                "when they name none, e.g. gpt-4o-mini or llama3.2"
+            )
+        if agent == "openai" and not base_url and not api_key:
+            raise SettingsError(
+                f"{PREFIX}MODEL_API_KEY is required when {PREFIX}MODEL_BASE_URL is unset "
+                f"(requests go to OpenAI at {OPENAI_BASE_URL}); or set {PREFIX}MODEL_BASE_URL "
+                "to your own OpenAI-compatible server"
+            )
         return cls(
             database_url=_get(env, "DATABASE_URL"),
             jwt_secret=_get(env, "JWT_SECRET"),
@@ -112,7 +213,22 @@ class Settings:
             db_pool_size=_int(env, "DB_POOL_SIZE", default_pool_size(workers), 1, 200),
             data_dir=Path(_get(env, "DATA_DIR", ".data")).resolve(),
             log_level=level,
+            agent=agent,
+            model_base_url=base_url,
+            model_api_key=api_key,
+            model=model,
+            model_api=_choice(env, "MODEL_API", ("chat_completions", "responses")),
+            model_timeout=_seconds(env, "MODEL_TIMEOUT", 60.0, 3600.0),
+            model_max_retries=_int(env, "MODEL_MAX_RETRIES", 2, 0, 10),
+            model_max_calls=_int(env, "MODEL_MAX_CALLS", 10, 1, 100),
+            history_window=_int(env, "HISTORY_WINDOW", 50, 0, 10_000),
+            tracing=_flag(env, "TRACING"),
         )
+
+    @property
+    def model_endpoint(self) -> str:
+        """The model API's base URL in effect: the configured one, or OpenAI's."""
+        return self.model_base_url or OPENAI_BASE_URL
 
     @property
     def uses_hmac(self) -> bool:
