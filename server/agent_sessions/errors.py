@@ -101,3 +101,52 @@ class AgentFailed(Unavailable):
     """The agent could not produce a reply; nothing of the turn was stored."""
 
     reason = "AGENT_FAILED"
+
+
+# -- The model's API (CONTRACT §6). Caught together as ModelError, e.g. to log a failed turn. -----
+
+
+class ModelError(DomainError):
+    """The model's API failed the turn. Subclasses also derive from the status they map to."""
+
+
+class ModelUnavailable(ModelError, Unavailable):
+    """The model's API is unreachable, timed out, failed (5xx) or broke off its answer."""
+
+    reason = "MODEL_UNAVAILABLE"
+
+
+class ModelAuthFailed(ModelError, Unavailable):
+    """The model's API refused the service's own key: the operator's setting, not the caller."""
+
+    reason = "MODEL_AUTH_FAILED"
+
+
+class ModelRateLimited(ModelError, ResourceExhausted):
+    """The model's API is rate limiting the service; `retry_after` is its delay when it gave one."""
+
+    reason = "MODEL_RATE_LIMITED"
+
+
+class ModelNotFound(ModelError, FailedPrecondition):
+    """The session's model is unknown to the model's API."""
+
+    reason = "MODEL_NOT_FOUND"
+
+
+class ContextTooLong(ModelError, FailedPrecondition):
+    """The history (with the turn's messages) does not fit the model's context."""
+
+    reason = "CONTEXT_TOO_LONG"
+
+
+class ModelRejectedRequest(ModelError, FailedPrecondition):
+    """The model's API refused the turn's request for another reason it stated (a 4xx)."""
+
+    reason = "MODEL_REJECTED_REQUEST"
+
+
+class ModelCallLimit(ModelError, ResourceExhausted):
+    """The agent made the most model calls a turn may make without finishing the turn."""
+
+    reason = "MODEL_CALL_LIMIT"
