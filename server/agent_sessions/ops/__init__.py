@@ -1,0 +1,1 @@
+"""Running the service: one supervisor, the dev stack (PostgreSQL, Envoy) and readiness waits."""
