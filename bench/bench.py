@@ -55,7 +55,6 @@ from agentsessions.v1 import message_service_pb2_grpc as msg_grpc
 from agentsessions.v1 import resources_pb2 as res_pb
 from agentsessions.v1 import session_service_pb2 as ses_pb
 from agentsessions.v1 import session_service_pb2_grpc as ses_grpc
-from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 GRPC_HOST = "127.0.0.1"
 GRPC_PORT = 47051
@@ -632,8 +631,8 @@ def require_free_port() -> None:
 @contextmanager
 def embedded_postgres(work: Path) -> Iterator[tuple[str, Any]]:
     """A fresh, migrated PostgreSQL in `work`, stopped on the way out whatever happens."""
-    from agent_sessions.embedded import start_postgres, stop_postgres
     from agent_sessions.migrate import upgrade
+    from agent_sessions.ops.postgres import start_postgres, stop_postgres
 
     say(f"starting embedded PostgreSQL in {work / 'postgres'}")
     url, handle = start_postgres(work)
@@ -647,21 +646,13 @@ def embedded_postgres(work: Path) -> Iterator[tuple[str, Any]]:
 
 
 def wait_healthy(server: subprocess.Popen[bytes], log: Path, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    with grpc.insecure_channel(TARGET) as channel:
-        health = health_pb2_grpc.HealthStub(channel)
-        while time.monotonic() < deadline:
-            if server.poll() is not None:
-                raise RuntimeError(
-                    f"the server exited with {server.returncode}:\n{log.read_text()}"
-                )
-            try:
-                if health.Check(health_pb2.HealthCheckRequest(), timeout=1).status == 1:
-                    return
-            except grpc.RpcError:
-                pass
-            time.sleep(0.1)
-    raise RuntimeError(f"the server was not SERVING after {timeout} s:\n{log.read_text()}")
+    """The shared health wait, with the server's log in the error."""
+    from agent_sessions.ops.health import NotReady, wait_grpc_serving
+
+    try:
+        wait_grpc_serving(TARGET, timeout=timeout, process=server)
+    except NotReady as exc:
+        raise RuntimeError(f"{exc}:\n{log.read_text()}") from None
 
 
 @contextmanager

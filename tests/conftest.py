@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -13,10 +12,11 @@ from typing import Any
 import grpc
 import psycopg
 import pytest
-from agent_sessions.embedded import start_postgres, stop_postgres
 from agent_sessions.migrate import upgrade
+from agent_sessions.ops import envoy
+from agent_sessions.ops.health import wait_grpc_serving, wait_rest_ready
+from agent_sessions.ops.postgres import start_postgres, stop_postgres
 from agent_sessions.settings import Settings
-from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from tests.support import SECRET, Client, client, free_port
 
@@ -41,23 +41,6 @@ def settings(database_url: str) -> Settings:
     )
 
 
-def wait_healthy(
-    port: int, process: subprocess.Popen[Any] | None = None, timeout: float = 60
-) -> None:
-    deadline = time.monotonic() + timeout
-    with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
-        stub = health_pb2_grpc.HealthStub(channel)
-        while time.monotonic() < deadline:
-            if process is not None and process.poll() is not None:
-                raise RuntimeError(f"server exited with {process.returncode}")
-            try:
-                if stub.Check(health_pb2.HealthCheckRequest(), timeout=1).status == 1:
-                    return
-            except grpc.RpcError:
-                time.sleep(0.1)
-    raise RuntimeError("server did not become healthy")
-
-
 @pytest.fixture(scope="session")
 def server_port(database_url: str) -> Iterator[int]:
     """The real `agent-sessions serve` command with two worker processes sharing one port."""
@@ -72,7 +55,7 @@ def server_port(database_url: str) -> Iterator[int]:
     }
     process = subprocess.Popen([sys.executable, "-m", "agent_sessions.cli", "serve"], env=env)
     try:
-        wait_healthy(port, process)
+        wait_grpc_serving(f"127.0.0.1:{port}", process=process)
         yield port
     finally:
         process.terminate()
@@ -105,21 +88,16 @@ def db(database_url: str) -> Iterator[psycopg.Connection[Any]]:
 
 def start_envoy(tmp: Path, grpc_port: int) -> tuple[subprocess.Popen[bytes], int]:
     """A real Envoy from envoy.yaml (rendered with free ports) in front of `grpc_port`."""
-    from agent_sessions import envoy
-
     http_port = free_port()
-    config = tmp / "envoy.yaml"
-    config.write_text(envoy.render(http_port, grpc_port, free_port()))
+    config = envoy.write_config(tmp / "envoy.yaml", http_port, grpc_port, free_port())
     return envoy.start(config, log_level="error"), http_port
 
 
 @pytest.fixture(scope="session")
 def rest_port(server_port: int, tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
-    from agent_sessions import envoy
-
     process, http_port = start_envoy(tmp_path_factory.mktemp("envoy"), server_port)
     try:
-        envoy.wait_until_serving(http_port, process)
+        wait_rest_ready(http_port, process=process)
         yield http_port
     finally:
         process.terminate()

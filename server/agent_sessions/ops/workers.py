@@ -1,0 +1,63 @@
+"""The gRPC worker processes sharing one port, and `agent-sessions serve`, which supervises them."""
+
+from __future__ import annotations
+
+import functools
+import logging
+import os
+import sys
+
+from agent_sessions.ops.health import wait_grpc_serving_async
+from agent_sessions.ops.supervisor import Supervisor
+from agent_sessions.settings import PREFIX, Settings
+
+log = logging.getLogger(__name__)
+
+SUPERVISOR_PID = PREFIX + "SUPERVISOR_PID"
+STARTUP_SECONDS = 60
+
+
+def worker_env(settings: Settings) -> dict[str, str]:
+    """The environment of a worker: the settings `run` may have filled in, and who supervises it."""
+    env = dict(os.environ)
+    env[PREFIX + "DATABASE_URL"] = settings.database_url
+    env[PREFIX + "JWT_SECRET"] = settings.jwt_secret
+    env[PREFIX + "GRPC_PORT"] = str(settings.grpc_port)
+    env[SUPERVISOR_PID] = str(os.getpid())
+    return env
+
+
+def supervisor_pid() -> int | None:
+    """The pid of the supervisor that started this worker, if one did."""
+    raw = os.environ.get(SUPERVISOR_PID, "")
+    return int(raw) if raw.isdigit() else None
+
+
+async def migrate(supervisor: Supervisor, database_url: str) -> None:
+    """Brings the schema up to date (blocking, in a thread; a signal takes effect after it)."""
+    from agent_sessions.migrate import upgrade
+
+    await supervisor.blocking("migrations", functools.partial(upgrade, database_url))
+    log.info("database schema is up to date")
+
+
+async def start_workers(supervisor: Supervisor, settings: Settings) -> None:
+    """Starts AGENT_SESSIONS_WORKERS processes on one port; returns once health says SERVING."""
+    await supervisor.spawn(
+        "gRPC workers",
+        [sys.executable, "-m", "agent_sessions.cli", "worker"],
+        env=worker_env(settings),
+        count=settings.workers,
+    )
+    target = f"{settings.grpc_host}:{settings.grpc_port}"
+    await supervisor.guard(wait_grpc_serving_async(target, timeout=STARTUP_SECONDS))
+    log.info("gRPC on %s (%d worker processes)", target, settings.workers)
+
+
+async def serve(settings: Settings) -> int:
+    """`agent-sessions serve`: migrates, then serves until a signal; returns the exit status."""
+    async with Supervisor() as supervisor:
+        await migrate(supervisor, settings.database_url)
+        await start_workers(supervisor, settings)
+        await supervisor.wait()
+    return supervisor.exit_status
