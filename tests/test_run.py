@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -156,3 +157,24 @@ def test_run_with_a_database_url_and_a_fresh_data_dir(
             run.kill()
             run.wait()
         run.stdout.close()
+
+
+def test_embedded_postgres_stops_even_after_a_user_was_killed(tmp_path: Path) -> None:
+    """A run killed with SIGKILL never lets go of PostgreSQL; later runs must still stop it."""
+    from agent_sessions.ops.postgres import start_postgres, stop_postgres
+
+    _, handle = start_postgres(tmp_path)
+    stop_postgres(handle)
+    killed = subprocess.Popen([sys.executable, "-c", "pass"])
+    killed.wait()
+    # What the embedded-postgres library keeps after a user of the server was SIGKILLed.
+    (tmp_path / "postgres" / ".handle_pids.json").write_text(json.dumps([killed.pid]))
+
+    _, handle = start_postgres(tmp_path)
+    postmaster = psutil.Process(handle.get_pid())
+    stop_postgres(handle)
+    try:
+        postmaster.wait(15)
+    except psutil.TimeoutExpired:
+        postmaster.kill()
+        raise AssertionError("PostgreSQL kept running after the last run stopped") from None

