@@ -182,6 +182,7 @@ def test_racing_inserts_of_a_new_user_or_session_do_nothing_instead_of_failing(
                     "p_agent_name": None,
                     "p_agent_instructions": None,
                     "p_model": None,
+                    "p_server_tools": None,
                 }
                 for query, params in (
                     (r.ENSURE_USER, user_params),

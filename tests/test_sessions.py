@@ -290,3 +290,25 @@ def test_a_conversation_creates_its_session_with_the_requested_model(alice: Clie
         ),
     )
     assert alice.s("GetSession", spb.GetSessionRequest(session_id="m-conv")).model == "qwen2.5:0.5b"
+
+
+def test_server_tools_allowlist_is_kept_checked_and_cleared(alice: Client) -> None:
+    s = alice.s(
+        "CreateSession",
+        spb.CreateSessionRequest(session_id="st", server_tools="files, search/web_search"),
+    )
+    assert s.server_tools == "files,search/web_search"
+    off = alice.s("UpdateSession", spb.UpdateSessionRequest(session_id="st", server_tools="none"))
+    assert off.server_tools == "none"
+    cleared = alice.s("UpdateSession", spb.UpdateSessionRequest(session_id="st", server_tools=""))
+    assert not cleared.HasField("server_tools")
+    for bad in ("files,,x", "a/b/c", "sp ace", "x" * 65):
+        f = failure(
+            lambda bad=bad: alice.s(  # type: ignore[misc]
+                "UpdateSession", spb.UpdateSessionRequest(session_id="st", server_tools=bad)
+            )
+        )
+        assert f.code == grpc.StatusCode.INVALID_ARGUMENT and f.fields == ["server_tools"], bad
+    assert not alice.s("GetSession", spb.GetSessionRequest(session_id="st")).HasField(
+        "server_tools"
+    )

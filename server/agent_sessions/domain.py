@@ -36,6 +36,7 @@ class Session:
     created_at: datetime
     updated_at: datetime
     model: str | None
+    server_tools: str | None
 
 
 @dataclass(slots=True)
@@ -74,6 +75,7 @@ class SessionFields:
     agent_name: str | None = None
     agent_instructions: str | None = None
     model: str | None = None
+    server_tools: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,6 +139,7 @@ class TurnRequest:
     agent_name: str | None = None
     agent_instructions: str | None = None
     model: str | None = None
+    server_tools: str | None = None
     tools: list[CallerTool] = field(default_factory=list)
 
 

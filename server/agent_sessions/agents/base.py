@@ -30,6 +30,8 @@ class AgentTurn:
     messages: Sequence[AgentMessage]
     # The session's model; None means the server's default.
     model: str | None = None
+    # Which server tools the agent may call (Session.server_tools); None means all.
+    server_tools: str | None = None
     # Tools the caller declared for this turn; the agent must not run them (it stops at a call).
     tools: Sequence[CallerTool] = ()
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from agent_sessions.agents.base import Agent
 from agent_sessions.agents.mock import MockAgent
+from agent_sessions.settings import Settings
 
 
 class AgentRegistry:
@@ -32,3 +33,15 @@ class AgentRegistry:
         """Closes every agent (at shutdown)."""
         for agent in self._agents.values():
             await agent.aclose()
+
+
+def build_registry(settings: Settings) -> AgentRegistry:
+    """The agents AGENT_SESSIONS_AGENT asks for: the mock alone (the default), or the OpenAI
+    Agents SDK agent serving by default with the mock beside it."""
+    if settings.agent != "openai":
+        return AgentRegistry()
+    # Imported here: the SDK and its openai client take a while to import, and the mock
+    # needs neither.
+    from agent_sessions.agents.openai_agent import OpenAIAgent
+
+    return AgentRegistry({"mock": MockAgent(), "openai": OpenAIAgent(settings)}, default="openai")

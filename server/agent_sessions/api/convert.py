@@ -74,6 +74,8 @@ def session_proto(session: Session) -> res_pb.Session:
         proto.agent_instructions = session.agent_instructions
     if session.model is not None:
         proto.model = session.model
+    if session.server_tools is not None:
+        proto.server_tools = session.server_tools
     return proto
 
 
@@ -121,6 +123,7 @@ def turn_request(request: Any) -> TurnRequest:
         agent_name=request.agent_name,
         agent_instructions=request.agent_instructions,
         model=request.model,
+        server_tools=request.server_tools,
         tools=[
             CallerTool(
                 name=tool.name,

@@ -74,6 +74,8 @@ class AgentSession(Base):
     agent_instructions: Mapped[str | None] = mapped_column(Text)
     # The model the session's agent runs on; NULL means the server's default.
     model: Mapped[str | None] = mapped_column(Text)
+    # Which MCP server tools the agent may call; NULL means all (see Session.server_tools).
+    server_tools: Mapped[str | None] = mapped_column(Text)
     # The last `seq` handed out to a message of this session. Bumping it reserves a contiguous
     # block of positions and row-locks the session until commit, which is what keeps concurrent
     # turns contiguous across processes.

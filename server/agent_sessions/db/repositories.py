@@ -92,6 +92,7 @@ class SessionRepository(_Repository):
                 agent_name=fields.agent_name,
                 agent_instructions=fields.agent_instructions,
                 model=fields.model,
+                server_tools=fields.server_tools,
             ),
         )
 
@@ -105,6 +106,7 @@ class SessionRepository(_Repository):
             agent_name=fields.agent_name,
             agent_instructions=fields.agent_instructions,
             model=fields.model,
+            server_tools=fields.server_tools,
         )
 
     async def page(

@@ -41,6 +41,7 @@ SESSION_COLUMNS = (
     S.c.created_at,
     S.c.updated_at,
     S.c.model,
+    S.c.server_tools,
 )
 MESSAGE_COLUMNS = (
     M.c.id,
@@ -131,6 +132,7 @@ CREATE_SESSION_IF_NEW = sql(
         agent_name=bindparam("p_agent_name"),
         agent_instructions=bindparam("p_agent_instructions"),
         model=bindparam("p_model"),
+        server_tools=bindparam("p_server_tools"),
     )
     .on_conflict_do_nothing()
 )
@@ -178,7 +180,14 @@ def _page_query(descending: bool, after: bool) -> str:
 LIST_MESSAGES = {(d, a): _page_query(d, a) for d in (False, True) for a in (False, True)}
 
 
-SESSION_TEXT_FIELDS = ("session_name", "description", "agent_name", "agent_instructions", "model")
+SESSION_TEXT_FIELDS = (
+    "session_name",
+    "description",
+    "agent_name",
+    "agent_instructions",
+    "model",
+    "server_tools",
+)
 
 # Nothing on a clash with an existing session (RETURNING then yields no row); no target, as
 # above, so a race on the derived id does not surface as an error either.

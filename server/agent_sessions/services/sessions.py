@@ -12,7 +12,14 @@ from agent_sessions.services import pagination
 from agent_sessions.services.errors import session_exists, session_not_found
 from agent_sessions.services.pagination import PageTokens
 
-TEXT_FIELDS = ("session_name", "description", "agent_name", "agent_instructions", "model")
+TEXT_FIELDS = (
+    "session_name",
+    "description",
+    "agent_name",
+    "agent_instructions",
+    "model",
+    "server_tools",
+)
 
 # Sessions get a UUID derived from their owner and `session_id`, so every path that may create
 # one (CreateSession, and the first turn of a conversation, which creates it only when it stores)
@@ -26,9 +33,15 @@ def session_uuid_for(user_id: uuid.UUID, session_id: str) -> uuid.UUID:
     return uuid.uuid5(SESSION_NAMESPACE, f"{user_id}/{session_id}")
 
 
+def _checked(name: str, value: str | None) -> str | None:
+    if name == "server_tools":
+        return v.server_tools(value)
+    return v.optional_text(name, value)
+
+
 def session_fields(values: dict[str, str | None]) -> SessionFields:
     """Checks the text fields of a new session (absent or empty is None)."""
-    return SessionFields(**{name: v.optional_text(name, values.get(name)) for name in TEXT_FIELDS})
+    return SessionFields(**{name: _checked(name, values.get(name)) for name in TEXT_FIELDS})
 
 
 def _session_texts(session: Session) -> tuple[str | None, ...]:
@@ -38,6 +51,7 @@ def _session_texts(session: Session) -> tuple[str | None, ...]:
         session.agent_name,
         session.agent_instructions,
         session.model,
+        session.server_tools,
     )
 
 
@@ -108,9 +122,7 @@ class SessionService:
         """Changes the fields present in `changes` (text fields: empty removes; `is_active`)."""
         session_id = v.session_id(session_id)
         checked: dict[str, Any] = {
-            name: v.optional_text(name, value)
-            for name, value in changes.items()
-            if name in TEXT_FIELDS
+            name: _checked(name, value) for name, value in changes.items() if name in TEXT_FIELDS
         }
         if "is_active" in changes:
             checked["is_active"] = bool(changes["is_active"])

@@ -190,6 +190,7 @@ class TurnService:
                 "agent_name": request.agent_name,
                 "agent_instructions": request.agent_instructions,
                 "model": request.model,
+                "server_tools": request.server_tools,
             }
         )
         return messages, fields, v.caller_tools(request.tools)
@@ -226,6 +227,7 @@ class TurnService:
             history=[_agent_message(m) for m in history],
             messages=[_agent_message(m) for m in messages],
             model=existing.model if existing else fields.model,
+            server_tools=existing.server_tools if existing else fields.server_tools,
             tools=tools,
         )
         reply = _Reply()

@@ -28,7 +28,14 @@ from agent_sessions.domain import (
 from agent_sessions.services import SessionService, TurnService
 
 Context = grpc.aio.ServicerContext[Any, Any]
-SESSION_TEXT_FIELDS = ("session_name", "description", "agent_name", "agent_instructions", "model")
+SESSION_TEXT_FIELDS = (
+    "session_name",
+    "description",
+    "agent_name",
+    "agent_instructions",
+    "model",
+    "server_tools",
+)
 UPDATABLE_FIELDS = (*SESSION_TEXT_FIELDS, "is_active")
 
 

@@ -1,4 +1,4 @@
-"""Sessions name the model their agent runs on (CONTRACT §6).
+"""Sessions name the model their agent runs on and the server tools it may call (CONTRACT §6).
 
 Revision ID: 0002
 Revises: 0001
@@ -17,9 +17,11 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    # Nullable with no default: adding it rewrites nothing, whatever the table's size.
+    # Nullable with no default: adding them rewrites nothing, whatever the table's size.
     op.add_column("agent_sessions", sa.Column("model", sa.Text(), nullable=True))
+    op.add_column("agent_sessions", sa.Column("server_tools", sa.Text(), nullable=True))
 
 
 def downgrade() -> None:
+    op.drop_column("agent_sessions", "server_tools")
     op.drop_column("agent_sessions", "model")

@@ -79,6 +79,14 @@ export type Session = Message$1<"agentsessions.v1.Session"> & {
      * @generated from field: optional string model = 11;
      */
     model?: string | undefined;
+    /**
+     * Optional. Which server tools (those of the MCP servers the service is configured with) the
+     * session's agent may call: empty or absent means all of them, `none` means none, otherwise a
+     * comma-separated list of `server` (all its tools) or `server/tool` entries.
+     *
+     * @generated from field: optional string server_tools = 12;
+     */
+    serverTools?: string | undefined;
 };
 /**
  * Describes the message agentsessions.v1.Session.

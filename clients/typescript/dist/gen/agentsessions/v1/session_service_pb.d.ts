@@ -122,6 +122,12 @@ export type CreateSessionRequest = Message<"agentsessions.v1.CreateSessionReques
      * @generated from field: optional string model = 7;
      */
     model?: string | undefined;
+    /**
+     * Optional. Which server tools the session's agent may call (see Session.server_tools).
+     *
+     * @generated from field: optional string server_tools = 8;
+     */
+    serverTools?: string | undefined;
 };
 /**
  * Describes the message agentsessions.v1.CreateSessionRequest.
@@ -194,6 +200,12 @@ export type UpdateSessionRequest = Message<"agentsessions.v1.UpdateSessionReques
      * @generated from field: optional string model = 7;
      */
     model?: string | undefined;
+    /**
+     * Optional. The new server tool allowlist; empty allows every server tool again.
+     *
+     * @generated from field: optional string server_tools = 8;
+     */
+    serverTools?: string | undefined;
 };
 /**
  * Describes the message agentsessions.v1.UpdateSessionRequest.
@@ -347,6 +359,12 @@ export type ConversationRequest = Message<"agentsessions.v1.ConversationRequest"
      * @generated from field: repeated agentsessions.v1.Tool tools = 7;
      */
     tools: Tool[];
+    /**
+     * Optional. The server tool allowlist of a session this turn creates (see Session.server_tools).
+     *
+     * @generated from field: optional string server_tools = 8;
+     */
+    serverTools?: string | undefined;
 };
 /**
  * Describes the message agentsessions.v1.ConversationRequest.
@@ -586,6 +604,12 @@ export type ConverseRequest = Message<"agentsessions.v1.ConverseRequest"> & {
      * @generated from field: repeated agentsessions.v1.Tool tools = 7;
      */
     tools: Tool[];
+    /**
+     * Optional. The server tool allowlist of a session this turn creates (see Session.server_tools).
+     *
+     * @generated from field: optional string server_tools = 8;
+     */
+    serverTools?: string | undefined;
 };
 /**
  * Describes the message agentsessions.v1.ConverseRequest.

@@ -23,7 +23,7 @@ system: Role
 tool: Role
 
 class Session(_message.Message):
-    __slots__ = ("id", "session_id", "session_name", "description", "is_active", "user_id", "agent_name", "agent_instructions", "created_at", "updated_at", "model")
+    __slots__ = ("id", "session_id", "session_name", "description", "is_active", "user_id", "agent_name", "agent_instructions", "created_at", "updated_at", "model", "server_tools")
     ID_FIELD_NUMBER: _ClassVar[int]
     SESSION_ID_FIELD_NUMBER: _ClassVar[int]
     SESSION_NAME_FIELD_NUMBER: _ClassVar[int]
@@ -35,6 +35,7 @@ class Session(_message.Message):
     CREATED_AT_FIELD_NUMBER: _ClassVar[int]
     UPDATED_AT_FIELD_NUMBER: _ClassVar[int]
     MODEL_FIELD_NUMBER: _ClassVar[int]
+    SERVER_TOOLS_FIELD_NUMBER: _ClassVar[int]
     id: str
     session_id: str
     session_name: str
@@ -46,7 +47,8 @@ class Session(_message.Message):
     created_at: _timestamp_pb2.Timestamp
     updated_at: _timestamp_pb2.Timestamp
     model: str
-    def __init__(self, id: _Optional[str] = ..., session_id: _Optional[str] = ..., session_name: _Optional[str] = ..., description: _Optional[str] = ..., is_active: _Optional[bool] = ..., user_id: _Optional[str] = ..., agent_name: _Optional[str] = ..., agent_instructions: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., model: _Optional[str] = ...) -> None: ...
+    server_tools: str
+    def __init__(self, id: _Optional[str] = ..., session_id: _Optional[str] = ..., session_name: _Optional[str] = ..., description: _Optional[str] = ..., is_active: _Optional[bool] = ..., user_id: _Optional[str] = ..., agent_name: _Optional[str] = ..., agent_instructions: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., model: _Optional[str] = ..., server_tools: _Optional[str] = ...) -> None: ...
 
 class Message(_message.Message):
     __slots__ = ("id", "session_id", "session_uuid", "role", "content", "tool_call_id", "tool_name", "extra_data", "created_at", "updated_at")

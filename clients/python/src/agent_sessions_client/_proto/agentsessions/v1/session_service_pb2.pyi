@@ -34,7 +34,7 @@ class ListSessionsResponse(_message.Message):
     def __init__(self, sessions: _Optional[_Iterable[_Union[_resources_pb2.Session, _Mapping]]] = ..., next_page_token: _Optional[str] = ..., total_size: _Optional[int] = ...) -> None: ...
 
 class CreateSessionRequest(_message.Message):
-    __slots__ = ("session_id", "session_name", "description", "agent_name", "agent_instructions", "is_active", "model")
+    __slots__ = ("session_id", "session_name", "description", "agent_name", "agent_instructions", "is_active", "model", "server_tools")
     SESSION_ID_FIELD_NUMBER: _ClassVar[int]
     SESSION_NAME_FIELD_NUMBER: _ClassVar[int]
     DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
@@ -42,6 +42,7 @@ class CreateSessionRequest(_message.Message):
     AGENT_INSTRUCTIONS_FIELD_NUMBER: _ClassVar[int]
     IS_ACTIVE_FIELD_NUMBER: _ClassVar[int]
     MODEL_FIELD_NUMBER: _ClassVar[int]
+    SERVER_TOOLS_FIELD_NUMBER: _ClassVar[int]
     session_id: str
     session_name: str
     description: str
@@ -49,7 +50,8 @@ class CreateSessionRequest(_message.Message):
     agent_instructions: str
     is_active: bool
     model: str
-    def __init__(self, session_id: _Optional[str] = ..., session_name: _Optional[str] = ..., description: _Optional[str] = ..., agent_name: _Optional[str] = ..., agent_instructions: _Optional[str] = ..., is_active: _Optional[bool] = ..., model: _Optional[str] = ...) -> None: ...
+    server_tools: str
+    def __init__(self, session_id: _Optional[str] = ..., session_name: _Optional[str] = ..., description: _Optional[str] = ..., agent_name: _Optional[str] = ..., agent_instructions: _Optional[str] = ..., is_active: _Optional[bool] = ..., model: _Optional[str] = ..., server_tools: _Optional[str] = ...) -> None: ...
 
 class GetSessionRequest(_message.Message):
     __slots__ = ("session_id",)
@@ -58,7 +60,7 @@ class GetSessionRequest(_message.Message):
     def __init__(self, session_id: _Optional[str] = ...) -> None: ...
 
 class UpdateSessionRequest(_message.Message):
-    __slots__ = ("session_id", "session_name", "description", "agent_name", "agent_instructions", "is_active", "model")
+    __slots__ = ("session_id", "session_name", "description", "agent_name", "agent_instructions", "is_active", "model", "server_tools")
     SESSION_ID_FIELD_NUMBER: _ClassVar[int]
     SESSION_NAME_FIELD_NUMBER: _ClassVar[int]
     DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
@@ -66,6 +68,7 @@ class UpdateSessionRequest(_message.Message):
     AGENT_INSTRUCTIONS_FIELD_NUMBER: _ClassVar[int]
     IS_ACTIVE_FIELD_NUMBER: _ClassVar[int]
     MODEL_FIELD_NUMBER: _ClassVar[int]
+    SERVER_TOOLS_FIELD_NUMBER: _ClassVar[int]
     session_id: str
     session_name: str
     description: str
@@ -73,7 +76,8 @@ class UpdateSessionRequest(_message.Message):
     agent_instructions: str
     is_active: bool
     model: str
-    def __init__(self, session_id: _Optional[str] = ..., session_name: _Optional[str] = ..., description: _Optional[str] = ..., agent_name: _Optional[str] = ..., agent_instructions: _Optional[str] = ..., is_active: _Optional[bool] = ..., model: _Optional[str] = ...) -> None: ...
+    server_tools: str
+    def __init__(self, session_id: _Optional[str] = ..., session_name: _Optional[str] = ..., description: _Optional[str] = ..., agent_name: _Optional[str] = ..., agent_instructions: _Optional[str] = ..., is_active: _Optional[bool] = ..., model: _Optional[str] = ..., server_tools: _Optional[str] = ...) -> None: ...
 
 class DeleteSessionRequest(_message.Message):
     __slots__ = ("session_id",)
@@ -108,7 +112,7 @@ class ConversationMessage(_message.Message):
     def __init__(self, role: _Optional[_Union[_resources_pb2.Role, str]] = ..., content: _Optional[str] = ..., tool_call_id: _Optional[str] = ..., tool_name: _Optional[str] = ..., extra_data: _Optional[str] = ...) -> None: ...
 
 class ConversationRequest(_message.Message):
-    __slots__ = ("messages", "session_id", "session_name", "agent_name", "agent_instructions", "model", "tools")
+    __slots__ = ("messages", "session_id", "session_name", "agent_name", "agent_instructions", "model", "tools", "server_tools")
     MESSAGES_FIELD_NUMBER: _ClassVar[int]
     SESSION_ID_FIELD_NUMBER: _ClassVar[int]
     SESSION_NAME_FIELD_NUMBER: _ClassVar[int]
@@ -116,6 +120,7 @@ class ConversationRequest(_message.Message):
     AGENT_INSTRUCTIONS_FIELD_NUMBER: _ClassVar[int]
     MODEL_FIELD_NUMBER: _ClassVar[int]
     TOOLS_FIELD_NUMBER: _ClassVar[int]
+    SERVER_TOOLS_FIELD_NUMBER: _ClassVar[int]
     messages: _containers.RepeatedCompositeFieldContainer[ConversationMessage]
     session_id: str
     session_name: str
@@ -123,7 +128,8 @@ class ConversationRequest(_message.Message):
     agent_instructions: str
     model: str
     tools: _containers.RepeatedCompositeFieldContainer[Tool]
-    def __init__(self, messages: _Optional[_Iterable[_Union[ConversationMessage, _Mapping]]] = ..., session_id: _Optional[str] = ..., session_name: _Optional[str] = ..., agent_name: _Optional[str] = ..., agent_instructions: _Optional[str] = ..., model: _Optional[str] = ..., tools: _Optional[_Iterable[_Union[Tool, _Mapping]]] = ...) -> None: ...
+    server_tools: str
+    def __init__(self, messages: _Optional[_Iterable[_Union[ConversationMessage, _Mapping]]] = ..., session_id: _Optional[str] = ..., session_name: _Optional[str] = ..., agent_name: _Optional[str] = ..., agent_instructions: _Optional[str] = ..., model: _Optional[str] = ..., tools: _Optional[_Iterable[_Union[Tool, _Mapping]]] = ..., server_tools: _Optional[str] = ...) -> None: ...
 
 class ConversationResponse(_message.Message):
     __slots__ = ("session_id", "session_uuid", "response", "messages_count", "session_active", "stop_reason", "pending_tool_calls", "usage")
@@ -186,7 +192,7 @@ class Usage(_message.Message):
     def __init__(self, input_tokens: _Optional[int] = ..., output_tokens: _Optional[int] = ..., total_tokens: _Optional[int] = ...) -> None: ...
 
 class ConverseRequest(_message.Message):
-    __slots__ = ("messages", "session_id", "session_name", "agent_name", "agent_instructions", "model", "tools")
+    __slots__ = ("messages", "session_id", "session_name", "agent_name", "agent_instructions", "model", "tools", "server_tools")
     MESSAGES_FIELD_NUMBER: _ClassVar[int]
     SESSION_ID_FIELD_NUMBER: _ClassVar[int]
     SESSION_NAME_FIELD_NUMBER: _ClassVar[int]
@@ -194,6 +200,7 @@ class ConverseRequest(_message.Message):
     AGENT_INSTRUCTIONS_FIELD_NUMBER: _ClassVar[int]
     MODEL_FIELD_NUMBER: _ClassVar[int]
     TOOLS_FIELD_NUMBER: _ClassVar[int]
+    SERVER_TOOLS_FIELD_NUMBER: _ClassVar[int]
     messages: _containers.RepeatedCompositeFieldContainer[ConversationMessage]
     session_id: str
     session_name: str
@@ -201,7 +208,8 @@ class ConverseRequest(_message.Message):
     agent_instructions: str
     model: str
     tools: _containers.RepeatedCompositeFieldContainer[Tool]
-    def __init__(self, messages: _Optional[_Iterable[_Union[ConversationMessage, _Mapping]]] = ..., session_id: _Optional[str] = ..., session_name: _Optional[str] = ..., agent_name: _Optional[str] = ..., agent_instructions: _Optional[str] = ..., model: _Optional[str] = ..., tools: _Optional[_Iterable[_Union[Tool, _Mapping]]] = ...) -> None: ...
+    server_tools: str
+    def __init__(self, messages: _Optional[_Iterable[_Union[ConversationMessage, _Mapping]]] = ..., session_id: _Optional[str] = ..., session_name: _Optional[str] = ..., agent_name: _Optional[str] = ..., agent_instructions: _Optional[str] = ..., model: _Optional[str] = ..., tools: _Optional[_Iterable[_Union[Tool, _Mapping]]] = ..., server_tools: _Optional[str] = ...) -> None: ...
 
 class ConverseStarted(_message.Message):
     __slots__ = ("session_id", "session_uuid")
