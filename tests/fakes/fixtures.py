@@ -1,7 +1,5 @@
-"""Pytest fixtures for the fake model API. Use them from a test module or a conftest:
-
-from tests.fakes.fixtures import model_server  # noqa: F401 (a fixture)
-"""
+"""Pytest fixtures for the fake model API. A test module (or the root conftest) asks for them
+with `pytest_plugins = ["tests.fakes.fixtures"]`."""
 
 from __future__ import annotations
 

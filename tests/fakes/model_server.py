@@ -46,7 +46,7 @@ class FakeToolCall:
 class Step:
     """One scripted answer. Build it with the class methods; `dataclasses.replace` tunes the rest."""
 
-    kind: str = "text"  # text | error | stream_error
+    kind: str = "text"  # text | refusal | error | stream_error
     pieces: tuple[str, ...] = ()
     calls: tuple[FakeToolCall, ...] = ()
     # Seconds before the first piece (the model's time to first token) and before each later one.
@@ -61,6 +61,8 @@ class Step:
     abrupt: bool = False
     # (prompt_tokens, completion_tokens); None → 10 and one per piece or tool call.
     usage: tuple[int, int] | None = None
+    # False: no usage chunk even when asked (servers that ignore stream_options).
+    send_usage: bool = True
     status: int = 200
     error: dict[str, Any] | None = None
     headers: tuple[tuple[str, str], ...] = ()
@@ -97,6 +99,11 @@ class Step:
     ) -> Step:
         """Optional text, then one or more (parallel) tool calls, then finish_reason `tool_calls`."""
         return cls(pieces=tuple(text), calls=calls, finish_reason="tool_calls", usage=usage)
+
+    @classmethod
+    def refusal(cls, pieces: Sequence[str]) -> Step:
+        """The model refuses: the pieces come as `delta.refusal`, not `delta.content`."""
+        return cls(kind="refusal", pieces=tuple(pieces))
 
     @classmethod
     def slow(cls, pieces: int = 200, delay: float = 0.05, piece: str = "tick ") -> Step:
@@ -424,18 +431,22 @@ class _Handler(BaseHTTPRequestHandler):
         if path in self._RESPONSES_PATHS:
             self._stream_responses(step, model)
         elif body.get("stream"):
-            self._stream_chat(step, model, include_usage=request.include_usage)
+            self._stream_chat(request, step, model)
         else:
             self._send_json(200, _completion(step, model))
 
     # -- error answers -------------------------------------------------------------------------
 
-    def _send_error_step(self, request: RecordedRequest, step: Step) -> None:
+    def _error_body(self, request: RecordedRequest, step: Step) -> dict[str, Any]:
+        """The step's error, with the received key where its message says `{key}`."""
         error = dict(step.error or {})
         if isinstance(error.get("message"), str) and KEY_PLACEHOLDER in error["message"]:
             key = (request.authorization or "").removeprefix("Bearer ")
             error["message"] = error["message"].replace(KEY_PLACEHOLDER, key)
-        self._send_json(step.status, {"error": error}, headers=step.headers)
+        return {"error": error}
+
+    def _send_error_step(self, request: RecordedRequest, step: Step) -> None:
+        self._send_json(step.status, self._error_body(request, step), headers=step.headers)
 
     def _send_json(
         self, status: int, payload: Any, headers: Iterable[tuple[str, str]] = ()
@@ -488,7 +499,7 @@ class _Handler(BaseHTTPRequestHandler):
                 self._hold(step.gate)
             yield piece
 
-    def _stream_chat(self, step: Step, model: str, *, include_usage: bool) -> None:
+    def _stream_chat(self, request: RecordedRequest, step: Step, model: str) -> None:
         def chunk(delta: dict[str, Any], finish_reason: str | None = None) -> dict[str, Any]:
             return {
                 "id": "chatcmpl-1",
@@ -500,10 +511,11 @@ class _Handler(BaseHTTPRequestHandler):
 
         self._start_stream()
         self._event(chunk({"role": "assistant", "content": ""}))
+        field = "refusal" if step.kind == "refusal" else "content"
         for piece in self._pieces(step):
-            self._event(chunk({"content": piece}))
+            self._event(chunk({field: piece}))
         if step.kind == "stream_error":
-            self._event({"error": step.error})
+            self._event(self._error_body(request, step))
             self._end_stream(step)
             return
         for index, call in enumerate(step.calls):
@@ -517,7 +529,7 @@ class _Handler(BaseHTTPRequestHandler):
                 )
         if step.finish_reason is not None:
             self._event(chunk({}, step.finish_reason))
-            if include_usage:
+            if request.include_usage and step.send_usage:
                 prompt, completion = _usage(step)
                 self._event(
                     {
