@@ -271,6 +271,18 @@ def test_the_request_carries_model_key_instructions_history_and_include_usage(
     assert second.messages == [{"role": "user", "content": "Again"}]  # no instructions: none
 
 
+def test_a_keyless_server_never_gets_the_environments_openai_key(
+    model_server: FakeModelServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """OPENAI_API_KEY / OPENAI_BASE_URL in the environment must not reach a local server."""
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-from-the-environment")
+    monkeypatch.setenv("OPENAI_BASE_URL", "http://127.0.0.1:1/v1")
+    model_server.script(Step.text(["ok"]))
+    settings = replace(settings_for(model_server.base_url), model_api_key="")
+    assert text_of(run_turn(settings, turn())) == "ok"
+    assert model_server.requests[0].authorization == "Bearer no-key"
+
+
 def test_the_history_window_and_orphans_never_reach_the_model(
     model_server: FakeModelServer,
 ) -> None:
