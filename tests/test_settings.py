@@ -29,7 +29,7 @@ def test_a_pool_that_cannot_open_says_what_to_check(
     import asyncio
     import dataclasses
 
-    from agent_sessions import app
+    from agent_sessions.api import server as app
 
     from tests.support import free_port
 
