@@ -150,3 +150,13 @@ class ModelCallLimit(ModelError, ResourceExhausted):
     """The agent made the most model calls a turn may make without finishing the turn."""
 
     reason = "MODEL_CALL_LIMIT"
+
+
+# -- Server tools (CONTRACT §6). ------------------------------------------------------------------
+
+
+class ToolUnavailable(Unavailable):
+    """A tool server the turn needs (an MCP server of AGENT_SESSIONS_MCP_SERVERS) cannot be
+    reached right now; nothing of the turn was stored and retrying may succeed."""
+
+    reason = "TOOL_UNAVAILABLE"
