@@ -131,3 +131,54 @@ def test_a_validly_signed_token_with_a_malformed_position_is_invalid_argument(
         f = failure(call)
         assert f.code == grpc.StatusCode.INVALID_ARGUMENT, (f.code, f.message)
         assert f.fields == ["page_token"]
+
+
+def test_the_workers_of_serve_share_page_tokens_with_rs256(database_url: str) -> None:
+    """Two workers, RS256 tokens, no page token secret configured: a token issued by one
+    worker must read on the other (each connection lands on one worker)."""
+    import os
+    import subprocess
+    import sys
+
+    from agent_sessions.ops.health import wait_grpc_serving
+
+    from tests.support import free_port
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    public_pem = key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    port = free_port()
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("AGENT_SESSIONS_")},
+        "AGENT_SESSIONS_DATABASE_URL": database_url,
+        "AGENT_SESSIONS_JWT_ALGORITHMS": "RS256",
+        "AGENT_SESSIONS_JWT_PUBLIC_KEY": public_pem.decode(),
+        "AGENT_SESSIONS_GRPC_PORT": str(port),
+        "AGENT_SESSIONS_WORKERS": "2",
+        "AGENT_SESSIONS_LOG_LEVEL": "WARNING",
+    }
+    process = subprocess.Popen([sys.executable, "-m", "agent_sessions.cli", "serve"], env=env)
+    try:
+        wait_grpc_serving(f"127.0.0.1:{port}", process=process)
+        subject = f"paged-{uuid.uuid4().hex}"
+        bearer = jwt.encode({"sub": subject, "exp": int(time.time()) + 600}, key, algorithm="RS256")
+        metadata = [("authorization", f"Bearer {bearer}")]
+        with channel_to(port) as ch:
+            stub = sg.SessionServiceStub(ch)
+            for i in range(3):
+                stub.CreateSession(spb.CreateSessionRequest(session_id=f"p{i}"), metadata=metadata)
+            first = stub.ListSessions(spb.ListSessionsRequest(page_size=1), metadata=metadata)
+        # Fresh connections are spread over both workers; every one must accept the token.
+        for _ in range(12):
+            with grpc.insecure_channel(
+                f"127.0.0.1:{port}", options=[("grpc.use_local_subchannel_pool", 1)]
+            ) as ch:
+                page = sg.SessionServiceStub(ch).ListSessions(
+                    spb.ListSessionsRequest(page_size=1, page_token=first.next_page_token),
+                    metadata=metadata,
+                )
+                assert len(page.sessions) == 1 and page.sessions[0].session_id == "p1"
+    finally:
+        process.terminate()
+        assert process.wait(30) == 0

@@ -103,6 +103,28 @@ def test_run_serves_then_stops_every_child(
         run.stdout.close()
 
 
+def _start_run(env: dict[str, str]) -> tuple[subprocess.Popen[str], list[str]]:
+    """`agent-sessions run` in a session of its own; returns once it printed its banner."""
+    run = subprocess.Popen(
+        [sys.executable, "-m", "agent_sessions.cli", "run"],
+        env=env,
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+        start_new_session=True,
+    )
+    assert run.stdout is not None
+    printed = []
+    for line in run.stdout:
+        printed.append(line)
+        if line.startswith("Press Ctrl-C"):
+            break
+    if not (printed and printed[-1].startswith("Press Ctrl-C")):
+        run.kill()
+        raise AssertionError(f"run exited with {run.wait(30)}: {''.join(printed)}")
+    return run, printed
+
+
 @pytest.mark.parametrize("jwt_secret", ["", "configured-secret"], ids=["dev-secret", "set-secret"])
 def test_run_with_a_database_url_and_a_fresh_data_dir(
     tmp_path: Path, database_url: str, jwt_secret: str
@@ -121,24 +143,9 @@ def test_run_with_a_database_url_and_a_fresh_data_dir(
     }
     if jwt_secret:
         env["AGENT_SESSIONS_JWT_SECRET"] = jwt_secret
-    run = subprocess.Popen(
-        [sys.executable, "-m", "agent_sessions.cli", "run"],
-        env=env,
-        stdout=subprocess.PIPE,
-        text=True,
-        cwd=ROOT,
-        start_new_session=True,
-    )
+    run, printed = _start_run(env)
     assert run.stdout is not None
     try:
-        printed = []
-        for line in run.stdout:
-            printed.append(line)
-            if line.startswith("Press Ctrl-C"):
-                break
-        assert printed and printed[-1].startswith("Press Ctrl-C"), (
-            f"run exited with {run.wait(30)}: {''.join(printed)}"
-        )
         token = printed[printed.index("Dev token (sub=dev-user, 24 h):\n") + 1].strip()
         base = f"http://127.0.0.1:{http_port}/api/agent-sessions"
         assert httpx.get(base).status_code == 401
@@ -178,3 +185,68 @@ def test_embedded_postgres_stops_even_after_a_user_was_killed(tmp_path: Path) ->
     except psutil.TimeoutExpired:
         postmaster.kill()
         raise AssertionError("PostgreSQL kept running after the last run stopped") from None
+
+
+def test_run_with_a_model_endpoint_holds_a_real_conversation_over_rest_sse_and_grpc(
+    tmp_path: Path, database_url: str
+) -> None:
+    """CONTRACT §6 settings pointed at an OpenAI-compatible API (the fake): `run` says which
+    agent and model serve, and REST, SSE and gRPC (direct and through Envoy) reach the model."""
+    from agentsessions.v1 import resources_pb2 as rpb
+
+    from tests.fakes.model_server import FakeModelServer, Step
+
+    http_port, grpc_port = free_port(), free_port()
+    with FakeModelServer() as fake:
+        fake.always(Step.text(["Hello ", "from ", "the model."], usage=(12, 3)))
+        env = {
+            **{k: v for k, v in os.environ.items() if not k.startswith("AGENT_SESSIONS_")},
+            "AGENT_SESSIONS_DATABASE_URL": database_url,
+            "AGENT_SESSIONS_DATA_DIR": str(tmp_path / "data"),
+            "AGENT_SESSIONS_HTTP_PORT": str(http_port),
+            "AGENT_SESSIONS_GRPC_PORT": str(grpc_port),
+            "AGENT_SESSIONS_ENVOY_ADMIN_PORT": str(free_port()),
+            "AGENT_SESSIONS_WORKERS": "1",
+            "AGENT_SESSIONS_AGENT": "openai",
+            "AGENT_SESSIONS_MODEL": "tiny-chat",
+            "AGENT_SESSIONS_MODEL_BASE_URL": fake.base_url,
+            "AGENT_SESSIONS_MODEL_API_KEY": "sk-run-secret-7f2e",
+        }
+        run, printed = _start_run(env)
+        assert run.stdout is not None
+        try:
+            output = "".join(printed)
+            assert f"Agent: openai, model tiny-chat at {fake.base_url}" in output, output
+            assert "sk-run-secret-7f2e" not in output
+            token = printed[printed.index("Dev token (sub=dev-user, 24 h):\n") + 1].strip()
+            headers = {"Authorization": f"Bearer {token}"}
+            base = f"http://127.0.0.1:{http_port}/api/agent-sessions"
+            body = {"session_id": "real-run", "messages": [{"role": "user", "content": "Hi"}]}
+            unary = httpx.post(f"{base}/conversation", json=body, headers=headers, timeout=30)
+            assert unary.status_code == 200, unary.text
+            assert unary.json()["response"] == "Hello from the model."
+            assert unary.json()["usage"]["total_tokens"] == 15
+            sse = httpx.post(f"{base}/conversation:stream", json=body, headers=headers, timeout=30)
+            assert sse.status_code == 200 and sse.text.count('"delta"') == 3
+            for port in (grpc_port, http_port):
+                with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+                    c = client(channel, "dev-user")
+                    c.metadata = (("authorization", f"Bearer {token}"),)
+                    reply = c.s(
+                        "Conversation",
+                        spb.ConversationRequest(
+                            session_id="real-run",
+                            messages=[spb.ConversationMessage(role=rpb.user, content="More")],
+                        ),
+                    )
+                    assert reply.response == "Hello from the model."
+            assert reply.messages_count == 8
+            assert {r.model for r in fake.requests} == {"tiny-chat"}
+            assert {r.authorization for r in fake.requests} == {"Bearer sk-run-secret-7f2e"}
+            run.send_signal(signal.SIGTERM)
+            assert run.wait(60) == 0
+        finally:
+            if run.poll() is None:
+                run.kill()
+                run.wait()
+            run.stdout.close()

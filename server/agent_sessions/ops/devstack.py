@@ -13,7 +13,7 @@ from agent_sessions.ops import envoy
 from agent_sessions.ops.health import wait_rest_ready_async
 from agent_sessions.ops.postgres import start_postgres, stop_postgres
 from agent_sessions.ops.supervisor import Supervisor
-from agent_sessions.ops.workers import migrate, start_workers
+from agent_sessions.ops.workers import describe_agent, migrate, start_workers
 from agent_sessions.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -21,9 +21,10 @@ log = logging.getLogger(__name__)
 REST_STARTUP_SECONDS = 30
 
 
-def dev_secret(data_dir: Path) -> str:
-    """The development JWT secret, generated once and kept beside the data (mode 0600)."""
-    path = data_dir / "jwt-secret"
+def dev_secret(data_dir: Path, name: str = "jwt-secret") -> str:
+    """A development secret (the JWT one by default), generated once and kept beside the data
+    (mode 0600)."""
+    path = data_dir / name
     if not path.exists():
         data_dir.mkdir(parents=True, exist_ok=True)
         path.touch(mode=0o600)
@@ -35,6 +36,10 @@ async def run(settings: Settings) -> int:
     """Starts the whole stack, prints where it serves, and runs until a signal or a child's exit."""
     if not settings.jwt_secret and settings.uses_hmac:
         settings = replace(settings, jwt_secret=dev_secret(settings.data_dir))
+    if not settings.page_token_secret and not settings.uses_hmac:
+        # No HS* secret to derive page tokens' key from: one of their own, kept like the JWT's.
+        secret = dev_secret(settings.data_dir, "page-token-secret")
+        settings = replace(settings, page_token_secret=secret)
     async with Supervisor() as supervisor:
         settings = await _start(supervisor, settings)
         _print_banner(settings)
@@ -75,6 +80,7 @@ def _print_banner(settings: Settings) -> None:
         f"127.0.0.1:{settings.http_port} (through Envoy)",
         flush=True,
     )
+    print(f"Agent: {describe_agent(settings)}", flush=True)
     if settings.uses_hmac:
         token = mint_token(settings, "dev-user")
         print(f"Dev token (sub=dev-user, 24 h):\n  {token}", flush=True)

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import logging
 import os
+import secrets
 import sys
+from urllib.parse import urlsplit, urlunsplit
 
 from agent_sessions.ops.health import wait_grpc_serving_async
 from agent_sessions.ops.supervisor import Supervisor
@@ -23,8 +26,34 @@ def worker_env(settings: Settings) -> dict[str, str]:
     env[PREFIX + "DATABASE_URL"] = settings.database_url
     env[PREFIX + "JWT_SECRET"] = settings.jwt_secret
     env[PREFIX + "GRPC_PORT"] = str(settings.grpc_port)
+    if settings.page_token_secret:
+        env[PREFIX + "PAGE_TOKEN_SECRET"] = settings.page_token_secret
     env[SUPERVISOR_PID] = str(os.getpid())
     return env
+
+
+def with_page_token_secret(settings: Settings) -> Settings:
+    """Workers must share the key of page tokens: with RS*/ES* tokens (no secret to derive it
+    from) and none configured, one is generated for this start (tokens end with it)."""
+    if settings.page_token_secret or settings.uses_hmac:
+        return settings
+    log.info(
+        "%sPAGE_TOKEN_SECRET is unset: page tokens are signed with a key made for this start",
+        PREFIX,
+    )
+    return dataclasses.replace(settings, page_token_secret=secrets.token_urlsafe(32))
+
+
+def describe_agent(settings: Settings) -> str:
+    """Which agent serves conversations, and on which model and endpoint (no credentials)."""
+    if settings.agent != "openai":
+        return "mock (set AGENT_SESSIONS_AGENT=openai and AGENT_SESSIONS_MODEL for a real model)"
+    endpoint = urlsplit(settings.model_endpoint)
+    host = endpoint.hostname or ""
+    if endpoint.port:
+        host = f"{host}:{endpoint.port}"
+    shown = urlunsplit((endpoint.scheme, host, endpoint.path, "", ""))
+    return f"openai, model {settings.model} at {shown} ({settings.model_api} API)"
 
 
 def supervisor_pid() -> int | None:
@@ -56,6 +85,8 @@ async def start_workers(supervisor: Supervisor, settings: Settings) -> None:
 
 async def serve(settings: Settings) -> int:
     """`agent-sessions serve`: migrates, then serves until a signal; returns the exit status."""
+    settings = with_page_token_secret(settings)
+    log.info("agent: %s", describe_agent(settings))
     async with Supervisor() as supervisor:
         await migrate(supervisor, settings.database_url)
         await start_workers(supervisor, settings)
