@@ -1,16 +1,24 @@
-"""Bad REST input through a real Envoy (CONTRACT §3, §4): wrong JSON types are refused with an
-ErrorInfo naming the field, not coerced."""
+"""Envoy's own refusals through a real Envoy (CONTRACT §3, §4): every error a REST or gRPC client
+can get carries an ErrorInfo with a reason, and wrong JSON types are refused, not coerced."""
 
 from __future__ import annotations
 
+import socket
+import time
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
+import grpc
 import httpx
 import pytest
+from agentsessions.v1 import session_service_pb2 as spb
+from google.rpc import error_details_pb2
+from grpc_status import rpc_status
 
-from tests.support import token
+from tests.support import client as grpc_client
+from tests.support import free_port, token
 from tests.test_rest import API, error, ok
 
 DOMAIN = "agentsessions.v1"
@@ -50,6 +58,192 @@ def target(http: httpx.Client) -> tuple[Any, Any]:
     ok(http.post(API, json={"session_id": "target", "session_name": "kept"}))
     ok(http.post(f"{API}/target/messages", json={"role": "user", "content": "kept"}))
     return snapshot(http)
+
+
+# (method, path, JSON body or raw bytes, HTTP status, gRPC code, reason, ErrorInfo metadata)
+ENVOY_REFUSALS: list[tuple[str, str, Any, int, int, str, dict[str, str]]] = [
+    ("POST", API, b'{"session_id": ', 400, 3, "MALFORMED_JSON", {"line": "1", "column": "16"}),
+    ("POST", API, b"not json", 400, 3, "MALFORMED_JSON", {"line": "1", "column": "1"}),
+    ("POST", API, b'{"session_id": "a",}', 400, 3, "MALFORMED_JSON", {}),
+    ("POST", API, b'{"session_name": "raw\nnewline"}', 400, 3, "MALFORMED_JSON", {}),
+    ("POST", API, b'{"session_name": "\\ud800"}', 400, 3, "MALFORMED_JSON", {}),
+    ("POST", API, b'{"session_id": "a"} trailing', 400, 3, "MALFORMED_JSON", {}),
+    ("POST", API, b"   ", 400, 3, "MALFORMED_JSON", {}),
+    ("POST", API, [], 400, 3, "INVALID_ARGUMENT", {}),
+    (
+        "POST",
+        f"{API}/target/messages",
+        {"role": "bogus", "content": "x"},
+        400,
+        3,
+        "INVALID_ARGUMENT",
+        {"field": "role"},
+    ),
+    (
+        "POST",
+        f"{API}/conversation",
+        {"messages": [{"role": "nobody"}]},
+        400,
+        3,
+        "INVALID_ARGUMENT",
+        {"field": "messages[0].role"},
+    ),
+    ("GET", f"{API}?bogus=1", None, 400, 3, "UNKNOWN_QUERY_PARAMETER", {"parameter": "bogus"}),
+    (
+        "GET",
+        f"{API}/target?session_id=other",
+        None,
+        400,
+        3,
+        "UNKNOWN_QUERY_PARAMETER",
+        {"parameter": "session_id"},
+    ),
+    (
+        "POST",
+        f"{API}?is_active=false",
+        {},
+        400,
+        3,
+        "UNKNOWN_QUERY_PARAMETER",
+        {"parameter": "is_active"},
+    ),
+    (
+        "PUT",
+        f"{API}/target/deactivate?x=1",
+        None,
+        400,
+        3,
+        "UNKNOWN_QUERY_PARAMETER",
+        {"parameter": "x"},
+    ),
+    ("GET", f"{API}?page_size=abc", None, 400, 3, "INVALID_ARGUMENT", {"field": "page_size"}),
+    # What only the transcoder sees: a body value that contradicts the path.
+    ("GET", f"{API}/target", {"session_id": "other"}, 400, 3, "INVALID_ARGUMENT", {}),
+    ("GET", "/nope", None, 404, 5, "UNKNOWN_PATH", {"method": "GET", "path": "/nope"}),
+    ("GET", f"{API}/target/nope?x=1", None, 404, 5, "UNKNOWN_PATH", {"path": f"{API}/target/nope"}),
+    ("DELETE", API, None, 404, 5, "UNKNOWN_PATH", {"method": "DELETE"}),
+    (
+        "POST",
+        f"{API}/target/messages",
+        {"role": "user", "content": "x" * 5_000_000},
+        413,
+        8,
+        "BODY_TOO_LARGE",
+        {"limit_bytes": "4194304"},
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body", "status", "code", "reason", "metadata"), ENVOY_REFUSALS
+)
+def test_envoy_refusals_carry_an_error_info(
+    http: httpx.Client,
+    target: tuple[Any, Any],
+    method: str,
+    path: str,
+    body: Any,
+    status: int,
+    code: int,
+    reason: str,
+    metadata: dict[str, str],
+) -> None:
+    info = error_info(error(send(http, method, path, body), status, code))
+    assert info["reason"] == reason, info
+    assert metadata.items() <= info["metadata"].items(), info
+    assert snapshot(http) == target
+
+
+def test_server_errors_keep_their_own_error_info(http: httpx.Client) -> None:
+    """The server's statuses pass through unchanged: its reasons, metadata and BadRequest."""
+    err = error(http.get(f"{API}/missing"), 404, 5)
+    assert err["details"] == [
+        {
+            "@type": ERROR_INFO,
+            "reason": "SESSION_NOT_FOUND",
+            "domain": DOMAIN,
+            "metadata": {"session_id": "missing"},
+        }
+    ]
+    err = error(http.post(API, json={"session_id": "bad id"}), 400, 3)
+    assert [d["@type"] for d in err["details"]] == [ERROR_INFO, BAD_REQUEST]
+    assert err["details"][0]["metadata"] == {"field": "session_id"}
+
+
+def raw_http(port: int, request: bytes) -> tuple[int, dict[str, Any]]:
+    """Sends bytes no HTTP client would, and returns the status and JSON body."""
+    import json
+
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+        s.sendall(request)
+        data = b""
+        while chunk := s.recv(65536):
+            data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    assert b"content-type: application/json" in head.lower(), head
+    return int(head.split()[1]), json.loads(body)
+
+
+@pytest.mark.parametrize(
+    ("request_bytes", "status", "code", "reason"),
+    [
+        (b"GET /api/agent-sessions HTTP/1.1\r\nHost: x\r\nBad Header: y\r\n\r\n", 400, 3, "MALFORMED_REQUEST"),
+        (b"POST /api/agent-sessions HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n", 501, 2, "UNKNOWN"),
+        (b"GET /api/agent-sessions HTTP/1.0\r\n\r\n", 426, 2, "UNKNOWN"),
+    ],
+)  # fmt: skip
+def test_protocol_errors_carry_an_error_info(
+    rest_port: int, request_bytes: bytes, status: int, code: int, reason: str
+) -> None:
+    got, body = raw_http(rest_port, request_bytes)
+    assert (got, body["code"], error_info(body)["reason"]) == (status, code, reason), body
+    assert body["message"], body
+
+
+def test_headers_too_large_carry_an_error_info(http: httpx.Client) -> None:
+    err = error(http.get(API, headers={"x-padding": "p" * 70_000}), 431, 8)
+    assert error_info(err) == {
+        "@type": ERROR_INFO,
+        "reason": "HEADERS_TOO_LARGE",
+        "domain": DOMAIN,
+        "metadata": {"limit_bytes": "61440"},
+    }
+
+
+def test_server_down_is_unavailable_with_an_error_info_for_rest_and_grpc(tmp_path: Path) -> None:
+    """Envoy up, gRPC server down: REST gets a JSON Status, gRPC a status with details."""
+    from tests.conftest import start_envoy
+
+    process, http_port = start_envoy(tmp_path, free_port())
+    try:
+        response = None
+        for _ in range(100):
+            try:
+                response = httpx.get(f"http://127.0.0.1:{http_port}{API}", timeout=5)
+                break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        assert response is not None, "envoy did not start"
+        info = error_info(error(response, 503, 14))
+        assert info["reason"] == "UNAVAILABLE"
+        body = error(httpx.post(f"http://127.0.0.1:{http_port}{API}", json={}), 503, 14)
+        assert error_info(body)["reason"] == "UNAVAILABLE"
+
+        with (
+            grpc.insecure_channel(f"127.0.0.1:{http_port}") as channel,
+            pytest.raises(grpc.RpcError) as caught,
+        ):
+            grpc_client(channel).s("GetSession", spb.GetSessionRequest(session_id="x"))
+        call: Any = caught.value
+        assert call.code() == grpc.StatusCode.UNAVAILABLE and "retry" in call.details()
+        status = rpc_status.from_call(call)
+        assert status is not None and len(status.details) == 1
+        grpc_info = error_details_pb2.ErrorInfo()
+        assert status.details[0].Unpack(grpc_info)
+        assert (grpc_info.reason, grpc_info.domain) == ("UNAVAILABLE", DOMAIN)
+    finally:
+        process.terminate()
+        process.wait(10)
 
 
 # Wrong JSON types (CONTRACT §4): (method, path, body, the field the error names). Before the
