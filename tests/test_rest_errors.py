@@ -211,7 +211,8 @@ def test_headers_too_large_carry_an_error_info(http: httpx.Client) -> None:
 
 
 def test_server_down_is_unavailable_with_an_error_info_for_rest_and_grpc(tmp_path: Path) -> None:
-    """Envoy up, gRPC server down: REST gets a JSON Status, gRPC a status with details."""
+    """Envoy up, gRPC server down: REST gets a JSON Status, gRPC a status with details (and so
+    does a gRPC request over Envoy's 4 MiB limit)."""
     from tests.conftest import start_envoy
 
     process, http_port = start_envoy(tmp_path, free_port())
@@ -229,18 +230,31 @@ def test_server_down_is_unavailable_with_an_error_info_for_rest_and_grpc(tmp_pat
         body = error(httpx.post(f"http://127.0.0.1:{http_port}{API}", json={}), 503, 14)
         assert error_info(body)["reason"] == "UNAVAILABLE"
 
-        with (
-            grpc.insecure_channel(f"127.0.0.1:{http_port}") as channel,
-            pytest.raises(grpc.RpcError) as caught,
-        ):
-            grpc_client(channel).s("GetSession", spb.GetSessionRequest(session_id="x"))
-        call: Any = caught.value
-        assert call.code() == grpc.StatusCode.UNAVAILABLE and "retry" in call.details()
-        status = rpc_status.from_call(call)
-        assert status is not None and len(status.details) == 1
-        grpc_info = error_details_pb2.ErrorInfo()
-        assert status.details[0].Unpack(grpc_info)
-        assert (grpc_info.reason, grpc_info.domain) == ("UNAVAILABLE", DOMAIN)
+        with grpc.insecure_channel(f"127.0.0.1:{http_port}") as channel:
+            stub = grpc_client(channel)
+            for method, request, code, reason in (
+                (
+                    "GetSession",
+                    spb.GetSessionRequest(session_id="x"),
+                    grpc.StatusCode.UNAVAILABLE,
+                    "UNAVAILABLE",
+                ),
+                (
+                    "CreateSession",
+                    spb.CreateSessionRequest(description="d" * 5_000_000),
+                    grpc.StatusCode.RESOURCE_EXHAUSTED,
+                    "BODY_TOO_LARGE",
+                ),
+            ):
+                with pytest.raises(grpc.RpcError) as caught:
+                    stub.s(method, request)
+                call: Any = caught.value
+                assert call.code() == code, call
+                status = rpc_status.from_call(call)  # also checks code and message match
+                assert status is not None and len(status.details) == 1
+                grpc_info = error_details_pb2.ErrorInfo()
+                assert status.details[0].Unpack(grpc_info)
+                assert (grpc_info.reason, grpc_info.domain) == (reason, DOMAIN)
     finally:
         process.terminate()
         process.wait(10)
