@@ -47,12 +47,17 @@ SYNC_TEXT: tuple[tuple[str, str], ...] = (
     ),
     (
         """\
-        whole stream. Leaving the loop early cancels the call once the iterator is closed
-        (`contextlib.aclosing` closes it at once). Never retried.
+        bounds the whole stream. Leaving the loop early cancels the call once the iterator is
+        closed (`contextlib.aclosing` closes it at once). Never retried.
 """,
         """\
-        whole stream, and leaving the loop early cancels the call. Never retried.
+        bounds the whole stream, and leaving the loop early cancels the call. Never retried.
 """,
+    ),
+    # The sync client runs the tools in its own thread; the async one awaits them.
+    (
+        "toolbox.answer_async(call)",
+        "toolbox.answer(call)",
     ),
     # Only the async client accepts an async token provider.
     (

@@ -13,6 +13,7 @@ from agent_sessions_client.models import (
     Order,
     Page,
     Session,
+    Tool,
     checked_role,
 )
 from agent_sessions_client.retry import safe_to_retry
@@ -45,6 +46,8 @@ def create_session(
     agent_name: str | None,
     agent_instructions: str | None,
     is_active: bool | None,
+    model: str | None,
+    server_tools: str | None,
 ) -> ses_pb.CreateSessionRequest:
     """The CreateSession request; None leaves a field unset."""
     return ses_pb.CreateSessionRequest(
@@ -55,6 +58,8 @@ def create_session(
             agent_name=agent_name,
             agent_instructions=agent_instructions,
             is_active=is_active,
+            model=model,
+            server_tools=server_tools,
         ),
     )
 
@@ -66,6 +71,8 @@ def update_session(
     agent_name: str | None,
     agent_instructions: str | None,
     is_active: bool | None,
+    model: str | None,
+    server_tools: str | None,
 ) -> ses_pb.UpdateSessionRequest:
     """The UpdateSession request: None keeps a field, an empty string removes it."""
     return ses_pb.UpdateSessionRequest(
@@ -76,6 +83,8 @@ def update_session(
             agent_name=agent_name,
             agent_instructions=agent_instructions,
             is_active=is_active,
+            model=model,
+            server_tools=server_tools,
         ),
     )
 
@@ -106,6 +115,9 @@ def turn(
     session_name: str | None,
     agent_name: str | None,
     agent_instructions: str | None,
+    model: str | None,
+    server_tools: str | None,
+    tools: Sequence[Tool],
 ) -> dict[str, Any]:
     """The fields of a Conversation or Converse request; a plain string is one user message."""
     if isinstance(messages, str):
@@ -113,10 +125,13 @@ def turn(
     return {
         "messages": [m.to_proto() for m in messages],
         "session_id": session_id,
+        "tools": [t.to_proto() for t in tools],
         **_present(
             session_name=session_name,
             agent_name=agent_name,
             agent_instructions=agent_instructions,
+            model=model,
+            server_tools=server_tools,
         ),
     }
 

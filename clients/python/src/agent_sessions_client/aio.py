@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import inspect
 from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
+from dataclasses import replace
 from types import TracebackType
 from typing import Any, TypeAlias
 
@@ -18,7 +19,7 @@ from agent_sessions_client._proto.agentsessions.v1 import message_service_pb2_gr
 from agent_sessions_client._proto.agentsessions.v1 import session_service_pb2 as ses_pb
 from agent_sessions_client._proto.agentsessions.v1 import session_service_pb2_grpc as ses_grpc
 from agent_sessions_client._version import __version__
-from agent_sessions_client.errors import error_from_rpc
+from agent_sessions_client.errors import ToolRoundsExceeded, error_from_rpc
 from agent_sessions_client.models import (
     ConversationMessage,
     ConversationResult,
@@ -29,9 +30,11 @@ from agent_sessions_client.models import (
     Page,
     Role,
     Session,
+    Tool,
     event_from_proto,
 )
 from agent_sessions_client.retry import Deadline, RetryPolicy, retry_delay
+from agent_sessions_client.tools import Toolbox, ToolFunctions
 
 __all__ = ["AsyncClient", "AsyncTokenSource"]
 
@@ -138,11 +141,25 @@ class AsyncClient:
         agent_name: str | None = None,
         agent_instructions: str | None = None,
         is_active: bool | None = None,
+        model: str | None = None,
+        server_tools: str | None = None,
         timeout: float | None = None,
     ) -> Session:
-        """Creates a session (`session_id` is generated when empty); never retried."""
+        """Creates a session (`session_id` is generated when empty); never retried.
+
+        `model` is the model its agent runs on (None: the server's default); `server_tools`
+        narrows which server (MCP) tools the agent may call (`none`, or a comma-separated list
+        of `server` or `server/tool` entries; None: all).
+        """
         request = req.create_session(
-            session_id, session_name, description, agent_name, agent_instructions, is_active
+            session_id,
+            session_name,
+            description,
+            agent_name,
+            agent_instructions,
+            is_active,
+            model,
+            server_tools,
         )
         return Session.from_proto(
             await self._call(self._sessions, "CreateSession", request, timeout)
@@ -199,11 +216,21 @@ class AsyncClient:
         agent_name: str | None = None,
         agent_instructions: str | None = None,
         is_active: bool | None = None,
+        model: str | None = None,
+        server_tools: str | None = None,
         timeout: float | None = None,
     ) -> Session:
-        """Changes the given fields (None keeps a field, an empty string removes it)."""
+        """Changes the given fields (None keeps a field, an empty string removes it: `model=""`
+        returns to the server's default model, `server_tools=""` allows every server tool)."""
         request = req.update_session(
-            session_id, session_name, description, agent_name, agent_instructions, is_active
+            session_id,
+            session_name,
+            description,
+            agent_name,
+            agent_instructions,
+            is_active,
+            model,
+            server_tools,
         )
         return Session.from_proto(
             await self._call(self._sessions, "UpdateSession", request, timeout)
@@ -238,15 +265,33 @@ class AsyncClient:
         session_name: str | None = None,
         agent_name: str | None = None,
         agent_instructions: str | None = None,
+        model: str | None = None,
+        server_tools: str | None = None,
+        tools: Sequence[Tool] = (),
         timeout: float | None = None,
     ) -> ConversationResult:
         """Runs one turn: stores `messages` (a string is one user message) and the agent's reply.
 
         An empty `session_id` starts a session with a generated id, an unknown one starts a
-        session with that id (named by the other arguments); never retried.
+        session with that id (named, and given its `model` and `server_tools`, by the other
+        arguments); never retried.
+
+        `tools` declares caller tools for this turn. When the model calls one, the turn ends
+        with `stop_reason == "tool_calls"` and the calls in `pending_tool_calls`; run them and
+        send one `call.result(output)` message per call in the next turn (with the same
+        `tools`), or let `run_tools()` do all of that.
         """
         request = ses_pb.ConversationRequest(
-            **req.turn(messages, session_id, session_name, agent_name, agent_instructions)
+            **req.turn(
+                messages,
+                session_id,
+                session_name,
+                agent_name,
+                agent_instructions,
+                model,
+                server_tools,
+                tools,
+            )
         )
         return ConversationResult.from_proto(
             await self._call(self._sessions, "Conversation", request, timeout)
@@ -260,18 +305,32 @@ class AsyncClient:
         session_name: str | None = None,
         agent_name: str | None = None,
         agent_instructions: str | None = None,
+        model: str | None = None,
+        server_tools: str | None = None,
+        tools: Sequence[Tool] = (),
         timeout: float | None = None,
     ) -> AsyncGenerator[ConverseEvent, None]:
         """Runs one turn like `conversation()`, yielding its events as the reply is produced.
 
-        The events are `Started`, `Delta`s, `MessageStored` and `Completed`. A failure, before
-        or after the stream began, raises its `AgentSessionsError` (nothing of the turn is
-        stored then). The call starts at the first step of the iteration; `timeout` bounds the
-        whole stream. Leaving the loop early cancels the call once the iterator is closed
-        (`contextlib.aclosing` closes it at once). Never retried.
+        The events are `Started`, then `Delta`s, `ToolCalled` and `ToolAnswered` (a server
+        tool's result) as the agent works, then one `MessageStored` per message the agent
+        stored and `Completed` (with `stop_reason`, `pending_tool_calls` and `usage`). A
+        failure, before or after the stream began, raises its `AgentSessionsError` (nothing of
+        the turn is stored then). The call starts at the first step of the iteration; `timeout`
+        bounds the whole stream. Leaving the loop early cancels the call once the iterator is
+        closed (`contextlib.aclosing` closes it at once). Never retried.
         """
         request = ses_pb.ConverseRequest(
-            **req.turn(messages, session_id, session_name, agent_name, agent_instructions)
+            **req.turn(
+                messages,
+                session_id,
+                session_name,
+                agent_name,
+                agent_instructions,
+                model,
+                server_tools,
+                tools,
+            )
         )
         call = self._sessions.Converse(
             request,
@@ -296,6 +355,9 @@ class AsyncClient:
         session_name: str | None = None,
         agent_name: str | None = None,
         agent_instructions: str | None = None,
+        model: str | None = None,
+        server_tools: str | None = None,
+        tools: Sequence[Tool] = (),
         timeout: float | None = None,
     ) -> AsyncGenerator[str, None]:
         """Runs one turn like `converse()`, yielding only the pieces of the reply's text."""
@@ -305,12 +367,79 @@ class AsyncClient:
             session_name=session_name,
             agent_name=agent_name,
             agent_instructions=agent_instructions,
+            model=model,
+            server_tools=server_tools,
+            tools=tools,
             timeout=timeout,
         )
         async with contextlib.aclosing(events):
             async for event in events:
                 if isinstance(event, Delta):
                     yield event.text
+
+    async def run_tools(
+        self,
+        messages: str | Sequence[ConversationMessage],
+        *,
+        tools: ToolFunctions,
+        session_id: str = "",
+        session_name: str | None = None,
+        agent_name: str | None = None,
+        agent_instructions: str | None = None,
+        model: str | None = None,
+        server_tools: str | None = None,
+        max_rounds: int = 10,
+        timeout: float | None = None,
+    ) -> ConversationResult:
+        """Runs a turn with local functions as caller tools until the agent is done.
+
+        Sends `messages` with the tools declared, and while the turn stops at tool calls
+        (`stop_reason == "tool_calls"`), runs each pending call's function with the call's
+        JSON arguments as keyword arguments, sends the outputs as `tool` messages in a new
+        turn, and repeats. Returns the last turn's result (`stop_reason == "end_turn"`), whose
+        `usage` is summed over every turn the loop ran.
+
+        `tools` maps tool names to functions (or is a list of functions, named by
+        `__name__`); a function may be a plain or a coroutine function. Each tool's
+        description and JSON Schema are derived from its docstring and signature; pass a
+        `local_tool(function, description=..., parameters=...)` to give them yourself. A
+        function's return value is sent as text (a str as it is, other values as JSON).
+
+        A function that raises does not stop the loop: the error's text (`Error: <tool>
+        failed: <type>: <message>`) is sent as its result, for the model to see. So is a call
+        to a tool not in `tools`, or with arguments the function cannot take.
+
+        At most `max_rounds` rounds of tool results are sent; a turn that still stops at tool
+        calls after that raises `ToolRoundsExceeded` (its `result` holds the calls, which the
+        session then waits for: answer them, for example with `run_tools()` again and the
+        results as its `messages`). `timeout` bounds each turn. Never retried.
+        """
+        if max_rounds < 0:
+            raise ValueError(f"max_rounds must be 0 or more, got {max_rounds}")
+        toolbox = Toolbox(tools)
+        result = await self.conversation(
+            messages,
+            session_id=session_id,
+            session_name=session_name,
+            agent_name=agent_name,
+            agent_instructions=agent_instructions,
+            model=model,
+            server_tools=server_tools,
+            tools=toolbox.specs,
+            timeout=timeout,
+        )
+        usage = result.usage
+        rounds = 0
+        while result.stop_reason == "tool_calls" and result.pending_tool_calls:
+            if rounds == max_rounds:
+                raise ToolRoundsExceeded(max_rounds, replace(result, usage=usage))
+            rounds += 1
+            answers = [await toolbox.answer_async(call) for call in result.pending_tool_calls]
+            result = await self.conversation(
+                answers, session_id=result.session_id, tools=toolbox.specs, timeout=timeout
+            )
+            usage += result.usage
+        return replace(result, usage=usage)
 
     # Messages
 

@@ -5,11 +5,14 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import grpc
 from google.rpc import error_details_pb2, status_pb2
 from grpc_status import rpc_status
+
+if TYPE_CHECKING:
+    from agent_sessions_client.models import ConversationResult
 
 __all__ = [
     "AgentSessionsError",
@@ -18,6 +21,8 @@ __all__ = [
     "FieldViolation",
     "InvalidArgumentError",
     "NotFoundError",
+    "ResourceExhaustedError",
+    "ToolRoundsExceeded",
     "UnauthenticatedError",
     "UnavailableError",
 ]
@@ -42,6 +47,8 @@ class AgentSessionsError(Exception):
         domain: The ErrorInfo's domain (`agentsessions.v1` for the service's own errors).
         metadata: The ErrorInfo's metadata (for example `{"field": "role"}`).
         field_violations: The fields a `google.rpc.BadRequest` detail names as invalid.
+        retry_delay: Seconds to wait before trying again, from a `google.rpc.RetryInfo`
+            detail (a rate-limited model sends one), or None.
     """
 
     def __init__(
@@ -53,6 +60,7 @@ class AgentSessionsError(Exception):
         domain: str | None = None,
         metadata: Mapping[str, str] | None = None,
         field_violations: Sequence[FieldViolation] = (),
+        retry_delay: float | None = None,
     ) -> None:
         super().__init__(message)
         self.code = code
@@ -61,6 +69,7 @@ class AgentSessionsError(Exception):
         self.domain = domain
         self.metadata: Mapping[str, str] = MappingProxyType(dict(metadata or {}))
         self.field_violations: tuple[FieldViolation, ...] = tuple(field_violations)
+        self.retry_delay = retry_delay
 
     def __str__(self) -> str:
         reason = f" [{self.reason}]" if self.reason else ""
@@ -91,6 +100,28 @@ class UnavailableError(AgentSessionsError):
     """UNAVAILABLE: the service (or the agent) cannot answer now; retrying later may work."""
 
 
+class ResourceExhaustedError(AgentSessionsError):
+    """RESOURCE_EXHAUSTED: a limit was hit (`MODEL_RATE_LIMITED`); `retry_delay` says how long
+    to wait when the model's API said so."""
+
+
+class ToolRoundsExceeded(Exception):
+    """`run_tools()` sent `max_rounds` rounds of tool results and the agent still calls tools.
+
+    `result` is the last turn's result: its `pending_tool_calls` are stored and the session
+    waits for their results (its next turn must answer them).
+    """
+
+    def __init__(self, max_rounds: int, result: ConversationResult) -> None:
+        super().__init__(
+            f"the agent still calls tools after {max_rounds} rounds of tool results (session "
+            f"{result.session_id} waits for the results of "
+            f"{', '.join(c.tool_call_id for c in result.pending_tool_calls)})"
+        )
+        self.max_rounds = max_rounds
+        self.result = result
+
+
 _CLASSES: Mapping[grpc.StatusCode, type[AgentSessionsError]] = {
     grpc.StatusCode.NOT_FOUND: NotFoundError,
     grpc.StatusCode.ALREADY_EXISTS: AlreadyExistsError,
@@ -98,6 +129,7 @@ _CLASSES: Mapping[grpc.StatusCode, type[AgentSessionsError]] = {
     grpc.StatusCode.UNAUTHENTICATED: UnauthenticatedError,
     grpc.StatusCode.FAILED_PRECONDITION: FailedPreconditionError,
     grpc.StatusCode.UNAVAILABLE: UnavailableError,
+    grpc.StatusCode.RESOURCE_EXHAUSTED: ResourceExhaustedError,
 }
 _CODES_BY_NUMBER: Mapping[int, grpc.StatusCode] = {code.value[0]: code for code in grpc.StatusCode}
 
@@ -107,6 +139,7 @@ def _error(code: grpc.StatusCode, message: str, details: Sequence[Any]) -> Agent
     reason = domain = None
     metadata: dict[str, str] = {}
     violations: list[FieldViolation] = []
+    retry_delay: float | None = None
     for detail in details:
         if detail.Is(error_details_pb2.ErrorInfo.DESCRIPTOR):
             info = error_details_pb2.ErrorInfo()
@@ -116,6 +149,10 @@ def _error(code: grpc.StatusCode, message: str, details: Sequence[Any]) -> Agent
             bad = error_details_pb2.BadRequest()
             detail.Unpack(bad)
             violations += [FieldViolation(v.field, v.description) for v in bad.field_violations]
+        elif detail.Is(error_details_pb2.RetryInfo.DESCRIPTOR):
+            retry = error_details_pb2.RetryInfo()
+            detail.Unpack(retry)
+            retry_delay = retry.retry_delay.ToMilliseconds() / 1000
     return _CLASSES.get(code, AgentSessionsError)(
         code,
         message,
@@ -123,6 +160,7 @@ def _error(code: grpc.StatusCode, message: str, details: Sequence[Any]) -> Agent
         domain=domain,
         metadata=metadata,
         field_violations=violations,
+        retry_delay=retry_delay,
     )
 
 

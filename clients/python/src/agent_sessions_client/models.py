@@ -6,9 +6,10 @@ aware `datetime`s in UTC; optional text the service never set is None.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Generic, Literal, TypeAlias, TypeVar, cast, get_args
+from typing import Any, Generic, Literal, TypeAlias, TypeVar, cast, get_args
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
@@ -29,6 +30,12 @@ __all__ = [
     "Role",
     "Session",
     "Started",
+    "Tool",
+    "ToolAnswered",
+    "ToolCall",
+    "ToolCalled",
+    "ToolResult",
+    "Usage",
 ]
 
 Role: TypeAlias = Literal["user", "assistant", "system", "tool"]
@@ -66,6 +73,11 @@ class Session:
     agent_instructions: str | None
     created_at: datetime
     updated_at: datetime
+    model: str | None = None
+    """The model the session's agent runs on; None means the server's default."""
+    server_tools: str | None = None
+    """Which server (MCP) tools the agent may call: None means all of them, `none` none,
+    otherwise a comma-separated list of `server` or `server/tool` entries."""
 
     @classmethod
     def from_proto(cls, proto: resources_pb2.Session) -> Session:
@@ -83,6 +95,8 @@ class Session:
             ),
             created_at=_time(proto.created_at),
             updated_at=_time(proto.updated_at),
+            model=proto.model if proto.HasField("model") else None,
+            server_tools=proto.server_tools if proto.HasField("server_tools") else None,
         )
 
 
@@ -148,16 +162,100 @@ class ConversationMessage:
             proto.extra_data = self.extra_data
         return proto
 
+    @classmethod
+    def tool_result(cls, tool_call_id: str, content: str) -> ConversationMessage:
+        """The result of a caller tool's call, to send in the next turn (the service fills in
+        the tool's name from the call)."""
+        return cls("tool", content, tool_call_id=tool_call_id)
+
+
+@dataclass(frozen=True)
+class Tool:
+    """A caller tool, declared in a conversation request: when the model calls it, the turn
+    stops with `stop_reason == "tool_calls"` and the caller sends the result.
+
+    `parameters` is the JSON Schema object of the tool's arguments (a plain dict, sent to the
+    model as given; None sends no schema).
+    """
+
+    name: str
+    description: str = ""
+    parameters: Mapping[str, Any] | None = None
+
+    def to_proto(self) -> ses_pb.Tool:
+        """The `agentsessions.v1.Tool` of this tool."""
+        proto = ses_pb.Tool(name=self.name, description=self.description)
+        if self.parameters is not None:
+            proto.parameters.update(dict(self.parameters))
+        return proto
+
+
+@dataclass(frozen=True)
+class ToolCall:
+    """A call the model made to a tool; `arguments` is JSON text."""
+
+    tool_call_id: str
+    name: str
+    arguments: str
+
+    @classmethod
+    def from_proto(cls, proto: ses_pb.ToolCall) -> ToolCall:
+        """Converts the service's `agentsessions.v1.ToolCall`."""
+        return cls(proto.tool_call_id, proto.name, proto.arguments)
+
+    def result(self, content: str) -> ConversationMessage:
+        """The `tool` message that answers this call."""
+        return ConversationMessage.tool_result(self.tool_call_id, content)
+
+
+@dataclass(frozen=True)
+class ToolResult:
+    """What a server tool answered to a call."""
+
+    tool_call_id: str
+    name: str
+    output: str
+
+
+@dataclass(frozen=True)
+class Usage:
+    """The tokens a turn's model calls used, summed over the turn (all 0 for the mock agent)."""
+
+    input_tokens: int = 0
+    output_tokens: int = 0
+    total_tokens: int = 0
+
+    def __add__(self, other: Usage) -> Usage:
+        return Usage(
+            self.input_tokens + other.input_tokens,
+            self.output_tokens + other.output_tokens,
+            self.total_tokens + other.total_tokens,
+        )
+
+    @classmethod
+    def from_proto(cls, proto: ses_pb.Usage) -> Usage:
+        """Converts the service's `agentsessions.v1.Usage`."""
+        return cls(proto.input_tokens, proto.output_tokens, proto.total_tokens)
+
 
 @dataclass(frozen=True)
 class ConversationResult:
-    """The outcome of a stored turn: the agent's reply and the session after it."""
+    """The outcome of a stored turn: the agent's reply and the session after it.
+
+    `stop_reason` is `"end_turn"` when the agent replied, `"tool_calls"` when it waits for the
+    results of `pending_tool_calls` (caller tools): send one `tool` message per call
+    (`call.result(output)`) in the next turn. `response` is all the assistant text of the turn;
+    `messages_count` counts every message of the session, tool calls and results included.
+    """
 
     session_id: str
     session_uuid: str
     response: str
     messages_count: int
     session_active: bool
+    stop_reason: str = "end_turn"
+    pending_tool_calls: tuple[ToolCall, ...] = ()
+    usage: Usage = field(default_factory=Usage)
 
     @classmethod
     def from_proto(cls, proto: ses_pb.ConversationResponse) -> ConversationResult:
@@ -168,6 +266,10 @@ class ConversationResult:
             response=proto.response,
             messages_count=proto.messages_count,
             session_active=proto.session_active,
+            # An older service sends none: its turns always end with the reply.
+            stop_reason=proto.stop_reason or "end_turn",
+            pending_tool_calls=tuple(ToolCall.from_proto(c) for c in proto.pending_tool_calls),
+            usage=Usage.from_proto(proto.usage),
         )
 
 
@@ -189,8 +291,26 @@ class Delta:
 
 
 @dataclass(frozen=True)
+class ToolCalled:
+    """The model called a tool (a server tool, whose `ToolAnswered` follows, or a caller tool,
+    which ends the turn with the call in `pending_tool_calls`)."""
+
+    seq: int
+    call: ToolCall
+
+
+@dataclass(frozen=True)
+class ToolAnswered:
+    """A server tool answered a call."""
+
+    seq: int
+    result: ToolResult
+
+
+@dataclass(frozen=True)
 class MessageStored:
-    """The stored assistant message, with its id."""
+    """A message the agent stored (a tool call, a tool result, the reply), with its id: one
+    event per message, in order, once the turn is committed."""
 
     seq: int
     message: Message
@@ -204,7 +324,7 @@ class Completed:
     result: ConversationResult
 
 
-ConverseEvent: TypeAlias = Started | Delta | MessageStored | Completed
+ConverseEvent: TypeAlias = Started | Delta | ToolCalled | ToolAnswered | MessageStored | Completed
 
 
 def event_from_proto(proto: ses_pb.ConverseEvent) -> ConverseEvent | None:
@@ -218,6 +338,11 @@ def event_from_proto(proto: ses_pb.ConverseEvent) -> ConverseEvent | None:
         return Started(proto.seq, proto.started.session_id, proto.started.session_uuid)
     if kind == "delta":
         return Delta(proto.seq, proto.delta.text)
+    if kind == "tool_call":
+        return ToolCalled(proto.seq, ToolCall.from_proto(proto.tool_call))
+    if kind == "tool_result":
+        result = proto.tool_result
+        return ToolAnswered(proto.seq, ToolResult(result.tool_call_id, result.name, result.output))
     if kind == "message":
         return MessageStored(proto.seq, Message.from_proto(proto.message))
     if kind == "completed":
