@@ -159,8 +159,9 @@ def test_items_round_trip_exactly(address: str, user_token: str) -> None:
             ("system", "Answer in one line.", None, None),
             ("user", "What's the weather in Paris? ✓ ", None, None),
             ("assistant", "Call get_weather.", None, None),
-            ("assistant", "", "call_42", "get_weather"),
-            ("tool", "sunny, 21°C", "call_42", None),
+            # A call and its result as the service stores its own agent's (CONTRACT §6).
+            ("assistant", '{"city":"Paris"}', "call_42", "get_weather"),
+            ("tool", "sunny, 21°C", "call_42", "get_weather"),
             ("assistant", "It is sunny in Paris (21°C).", None, None),
             ("tool", "part one\ntwo", "call_43", None),
             ("user", "Thanks! 1.5e3 {} []", None, None),
@@ -175,12 +176,16 @@ def test_items_round_trip_exactly(address: str, user_token: str) -> None:
 def test_history_written_by_other_clients(address: str, user_token: str) -> None:
     async def body(client: AsyncClient, sid: str) -> None:
         await client.conversation("Hello", session_id=sid)
+        await client.create_message(
+            sid, "assistant", '{"q": 6}', tool_call_id="c1", tool_name="answer"
+        )
         await client.create_message(sid, "tool", "42", tool_call_id="c1", extra_data='{"n": 1}')
         await client.create_message(sid, "tool", "no call id")
         session = AgentSessionsSession(sid, client)
         assert await session.get_items() == [
             {"role": "user", "content": "Hello"},
             {"role": "assistant", "content": "This is a mock response to: Hello"},
+            {"type": "function_call", "call_id": "c1", "name": "answer", "arguments": '{"q": 6}'},
             {"type": "function_call_output", "call_id": "c1", "output": "42"},
         ]
         assert await session.get_items(limit=1) == [
@@ -192,7 +197,7 @@ def test_history_written_by_other_clients(address: str, user_token: str) -> None
             "call_id": "c1",
             "output": "42",
         }
-        assert (await client.list_messages_page(sid)).total_size == 2
+        assert (await client.list_messages_page(sid)).total_size == 3
 
     run(address, user_token, body)
 
@@ -310,8 +315,10 @@ def test_runner_keeps_history_in_the_service(address: str, user_token: str) -> N
         roles = ["user", "assistant", "tool", "assistant", "user", "assistant"]
         assert [m.role for m in stored] == roles
         assert (stored[1].tool_call_id, stored[1].tool_name) == ("call_1", "get_weather")
-        assert (stored[2].tool_call_id, stored[2].content) == ("call_1", "sunny in Paris")
-        assert [m.content for m in stored if m.role == "assistant" and m.content] == [
+        assert stored[1].content == '{"city": "Paris"}'  # the arguments, as CONTRACT §6 stores
+        assert (stored[2].tool_call_id, stored[2].tool_name) == ("call_1", "get_weather")
+        assert stored[2].content == "sunny in Paris"
+        assert [m.content for m in stored if m.role == "assistant" and not m.tool_call_id] == [
             "It is sunny in Paris.",
             "You asked about Paris.",
         ]

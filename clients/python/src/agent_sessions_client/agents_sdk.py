@@ -3,19 +3,22 @@
 Needs the `agents` extra: `pip install 'agent-sessions-client[agents]'`.
 
 Each item is one message of the backing session. The message's `extra_data` holds the item's
-full JSON, so items round-trip exactly; role, content and tool fields are filled in for people
-and for other clients reading the session:
+full JSON, so items round-trip exactly; role, content and tool fields are filled in the way the
+service stores tool calls and results itself (CONTRACT §6), so the service's own agent can
+continue a session written here, and people and other clients can read it:
 
 | item | role | content | tool fields |
 |---|---|---|---|
 | message (`user`, `assistant`, `system`; `developer`) | its role (`developer` → `system`) | its text | — |
-| `function_call` and other tool calls | `assistant` | its text, if any | `call_id`, `name` |
-| `function_call_output` and other `*_output` items | `tool` | the output's text | `call_id` |
+| `function_call` and other tool calls | `assistant` | its arguments (JSON), input or text | `call_id`, `name` |
+| `function_call_output` and other `*_output` items | `tool` | the output's text | `call_id`, the call's `name` |
 | anything else (reasoning, …) | `assistant` | its text or summary | — |
 
-Messages written by other clients (for example by `conversation()`) are read back as easy input
-messages `{"role": …, "content": …}`, or as `function_call_output` items for tool messages with a
-call id; tool messages without one have no item form and are skipped.
+Messages written by others (the service's agent in `conversation()`, other clients) are read
+back the same way in reverse: an `assistant` message with `tool_call_id` and `tool_name` as a
+`function_call` item (its content is the arguments), a `tool` message with a call id as a
+`function_call_output` item, anything else as an easy input message `{"role": …, "content": …}`;
+tool messages without a call id have no item form and are skipped.
 """
 
 from __future__ import annotations
@@ -46,6 +49,8 @@ T = TypeVar("T")
 
 # The service's largest page: fewer round trips when reading a whole history.
 _PAGE_SIZE = 1000
+# How far back a result's call is looked for, when its tool's name is not known yet.
+_LOOKUP_PAGE = 100
 _MESSAGE_ROLES: Mapping[str, Role] = {
     "user": "user",
     "assistant": "assistant",
@@ -83,16 +88,30 @@ def _optional_str(value: Any) -> str | None:
     return _clean(value) if isinstance(value, str) and value else None
 
 
-def _fields(item: Mapping[str, Any]) -> _Fields:
-    """How an item is shown as a message (see the module's table)."""
+def _is_output(item: Mapping[str, Any]) -> bool:
+    kind = item.get("type")
+    return isinstance(kind, str) and kind.endswith("_output")
+
+
+def _fields(item: Mapping[str, Any], tool_names: Mapping[str, str]) -> _Fields:
+    """How an item is shown as a message (see the module's table); `tool_names` names the tools
+    of earlier calls by call id, for the results."""
     kind = item.get("type")
     role = item.get("role")
     if isinstance(role, str) and kind in (None, "message"):
         return _Fields(_MESSAGE_ROLES.get(role, "assistant"), _text(item.get("content")))
     call_id = _optional_str(item.get("call_id"))
-    if isinstance(kind, str) and kind.endswith("_output"):
-        return _Fields("tool", _text(item.get("output")), tool_call_id=call_id)
-    content = _text(item.get("content")) or _text(item.get("summary"))
+    if _is_output(item):
+        name = tool_names.get(call_id) if call_id else None
+        return _Fields("tool", _text(item.get("output")), call_id, name)
+    if call_id is not None:
+        # A call's content is its arguments, as the service stores its own agent's calls.
+        content = next(
+            (_clean(v) for v in (item.get("arguments"), item.get("input")) if isinstance(v, str)),
+            _text(item.get("content")),
+        )
+    else:
+        content = _text(item.get("content")) or _text(item.get("summary"))
     return _Fields("assistant", content, call_id, _optional_str(item.get("name")))
 
 
@@ -107,6 +126,16 @@ def _item(message: Message) -> TResponseInputItem | None:
             isinstance(data.get("type"), str) or data.get("role") in _MESSAGE_ROLES
         ):
             return cast(TResponseInputItem, data)
+    if message.role == "assistant" and message.tool_call_id and message.tool_name:
+        return cast(
+            TResponseInputItem,
+            {
+                "type": "function_call",
+                "call_id": message.tool_call_id,
+                "name": message.tool_name,
+                "arguments": message.content or "{}",
+            },
+        )
     if message.role != "tool":
         return cast(TResponseInputItem, {"role": message.role, "content": message.content})
     if message.tool_call_id:
@@ -176,6 +205,8 @@ class AgentSessionsSession:
         self._description = description
         self._agent_name = agent_name
         self._agent_instructions = agent_instructions
+        # The tools of the calls seen so far by call id, to name the tool of their results.
+        self._tool_names: dict[str, str] = {}
 
     async def get_items(self, limit: int | None = None) -> list[TResponseInputItem]:
         """Returns the history, oldest first; with `limit`, its latest `limit` items, oldest first.
@@ -196,6 +227,7 @@ class AgentSessionsSession:
         try:
             async with contextlib.aclosing(messages):
                 async for message in messages:
+                    self._remember(message)
                     item = _item(message)
                     if item is not None:
                         items.append(item)
@@ -220,11 +252,42 @@ class AgentSessionsSession:
         """Removes every item. The backing session itself (its name and agent) stays."""
         await _settle(self._clear())
 
+    def _remember(self, message: Message) -> None:
+        if message.role == "assistant" and message.tool_call_id and message.tool_name:
+            self._tool_names[message.tool_call_id] = message.tool_name
+
+    async def _find_tool_names(self, items: Sequence[Mapping[str, Any]]) -> None:
+        """Learns the tools of the calls the batch's results answer, when neither the batch nor
+        an earlier read had them: from the session's latest messages (one page)."""
+        for item in items:
+            call_id = item.get("call_id")
+            if isinstance(call_id, str) and isinstance(item.get("name"), str):
+                self._tool_names[call_id] = item["name"]
+        unknown = {
+            call_id
+            for item in items
+            if _is_output(item)
+            and isinstance(call_id := item.get("call_id"), str)
+            and call_id not in self._tool_names
+        }
+        if not unknown:
+            return
+        try:
+            page = await self._client.list_messages_page(
+                self.session_id, page_size=_LOOKUP_PAGE, order="desc"
+            )
+        except NotFoundError:
+            return
+        for message in page.items:
+            self._remember(message)
+
     async def _add(self, items: Sequence[TResponseInputItem]) -> None:
         stored: list[str] = []
+        batch = [cast(Mapping[str, Any], item) for item in items]
+        await self._find_tool_names(batch)
         try:
-            for item in items:
-                stored.append(await self._store(cast(Mapping[str, Any], item)))
+            for item in batch:
+                stored.append(await self._store(item))
         except BaseException:
             for message_id in reversed(stored):
                 with contextlib.suppress(Exception):
@@ -233,7 +296,7 @@ class AgentSessionsSession:
 
     async def _store(self, item: Mapping[str, Any]) -> str:
         """Stores one item as a message and returns the message's id."""
-        fields = _fields(item)
+        fields = _fields(item, self._tool_names)
         extra_data = json.dumps(item, ensure_ascii=False, separators=(",", ":"))
 
         async def create() -> str:
