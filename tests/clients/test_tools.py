@@ -22,6 +22,7 @@ from agent_sessions_client import (
     FailedPreconditionError,
     InvalidArgumentError,
     MessageStored,
+    ResourceExhaustedError,
     Started,
     Tool,
     ToolAnswered,
@@ -34,6 +35,7 @@ from agent_sessions_client import (
 from agent_sessions_client import ToolCall as ClientToolCall
 
 from tests.clients.agents import ToolsAgent
+from tests.fakes.model_server import FakeModelServer, Step
 from tests.support import token
 
 WEATHER = Tool(
@@ -399,3 +401,16 @@ def test_function_schema_from_signature_and_docstring() -> None:
 def test_tool_calls_answer_with_a_tool_message() -> None:
     call = ClientToolCall("call_1", "get_weather", "{}")
     assert call.result("ok") == ConversationMessage("tool", "ok", tool_call_id="call_1")
+
+
+def test_a_rate_limited_model_is_resource_exhausted_with_the_delay_to_wait(
+    openai_address: str, model_api: FakeModelServer
+) -> None:
+    model_api.script(Step.rate_limited(retry_after_ms=1500))
+    with (
+        Client(openai_address, token=token("limited"), timeout=20) as c,
+        pytest.raises(ResourceExhaustedError) as limited,
+    ):
+        c.conversation("Hi", session_id=new_id())
+    assert limited.value.reason == "MODEL_RATE_LIMITED"
+    assert limited.value.retry_delay == pytest.approx(1.5)
