@@ -12,11 +12,17 @@ Streams use HTTP/1.1 chunked encoding with keep-alive, as the real servers do, s
 cleanly without a finish reason (`Step.cut`) or be broken off mid-body (`abrupt=True`). While a
 step waits (a delay, a gate) the server watches its socket, so a client that goes away is seen at
 once: `request.disconnected` and `fake.disconnected` are set.
+
+`FakeModelServer(timestamps=True)` also records when each request arrived and when each piece of
+a stream left (`received_at`, `sent_at`, `ended_at`), in `time.monotonic()` seconds: Linux's
+CLOCK_MONOTONIC, the same clock in every process of the machine, so a client in another process
+can subtract its own `time.monotonic()` readings from them (the benchmark does).
 """
 
 from __future__ import annotations
 
 import json
+import math
 import select
 import socket
 import sys
@@ -232,6 +238,12 @@ class RecordedRequest:
     disconnected: threading.Event = field(default_factory=threading.Event)
     # Set when the whole answer was written.
     finished: threading.Event = field(default_factory=threading.Event)
+    # With `FakeModelServer(timestamps=True)`, in time.monotonic() seconds: when the request's
+    # body was read, when each streamed piece had been written to the socket (one per piece, in
+    # order), and when the stream's end had been written.
+    received_at: float | None = None
+    sent_at: list[float] = field(default_factory=list)
+    ended_at: float | None = None
 
     @property
     def model(self) -> str | None:
@@ -258,9 +270,14 @@ class _ClientGone(Exception):
 
 
 class FakeModelServer:
-    """A scripted OpenAI-compatible API on 127.0.0.1 (port 0 by default), run in a thread."""
+    """A scripted OpenAI-compatible API on 127.0.0.1 (port 0 by default), run in a thread.
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
+    `timestamps=True` records the times of each request's arrival and stream pieces (see
+    RecordedRequest); off by default.
+    """
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, *, timestamps: bool = False) -> None:
+        self.timestamps = timestamps
         self._lock = threading.Lock()
         self._script: list[Step] = []
         self._always: Step | None = None
@@ -388,13 +405,18 @@ class _Handler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         length = int(self.headers.get("content-length") or 0)
         raw = self.rfile.read(length) if length else b""
+        arrived = time.monotonic()
         try:
             body: Any = json.loads(raw) if raw else None
         except ValueError:
             body = None
         request = self._record(body)
+        if self.server.fake.timestamps:
+            request.received_at = arrived
         try:
             self._answer(request)
+            if self.server.fake.timestamps:
+                request.ended_at = time.monotonic()
             request.finished.set()
         except _ClientGone:
             request.disconnected.set()
@@ -429,7 +451,7 @@ class _Handler(BaseHTTPRequestHandler):
         body = request.body if isinstance(request.body, dict) else {}
         model = str(body.get("model", "fake"))
         if path in self._RESPONSES_PATHS:
-            self._stream_responses(step, model)
+            self._stream_responses(request, step, model)
         elif body.get("stream"):
             self._stream_chat(request, step, model)
         else:
@@ -491,6 +513,11 @@ class _Handler(BaseHTTPRequestHandler):
             return
         self._write(b"0\r\n\r\n")
 
+    def _sent(self, request: RecordedRequest) -> None:
+        """Notes the time a piece left, when the fake records times."""
+        if self.server.fake.timestamps:
+            request.sent_at.append(time.monotonic())
+
     def _pieces(self, step: Step) -> Iterator[str]:
         """The step's pieces, with its delays and its gate between them."""
         for index, piece in enumerate(step.pieces):
@@ -514,6 +541,7 @@ class _Handler(BaseHTTPRequestHandler):
         field = "refusal" if step.kind == "refusal" else "content"
         for piece in self._pieces(step):
             self._event(chunk({field: piece}))
+            self._sent(request)
         if step.kind == "stream_error":
             self._event(self._error_body(request, step))
             self._end_stream(step)
@@ -549,7 +577,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._event("[DONE]")
         self._end_stream(step)
 
-    def _stream_responses(self, step: Step, model: str) -> None:
+    def _stream_responses(self, request: RecordedRequest, step: Step, model: str) -> None:
         """The Responses API's text stream: created, text deltas, completed (with usage)."""
         prompt, completion = _usage(step)
         text = "".join(step.pieces)
@@ -589,6 +617,7 @@ class _Handler(BaseHTTPRequestHandler):
                     "logprobs": [],
                 }
             )
+            self._sent(request)
             sequence += 1
         if step.finish_reason is not None:
             message = {
@@ -628,16 +657,25 @@ class _Handler(BaseHTTPRequestHandler):
         except OSError as exc:
             raise _ClientGone from exc
 
+    def _readable(self, timeout: float) -> bool:
+        """Whether the client's socket turns readable (data, or its end closed) within `timeout`
+        seconds. poll, not select: select fails on descriptors above 1023, which a fake that
+        holds a thousand streams (the benchmark's) reaches."""
+        poller = select.poll()
+        poller.register(self.connection, select.POLLIN)
+        return bool(poller.poll(math.ceil(max(0.0, timeout) * 1000)))
+
     def _client_left(self) -> bool:
         """Whether the client closed its end (readable with nothing to read)."""
         try:
-            readable, _, _ = select.select([self.connection], [], [], 0)
-            return bool(readable) and self.connection.recv(1, socket.MSG_PEEK) == b""
+            return self._readable(0) and self.connection.recv(1, socket.MSG_PEEK) == b""
         except OSError:
             return True
 
     def _pause(self, seconds: float) -> None:
-        """Sleeps, but notices at once when the client leaves meanwhile."""
+        """Sleeps, but notices at once when the client leaves meanwhile: the wait ends as soon as
+        the socket turns readable, so it needs no periodic wake-ups (a thousand slow streams
+        polling every 50 ms kept a whole core busy)."""
         deadline = time.monotonic() + seconds
         while True:
             if self._client_left():
@@ -646,7 +684,7 @@ class _Handler(BaseHTTPRequestHandler):
             if left <= 0:
                 return
             try:
-                readable, _, _ = select.select([self.connection], [], [], min(left, 0.05))
+                readable = self._readable(left)
             except OSError:
                 raise _ClientGone from None
             if readable and self._client_left():
