@@ -24,6 +24,8 @@ export interface AgentSessionsErrorInit {
     fieldViolations?: FieldViolation[];
     /** The HTTP status, for errors of the REST helper. */
     httpStatus?: number;
+    /** How long to wait before trying again, from a google.rpc.RetryInfo detail. */
+    retryDelayMs?: number;
     cause?: unknown;
 }
 /** The canonical gRPC name of a code (`NOT_FOUND`); `UNKNOWN` for a number out of range. */
@@ -43,6 +45,11 @@ export declare class AgentSessionsError extends Error {
     readonly metadata: Readonly<Record<string, string>>;
     readonly fieldViolations: readonly FieldViolation[];
     readonly httpStatus: number | undefined;
+    /**
+     * Milliseconds to wait before trying again, from a google.rpc.RetryInfo detail (a
+     * rate-limited model, `MODEL_RATE_LIMITED`, sends one); undefined when there is none.
+     */
+    readonly retryDelayMs: number | undefined;
     constructor(init: AgentSessionsErrorInit);
     /** The canonical name of `code`, for example `NOT_FOUND`. */
     get codeName(): string;

@@ -43,6 +43,11 @@ export class AgentSessionsError extends Error {
     metadata;
     fieldViolations;
     httpStatus;
+    /**
+     * Milliseconds to wait before trying again, from a google.rpc.RetryInfo detail (a
+     * rate-limited model, `MODEL_RATE_LIMITED`, sends one); undefined when there is none.
+     */
+    retryDelayMs;
     constructor(init) {
         const reason = init.reason ? ` [${init.reason}]` : "";
         super(`${codeName(init.code)}${reason}: ${init.message}`, { cause: init.cause });
@@ -53,6 +58,7 @@ export class AgentSessionsError extends Error {
         this.metadata = init.metadata ?? {};
         this.fieldViolations = init.fieldViolations ?? [];
         this.httpStatus = init.httpStatus;
+        this.retryDelayMs = init.retryDelayMs;
     }
     /** The canonical name of `code`, for example `NOT_FOUND`. */
     get codeName() {

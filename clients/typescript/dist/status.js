@@ -5,6 +5,7 @@
 import { AgentSessionsError, Code, toCode } from "./errors.js";
 const ERROR_INFO = "google.rpc.ErrorInfo";
 const BAD_REQUEST = "google.rpc.BadRequest";
+const RETRY_INFO = "google.rpc.RetryInfo";
 function isObject(value) {
     return typeof value === "object" && value !== null && !Array.isArray(value);
 }
@@ -33,6 +34,13 @@ function violations(detail) {
         field: text(v["field"]) ?? "",
         description: text(v["description"]) ?? "",
     }));
+}
+/** A google.protobuf.Duration in its JSON form (`"1.500s"`) in milliseconds. */
+function durationMs(value) {
+    if (typeof value !== "string")
+        return undefined;
+    const match = /^(-?\d+(?:\.\d+)?)s$/.exec(value);
+    return match ? Math.round(Number(match[1]) * 1000) : undefined;
 }
 /** The gRPC code Envoy's HTTP status stands for, when a body carries none. */
 export function codeFromHttpStatus(status) {
@@ -75,6 +83,7 @@ export function errorFromStatusJson(body, fallbackCode, fallbackMessage, httpSta
     let domain;
     let metadata = {};
     const fieldViolations = [];
+    let retryDelayMs;
     const details = Array.isArray(body["details"]) ? body["details"].filter(isObject) : [];
     for (const detail of details) {
         const name = typeName(detail);
@@ -86,6 +95,9 @@ export function errorFromStatusJson(body, fallbackCode, fallbackMessage, httpSta
         else if (name === BAD_REQUEST) {
             fieldViolations.push(...violations(detail));
         }
+        else if (name === RETRY_INFO) {
+            retryDelayMs = durationMs(detail["retry_delay"] ?? detail["retryDelay"]);
+        }
     }
     return new AgentSessionsError({
         code: toCode(body["code"]),
@@ -95,6 +107,7 @@ export function errorFromStatusJson(body, fallbackCode, fallbackMessage, httpSta
         metadata,
         fieldViolations,
         httpStatus,
+        retryDelayMs,
     });
 }
 //# sourceMappingURL=status.js.map

@@ -21,6 +21,13 @@ export interface Session {
     userId: string;
     agentName?: string;
     agentInstructions?: string;
+    /** The model the session's agent runs on; absent means the server's default. */
+    model?: string;
+    /**
+     * Which server (MCP) tools the agent may call: absent means all of them, `none` none,
+     * otherwise a comma-separated list of `server` or `server/tool` entries.
+     */
+    serverTools?: string;
     /** Millisecond precision (the server keeps microseconds). */
     createdAt: Date;
     updatedAt: Date;
@@ -51,6 +58,10 @@ export interface CreateSessionInput {
     agentInstructions?: string;
     /** True when absent. */
     isActive?: boolean;
+    /** The model of the session's agent; absent: the server's default. */
+    model?: string;
+    /** The server tools the agent may call (see `Session.serverTools`); absent: all. */
+    serverTools?: string;
 }
 /** The fields to change; absent fields keep their values, an empty string removes a text field. */
 export interface SessionChanges {
@@ -59,6 +70,10 @@ export interface SessionChanges {
     agentName?: string;
     agentInstructions?: string;
     isActive?: boolean;
+    /** `""` returns the session to the server's default model. */
+    model?: string;
+    /** `""` allows every server tool again. */
+    serverTools?: string;
 }
 /** Filters and paging of a session list. */
 export interface ListSessionsOptions {
@@ -119,6 +134,43 @@ export interface ConversationMessage {
     toolName?: string;
     extraData?: string;
 }
+/**
+ * A tool the caller declares in a turn and runs itself (a caller tool). When the model calls
+ * it, the turn ends with `stopReason: "tool_calls"` and the call in `pendingToolCalls`.
+ */
+export interface Tool {
+    /** The name the model calls it by. */
+    name: string;
+    /** What it does, for the model. */
+    description?: string;
+    /** The JSON Schema object of its arguments, as a plain object; sent to the model as given. */
+    parameters?: Record<string, unknown>;
+}
+/** A call the model made to a tool. */
+export interface ToolCall {
+    /** Answer it with a `tool` message with this id: `toolResult(call, output)`. */
+    toolCallId: string;
+    name: string;
+    /** The arguments, as JSON text. */
+    arguments: string;
+}
+/** What a server tool answered. */
+export interface ToolResult {
+    toolCallId: string;
+    name: string;
+    output: string;
+}
+/** The tokens a turn's model calls used, summed over the turn (0 for the mock agent). */
+export interface Usage {
+    inputTokens: number;
+    outputTokens: number;
+    totalTokens: number;
+}
+/**
+ * The `tool` message that answers a call, for the next turn's `messages` (the service fills in
+ * the tool's name).
+ */
+export declare function toolResult(call: ToolCall | string, output: string): ConversationMessage;
 /** A conversation turn: the messages to store, then the agent replies. */
 export interface ConversationRequest {
     /** At least one; a string is one `user` message. */
@@ -129,21 +181,39 @@ export interface ConversationRequest {
     sessionName?: string;
     agentName?: string;
     agentInstructions?: string;
+    /** The model of a session this turn creates; absent: the server's default. */
+    model?: string;
+    /** The server tools the agent of a session this turn creates may call. */
+    serverTools?: string;
+    /** Caller tools for this turn; send them again with the results of their calls. */
+    tools?: Tool[];
 }
+/**
+ * Why a turn ended: `end_turn` (the agent replied) or `tool_calls` (it waits for the results of
+ * caller tools); any other string a newer service may add is passed through.
+ */
+export type StopReason = "end_turn" | "tool_calls" | (string & {});
 /** The outcome of a stored conversation turn. */
 export interface ConversationResult {
     sessionId: string;
     sessionUuid: string;
-    /** The agent's reply, stored as an `assistant` message. */
+    /** All the assistant text of the turn, in order (empty when the model only called tools). */
     response: string;
-    /** The number of messages in the session after the turn. */
+    /** The number of messages in the session after the turn, tool calls and results included. */
     messagesCount: number;
     sessionActive: boolean;
+    /** `"tool_calls"`: answer every call of `pendingToolCalls` in the next turn. */
+    stopReason: StopReason;
+    /** The caller-tool calls the turn stopped at. */
+    pendingToolCalls: ToolCall[];
+    usage: Usage;
 }
 /**
- * One event of a streamed turn, `seq` 1, 2, 3…: `started`, `delta`s, then `message` (the stored
- * reply) and `completed`. The service's `error` event is not one of them: the iteration throws
- * it as an AgentSessionsError (nothing of the turn is stored then).
+ * One event of a streamed turn, `seq` 1, 2, 3…: `started`; `delta`s, `toolCall`s and
+ * `toolResult`s (a server tool's answer) as the agent works; then one `message` per message the
+ * agent stored (tool calls, tool results, the reply) and `completed`. The service's `error`
+ * event is not one of them: the iteration throws it as an AgentSessionsError (nothing of the
+ * turn is stored then).
  */
 export type ConverseEvent = {
     seq: number;
@@ -154,6 +224,14 @@ export type ConverseEvent = {
     seq: number;
     type: "delta";
     text: string;
+} | {
+    seq: number;
+    type: "toolCall";
+    call: ToolCall;
+} | {
+    seq: number;
+    type: "toolResult";
+    result: ToolResult;
 } | {
     seq: number;
     type: "message";

@@ -4,4 +4,15 @@ export const ROLES = ["user", "assistant", "system", "tool"];
 export function turnMessages(messages) {
     return typeof messages === "string" ? [{ role: "user", content: messages }] : messages;
 }
+/**
+ * The `tool` message that answers a call, for the next turn's `messages` (the service fills in
+ * the tool's name).
+ */
+export function toolResult(call, output) {
+    return {
+        role: "tool",
+        toolCallId: typeof call === "string" ? call : call.toolCallId,
+        content: output,
+    };
+}
 //# sourceMappingURL=types.js.map

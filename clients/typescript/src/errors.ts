@@ -27,6 +27,8 @@ export interface AgentSessionsErrorInit {
   fieldViolations?: FieldViolation[];
   /** The HTTP status, for errors of the REST helper. */
   httpStatus?: number;
+  /** How long to wait before trying again, from a google.rpc.RetryInfo detail. */
+  retryDelayMs?: number;
   cause?: unknown;
 }
 
@@ -72,6 +74,11 @@ export class AgentSessionsError extends Error {
   readonly metadata: Readonly<Record<string, string>>;
   readonly fieldViolations: readonly FieldViolation[];
   readonly httpStatus: number | undefined;
+  /**
+   * Milliseconds to wait before trying again, from a google.rpc.RetryInfo detail (a
+   * rate-limited model, `MODEL_RATE_LIMITED`, sends one); undefined when there is none.
+   */
+  readonly retryDelayMs: number | undefined;
 
   constructor(init: AgentSessionsErrorInit) {
     const reason = init.reason ? ` [${init.reason}]` : "";
@@ -83,6 +90,7 @@ export class AgentSessionsError extends Error {
     this.metadata = init.metadata ?? {};
     this.fieldViolations = init.fieldViolations ?? [];
     this.httpStatus = init.httpStatus;
+    this.retryDelayMs = init.retryDelayMs;
   }
 
   /** The canonical name of `code`, for example `NOT_FOUND`. */

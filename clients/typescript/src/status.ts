@@ -6,6 +6,7 @@ import { AgentSessionsError, Code, type FieldViolation, toCode } from "./errors.
 
 const ERROR_INFO = "google.rpc.ErrorInfo";
 const BAD_REQUEST = "google.rpc.BadRequest";
+const RETRY_INFO = "google.rpc.RetryInfo";
 
 type JsonObject = Record<string, unknown>;
 
@@ -39,6 +40,13 @@ function violations(detail: JsonObject): FieldViolation[] {
     field: text(v["field"]) ?? "",
     description: text(v["description"]) ?? "",
   }));
+}
+
+/** A google.protobuf.Duration in its JSON form (`"1.500s"`) in milliseconds. */
+function durationMs(value: unknown): number | undefined {
+  if (typeof value !== "string") return undefined;
+  const match = /^(-?\d+(?:\.\d+)?)s$/.exec(value);
+  return match ? Math.round(Number(match[1]) * 1000) : undefined;
 }
 
 /** The gRPC code Envoy's HTTP status stands for, when a body carries none. */
@@ -88,6 +96,7 @@ export function errorFromStatusJson(
   let domain: string | undefined;
   let metadata: Record<string, string> = {};
   const fieldViolations: FieldViolation[] = [];
+  let retryDelayMs: number | undefined;
   const details = Array.isArray(body["details"]) ? body["details"].filter(isObject) : [];
   for (const detail of details) {
     const name = typeName(detail);
@@ -97,6 +106,8 @@ export function errorFromStatusJson(
       metadata = stringRecord(detail["metadata"]);
     } else if (name === BAD_REQUEST) {
       fieldViolations.push(...violations(detail));
+    } else if (name === RETRY_INFO) {
+      retryDelayMs = durationMs(detail["retry_delay"] ?? detail["retryDelay"]);
     }
   }
   return new AgentSessionsError({
@@ -107,5 +118,6 @@ export function errorFromStatusJson(
     metadata,
     fieldViolations,
     httpStatus,
+    retryDelayMs,
   });
 }

@@ -23,7 +23,9 @@ import {
   ListSessionsResponseSchema,
 } from "@agent-sessions/client/gen/agentsessions/v1/session_service_pb";
 import { ClearMessagesResponseSchema } from "@agent-sessions/client/gen/agentsessions/v1/message_service_pb";
-import { EmptySchema } from "@bufbuild/protobuf/wkt";
+import { create } from "@bufbuild/protobuf";
+import { anyPack, EmptySchema } from "@bufbuild/protobuf/wkt";
+import { RetryInfoSchema } from "@agent-sessions/client/gen/google/rpc/error_details_pb";
 import { collect, rejectsWith } from "./support.js";
 import { encode, FakeGrpcServer, status, type Handler, type Reply } from "./fake-grpc-server.js";
 
@@ -282,6 +284,85 @@ describe("gRPC client behaviour against a scripted server", () => {
     }
     assert.equal(server.calls[0]?.closed, true);
     patient.close();
+  });
+
+  it("reads RetryInfo's delay from a status, in trailers and in an error event", async () => {
+    const limited = status(
+      Code.ResourceExhausted,
+      "the model is rate limited",
+      "MODEL_RATE_LIMITED",
+    );
+    limited.details.push(
+      anyPack(
+        RetryInfoSchema,
+        create(RetryInfoSchema, { retryDelay: { seconds: 1n, nanos: 500_000_000 } }),
+      ),
+    );
+    reply = () => ({ status: limited });
+    const unary = await rejectsWith(
+      client.conversation({ messages: "x" }),
+      Code.ResourceExhausted,
+      "MODEL_RATE_LIMITED",
+    );
+    assert.equal(unary.retryDelayMs, 1500);
+    reply = () => ({
+      messages: [encode(ConverseEventSchema, { seq: 1, event: { case: "error", value: limited } })],
+      status: limited,
+    });
+    const streamed = await rejectsWith(
+      collect(client.converse({ messages: "x" })),
+      Code.ResourceExhausted,
+      "MODEL_RATE_LIMITED",
+    );
+    assert.equal(streamed.retryDelayMs, 1500);
+  });
+
+  it("reads tool calls, tool results, pending calls and usage", async () => {
+    const call = { toolCallId: "c1", name: "get_weather", arguments: '{"city":"Oslo"}' };
+    reply = () => ({
+      messages: [
+        encode(ConverseEventSchema, { seq: 1, event: { case: "toolCall", value: call } }),
+        encode(ConverseEventSchema, {
+          seq: 2,
+          event: { case: "toolResult", value: { toolCallId: "c0", name: "clock", output: "12" } },
+        }),
+        encode(ConverseEventSchema, {
+          seq: 3,
+          event: {
+            case: "completed",
+            value: {
+              stopReason: "tool_calls",
+              pendingToolCalls: [call],
+              usage: { inputTokens: 3, outputTokens: 2, totalTokens: 5 },
+            },
+          },
+        }),
+      ],
+    });
+    const events = await collect(client.converse({ messages: "x", tools: [{ name: "t" }] }));
+    assert.deepEqual(events, [
+      { seq: 1, type: "toolCall", call },
+      { seq: 2, type: "toolResult", result: { toolCallId: "c0", name: "clock", output: "12" } },
+      {
+        seq: 3,
+        type: "completed",
+        result: {
+          sessionId: "",
+          sessionUuid: "",
+          response: "",
+          messagesCount: 0,
+          sessionActive: false,
+          stopReason: "tool_calls",
+          pendingToolCalls: [call],
+          usage: { inputTokens: 3, outputTokens: 2, totalTokens: 5 },
+        },
+      },
+    ]);
+    // An older server's response has neither: the turn ended with the reply, no tokens counted.
+    reply = () => ({ messages: [encode(ConversationResponseSchema, { response: "ok" })] });
+    const old = await client.conversation({ messages: "x" });
+    assert.equal(old.stopReason, "end_turn");
+    assert.deepEqual(old.usage, { inputTokens: 0, outputTokens: 0, totalTokens: 0 });
   });
 
   it("maps every role both ways", async () => {

@@ -213,6 +213,10 @@ for (const kind of KINDS) {
       assert.equal(first.messagesCount, 2);
       assert.equal(first.sessionActive, true);
       assert.match(first.sessionUuid, UUID);
+      // The mock agent: a reply, no tool calls, no tokens.
+      assert.equal(first.stopReason, "end_turn");
+      assert.deepEqual(first.pendingToolCalls, []);
+      assert.deepEqual(first.usage, { inputTokens: 0, outputTokens: 0, totalTokens: 0 });
       const again = await api.conversation({
         sessionId: first.sessionId,
         messages: [
@@ -231,12 +235,20 @@ for (const kind of KINDS) {
         sessionName: "N",
         agentName: "A",
         agentInstructions: "I",
+        model: "M",
+        serverTools: "none",
         messages: [{ role: "user", content: "U" }],
       });
       const session = await api.sessions.get(named);
       assert.deepEqual(
-        [session.sessionName, session.agentName, session.agentInstructions],
-        ["N", "A", "I"],
+        [
+          session.sessionName,
+          session.agentName,
+          session.agentInstructions,
+          session.model,
+          session.serverTools,
+        ],
+        ["N", "A", "I", "M", "none"],
       );
     });
 
@@ -264,6 +276,8 @@ for (const kind of KINDS) {
       assert.equal(completed.result.response, text);
       assert.equal(completed.result.messagesCount, 2);
       assert.equal(completed.result.sessionUuid, started.sessionUuid);
+      assert.equal(completed.result.stopReason, "end_turn");
+      assert.equal(completed.result.usage.totalTokens, 0);
       assert.equal(message.message.role, "assistant");
       assert.deepEqual(await api.messages.get(sessionId, message.message.id), message.message);
     });

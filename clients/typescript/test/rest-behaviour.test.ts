@@ -9,6 +9,7 @@ import {
   Code,
   parseSse,
   SseParser,
+  toolResult,
   type SseEvent,
 } from "@agent-sessions/client/rest";
 import { collect, rejectsWith } from "./support.js";
@@ -285,6 +286,80 @@ describe("REST helper", () => {
       "SESSION_INACTIVE",
     );
     assert.equal(error.httpStatus, 400);
+  });
+
+  it("reads RetryInfo's delay from an error body", async () => {
+    const { fetch } = scriptedFetch(() =>
+      json(429, {
+        code: 8,
+        message: "the model is rate limited",
+        details: [
+          { "@type": "type.googleapis.com/google.rpc.ErrorInfo", reason: "MODEL_RATE_LIMITED" },
+          { "@type": "type.googleapis.com/google.rpc.RetryInfo", retry_delay: "1.500s" },
+        ],
+      }),
+    );
+    const client = new AgentSessionsRestClient({ baseUrl: "http://envoy.test", fetch });
+    const error = await rejectsWith(
+      client.conversation({ messages: "x" }),
+      Code.ResourceExhausted,
+      "MODEL_RATE_LIMITED",
+    );
+    assert.equal(error.retryDelayMs, 1500);
+    assert.equal(error.httpStatus, 429);
+  });
+
+  it("sends caller tools and the session's model; reads tool events, pending calls and usage", async () => {
+    const call = { tool_call_id: "c1", name: "get_weather", arguments: '{"city":"Oslo"}' };
+    const text = sse([
+      { seq: 1, tool_call: call },
+      { seq: 2, tool_result: { tool_call_id: "c0", name: "clock", output: "12" } },
+      {
+        seq: 3,
+        completed: {
+          session_id: "s",
+          stop_reason: "tool_calls",
+          pending_tool_calls: [call],
+          usage: { input_tokens: 3, output_tokens: 2, total_tokens: 5 },
+        },
+      },
+    ]);
+    const { fetch, calls } = scriptedFetch(() => new Response(chunkedBody(text, 7)));
+    const client = new AgentSessionsRestClient({ baseUrl: "http://envoy.test", fetch });
+    const parameters = { type: "object", properties: { city: { type: "string" } } };
+    const events = await collect(
+      client.converse({
+        messages: [toolResult("c0", "done")],
+        model: "m",
+        serverTools: "none",
+        tools: [{ name: "get_weather", description: "Weather.", parameters }],
+      }),
+    );
+    const pending = { toolCallId: "c1", name: "get_weather", arguments: '{"city":"Oslo"}' };
+    assert.deepEqual(events, [
+      { seq: 1, type: "toolCall", call: pending },
+      { seq: 2, type: "toolResult", result: { toolCallId: "c0", name: "clock", output: "12" } },
+      {
+        seq: 3,
+        type: "completed",
+        result: {
+          sessionId: "s",
+          sessionUuid: "",
+          response: "",
+          messagesCount: 0,
+          sessionActive: false,
+          stopReason: "tool_calls",
+          pendingToolCalls: [pending],
+          usage: { inputTokens: 3, outputTokens: 2, totalTokens: 5 },
+        },
+      },
+    ]);
+    assert.deepEqual(JSON.parse(String(calls[0]?.init.body)), {
+      messages: [{ role: "tool", tool_call_id: "c0", content: "done" }],
+      model: "m",
+      server_tools: "none",
+      tools: [{ name: "get_weather", description: "Weather.", parameters }],
+    });
   });
 
   it("parses JSON error bodies with field violations, and bodies that are not JSON", async () => {

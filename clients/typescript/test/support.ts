@@ -21,6 +21,19 @@ export const NO_LIVE_STACK: string | false =
     ? false
     : "set AGENT_SESSIONS_GRPC_URL, _ENVOY_URL, _TOKEN and _OTHER_TOKEN (tests/test_typescript_client.py does)";
 
+/**
+ * A second server whose scripted agent calls tools and reports usage (tests/clients/agents.py):
+ * its gRPC port and its Envoy.
+ */
+export const TOOLS_GRPC_URL = process.env["AGENT_SESSIONS_TOOLS_GRPC_URL"] ?? "";
+export const TOOLS_ENVOY_URL = process.env["AGENT_SESSIONS_TOOLS_ENVOY_URL"] ?? "";
+
+/** Why the tool-calling tests cannot run, or false when they can. */
+export const NO_TOOLS_STACK: string | false =
+  TOOLS_GRPC_URL && TOOLS_ENVOY_URL && TOKEN
+    ? false
+    : "set AGENT_SESSIONS_TOOLS_GRPC_URL, _TOOLS_ENVOY_URL and _TOKEN (tests/test_typescript_client.py does)";
+
 export const MOCK = "This is a mock response to: ";
 
 /** A session id no other test uses. */
@@ -37,15 +50,24 @@ export interface Opened {
   close(): void;
 }
 
-export function open(kind: Kind, token: Credentials = TOKEN): Opened {
+export function open(
+  kind: Kind,
+  token: Credentials = TOKEN,
+  urls: { grpc: string; envoy: string } = { grpc: GRPC_URL, envoy: ENVOY_URL },
+): Opened {
   if (kind === "rest") {
-    return { api: new AgentSessionsRestClient({ baseUrl: ENVOY_URL, token }), close() {} };
+    return { api: new AgentSessionsRestClient({ baseUrl: urls.envoy, token }), close() {} };
   }
   const client = new AgentSessionsClient({
-    baseUrl: kind === "grpc" ? GRPC_URL : ENVOY_URL,
+    baseUrl: kind === "grpc" ? urls.grpc : urls.envoy,
     token,
   });
   return { api: client, close: () => client.close() };
+}
+
+/** A client of the server whose agent calls tools. */
+export function openTools(kind: Kind, token: Credentials = TOKEN): Opened {
+  return open(kind, token, { grpc: TOOLS_GRPC_URL, envoy: TOOLS_ENVOY_URL });
 }
 
 /** Asserts that `promise` fails with an AgentSessionsError of `code` (and `reason`). */

@@ -2,7 +2,7 @@
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import type * as t from "../types.js";
 import { Role, type Message, type Session } from "../gen/agentsessions/v1/resources_pb.js";
-import type { ConversationMessageSchema, ConversationResponse, ConverseEvent } from "../gen/agentsessions/v1/session_service_pb.js";
+import type { ConversationMessageSchema, ConversationResponse, ConverseEvent, ToolSchema } from "../gen/agentsessions/v1/session_service_pb.js";
 /**
  * The proto enum value of a role; anything else is sent as `role_unspecified`, which the
  * server refuses with INVALID_ARGUMENT naming the field, as it does over REST.
@@ -25,5 +25,8 @@ export declare function turnToProto(request: t.ConversationRequest): {
     sessionName?: string;
     agentName?: string;
     agentInstructions?: string;
+    model?: string;
+    serverTools?: string;
+    tools: MessageInitShape<typeof ToolSchema>[];
 };
 //# sourceMappingURL=convert.d.ts.map

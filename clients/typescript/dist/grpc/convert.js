@@ -51,6 +51,8 @@ export function sessionFromProto(s) {
         userId: s.userId,
         agentName: s.agentName,
         agentInstructions: s.agentInstructions,
+        model: s.model,
+        serverTools: s.serverTools,
         createdAt: date(s.createdAt),
         updatedAt: date(s.updatedAt),
     };
@@ -69,6 +71,16 @@ export function messageFromProto(m) {
         updatedAt: date(m.updatedAt),
     };
 }
+function toolCallFromProto(c) {
+    return { toolCallId: c.toolCallId, name: c.name, arguments: c.arguments };
+}
+function usageFromProto(u) {
+    return {
+        inputTokens: u?.inputTokens ?? 0,
+        outputTokens: u?.outputTokens ?? 0,
+        totalTokens: u?.totalTokens ?? 0,
+    };
+}
 export function resultFromProto(r) {
     return {
         sessionId: r.sessionId,
@@ -76,6 +88,10 @@ export function resultFromProto(r) {
         response: r.response,
         messagesCount: r.messagesCount,
         sessionActive: r.sessionActive,
+        // An older service sends none: its turns always end with the reply.
+        stopReason: r.stopReason || "end_turn",
+        pendingToolCalls: r.pendingToolCalls.map(toolCallFromProto),
+        usage: usageFromProto(r.usage),
     };
 }
 /**
@@ -94,6 +110,12 @@ export function eventFromProto(e) {
             };
         case "delta":
             return { seq, type: "delta", text: e.event.value.text };
+        case "toolCall":
+            return { seq, type: "toolCall", call: toolCallFromProto(e.event.value) };
+        case "toolResult": {
+            const { toolCallId, name, output } = e.event.value;
+            return { seq, type: "toolResult", result: { toolCallId, name, output } };
+        }
         case "message":
             return { seq, type: "message", message: messageFromProto(e.event.value) };
         case "completed":
@@ -113,6 +135,13 @@ export function conversationMessageToProto(m) {
         extraData: m.extraData,
     };
 }
+function toolToProto(tool) {
+    return {
+        name: tool.name,
+        description: tool.description ?? "",
+        parameters: tool.parameters,
+    };
+}
 /** The fields shared by ConversationRequest and ConverseRequest. */
 export function turnToProto(request) {
     return {
@@ -121,6 +150,9 @@ export function turnToProto(request) {
         sessionName: request.sessionName,
         agentName: request.agentName,
         agentInstructions: request.agentInstructions,
+        model: request.model,
+        serverTools: request.serverTools,
+        tools: (request.tools ?? []).map(toolToProto),
     };
 }
 //# sourceMappingURL=convert.js.map

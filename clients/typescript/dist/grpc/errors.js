@@ -2,8 +2,13 @@
 import { ConnectError } from "@connectrpc/connect";
 import { anyIs, anyUnpack } from "@bufbuild/protobuf/wkt";
 import { AgentSessionsError, toCode } from "../errors.js";
-import { BadRequestSchema, ErrorInfoSchema, } from "../gen/google/rpc/error_details_pb.js";
-function fromDetails(code, message, infos, badRequests, cause) {
+import { BadRequestSchema, ErrorInfoSchema, RetryInfoSchema, } from "../gen/google/rpc/error_details_pb.js";
+function milliseconds(duration) {
+    if (duration === undefined)
+        return undefined;
+    return Number(duration.seconds) * 1000 + Math.round(duration.nanos / 1_000_000);
+}
+function fromDetails(code, message, infos, badRequests, retries, cause) {
     const info = infos[0];
     const fieldViolations = badRequests.flatMap((bad) => bad.fieldViolations.map((v) => ({ field: v.field, description: v.description })));
     return new AgentSessionsError({
@@ -13,6 +18,7 @@ function fromDetails(code, message, infos, badRequests, cause) {
         domain: info?.domain || undefined,
         metadata: info ? { ...info.metadata } : {},
         fieldViolations,
+        retryDelayMs: milliseconds(retries[0]?.retryDelay),
         cause,
     });
 }
@@ -28,12 +34,13 @@ export function errorFromConnect(error) {
         return error;
     if (error.cause instanceof AgentSessionsError)
         return error.cause;
-    return fromDetails(error.code, error.rawMessage, error.findDetails(ErrorInfoSchema), error.findDetails(BadRequestSchema), error);
+    return fromDetails(error.code, error.rawMessage, error.findDetails(ErrorInfoSchema), error.findDetails(BadRequestSchema), error.findDetails(RetryInfoSchema), error);
 }
 /** An AgentSessionsError from the google.rpc.Status of a stream's `error` event. */
 export function errorFromStatus(status) {
     const infos = [];
     const badRequests = [];
+    const retries = [];
     for (const detail of status.details) {
         if (anyIs(detail, ErrorInfoSchema)) {
             const info = anyUnpack(detail, ErrorInfoSchema);
@@ -45,7 +52,12 @@ export function errorFromStatus(status) {
             if (bad)
                 badRequests.push(bad);
         }
+        else if (anyIs(detail, RetryInfoSchema)) {
+            const retry = anyUnpack(detail, RetryInfoSchema);
+            if (retry)
+                retries.push(retry);
+        }
     }
-    return fromDetails(status.code, status.message, infos, badRequests);
+    return fromDetails(status.code, status.message, infos, badRequests, retries);
 }
 //# sourceMappingURL=errors.js.map

@@ -65,6 +65,8 @@ export function sessionFromJson(value) {
         userId: str(o, "user_id"),
         agentName: optional(o, "agent_name"),
         agentInstructions: optional(o, "agent_instructions"),
+        model: optional(o, "model"),
+        serverTools: optional(o, "server_tools"),
         createdAt: parseTimestamp(o["created_at"]),
         updatedAt: parseTimestamp(o["updated_at"]),
     };
@@ -104,6 +106,26 @@ export function messagePageFromJson(value) {
         totalSize: num(o, "total_size"),
     };
 }
+function toolCallFromJson(value) {
+    const o = object(value, "ToolCall");
+    return {
+        toolCallId: str(o, "tool_call_id"),
+        name: str(o, "name"),
+        arguments: str(o, "arguments"),
+    };
+}
+function toolResultFromJson(value) {
+    const o = object(value, "ToolResult");
+    return { toolCallId: str(o, "tool_call_id"), name: str(o, "name"), output: str(o, "output") };
+}
+function usageFromJson(value) {
+    const o = isObject(value) ? value : {};
+    return {
+        inputTokens: num(o, "input_tokens"),
+        outputTokens: num(o, "output_tokens"),
+        totalTokens: num(o, "total_tokens"),
+    };
+}
 export function resultFromJson(value) {
     const o = object(value, "ConversationResponse");
     return {
@@ -112,6 +134,10 @@ export function resultFromJson(value) {
         response: str(o, "response"),
         messagesCount: num(o, "messages_count"),
         sessionActive: bool(o, "session_active"),
+        // An older service sends none: its turns always end with the reply.
+        stopReason: str(o, "stop_reason") || "end_turn",
+        pendingToolCalls: list(o, "pending_tool_calls").map(toolCallFromJson),
+        usage: usageFromJson(o["usage"]),
     };
 }
 export function deletedCountFromJson(value) {
@@ -135,6 +161,12 @@ export function eventFromJson(value) {
     }
     if (isObject(o["delta"]))
         return { seq, type: "delta", text: str(o["delta"], "text") };
+    if (isObject(o["tool_call"])) {
+        return { seq, type: "toolCall", call: toolCallFromJson(o["tool_call"]) };
+    }
+    if (isObject(o["tool_result"])) {
+        return { seq, type: "toolResult", result: toolResultFromJson(o["tool_result"]) };
+    }
     if (isObject(o["message"])) {
         return { seq, type: "message", message: messageFromJson(o["message"]) };
     }
@@ -162,6 +194,8 @@ export function sessionChangesToJson(input) {
         agent_name: input.agentName,
         agent_instructions: input.agentInstructions,
         is_active: input.isActive,
+        model: input.model,
+        server_tools: input.serverTools,
     });
 }
 export function newSessionToJson(input) {
@@ -176,6 +210,13 @@ export function messageInputToJson(input) {
         extra_data: input.extraData,
     });
 }
+function toolToJson(tool) {
+    return body({
+        name: tool.name,
+        description: tool.description,
+        parameters: tool.parameters,
+    });
+}
 export function turnToJson(request) {
     return body({
         messages: turnMessages(request.messages).map(messageInputToJson),
@@ -183,6 +224,9 @@ export function turnToJson(request) {
         session_name: request.sessionName,
         agent_name: request.agentName,
         agent_instructions: request.agentInstructions,
+        model: request.model,
+        server_tools: request.serverTools,
+        tools: request.tools?.map(toolToJson),
     });
 }
 //# sourceMappingURL=json.js.map

@@ -1,5 +1,5 @@
 /** Generated protobuf messages ↔ the wrapper's plain types. */
-import type { MessageInitShape } from "@bufbuild/protobuf";
+import type { JsonObject, MessageInitShape } from "@bufbuild/protobuf";
 import { timestampDate, type Timestamp } from "@bufbuild/protobuf/wkt";
 import { AgentSessionsError, Code } from "../errors.js";
 import { turnMessages } from "../types.js";
@@ -9,6 +9,9 @@ import type {
   ConversationMessageSchema,
   ConversationResponse,
   ConverseEvent,
+  ToolCall,
+  ToolSchema,
+  Usage,
 } from "../gen/agentsessions/v1/session_service_pb.js";
 import { errorFromStatus } from "./errors.js";
 
@@ -63,6 +66,8 @@ export function sessionFromProto(s: Session): t.Session {
     userId: s.userId,
     agentName: s.agentName,
     agentInstructions: s.agentInstructions,
+    model: s.model,
+    serverTools: s.serverTools,
     createdAt: date(s.createdAt),
     updatedAt: date(s.updatedAt),
   };
@@ -83,6 +88,18 @@ export function messageFromProto(m: Message): t.Message {
   };
 }
 
+function toolCallFromProto(c: ToolCall): t.ToolCall {
+  return { toolCallId: c.toolCallId, name: c.name, arguments: c.arguments };
+}
+
+function usageFromProto(u: Usage | undefined): t.Usage {
+  return {
+    inputTokens: u?.inputTokens ?? 0,
+    outputTokens: u?.outputTokens ?? 0,
+    totalTokens: u?.totalTokens ?? 0,
+  };
+}
+
 export function resultFromProto(r: ConversationResponse): t.ConversationResult {
   return {
     sessionId: r.sessionId,
@@ -90,6 +107,10 @@ export function resultFromProto(r: ConversationResponse): t.ConversationResult {
     response: r.response,
     messagesCount: r.messagesCount,
     sessionActive: r.sessionActive,
+    // An older service sends none: its turns always end with the reply.
+    stopReason: r.stopReason || "end_turn",
+    pendingToolCalls: r.pendingToolCalls.map(toolCallFromProto),
+    usage: usageFromProto(r.usage),
   };
 }
 
@@ -109,6 +130,12 @@ export function eventFromProto(e: ConverseEvent): t.ConverseEvent | undefined {
       };
     case "delta":
       return { seq, type: "delta", text: e.event.value.text };
+    case "toolCall":
+      return { seq, type: "toolCall", call: toolCallFromProto(e.event.value) };
+    case "toolResult": {
+      const { toolCallId, name, output } = e.event.value;
+      return { seq, type: "toolResult", result: { toolCallId, name, output } };
+    }
     case "message":
       return { seq, type: "message", message: messageFromProto(e.event.value) };
     case "completed":
@@ -132,6 +159,14 @@ export function conversationMessageToProto(
   };
 }
 
+function toolToProto(tool: t.Tool): MessageInitShape<typeof ToolSchema> {
+  return {
+    name: tool.name,
+    description: tool.description ?? "",
+    parameters: tool.parameters as JsonObject | undefined,
+  };
+}
+
 /** The fields shared by ConversationRequest and ConverseRequest. */
 export function turnToProto(request: t.ConversationRequest): {
   messages: MessageInitShape<typeof ConversationMessageSchema>[];
@@ -139,6 +174,9 @@ export function turnToProto(request: t.ConversationRequest): {
   sessionName?: string;
   agentName?: string;
   agentInstructions?: string;
+  model?: string;
+  serverTools?: string;
+  tools: MessageInitShape<typeof ToolSchema>[];
 } {
   return {
     messages: turnMessages(request.messages).map(conversationMessageToProto),
@@ -146,5 +184,8 @@ export function turnToProto(request: t.ConversationRequest): {
     sessionName: request.sessionName,
     agentName: request.agentName,
     agentInstructions: request.agentInstructions,
+    model: request.model,
+    serverTools: request.serverTools,
+    tools: (request.tools ?? []).map(toolToProto),
   };
 }

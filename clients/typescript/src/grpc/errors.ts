@@ -1,20 +1,28 @@
 /** ConnectError and google.rpc.Status (the stream's `error` event) to AgentSessionsError. */
 import { ConnectError } from "@connectrpc/connect";
-import { anyIs, anyUnpack } from "@bufbuild/protobuf/wkt";
+import { anyIs, anyUnpack, type Duration } from "@bufbuild/protobuf/wkt";
 import { AgentSessionsError, toCode, type FieldViolation } from "../errors.js";
 import {
   BadRequestSchema,
   ErrorInfoSchema,
+  RetryInfoSchema,
   type BadRequest,
   type ErrorInfo,
+  type RetryInfo,
 } from "../gen/google/rpc/error_details_pb.js";
 import type { Status } from "../gen/google/rpc/status_pb.js";
+
+function milliseconds(duration: Duration | undefined): number | undefined {
+  if (duration === undefined) return undefined;
+  return Number(duration.seconds) * 1000 + Math.round(duration.nanos / 1_000_000);
+}
 
 function fromDetails(
   code: number,
   message: string,
   infos: ErrorInfo[],
   badRequests: BadRequest[],
+  retries: RetryInfo[],
   cause?: unknown,
 ): AgentSessionsError {
   const info = infos[0];
@@ -28,6 +36,7 @@ function fromDetails(
     domain: info?.domain || undefined,
     metadata: info ? { ...info.metadata } : {},
     fieldViolations,
+    retryDelayMs: milliseconds(retries[0]?.retryDelay),
     cause,
   });
 }
@@ -46,6 +55,7 @@ export function errorFromConnect(error: unknown): unknown {
     error.rawMessage,
     error.findDetails(ErrorInfoSchema),
     error.findDetails(BadRequestSchema),
+    error.findDetails(RetryInfoSchema),
     error,
   );
 }
@@ -54,6 +64,7 @@ export function errorFromConnect(error: unknown): unknown {
 export function errorFromStatus(status: Status): AgentSessionsError {
   const infos: ErrorInfo[] = [];
   const badRequests: BadRequest[] = [];
+  const retries: RetryInfo[] = [];
   for (const detail of status.details) {
     if (anyIs(detail, ErrorInfoSchema)) {
       const info = anyUnpack(detail, ErrorInfoSchema);
@@ -61,7 +72,10 @@ export function errorFromStatus(status: Status): AgentSessionsError {
     } else if (anyIs(detail, BadRequestSchema)) {
       const bad = anyUnpack(detail, BadRequestSchema);
       if (bad) badRequests.push(bad);
+    } else if (anyIs(detail, RetryInfoSchema)) {
+      const retry = anyUnpack(detail, RetryInfoSchema);
+      if (retry) retries.push(retry);
     }
   }
-  return fromDetails(status.code, status.message, infos, badRequests);
+  return fromDetails(status.code, status.message, infos, badRequests, retries);
 }

@@ -74,6 +74,8 @@ export function sessionFromJson(value: unknown): t.Session {
     userId: str(o, "user_id"),
     agentName: optional(o, "agent_name"),
     agentInstructions: optional(o, "agent_instructions"),
+    model: optional(o, "model"),
+    serverTools: optional(o, "server_tools"),
     createdAt: parseTimestamp(o["created_at"]),
     updatedAt: parseTimestamp(o["updated_at"]),
   };
@@ -118,6 +120,29 @@ export function messagePageFromJson(value: unknown): t.MessagePage {
   };
 }
 
+function toolCallFromJson(value: unknown): t.ToolCall {
+  const o = object(value, "ToolCall");
+  return {
+    toolCallId: str(o, "tool_call_id"),
+    name: str(o, "name"),
+    arguments: str(o, "arguments"),
+  };
+}
+
+function toolResultFromJson(value: unknown): t.ToolResult {
+  const o = object(value, "ToolResult");
+  return { toolCallId: str(o, "tool_call_id"), name: str(o, "name"), output: str(o, "output") };
+}
+
+function usageFromJson(value: unknown): t.Usage {
+  const o = isObject(value) ? value : {};
+  return {
+    inputTokens: num(o, "input_tokens"),
+    outputTokens: num(o, "output_tokens"),
+    totalTokens: num(o, "total_tokens"),
+  };
+}
+
 export function resultFromJson(value: unknown): t.ConversationResult {
   const o = object(value, "ConversationResponse");
   return {
@@ -126,6 +151,10 @@ export function resultFromJson(value: unknown): t.ConversationResult {
     response: str(o, "response"),
     messagesCount: num(o, "messages_count"),
     sessionActive: bool(o, "session_active"),
+    // An older service sends none: its turns always end with the reply.
+    stopReason: str(o, "stop_reason") || "end_turn",
+    pendingToolCalls: list(o, "pending_tool_calls").map(toolCallFromJson),
+    usage: usageFromJson(o["usage"]),
   };
 }
 
@@ -150,6 +179,12 @@ export function eventFromJson(value: unknown): t.ConverseEvent | undefined {
     };
   }
   if (isObject(o["delta"])) return { seq, type: "delta", text: str(o["delta"], "text") };
+  if (isObject(o["tool_call"])) {
+    return { seq, type: "toolCall", call: toolCallFromJson(o["tool_call"]) };
+  }
+  if (isObject(o["tool_result"])) {
+    return { seq, type: "toolResult", result: toolResultFromJson(o["tool_result"]) };
+  }
   if (isObject(o["message"])) {
     return { seq, type: "message", message: messageFromJson(o["message"]) };
   }
@@ -178,6 +213,8 @@ export function sessionChangesToJson(input: t.SessionChanges): JsonObject {
     agent_name: input.agentName,
     agent_instructions: input.agentInstructions,
     is_active: input.isActive,
+    model: input.model,
+    server_tools: input.serverTools,
   });
 }
 
@@ -197,6 +234,14 @@ export function messageInputToJson(
   });
 }
 
+function toolToJson(tool: t.Tool): JsonObject {
+  return body({
+    name: tool.name,
+    description: tool.description,
+    parameters: tool.parameters,
+  });
+}
+
 export function turnToJson(request: t.ConversationRequest): JsonObject {
   return body({
     messages: turnMessages(request.messages).map(messageInputToJson),
@@ -204,5 +249,8 @@ export function turnToJson(request: t.ConversationRequest): JsonObject {
     session_name: request.sessionName,
     agent_name: request.agentName,
     agent_instructions: request.agentInstructions,
+    model: request.model,
+    server_tools: request.serverTools,
+    tools: request.tools?.map(toolToJson),
   });
 }
