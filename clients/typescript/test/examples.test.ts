@@ -5,7 +5,16 @@ import { dirname, join } from "node:path";
 import { describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
-import { ENVOY_URL, GRPC_URL, MOCK, NO_LIVE_STACK, TOKEN } from "./support.js";
+import {
+  ENVOY_URL,
+  GRPC_URL,
+  MOCK,
+  NO_LIVE_STACK,
+  NO_TOOLS_STACK,
+  TOKEN,
+  TOOLS_ENVOY_URL,
+  TOOLS_GRPC_URL,
+} from "./support.js";
 
 const run = promisify(execFile);
 const EXAMPLES = join(dirname(fileURLToPath(import.meta.url)), "..", "examples");
@@ -49,6 +58,35 @@ describe("examples", { skip: NO_LIVE_STACK }, () => {
         out,
         new RegExp(`^\\[session \\S+\\] ${MOCK}streamed words\\n\\[stored; 2 messages\\]\\n$`),
       );
+    });
+  }
+});
+
+describe("examples of models and tools", { skip: NO_LIVE_STACK || NO_TOOLS_STACK }, () => {
+  it("real-model says when the service answers with its mock agent", async () => {
+    const out = await example("real-model", { AGENT_SESSIONS_URL: ENVOY_URL }, "Hi");
+    assert.ok(out.includes(`${MOCK}Hi\n[model default; usage: 0 in + 0 out = 0 tokens`), out);
+    assert.ok(out.includes("[no tokens: the service answers with its mock agent"), out);
+  });
+
+  for (const [transport, env] of [
+    ["REST", { AGENT_SESSIONS_URL: TOOLS_ENVOY_URL }],
+    ["gRPC", { AGENT_SESSIONS_GRPC_URL: TOOLS_GRPC_URL }],
+  ] as const) {
+    it(`real-model prints tool events, the model and the usage over ${transport}`, async () => {
+      const out = await example("real-model", env, "--model", "tiny-1b", "Time?");
+      assert.match(out, /^\[session \S+\]\nChecking the clock. \n\[calls clock \{\}\]\n/);
+      assert.ok(out.includes("[clock answered: 12:00]\nIt is 12:00 (model tiny-1b). "), out);
+      assert.ok(out.includes("[model tiny-1b; usage: 12 in + 8 out = 20 tokens; 5 messages]"), out);
+      assert.ok(!out.includes("no tokens"), out);
+    });
+
+    it(`caller-tools answers the agent's calls over ${transport}`, async () => {
+      const out = await example("caller-tools", env, "Weather", "in", "Oslo?");
+      assert.ok(out.includes('[the agent calls get_weather {"city": "Oslo"}]'), out);
+      assert.ok(out.includes("agent: Done: get_weather said sunny, 21° celsius in Oslo.\n"), out);
+      assert.ok(out.includes("[65 tokens in all turns; 5 messages]"), out);
+      assert.match(out, /^ {5}tool get_weather#\S+: sunny, 21° celsius in Oslo$/m);
     });
   }
 });
