@@ -152,46 +152,52 @@ def test_racing_inserts_of_a_new_user_or_session_do_nothing_instead_of_failing(
 ) -> None:
     """The first calls of a new user, and first turns on a new session, store them at once.
 
-    Eight connections run the same insert at the same moment, 100 times: an ON CONFLICT with a
-    single target let a collision on another unique index through as an error (seen: 19 of
-    1,600 with `ON CONFLICT (id)` on users).
+    Eight connections write at the same moment, 100 times: a CreateSession and seven first
+    turns, each inserting the new user too. An ON CONFLICT with a single target on users let a
+    collision on another unique index through as an error (seen: 19 of 1,600 with
+    `ON CONFLICT (id)`); the turns' upsert must neither fail nor give two turns one position.
     """
     import asyncio
     import uuid
 
-    import psycopg
-    from agent_sessions.db import statements as r
+    from agent_sessions.db.engine import Connection
+    from agent_sessions.db.repositories import SessionRepository, TurnRepository
+    from agent_sessions.domain import NewMessage, Owner, SessionFields
     from agent_sessions.services.sessions import session_uuid_for
 
     async def scenario() -> list[BaseException]:
-        conns = [
-            await psycopg.AsyncConnection.connect(database_url, autocommit=True) for _ in range(8)
-        ]
+        conns = [await Connection.connect(database_url, autocommit=True) for _ in range(8)]
         failures: list[BaseException] = []
         try:
             for _ in range(100):
                 user = uuid.uuid4()
                 subject = f"racer-{user.hex}"
                 session = session_uuid_for(user, "raced")
-                user_params = {"p_user_id": user, "p_subject": subject}
-                session_params = {
-                    "p_id": session,
-                    "p_user_id": user,
-                    "p_session_id": "raced",
-                    "p_session_name": None,
-                    "p_agent_name": None,
-                    "p_agent_instructions": None,
-                    "p_model": None,
-                    "p_server_tools": None,
-                }
-                for query, params in (
-                    (r.ENSURE_USER, user_params),
-                    (r.CREATE_SESSION_IF_NEW, session_params),
-                ):
-                    results = await asyncio.gather(
-                        *(c.execute(query, params) for c in conns), return_exceptions=True
+                # The first write of a new user: a session created and first turns on it, at once,
+                # through the repositories (a turn retries once when it lost the race to create).
+                owner = Owner(user, subject)
+                turn = [NewMessage(role="user", content="x")]
+                results = await asyncio.gather(
+                    SessionRepository(conns[0], owner).create(
+                        session, "raced", SessionFields(), True, subject
+                    ),
+                    *(
+                        TurnRepository(c, owner).store(
+                            session, "raced", SessionFields(), turn, subject
+                        )
+                        for c in conns[1:]
+                    ),
+                    return_exceptions=True,
+                )
+                failures += [e for e in results if isinstance(e, BaseException)]
+                # Every turn was stored, each at a position of its own.
+                seqs = await (
+                    await conns[0].execute(
+                        "SELECT m.seq FROM session_messages m WHERE m.session_uuid = %s",
+                        [session],
                     )
-                    failures += [e for e in results if isinstance(e, BaseException)]
+                ).fetchall()
+                assert sorted(seq for (seq,) in seqs) == list(range(1, 8)), (seqs, failures)
         finally:
             for c in conns:
                 await c.close()

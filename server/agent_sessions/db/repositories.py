@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, cast
 
+import psycopg
 from psycopg.rows import AsyncRowFactory, tuple_row
 
 from agent_sessions.db import statements as q
@@ -51,16 +52,6 @@ class _Repository:
         return cast(list[Any], await cursor.fetchall())
 
 
-class UserRepository(_Repository):
-    """The owner's user row."""
-
-    __slots__ = ()
-
-    async def ensure(self, subject: str) -> None:
-        """Stores the owner's user row unless it exists."""
-        await self._run(q.ENSURE_USER, subject=subject)
-
-
 class SessionRepository(_Repository):
     """The owner's sessions."""
 
@@ -76,14 +67,21 @@ class SessionRepository(_Repository):
         return await self._one(q.LOCK_SESSION, tuple_row, session_id=session_id) is not None
 
     async def create(
-        self, id: uuid.UUID, session_id: str, fields: SessionFields, is_active: bool
+        self,
+        id: uuid.UUID,
+        session_id: str,
+        fields: SessionFields,
+        is_active: bool,
+        new_user: str | None,
     ) -> Session | None:
-        """Inserts a session; None when the owner already has one with this `session_id`."""
+        """Inserts a session (and the owner's user row, given its subject as `new_user`) in one
+        statement; None when the owner already has one with this `session_id`."""
         return cast(
             Session | None,
             await self._one(
-                q.CREATE_SESSION,
+                q.CREATE_SESSION[new_user is not None],
                 SESSION_ROW,
+                subject=new_user,
                 id=id,
                 session_id=session_id,
                 is_active=is_active,
@@ -94,19 +92,6 @@ class SessionRepository(_Repository):
                 model=fields.model,
                 server_tools=fields.server_tools,
             ),
-        )
-
-    async def create_if_new(self, id: uuid.UUID, session_id: str, fields: SessionFields) -> None:
-        """Inserts an active session unless the owner has one with this `session_id`."""
-        await self._run(
-            q.CREATE_SESSION_IF_NEW,
-            id=id,
-            session_id=session_id,
-            session_name=fields.session_name,
-            agent_name=fields.agent_name,
-            agent_instructions=fields.agent_instructions,
-            model=fields.model,
-            server_tools=fields.server_tools,
         )
 
     async def page(
@@ -150,16 +135,6 @@ class SessionRepository(_Repository):
 
     async def reset_message_count(self, session_id: str) -> None:
         await self._run(q.RESET_MESSAGE_COUNT, session_id=session_id)
-
-    async def reserve(self, session_id: str, count: int) -> tuple[Session, int, int] | None:
-        """Reserves `count` positions at the session's end, row-locking it until commit.
-
-        Returns the session, its new `last_seq` and its new message count.
-        """
-        row = await self._one(q.BUMP_TURN, tuple_row, session_id=session_id, count=count)
-        if row is None:
-            return None
-        return Session(*row[:_N_SESSION]), int(row[_N_SESSION]), int(row[_N_SESSION + 1])
 
 
 class MessageRepository(_Repository):
@@ -243,21 +218,42 @@ class MessageRepository(_Repository):
     async def clear(self, session_id: str) -> int:
         return await self._run(q.CLEAR_MESSAGES, session_id=session_id)
 
-    async def recent(self, session_id: str, limit: int) -> list[Message]:
-        """The session's last `limit` messages, oldest first."""
-        rows = await self._all(q.RECENT_MESSAGES, MESSAGE_ROW, session_id=session_id, limit=limit)
-        rows.reverse()
-        return rows
 
-    async def insert_turn(
-        self, session_uuid: uuid.UUID, first_seq: int, messages: Sequence[NewMessage]
-    ) -> list[Message]:
-        """Inserts a turn's messages at positions from `first_seq` on, in order."""
-        return await self._all(
-            q.INSERT_TURN,
-            MESSAGE_ROW,
-            session_uuid=session_uuid,
-            first_seq=first_seq,
+class TurnRepository(_Repository):
+    """What a conversation turn reads before the agent runs, and stores after."""
+
+    __slots__ = ()
+
+    async def context(self, session_id: str, limit: int) -> tuple[Session, list[Message]] | None:
+        """The session and its last `limit` messages, oldest first; None without a session."""
+        rows = await self._all(q.TURN_CONTEXT, tuple_row, session_id=session_id, limit=limit)
+        if not rows:
+            return None
+        session = Session(*rows[0][:_N_SESSION])
+        messages = [Message(*row[_N_SESSION:]) for row in rows if row[_N_SESSION] is not None]
+        return session, messages
+
+    async def store(
+        self,
+        session_uuid: uuid.UUID,
+        session_id: str,
+        fields: SessionFields,
+        messages: Sequence[NewMessage],
+        new_user: str | None,
+    ) -> tuple[Session, list[Message], int] | None:
+        """Stores a whole turn in one statement, creating the session if it is new; returns
+        the session, the stored messages and the session's new count, or None (nothing
+        stored) when the session is inactive."""
+        params = dict(
+            subject=new_user,
+            id=session_uuid,
+            session_id=session_id,
+            session_name=fields.session_name,
+            agent_name=fields.agent_name,
+            agent_instructions=fields.agent_instructions,
+            model=fields.model,
+            server_tools=fields.server_tools,
+            count=len(messages),
             ids=[uuid.uuid4() for _ in messages],
             roles=[m.role for m in messages],
             contents=[m.content for m in messages],
@@ -265,3 +261,16 @@ class MessageRepository(_Repository):
             tool_names=[m.tool_name for m in messages],
             extra_data=[m.extra_data for m in messages],
         )
+        query = q.STORE_TURN[new_user is not None]
+        try:
+            rows = await self._all(query, tuple_row, **params)
+        except psycopg.errors.UniqueViolation:
+            # Two first turns of a new session raced: the upsert's arbiter is the id, and the
+            # other insert can win on the (user_id, session_id) index first. The statement
+            # changed nothing; the session now exists, so the retry takes the update path.
+            rows = await self._all(query, tuple_row, **params)
+        if not rows:
+            return None
+        session = Session(*rows[0][:_N_SESSION])
+        count = int(rows[0][_N_SESSION + 1])
+        return session, [Message(*row[_N_SESSION + 2 :]) for row in rows], count

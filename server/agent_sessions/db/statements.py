@@ -67,12 +67,6 @@ OWNED_SESSION_ID = select(S.c.id).where(OWNED_SESSION).scalar_subquery()
 ONE: Any = literal_column("1")
 ZERO: Any = literal_column("0")
 
-# Both inserts below name no conflict target: PostgreSQL then treats every unique index as an
-# arbiter. With one target, two concurrent first calls that collide on another unique index
-# (users.subject; the session's derived id) fail with a unique violation instead of doing nothing.
-ENSURE_USER = sql(
-    pg_insert(U).values(id=OWNER, subject=bindparam("p_subject")).on_conflict_do_nothing()
-)
 GET_SESSION = sql(select(*SESSION_COLUMNS).where(OWNED_SESSION))
 LOCK_SESSION = sql(select(S.c.id).where(OWNED_SESSION).with_for_update())
 DELETE_SESSION = sql(delete(S).where(OWNED_SESSION).returning(S.c.id))
@@ -115,50 +109,53 @@ SET_MESSAGE_COUNT = sql(
     update(S).where(OWNED_SESSION).values(message_count=S.c.message_count + bindparam("p_change"))
 )
 RESET_MESSAGE_COUNT = sql(update(S).where(OWNED_SESSION).values(message_count=ZERO))
-# The agent's history: the session's last `p_limit` messages, newest first.
-RECENT_MESSAGES = sql(
-    select(*MESSAGE_COLUMNS)
-    .where(M.c.session_uuid == OWNED_SESSION_ID)
-    .order_by(M.c.seq.desc())
-    .limit(bindparam("p_limit"))
+
+_SESSION_RETURNING = ", ".join(f"a.{column.name}" for column in SESSION_COLUMNS)
+_SESSION_SELECTED = ", ".join(f"s.{column.name}" for column in SESSION_COLUMNS)
+_MESSAGE_NAMES = ", ".join(column.name for column in MESSAGE_COLUMNS)
+_MESSAGE_SELECTED = ", ".join(f"m.{column.name}" for column in MESSAGE_COLUMNS)
+_ENSURE_USER_SQL = """ensure_user AS (
+  INSERT INTO users (id, subject) VALUES (%(p_user_id)s, %(p_subject)s) ON CONFLICT DO NOTHING
+), """
+
+
+def _store_turn(with_user: bool) -> str:
+    """A whole turn in one statement, so one round trip and atomic without a transaction.
+
+    The upsert creates the session if it is new, or bumps its `last_seq` by the turn's size —
+    row-locking it until the statement commits, so a concurrent turn on the same session
+    waits and gets the next block: turns stay contiguous. An inactive session is not bumped
+    (the WHERE), so the upsert returns no row, no message is inserted and nothing changes.
+    Each returned row is the session, its new last_seq and count, and one stored message.
+    """
+    return f"""
+WITH {_ENSURE_USER_SQL if with_user else ""}s AS (
+  INSERT INTO agent_sessions AS a (id, user_id, session_id, session_name, agent_name,
+                                   agent_instructions, model, server_tools, last_seq, message_count)
+  VALUES (%(p_id)s, %(p_user_id)s, %(p_session_id)s, %(p_session_name)s, %(p_agent_name)s,
+          %(p_agent_instructions)s, %(p_model)s, %(p_server_tools)s, %(p_count)s, %(p_count)s)
+  ON CONFLICT (id) DO UPDATE
+    SET last_seq = a.last_seq + EXCLUDED.last_seq,
+        message_count = a.message_count + EXCLUDED.message_count
+    WHERE a.user_id = %(p_user_id)s AND a.is_active
+  RETURNING {_SESSION_RETURNING}, a.last_seq, a.message_count
+), m AS (
+  INSERT INTO session_messages (id, session_uuid, seq, role, content, tool_call_id, tool_name,
+                                extra_data)
+  SELECT m.id, s.id, s.last_seq - %(p_count)s + m.i, m.role, m.content, m.tool_call_id,
+         m.tool_name, m.extra_data
+  FROM s, unnest(%(p_ids)s::uuid[], %(p_roles)s::text[], %(p_contents)s::text[],
+                 %(p_tool_call_ids)s::text[], %(p_tool_names)s::text[], %(p_extra_data)s::text[])
+       WITH ORDINALITY AS m(id, role, content, tool_call_id, tool_name, extra_data, i)
+  RETURNING {_MESSAGE_NAMES}
 )
-CREATE_SESSION_IF_NEW = sql(
-    pg_insert(S)
-    .values(
-        id=bindparam("p_id", type_=UUID(as_uuid=True)),
-        user_id=OWNER,
-        session_id=bindparam("p_session_id"),
-        session_name=bindparam("p_session_name"),
-        agent_name=bindparam("p_agent_name"),
-        agent_instructions=bindparam("p_agent_instructions"),
-        model=bindparam("p_model"),
-        server_tools=bindparam("p_server_tools"),
-    )
-    .on_conflict_do_nothing()
-)
-BUMP_TURN = sql(
-    update(S)
-    .where(OWNED_SESSION)
-    .values(
-        last_seq=S.c.last_seq + bindparam("p_count"),
-        message_count=S.c.message_count + bindparam("p_count"),
-    )
-    .returning(*SESSION_COLUMNS, S.c.last_seq, S.c.message_count)
-)
-# All of a turn's messages in one statement; unnest keeps their order. The join scopes the
-# insert by the owner like every other statement.
-INSERT_TURN = """
-INSERT INTO session_messages (id, session_uuid, seq, role, content, tool_call_id, tool_name, extra_data)
-SELECT m.id, s.id, %(p_first_seq)s + m.i - 1, m.role, m.content, m.tool_call_id,
-       m.tool_name, m.extra_data
-FROM agent_sessions AS s, unnest(%(p_ids)s::uuid[], %(p_roles)s::text[], %(p_contents)s::text[],
-            %(p_tool_call_ids)s::text[], %(p_tool_names)s::text[], %(p_extra_data)s::text[])
-     WITH ORDINALITY AS m(id, role, content, tool_call_id, tool_name, extra_data, i)
-WHERE s.id = %(p_session_uuid)s AND s.user_id = %(p_user_id)s
-ORDER BY m.i
-RETURNING id, session_uuid, seq, role, content, tool_call_id, tool_name, extra_data,
-          created_at, updated_at
+SELECT {_SESSION_SELECTED}, s.last_seq, s.message_count, {_MESSAGE_SELECTED}
+FROM s CROSS JOIN m
+ORDER BY m.seq
 """
+
+
+STORE_TURN = {with_user: _store_turn(with_user) for with_user in (False, True)}
 
 
 def _page_query(descending: bool, after: bool) -> str:
@@ -180,6 +177,27 @@ def _page_query(descending: bool, after: bool) -> str:
 LIST_MESSAGES = {(d, a): _page_query(d, a) for d in (False, True) for a in (False, True)}
 
 
+def _turn_context() -> str:
+    """One round trip before a turn: the session, and its last `p_limit` messages oldest first
+    (NULLs for a session without messages; no row without a session)."""
+    recent = (
+        select(*MESSAGE_COLUMNS)
+        .where(M.c.session_uuid == S.c.id)
+        .order_by(M.c.seq.desc())
+        .limit(bindparam("p_limit"))
+        .lateral("recent")
+    )
+    return sql(
+        select(*SESSION_COLUMNS, *recent.c)
+        .select_from(S.outerjoin(recent, true()))
+        .where(OWNED_SESSION)
+        .order_by(recent.c.seq.asc())
+    )
+
+
+TURN_CONTEXT = _turn_context()
+
+
 SESSION_TEXT_FIELDS = (
     "session_name",
     "description",
@@ -189,20 +207,40 @@ SESSION_TEXT_FIELDS = (
     "server_tools",
 )
 
-# Nothing on a clash with an existing session (RETURNING then yields no row); no target, as
-# above, so a race on the derived id does not surface as an error either.
-CREATE_SESSION = sql(
-    pg_insert(S)
-    .values(
-        id=bindparam("p_id", type_=UUID(as_uuid=True)),
-        user_id=OWNER,
-        session_id=bindparam("p_session_id"),
-        is_active=bindparam("p_is_active"),
-        **{name: bindparam(f"p_{name}", type_=S.c[name].type) for name in SESSION_TEXT_FIELDS},
+
+def _create_session(with_user: bool) -> str:
+    """Inserts a session; nothing on a clash with an existing one (RETURNING then yields no
+    row). No conflict target, as above, so a race on the derived id is no error either. With
+    `with_user`, the owner's user row is inserted in the same statement (a data-modifying CTE;
+    the foreign key is checked at the statement's end): one round trip, no transaction."""
+    statement = (
+        pg_insert(S)
+        .values(
+            id=bindparam("p_id", type_=UUID(as_uuid=True)),
+            user_id=OWNER,
+            session_id=bindparam("p_session_id"),
+            is_active=bindparam("p_is_active"),
+            **{name: bindparam(f"p_{name}", type_=S.c[name].type) for name in SESSION_TEXT_FIELDS},
+        )
+        .on_conflict_do_nothing()
+        .returning(*SESSION_COLUMNS)
     )
+    if with_user:
+        statement = statement.add_cte(_ENSURE_USER_CTE)
+    return sql(statement)
+
+
+# The inserts of users and of CreateSession's sessions name no conflict target: PostgreSQL then
+# treats every unique index as an arbiter. With one target, two concurrent first calls that
+# collide on another unique index (users.subject; the session's derived id) fail with a unique
+# violation instead of doing nothing.
+_ENSURE_USER_CTE = (
+    pg_insert(U)
+    .values(id=OWNER, subject=bindparam("p_subject"))
     .on_conflict_do_nothing()
-    .returning(*SESSION_COLUMNS)
+    .cte("ensure_user")
 )
+CREATE_SESSION = {with_user: _create_session(with_user) for with_user in (False, True)}
 
 
 def _session_filters(is_active: bool, agent_name: bool) -> list[Any]:

@@ -13,7 +13,11 @@ import psycopg
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from agent_sessions.db.engine import Connection
-from agent_sessions.db.repositories import MessageRepository, SessionRepository, UserRepository
+from agent_sessions.db.repositories import (
+    MessageRepository,
+    SessionRepository,
+    TurnRepository,
+)
 from agent_sessions.domain import Owner
 from agent_sessions.errors import Unavailable
 
@@ -40,7 +44,7 @@ class UnitOfWork:
         "_transactional",
         "messages",
         "sessions",
-        "users",
+        "turns",
     )
 
     # Users known to be stored, so most writes skip the insert. Filled only after a commit:
@@ -71,7 +75,7 @@ class UnitOfWork:
                 raise
         self.sessions = SessionRepository(conn, self._owner)
         self.messages = MessageRepository(conn, self._owner)
-        self.users = UserRepository(conn, self._owner)
+        self.turns = TurnRepository(conn, self._owner)
         return self
 
     async def __aexit__(
@@ -93,12 +97,14 @@ class UnitOfWork:
             for callback in self._after_commit:
                 callback()
 
-    async def ensure_user(self) -> None:
-        """Stores the owner's user row unless it is known to exist (first write of a user)."""
+    def new_user(self) -> str | None:
+        """The owner's subject when its user row may not be stored yet, for a write that
+        stores it too; None when it is known to exist (most calls)."""
         user_id = self._owner.user_id
-        if user_id not in UnitOfWork._known_users:
-            await self.users.ensure(self._owner.subject)
-            self._after_commit.append(lambda: UnitOfWork._known_users.add(user_id))
+        if user_id in UnitOfWork._known_users:
+            return None
+        self._after_commit.append(lambda: UnitOfWork._known_users.add(user_id))
+        return self._owner.subject
 
 
 class Database:

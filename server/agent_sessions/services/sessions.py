@@ -98,13 +98,13 @@ class SessionService:
         """Creates a session; an empty `session_id` gets a generated one."""
         session_id = v.session_id(session_id) if session_id else str(uuid.uuid4())
         fields = session_fields(texts)
-        async with self.db.work(owner, transaction=True) as uow:
-            await uow.ensure_user()
+        async with self.db.work(owner) as uow:
             created = await uow.sessions.create(
                 session_uuid_for(owner.user_id, session_id),
                 session_id,
                 fields,
                 True if is_active is None else is_active,
+                uow.new_user(),
             )
             if created is None:
                 raise session_exists(session_id)

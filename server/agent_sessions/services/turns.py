@@ -22,10 +22,10 @@ from agent_sessions.agents import (
 from agent_sessions.db.uow import Database
 from agent_sessions.domain import (
     CallerTool,
-    PendingToolCall,
     Message,
     NewMessage,
     Owner,
+    PendingToolCall,
     Session,
     SessionFields,
     TurnCompleted,
@@ -204,13 +204,11 @@ class TurnService:
         tail: list[Message] = []
         if session_id:
             async with self.db.work(owner) as uow:
-                existing = await uow.sessions.get(session_id)
-                if existing is not None and existing.is_active:
-                    tail = await uow.messages.recent(
-                        session_id, max(self.history_window, PENDING_TAIL)
-                    )
-            if existing is not None and not existing.is_active:
-                raise session_inactive(session_id)
+                found = await uow.turns.context(session_id, max(self.history_window, PENDING_TAIL))
+            if found is not None:
+                existing, tail = found
+                if not existing.is_active:
+                    raise session_inactive(session_id)
         else:
             session_id = str(uuid.uuid4())
         messages = _answer_calls(messages, pending_calls(tail))
@@ -309,21 +307,12 @@ class TurnService:
         fields: SessionFields,
         messages: list[NewMessage],
     ) -> tuple[Session, list[Message], int]:
-        """Stores a whole turn in one transaction, creating the session if it is new.
-
-        Reserving the turn's positions row-locks the session, so a concurrent turn on the same
-        session waits for this one's commit and gets the next block: turns stay contiguous.
-        """
-        async with self.db.work(owner, transaction=True) as uow:
-            await uow.ensure_user()
-            await uow.sessions.create_if_new(session_uuid, session_id, fields)
-            reserved = await uow.sessions.reserve(session_id, len(messages))
-            if reserved is None:  # cannot happen: created above in this transaction
-                raise RuntimeError(f"session {session_id!r} vanished inside its transaction")
-            session, last_seq, count = reserved
-            if not session.is_active:
-                raise session_inactive(session_id)  # deactivated while the agent worked
-            stored = await uow.messages.insert_turn(
-                session.id, last_seq - len(messages) + 1, messages
+        """Stores a whole turn, creating the session if it is new: one statement, so atomic
+        and one round trip (see `STORE_TURN` for how concurrent turns stay contiguous)."""
+        async with self.db.work(owner) as uow:
+            stored = await uow.turns.store(
+                session_uuid, session_id, fields, messages, uow.new_user()
             )
-        return session, stored, count
+        if stored is None:
+            raise session_inactive(session_id)  # deactivated while the agent worked
+        return stored
