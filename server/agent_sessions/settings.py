@@ -149,6 +149,11 @@ class Settings:
     history_window: int = 50
     # Whether the SDK exports traces (to OpenAI's trace ingest); off unless an operator asks.
     tracing: bool = False
+    # AGENT_SESSIONS_MCP_SERVERS as given (a JSON list; its headers are secrets): parsed and
+    # checked by `agents.tool_servers.parse_mcp_servers` before anything starts.
+    mcp_servers: str = field(default="", repr=False)
+    # The longest a server tool (an MCP call) may run before it is stopped.
+    tool_timeout: float = 60.0
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -223,6 +228,8 @@ class Settings:
             model_max_calls=_int(env, "MODEL_MAX_CALLS", 10, 1, 100),
             history_window=_int(env, "HISTORY_WINDOW", 50, 0, 10_000),
             tracing=_flag(env, "TRACING"),
+            mcp_servers=_get(env, "MCP_SERVERS"),
+            tool_timeout=_seconds(env, "TOOL_TIMEOUT", 60.0, 3600.0),
         )
 
     @property

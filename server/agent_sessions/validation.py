@@ -172,25 +172,3 @@ def caller_tools(tools: list[CallerTool]) -> list[CallerTool]:
                 f"must be at most {MAX_LENGTH['extra_data']} bytes of JSON",
             )
     return tools
-
-
-TOOL_ENTRY_PATTERN: Final = re.compile(r"[A-Za-z0-9_-]{1,64}(/[A-Za-z0-9_.-]{1,128})?")
-
-
-def server_tools(value: str | None, field: str = "server_tools") -> str | None:
-    """A session's server tool allowlist: None/empty (all), `none`, or comma-separated `server`
-    and `server/tool` entries (spaces around entries are dropped)."""
-    value = optional_text(field, value)
-    if value is None:
-        return None
-    if value.strip() == "none":
-        return "none"
-    entries = [entry.strip() for entry in value.split(",")]
-    bad = [entry for entry in entries if not TOOL_ENTRY_PATTERN.fullmatch(entry)]
-    if bad:
-        raise InvalidArgument(
-            field,
-            f"{bad[0]!r} is not an entry: use `none`, or a comma-separated list of `server` or "
-            "`server/tool` names (letters, digits, '_', '-')",
-        )
-    return ",".join(entries)

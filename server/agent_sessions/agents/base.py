@@ -85,3 +85,7 @@ class Agent(Protocol):
     async def aclose(self) -> None:
         """Releases what the agent holds (HTTP clients, tool connections); called at shutdown."""
         ...
+
+
+# An agent that holds connections may also define `async def start(self) -> None`, which the
+# registry awaits once when the worker starts (the OpenAI agent connects its MCP servers there).

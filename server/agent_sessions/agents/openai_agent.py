@@ -29,6 +29,7 @@ from agents import (
     Agent as SdkAgent,
 )
 from agents import (
+    FunctionTool,
     MaxTurnsExceeded,
     ModelBehaviorError,
     ModelSettings,
@@ -59,6 +60,8 @@ from agent_sessions.agents.base import (
     UsageReport,
 )
 from agent_sessions.agents.history import input_items
+from agent_sessions.agents.tool_servers import ToolServers, flatten_tool_output
+from agent_sessions.domain import CallerTool
 from agent_sessions.errors import (
     ContextTooLong,
     ModelAuthFailed,
@@ -89,7 +92,9 @@ class StreamCut(Exception):
 class OpenAIAgent:
     """Runs turns with the OpenAI Agents SDK on one shared `AsyncOpenAI` client (one endpoint).
 
-    `tools` are SDK tools every turn's agent gets (server tools come in the next issue).
+    `tools` are SDK tools every turn's agent gets; `tool_servers` the MCP servers whose tools it
+    may call (narrowed per session); the caller's tools of a turn are declared to the model and
+    never run here: the run stops at a call to one (`needs_approval`).
     """
 
     def __init__(
@@ -98,9 +103,11 @@ class OpenAIAgent:
         *,
         tools: Sequence[Tool] = (),
         client: openai.AsyncOpenAI | None = None,
+        tool_servers: ToolServers | None = None,
     ) -> None:
         self._settings = settings
         self._tools = list(tools)
+        self._tool_servers = tool_servers
         self._api_key = settings.model_api_key
         self._endpoint = settings.model_endpoint
         official = _is_openai(self._endpoint)
@@ -135,12 +142,20 @@ class OpenAIAgent:
                 "no model to run: set the session's `model`, or the operator sets "
                 "AGENT_SESSIONS_MODEL",
             )
+        # Raises TOOL_UNAVAILABLE before anything runs when a server the session may use is
+        # down; sessions that may not use it are unaffected.
+        mcp_servers = (
+            self._tool_servers.servers_for(turn.server_tools) if self._tool_servers else []
+        )
         agent: SdkAgent[None] = SdkAgent(
             name=turn.agent_name or DEFAULT_AGENT_NAME,
             instructions=turn.agent_instructions or None,
             model=self._model(model),
             model_settings=self._model_settings,
-            tools=list(self._tools),
+            tools=[*self._tools, *(_caller_tool(t) for t in turn.tools)],
+            mcp_servers=list(mcp_servers),
+            # MCP schemas and the caller's go to the model as given, not rewritten as strict.
+            mcp_config={"convert_schemas_to_strict": False},
         )
         items = input_items(
             turn.history,
@@ -190,7 +205,14 @@ class OpenAIAgent:
             total_tokens=usage.total_tokens,
         )
 
+    async def start(self) -> None:
+        """Connects the MCP servers (a server that is down is retried in the background)."""
+        if self._tool_servers is not None:
+            await self._tool_servers.start()
+
     async def aclose(self) -> None:
+        if self._tool_servers is not None:
+            await self._tool_servers.close()
         await self._client.close()
 
     # -- helpers ---------------------------------------------------------------------------------
@@ -260,7 +282,7 @@ def _translate(event: Any, tool_names: dict[str, str]) -> list[AgentEvent]:
         if not call_id:
             return []
         raw_output = _field_any(item.raw_item, "output")
-        output = _flatten(raw_output if raw_output is not None else item.output)
+        output = flatten_tool_output(raw_output if raw_output is not None else item.output)
         return [ToolResult(tool_call_id=call_id, name=tool_names.get(call_id, ""), output=output)]
     return []
 
@@ -280,14 +302,25 @@ def _field(raw: Any, name: str) -> str:
     return value if isinstance(value, str) else ""
 
 
-def _flatten(output: Any) -> str:
-    """A tool's output as text: MCP tools give a list of `input_text` parts."""
-    if isinstance(output, str):
-        return output
-    if isinstance(output, list):
-        texts = [_field(part, "text") for part in output]
-        return "".join(texts)
-    return "" if output is None else str(output)
+async def _never_here(ctx: Any, arguments: str) -> str:
+    """A caller tool runs at the caller; the run stops at its call before this could run."""
+    raise RuntimeError("a caller tool is run by the caller, not by the service")
+
+
+EMPTY_SCHEMA: dict[str, Any] = {"type": "object", "properties": {}}
+
+
+def _caller_tool(tool: CallerTool) -> FunctionTool:
+    """A caller's tool as the SDK's: its schema as sent (not made strict), and an approval the
+    service never gives, so the run stops at a call to it (AGENT_RUNTIME_FACTS §4b)."""
+    return FunctionTool(
+        name=tool.name,
+        description=tool.description,
+        params_json_schema=tool.parameters or EMPTY_SCHEMA,
+        on_invoke_tool=_never_here,
+        strict_json_schema=False,
+        needs_approval=True,
+    )
 
 
 def _usage_of(result: RunResultStreaming, exc: BaseException) -> Usage | None:

@@ -29,6 +29,13 @@ class AgentRegistry:
     def names(self) -> list[str]:
         return sorted(self._agents)
 
+    async def start(self) -> None:
+        """Starts the agents that hold connections (their optional `start`), at worker start."""
+        for agent in self._agents.values():
+            start = getattr(agent, "start", None)
+            if start is not None:
+                await start()
+
     async def aclose(self) -> None:
         """Closes every agent (at shutdown)."""
         for agent in self._agents.values():
@@ -43,5 +50,21 @@ def build_registry(settings: Settings) -> AgentRegistry:
     # Imported here: the SDK and its openai client take a while to import, and the mock
     # needs neither.
     from agent_sessions.agents.openai_agent import OpenAIAgent
+    from agent_sessions.agents.tool_servers import ToolServers
 
-    return AgentRegistry({"mock": MockAgent(), "openai": OpenAIAgent(settings)}, default="openai")
+    tool_servers = None
+    if settings.mcp_servers:
+        tool_servers = ToolServers.from_setting(
+            settings.mcp_servers, tool_timeout=settings.tool_timeout
+        )
+    agent = OpenAIAgent(settings, tool_servers=tool_servers)
+    return AgentRegistry({"mock": MockAgent(), "openai": agent}, default="openai")
+
+
+def tool_server_names(settings: Settings) -> tuple[str, ...]:
+    """The names of the configured MCP servers (a bad setting raises SettingsError)."""
+    if not settings.mcp_servers:
+        return ()
+    from agent_sessions.agents.tool_servers import parse_mcp_servers
+
+    return tuple(config.name for config in parse_mcp_servers(settings.mcp_servers))

@@ -19,7 +19,7 @@ from grpc_reflection.v1alpha import reflection
 from psycopg_pool import PoolTimeout
 
 from agent_sessions.agents import Agent, AgentRegistry
-from agent_sessions.agents.registry import build_registry
+from agent_sessions.agents.registry import build_registry, tool_server_names
 from agent_sessions.api.interceptors import AuthInterceptor, ErrorInterceptor
 from agent_sessions.api.servicers import MessageServicer, SessionServicer
 from agent_sessions.auth import TokenVerifier
@@ -89,8 +89,10 @@ async def start(settings: Settings, agent: Agent | None = None) -> RunningServer
     db = Database(pool)
     tokens = PageTokens(page_token_key(settings))
     agents = AgentRegistry.single(agent) if agent is not None else build_registry(settings)
-    sessions = SessionService(db, tokens)
-    turns = TurnService(db, agents, settings.history_window)
+    await agents.start()
+    tool_servers = tool_server_names(settings)
+    sessions = SessionService(db, tokens, tool_servers)
+    turns = TurnService(db, agents, settings.history_window, tool_servers)
     messages = MessageService(db, tokens)
     server = grpc.aio.server(
         interceptors=[ErrorInterceptor(), AuthInterceptor(TokenVerifier(settings))],

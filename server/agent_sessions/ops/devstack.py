@@ -9,6 +9,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from agent_sessions.agents.registry import tool_server_names
 from agent_sessions.ops import envoy
 from agent_sessions.ops.health import wait_rest_ready_async
 from agent_sessions.ops.postgres import start_postgres, stop_postgres
@@ -34,6 +35,7 @@ def dev_secret(data_dir: Path, name: str = "jwt-secret") -> str:
 
 async def run(settings: Settings) -> int:
     """Starts the whole stack, prints where it serves, and runs until a signal or a child's exit."""
+    tool_server_names(settings)  # a bad AGENT_SESSIONS_MCP_SERVERS stops the start here
     if not settings.jwt_secret and settings.uses_hmac:
         settings = replace(settings, jwt_secret=dev_secret(settings.data_dir))
     if not settings.page_token_secret and not settings.uses_hmac:

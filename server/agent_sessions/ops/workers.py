@@ -10,6 +10,7 @@ import secrets
 import sys
 from urllib.parse import urlsplit, urlunsplit
 
+from agent_sessions.agents.registry import tool_server_names
 from agent_sessions.ops.health import wait_grpc_serving_async
 from agent_sessions.ops.supervisor import Supervisor
 from agent_sessions.settings import PREFIX, Settings
@@ -53,7 +54,11 @@ def describe_agent(settings: Settings) -> str:
     if endpoint.port:
         host = f"{host}:{endpoint.port}"
     shown = urlunsplit((endpoint.scheme, host, endpoint.path, "", ""))
-    return f"openai, model {settings.model} at {shown} ({settings.model_api} API)"
+    described = f"openai, model {settings.model} at {shown} ({settings.model_api} API)"
+    servers = tool_server_names(settings)
+    if servers:
+        described += f", tools from MCP servers {', '.join(servers)}"
+    return described
 
 
 def supervisor_pid() -> int | None:
@@ -85,6 +90,7 @@ async def start_workers(supervisor: Supervisor, settings: Settings) -> None:
 
 async def serve(settings: Settings) -> int:
     """`agent-sessions serve`: migrates, then serves until a signal; returns the exit status."""
+    tool_server_names(settings)  # a bad AGENT_SESSIONS_MCP_SERVERS stops the start here
     settings = with_page_token_secret(settings)
     log.info("agent: %s", describe_agent(settings))
     async with Supervisor() as supervisor:

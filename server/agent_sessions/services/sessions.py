@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from typing import Any
 
 from agent_sessions import validation as v
+from agent_sessions.agents.tool_servers import check_tool_allowlist, parse_tool_allowlist
 from agent_sessions.db.uow import Database
 from agent_sessions.domain import Owner, Page, Session, SessionFields
 from agent_sessions.services import pagination
@@ -33,15 +35,31 @@ def session_uuid_for(user_id: uuid.UUID, session_id: str) -> uuid.UUID:
     return uuid.uuid5(SESSION_NAMESPACE, f"{user_id}/{session_id}")
 
 
-def _checked(name: str, value: str | None) -> str | None:
+def server_tools(value: str | None, tool_servers: Sequence[str]) -> str | None:
+    """A session's server tool allowlist in its canonical form (None: every server's tools).
+    With MCP servers configured, every server it names must be one of them; with none, only
+    its shape is checked (the operator may configure them later)."""
+    value = v.optional_text("server_tools", value)
+    if value is None:
+        return None
+    if tool_servers:
+        return check_tool_allowlist(value, tool_servers) or None
+    return parse_tool_allowlist(value).canonical() or None
+
+
+def _checked(name: str, value: str | None, tool_servers: Sequence[str]) -> str | None:
     if name == "server_tools":
-        return v.server_tools(value)
+        return server_tools(value, tool_servers)
     return v.optional_text(name, value)
 
 
-def session_fields(values: dict[str, str | None]) -> SessionFields:
+def session_fields(
+    values: dict[str, str | None], tool_servers: Sequence[str] = ()
+) -> SessionFields:
     """Checks the text fields of a new session (absent or empty is None)."""
-    return SessionFields(**{name: _checked(name, values.get(name)) for name in TEXT_FIELDS})
+    return SessionFields(
+        **{name: _checked(name, values.get(name), tool_servers) for name in TEXT_FIELDS}
+    )
 
 
 def _session_texts(session: Session) -> tuple[str | None, ...]:
@@ -58,9 +76,11 @@ def _session_texts(session: Session) -> tuple[str | None, ...]:
 class SessionService:
     """The rules of the SessionService calls but the conversation (see TurnService)."""
 
-    def __init__(self, db: Database, tokens: PageTokens) -> None:
+    def __init__(self, db: Database, tokens: PageTokens, tool_servers: Sequence[str] = ()) -> None:
         self.db = db
         self.tokens = tokens
+        # The configured MCP servers' names, which `server_tools` may name.
+        self.tool_servers = tuple(tool_servers)
 
     async def list(
         self,
@@ -97,7 +117,7 @@ class SessionService:
     ) -> Session:
         """Creates a session; an empty `session_id` gets a generated one."""
         session_id = v.session_id(session_id) if session_id else str(uuid.uuid4())
-        fields = session_fields(texts)
+        fields = session_fields(texts, self.tool_servers)
         async with self.db.work(owner) as uow:
             created = await uow.sessions.create(
                 session_uuid_for(owner.user_id, session_id),
@@ -122,7 +142,9 @@ class SessionService:
         """Changes the fields present in `changes` (text fields: empty removes; `is_active`)."""
         session_id = v.session_id(session_id)
         checked: dict[str, Any] = {
-            name: _checked(name, value) for name, value in changes.items() if name in TEXT_FIELDS
+            name: _checked(name, value, self.tool_servers)
+            for name, value in changes.items()
+            if name in TEXT_FIELDS
         }
         if "is_active" in changes:
             checked["is_active"] = bool(changes["is_active"])

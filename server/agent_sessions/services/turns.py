@@ -6,7 +6,7 @@ import dataclasses
 import json
 import logging
 import uuid
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Sequence
 from contextlib import aclosing
 
 from agent_sessions import validation as v
@@ -165,14 +165,16 @@ class TurnService:
         db: Database,
         agents: AgentRegistry,
         history_window: int = DEFAULT_HISTORY_WINDOW,
+        tool_servers: Sequence[str] = (),
     ) -> None:
         self.db = db
         self.agents = agents
         self.history_window = history_window
+        # The configured MCP servers' names, which a new session's `server_tools` may name.
+        self.tool_servers = tuple(tool_servers)
 
-    @staticmethod
     def _check(
-        request: TurnRequest,
+        self, request: TurnRequest
     ) -> tuple[list[NewMessage], SessionFields, list[CallerTool]]:
         if not request.messages:
             raise InvalidArgument("messages", "must hold at least one message")
@@ -191,7 +193,8 @@ class TurnService:
                 "agent_instructions": request.agent_instructions,
                 "model": request.model,
                 "server_tools": request.server_tools,
-            }
+            },
+            self.tool_servers,
         )
         return messages, fields, v.caller_tools(request.tools)
 
