@@ -190,14 +190,18 @@ def test_embedded_postgres_stops_even_after_a_user_was_killed(tmp_path: Path) ->
 def test_run_with_a_model_endpoint_holds_a_real_conversation_over_rest_sse_and_grpc(
     tmp_path: Path, database_url: str
 ) -> None:
-    """CONTRACT §6 settings pointed at an OpenAI-compatible API (the fake): `run` says which
-    agent and model serve, and REST, SSE and gRPC (direct and through Envoy) reach the model."""
+    """CONTRACT §6 settings pointed at an OpenAI-compatible API (the fake) and an MCP server:
+    `run` says which agent, model and tool servers serve, the agent calls the MCP tool, and
+    REST, SSE and gRPC (direct and through Envoy) reach the model."""
     from agentsessions.v1 import resources_pb2 as rpb
 
-    from tests.fakes.model_server import FakeModelServer, Step
+    from tests.fakes.mcp_server import FakeMcpServer
+    from tests.fakes.model_server import FakeModelServer, FakeToolCall, Step
 
     http_port, grpc_port = free_port(), free_port()
-    with FakeModelServer() as fake:
+    with FakeModelServer() as fake, FakeMcpServer() as mcp:
+        # The first turn calls the MCP server's tool; every later answer is plain text.
+        fake.script(Step.tool_calls(FakeToolCall("call_1", "add", '{"a": 20, "b": 22}')))
         fake.always(Step.text(["Hello ", "from ", "the model."], usage=(12, 3)))
         env = {
             **{k: v for k, v in os.environ.items() if not k.startswith("AGENT_SESSIONS_")},
@@ -211,12 +215,14 @@ def test_run_with_a_model_endpoint_holds_a_real_conversation_over_rest_sse_and_g
             "AGENT_SESSIONS_MODEL": "tiny-chat",
             "AGENT_SESSIONS_MODEL_BASE_URL": fake.base_url,
             "AGENT_SESSIONS_MODEL_API_KEY": "sk-run-secret-7f2e",
+            "AGENT_SESSIONS_MCP_SERVERS": json.dumps([{"name": "calc", "url": mcp.url}]),
         }
         run, printed = _start_run(env)
         assert run.stdout is not None
         try:
             output = "".join(printed)
             assert f"Agent: openai, model tiny-chat at {fake.base_url}" in output, output
+            assert "tools from MCP servers calc" in output
             assert "sk-run-secret-7f2e" not in output
             token = printed[printed.index("Dev token (sub=dev-user, 24 h):\n") + 1].strip()
             headers = {"Authorization": f"Bearer {token}"}
@@ -225,7 +231,8 @@ def test_run_with_a_model_endpoint_holds_a_real_conversation_over_rest_sse_and_g
             unary = httpx.post(f"{base}/conversation", json=body, headers=headers, timeout=30)
             assert unary.status_code == 200, unary.text
             assert unary.json()["response"] == "Hello from the model."
-            assert unary.json()["usage"]["total_tokens"] == 15
+            assert unary.json()["messages_count"] == 4  # user, tool call, result, reply
+            assert mcp.tool_calls == ["add"]
             sse = httpx.post(f"{base}/conversation:stream", json=body, headers=headers, timeout=30)
             assert sse.status_code == 200 and sse.text.count('"delta"') == 3
             for port in (grpc_port, http_port):
@@ -240,7 +247,7 @@ def test_run_with_a_model_endpoint_holds_a_real_conversation_over_rest_sse_and_g
                         ),
                     )
                     assert reply.response == "Hello from the model."
-            assert reply.messages_count == 8
+            assert reply.messages_count == 10
             assert {r.model for r in fake.requests} == {"tiny-chat"}
             assert {r.authorization for r in fake.requests} == {"Bearer sk-run-secret-7f2e"}
             run.send_signal(signal.SIGTERM)
