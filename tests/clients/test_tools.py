@@ -35,7 +35,7 @@ from agent_sessions_client import (
 from agent_sessions_client import ToolCall as ClientToolCall
 
 from tests.clients.agents import ToolsAgent
-from tests.fakes.model_server import FakeModelServer, Step
+from tests.fakes.model_server import FakeModelServer, FakeToolCall, Step
 from tests.support import token
 
 WEATHER = Tool(
@@ -414,3 +414,34 @@ def test_a_rate_limited_model_is_resource_exhausted_with_the_delay_to_wait(
         c.conversation("Hi", session_id=new_id())
     assert limited.value.reason == "MODEL_RATE_LIMITED"
     assert limited.value.retry_delay == pytest.approx(1.5)
+
+
+def test_run_tools_with_the_services_openai_agent(
+    openai_address: str, model_api: FakeModelServer
+) -> None:
+    """The loop against the service's real agent: the model (the fake API) gets the derived
+    schema, calls the tool, and gets the function's output with the call, paired."""
+    model_api.script(
+        Step.tool_calls(FakeToolCall("call_w", "get_weather", '{"city": "Oslo"}', pieces=3)),
+        Step.text(["It is sunny ", "in Oslo."]),
+    )
+    before = len(model_api.requests)
+    with Client(openai_address, token=token("openai-loop"), timeout=20) as c:
+        result = c.run_tools("Weather in Oslo?", tools=[get_weather], session_id=new_id())
+        assert (result.stop_reason, result.response) == ("end_turn", "It is sunny in Oslo.")
+        assert result.usage.total_tokens > 0
+        calls = [(m.role, m.tool_name, m.content) for m in c.list_messages(result.session_id)]
+    assert calls[1:3] == [
+        ("assistant", "get_weather", '{"city": "Oslo"}'),
+        ("tool", "get_weather", "sunny in Oslo, 21 °C"),
+    ]
+    first, second = model_api.requests[before:]
+    (declared,) = first.body["tools"]
+    assert declared["function"]["name"] == "get_weather"
+    assert declared["function"]["parameters"] == function_schema(get_weather)
+    assert second.messages[-2]["tool_calls"][0]["id"] == "call_w"
+    assert second.messages[-1] == {
+        "role": "tool",
+        "tool_call_id": "call_w",
+        "content": "sunny in Oslo, 21 °C",
+    }
