@@ -13,6 +13,7 @@ from psycopg.rows import AsyncRowFactory, tuple_row
 
 from agent_sessions.db import statements as q
 from agent_sessions.db.engine import Connection
+from agent_sessions.db.ids import uuid7
 from agent_sessions.db.rows import MESSAGE_ROW, SESSION_ROW
 from agent_sessions.domain import Message, NewMessage, Owner, Session, SessionFields
 
@@ -144,7 +145,7 @@ class MessageRepository(_Repository):
 
     async def append(self, session_id: str, message: NewMessage) -> Message | None:
         """Appends one message at the session's end in one statement; None without a session."""
-        message_id = uuid.uuid4()
+        message_id = uuid7()
         stored = await self._one(
             q.CREATE_MESSAGE,
             tuple_row,
@@ -254,7 +255,7 @@ class TurnRepository(_Repository):
             model=fields.model,
             server_tools=fields.server_tools,
             count=len(messages),
-            ids=[uuid.uuid4() for _ in messages],
+            ids=[uuid7() for _ in messages],
             roles=[m.role for m in messages],
             contents=[m.content for m in messages],
             tool_call_ids=[m.tool_call_id for m in messages],
