@@ -18,6 +18,11 @@ What it does, in order:
    sampled over each measured window, so the table shows where the CPU goes per call;
 6. prints one table and the append-message target, then stops everything it started.
 
+Then the model-streaming scenarios (bench/model_bench.py; `model-stream`, `model-1000`) restart
+the server with AGENT_SESSIONS_AGENT=openai pointed at a fake model API in a process of its own,
+and measure what the service adds to a streamed reply, its CPU per token, and its memory per
+open stream with 1,000 open at once.
+
 Environment (all optional):
   BENCH_SECONDS        measured seconds per scenario (default 10)
   BENCH_WARMUP         warm-up seconds before each measurement (default 2)
@@ -25,6 +30,11 @@ Environment (all optional):
   BENCH_CLIENT         h2load (default when installed; `make bench` installs it) or python
   BENCH_CLIENT_PROCS   Python client processes the callers are spread over (default 1)
   BENCH_SCENARIOS      comma-separated scenario names to run (default all), e.g. append-message
+                       or model-stream,model-1000
+  BENCH_MODEL_STREAMS  streams open at once in model-1000 (default 1000)
+  BENCH_MODEL_DELAY    seconds between the pieces of model-1000's slow model (default 2)
+  BENCH_MODEL_LENGTH   seconds each model-1000 stream lasts (default 30)
+  BENCH_MODEL_RAMP     seconds over which model-1000 opens its streams (default 10)
   AGENT_SESSIONS_WORKERS  server worker processes (default: the CPU count)
 """
 
@@ -49,6 +59,7 @@ from pathlib import Path
 from typing import Any
 
 import grpc
+import model_bench
 import psutil
 from agentsessions.v1 import message_service_pb2 as msg_pb
 from agentsessions.v1 import message_service_pb2_grpc as msg_grpc
@@ -92,10 +103,16 @@ class Config:
     workers: int
     client: str
     scenarios: tuple[Scenario, ...]
+    model_scenarios: tuple[str, ...] = ()
+    model_streams: int = 1000
+    model_delay: float = 2.0
+    model_length: float = 30.0
+    model_ramp: float = 10.0
 
     @classmethod
     def from_env(cls) -> Config:
         concurrency = int(_env_number("BENCH_CONCURRENCY", 16))
+        scenarios, model_scenarios = _chosen_scenarios(os.environ.get("BENCH_SCENARIOS", ""))
         return cls(
             seconds=_env_number("BENCH_SECONDS", 10),
             warmup=_env_number("BENCH_WARMUP", 2),
@@ -104,7 +121,12 @@ class Config:
             workers=int(_env_number("AGENT_SESSIONS_WORKERS", os.cpu_count() or 1)),
             client=os.environ.get("BENCH_CLIENT")
             or ("h2load" if shutil.which("h2load") else "python"),
-            scenarios=_chosen_scenarios(os.environ.get("BENCH_SCENARIOS", "")),
+            scenarios=scenarios,
+            model_scenarios=model_scenarios,
+            model_streams=int(_env_number("BENCH_MODEL_STREAMS", 1000)),
+            model_delay=_env_number("BENCH_MODEL_DELAY", 2.0),
+            model_length=_env_number("BENCH_MODEL_LENGTH", 30.0),
+            model_ramp=_env_number("BENCH_MODEL_RAMP", 10.0),
         )
 
 
@@ -129,17 +151,22 @@ SCENARIOS = (
 )
 
 
-def _chosen_scenarios(names: str) -> tuple[Scenario, ...]:
+def _chosen_scenarios(names: str) -> tuple[tuple[Scenario, ...], tuple[str, ...]]:
+    """The gRPC scenarios and the model scenarios (bench/model_bench.py) named, in order."""
     wanted = [name.strip() for name in names.split(",") if name.strip()]
     if not wanted:
-        return SCENARIOS
+        return SCENARIOS, model_bench.MODEL_SCENARIOS
     known = {scenario.name: scenario for scenario in SCENARIOS}
-    unknown = [name for name in wanted if name not in known]
+    unknown = [n for n in wanted if n not in known and n not in model_bench.MODEL_SCENARIOS]
     if unknown:
+        choices = [*known, *model_bench.MODEL_SCENARIOS]
         raise SystemExit(
-            f"BENCH_SCENARIOS: unknown {', '.join(unknown)}; choose from {', '.join(known)}"
+            f"BENCH_SCENARIOS: unknown {', '.join(unknown)}; choose from {', '.join(choices)}"
         )
-    return tuple(known[name] for name in wanted)
+    return (
+        tuple(known[name] for name in wanted if name in known),
+        tuple(name for name in wanted if name in model_bench.MODEL_SCENARIOS),
+    )
 
 
 @dataclass
@@ -657,7 +684,12 @@ def wait_healthy(server: subprocess.Popen[bytes], log: Path, timeout: float = 60
 
 @contextmanager
 def grpc_server(
-    url: str, secret: str, config: Config, work: Path
+    url: str,
+    secret: str,
+    config: Config,
+    work: Path,
+    extra_env: dict[str, str] | None = None,
+    log_name: str = "server.log",
 ) -> Iterator[subprocess.Popen[bytes]]:
     """`agent-sessions serve` on GRPC_PORT, stopped with SIGTERM on the way out."""
     env = {
@@ -667,8 +699,9 @@ def grpc_server(
         "AGENT_SESSIONS_GRPC_HOST": GRPC_HOST,
         "AGENT_SESSIONS_GRPC_PORT": str(GRPC_PORT),
         "AGENT_SESSIONS_WORKERS": str(config.workers),
+        **(extra_env or {}),
     }
-    log = work / "server.log"
+    log = work / log_name
     say(f"starting agent-sessions serve on {TARGET} with {config.workers} worker process(es)")
     with log.open("wb") as out:
         server = subprocess.Popen(
@@ -856,7 +889,34 @@ def print_report(baseline: Result, results: list[Result], plans: dict[str, str])
 def run(config: Config, work: Path) -> bool:
     secret = secrets.token_urlsafe(32)
     token = mint(secret)
-    with embedded_postgres(work) as (url, handle), grpc_server(url, secret, config, work) as server:
+    ok = True
+    with embedded_postgres(work) as (url, handle):
+        if config.scenarios:
+            ok = run_api_scenarios(config, work, url, handle, secret, token)
+        if config.model_scenarios:
+            harness = model_bench.Harness(
+                say=say,
+                server=lambda env: grpc_server(url, secret, config, work, env, "server-model.log"),
+                target=TARGET,
+                token=token,
+                postgres_pid=handle.get_postmaster_info().pid,
+                seconds=config.seconds,
+                warmup=config.warmup,
+                concurrency=config.concurrency,
+                streams=config.model_streams,
+                slow=model_bench.slow_plan(config.model_delay, config.model_length),
+                ramp=config.model_ramp,
+                server_log=work / "server-model.log",
+            )
+            ok = model_bench.run_model_scenarios(harness, config.model_scenarios) and ok
+    return ok
+
+
+def run_api_scenarios(
+    config: Config, work: Path, url: str, handle: Any, secret: str, token: str
+) -> bool:
+    """The gRPC scenarios and pgbench, on a server with the default (mock) agent."""
+    with grpc_server(url, secret, config, work) as server:
         info = handle.get_postmaster_info()
         groups = {"server": [server.pid], "postgres": [info.pid]}
         say(

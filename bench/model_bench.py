@@ -1,0 +1,861 @@
+"""Model-streaming scenarios of `make bench`: the real server runs its OpenAI Agents SDK agent
+(AGENT_SESSIONS_AGENT=openai) against a fake OpenAI-compatible model that streams a fixed number
+of pieces at a fixed rate, and a Python gRPC client reads `Converse` streams.
+
+What is measured, per scenario:
+
+- model-stream: BENCH_CONCURRENCY (16) callers repeat Converse streams, each a new session, for
+  BENCH_SECONDS after BENCH_WARMUP; twice, with 50 and with 10 pieces (20 ms apart, the first
+  after 100 ms). The fake (tests/fakes/model_server.py with `timestamps=True`) notes when each
+  request arrived and when each piece left; the client notes when each event arrived. Both read
+  time.monotonic(), Linux's CLOCK_MONOTONIC, one clock for every process of the machine, so:
+    request -> model call        fake's arrival - client's send: what the service does before
+                                 it asks the model (gRPC, auth, the turn's checks, the SDK, HTTP)
+    first piece -> first delta   client's receipt of the first delta - the fake's send of the
+                                 first piece: what the service adds to the model's first token
+    piece -> delta               the same for every later piece
+    model's end -> completed     client's receipt of `completed` - the fake's end of stream:
+                                 storing the turn (one transaction) and the closing events
+  All include the client's own receive path (a Python grpc.aio process on the same 2 cores).
+  Server CPU (all worker processes) over the measured window, divided by the deltas and by the
+  turns received in that window, gives CPU per token and per turn; the difference between the
+  two runs, per extra piece, is the marginal CPU of one streamed token.
+- model-1000: BENCH_MODEL_STREAMS (1,000) streams opened over BENCH_MODEL_RAMP (10 s) on a slow
+  model (a piece every BENCH_MODEL_DELAY, 2 s, for BENCH_MODEL_LENGTH, 30 s), so that all are
+  open at once for a while; the workers' RSS (and USS) summed, idle before against the largest
+  sample while the most streams were open, per open stream; every failed stream is counted and
+  the first ones printed, with the server log's warnings. The client spreads the streams over
+  200 gRPC connections, so the kernel splits them about evenly between the workers.
+  A piece every 500 ms (2,000 tokens/s in all) is more than two cores serve: the streams that
+  start last wait seconds for their model call (see README "Speed").
+
+The fake runs in a process of its own, so its CPU is not counted as the server's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import multiprocessing as mp
+import os
+import re
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager, suppress
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import grpc
+import psutil
+from agentsessions.v1 import resources_pb2 as res_pb
+from agentsessions.v1 import session_service_pb2 as ses_pb
+from agentsessions.v1 import session_service_pb2_grpc as ses_grpc
+
+# tests.fakes is imported from the repository's root, here and in the spawned processes (which
+# inherit sys.path).
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+MODEL_SCENARIOS = ("model-stream", "model-1000")
+MODEL = "bench-model"
+API_KEY = "bench-model-key"
+QUESTION = "Summarise yesterday's design review in a few sentences, please."
+TAG = re.compile(r"\[(bench-[^\]]+)\]")
+CALL_TIMEOUT = 300.0  # seconds; a stream that takes longer failed
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What the fake model streams for every request: `pieces` text chunks, `delay` seconds
+    apart, the first after `first_delay` (the model's own time to first token)."""
+
+    pieces: int
+    delay: float
+    first_delay: float
+
+    def texts(self) -> list[str]:
+        return [f"t{i} " for i in range(self.pieces)]
+
+    def describe(self) -> str:
+        return (
+            f"{self.pieces} pieces, {1000 * self.delay:g} ms apart, "
+            f"the first after {1000 * self.first_delay:g} ms"
+        )
+
+
+FAST = Plan(50, 0.020, 0.100)
+SHORT = Plan(10, 0.020, 0.100)
+
+
+def slow_plan(delay: float, seconds: float) -> Plan:
+    """model-1000's slow model: one piece every `delay` seconds for about `seconds`."""
+    return Plan(max(1, round(seconds / delay)), delay, delay)
+
+
+WARM = Plan(5, 0.0, 0.0)
+
+
+@dataclass(frozen=True)
+class Harness:
+    """What bench.py lends: progress lines, the server (started with extra environment), the
+    gRPC target, a token, the PostgreSQL postmaster's pid and the load settings."""
+
+    say: Callable[[str], None]
+    server: Callable[[dict[str, str]], AbstractContextManager[Any]]
+    target: str
+    token: str
+    postgres_pid: int
+    seconds: float
+    warmup: float
+    concurrency: int
+    streams: int
+    slow: Plan  # what the fake streams in model-1000
+    ramp: float  # seconds over which model-1000 opens its streams
+    server_log: Path  # where the server started by `server` writes its log
+
+
+# -- the fake model, in its own process ------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Sent:
+    """What the fake noted for one request (time.monotonic() seconds)."""
+
+    received_at: float
+    sent_at: tuple[float, ...]
+    ended_at: float | None
+    disconnected: bool
+
+
+def _fake_main(conn: Any) -> None:
+    """The fake's process: serves until told to stop; answers `stream` and `collect`."""
+    from tests.fakes.model_server import FakeModelServer, Step
+
+    with FakeModelServer(timestamps=True) as fake:
+        conn.send(fake.port)
+        seen = 0
+        while True:
+            command, argument = conn.recv()
+            if command == "stream":
+                plan: Plan = argument
+                step = Step.text(plan.texts(), delay=plan.delay, first_delay=plan.first_delay)
+                fake.always(step)
+                conn.send(None)
+            elif command == "collect":
+                requests = fake.requests
+                new, seen = requests[seen:], len(requests)
+                out: dict[str, Sent] = {}
+                for r in new:
+                    match = TAG.search(json.dumps(r.messages[-1:]))
+                    if r.method == "POST" and match and r.received_at is not None:
+                        out[match.group(1)] = Sent(
+                            r.received_at, tuple(r.sent_at), r.ended_at, r.disconnected.is_set()
+                        )
+                conn.send((out, [repr(e) for e in fake.errors]))
+            else:
+                conn.send(None)
+                return
+
+
+class FakeModel:
+    """The fake model API (tests/fakes/model_server.py) in a process of its own."""
+
+    def __init__(self) -> None:
+        ctx = mp.get_context("spawn")
+        self._conn, child = ctx.Pipe()
+        self.process = ctx.Process(target=_fake_main, args=(child,), daemon=True)
+        self.process.start()
+        child.close()
+        if not self._conn.poll(60):
+            raise RuntimeError("the fake model server did not start within 60 s")
+        self.port: int = self._conn.recv()
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/v1"
+
+    def _ask(self, command: str, argument: Any = None) -> Any:
+        self._conn.send((command, argument))
+        if not self._conn.poll(60):
+            raise RuntimeError(f"the fake model server did not answer {command!r}")
+        return self._conn.recv()
+
+    def stream(self, plan: Plan) -> None:
+        """Every request from now on gets `plan`."""
+        self._ask("stream", plan)
+
+    def collect(self) -> tuple[dict[str, Sent], list[str]]:
+        """What the fake noted for the requests since the last call, by tag; and its errors."""
+        out: tuple[dict[str, Sent], list[str]] = self._ask("collect")
+        return out
+
+    def close(self) -> None:
+        with suppress(OSError, EOFError, RuntimeError):
+            self._ask("stop")
+        self.process.join(10)
+        if self.process.is_alive():
+            self.process.kill()
+
+
+# -- the client, in its own process -----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StreamJob:
+    """The streams one client process runs."""
+
+    target: str
+    token: str
+    label: str  # goes into every stream's tag
+    callers: int
+    channels: int
+    plan: Plan
+    # Callers repeat streams until `start + repeat_for` (monotonic); 0: one stream each.
+    repeat_for: float = 0.0
+    ramp: float = 0.0  # seconds over which the callers start
+
+
+@dataclass
+class StreamRecord:
+    """What the client saw of one stream (time.monotonic() seconds)."""
+
+    tag: str
+    sent: float
+    deltas: list[float] = field(default_factory=list)
+    completed: float | None = None
+    error: str = ""
+
+
+async def _one_stream(
+    stub: Any, job: StreamJob, tag: str, metadata: Any, open_now: Any
+) -> StreamRecord:
+    expected = job.plan.texts()
+    request = ses_pb.ConverseRequest(
+        messages=[ses_pb.ConversationMessage(role=res_pb.user, content=f"[{tag}] {QUESTION}")]
+    )
+    record = StreamRecord(tag, time.monotonic())
+    opened = False
+    try:
+        call = stub.Converse(request, metadata=metadata, timeout=CALL_TIMEOUT)
+        async for event in call:
+            now = time.monotonic()
+            kind = event.WhichOneof("event")
+            if kind == "delta":
+                index = len(record.deltas)
+                record.deltas.append(now)
+                if index >= len(expected) or event.delta.text != expected[index]:
+                    record.error = record.error or f"delta {index} is {event.delta.text!r}"
+                if not opened:
+                    opened = True
+                    with open_now.get_lock():
+                        open_now.value += 1
+            elif kind == "completed":
+                record.completed = now
+            elif kind == "error":
+                record.error = f"error event: {event.error.message}"
+    except grpc.aio.AioRpcError as exc:
+        record.error = f"{exc.code().name}: {exc.details()}"
+    except Exception as exc:  # noqa: BLE001 - every failure of a stream is counted, not raised
+        record.error = f"{type(exc).__name__}: {exc}"
+    finally:
+        if opened:
+            with open_now.get_lock():
+                open_now.value -= 1
+    if not record.error and (record.completed is None or len(record.deltas) != len(expected)):
+        record.error = (
+            f"{len(record.deltas)} of {len(expected)} deltas, "
+            f"{'completed' if record.completed else 'no completed event'}"
+        )
+    return record
+
+
+async def _run_streams(
+    job: StreamJob, ready: Any, go: Any, start: Any, open_now: Any
+) -> list[StreamRecord]:
+    options = [("grpc.use_local_subchannel_pool", 1)]  # one connection per channel
+    channels = [grpc.aio.insecure_channel(job.target, options=options) for _ in range(job.channels)]
+    metadata = (("authorization", f"Bearer {job.token}"),)
+    records: list[StreamRecord] = []
+    try:
+        await asyncio.gather(*(c.channel_ready() for c in channels))
+        stubs = [ses_grpc.SessionServiceStub(c) for c in channels]  # type: ignore[no-untyped-call]
+        ready.release()
+        await asyncio.to_thread(go.wait)
+        begin = start.value
+
+        async def caller(i: int) -> None:
+            stub = stubs[i % len(stubs)]
+            if job.ramp:
+                await asyncio.sleep(max(0.0, begin + job.ramp * i / job.callers - time.monotonic()))
+            n = 0
+            while True:
+                tag = f"bench-{job.label}-{i}.{n}"
+                records.append(await _one_stream(stub, job, tag, metadata, open_now))
+                n += 1
+                if time.monotonic() >= begin + job.repeat_for:
+                    return
+
+        await asyncio.gather(*(caller(i) for i in range(job.callers)))
+        return records
+    finally:
+        await asyncio.gather(*(c.close(None) for c in channels))
+
+
+def _client_main(job: StreamJob, ready: Any, go: Any, start: Any, open_now: Any, out: Any) -> None:
+    out.put(asyncio.run(_run_streams(job, ready, go, start, open_now)))
+
+
+class StreamClient:
+    """One client process running `job`; `go()` starts it, `records()` waits for the end."""
+
+    def __init__(self, job: StreamJob) -> None:
+        ctx = mp.get_context("spawn")
+        self._ready, self._go, self._out = ctx.Semaphore(0), ctx.Event(), ctx.Queue()
+        self.start = ctx.Value("d", 0.0)
+        self.open_now = ctx.Value("i", 0)
+        self.process = ctx.Process(
+            target=_client_main,
+            args=(job, self._ready, self._go, self.start, self.open_now, self._out),
+            daemon=True,
+        )
+        self.process.start()
+        if not self._ready.acquire(timeout=60):
+            self.process.kill()
+            raise RuntimeError("the client process did not connect within 60 s")
+
+    def go(self) -> float:
+        self.start.value = time.monotonic()
+        self._go.set()
+        return float(self.start.value)
+
+    def records(self, timeout: float) -> list[StreamRecord]:
+        try:
+            records: list[StreamRecord] = self._out.get(timeout=timeout)
+            return records
+        finally:
+            self.process.join(10)
+            if self.process.is_alive():
+                self.process.kill()
+
+
+# -- measuring processes ----------------------------------------------------------------------
+
+
+def _tree(pid: int) -> list[psutil.Process]:
+    try:
+        root = psutil.Process(pid)
+        return [root, *root.children(recursive=True)]
+    except psutil.NoSuchProcess:
+        return []
+
+
+def _process_cpu(process: psutil.Process) -> float:
+    """CPU seconds so far of one process. /proc's user and system times come in 10 ms ticks, so
+    32 PostgreSQL backends that each work 2 ms in a window would read 0: a single-threaded
+    process is read from /proc/<pid>/schedstat instead (nanoseconds). Threaded ones (the server
+    workers, whose threads may come and go) keep the ticks; they use seconds of CPU."""
+    try:
+        if process.num_threads() == 1:
+            with open(f"/proc/{process.pid}/schedstat") as schedstat:
+                return int(schedstat.read().split()[0]) / 1e9
+    except (OSError, ValueError, IndexError):
+        pass
+    times = process.cpu_times()
+    return float(times.user + times.system)
+
+
+def cpu_seconds(pid: int) -> dict[int, float]:
+    """CPU seconds so far of `pid` and each of its descendants, by pid."""
+    seconds: dict[int, float] = {}
+    for process in _tree(pid):
+        try:
+            seconds[process.pid] = _process_cpu(process)
+        except psutil.Error:
+            continue
+    return seconds
+
+
+def machine_busy() -> float:
+    times = psutil.cpu_times()
+    return float(sum(times) - times.idle - getattr(times, "iowait", 0.0))
+
+
+@dataclass(frozen=True)
+class Memory:
+    """Resident memory summed over the server's worker processes, in bytes."""
+
+    rss: int
+    uss: int
+
+
+def worker_memory(server_pid: int) -> Memory:
+    rss = uss = 0
+    for worker in _tree(server_pid)[1:]:
+        try:
+            info = worker.memory_full_info()
+        except psutil.NoSuchProcess:
+            continue
+        rss += info.rss
+        uss += info.uss
+    return Memory(rss, uss)
+
+
+CpuReading = tuple[float, dict[str, dict[int, float]]]  # (monotonic time, seconds by pid)
+
+
+def connections_per_worker(server_pid: int, port: int) -> list[int]:
+    """Established TCP connections each worker accepted on `port` (the kernel's SO_REUSEPORT
+    split of the client's gRPC connections)."""
+    counts = []
+    for worker in _tree(server_pid)[1:]:
+        try:
+            connections = worker.net_connections(kind="tcp")
+        except psutil.Error:
+            continue
+        counts.append(sum(1 for c in connections if c.laddr and c.laddr.port == port and c.raddr))
+    return counts
+
+
+class CpuWindow:
+    """CPU seconds of the server, PostgreSQL, the client, the fake and the machine between
+    `begin()` and `end()`, or between two `read()`s."""
+
+    def __init__(self, pids: dict[str, int]) -> None:
+        self.pids = pids
+        self._before: CpuReading = (0.0, {})
+        self.used: dict[str, float] = {}
+        self.seconds = 0.0
+
+    def read(self) -> CpuReading:
+        now = {name: cpu_seconds(pid) for name, pid in self.pids.items()}
+        now["machine"] = {0: machine_busy()}
+        return time.monotonic(), now
+
+    def begin(self) -> None:
+        self._before = self.read()
+
+    def end(self) -> None:
+        self.between(self._before, self.read())
+
+    def between(self, before: CpuReading, after: CpuReading) -> None:
+        """Processes born in between count whole; those that ended in between are not seen."""
+        self.seconds = after[0] - before[0]
+        self.used = {
+            name: sum(s - before[1].get(name, {}).get(pid, 0.0) for pid, s in pids.items())
+            for name, pids in after[1].items()
+        }
+
+    def share(self, name: str) -> float:
+        """% of one core."""
+        return 100 * self.used.get(name, 0.0) / self.seconds if self.seconds else float("nan")
+
+
+# -- results ----------------------------------------------------------------------------------
+
+
+def percentile(values: list[float], q: float) -> float:
+    """Nearest-rank percentile, like bench.py's."""
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+@dataclass
+class Latencies:
+    """Milliseconds the service added, per measure (see the module's docstring)."""
+
+    to_model: list[float] = field(default_factory=list)
+    first: list[float] = field(default_factory=list)
+    later: list[float] = field(default_factory=list)
+    store: list[float] = field(default_factory=list)
+    model_ttft: list[float] = field(default_factory=list)  # the fake's own, as a check
+
+    def add(self, record: StreamRecord, sent: Sent) -> None:
+        ms = 1000.0
+        self.to_model.append(ms * (sent.received_at - record.sent))
+        if sent.sent_at:
+            self.model_ttft.append(ms * (sent.sent_at[0] - sent.received_at))
+        pairs = list(zip(record.deltas, sent.sent_at, strict=False))
+        if pairs:
+            self.first.append(ms * (pairs[0][0] - pairs[0][1]))
+            self.later.extend(ms * (got - left) for got, left in pairs[1:])
+        if record.completed is not None and sent.ended_at is not None:
+            self.store.append(ms * (record.completed - sent.ended_at))
+
+    def rows(self) -> list[tuple[str, list[float]]]:
+        return [
+            ("request -> model call", self.to_model),
+            ("first piece -> first delta", self.first),
+            ("later piece -> its delta", self.later),
+            ("model's end -> completed", self.store),
+        ]
+
+
+@dataclass
+class StreamResult:
+    """One model-stream window."""
+
+    name: str
+    plan: Plan
+    streams: int
+    tokens: int
+    turns: int
+    seconds: float
+    cpu: CpuWindow
+    latencies: Latencies
+    errors: list[str]
+    load: float  # the 1-minute load average at the window's end
+
+    def per_token_ms(self, group: str) -> float:
+        return 1000 * self.cpu.used.get(group, 0.0) / self.tokens if self.tokens else float("nan")
+
+    def per_turn_ms(self, group: str) -> float:
+        return 1000 * self.cpu.used.get(group, 0.0) / self.turns if self.turns else float("nan")
+
+
+@dataclass
+class ManyResult:
+    """The many-open-streams run."""
+
+    streams: int
+    peak_open: int
+    idle: Memory
+    during: Memory  # the largest sample while the most streams were open
+    after: Memory
+    workers: int
+    cpu: CpuWindow  # while the most streams were open
+    tokens_in_window: int
+    latencies: Latencies
+    errors: list[str]
+    ramp: float
+    plan: Plan
+    load: tuple[float, float, float]
+    # Everything seen, for a closer look: the client's records, and the fake's by tag.
+    split: list[int] = field(default_factory=list)  # gRPC connections per worker
+    records: list[StreamRecord] = field(default_factory=list, repr=False)
+    sent: dict[str, Sent] = field(default_factory=dict, repr=False)
+
+
+def _errors(
+    records: list[StreamRecord], sent: dict[str, Sent], fake_errors: list[str]
+) -> list[str]:
+    errors = [f"{r.tag}: {r.error}" for r in records if r.error]
+    errors += [f"{r.tag}: the fake saw no request" for r in records if r.tag not in sent]
+    errors += [f"fake model server: {e}" for e in fake_errors]
+    return errors
+
+
+# -- model-stream -----------------------------------------------------------------------------
+
+
+def run_stream_window(
+    h: Harness, fake: FakeModel, server_pid: int, name: str, plan: Plan
+) -> StreamResult:
+    """BENCH_CONCURRENCY callers repeat streams of `plan`; CPU and latencies over the window."""
+    fake.stream(plan)
+    job = StreamJob(
+        h.target,
+        h.token,
+        label=name.replace(" ", ""),
+        callers=h.concurrency,
+        channels=h.concurrency,
+        plan=plan,
+        repeat_for=h.warmup + h.seconds,
+    )
+    client = StreamClient(job)
+    cpu = CpuWindow(
+        {
+            "server": server_pid,
+            "postgres": h.postgres_pid,
+            "client": client.process.pid or 0,
+            "fake": fake.process.pid or 0,
+        }
+    )
+    start = client.go()
+    begin, end = start + h.warmup, start + h.warmup + h.seconds
+    time.sleep(max(0.0, begin - time.monotonic()))
+    cpu.begin()
+    time.sleep(max(0.0, end - time.monotonic()))
+    cpu.end()
+    load = os.getloadavg()[0]
+    records = client.records(timeout=CALL_TIMEOUT + 60)
+    sent, fake_errors = fake.collect()
+    latencies = Latencies()
+    for record in records:
+        if record.sent >= begin and not record.error and record.tag in sent:
+            latencies.add(record, sent[record.tag])
+    return StreamResult(
+        name,
+        plan,
+        streams=len(records),
+        tokens=sum(1 for r in records for t in r.deltas if begin <= t <= end),
+        turns=sum(1 for r in records if r.completed is not None and begin <= r.completed <= end),
+        seconds=cpu.seconds,
+        cpu=cpu,
+        latencies=latencies,
+        errors=_errors(records, sent, fake_errors),
+        load=load,
+    )
+
+
+def _warm_up(h: Harness, fake: FakeModel, streams: int = 32) -> None:
+    """A few quick streams, so lazy imports and pools are not counted as the streams' memory."""
+    fake.stream(WARM)
+    client = StreamClient(StreamJob(h.target, h.token, "warm", streams, 4, WARM))
+    client.go()
+    records = client.records(timeout=120)
+    fake.collect()
+    failed = [r for r in records if r.error]
+    if failed:
+        raise RuntimeError(f"warm-up streams failed: {failed[0].tag}: {failed[0].error}")
+
+
+# -- model-1000 -------------------------------------------------------------------------------
+
+
+def run_many(h: Harness, fake: FakeModel, server_pid: int) -> ManyResult:
+    """h.streams slow streams opened over h.ramp seconds; memory idle, while open, and after."""
+    plan, ramp = h.slow, h.ramp
+    _warm_up(h, fake)
+    time.sleep(1.0)
+    idle = _median_memory(server_pid)
+    fake.stream(plan)
+    job = StreamJob(
+        h.target,
+        h.token,
+        label="many",
+        callers=h.streams,
+        # Many connections, so the kernel spreads the streams about evenly over the workers
+        # (50 connections once split 31:19, and the busier worker fell seconds behind).
+        channels=max(1, min(200, h.streams // 5)),
+        plan=plan,
+        ramp=ramp,
+    )
+    client = StreamClient(job)
+    cpu = CpuWindow(
+        {
+            "server": server_pid,
+            "postgres": h.postgres_pid,
+            "client": client.process.pid or 0,
+            "fake": fake.process.pid or 0,
+        }
+    )
+    start = client.go()
+    # Every half second: streams open, CPU so far, the workers' memory.
+    series: list[tuple[int, CpuReading, Memory]] = []
+    split: list[int] = []
+    deadline = start + ramp + plan.first_delay + plan.pieces * plan.delay + CALL_TIMEOUT
+    while client.process.is_alive() and time.monotonic() < deadline:
+        time.sleep(0.5)
+        open_now = int(client.open_now.value)
+        series.append((open_now, cpu.read(), worker_memory(server_pid)))
+        if not split and time.monotonic() > start + ramp:
+            split = connections_per_worker(server_pid, int(h.target.rsplit(":", 1)[1]))
+        if not open_now and max(n for n, _, _ in series):
+            break
+    peak = max((n for n, _, _ in series), default=0)
+    at_peak = [(reading, memory) for n, reading, memory in series if n == peak and peak]
+    during = max((memory for _, memory in at_peak), key=lambda m: m.rss, default=Memory(0, 0))
+    window = (at_peak[0][0][0], at_peak[-1][0][0]) if at_peak else (0.0, 0.0)
+    if len(at_peak) >= 2:
+        cpu.between(at_peak[0][0], at_peak[-1][0])
+    load = os.getloadavg()
+    records = client.records(timeout=CALL_TIMEOUT + 60)
+    time.sleep(2.0)
+    after = _median_memory(server_pid)
+    sent, fake_errors = fake.collect()
+    latencies = Latencies()
+    for record in records:
+        if not record.error and record.tag in sent:
+            latencies.add(record, sent[record.tag])
+    return ManyResult(
+        streams=len(records),
+        peak_open=peak,
+        idle=idle,
+        during=during,
+        after=after,
+        workers=len(_tree(server_pid)) - 1,
+        cpu=cpu,
+        tokens_in_window=sum(1 for r in records for t in r.deltas if window[0] <= t <= window[1]),
+        latencies=latencies,
+        errors=_errors(records, sent, fake_errors),
+        ramp=ramp,
+        plan=plan,
+        load=load,
+        split=split,
+        records=records,
+        sent=sent,
+    )
+
+
+def _median_memory(server_pid: int, samples: int = 3) -> Memory:
+    taken = []
+    for _ in range(samples):
+        taken.append(worker_memory(server_pid))
+        time.sleep(0.2)
+    taken.sort(key=lambda m: m.rss)
+    return taken[len(taken) // 2]
+
+
+# -- report -----------------------------------------------------------------------------------
+
+
+def _latency_table(rows: list[tuple[str, Latencies]]) -> None:
+    header = (
+        f"{'scenario':<26}{'added by the service (ms)':<30}{'n':>7}{'p50':>8}{'p99':>8}{'max':>8}"
+    )
+    print(header)
+    print("-" * len(header))
+    for name, latencies in rows:
+        for measure, values in latencies.rows():
+            print(
+                f"{name:<26}{measure:<30}{len(values):>7}{percentile(values, 0.5):>8.2f}"
+                f"{percentile(values, 0.99):>8.2f}{max(values, default=float('nan')):>8.2f}"
+            )
+
+
+def print_stream_report(results: list[StreamResult], h: Harness) -> None:
+    print()
+    print(
+        f"model-stream: {h.concurrency} concurrent Converse streams, each a new session, "
+        f"measured {h.seconds:g} s after {h.warmup:g} s of warm-up; the fake model streams "
+        + "; ".join(f"{r.name}: {r.plan.describe()}" for r in results)
+    )
+    header = (
+        f"{'scenario':<26}{'streams':>8}{'tokens':>8}{'tok/s':>7}{'turns/s':>8}"
+        f"  {'server CPU ms/token':>19}{'ms/turn':>8}{'% core':>7}"
+        f"  {'postgres ms/turn':>16}{'client % core':>14}{'fake % core':>12}{'machine %':>10}"
+        f"{'load':>6}"
+    )
+    print(header)
+    print("-" * len(header))
+    for r in results:
+        print(
+            f"{r.name:<26}{r.streams:>8}{r.tokens:>8}{r.tokens / r.seconds:>7.0f}"
+            f"{r.turns / r.seconds:>8.1f}  {r.per_token_ms('server'):>19.3f}"
+            f"{r.per_turn_ms('server'):>8.2f}{r.cpu.share('server'):>7.0f}"
+            f"  {r.per_turn_ms('postgres'):>16.3f}{r.cpu.share('client'):>14.0f}"
+            f"{r.cpu.share('fake'):>12.0f}{r.cpu.share('machine'):>10.0f}{r.load:>6.2f}"
+        )
+    if len(results) == 2:
+        long, short = results
+        extra = long.plan.pieces - short.plan.pieces
+        marginal = (long.per_turn_ms("server") - short.per_turn_ms("server")) / extra
+        base = short.per_turn_ms("server") - short.plan.pieces * marginal
+        print(
+            f"server CPU split: {marginal:.3f} ms per streamed token (the difference per extra "
+            f"piece) + {base:.2f} ms per turn without its tokens"
+        )
+    print()
+    _latency_table([(r.name, r.latencies) for r in results])
+    for r in results:
+        print(
+            f"  {r.name}: the fake's own first-token delay p50 "
+            f"{percentile(r.latencies.model_ttft, 0.5):.1f} ms (asked {1000 * r.plan.first_delay:g})"
+        )
+
+
+def print_many_report(r: ManyResult) -> None:
+    mib = 1024 * 1024
+    print()
+    print(
+        f"model-1000: {r.streams:,} Converse streams opened over {r.ramp:g} s on a slow model "
+        f"({r.plan.describe()}), each a new session; load average {r.load[0]:.2f}"
+    )
+    print(
+        f"  open at once: {r.peak_open:,} (of {r.streams:,}); failed streams: {len(r.errors)}; "
+        f"the client's gRPC connections per worker: {'/'.join(map(str, r.split)) or '?'}"
+    )
+    grew_rss = (r.during.rss - r.idle.rss) / max(1, r.peak_open)
+    grew_uss = (r.during.uss - r.idle.uss) / max(1, r.peak_open)
+    print(
+        f"  server memory, summed over {r.workers} workers: RSS idle {r.idle.rss / mib:.0f} MiB, "
+        f"with {r.peak_open:,} open {r.during.rss / mib:.0f} MiB, after {r.after.rss / mib:.0f} "
+        f"MiB; per open stream {grew_rss / 1024:.1f} KiB RSS ({grew_uss / 1024:.1f} KiB USS)"
+    )
+    if r.cpu.seconds and r.tokens_in_window:
+        print(
+            f"  while {r.peak_open:,} were open ({r.cpu.seconds:.1f} s): server {r.cpu.share('server'):.0f}% "
+            f"of a core, {1000 * r.cpu.used['server'] / r.tokens_in_window:.3f} ms per token "
+            f"({r.tokens_in_window / r.cpu.seconds:.0f} tokens/s); PostgreSQL "
+            f"{r.cpu.share('postgres'):.0f}%, the client {r.cpu.share('client'):.0f}%, the fake "
+            f"{r.cpu.share('fake'):.0f}%; machine busy {r.cpu.share('machine'):.0f}%"
+        )
+    print()
+    _latency_table([(f"model-1000 ({r.streams:,})", r.latencies)])
+
+
+def print_errors(name: str, errors: list[str], log: Path, limit: int = 5) -> None:
+    """The first failures, and the server log's warnings and errors about them."""
+    if not errors:
+        return
+    print(f"ERRORS in {name}: {len(errors)} failed streams; the first:")
+    for error in errors[:limit]:
+        print(f"  {error}")
+    lines = log.read_text(errors="replace").splitlines() if log.exists() else []
+    noted = [line for line in lines if re.search(r"WARNING|ERROR|Traceback|Error\b", line)]
+    if noted:
+        print(f"  the server log ({len(noted)} warnings and errors), the last {limit}:")
+        for line in noted[-limit:]:
+            print(f"    {line[:300]}")
+
+
+# -- the run ----------------------------------------------------------------------------------
+
+
+@contextmanager
+def fake_model() -> Iterator[FakeModel]:
+    fake = FakeModel()
+    try:
+        yield fake
+    finally:
+        fake.close()
+
+
+def run_model_scenarios(h: Harness, names: tuple[str, ...]) -> bool:
+    """Runs the chosen model scenarios on a server pointed at the fake; True when no stream
+    failed."""
+    ok = True
+    with fake_model() as fake:
+        env = {
+            "AGENT_SESSIONS_AGENT": "openai",
+            "AGENT_SESSIONS_MODEL_BASE_URL": fake.base_url,
+            "AGENT_SESSIONS_MODEL_API_KEY": API_KEY,
+            "AGENT_SESSIONS_MODEL": MODEL,
+            # A failure shows as a failed stream, not as a silent retry.
+            "AGENT_SESSIONS_MODEL_MAX_RETRIES": "0",
+            "AGENT_SESSIONS_MODEL_TIMEOUT": str(int(CALL_TIMEOUT)),
+        }
+        h.say(f"fake model API at {fake.base_url} (pid {fake.process.pid}); model {MODEL}")
+        with h.server(env) as server:
+            if "model-stream" in names:
+                results = []
+                for name, plan in (
+                    (f"model-stream ({FAST.pieces})", FAST),
+                    (f"model-stream ({SHORT.pieces})", SHORT),
+                ):
+                    h.say(f"{name}: {h.concurrency} streams of {plan.describe()}")
+                    result = run_stream_window(h, fake, server.pid, name, plan)
+                    h.say(
+                        f"  {result.tokens / result.seconds:.0f} tokens/s, "
+                        f"{result.turns / result.seconds:.1f} turns/s; server "
+                        f"{result.cpu.share('server'):.0f}%, machine "
+                        f"{result.cpu.share('machine'):.0f}%; load average {result.load:.2f}"
+                    )
+                    results.append(result)
+                print_stream_report(results, h)
+                for result in results:
+                    print_errors(result.name, result.errors, h.server_log)
+                    ok = ok and not result.errors
+            if "model-1000" in names:
+                h.say(f"model-1000: {h.streams:,} streams of {h.slow.describe()}")
+                many = run_many(h, fake, server.pid)
+                h.say(f"  {many.peak_open:,} open at once; {len(many.errors)} failed")
+                print_many_report(many)
+                print_errors("model-1000", many.errors, h.server_log)
+                ok = ok and not many.errors and many.peak_open == h.streams
+    return ok
