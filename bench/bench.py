@@ -35,6 +35,7 @@ Environment (all optional):
   BENCH_MODEL_DELAY    seconds between the pieces of model-1000's slow model (default 2)
   BENCH_MODEL_LENGTH   seconds each model-1000 stream lasts (default 30)
   BENCH_MODEL_RAMP     seconds over which model-1000 opens its streams (default 10)
+  BENCH_MODEL_CONNECTIONS  gRPC connections model-1000's streams share (default 200)
   AGENT_SESSIONS_WORKERS  server worker processes (default: the CPU count)
 """
 
@@ -108,6 +109,7 @@ class Config:
     model_delay: float = 2.0
     model_length: float = 30.0
     model_ramp: float = 10.0
+    model_connections: int = 200
 
     @classmethod
     def from_env(cls) -> Config:
@@ -127,6 +129,7 @@ class Config:
             model_delay=_env_number("BENCH_MODEL_DELAY", 2.0),
             model_length=_env_number("BENCH_MODEL_LENGTH", 30.0),
             model_ramp=_env_number("BENCH_MODEL_RAMP", 10.0),
+            model_connections=int(_env_number("BENCH_MODEL_CONNECTIONS", 200)),
         )
 
 
@@ -906,6 +909,7 @@ def run(config: Config, work: Path) -> bool:
                 streams=config.model_streams,
                 slow=model_bench.slow_plan(config.model_delay, config.model_length),
                 ramp=config.model_ramp,
+                connections=config.model_connections,
                 server_log=work / "server-model.log",
             )
             ok = model_bench.run_model_scenarios(harness, config.model_scenarios) and ok

@@ -25,9 +25,10 @@ What is measured, per scenario:
   open at once for a while; the workers' RSS (and USS) summed, idle before against the largest
   sample while the most streams were open, per open stream; every failed stream is counted and
   the first ones printed, with the server log's warnings. The client spreads the streams over
-  200 gRPC connections, so the kernel splits them about evenly between the workers.
-  A piece every 500 ms (2,000 tokens/s in all) is more than two cores serve: the streams that
-  start last wait seconds for their model call (see README "Speed").
+  BENCH_MODEL_CONNECTIONS (200) gRPC connections, so the kernel splits them about evenly between
+  the workers (50 connections once split 31:19, and the busier worker fell seconds behind).
+  A piece every 500 ms (2,000 tokens/s in all) takes about one core of the two; opened within
+  2 s instead of 10, the streams that start last wait seconds for their model call.
 
 The fake runs in a process of its own, so its CPU is not counted as the server's.
 """
@@ -114,6 +115,7 @@ class Harness:
     streams: int
     slow: Plan  # what the fake streams in model-1000
     ramp: float  # seconds over which model-1000 opens its streams
+    connections: int  # gRPC connections model-1000's client spreads its streams over
     server_log: Path  # where the server started by `server` writes its log
 
 
@@ -631,9 +633,7 @@ def run_many(h: Harness, fake: FakeModel, server_pid: int) -> ManyResult:
         h.token,
         label="many",
         callers=h.streams,
-        # Many connections, so the kernel spreads the streams about evenly over the workers
-        # (50 connections once split 31:19, and the busier worker fell seconds behind).
-        channels=max(1, min(200, h.streams // 5)),
+        channels=max(1, min(h.connections, h.streams)),
         plan=plan,
         ramp=ramp,
     )
