@@ -156,7 +156,8 @@ SCENARIOS = (
 
 def _chosen_scenarios(names: str) -> tuple[tuple[Scenario, ...], tuple[str, ...]]:
     """The gRPC scenarios and the model scenarios (bench/model_bench.py) named, in order."""
-    wanted = [name.strip() for name in names.split(",") if name.strip()]
+    # Split on commas, but not the thousands separators inside names like "(10,000)".
+    wanted = [name.strip() for name in re.split(r",(?!\d{3}\))", names) if name.strip()]
     if not wanted:
         return SCENARIOS, model_bench.MODEL_SCENARIOS
     known = {scenario.name: scenario for scenario in SCENARIOS}

