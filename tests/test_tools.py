@@ -32,6 +32,12 @@ LOOKUP_SCHEMA = {
 }
 
 
+def _canonical(value: Any) -> str:
+    """JSON text with sorted keys: tells 1 from 1.0 (== does not; a Struct carries every number
+    as a double), not the order of an object's keys (a Struct does not keep it)."""
+    return json.dumps(value, sort_keys=True)
+
+
 def assert_paired(requests: list[RecordedRequest]) -> None:
     """No request to the model carries a tool call without its result or the other way round."""
     for request in requests:
@@ -182,8 +188,7 @@ def test_a_caller_tool_round_across_two_requests(c: Client, model: FakeModelServ
     ]
     # The caller's JSON Schema reached the model as sent (not rewritten as strict).
     declared = {t["function"]["name"]: t["function"] for t in model.requests[-1].body["tools"]}
-    # json.dumps tells 1 from 1.0, which == does not: a Struct carries every number as a double.
-    assert json.dumps(declared["lookup"]["parameters"]) == json.dumps(LOOKUP_SCHEMA)
+    assert _canonical(declared["lookup"]["parameters"]) == _canonical(LOOKUP_SCHEMA)
     assert "add" in declared  # the MCP server's tools too
     assert _stored(c, "caller-tool") == [
         ("user", "Weather?", "", ""),
@@ -374,7 +379,7 @@ def test_a_caller_tool_round_over_rest_and_sse(
             assert completed["pending_tool_calls"] == [events[1]["tool_call"]]
             declared = {t["function"]["name"]: t for t in model.requests[-1].body["tools"]}
             sent = declared["lookup"]["function"]["parameters"]
-            assert json.dumps(sent) == json.dumps(LOOKUP_SCHEMA)
+            assert _canonical(sent) == _canonical(LOOKUP_SCHEMA)
 
             model.script(Step.text(["Answered."]))
             done = http.post(

@@ -143,9 +143,9 @@ class TurnRequest:
     tools: list[CallerTool] = field(default_factory=list)
 
 
-# What a turn does, in order: TurnStarted; TurnDelta / TurnToolCall / TurnToolResult as the agent
-# works; then TurnStored and TurnCompleted once the whole turn is committed — or TurnFailed, after
-# which nothing of the turn is stored.
+# What a turn does, in order: TurnStarted; TextDelta / ToolCall / ToolResult as the agent works
+# (the agent's own events, passed on); then TurnStored and TurnCompleted once the whole turn is
+# committed — or TurnFailed, after which nothing of the turn is stored.
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,15 +157,15 @@ class TurnStarted:
 
 
 @dataclass(frozen=True, slots=True)
-class TurnDelta:
-    """A piece of the assistant's text."""
+class TextDelta:
+    """A piece of the assistant's text, in order; the pieces of a turn concatenate to its text."""
 
     text: str
 
 
 @dataclass(frozen=True, slots=True)
-class TurnToolCall:
-    """The model called a tool."""
+class ToolCall:
+    """The model called a tool; `arguments` is the arguments' JSON text."""
 
     tool_call_id: str
     name: str
@@ -173,8 +173,8 @@ class TurnToolCall:
 
 
 @dataclass(frozen=True, slots=True)
-class TurnToolResult:
-    """A server tool answered."""
+class ToolResult:
+    """A tool the server ran answered; `output` is its output as text."""
 
     tool_call_id: str
     name: str
@@ -203,11 +203,5 @@ class TurnFailed:
 
 
 TurnEvent = (
-    TurnStarted
-    | TurnDelta
-    | TurnToolCall
-    | TurnToolResult
-    | TurnStored
-    | TurnCompleted
-    | TurnFailed
+    TurnStarted | TextDelta | ToolCall | ToolResult | TurnStored | TurnCompleted | TurnFailed
 )

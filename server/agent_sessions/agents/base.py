@@ -6,7 +6,7 @@ from collections.abc import AsyncGenerator, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from agent_sessions.domain import CallerTool
+from agent_sessions.domain import CallerTool, TextDelta, ToolCall, ToolResult, Usage
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,41 +36,13 @@ class AgentTurn:
     tools: Sequence[CallerTool] = ()
 
 
-@dataclass(frozen=True, slots=True)
-class TextDelta:
-    """A piece of the assistant's text, in order; the pieces of a turn concatenate to its text."""
+# The tokens the turn's model calls used, summed: sent once, at the end of a run.
+UsageReport = Usage
 
-    text: str
+AgentEvent = TextDelta | ToolCall | ToolResult | Usage
 
-
-@dataclass(frozen=True, slots=True)
-class ToolCall:
-    """The model called a tool; `arguments` is the arguments' JSON text."""
-
-    tool_call_id: str
-    name: str
-    arguments: str
-
-
-@dataclass(frozen=True, slots=True)
-class ToolResult:
-    """A tool the server ran answered; `output` is its output as text."""
-
-    tool_call_id: str
-    name: str
-    output: str
-
-
-@dataclass(frozen=True, slots=True)
-class UsageReport:
-    """Tokens used by the turn's model calls so far (sent once, at the end, summed)."""
-
-    input_tokens: int
-    output_tokens: int
-    total_tokens: int
-
-
-AgentEvent = TextDelta | ToolCall | ToolResult | UsageReport
+__all__ = ["Agent", "AgentEvent", "AgentMessage", "AgentTurn", "TextDelta", "ToolCall"]
+__all__ += ["ToolResult", "UsageReport"]
 
 
 class Agent(Protocol):

@@ -17,7 +17,6 @@ from agent_sessions.agents import (
     TextDelta,
     ToolCall,
     ToolResult,
-    UsageReport,
 )
 from agent_sessions.db.uow import Database
 from agent_sessions.domain import (
@@ -29,15 +28,12 @@ from agent_sessions.domain import (
     Session,
     SessionFields,
     TurnCompleted,
-    TurnDelta,
     TurnEvent,
     TurnFailed,
     TurnRequest,
     TurnResult,
     TurnStarted,
     TurnStored,
-    TurnToolCall,
-    TurnToolResult,
     Usage,
 )
 from agent_sessions.errors import AgentFailed, DomainError, FailedPrecondition, InvalidArgument
@@ -237,7 +233,7 @@ class TurnService:
                 async for event in events:
                     if isinstance(event, TextDelta):
                         reply.add_text(event.text)
-                        yield TurnDelta(event.text)
+                        yield event
                     elif isinstance(event, ToolCall):
                         reply.calls[event.tool_call_id] = PendingToolCall(
                             event.tool_call_id, event.name, event.arguments
@@ -250,7 +246,7 @@ class TurnService:
                                 tool_name=event.name,
                             )
                         )
-                        yield TurnToolCall(event.tool_call_id, event.name, event.arguments)
+                        yield event
                     elif isinstance(event, ToolResult):
                         reply.calls.pop(event.tool_call_id, None)
                         reply.add(
@@ -261,11 +257,9 @@ class TurnService:
                                 tool_name=event.name,
                             )
                         )
-                        yield TurnToolResult(event.tool_call_id, event.name, event.output)
-                    elif isinstance(event, UsageReport):
-                        reply.usage = Usage(
-                            event.input_tokens, event.output_tokens, event.total_tokens
-                        )
+                        yield event
+                    elif isinstance(event, Usage):
+                        reply.usage = event
         except DomainError as exc:
             yield TurnFailed(exc)
             return

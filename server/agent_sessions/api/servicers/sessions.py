@@ -16,14 +16,14 @@ from agent_sessions.api import convert as c
 from agent_sessions.api.interceptors import current_owner
 from agent_sessions.api.status import domain_error_of, status_of
 from agent_sessions.domain import (
+    TextDelta,
+    ToolCall,
+    ToolResult,
     TurnCompleted,
-    TurnDelta,
     TurnFailed,
     TurnResult,
     TurnStarted,
     TurnStored,
-    TurnToolCall,
-    TurnToolResult,
 )
 from agent_sessions.services import SessionService, TurnService
 
@@ -133,7 +133,7 @@ class SessionServicer(ses_grpc.SessionServiceServicer):
         session_id = ""
         async with aclosing(self.turns.run(current_owner(), c.turn_request(request))) as events:
             async for item in events:
-                if isinstance(item, TurnDelta):
+                if isinstance(item, TextDelta):
                     yield event(delta=ses_pb.ConverseDelta(text=item.text))
                 elif isinstance(item, TurnStarted):
                     session_id = item.session_id
@@ -153,13 +153,13 @@ class SessionServicer(ses_grpc.SessionServiceServicer):
                     error = domain_error_of(item.error)
                     yield event(error=status_of(error))
                     raise error
-                elif isinstance(item, TurnToolCall):
+                elif isinstance(item, ToolCall):
                     yield event(
                         tool_call=ses_pb.ToolCall(
                             tool_call_id=item.tool_call_id, name=item.name, arguments=item.arguments
                         )
                     )
-                elif isinstance(item, TurnToolResult):
+                elif isinstance(item, ToolResult):
                     yield event(
                         tool_result=ses_pb.ToolResult(
                             tool_call_id=item.tool_call_id, name=item.name, output=item.output
