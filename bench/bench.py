@@ -18,6 +18,13 @@ What it does, in order:
    sampled over each measured window, so the table shows where the CPU goes per call;
 6. prints one table and the append-message target, then stops everything it started.
 
+Then, on the same server and between the same pgbench windows, the REST scenarios
+(bench/rest_bench.py; `rest-create-session`, `rest-append-message`, `rest-conversation`,
+`rest-get-session`, `rest-list-messages-50`, `rest-patch-session`) start the real Envoy from the
+rendered envoy.yaml in front of the server and drive it with wrk (a C HTTP/1.1 load generator),
+and print req/s, p50, p99, % of pgbench and the CPU per call of wrk, the server, Envoy and
+PostgreSQL.
+
 Then the model-streaming scenarios (bench/model_bench.py; `model-stream`, `model-1000`) restart
 the server with AGENT_SESSIONS_AGENT=openai pointed at a fake model API in a process of its own,
 and measure what the service adds to a streamed reply, its CPU per token, and its memory per
@@ -29,8 +36,11 @@ Environment (all optional):
   BENCH_CONCURRENCY    concurrent callers (default 16)
   BENCH_CLIENT         h2load (default when installed; `make bench` installs it) or python
   BENCH_CLIENT_PROCS   Python client processes the callers are spread over (default 1)
-  BENCH_SCENARIOS      comma-separated scenario names to run (default all), e.g. append-message
-                       or model-stream,model-1000
+  BENCH_SCENARIOS      comma-separated scenario names to run (default all), e.g. append-message,
+                       rest-get-session or model-stream,model-1000
+  BENCH_REST_THREADS   wrk threads the REST scenarios' connections are spread over (default 2)
+  BENCH_ENVOY_NO_LUA   1: the REST scenarios' Envoy runs without the Lua request validator filter
+                       (to measure what it costs; default: the config as rendered)
   BENCH_MODEL_STREAMS  streams open at once in model-1000 (default 1000)
   BENCH_MODEL_DELAY    seconds between the pieces of model-1000's slow model (default 2)
   BENCH_MODEL_LENGTH   seconds each model-1000 stream lasts (default 30)
@@ -62,6 +72,7 @@ from typing import Any
 import grpc
 import model_bench
 import psutil
+import rest_bench
 from agentsessions.v1 import message_service_pb2 as msg_pb
 from agentsessions.v1 import message_service_pb2_grpc as msg_grpc
 from agentsessions.v1 import resources_pb2 as res_pb
@@ -105,6 +116,9 @@ class Config:
     client: str
     scenarios: tuple[Scenario, ...]
     model_scenarios: tuple[str, ...] = ()
+    rest_scenarios: tuple[str, ...] = ()
+    rest_threads: int = 2
+    envoy_no_lua: bool = False
     model_streams: int = 1000
     model_delay: float = 2.0
     model_length: float = 30.0
@@ -114,7 +128,9 @@ class Config:
     @classmethod
     def from_env(cls) -> Config:
         concurrency = int(_env_number("BENCH_CONCURRENCY", 16))
-        scenarios, model_scenarios = _chosen_scenarios(os.environ.get("BENCH_SCENARIOS", ""))
+        scenarios, model_scenarios, rest_scenarios = _chosen_scenarios(
+            os.environ.get("BENCH_SCENARIOS", "")
+        )
         return cls(
             seconds=_env_number("BENCH_SECONDS", 10),
             warmup=_env_number("BENCH_WARMUP", 2),
@@ -125,6 +141,9 @@ class Config:
             or ("h2load" if shutil.which("h2load") else "python"),
             scenarios=scenarios,
             model_scenarios=model_scenarios,
+            rest_scenarios=rest_scenarios,
+            rest_threads=max(1, min(concurrency, int(_env_number("BENCH_REST_THREADS", 2)))),
+            envoy_no_lua=os.environ.get("BENCH_ENVOY_NO_LUA", "").strip() not in ("", "0"),
             model_streams=int(_env_number("BENCH_MODEL_STREAMS", 1000)),
             model_delay=_env_number("BENCH_MODEL_DELAY", 2.0),
             model_length=_env_number("BENCH_MODEL_LENGTH", 30.0),
@@ -154,22 +173,31 @@ SCENARIOS = (
 )
 
 
-def _chosen_scenarios(names: str) -> tuple[tuple[Scenario, ...], tuple[str, ...]]:
-    """The gRPC scenarios and the model scenarios (bench/model_bench.py) named, in order."""
+def _chosen_scenarios(
+    names: str,
+) -> tuple[tuple[Scenario, ...], tuple[str, ...], tuple[str, ...]]:
+    """The gRPC scenarios, the model scenarios (bench/model_bench.py) and the REST scenarios
+    (bench/rest_bench.py) named, in order."""
     # Split on commas, but not the thousands separators inside names like "(10,000)".
     wanted = [name.strip() for name in re.split(r",(?!\d{3}\))", names) if name.strip()]
+    rest = rest_bench.REST_SCENARIO_NAMES
     if not wanted:
-        return SCENARIOS, model_bench.MODEL_SCENARIOS
+        return SCENARIOS, model_bench.MODEL_SCENARIOS, rest
     known = {scenario.name: scenario for scenario in SCENARIOS}
-    unknown = [n for n in wanted if n not in known and n not in model_bench.MODEL_SCENARIOS]
+    unknown = [
+        n
+        for n in wanted
+        if n not in known and n not in model_bench.MODEL_SCENARIOS and n not in rest
+    ]
     if unknown:
-        choices = [*known, *model_bench.MODEL_SCENARIOS]
+        choices = [*known, *model_bench.MODEL_SCENARIOS, *rest]
         raise SystemExit(
             f"BENCH_SCENARIOS: unknown {', '.join(unknown)}; choose from {', '.join(choices)}"
         )
     return (
         tuple(known[name] for name in wanted if name in known),
         tuple(name for name in wanted if name in model_bench.MODEL_SCENARIOS),
+        tuple(name for name in wanted if name in rest),
     )
 
 
@@ -895,7 +923,7 @@ def run(config: Config, work: Path) -> bool:
     token = mint(secret)
     ok = True
     with embedded_postgres(work) as (url, handle):
-        if config.scenarios:
+        if config.scenarios or config.rest_scenarios:
             ok = run_api_scenarios(config, work, url, handle, secret, token)
         if config.model_scenarios:
             harness = model_bench.Harness(
@@ -920,7 +948,8 @@ def run(config: Config, work: Path) -> bool:
 def run_api_scenarios(
     config: Config, work: Path, url: str, handle: Any, secret: str, token: str
 ) -> bool:
-    """The gRPC scenarios and pgbench, on a server with the default (mock) agent."""
+    """The gRPC scenarios, then the REST ones through Envoy, between two pgbench windows, on a
+    server with the default (mock) agent."""
     with grpc_server(url, secret, config, work) as server:
         info = handle.get_postmaster_info()
         groups = {"server": [server.pid], "postgres": [info.pid]}
@@ -952,13 +981,34 @@ def run_api_scenarios(
                 result = run_scenario(scenario, config, token, groups)
             say(f"  {result.rate:.0f} req/s; {describe_cpu(result.cpu, result.seconds)}")
             results.append(result)
+        rest: rest_bench.RestRun | None = None
+        if config.rest_scenarios:
+            harness = rest_bench.Harness(
+                say=say,
+                grpc_port=GRPC_PORT,
+                token=token,
+                database_url=url,
+                server_pid=server.pid,
+                postgres_pid=info.pid,
+                seconds=config.seconds,
+                warmup=config.warmup,
+                concurrency=config.concurrency,
+                threads=config.rest_threads,
+                work=work,
+                no_lua=config.envoy_no_lua,
+            )
+            rest = rest_bench.run_rest_scenarios(harness, config.rest_scenarios)
         after = run_pgbench(url, str(info.socket_dir), config, work, groups)
         say(f"  {after.rate:.0f} TPS; {describe_cpu(after.cpu, after.seconds)}")
     print(
         f"\npgbench windows: {before.rate:.0f} TPS before the scenarios, {after.rate:.0f} after; "
         "the baseline below is both together"
     )
-    return print_report(combined(before, after), results, plans)
+    baseline = combined(before, after)
+    ok = print_report(baseline, results, plans)
+    if rest is not None:
+        ok = rest_bench.print_report(baseline.rate, rest) and ok
+    return ok
 
 
 def main() -> int:
