@@ -245,6 +245,7 @@ class RestResult:
     cpu: model_bench.CpuWindow
     load: float
     split: list[int]  # Envoy's upstream connections per server worker at the window's end
+    workers: list[float]  # each server worker's CPU over the window, % of one core
     stored: int | None = None  # what the measured run stored, counted in the database
     problems: list[str] = field(default_factory=list)
 
@@ -261,6 +262,10 @@ class RestResult:
         if not self.cpu.seconds or not self.rate:
             return float("nan")
         return 1000 * self.cpu.used.get(group, 0.0) / self.cpu.seconds / self.rate
+
+    def other(self) -> float:
+        """% of one core the machine spent outside the measured groups (other work on it)."""
+        return max(0.0, self.cpu.share("machine") - sum(self.cpu.share(g) for g in GROUPS))
 
     @property
     def errors(self) -> int:
@@ -451,8 +456,10 @@ def run_rest_scenario(h: Harness, envoy: Envoy, scenario: RestScenario, run_id: 
         )
         time.sleep(max(0.0, launched + 0.5 - time.monotonic()))
         cpu.begin()
+        workers_before = model_bench.cpu_seconds(h.server_pid)
         time.sleep(max(0.0, launched + 0.5 + h.seconds - 1.0 - time.monotonic()))
         cpu.end()
+        workers_after = model_bench.cpu_seconds(h.server_pid)
         load = os.getloadavg()[0]
         split = model_bench.connections_per_worker(h.server_pid, h.grpc_port)
         returncode = wrk.wait(h.seconds + 60)
@@ -460,7 +467,12 @@ def run_rest_scenario(h: Harness, envoy: Envoy, scenario: RestScenario, run_id: 
     if returncode != 0:
         raise RuntimeError(f"wrk failed ({returncode}):\n{output}")
     run = _parse_wrk(output)
-    result = RestResult(scenario, run, warm, cpu, load, split)
+    workers = [
+        100 * (seconds - workers_before.get(pid, 0.0)) / cpu.seconds
+        for pid, seconds in workers_after.items()
+        if pid != h.server_pid
+    ]
+    result = RestResult(scenario, run, warm, cpu, load, split, workers)
     if not run.requests:
         result.problems.append("no call completed in the measured run")
     if warm.bad:
@@ -642,8 +654,10 @@ def run_rest_scenarios(h: Harness, names: tuple[str, ...]) -> RestRun:
             h.say(
                 f"  {result.rate:.0f} req/s, {result.run.failed} errors; CPU (% of a core): "
                 + ", ".join(f"{g} {result.cpu.share(g):.0f}%" for g in GROUPS)
-                + f", machine {result.cpu.share('machine'):.0f}%; load {result.load:.2f}; "
-                f"Envoy's connections per server worker {'/'.join(map(str, result.split))}"
+                + f", other {result.other():.0f}%, machine {result.cpu.share('machine'):.0f}%; "
+                f"load {result.load:.2f}; Envoy's connections per server worker "
+                f"{'/'.join(map(str, result.split))}, worker CPU "
+                + "/".join(f"{w:.0f}%" for w in result.workers)
             )
             run.results.append(result)
     return run
@@ -669,7 +683,7 @@ def print_report(baseline_rate: float, run: RestRun) -> bool:
         f"{'scenario':<24}{'requests':>9}{'req/s':>8}{'p50 ms':>8}{'p99 ms':>8}"
         f"{'% pgbench':>10}{'target':>8}{'errors':>7}"
         f"  {'CPU ms/call: wrk':>16}{'server':>8}{'envoy':>7}{'postgres':>9}{'3 together':>11}"
-        f"{'machine %':>10}{'load':>6}"
+        f"{'other %':>8}{'machine %':>10}{'load':>6}"
     )
     print(header)
     print("-" * len(header))
@@ -681,7 +695,7 @@ def print_report(baseline_rate: float, run: RestRun) -> bool:
             f"{100 * r.rate / baseline_rate:>9.1f}%{f'{target:.1f}%' if target else '-':>8}"
             f"{r.errors:>7}  {r.cpu_ms('client'):>16.3f}{r.cpu_ms('server'):>8.3f}"
             f"{r.cpu_ms('envoy'):>7.3f}{r.cpu_ms('postgres'):>9.3f}{together:>11.3f}"
-            f"{r.cpu.share('machine'):>10.0f}{r.load:>6.2f}"
+            f"{r.other():>8.0f}{r.cpu.share('machine'):>10.0f}{r.load:>6.2f}"
         )
     print()
     print("where each call's CPU goes (server / Envoy / PostgreSQL, % of the three together):")
@@ -697,7 +711,9 @@ def print_report(baseline_rate: float, run: RestRun) -> bool:
             f"  {r.name:<24}"
             + " / ".join(f"{100 * v / total:.0f}%" for v in parts.values())
             + f" of {total:.2f} ms; Envoy's connections per server worker "
-            f"{'/'.join(map(str, r.split)) or '?'}"
+            f"{'/'.join(map(str, r.split)) or '?'} (worker CPU "
+            + "/".join(f"{w:.0f}%" for w in r.workers)
+            + ")"
             + (f"; stored {r.stored} rows" if r.stored is not None else "")
             + verdict
         )
