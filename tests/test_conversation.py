@@ -295,3 +295,45 @@ def test_racing_first_turns_announce_the_session_that_is_stored(settings: Settin
         assert sorted(content for _, content in _contents(c, "raced")) == sorted(
             ["r0", "r1", MOCK + "r0", MOCK + "r1"]
         )
+
+
+def test_the_mock_reads_no_history_yet_a_pending_call_must_be_answered(alice: Client) -> None:
+    """The mock gets no history; the tool calls a session ends with are still found."""
+    alice.s("CreateSession", spb.CreateSessionRequest(session_id="mock-pending"))
+    for i in range(60):  # more than the history window
+        alice.m(
+            "CreateMessage",
+            mpb.CreateMessageRequest(session_id="mock-pending", role=rpb.user, content=f"m{i}"),
+        )
+    alice.m(
+        "CreateMessage",
+        mpb.CreateMessageRequest(
+            session_id="mock-pending",
+            role=rpb.assistant,
+            content="{}",
+            tool_call_id="c-open",
+            tool_name="lookup",
+        ),
+    )
+    f = failure(
+        lambda: alice.s(
+            "Conversation",
+            spb.ConversationRequest(session_id="mock-pending", messages=[_user("x")]),
+        )
+    )
+    assert f.code == grpc.StatusCode.FAILED_PRECONDITION and f.reason == "TOOL_RESULTS_MISSING"
+    answered = alice.s(
+        "Conversation",
+        spb.ConversationRequest(
+            session_id="mock-pending",
+            messages=[
+                spb.ConversationMessage(role=rpb.tool, tool_call_id="c-open", content="done"),
+                _user("thanks"),
+            ],
+        ),
+    )
+    assert answered.response == MOCK + "thanks" and answered.messages_count == 64
+    listed = alice.m(
+        "ListMessages", mpb.ListMessagesRequest(session_id="mock-pending", order="desc")
+    ).messages
+    assert (listed[2].role, listed[2].tool_name) == (rpb.tool, "lookup")  # name filled in

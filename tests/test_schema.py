@@ -69,6 +69,20 @@ def test_list_pages_read_an_index_not_the_table(db: Any) -> None:
                 f"Index Scan Backward using {index}" in plan or f"Index Scan using {index}" in plan
             ), plan
             assert "Sort" not in plan, plan
+        # A mock turn's context: the session and its trailing tool calls (none here), with the
+        # newest other message found walking the index backwards, not by reading 10,000 rows.
+        from agent_sessions.db import statements as q
+
+        params = {"p_user_id": user, "p_session_id": "big", "p_limit": 32}
+        analyzed = db.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + q.TURN_CONTEXT[False], params)
+        plan_json = analyzed.fetchone()[0][0]
+        assert db.execute(q.TURN_CONTEXT[False], params).fetchall()[0][12] is None  # no message
+
+        def rows_read(node: dict[str, Any]) -> int:
+            own = int(node.get("Actual Rows", 0)) * int(node.get("Actual Loops", 1))
+            return own + sum(rows_read(child) for child in node.get("Plans", []))
+
+        assert rows_read(plan_json["Plan"]) < 20, plan_json
     finally:
         db.execute("DELETE FROM users WHERE id = %s", [user])
 

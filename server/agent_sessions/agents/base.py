@@ -61,3 +61,5 @@ class Agent(Protocol):
 
 # An agent that holds connections may also define `async def start(self) -> None`, which the
 # registry awaits once when the worker starts (the OpenAI agent connects its MCP servers there).
+# An agent that never reads the session's history says so with `uses_history = False`: the
+# turn service then reads it none (the mock).

@@ -14,6 +14,9 @@ _PIECES = re.compile(r"\S*\s*")
 class MockAgent:
     """Answers with the contract's mock reply, streamed word by word."""
 
+    # It answers from the turn's own messages: the turn service reads it no history.
+    uses_history = False
+
     async def run(self, turn: AgentTurn) -> AsyncGenerator[AgentEvent, None]:
         last_user = next((m.content for m in reversed(turn.messages) if m.role == "user"), "")
         # Split after whitespace so every piece but the last ends in its separator.

@@ -225,9 +225,13 @@ class TurnRepository(_Repository):
 
     __slots__ = ()
 
-    async def context(self, session_id: str, limit: int) -> tuple[Session, list[Message]] | None:
-        """The session and its last `limit` messages, oldest first; None without a session."""
-        rows = await self._all(q.TURN_CONTEXT, tuple_row, session_id=session_id, limit=limit)
+    async def context(
+        self, session_id: str, limit: int, *, history: bool = True
+    ) -> tuple[Session, list[Message]] | None:
+        """The session and its last `limit` messages, oldest first (without `history`, only its
+        trailing run of tool calls and results); None without a session."""
+        query = q.TURN_CONTEXT[history]
+        rows = await self._all(query, tuple_row, session_id=session_id, limit=limit)
         if not rows:
             return None
         session = Session(*rows[0][:_N_SESSION])

@@ -177,16 +177,35 @@ def _page_query(descending: bool, after: bool) -> str:
 LIST_MESSAGES = {(d, a): _page_query(d, a) for d in (False, True) for a in (False, True)}
 
 
-def _turn_context() -> str:
+def _turn_context(history: bool) -> str:
     """One round trip before a turn: the session, and its last `p_limit` messages oldest first
-    (NULLs for a session without messages; no row without a session)."""
-    recent = (
-        select(*MESSAGE_COLUMNS)
-        .where(M.c.session_uuid == S.c.id)
-        .order_by(M.c.seq.desc())
-        .limit(bindparam("p_limit"))
-        .lateral("recent")
-    )
+    (NULLs for a session without messages; no row without a session).
+
+    Without `history` (an agent that reads none, like the mock), only the session's trailing
+    run of tool calls and results, where pending calls are: usually no message at all. The
+    newest message that is not part of that run is found walking the (session_uuid, seq)
+    index backwards, so the cost does not grow with the session.
+    """
+    messages = select(*MESSAGE_COLUMNS).where(M.c.session_uuid == S.c.id)
+    if not history:
+        other = M.alias("other")
+        newest_other = (
+            select(func.max(other.c.seq))
+            .where(
+                other.c.session_uuid == S.c.id,
+                ~or_(
+                    other.c.role == literal_column("'tool'"),
+                    and_(
+                        other.c.role == literal_column("'assistant'"),
+                        other.c.tool_call_id.isnot(None),
+                    ),
+                ),
+            )
+            .correlate(S)
+            .scalar_subquery()
+        )
+        messages = messages.where(M.c.seq > func.coalesce(newest_other, ZERO))
+    recent = messages.order_by(M.c.seq.desc()).limit(bindparam("p_limit")).lateral("recent")
     return sql(
         select(*SESSION_COLUMNS, *recent.c)
         .select_from(S.outerjoin(recent, true()))
@@ -195,7 +214,7 @@ def _turn_context() -> str:
     )
 
 
-TURN_CONTEXT = _turn_context()
+TURN_CONTEXT = {history: _turn_context(history) for history in (False, True)}
 
 
 SESSION_TEXT_FIELDS = (

@@ -201,9 +201,15 @@ class TurnService:
         session_id = v.session_id(request.session_id) if request.session_id else ""
         existing: Session | None = None
         tail: list[Message] = []
+        agent = self.agents.get()
+        # An agent that reads no history (the mock) gets none; the tail of tool calls is still
+        # read, for the pending calls a new turn must answer.
+        window = self.history_window if getattr(agent, "uses_history", True) else 0
         if session_id:
             async with self.db.work(owner) as uow:
-                found = await uow.turns.context(session_id, max(self.history_window, PENDING_TAIL))
+                found = await uow.turns.context(
+                    session_id, max(window, PENDING_TAIL), history=window > 0
+                )
             if found is not None:
                 existing, tail = found
                 if not existing.is_active:
@@ -211,7 +217,7 @@ class TurnService:
         else:
             session_id = str(uuid.uuid4())
         messages = _answer_calls(messages, pending_calls(tail))
-        history = tail[-self.history_window :] if self.history_window else []
+        history = tail[-window:] if window else []
         session_uuid = existing.id if existing else session_uuid_for(owner.user_id, session_id)
         yield TurnStarted(session_id, session_uuid)
 
@@ -229,7 +235,7 @@ class TurnService:
         )
         reply = _Reply()
         try:
-            async with aclosing(self.agents.get().run(agent_turn)) as events:
+            async with aclosing(agent.run(agent_turn)) as events:
                 async for event in events:
                     if isinstance(event, TextDelta):
                         reply.add_text(event.text)
