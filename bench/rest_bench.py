@@ -434,6 +434,9 @@ def run_rest_scenario(h: Harness, envoy: Envoy, scenario: RestScenario, run_id: 
         "rest-append-message": SESSION_PREFIX + "%",
         "rest-conversation": CONV_PREFIX + "%",
     }.get(scenario.name, "")
+    # A call wrk left in flight when it stopped may still be committing: let it settle first.
+    settle = 1.0 if scenario.stored else 0.0
+    time.sleep(settle)
     stored_before = _count(h, scenario, like)
     script = h.work / f"{scenario.name}.lua"
     script.write_text(wrk_script(scenario, h.token, prefix, check=False))
@@ -481,6 +484,7 @@ def run_rest_scenario(h: Harness, envoy: Envoy, scenario: RestScenario, run_id: 
             f"must hold; the first: {warm.first_bad}"
         )
     if stored_before is not None:
+        time.sleep(settle)
         stored = (_count(h, scenario, like) or 0) - stored_before
         result.stored = stored
         calls = stored / scenario.stored_per_call
