@@ -1,2 +1,2 @@
-"""The gRPC edge: server lifespan, interceptors, the one status mapping, proto converters and
+"""The gRPC edge: server lifespan, the call guard (auth, errors), the one status mapping, proto converters and
 the servicers. The only layer that knows gRPC and the generated protos."""

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from agentsessions.v1 import message_service_pb2 as msg_pb
 from agentsessions.v1 import resources_pb2 as res_pb
 from agentsessions.v1 import session_service_pb2 as ses_pb
 from google.protobuf import json_format, timestamp_pb2
@@ -24,19 +26,25 @@ MICROSECOND = timedelta(microseconds=1)
 ROLE_NUMBER = {name: i + 1 for i, name in enumerate(ROLES)}
 
 
-def timestamp(value: datetime) -> timestamp_pb2.Timestamp:
-    """A Timestamp whose JSON always shows exactly six fractional digits.
+def _micros(value: datetime) -> tuple[int, int]:
+    """A time as (seconds, nanos) whose JSON always shows exactly six fractional digits.
 
     Protobuf's JSON printer drops trailing zero groups (`.120Z`, or no fraction at all), while
     the contract promises microseconds; a time whose microseconds end in 000 is shown 1 µs later
-    (the stored value is unchanged, and order is kept). Built from integers: Timestamp's own
+    (the stored value is unchanged, and order is kept). Computed from integers: Timestamp's own
     FromDatetime is pure Python and showed up in list profiles.
     """
     micros = (value - EPOCH) // MICROSECOND
     if micros % 1000 == 0:
         micros += 1
     seconds, micros = divmod(micros, 1_000_000)
-    return timestamp_pb2.Timestamp(seconds=seconds, nanos=micros * 1000)
+    return seconds, micros * 1000
+
+
+def timestamp(value: datetime) -> timestamp_pb2.Timestamp:
+    """A Timestamp of `value`, shown with exactly six fractional digits (see `_micros`)."""
+    seconds, nanos = _micros(value)
+    return timestamp_pb2.Timestamp(seconds=seconds, nanos=nanos)
 
 
 def role_name(number: int) -> str:
@@ -79,21 +87,17 @@ def session_proto(session: Session) -> res_pb.Session:
     return proto
 
 
-def message_proto(message: Message, session_id: str) -> res_pb.Message:
-    """A Message as the API's Message; `session_id` is its session's caller-chosen id."""
-    created_at = timestamp(message.created_at)
-    updated_at = (
-        created_at if message.updated_at == message.created_at else timestamp(message.updated_at)
-    )
-    proto = res_pb.Message(
-        id=str(message.id),
-        session_id=session_id,
-        session_uuid=str(message.session_uuid),
-        role=ROLE_NUMBER[message.role],  # type: ignore[arg-type]
-        content=message.content,
-        created_at=created_at,
-        updated_at=updated_at,
-    )
+def _fill_message(proto: res_pb.Message, message: Message) -> res_pb.Message:
+    """Sets a Message's times and optional fields in place (no Timestamp built and copied)."""
+    seconds, nanos = _micros(message.created_at)
+    created_at = proto.created_at
+    created_at.seconds = seconds
+    created_at.nanos = nanos
+    if message.updated_at != message.created_at:
+        seconds, nanos = _micros(message.updated_at)
+    updated_at = proto.updated_at
+    updated_at.seconds = seconds
+    updated_at.nanos = nanos
     if message.tool_call_id is not None:
         proto.tool_call_id = message.tool_call_id
     if message.tool_name is not None:
@@ -101,6 +105,42 @@ def message_proto(message: Message, session_id: str) -> res_pb.Message:
     if message.extra_data is not None:
         proto.extra_data = message.extra_data
     return proto
+
+
+def message_proto(message: Message, session_id: str) -> res_pb.Message:
+    """A Message as the API's Message; `session_id` is its session's caller-chosen id."""
+    return _fill_message(
+        res_pb.Message(
+            id=str(message.id),
+            session_id=session_id,
+            session_uuid=str(message.session_uuid),
+            role=ROLE_NUMBER[message.role],  # type: ignore[arg-type]
+            content=message.content,
+        ),
+        message,
+    )
+
+
+def message_page(
+    messages: Sequence[Message], session_id: str, next_page_token: str, total_size: int
+) -> msg_pb.ListMessagesResponse:
+    """A page of one session's messages, each built in place in the response: half the CPU of
+    building each Message and copying it in (measured on a 50-message page)."""
+    page = msg_pb.ListMessagesResponse(next_page_token=next_page_token, total_size=total_size)
+    add = page.messages.add
+    session_uuid = str(messages[0].session_uuid) if messages else ""
+    for message in messages:
+        _fill_message(
+            add(
+                id=str(message.id),
+                session_id=session_id,
+                session_uuid=session_uuid,
+                role=ROLE_NUMBER[message.role],
+                content=message.content,
+            ),
+            message,
+        )
+    return page
 
 
 def new_message(m: Any) -> NewMessage:

@@ -9,6 +9,7 @@ import secrets
 import signal
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 
 import grpc
 from agentsessions.v1 import message_service_pb2, session_service_pb2
@@ -16,12 +17,13 @@ from agentsessions.v1 import message_service_pb2_grpc as msg_grpc
 from agentsessions.v1 import session_service_pb2_grpc as ses_grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1._async import HealthServicer
-from grpc_reflection.v1alpha import reflection
+from grpc_reflection.v1alpha import reflection, reflection_pb2_grpc
+from grpc_reflection.v1alpha._async import ReflectionServicer
 from psycopg_pool import PoolTimeout
 
 from agent_sessions.agents import Agent, AgentRegistry
 from agent_sessions.agents.registry import build_registry, tool_server_names
-from agent_sessions.api.interceptors import AuthInterceptor, ErrorInterceptor
+from agent_sessions.api.guard import Guard, Registrar
 from agent_sessions.api.servicers import MessageServicer, SessionServicer
 from agent_sessions.auth import TokenVerifier
 from agent_sessions.db.engine import create_pool
@@ -96,7 +98,6 @@ async def start(settings: Settings, agent: Agent | None = None) -> RunningServer
     turns = TurnService(db, agents, settings.history_window, tool_servers)
     messages = MessageService(db, tokens)
     server = grpc.aio.server(
-        interceptors=[ErrorInterceptor(), AuthInterceptor(TokenVerifier(settings))],
         # Several worker processes bind the same port; the kernel spreads connections.
         options=[
             ("grpc.so_reuseport", 1),
@@ -107,18 +108,22 @@ async def start(settings: Settings, agent: Agent | None = None) -> RunningServer
             ("grpc.absolute_max_metadata_size", METADATA_LIMIT),
         ],
     )
-    # The generated registration functions carry no annotations.
-    ses_grpc.add_SessionServiceServicer_to_server(SessionServicer(sessions, turns), server)  # type: ignore[no-untyped-call]
-    msg_grpc.add_MessageServiceServicer_to_server(MessageServicer(messages), server)  # type: ignore[no-untyped-call]
+    # Every method guarded (auth, errors) and registered as generic: see api/guard.py.
+    registrar: Any = Registrar(server, Guard(TokenVerifier(settings)))
+    ses_grpc.add_SessionServiceServicer_to_server(SessionServicer(sessions, turns), registrar)  # type: ignore[no-untyped-call]
+    msg_grpc.add_MessageServiceServicer_to_server(MessageServicer(messages), registrar)  # type: ignore[no-untyped-call]
     health = HealthServicer()
-    health_pb2_grpc.add_HealthServicer_to_server(health, server)
-    reflection.enable_server_reflection(
-        (
-            *SERVICE_NAMES,
-            health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
-            reflection.SERVICE_NAME,
+    health_pb2_grpc.add_HealthServicer_to_server(health, registrar)
+    # What reflection.enable_server_reflection does for a grpc.aio server, on the registrar.
+    reflection_pb2_grpc.add_ServerReflectionServicer_to_server(
+        ReflectionServicer(
+            (
+                *SERVICE_NAMES,
+                health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
+                reflection.SERVICE_NAME,
+            )
         ),
-        server,
+        registrar,
     )
     port = server.add_insecure_port(f"{settings.grpc_host}:{settings.grpc_port}")
     if port == 0:

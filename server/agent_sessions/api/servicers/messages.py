@@ -11,7 +11,7 @@ from agentsessions.v1 import resources_pb2 as res_pb
 from google.protobuf import empty_pb2
 
 from agent_sessions.api import convert as c
-from agent_sessions.api.interceptors import current_owner
+from agent_sessions.api.guard import current_owner
 from agent_sessions.services import MessageService
 
 Context = grpc.aio.ServicerContext[Any, Any]
@@ -35,11 +35,7 @@ class MessageServicer(msg_grpc.MessageServiceServicer):
             page_token=request.page_token,
             order=request.order,
         )
-        return msg_pb.ListMessagesResponse(
-            messages=[c.message_proto(m, session_id) for m in page.items],
-            next_page_token=page.next_page_token,
-            total_size=page.total_size,
-        )
+        return c.message_page(page.items, session_id, page.next_page_token, page.total_size)
 
     async def CreateMessage(
         self, request: msg_pb.CreateMessageRequest, context: Context

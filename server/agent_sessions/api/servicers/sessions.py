@@ -13,7 +13,7 @@ from agentsessions.v1 import session_service_pb2_grpc as ses_grpc
 from google.protobuf import empty_pb2
 
 from agent_sessions.api import convert as c
-from agent_sessions.api.interceptors import current_owner
+from agent_sessions.api.guard import current_owner
 from agent_sessions.api.status import domain_error_of, status_of
 from agent_sessions.domain import (
     TextDelta,

@@ -1,0 +1,151 @@
+"""Every call's guard: authentication, tolerant request parsing, and one mapping of any exception
+to a status (api/status.py), wrapped around each method once, when the services are registered.
+
+Why not grpc.aio interceptors: an interceptor runs per call, as a coroutine chain that resolves
+the method handler again (`_run_interceptor`), and the wrapped behaviour then runs inside two more
+coroutine layers. Wrapping each method once at registration does the same work with one layer
+and no per-call handler lookup through interceptors.
+
+Why generic handlers only: grpc.aio's accept loop waits, for every call, on one pending future per
+*registered* method (`asyncio.wait` over all of them: ~20 with both services, health and
+reflection); with generic handlers it waits on one. `Registrar` registers every service the
+generated `add_*_to_server` functions hand it as a generic handler.
+"""
+
+from __future__ import annotations
+
+import contextvars
+from collections.abc import AsyncIterator, Callable
+from typing import TYPE_CHECKING, Any
+
+import grpc
+
+from agent_sessions.api.status import abort
+from agent_sessions.auth import TokenVerifier
+from agent_sessions.domain import Owner
+from agent_sessions.errors import InvalidArgument
+
+# Health checking and reflection are the only services that need no token (CONTRACT §2).
+PUBLIC_SERVICES = frozenset(
+    (
+        "grpc.health.v1.Health",
+        "grpc.reflection.v1alpha.ServerReflection",
+        "grpc.reflection.v1.ServerReflection",
+    )
+)
+
+_caller: contextvars.ContextVar[Owner] = contextvars.ContextVar("caller")
+
+Behavior = Callable[..., Any]
+if TYPE_CHECKING:  # generic only in grpc-stubs, not at run time
+    Context = grpc.aio.ServicerContext[Any, Any]
+    Handler = grpc.RpcMethodHandler[Any, Any]
+
+
+def current_owner() -> Owner:
+    """The authenticated caller of the call being handled: whose data it may touch."""
+    return _caller.get()
+
+
+class Undecodable:
+    """Stands for a request whose bytes are not a valid message (for example invalid UTF-8)."""
+
+
+def _tolerant(deserialize: Callable[[bytes], Any] | None) -> Callable[[bytes], Any] | None:
+    """grpc answers INTERNAL when a request cannot be parsed; this lets us answer 400 instead."""
+    if deserialize is None:
+        return None
+
+    def parse(data: bytes) -> Any:
+        try:
+            return deserialize(data)
+        except Exception:  # noqa: BLE001 - protobuf raises DecodeError and friends
+            return Undecodable()
+
+    return parse
+
+
+def _authorization(context: Context) -> str | None:
+    for key, value in context.invocation_metadata() or ():
+        if key == "authorization" and isinstance(value, str):
+            return value
+    return None
+
+
+class Guard:
+    """Wraps a method's behaviour: verify the bearer token and set the caller, refuse an
+    unparsable request as INVALID_ARGUMENT (only once the caller is authenticated), and end the
+    call with the status of whatever it raises, in unary and streaming calls alike."""
+
+    def __init__(self, verifier: TokenVerifier) -> None:
+        self._verify = verifier.verify
+
+    def _authenticate(self, request: Any, context: Context) -> None:
+        # grpc.aio runs each call in its own task, so the value dies with the call.
+        _caller.set(self._verify(_authorization(context)))
+        if isinstance(request, Undecodable):
+            raise InvalidArgument(
+                "request", "is not a valid protobuf message (string fields must be valid UTF-8)"
+            )
+
+    def unary(self, behavior: Behavior) -> Behavior:
+        authenticate = self._authenticate
+
+        async def guarded(request: Any, context: Context) -> Any:
+            try:
+                authenticate(request, context)
+                return await behavior(request, context)
+            except Exception as exc:  # noqa: BLE001 - this is the one place that maps them
+                await abort(context, exc)
+
+        return guarded
+
+    def stream(self, behavior: Behavior) -> Behavior:
+        authenticate = self._authenticate
+
+        async def guarded(request: Any, context: Context) -> AsyncIterator[Any]:
+            try:
+                authenticate(request, context)
+                async for item in behavior(request, context):
+                    yield item
+            except Exception as exc:  # noqa: BLE001
+                await abort(context, exc)
+
+        return guarded
+
+    def handler(self, handler: Handler) -> Handler:
+        """The method handler with its behaviour guarded and its request parsed tolerantly."""
+        deserialize = _tolerant(handler.request_deserializer)
+        if handler.unary_unary is not None:
+            return grpc.unary_unary_rpc_method_handler(
+                self.unary(handler.unary_unary),
+                request_deserializer=deserialize,
+                response_serializer=handler.response_serializer,
+            )
+        if handler.unary_stream is not None:
+            return grpc.unary_stream_rpc_method_handler(
+                self.stream(handler.unary_stream),
+                request_deserializer=deserialize,
+                response_serializer=handler.response_serializer,
+            )
+        raise ValueError("this API has no client-streaming calls")
+
+
+class Registrar:
+    """What the generated `add_*_to_server(servicer, server)` functions are given instead of the
+    server: each service they register becomes one generic handler on the real server, its
+    methods guarded unless the service is public (health, reflection)."""
+
+    def __init__(self, server: grpc.aio.Server, guard: Guard) -> None:
+        self._server = server
+        self._guard = guard
+
+    def add_generic_rpc_handlers(self, handlers: Any) -> None:
+        """Ignored: the generated code hands the same methods to add_registered_method_handlers."""
+
+    def add_registered_method_handlers(self, service: str, handlers: dict[str, Handler]) -> None:
+        if service not in PUBLIC_SERVICES:
+            handlers = {name: self._guard.handler(h) for name, h in handlers.items()}
+        self._server.add_generic_rpc_handlers(
+            (grpc.method_handlers_generic_handler(service, handlers),)
+        )
