@@ -62,16 +62,15 @@ def present(request: Any, names: tuple[str, ...]) -> dict[str, Any]:
     return {name: getattr(request, name) for name in names if request.HasField(name)}
 
 
-def session_proto(session: Session) -> res_pb.Session:
-    """A Session as the API's Session."""
-    proto = res_pb.Session(
-        id=str(session.id),
-        session_id=session.session_id,
-        is_active=session.is_active,
-        user_id=str(session.user_id),
-        created_at=timestamp(session.created_at),
-        updated_at=timestamp(session.updated_at),
-    )
+def _set_time(field: timestamp_pb2.Timestamp, value: datetime) -> None:
+    """Sets a Timestamp field of a message in place (see `_micros`)."""
+    field.seconds, field.nanos = _micros(value)
+
+
+def _fill_session(proto: res_pb.Session, session: Session) -> res_pb.Session:
+    """Sets a Session's times and optional fields in place."""
+    _set_time(proto.created_at, session.created_at)
+    _set_time(proto.updated_at, session.updated_at)
     if session.session_name is not None:
         proto.session_name = session.session_name
     if session.description is not None:
@@ -85,6 +84,38 @@ def session_proto(session: Session) -> res_pb.Session:
     if session.server_tools is not None:
         proto.server_tools = session.server_tools
     return proto
+
+
+def session_proto(session: Session) -> res_pb.Session:
+    """A Session as the API's Session."""
+    return _fill_session(
+        res_pb.Session(
+            id=str(session.id),
+            session_id=session.session_id,
+            is_active=session.is_active,
+            user_id=str(session.user_id),
+        ),
+        session,
+    )
+
+
+def session_page(
+    sessions: Sequence[Session], next_page_token: str, total_size: int
+) -> ses_pb.ListSessionsResponse:
+    """A page of sessions, each built in place in the response (see `message_page`)."""
+    page = ses_pb.ListSessionsResponse(next_page_token=next_page_token, total_size=total_size)
+    add = page.sessions.add
+    for session in sessions:
+        _fill_session(
+            add(
+                id=str(session.id),
+                session_id=session.session_id,
+                is_active=session.is_active,
+                user_id=str(session.user_id),
+            ),
+            session,
+        )
+    return page
 
 
 def _fill_message(proto: res_pb.Message, message: Message) -> res_pb.Message:

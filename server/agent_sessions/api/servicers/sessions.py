@@ -56,11 +56,7 @@ class SessionServicer(ses_grpc.SessionServiceServicer):
             is_active=c.optional(request, "is_active"),
             agent_name=c.optional(request, "agent_name"),
         )
-        return ses_pb.ListSessionsResponse(
-            sessions=[c.session_proto(s) for s in page.items],
-            next_page_token=page.next_page_token,
-            total_size=page.total_size,
-        )
+        return c.session_page(page.items, page.next_page_token, page.total_size)
 
     async def CreateSession(
         self, request: ses_pb.CreateSessionRequest, context: Context
