@@ -337,3 +337,62 @@ def test_the_mock_reads_no_history_yet_a_pending_call_must_be_answered(alice: Cl
         "ListMessages", mpb.ListMessagesRequest(session_id="mock-pending", order="desc")
     ).messages
     assert (listed[2].role, listed[2].tool_name) == (rpb.tool, "lookup")  # name filled in
+
+
+def test_a_pending_call_is_found_after_the_newest_message_was_deleted(alice: Client) -> None:
+    """The mock's one-statement turn checks the session's newest message, wherever its counter
+    stands: here the call is no longer at the last position handed out."""
+    alice.s("CreateSession", spb.CreateSessionRequest(session_id="deleted-tail"))
+    alice.m(
+        "CreateMessage",
+        mpb.CreateMessageRequest(
+            session_id="deleted-tail",
+            role=rpb.assistant,
+            content="{}",
+            tool_call_id="c-left",
+            tool_name="lookup",
+        ),
+    )
+    after = alice.m(
+        "CreateMessage",
+        mpb.CreateMessageRequest(session_id="deleted-tail", role=rpb.user, content="later"),
+    )
+    alice.m(
+        "DeleteMessage", mpb.DeleteMessageRequest(session_id="deleted-tail", message_id=after.id)
+    )
+    f = failure(
+        lambda: alice.s(
+            "Conversation",
+            spb.ConversationRequest(session_id="deleted-tail", messages=[_user("x")]),
+        )
+    )
+    assert (f.code, f.reason) == (grpc.StatusCode.FAILED_PRECONDITION, "TOOL_RESULTS_MISSING")
+    assert _contents(alice, "deleted-tail") == [(rpb.assistant, "{}")]
+
+
+def test_a_session_whose_id_was_not_derived_still_takes_turns(alice: Client, db: Any) -> None:
+    """Sessions stored before ids were derived from (owner, session_id) have other ids: the
+    mock's one-statement turn cannot find them by id, and the turn goes the usual way."""
+    alice.s("CreateSession", spb.CreateSessionRequest(session_id="legacy-id"))
+    (legacy,) = db.execute(
+        "UPDATE agent_sessions SET id = gen_random_uuid() WHERE session_id = 'legacy-id' "
+        "RETURNING id::text"
+    ).fetchone()
+    r = alice.s(
+        "Conversation", spb.ConversationRequest(session_id="legacy-id", messages=[_user("a")])
+    )
+    assert (r.session_uuid, r.messages_count, r.response) == (legacy, 2, MOCK + "a")
+    events = list(
+        alice.s("Converse", spb.ConverseRequest(session_id="legacy-id", messages=[_user("b")]))
+    )
+    assert events[0].started.session_uuid == legacy
+    assert events[-1].completed.messages_count == 4
+    assert _contents(alice, "legacy-id") == [
+        (rpb.user, "a"),
+        (rpb.assistant, MOCK + "a"),
+        (rpb.user, "b"),
+        (rpb.assistant, MOCK + "b"),
+    ]
+    assert db.execute(
+        "SELECT count(*) FROM agent_sessions WHERE session_id = 'legacy-id'"
+    ).fetchone() == (1,)

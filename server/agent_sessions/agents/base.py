@@ -62,4 +62,7 @@ class Agent(Protocol):
 # An agent that holds connections may also define `async def start(self) -> None`, which the
 # registry awaits once when the worker starts (the OpenAI agent connects its MCP servers there).
 # An agent that never reads the session's history says so with `uses_history = False`: the
-# turn service then reads it none (the mock).
+# turn service then reads it none (the mock). One whose reply depends on the turn's own
+# messages alone (no history, no session settings) and that has no side effects says
+# `reads_session = False` too: a turn may then run it before the session is read, and store
+# in one statement what it produced (the mock).

@@ -14,8 +14,10 @@ _PIECES = re.compile(r"\S*\s*")
 class MockAgent:
     """Answers with the contract's mock reply, streamed word by word."""
 
-    # It answers from the turn's own messages: the turn service reads it no history.
+    # It answers from the turn's own messages, and does nothing else: the turn service reads
+    # it no history, and may run it before reading the session (see agents/base.py).
     uses_history = False
+    reads_session = False
 
     async def run(self, turn: AgentTurn) -> AsyncGenerator[AgentEvent, None]:
         last_user = next((m.content for m in reversed(turn.messages) if m.role == "user"), "")

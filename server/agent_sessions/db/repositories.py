@@ -245,10 +245,17 @@ class TurnRepository(_Repository):
         fields: SessionFields,
         messages: Sequence[NewMessage],
         new_user: str | None,
+        *,
+        unread: bool = False,
     ) -> tuple[Session, list[Message], int] | None:
         """Stores a whole turn in one statement, creating the session if it is new; returns
         the session, the stored messages and the session's new count, or None (nothing
-        stored) when the session is inactive."""
+        stored) when the session is inactive.
+
+        `unread`: the session was not read before the turn, so `session_uuid` is only what a
+        session created now would get. None (nothing stored) also when the session's newest
+        message is a tool call or result, or when the stored session has another id (one
+        created before ids were derived); the caller then reads the session and stores again."""
         params = dict(
             subject=new_user,
             id=session_uuid,
@@ -266,14 +273,19 @@ class TurnRepository(_Repository):
             tool_names=[m.tool_name for m in messages],
             extra_data=[m.extra_data for m in messages],
         )
-        query = q.STORE_TURN[new_user is not None]
+        query = q.STORE_TURN[new_user is not None, unread]
         try:
             rows = await self._all(query, tuple_row, **params)
         except psycopg.errors.UniqueViolation:
             # Two first turns of a new session raced: the upsert's arbiter is the id, and the
             # other insert can win on the (user_id, session_id) index first. The statement
             # changed nothing; the session now exists, so the retry takes the update path.
-            rows = await self._all(query, tuple_row, **params)
+            try:
+                rows = await self._all(query, tuple_row, **params)
+            except psycopg.errors.UniqueViolation:
+                if not unread:
+                    raise
+                return None  # a session with this session_id and another id
         if not rows:
             return None
         session = Session(*rows[0][:_N_SESSION])

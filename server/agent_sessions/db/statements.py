@@ -119,7 +119,16 @@ _ENSURE_USER_SQL = """ensure_user AS (
 ), """
 
 
-def _store_turn(with_user: bool) -> str:
+# Unless the session's newest message is a tool call or a tool result (it may wait for results).
+_NO_TRAILING_TOOL_RUN = """
+      AND NOT EXISTS (
+        SELECT 1 FROM (SELECT t.role, t.tool_call_id FROM session_messages t
+                       WHERE t.session_uuid = a.id ORDER BY t.seq DESC LIMIT 1) AS newest
+        WHERE newest.role = 'tool'
+           OR (newest.role = 'assistant' AND newest.tool_call_id IS NOT NULL))"""
+
+
+def _store_turn(with_user: bool, unread: bool) -> str:
     """A whole turn in one statement, so one round trip and atomic without a transaction.
 
     The upsert creates the session if it is new, or bumps its `last_seq` by the turn's size —
@@ -127,6 +136,10 @@ def _store_turn(with_user: bool) -> str:
     waits and gets the next block: turns stay contiguous. An inactive session is not bumped
     (the WHERE), so the upsert returns no row, no message is inserted and nothing changes.
     Each returned row is the session, its new last_seq and count, and one stored message.
+
+    `unread`: for a turn whose session was not read first (an agent that reads none). The
+    session is then also left alone when its newest message is a tool call or result, since
+    the turn would have to answer pending calls: the caller then reads it and checks.
     """
     return f"""
 WITH {_ENSURE_USER_SQL if with_user else ""}s AS (
@@ -137,7 +150,7 @@ WITH {_ENSURE_USER_SQL if with_user else ""}s AS (
   ON CONFLICT (id) DO UPDATE
     SET last_seq = a.last_seq + EXCLUDED.last_seq,
         message_count = a.message_count + EXCLUDED.message_count
-    WHERE a.user_id = %(p_user_id)s AND a.is_active
+    WHERE a.user_id = %(p_user_id)s AND a.is_active{_NO_TRAILING_TOOL_RUN if unread else ""}
   RETURNING {_SESSION_RETURNING}, a.last_seq, a.message_count
 ), m AS (
   INSERT INTO session_messages (id, session_uuid, seq, role, content, tool_call_id, tool_name,
@@ -155,7 +168,11 @@ ORDER BY m.seq
 """
 
 
-STORE_TURN = {with_user: _store_turn(with_user) for with_user in (False, True)}
+STORE_TURN = {
+    (with_user, unread): _store_turn(with_user, unread)
+    for with_user in (False, True)
+    for unread in (False, True)
+}
 
 
 def _page_query(descending: bool, after: bool) -> str:

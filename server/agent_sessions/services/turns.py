@@ -8,9 +8,12 @@ import logging
 import uuid
 from collections.abc import AsyncGenerator, Sequence
 from contextlib import aclosing
+from typing import TypeGuard
 
 from agent_sessions import validation as v
 from agent_sessions.agents import (
+    Agent,
+    AgentEvent,
     AgentMessage,
     AgentRegistry,
     AgentTurn,
@@ -136,6 +139,55 @@ class _Reply:
         self._flush()
         self.messages.append(message)
 
+    def take(self, event: AgentEvent) -> TypeGuard[TextDelta | ToolCall | ToolResult]:
+        """Folds one agent event in; True when it is one to pass on (text and tool events)."""
+        if isinstance(event, TextDelta):
+            self.add_text(event.text)
+        elif isinstance(event, ToolCall):
+            self.calls[event.tool_call_id] = PendingToolCall(
+                event.tool_call_id, event.name, event.arguments
+            )
+            self.add(
+                NewMessage(
+                    role="assistant",
+                    content=event.arguments,
+                    tool_call_id=event.tool_call_id,
+                    tool_name=event.name,
+                )
+            )
+        elif isinstance(event, ToolResult):
+            self.calls.pop(event.tool_call_id, None)
+            self.add(
+                NewMessage(
+                    role="tool",
+                    content=event.output,
+                    tool_call_id=event.tool_call_id,
+                    tool_name=event.name,
+                )
+            )
+        elif isinstance(event, Usage):
+            self.usage = event
+            return False
+        return True
+
+    def completed(
+        self, session: Session, stored: list[Message], count: int, sent: int
+    ) -> tuple[TurnStored, TurnCompleted]:
+        """The last two events of a stored turn; the first `sent` stored messages are the
+        caller's."""
+        mine = stored[sent:]
+        return TurnStored(mine), TurnCompleted(
+            TurnResult(
+                session=session,
+                response="".join(self.text),
+                messages_count=count,
+                stored=mine,
+                usage=self.usage or Usage(),
+                stop_reason="tool_calls" if self.calls else "end_turn",
+                pending_tool_calls=list(self.calls.values()),
+            )
+        )
+
     def finish(self) -> list[NewMessage]:
         """The messages to store. The turn's usage is kept in the extra data of its last
         assistant message, `{"usage": {...}}`, so a session's total can be summed."""
@@ -199,9 +251,15 @@ class TurnService:
         are a TurnFailed event, after which the iteration ends."""
         messages, fields, tools = self._check(request)
         session_id = v.session_id(request.session_id) if request.session_id else ""
+        agent = self.agents.get()
+        if not getattr(agent, "reads_session", True) and all(m.role != "tool" for m in messages):
+            unread = await self._run_unread(owner, agent, session_id, messages, fields, tools)
+            if unread is not None:
+                for item in unread:
+                    yield item
+                return
         existing: Session | None = None
         tail: list[Message] = []
-        agent = self.agents.get()
         # An agent that reads no history (the mock) gets none; the tail of tool calls is still
         # read, for the pending calls a new turn must answer.
         window = self.history_window if getattr(agent, "uses_history", True) else 0
@@ -237,35 +295,8 @@ class TurnService:
         try:
             async with aclosing(agent.run(agent_turn)) as events:
                 async for event in events:
-                    if isinstance(event, TextDelta):
-                        reply.add_text(event.text)
+                    if reply.take(event):
                         yield event
-                    elif isinstance(event, ToolCall):
-                        reply.calls[event.tool_call_id] = PendingToolCall(
-                            event.tool_call_id, event.name, event.arguments
-                        )
-                        reply.add(
-                            NewMessage(
-                                role="assistant",
-                                content=event.arguments,
-                                tool_call_id=event.tool_call_id,
-                                tool_name=event.name,
-                            )
-                        )
-                        yield event
-                    elif isinstance(event, ToolResult):
-                        reply.calls.pop(event.tool_call_id, None)
-                        reply.add(
-                            NewMessage(
-                                role="tool",
-                                content=event.output,
-                                tool_call_id=event.tool_call_id,
-                                tool_name=event.name,
-                            )
-                        )
-                        yield event
-                    elif isinstance(event, Usage):
-                        reply.usage = event
         except DomainError as exc:
             yield TurnFailed(exc)
             return
@@ -288,19 +319,61 @@ class TurnService:
         except Exception as exc:  # noqa: BLE001 - the API layer maps it (INTERNAL for the unknown)
             yield TurnFailed(exc)
             return
-        mine = stored[len(messages) :]
-        yield TurnStored(mine)
-        yield TurnCompleted(
-            TurnResult(
-                session=session,
-                response="".join(reply.text),
-                messages_count=count,
-                stored=mine,
-                usage=reply.usage or Usage(),
-                stop_reason="tool_calls" if reply.calls else "end_turn",
-                pending_tool_calls=list(reply.calls.values()),
-            )
+        for last in reply.completed(session, stored, count, len(messages)):
+            yield last
+
+    async def _run_unread(
+        self,
+        owner: Owner,
+        agent: Agent,
+        session_id: str,
+        messages: list[NewMessage],
+        fields: SessionFields,
+        tools: list[CallerTool],
+    ) -> list[TurnEvent] | None:
+        """A turn of an agent that reads no session (the mock) in one round trip: the agent
+        runs first, then one statement stores the turn if the session is active and waits for
+        no tool results (then this turn has none to answer: it sends none). The events come
+        out together, after the store. None (nothing stored or shown) when the session must
+        be read first: `run` then goes the usual way, so refusals come as they always do."""
+        session_id = session_id or str(uuid.uuid4())
+        turn = AgentTurn(
+            session_id=session_id,
+            agent_name=fields.agent_name,
+            agent_instructions=fields.agent_instructions,
+            history=[],
+            messages=[_agent_message(m) for m in messages],
+            model=fields.model,
+            server_tools=fields.server_tools,
+            tools=tools,
         )
+        reply = _Reply()
+        passed: list[TurnEvent] = []
+        try:
+            async with aclosing(agent.run(turn)) as events:
+                async for event in events:
+                    if reply.take(event):
+                        passed.append(event)
+        except Exception:  # noqa: BLE001 - the usual way runs it again and reports the failure
+            return None
+        session_uuid = session_uuid_for(owner.user_id, session_id)
+        async with self.db.work(owner) as uow:
+            stored = await uow.turns.store(
+                session_uuid,
+                session_id,
+                fields,
+                [*messages, *reply.finish()],
+                uow.new_user(),
+                unread=True,
+            )
+        if stored is None:
+            return None
+        session, rows, count = stored
+        return [
+            TurnStarted(session_id, session.id),
+            *passed,
+            *reply.completed(session, rows, count, len(messages)),
+        ]
 
     async def _store(
         self,
