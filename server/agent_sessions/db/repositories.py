@@ -254,8 +254,9 @@ class TurnRepository(_Repository):
 
         `unread`: the session was not read before the turn, so `session_uuid` is only what a
         session created now would get. None (nothing stored) also when the session's newest
-        message is a tool call or result, or when the stored session has another id (one
-        created before ids were derived); the caller then reads the session and stores again."""
+        message is a tool call or result, when the stored session has another id (one created
+        before ids were derived), or when a concurrent first turn created it meanwhile; the
+        caller then reads the session and stores again."""
         params = dict(
             subject=new_user,
             id=session_uuid,
@@ -279,13 +280,12 @@ class TurnRepository(_Repository):
         except psycopg.errors.UniqueViolation:
             # Two first turns of a new session raced: the upsert's arbiter is the id, and the
             # other insert can win on the (user_id, session_id) index first. The statement
-            # changed nothing; the session now exists, so the retry takes the update path.
-            try:
-                rows = await self._all(query, tuple_row, **params)
-            except psycopg.errors.UniqueViolation:
-                if not unread:
-                    raise
-                return None  # a session with this session_id and another id
+            # changed nothing. An unread turn lets the caller read the session (it may also be
+            # one with another id, which no retry would reach); otherwise the session now
+            # exists, so the retry takes the update path.
+            if unread:
+                return None
+            rows = await self._all(query, tuple_row, **params)
         if not rows:
             return None
         session = Session(*rows[0][:_N_SESSION])
