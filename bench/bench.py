@@ -327,14 +327,6 @@ def client_process(job: ClientJob, ready: Any, go: Any, start: Any, results: Any
 # -- CPU accounting -------------------------------------------------------------------------
 
 
-def _tree(pid: int) -> list[psutil.Process]:
-    try:
-        root = psutil.Process(pid)
-        return [root, *root.children(recursive=True)]
-    except psutil.NoSuchProcess:
-        return []
-
-
 @dataclass(frozen=True)
 class CpuSnapshot:
     """CPU seconds (user + system) so far of every process, and the whole machine's."""
@@ -346,7 +338,12 @@ class CpuSnapshot:
 
 def cpu_snapshot(groups: dict[str, list[int]]) -> CpuSnapshot:
     """Processes in the trees of `groups` get that group; any other gets "other:<name>"."""
-    ours = {p.pid: group for group, roots in groups.items() for r in roots for p in _tree(r)}
+    ours = {
+        p.pid: group
+        for group, roots in groups.items()
+        for r in roots
+        for p in model_bench.process_tree(r)
+    }
     ours[os.getpid()] = "other:bench.py"
     seconds: dict[int, float] = {}
     group_of: dict[int, str] = {}
@@ -758,7 +755,7 @@ def stop_server(server: subprocess.Popen[bytes], timeout: float = 20) -> None:
     port. So the workers are remembered here and stopped too if they outlive `serve`.
     """
     say("stopping the server (SIGTERM)")
-    workers = _tree(server.pid)[1:]
+    workers = model_bench.process_tree(server.pid)[1:]
     server.send_signal(signal.SIGTERM)
     try:
         server.wait(timeout)

@@ -346,7 +346,8 @@ class StreamClient:
 # -- measuring processes ----------------------------------------------------------------------
 
 
-def _tree(pid: int) -> list[psutil.Process]:
+def process_tree(pid: int) -> list[psutil.Process]:
+    """A process and all its descendants (none when it is gone)."""
     try:
         root = psutil.Process(pid)
         return [root, *root.children(recursive=True)]
@@ -372,7 +373,7 @@ def _process_cpu(process: psutil.Process) -> float:
 def cpu_seconds(pid: int) -> dict[int, float]:
     """CPU seconds so far of `pid` and each of its descendants, by pid."""
     seconds: dict[int, float] = {}
-    for process in _tree(pid):
+    for process in process_tree(pid):
         try:
             seconds[process.pid] = _process_cpu(process)
         except psutil.Error:
@@ -395,7 +396,7 @@ class Memory:
 
 def worker_memory(server_pid: int) -> Memory:
     rss = uss = 0
-    for worker in _tree(server_pid)[1:]:
+    for worker in process_tree(server_pid)[1:]:
         try:
             info = worker.memory_full_info()
         except psutil.NoSuchProcess:
@@ -412,13 +413,25 @@ def connections_per_worker(server_pid: int, port: int) -> list[int]:
     """Established TCP connections each worker accepted on `port` (the kernel's SO_REUSEPORT
     split of the client's gRPC connections)."""
     counts = []
-    for worker in _tree(server_pid)[1:]:
+    for worker in process_tree(server_pid)[1:]:
         try:
             connections = worker.net_connections(kind="tcp")
         except psutil.Error:
             continue
         counts.append(sum(1 for c in connections if c.laddr and c.laddr.port == port and c.raddr))
     return counts
+
+
+def _cpu_window(h: Harness, server_pid: int, client: StreamClient, fake: Any) -> CpuWindow:
+    """The CPU window of a model scenario: server, PostgreSQL, the client and the fake."""
+    return CpuWindow(
+        {
+            "server": server_pid,
+            "postgres": h.postgres_pid,
+            "client": client.process.pid or 0,
+            "fake": fake.process.pid or 0,
+        }
+    )
 
 
 class CpuWindow:
@@ -569,14 +582,7 @@ def run_stream_window(
         repeat_for=h.warmup + h.seconds,
     )
     client = StreamClient(job)
-    cpu = CpuWindow(
-        {
-            "server": server_pid,
-            "postgres": h.postgres_pid,
-            "client": client.process.pid or 0,
-            "fake": fake.process.pid or 0,
-        }
-    )
+    cpu = _cpu_window(h, server_pid, client, fake)
     start = client.go()
     begin, end = start + h.warmup, start + h.warmup + h.seconds
     time.sleep(max(0.0, begin - time.monotonic()))
@@ -638,14 +644,7 @@ def run_many(h: Harness, fake: FakeModel, server_pid: int) -> ManyResult:
         ramp=ramp,
     )
     client = StreamClient(job)
-    cpu = CpuWindow(
-        {
-            "server": server_pid,
-            "postgres": h.postgres_pid,
-            "client": client.process.pid or 0,
-            "fake": fake.process.pid or 0,
-        }
-    )
+    cpu = _cpu_window(h, server_pid, client, fake)
     start = client.go()
     # Every half second: streams open, CPU so far, the workers' memory.
     series: list[tuple[int, CpuReading, Memory]] = []
@@ -680,7 +679,7 @@ def run_many(h: Harness, fake: FakeModel, server_pid: int) -> ManyResult:
         idle=idle,
         during=during,
         after=after,
-        workers=len(_tree(server_pid)) - 1,
+        workers=len(process_tree(server_pid)) - 1,
         cpu=cpu,
         tokens_in_window=sum(1 for r in records for t in r.deltas if window[0] <= t <= window[1]),
         latencies=latencies,
