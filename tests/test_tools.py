@@ -403,3 +403,79 @@ def test_a_caller_tool_round_over_rest_and_sse(
     finally:
         process.terminate()
         process.wait(10)
+
+
+def test_tools_of_one_name_twice_are_refused_and_server_tools_choose(
+    settings: Settings, model: FakeModelServer, mcp: FakeMcpServer
+) -> None:
+    """Two servers offering the same tools (here: one MCP server configured twice), and a
+    caller tool named like a server tool: refused before the model is asked, nothing stored."""
+    servers = [
+        {"name": name, "url": mcp.url, "headers": {"Authorization": f"Bearer {MCP_TOKEN}"}}
+        for name in ("calc", "also")
+    ]
+    twice = dataclasses.replace(
+        configured(settings, model, mcp.url), mcp_servers=json.dumps(servers)
+    )
+    with ThreadServer(twice) as running, channel_to(running.port) as ch:
+        c = client(ch)
+        model.script()
+        before = len(model.requests)
+        f = failure(
+            lambda: c.s(
+                "Conversation", spb.ConversationRequest(session_id="b", messages=[_user("x")])
+            )
+        )
+        assert (f.code, f.reason) == (grpc.StatusCode.FAILED_PRECONDITION, "TOOL_NAME_CONFLICT")
+        assert "'calc' and 'also'" in f.message and "server_tools" in f.message, f.message
+        events = []
+        with pytest.raises(grpc.RpcError) as raised:
+            for e in c.sessions.Converse(
+                spb.ConverseRequest(session_id="b", messages=[_user("x")]),
+                metadata=c.metadata,
+                timeout=20,
+            ):
+                events.append(e)
+        assert [e.WhichOneof("event") for e in events] == ["started", "error"]
+        assert failure_of(raised.value).reason == "TOOL_NAME_CONFLICT"
+        assert len(model.requests) == before  # the model was never asked
+        assert failure(lambda: c.s("GetSession", spb.GetSessionRequest(session_id="b"))).code == (
+            grpc.StatusCode.NOT_FOUND
+        )
+
+        # The session's server_tools choose: calc's add and the other's echo.
+        model.script(Step.text(["ok"]))
+        c.s(
+            "Conversation",
+            spb.ConversationRequest(
+                session_id="chosen", server_tools="calc/add,also/echo", messages=[_user("x")]
+            ),
+        )
+        names = {t["function"]["name"] for t in model.requests[-1].body.get("tools") or []}
+        assert names == {"add", "echo"}
+
+        # A caller tool named like a server tool the session may use names its field.
+        echo = spb.Tool(name="echo", description="The caller's own echo.")
+        asked = len(model.requests)
+        f = failure(
+            lambda: c.s(
+                "Conversation",
+                spb.ConversationRequest(
+                    session_id="chosen", messages=[_user("y")], tools=[_lookup(), echo]
+                ),
+            )
+        )
+        assert (f.code, f.fields) == (grpc.StatusCode.INVALID_ARGUMENT, ["tools[1].name"])
+        assert "'also'" in f.message, f.message
+        assert len(model.requests) == asked
+        assert [m[1] for m in _stored(c, "chosen")] == ["x", "ok"]
+        # Once the session no longer may use that server's echo, the name is the caller's.
+        c.s("UpdateSession", spb.UpdateSessionRequest(session_id="chosen", server_tools="calc/add"))
+        model.script(Step.text(["fine"]))
+        reply = c.s(
+            "Conversation",
+            spb.ConversationRequest(session_id="chosen", messages=[_user("z")], tools=[echo]),
+        )
+        assert reply.response == "fine"
+        names = {t["function"]["name"] for t in model.requests[-1].body.get("tools") or []}
+        assert names == {"add", "echo"}

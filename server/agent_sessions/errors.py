@@ -160,3 +160,10 @@ class ToolUnavailable(Unavailable):
     reached right now; nothing of the turn was stored and retrying may succeed."""
 
     reason = "TOOL_UNAVAILABLE"
+
+
+class ToolNameConflict(FailedPrecondition):
+    """Two tool servers a session may use offer tools of one name, which the model could not
+    tell apart; the session's `server_tools` can choose between them."""
+
+    reason = "TOOL_NAME_CONFLICT"

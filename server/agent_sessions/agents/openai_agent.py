@@ -60,7 +60,11 @@ from agent_sessions.agents.base import (
     UsageReport,
 )
 from agent_sessions.agents.history import input_items
-from agent_sessions.agents.tool_servers import ToolServers, flatten_tool_output
+from agent_sessions.agents.tool_servers import (
+    ToolServers,
+    check_tool_names,
+    flatten_tool_output,
+)
 from agent_sessions.domain import CallerTool
 from agent_sessions.errors import (
     ContextTooLong,
@@ -147,6 +151,7 @@ class OpenAIAgent:
         mcp_servers = (
             self._tool_servers.servers_for(turn.server_tools) if self._tool_servers else []
         )
+        await check_tool_names(mcp_servers, [tool.name for tool in turn.tools])
         agent: SdkAgent[None] = SdkAgent(
             name=turn.agent_name or DEFAULT_AGENT_NAME,
             instructions=turn.agent_instructions or None,

@@ -54,7 +54,7 @@ from mcp.types import CallToolResult, GetPromptResult, ListPromptsResult
 from mcp.types import Tool as McpTool
 from mcp_types import CONNECTION_CLOSED, INVALID_PARAMS, METHOD_NOT_FOUND, REQUEST_TIMEOUT
 
-from agent_sessions.errors import InvalidArgument, ToolUnavailable
+from agent_sessions.errors import InvalidArgument, ToolNameConflict, ToolUnavailable
 from agent_sessions.settings import PREFIX, SettingsError
 
 logger = logging.getLogger(__name__)
@@ -964,6 +964,37 @@ class ToolServers:
         return views
 
 
+async def check_tool_names(servers: Sequence[MCPServer], caller_tools: Sequence[str]) -> None:
+    """Refuses a turn that would hand the model two tools of one name: it could not say which
+    it calls, and the SDK would run whichever it finds first.
+
+    Two servers the session may use that offer the same tool are the session's (or operator's)
+    setting: ToolNameConflict (FAILED_PRECONDITION), naming both and how `server_tools`
+    chooses. A caller tool named like one of those server tools is the request's:
+    InvalidArgument on `tools[i].name`. Reads the servers' cached tool lists (no request).
+    """
+    offered: dict[str, str] = {}
+    for server in servers:
+        for tool in await server.list_tools():
+            first = offered.setdefault(tool.name, server.name)
+            if first != server.name:
+                raise ToolNameConflict(
+                    f"the tool servers {first!r} and {server.name!r} both offer a tool named "
+                    f"{tool.name!r}, and this session may use both; set the session's "
+                    f"server_tools to choose, e.g. {f'{first}/{tool.name}'!r} or list the tools "
+                    f"it may use of each server",
+                    metadata={"tool": tool.name, "server": f"{first},{server.name}"},
+                )
+    for i, name in enumerate(caller_tools):
+        server_name = offered.get(name)
+        if server_name is not None:
+            raise InvalidArgument(
+                f"tools[{i}].name",
+                f"{name!r} is already a tool of the tool server {server_name!r} this session may "
+                "use; give the caller tool another name, or narrow the session's server_tools",
+            )
+
+
 __all__ = [
     "ALLOWLIST_FIELD",
     "NONE",
@@ -973,6 +1004,7 @@ __all__ = [
     "ToolServerLost",
     "ToolServers",
     "check_tool_allowlist",
+    "check_tool_names",
     "display_url",
     "flatten_tool_output",
     "parse_mcp_servers",
