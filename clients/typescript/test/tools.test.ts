@@ -7,11 +7,16 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import {
+  answerCall,
   Code,
+  runTools,
+  ToolRoundsExceeded,
   toolResult,
   type AgentSessionsApi,
   type ConverseEvent,
+  type LocalTool,
   type Tool,
+  type ToolCall,
 } from "@agent-sessions/client";
 import {
   collect,
@@ -31,6 +36,12 @@ const WEATHER: Tool = {
     properties: { city: { type: "string" }, unit: { type: "string", enum: ["C", "F"] } },
     required: ["city"],
   },
+};
+
+const ZONE = {
+  type: "object",
+  properties: { zone: { type: "string" } },
+  required: ["zone"],
 };
 
 /** What the scripted agent reports for each kind of turn. */
@@ -213,5 +224,124 @@ for (const kind of KINDS) {
         "Checking the clock. It is 12:00. You said: What time is it?",
       );
     });
+
+    it("runTools runs sync and async tools until the agent is done, usage summed", async () => {
+      const sessionId = uniqueId("run-tools");
+      const calls: ToolCall[] = [];
+      const result = await runTools(api, {
+        sessionId,
+        agentName: "helper",
+        messages: "Weather and time in Lisbon",
+        tools: {
+          get_weather: {
+            description: WEATHER.description,
+            parameters: WEATHER.parameters,
+            run: ({ city }, call) => {
+              calls.push(call);
+              return `sunny in ${String(city)}`;
+            },
+          },
+          get_time: {
+            parameters: ZONE,
+            run: async ({ zone }) => {
+              await Promise.resolve();
+              return { zone, time: "12:00" };
+            },
+          },
+        },
+      });
+      assert.equal(result.stopReason, "end_turn");
+      assert.equal(
+        result.response,
+        'Done: get_weather said sunny in Lisbon; get_time said {"zone":"Lisbon","time":"12:00"}.',
+      );
+      assert.deepEqual(result.usage, { inputTokens: 50, outputTokens: 15, totalTokens: 65 });
+      assert.deepEqual(JSON.parse(calls[0]!.arguments), { city: "Lisbon" });
+      assert.equal((await api.sessions.get(sessionId)).agentName, "helper");
+      assert.deepEqual(
+        (await stored(api, sessionId)).map((m) => [(m as string[])[0], (m as string[])[3]]),
+        [
+          ["user", undefined],
+          ["assistant", undefined],
+          ["assistant", "get_weather"],
+          ["assistant", "get_time"],
+          ["tool", "get_weather"],
+          ["tool", "get_time"],
+          ["assistant", undefined],
+        ],
+      );
+    });
+
+    it("runTools sends a tool's error as its result and stops after maxRounds", async () => {
+      const sessionId = uniqueId("run-tools-limit");
+      const tools: Record<string, LocalTool> = {
+        explode: {
+          parameters: WEATHER.parameters,
+          run: ({ city }) => {
+            throw new TypeError(`no weather for ${String(city)}`);
+          },
+        },
+      };
+      let exceeded: ToolRoundsExceeded | undefined;
+      try {
+        await runTools(api, { sessionId, messages: "Weather in Oslo", tools, maxRounds: 0 });
+      } catch (error) {
+        exceeded = error as ToolRoundsExceeded;
+      }
+      assert.ok(exceeded instanceof ToolRoundsExceeded, String(exceeded));
+      assert.equal(exceeded.maxRounds, 0);
+      assert.equal(exceeded.result.stopReason, "tool_calls");
+      const call = exceeded.result.pendingToolCalls[0]!;
+      assert.ok(exceeded.message.includes(call.toolCallId), exceeded.message);
+      // The session waits for that call; runTools() with its result as the messages goes on.
+      const done = await runTools(api, {
+        sessionId,
+        messages: [await answerCall(tools, call)],
+        tools,
+      });
+      assert.equal(
+        done.response,
+        "Done: explode said Error: explode failed: TypeError: no weather for Oslo.",
+      );
+      await assert.rejects(runTools(api, { messages: "x", tools, maxRounds: -1 }), RangeError);
+    });
   });
 }
+
+describe("answerCall", () => {
+  const tools: Record<string, LocalTool> = { echo: { run: (args) => args } };
+  const call = (name: string, args: string): ToolCall => ({
+    toolCallId: "c1",
+    name,
+    arguments: args,
+  });
+
+  it("answers with the tool's value, a string as it is and anything else as JSON", async () => {
+    assert.deepEqual(await answerCall(tools, call("echo", '{"a": 1}')), {
+      role: "tool",
+      toolCallId: "c1",
+      content: '{"a":1}',
+    });
+    const text = { say: { run: () => "plain" } };
+    assert.equal((await answerCall(text, call("say", ""))).content, "plain");
+  });
+
+  it("answers an unknown tool and arguments that are not a JSON object with the error", async () => {
+    assert.equal(
+      (await answerCall(tools, call("teleport", "{}"))).content,
+      "Error: there is no tool named 'teleport' (the tools are: echo)",
+    );
+    assert.equal(
+      (await answerCall(tools, call("toString", "{}"))).content,
+      "Error: there is no tool named 'toString' (the tools are: echo)",
+    );
+    assert.match(
+      (await answerCall(tools, call("echo", "{not json"))).content ?? "",
+      /^Error: the arguments of echo are not JSON \(/,
+    );
+    assert.equal(
+      (await answerCall(tools, call("echo", "[1]"))).content,
+      "Error: the arguments of echo must be a JSON object",
+    );
+  });
+});

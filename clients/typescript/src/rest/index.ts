@@ -23,4 +23,12 @@ export {
   type RestClientOptions,
 } from "./client.js";
 export { parseTimestamp } from "./json.js";
+export {
+  answerCall,
+  runTools,
+  ToolRoundsExceeded,
+  toolSpecs,
+  type LocalTool,
+  type RunToolsRequest,
+} from "../tools.js";
 export { bodyChunks, parseSse, SseParser, type SseEvent } from "./sse.js";
