@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import socket
 import threading
 import time
@@ -102,6 +103,21 @@ def failure_of(exc: grpc.RpcError) -> Failure:
                 detail.Unpack(bad)
                 fields += [v.field for v in bad.field_violations]
     return Failure(exc.code(), exc.details() or "", reason, fields)  # type: ignore[attr-defined]
+
+
+def openai_settings(settings: Any, base_url: str, key: str, model: str, **more: Any) -> Any:
+    """`settings` with the service's OpenAI agent on a (fake) model API at `base_url`: no
+    retries, so a scripted failure is the turn's failure, and a 10 s model timeout."""
+    return dataclasses.replace(
+        settings,
+        agent="openai",
+        model_base_url=base_url,
+        model_api_key=key,
+        model=model,
+        model_max_retries=0,
+        model_timeout=10.0,
+        **more,
+    )
 
 
 class ThreadServer:

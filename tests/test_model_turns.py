@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import threading
 import time
@@ -22,7 +21,16 @@ from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
 from tests.fakes.model_server import FakeModelServer, Step
-from tests.support import Client, ThreadServer, channel_to, client, failure, failure_of, token
+from tests.support import (
+    Client,
+    ThreadServer,
+    channel_to,
+    client,
+    failure,
+    failure_of,
+    openai_settings,
+    token,
+)
 
 pytest_plugins = ["tests.fakes.fixtures"]
 
@@ -39,16 +47,7 @@ def fake() -> Iterator[FakeModelServer]:
 
 @pytest.fixture(scope="module")
 def server(settings: Settings, fake: FakeModelServer) -> Iterator[ThreadServer]:
-    configured = dataclasses.replace(
-        settings,
-        agent="openai",
-        model_base_url=fake.base_url,
-        model_api_key=KEY,
-        model=MODEL,
-        model_max_retries=0,
-        model_timeout=10.0,
-    )
-    with ThreadServer(configured) as running:
+    with ThreadServer(openai_settings(settings, fake.base_url, KEY, MODEL)) as running:
         yield running
 
 

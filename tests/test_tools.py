@@ -22,7 +22,16 @@ from agentsessions.v1 import session_service_pb2 as spb
 
 from tests.fakes.mcp_server import FAIL_MESSAGE, FakeMcpServer
 from tests.fakes.model_server import FakeModelServer, FakeToolCall, RecordedRequest, Step
-from tests.support import Client, ThreadServer, channel_to, client, failure, failure_of, token
+from tests.support import (
+    Client,
+    ThreadServer,
+    channel_to,
+    client,
+    failure,
+    failure_of,
+    openai_settings,
+    token,
+)
 
 MCP_TOKEN = "mcp-secret-token-3c9d"
 LOOKUP_SCHEMA = {
@@ -70,13 +79,11 @@ def configured(settings: Settings, model: FakeModelServer, mcp_url: str, **more:
     servers = [
         {"name": "calc", "url": mcp_url, "headers": {"Authorization": f"Bearer {MCP_TOKEN}"}}
     ]
-    return dataclasses.replace(
+    return openai_settings(
         settings,
-        agent="openai",
-        model_base_url=model.base_url,
-        model_api_key="sk-tools",
-        model="fake-model",
-        model_max_retries=0,
+        model.base_url,
+        "sk-tools",
+        "fake-model",
         mcp_servers=json.dumps(servers),
         tool_timeout=1.0,
         **more,

@@ -3,7 +3,6 @@ servers whose agent calls tools (a scripted agent, and the OpenAI agent on a fak
 
 from __future__ import annotations
 
-import dataclasses
 import uuid
 from collections.abc import Iterator
 
@@ -14,7 +13,7 @@ from agent_sessions_client import Client
 from tests.clients.agents import ToolsAgent
 from tests.clients.fake_server import FakeServer
 from tests.fakes.model_server import FakeModelServer
-from tests.support import ThreadServer, token
+from tests.support import ThreadServer, openai_settings, token
 
 MODEL_KEY = "sk-clients-test-key"
 DEFAULT_MODEL = "fake-model"
@@ -75,15 +74,7 @@ def model_api() -> Iterator[FakeModelServer]:
 @pytest.fixture(scope="session")
 def openai_server(settings: Settings, model_api: FakeModelServer) -> Iterator[ThreadServer]:
     """A real server whose agent is the service's OpenAI Agents SDK agent, on the fake API."""
-    configured = dataclasses.replace(
-        settings,
-        agent="openai",
-        model_base_url=model_api.base_url,
-        model_api_key=MODEL_KEY,
-        model=DEFAULT_MODEL,
-        model_max_retries=0,
-        model_timeout=10.0,
-    )
+    configured = openai_settings(settings, model_api.base_url, MODEL_KEY, DEFAULT_MODEL)
     with ThreadServer(configured) as running:
         yield running
 
