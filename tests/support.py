@@ -105,6 +105,17 @@ def failure_of(exc: grpc.RpcError) -> Failure:
     return Failure(exc.code(), exc.details() or "", reason, fields)  # type: ignore[attr-defined]
 
 
+def failed_stream(c: Client, request: Any, timeout: float = 20) -> tuple[list[Any], Failure]:
+    """A Converse stream that must end in an error: the events it sent, and how it failed."""
+    events: list[Any] = []
+    try:
+        for event in c.sessions.Converse(request, metadata=c.metadata, timeout=timeout):
+            events.append(event)
+    except grpc.RpcError as exc:
+        return events, failure_of(exc)
+    raise AssertionError(f"the stream ended without an error after {len(events)} events")
+
+
 def openai_settings(settings: Any, base_url: str, key: str, model: str, **more: Any) -> Any:
     """`settings` with the service's OpenAI agent on a (fake) model API at `base_url`: no
     retries, so a scripted failure is the turn's failure, and a 10 s model timeout."""

@@ -26,6 +26,7 @@ from tests.support import (
     ThreadServer,
     channel_to,
     client,
+    failed_stream,
     failure,
     failure_of,
     openai_settings,
@@ -190,17 +191,10 @@ def test_a_failure_after_the_stream_began_is_an_error_event(
     c: Client, fake: FakeModelServer
 ) -> None:
     fake.script(Step.error_in_stream(["partial "]))
-    events = []
-    with pytest.raises(grpc.RpcError) as raised:
-        for e in c.sessions.Converse(
-            spb.ConverseRequest(session_id="midway", messages=[_user("x")]),
-            metadata=c.metadata,
-            timeout=20,
-        ):
-            events.append(e)
+    events, f = failed_stream(c, spb.ConverseRequest(session_id="midway", messages=[_user("x")]))
     assert [e.WhichOneof("event") for e in events] == ["started", "delta", "error"]
     assert events[-1].error.code == grpc.StatusCode.UNAVAILABLE.value[0]
-    assert failure_of(raised.value).reason == "MODEL_UNAVAILABLE"
+    assert f.reason == "MODEL_UNAVAILABLE"
     assert failure(lambda: c.s("GetSession", spb.GetSessionRequest(session_id="midway"))).code == (
         grpc.StatusCode.NOT_FOUND
     )

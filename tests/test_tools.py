@@ -27,6 +27,7 @@ from tests.support import (
     ThreadServer,
     channel_to,
     client,
+    failed_stream,
     failure,
     failure_of,
     openai_settings,
@@ -435,16 +436,9 @@ def test_tools_of_one_name_twice_are_refused_and_server_tools_choose(
         )
         assert (f.code, f.reason) == (grpc.StatusCode.FAILED_PRECONDITION, "TOOL_NAME_CONFLICT")
         assert "'calc' and 'also'" in f.message and "server_tools" in f.message, f.message
-        events = []
-        with pytest.raises(grpc.RpcError) as raised:
-            for e in c.sessions.Converse(
-                spb.ConverseRequest(session_id="b", messages=[_user("x")]),
-                metadata=c.metadata,
-                timeout=20,
-            ):
-                events.append(e)
+        events, f = failed_stream(c, spb.ConverseRequest(session_id="b", messages=[_user("x")]))
         assert [e.WhichOneof("event") for e in events] == ["started", "error"]
-        assert failure_of(raised.value).reason == "TOOL_NAME_CONFLICT"
+        assert f.reason == "TOOL_NAME_CONFLICT"
         assert len(model.requests) == before  # the model was never asked
         assert failure(lambda: c.s("GetSession", spb.GetSessionRequest(session_id="b"))).code == (
             grpc.StatusCode.NOT_FOUND
