@@ -33,7 +33,7 @@ from tests.fakes.mcp_server import FAIL_MESSAGE, FakeMcpServer
 
 TOKEN = "tok-0123456789-secret"
 QUERY_SECRET = "q-9876543210-secret"
-ALL_TOOLS = {"add", "echo", "fail", "hang"}
+ALL_TOOLS = {"add", "echo", "fail", "hang", "learn"}
 
 T = TypeVar("T")
 
@@ -310,6 +310,38 @@ def test_connects_lists_tools_once_and_serves_them_from_the_cache(
 
     run(main)
     assert mcp_server.tool_calls == ["add", "echo"]
+
+
+@pytest.mark.parametrize(
+    ("legacy", "probe_interval"),
+    [(True, None), (False, 0.2)],
+    ids=["2025 protocol: announced", "2026-07-28 protocol: listed with the periodic probe"],
+)
+def test_a_changed_tool_list_reaches_the_next_turns(
+    legacy: bool, probe_interval: float | None
+) -> None:
+    """A server whose tools change: a 2025 server announces it
+    (`notifications/tools/list_changed`) and the next listing asks it again; a 2026-07-28 server
+    announces it only to a subscription, so the periodic probe lists the tools again."""
+    with FakeMcpServer(legacy=legacy) as fake:  # its own: `learn` changes its tools for good
+
+        async def main() -> None:
+            config = McpServerConfig("files", fake.url)
+            async with quick([config], probe_interval=probe_interval) as servers:
+                (view,) = servers.servers_for(None)
+                assert await tool_names(view) == ALL_TOOLS
+                assert await call_text(view, "learn", {"name": "greet"}) == "learned greet"
+                for _ in range(150):
+                    (next_turn,) = servers.servers_for(None)
+                    if "greet" in await tool_names(next_turn):
+                        break
+                    await asyncio.sleep(0.02)
+                assert await tool_names(next_turn) == {*ALL_TOOLS, "greet"}
+                assert await call_text(next_turn, "greet", {}) == "I am greet"
+                if legacy:  # listed at connect and once after the change, not per turn
+                    assert fake.list_tools_calls == 2
+
+        run(main)
 
 
 def test_configured_headers_reach_the_server() -> None:

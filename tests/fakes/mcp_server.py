@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import uvicorn
-from mcp.server.mcpserver import MCPServer
+from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -216,6 +216,15 @@ class FakeMcpServer:
             """Answers with the text it got."""
             fake.tool_calls.append("echo")
             return text
+
+        @mcp.tool()
+        async def learn(name: str, ctx: Context) -> str:
+            """Adds a tool `name` (it answers with its name), then tells the client that the
+            tool list changed (`notifications/tools/list_changed`)."""
+            fake.tool_calls.append("learn")
+            mcp.add_tool(lambda: f"I am {name}", name=name, description=f"Says it is {name}.")
+            await ctx.session.send_tool_list_changed()
+            return f"learned {name}"
 
         return mcp.streamable_http_app(streamable_http_path=PATH, host=HOST)
 

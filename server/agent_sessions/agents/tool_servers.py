@@ -24,7 +24,9 @@ Narrowing. One connected SDK server object per process serves every session, so 
 narrowing cannot live on it. `servers_for(allow)` hands each turn light `agents.mcp.MCPServer`
 views of the connected servers the session may use; a view narrowed to some tools carries the
 SDK's static tool filter (`create_static_tool_filter(allowed_tool_names=...)`) over the shared,
-cached tool list: no request per turn, no copy of the tools.
+cached tool list: no request per turn, no copy of the tools. The list is fetched again with each
+periodic probe (`probe_interval`, 30 s), and at the next turn when a server announces a change
+(`notifications/tools/list_changed`, which servers of the 2025 protocol send on their own).
 
 Secrets. Header values are sent to their server and nowhere else: not in reprs, logs or errors.
 """
@@ -50,7 +52,12 @@ from agents.mcp import (
     create_static_tool_filter,
 )
 from mcp.shared.exceptions import MCPError
-from mcp.types import CallToolResult, GetPromptResult, ListPromptsResult
+from mcp.types import (
+    CallToolResult,
+    GetPromptResult,
+    ListPromptsResult,
+    ToolListChangedNotification,
+)
 from mcp.types import Tool as McpTool
 from mcp_types import CONNECTION_CLOSED, INVALID_PARAMS, METHOD_NOT_FOUND, REQUEST_TIMEOUT
 
@@ -520,6 +527,19 @@ class _Connection:
 
     def _new_server(self) -> MCPServerStreamableHttp:
         options = self._options
+        server: MCPServerStreamableHttp
+
+        async def on_message(message: Any) -> None:
+            # The server's tools changed (MCP `notifications/tools/list_changed`): the next
+            # listing (a turn's) asks the server again instead of serving the cached list.
+            if isinstance(message, ToolListChangedNotification):
+                server.invalidate_tools_cache()  # type: ignore[no-untyped-call]
+                logger.info(
+                    "MCP server %r at %s: its tool list changed; listing it again at the next turn",
+                    self.name,
+                    self.url,
+                )
+
         server = MCPServerStreamableHttp(
             params={
                 "url": self.config.url,
@@ -534,6 +554,7 @@ class _Connection:
             # A failed call is never repeated: the tool may have run (and isolated-session
             # retries would run a hanging tool twice).
             max_retry_attempts=0,
+            message_handler=on_message,
         )
         # The SDK sends one request at a time over a shared streamable-HTTP session, so one
         # turn's slow tool would hold up every other turn's calls to that server. The mcp 2.x
@@ -575,10 +596,38 @@ class _Connection:
                 if not await self.alive(server):
                     self.mark_lost(server, "no answer to a ping")
                     return
+                await self._refresh_tools(server)
                 continue
             self._wake.clear()
             if self._stopping or self.live is not server:
                 return
+
+    async def _refresh_tools(self, server: MCPServerStreamableHttp) -> None:
+        """Lists the server's tools again, for the turns after this one. Servers of the 2025
+        protocol also announce a change at once (`on_message` in `_new_server`); those of the
+        2026-07-28 protocol tell only a `subscriptions/listen` stream, which this does not hold.
+        A failure leaves the cache empty, so the next turn lists (and judges the failure)."""
+        server.invalidate_tools_cache()  # type: ignore[no-untyped-call]
+        try:
+            async with asyncio.timeout(self._options.probe_timeout):
+                count = len(await server.list_tools())
+        except Exception as exc:
+            logger.debug(
+                "MCP server %r at %s: listing its tools failed (%s); the next turn lists them",
+                self.name,
+                self.url,
+                self.describe(exc),
+            )
+            return
+        if count != self.tool_count:
+            logger.info(
+                "MCP server %r at %s now has %d tools (had %d)",
+                self.name,
+                self.url,
+                count,
+                self.tool_count,
+            )
+            self.tool_count = count
 
     async def stop(self) -> None:
         """Disconnects (in the owner task) and ends it; cancels it when it does not end."""
