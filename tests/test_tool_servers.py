@@ -20,6 +20,7 @@ from agent_sessions.agents.tool_servers import (
     flatten_tool_output,
     parse_mcp_servers,
     parse_tool_allowlist,
+    shared_tool_names,
 )
 from agent_sessions.errors import InvalidArgument, ToolUnavailable, Unavailable
 from agent_sessions.settings import SettingsError
@@ -342,6 +343,29 @@ def test_a_changed_tool_list_reaches_the_next_turns(
                     assert fake.list_tools_calls == 2
 
         run(main)
+
+
+def test_shared_tool_names_by_pair_of_servers() -> None:
+    assert shared_tool_names({"a": ["x", "y"], "b": ["y", "z"], "c": ["x", "y", "w"]}) == {
+        ("a", "b"): ["y"],
+        ("a", "c"): ["x", "y"],
+    }
+    assert shared_tool_names({"a": ["x"], "b": ["z"]}) == {}
+
+
+def test_servers_offering_one_tool_name_are_named_in_a_warning_at_start(
+    mcp_server: FakeMcpServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    async def main() -> None:
+        configs = [McpServerConfig(name, mcp_server.url) for name in ("files", "copy")]
+        async with quick(configs) as servers:
+            assert servers.status() == {"files": "connected", "copy": "connected"}
+
+    caplog.set_level(logging.WARNING, logger="agent_sessions")
+    run(main)
+    (warning,) = [r.getMessage() for r in caplog.records if "both offer" in r.getMessage()]
+    assert "'files' and 'copy'" in warning and "'echo'" in warning, warning
+    assert "TOOL_NAME_CONFLICT" in warning
 
 
 def test_configured_headers_reach_the_server() -> None:

@@ -39,6 +39,7 @@ import logging
 import random
 import re
 from collections.abc import Iterable, Mapping, Sequence
+from contextlib import suppress
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
@@ -958,6 +959,25 @@ class ToolServers:
         self._started = True
         first_attempts = [c.start() for c in self._connections.values()]
         await asyncio.gather(*(event.wait() for event in first_attempts))
+        await self._warn_of_shared_names()
+
+    async def _warn_of_shared_names(self) -> None:
+        """Logs tools that two connected servers both offer: turns of sessions that may use both
+        are refused (TOOL_NAME_CONFLICT) until their `server_tools` choose."""
+        tool_lists: dict[str, list[str]] = {}
+        for name, connection in self._connections.items():
+            live = connection.live
+            if live is not None:
+                with suppress(Exception):  # a failure here is a turn's to judge
+                    tool_lists[name] = [tool.name for tool in await live.list_tools()]
+        for (first, second), names in shared_tool_names(tool_lists).items():
+            logger.warning(
+                "MCP servers %r and %r both offer tools named %s: turns of sessions that may use "
+                "both are refused (TOOL_NAME_CONFLICT) until their server_tools choose",
+                first,
+                second,
+                ", ".join(repr(n) for n in names),
+            )
 
     async def close(self) -> None:
         """Disconnects every server cleanly and stops retrying; idempotent."""
@@ -1014,26 +1034,29 @@ class ToolServers:
 
 
 async def check_tool_names(servers: Sequence[MCPServer], caller_tools: Sequence[str]) -> None:
-    """Refuses a turn that would hand the model two tools of one name: it could not say which
-    it calls, and the SDK would run whichever it finds first.
+    """Refuses a turn that would hand the model two tools of one name: it could not say which it
+    calls (the SDK itself refuses two servers' tools of one name, failing the run, and of a
+    caller tool and a server tool it would run whichever it finds first).
 
     Two servers the session may use that offer the same tool are the session's (or operator's)
     setting: ToolNameConflict (FAILED_PRECONDITION), naming both and how `server_tools`
     chooses. A caller tool named like one of those server tools is the request's:
-    InvalidArgument on `tools[i].name`. Reads the servers' cached tool lists (no request).
+    InvalidArgument on `tools[i].name`. Reads the servers' cached tool lists.
     """
-    offered: dict[str, str] = {}
-    for server in servers:
-        for tool in await server.list_tools():
-            first = offered.setdefault(tool.name, server.name)
-            if first != server.name:
-                raise ToolNameConflict(
-                    f"the tool servers {first!r} and {server.name!r} both offer a tool named "
-                    f"{tool.name!r}, and this session may use both; set the session's "
-                    f"server_tools to choose, e.g. {f'{first}/{tool.name}'!r} or list the tools "
-                    f"it may use of each server",
-                    metadata={"tool": tool.name, "server": f"{first},{server.name}"},
-                )
+    if len(servers) < 2 and not caller_tools:
+        return  # nothing to tell apart
+    tool_lists = {
+        server.name: [tool.name for tool in await server.list_tools()] for server in servers
+    }
+    for (first, second), names in shared_tool_names(tool_lists).items():
+        raise ToolNameConflict(
+            f"the tool servers {first!r} and {second!r} both offer a tool named {names[0]!r}, "
+            f"and this session may use both; set its server_tools to choose, e.g. "
+            f"'{first},{second}/<tool>' (every tool of {first!r} and the named ones of "
+            f"{second!r})",
+            metadata={"tool": names[0], "server": f"{first},{second}"},
+        )
+    offered = {tool: server for server, tools in tool_lists.items() for tool in tools}
     for i, name in enumerate(caller_tools):
         server_name = offered.get(name)
         if server_name is not None:
@@ -1042,6 +1065,18 @@ async def check_tool_names(servers: Sequence[MCPServer], caller_tools: Sequence[
                 f"{name!r} is already a tool of the tool server {server_name!r} this session may "
                 "use; give the caller tool another name, or narrow the session's server_tools",
             )
+
+
+def shared_tool_names(tool_lists: Mapping[str, Iterable[str]]) -> dict[tuple[str, str], list[str]]:
+    """The tool names two servers both offer, by pair of servers (in the mapping's order)."""
+    offered: dict[str, str] = {}
+    shared: dict[tuple[str, str], list[str]] = {}
+    for server, names in tool_lists.items():
+        for name in names:
+            first = offered.setdefault(name, server)
+            if first != server:
+                shared.setdefault((first, server), []).append(name)
+    return shared
 
 
 __all__ = [
@@ -1054,6 +1089,7 @@ __all__ = [
     "ToolServers",
     "check_tool_allowlist",
     "check_tool_names",
+    "shared_tool_names",
     "display_url",
     "flatten_tool_output",
     "parse_mcp_servers",
