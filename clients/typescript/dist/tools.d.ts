@@ -13,15 +13,21 @@ export interface LocalTool {
     parameters?: Record<string, unknown>;
     /**
      * Runs one call with the call's JSON arguments; may be async. The value is the call's
-     * result: a string as it is, anything else as JSON. A throw is sent as the result too
-     * (`Error: <tool> failed: <name>: <message>`), for the model to see.
+     * result: a string as it is, `undefined` or `null` as empty, anything else as JSON (or
+     * `String(value)` when it is not JSON). A throw is sent as the result too
+     * (`Error: <tool> failed: <class>: <message>`), for the model to see.
      */
     run(args: Record<string, unknown>, call: ToolCall): unknown;
 }
+/**
+ * Tools by the name the model calls them: an object, or a Map (for names an object literal
+ * cannot hold as its own keys, such as `__proto__`).
+ */
+export type LocalTools = Readonly<Record<string, LocalTool>> | ReadonlyMap<string, LocalTool>;
 /** A `conversation()` request whose caller tools are functions of this program. */
 export interface RunToolsRequest extends Omit<ConversationRequest, "tools"> {
     /** The tools by the name the model calls them. */
-    tools: Readonly<Record<string, LocalTool>>;
+    tools: LocalTools;
     /** The most rounds of tool results sent before giving up (default 10). */
     maxRounds?: number;
 }
@@ -38,19 +44,20 @@ export declare class ToolRoundsExceeded extends Error {
     constructor(maxRounds: number, result: ConversationResult);
 }
 /** The `Tool` declarations of `tools`, in the request's form. */
-export declare function toolSpecs(tools: Readonly<Record<string, LocalTool>>): Tool[];
+export declare function toolSpecs(tools: LocalTools): Tool[];
 /**
  * Runs one call with its tool and returns the `tool` message that answers it. Never throws:
  * an unknown tool, arguments that are not a JSON object, or a tool that throws are answered
  * with the error's text, for the model to see.
  */
-export declare function answerCall(tools: Readonly<Record<string, LocalTool>>, call: ToolCall): Promise<ConversationMessage>;
+export declare function answerCall(tools: LocalTools, call: ToolCall): Promise<ConversationMessage>;
 /**
  * Runs a turn with functions of this program as caller tools until the agent is done.
  *
  * Sends the request with the tools declared, and while the turn stops at tool calls
- * (`stopReason: "tool_calls"`), runs each pending call's tool (concurrently), sends the
- * results as `tool` messages in a new turn of the same session, and repeats. Returns the last
+ * (`stopReason: "tool_calls"`), runs each pending call's tool, one after another in the order
+ * the model made them (as the Python client does), sends the results as `tool` messages in a
+ * new turn of the same session, and repeats. Returns the last
  * turn's result (`stopReason: "end_turn"`), whose `usage` is summed over every turn the loop
  * ran. After `maxRounds` rounds of results it throws `ToolRoundsExceeded`. `options` apply to
  * each turn; turns are never retried (as `conversation()`).

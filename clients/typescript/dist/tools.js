@@ -17,9 +17,13 @@ export class ToolRoundsExceeded extends Error {
         this.result = result;
     }
 }
+/** The tools as a Map (an object's own enumerable keys, in order). */
+function toolMap(tools) {
+    return tools instanceof Map ? tools : new Map(Object.entries(tools));
+}
 /** The `Tool` declarations of `tools`, in the request's form. */
 export function toolSpecs(tools) {
-    return Object.entries(tools).map(([name, tool]) => ({
+    return [...toolMap(tools)].map(([name, tool]) => ({
         name,
         ...(tool.description === undefined ? {} : { description: tool.description }),
         ...(tool.parameters === undefined ? {} : { parameters: tool.parameters }),
@@ -31,9 +35,10 @@ export function toolSpecs(tools) {
  * with the error's text, for the model to see.
  */
 export async function answerCall(tools, call) {
-    const tool = Object.hasOwn(tools, call.name) ? tools[call.name] : undefined;
+    const map = toolMap(tools);
+    const tool = map.get(call.name);
     if (tool === undefined) {
-        const known = Object.keys(tools).join(", ") || "none";
+        const known = [...map.keys()].join(", ") || "none";
         return toolResult(call, `Error: there is no tool named '${call.name}' (the tools are: ${known})`);
     }
     let args;
@@ -47,20 +52,19 @@ export async function answerCall(tools, call) {
         return toolResult(call, `Error: the arguments of ${call.name} must be a JSON object`);
     }
     try {
-        const value = await tool.run(args, call);
-        return toolResult(call, typeof value === "string" ? value : (JSON.stringify(value) ?? ""));
+        return toolResult(call, text(await tool.run(args, call)));
     }
     catch (error) {
-        const kind = error instanceof Error ? error.name : typeof error;
-        return toolResult(call, `Error: ${call.name} failed: ${kind}: ${describe(error)}`);
+        return toolResult(call, `Error: ${call.name} failed: ${kind(error)}: ${describe(error)}`);
     }
 }
 /**
  * Runs a turn with functions of this program as caller tools until the agent is done.
  *
  * Sends the request with the tools declared, and while the turn stops at tool calls
- * (`stopReason: "tool_calls"`), runs each pending call's tool (concurrently), sends the
- * results as `tool` messages in a new turn of the same session, and repeats. Returns the last
+ * (`stopReason: "tool_calls"`), runs each pending call's tool, one after another in the order
+ * the model made them (as the Python client does), sends the results as `tool` messages in a
+ * new turn of the same session, and repeats. Returns the last
  * turn's result (`stopReason: "end_turn"`), whose `usage` is summed over every turn the loop
  * ran. After `maxRounds` rounds of results it throws `ToolRoundsExceeded`. `options` apply to
  * each turn; turns are never retried (as `conversation()`).
@@ -77,7 +81,9 @@ export async function runTools(api, request, options) {
         if (rounds === maxRounds)
             throw new ToolRoundsExceeded(maxRounds, { ...result, usage });
         rounds++;
-        const answers = await Promise.all(result.pendingToolCalls.map((c) => answerCall(tools, c)));
+        const answers = [];
+        for (const call of result.pendingToolCalls)
+            answers.push(await answerCall(tools, call));
         result = await api.conversation({ sessionId: result.sessionId, messages: answers, tools: specs }, options);
         usage = add(usage, result.usage);
     }
@@ -92,5 +98,26 @@ function add(a, b) {
 }
 function describe(error) {
     return error instanceof Error ? error.message : String(error);
+}
+/** The class of what was thrown: `TypeError`, a subclass's own name, or `string` and the like. */
+function kind(error) {
+    if (error instanceof Error) {
+        const own = error.constructor?.name;
+        return typeof own === "string" && own ? own : error.name;
+    }
+    return typeof error;
+}
+/** A tool's value as its result's text (see `LocalTool.run`). */
+function text(value) {
+    if (typeof value === "string")
+        return value;
+    if (value === undefined || value === null)
+        return "";
+    try {
+        return JSON.stringify(value) ?? String(value);
+    }
+    catch {
+        return String(value);
+    }
 }
 //# sourceMappingURL=tools.js.map

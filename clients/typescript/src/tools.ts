@@ -23,16 +23,23 @@ export interface LocalTool {
   parameters?: Record<string, unknown>;
   /**
    * Runs one call with the call's JSON arguments; may be async. The value is the call's
-   * result: a string as it is, anything else as JSON. A throw is sent as the result too
-   * (`Error: <tool> failed: <name>: <message>`), for the model to see.
+   * result: a string as it is, `undefined` or `null` as empty, anything else as JSON (or
+   * `String(value)` when it is not JSON). A throw is sent as the result too
+   * (`Error: <tool> failed: <class>: <message>`), for the model to see.
    */
   run(args: Record<string, unknown>, call: ToolCall): unknown;
 }
 
+/**
+ * Tools by the name the model calls them: an object, or a Map (for names an object literal
+ * cannot hold as its own keys, such as `__proto__`).
+ */
+export type LocalTools = Readonly<Record<string, LocalTool>> | ReadonlyMap<string, LocalTool>;
+
 /** A `conversation()` request whose caller tools are functions of this program. */
 export interface RunToolsRequest extends Omit<ConversationRequest, "tools"> {
   /** The tools by the name the model calls them. */
-  tools: Readonly<Record<string, LocalTool>>;
+  tools: LocalTools;
   /** The most rounds of tool results sent before giving up (default 10). */
   maxRounds?: number;
 }
@@ -59,9 +66,14 @@ export class ToolRoundsExceeded extends Error {
   }
 }
 
+/** The tools as a Map (an object's own enumerable keys, in order). */
+function toolMap(tools: LocalTools): ReadonlyMap<string, LocalTool> {
+  return tools instanceof Map ? tools : new Map(Object.entries(tools));
+}
+
 /** The `Tool` declarations of `tools`, in the request's form. */
-export function toolSpecs(tools: Readonly<Record<string, LocalTool>>): Tool[] {
-  return Object.entries(tools).map(([name, tool]) => ({
+export function toolSpecs(tools: LocalTools): Tool[] {
+  return [...toolMap(tools)].map(([name, tool]) => ({
     name,
     ...(tool.description === undefined ? {} : { description: tool.description }),
     ...(tool.parameters === undefined ? {} : { parameters: tool.parameters }),
@@ -73,13 +85,11 @@ export function toolSpecs(tools: Readonly<Record<string, LocalTool>>): Tool[] {
  * an unknown tool, arguments that are not a JSON object, or a tool that throws are answered
  * with the error's text, for the model to see.
  */
-export async function answerCall(
-  tools: Readonly<Record<string, LocalTool>>,
-  call: ToolCall,
-): Promise<ConversationMessage> {
-  const tool = Object.hasOwn(tools, call.name) ? tools[call.name] : undefined;
+export async function answerCall(tools: LocalTools, call: ToolCall): Promise<ConversationMessage> {
+  const map = toolMap(tools);
+  const tool = map.get(call.name);
   if (tool === undefined) {
-    const known = Object.keys(tools).join(", ") || "none";
+    const known = [...map.keys()].join(", ") || "none";
     return toolResult(
       call,
       `Error: there is no tool named '${call.name}' (the tools are: ${known})`,
@@ -98,11 +108,9 @@ export async function answerCall(
     return toolResult(call, `Error: the arguments of ${call.name} must be a JSON object`);
   }
   try {
-    const value: unknown = await tool.run(args as Record<string, unknown>, call);
-    return toolResult(call, typeof value === "string" ? value : (JSON.stringify(value) ?? ""));
+    return toolResult(call, text(await tool.run(args as Record<string, unknown>, call)));
   } catch (error) {
-    const kind = error instanceof Error ? error.name : typeof error;
-    return toolResult(call, `Error: ${call.name} failed: ${kind}: ${describe(error)}`);
+    return toolResult(call, `Error: ${call.name} failed: ${kind(error)}: ${describe(error)}`);
   }
 }
 
@@ -110,8 +118,9 @@ export async function answerCall(
  * Runs a turn with functions of this program as caller tools until the agent is done.
  *
  * Sends the request with the tools declared, and while the turn stops at tool calls
- * (`stopReason: "tool_calls"`), runs each pending call's tool (concurrently), sends the
- * results as `tool` messages in a new turn of the same session, and repeats. Returns the last
+ * (`stopReason: "tool_calls"`), runs each pending call's tool, one after another in the order
+ * the model made them (as the Python client does), sends the results as `tool` messages in a
+ * new turn of the same session, and repeats. Returns the last
  * turn's result (`stopReason: "end_turn"`), whose `usage` is summed over every turn the loop
  * ran. After `maxRounds` rounds of results it throws `ToolRoundsExceeded`. `options` apply to
  * each turn; turns are never retried (as `conversation()`).
@@ -131,7 +140,8 @@ export async function runTools(
   for (let rounds = 0; result.stopReason === "tool_calls" && result.pendingToolCalls.length;) {
     if (rounds === maxRounds) throw new ToolRoundsExceeded(maxRounds, { ...result, usage });
     rounds++;
-    const answers = await Promise.all(result.pendingToolCalls.map((c) => answerCall(tools, c)));
+    const answers: ConversationMessage[] = [];
+    for (const call of result.pendingToolCalls) answers.push(await answerCall(tools, call));
     result = await api.conversation(
       { sessionId: result.sessionId, messages: answers, tools: specs },
       options,
@@ -151,4 +161,24 @@ function add(a: Usage, b: Usage): Usage {
 
 function describe(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
+}
+
+/** The class of what was thrown: `TypeError`, a subclass's own name, or `string` and the like. */
+function kind(error: unknown): string {
+  if (error instanceof Error) {
+    const own = (error.constructor as { name?: unknown } | undefined)?.name;
+    return typeof own === "string" && own ? own : error.name;
+  }
+  return typeof error;
+}
+
+/** A tool's value as its result's text (see `LocalTool.run`). */
+function text(value: unknown): string {
+  if (typeof value === "string") return value;
+  if (value === undefined || value === null) return "";
+  try {
+    return JSON.stringify(value) ?? String(value);
+  } catch {
+    return String(value);
+  }
 }

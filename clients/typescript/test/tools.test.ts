@@ -12,6 +12,7 @@ import {
   runTools,
   ToolRoundsExceeded,
   toolResult,
+  toolSpecs,
   type AgentSessionsApi,
   type ConverseEvent,
   type LocalTool,
@@ -35,6 +36,17 @@ const WEATHER: Tool = {
     type: "object",
     properties: { city: { type: "string" }, unit: { type: "string", enum: ["C", "F"] } },
     required: ["city"],
+  },
+};
+
+class NoWeather extends Error {}
+
+const EXPLODE: Record<string, LocalTool> = {
+  explode: {
+    parameters: WEATHER.parameters,
+    run: ({ city }) => {
+      throw new NoWeather(`no weather for ${String(city)}`);
+    },
   },
 };
 
@@ -225,8 +237,9 @@ for (const kind of KINDS) {
       );
     });
 
-    it("runTools runs sync and async tools until the agent is done, usage summed", async () => {
+    it("runTools runs sync and async tools, one after another, until the agent is done", async () => {
       const sessionId = uniqueId("run-tools");
+      const steps: string[] = [];
       const calls: ToolCall[] = [];
       const result = await runTools(api, {
         sessionId,
@@ -236,15 +249,18 @@ for (const kind of KINDS) {
           get_weather: {
             description: WEATHER.description,
             parameters: WEATHER.parameters,
-            run: ({ city }, call) => {
+            run: async ({ city }, call) => {
+              steps.push("weather started");
               calls.push(call);
+              await new Promise((resolve) => setTimeout(resolve, 20));
+              steps.push("weather done");
               return `sunny in ${String(city)}`;
             },
           },
           get_time: {
             parameters: ZONE,
-            run: async ({ zone }) => {
-              await Promise.resolve();
+            run: ({ zone }) => {
+              steps.push("time started");
               return { zone, time: "12:00" };
             },
           },
@@ -255,6 +271,7 @@ for (const kind of KINDS) {
         result.response,
         'Done: get_weather said sunny in Lisbon; get_time said {"zone":"Lisbon","time":"12:00"}.',
       );
+      assert.deepEqual(steps, ["weather started", "weather done", "time started"]);
       assert.deepEqual(result.usage, { inputTokens: 50, outputTokens: 15, totalTokens: 65 });
       assert.deepEqual(JSON.parse(calls[0]!.arguments), { city: "Lisbon" });
       assert.equal((await api.sessions.get(sessionId)).agentName, "helper");
@@ -272,38 +289,54 @@ for (const kind of KINDS) {
       );
     });
 
-    it("runTools sends a tool's error as its result and stops after maxRounds", async () => {
+    it("runTools sends a tool's error to the model as its result and goes on", async () => {
+      const result = await runTools(api, {
+        sessionId: uniqueId("run-tools-error"),
+        messages: "Weather in Oslo",
+        tools: EXPLODE,
+      });
+      assert.equal(
+        result.response,
+        "Done: explode said Error: explode failed: NoWeather: no weather for Oslo.",
+      );
+      assert.deepEqual(result.usage, { inputTokens: 50, outputTokens: 15, totalTokens: 65 });
+    });
+
+    it("runTools stops after maxRounds, and the session waits for those calls", async () => {
       const sessionId = uniqueId("run-tools-limit");
-      const tools: Record<string, LocalTool> = {
-        explode: {
-          parameters: WEATHER.parameters,
-          run: ({ city }) => {
-            throw new TypeError(`no weather for ${String(city)}`);
-          },
-        },
-      };
       let exceeded: ToolRoundsExceeded | undefined;
       try {
-        await runTools(api, { sessionId, messages: "Weather in Oslo", tools, maxRounds: 0 });
+        await runTools(api, {
+          sessionId,
+          messages: "Weather in Oslo",
+          tools: EXPLODE,
+          maxRounds: 0,
+        });
       } catch (error) {
         exceeded = error as ToolRoundsExceeded;
       }
       assert.ok(exceeded instanceof ToolRoundsExceeded, String(exceeded));
       assert.equal(exceeded.maxRounds, 0);
       assert.equal(exceeded.result.stopReason, "tool_calls");
+      assert.deepEqual(exceeded.result.usage, CALL_USAGE);
       const call = exceeded.result.pendingToolCalls[0]!;
       assert.ok(exceeded.message.includes(call.toolCallId), exceeded.message);
-      // The session waits for that call; runTools() with its result as the messages goes on.
+      await rejectsWith(
+        api.conversation({ sessionId, messages: "Hello?" }),
+        Code.FailedPrecondition,
+        "TOOL_RESULTS_MISSING",
+      );
+      // runTools() with the call's result as its messages goes on.
       const done = await runTools(api, {
         sessionId,
-        messages: [await answerCall(tools, call)],
-        tools,
+        messages: [toolResult(call, "cloudy")],
+        tools: EXPLODE,
       });
-      assert.equal(
-        done.response,
-        "Done: explode said Error: explode failed: TypeError: no weather for Oslo.",
+      assert.equal(done.response, "Done: explode said cloudy.");
+      await assert.rejects(
+        runTools(api, { messages: "x", tools: EXPLODE, maxRounds: -1 }),
+        RangeError,
       );
-      await assert.rejects(runTools(api, { messages: "x", tools, maxRounds: -1 }), RangeError);
     });
   });
 }
@@ -324,6 +357,26 @@ describe("answerCall", () => {
     });
     const text = { say: { run: () => "plain" } };
     assert.equal((await answerCall(text, call("say", ""))).content, "plain");
+  });
+
+  it("answers nothing as empty, and what is not JSON as its text", async () => {
+    const odd = {
+      none: { run: () => null },
+      big: { run: () => 10n },
+      later: { run: async () => undefined },
+    };
+    assert.equal((await answerCall(odd, call("none", ""))).content, "");
+    assert.equal((await answerCall(odd, call("big", ""))).content, "10");
+    assert.equal((await answerCall(odd, call("later", ""))).content, "");
+  });
+
+  it("takes a Map, for names an object literal cannot hold", async () => {
+    const map = new Map<string, LocalTool>([["__proto__", { run: () => "odd but allowed" }]]);
+    assert.equal((await answerCall(map, call("__proto__", "{}"))).content, "odd but allowed");
+    assert.deepEqual(
+      toolSpecs(map).map((t) => t.name),
+      ["__proto__"],
+    );
   });
 
   it("answers an unknown tool and arguments that are not a JSON object with the error", async () => {

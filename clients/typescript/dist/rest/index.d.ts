@@ -11,6 +11,6 @@ export { codeFromHttpStatus, errorFromStatusJson } from "../status.js";
 export * from "../types.js";
 export { AgentSessionsRestClient, API_PREFIX, DEFAULT_REST_TIMEOUT_MS, type RestClientOptions, } from "./client.js";
 export { parseTimestamp } from "./json.js";
-export { answerCall, runTools, ToolRoundsExceeded, toolSpecs, type LocalTool, type RunToolsRequest, } from "../tools.js";
+export { answerCall, runTools, ToolRoundsExceeded, toolSpecs, type LocalTool, type LocalTools, type RunToolsRequest, } from "../tools.js";
 export { bodyChunks, parseSse, SseParser, type SseEvent } from "./sse.js";
 //# sourceMappingURL=index.d.ts.map

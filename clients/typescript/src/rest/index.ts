@@ -29,6 +29,7 @@ export {
   ToolRoundsExceeded,
   toolSpecs,
   type LocalTool,
+  type LocalTools,
   type RunToolsRequest,
 } from "../tools.js";
 export { bodyChunks, parseSse, SseParser, type SseEvent } from "./sse.js";
