@@ -11,6 +11,8 @@ Tools: `add(a, b)` → the sum; `fail()` → raises (the client gets an error re
 `hang(seconds)` → sleeps, and records in `cancelled` when the client went away or cancelled it;
 `echo(text)` → the text.
 
+`list_delay` (seconds, default 0) makes each `tools/list` answer that much later.
+
 What it records, for assertions: `requests` (every HTTP request: method and JSON-RPC method),
 `list_tools_calls`, `tool_calls` (tool names in order), `authorizations` (the Authorization
 headers it saw), `rejected` (requests refused for a missing or wrong token), `cancelled`.
@@ -75,6 +77,8 @@ class FakeMcpServer:
         self._stopping: asyncio.Event | None = None
         # Set by `hang` when it starts, so a test can wait for the call to be running.
         self.hanging = threading.Event()
+        # Seconds each `tools/list` waits before it is answered (a slow server's listing).
+        self.list_delay = 0.0
 
     # -- lifecycle -----------------------------------------------------------------------------
 
@@ -268,6 +272,8 @@ class _Recorder:
             await send({"type": "http.response.body", "body": b'{"error":"unauthorized"}'})
             return
 
+        if rpc_method == "tools/list" and self._fake.list_delay > 0:
+            await asyncio.sleep(self._fake.list_delay)
         if self._fake.legacy and rpc_method == "server/discover":
             answer = {
                 "jsonrpc": "2.0",

@@ -24,9 +24,10 @@ Narrowing. One connected SDK server object per process serves every session, so 
 narrowing cannot live on it. `servers_for(allow)` hands each turn light `agents.mcp.MCPServer`
 views of the connected servers the session may use; a view narrowed to some tools carries the
 SDK's static tool filter (`create_static_tool_filter(allowed_tool_names=...)`) over the shared,
-cached tool list: no request per turn, no copy of the tools. The list is fetched again with each
-periodic probe (`probe_interval`, 30 s), and at the next turn when a server announces a change
-(`notifications/tools/list_changed`, which servers of the 2025 protocol send on their own).
+cached tool list: no request per turn, no copy of the tools. Each periodic probe
+(`probe_interval`, 30 s) lists the tools again past the cache and, only when they changed, has
+the next turn list them; so does a server's `notifications/tools/list_changed` (servers of the
+2025 protocol that declare `tools.listChanged` send it on their own).
 
 Secrets. Header values are sent to their server and nowhere else: not in reprs, logs or errors.
 """
@@ -39,7 +40,6 @@ import logging
 import random
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from contextlib import suppress
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
@@ -52,11 +52,13 @@ from agents.mcp import (
     ToolFilterStatic,
     create_static_tool_filter,
 )
+from mcp.client.session import ClientSession
 from mcp.shared.exceptions import MCPError
 from mcp.types import (
     CallToolResult,
     GetPromptResult,
     ListPromptsResult,
+    PaginatedRequestParams,
     ToolListChangedNotification,
 )
 from mcp.types import Tool as McpTool
@@ -236,6 +238,30 @@ def _kind(value: Any) -> str:
     if isinstance(value, dict):
         return "an object"
     return type(value).__name__
+
+
+# -- listing ------------------------------------------------------------------------------------
+
+# At most this many pages of one server's tools/list (the SDK's own listing has no limit).
+MAX_LIST_PAGES = 100
+
+
+async def _listed_tools(session: ClientSession) -> list[McpTool]:
+    """Every page of a server's `tools/list`, straight from its session (not the SDK's cache)."""
+    tools: list[McpTool] = []
+    cursor: str | None = None
+    for _ in range(MAX_LIST_PAGES):
+        params = None if cursor is None else PaginatedRequestParams(cursor=cursor)
+        result = await session.list_tools(params=params)
+        tools.extend(result.tools)
+        cursor = result.next_cursor
+        if cursor is None:
+            break
+    return tools
+
+
+def _same_tools(a: Sequence[McpTool], b: Sequence[McpTool]) -> bool:
+    return [t.model_dump() for t in a] == [t.model_dump() for t in b]
 
 
 # -- a session's narrowing ------------------------------------------------------------------------
@@ -535,7 +561,7 @@ class _Connection:
             # listing (a turn's) asks the server again instead of serving the cached list.
             if isinstance(message, ToolListChangedNotification):
                 server.invalidate_tools_cache()  # type: ignore[no-untyped-call]
-                logger.info(
+                logger.debug(
                     "MCP server %r at %s: its tool list changed; listing it again at the next turn",
                     self.name,
                     self.url,
@@ -604,31 +630,42 @@ class _Connection:
                 return
 
     async def _refresh_tools(self, server: MCPServerStreamableHttp) -> None:
-        """Lists the server's tools again, for the turns after this one. Servers of the 2025
-        protocol also announce a change at once (`on_message` in `_new_server`); those of the
-        2026-07-28 protocol tell only a `subscriptions/listen` stream, which this does not hold.
-        A failure leaves the cache empty, so the next turn lists (and judges the failure)."""
-        server.invalidate_tools_cache()  # type: ignore[no-untyped-call]
+        """Lists the server's tools again, past the SDK's cache, and has the next turn list them
+        when they changed. Servers of the 2025 protocol that declare `tools.listChanged` also
+        announce a change at once (`on_message` in `_new_server`); those of the 2026-07-28
+        protocol tell only a `subscriptions/listen` stream, which this does not hold.
+
+        Turns go on using the cached list meanwhile: a listing that fails or takes longer than
+        `probe_timeout` changes nothing for them (a closed connection is marked lost).
+        """
+        session = server.session
+        if self._stopping or self.live is not server or session is None:
+            return
         try:
             async with asyncio.timeout(self._options.probe_timeout):
-                count = len(await server.list_tools())
+                tools = await _listed_tools(session)
         except Exception as exc:
+            if _mcp_code(exc) == CONNECTION_CLOSED:
+                self.mark_lost(server, "connection closed")
             logger.debug(
-                "MCP server %r at %s: listing its tools failed (%s); the next turn lists them",
+                "MCP server %r at %s: listing its tools again failed (%s)",
                 self.name,
                 self.url,
-                self.describe(exc),
+                self.describe(exc, self._options.probe_timeout),
             )
             return
-        if count != self.tool_count:
-            logger.info(
-                "MCP server %r at %s now has %d tools (had %d)",
-                self.name,
-                self.url,
-                count,
-                self.tool_count,
-            )
-            self.tool_count = count
+        cached = server.cached_tools
+        if cached is not None and _same_tools(cached, tools):
+            return
+        server.invalidate_tools_cache()  # type: ignore[no-untyped-call]
+        logger.info(
+            "MCP server %r at %s: its tools changed (%d, had %d); turns list them again",
+            self.name,
+            self.url,
+            len(tools),
+            self.tool_count,
+        )
+        self.tool_count = len(tools)
 
     async def stop(self) -> None:
         """Disconnects (in the owner task) and ends it; cancels it when it does not end."""
@@ -719,10 +756,12 @@ class _Connection:
                 wait,
             )
 
-    def describe(self, error: BaseException) -> str:
-        """A short, secret-free account of a failure for logs."""
+    def describe(self, error: BaseException, timeout: float | None = None) -> str:
+        """A short, secret-free account of a failure for logs (`timeout`: the limit a
+        TimeoutError was cut at, connect_timeout when not given)."""
         if isinstance(error, TimeoutError):
-            return f"no answer within {self._options.connect_timeout:g} s"
+            limit = self._options.connect_timeout if timeout is None else timeout
+            return f"no answer within {limit:g} s"
         while isinstance(error, BaseExceptionGroup) and error.exceptions:
             error = error.exceptions[0]  # anyio task groups wrap the actual failure
         text = str(error) or type(error).__name__
@@ -962,14 +1001,15 @@ class ToolServers:
         await self._warn_of_shared_names()
 
     async def _warn_of_shared_names(self) -> None:
-        """Logs tools that two connected servers both offer: turns of sessions that may use both
-        are refused (TOOL_NAME_CONFLICT) until their `server_tools` choose."""
+        """Logs tools that two servers connected at start both offer: turns of sessions that may
+        use both are refused (TOOL_NAME_CONFLICT) until their `server_tools` choose. From the
+        cached lists only (no request)."""
         tool_lists: dict[str, list[str]] = {}
         for name, connection in self._connections.items():
             live = connection.live
-            if live is not None:
-                with suppress(Exception):  # a failure here is a turn's to judge
-                    tool_lists[name] = [tool.name for tool in await live.list_tools()]
+            cached = live.cached_tools if live is not None else None
+            if cached is not None:
+                tool_lists[name] = [tool.name for tool in cached]
         for (first, second), names in shared_tool_names(tool_lists).items():
             logger.warning(
                 "MCP servers %r and %r both offer tools named %s: turns of sessions that may use "
@@ -1049,11 +1089,11 @@ async def check_tool_names(servers: Sequence[MCPServer], caller_tools: Sequence[
         server.name: [tool.name for tool in await server.list_tools()] for server in servers
     }
     for (first, second), names in shared_tool_names(tool_lists).items():
+        example = ",".join(f"{n}/<tool>" if n == second else n for n in tool_lists)
         raise ToolNameConflict(
             f"the tool servers {first!r} and {second!r} both offer a tool named {names[0]!r}, "
             f"and this session may use both; set its server_tools to choose, e.g. "
-            f"'{first},{second}/<tool>' (every tool of {first!r} and the named ones of "
-            f"{second!r})",
+            f"'{example}' (the named tools of {second!r}, every tool of the others)",
             metadata={"tool": names[0], "server": f"{first},{second}"},
         )
     offered = {tool: server for server, tools in tool_lists.items() for tool in tools}
