@@ -27,6 +27,20 @@ def _user(text: str) -> spb.ConversationMessage:
     return spb.ConversationMessage(role=rpb.user, content=text)
 
 
+def _append_call(c: Client, sid: str, call_id: str) -> None:
+    """Appends an assistant tool call of `lookup` (no result) to a session."""
+    c.m(
+        "CreateMessage",
+        mpb.CreateMessageRequest(
+            session_id=sid,
+            role=rpb.assistant,
+            content="{}",
+            tool_call_id=call_id,
+            tool_name="lookup",
+        ),
+    )
+
+
 def _contents(c: Client, sid: str) -> list[tuple[int, str]]:
     page = c.m("ListMessages", mpb.ListMessagesRequest(session_id=sid, page_size=1000))
     return [(m.role, m.content) for m in page.messages]
@@ -305,16 +319,7 @@ def test_the_mock_reads_no_history_yet_a_pending_call_must_be_answered(alice: Cl
             "CreateMessage",
             mpb.CreateMessageRequest(session_id="mock-pending", role=rpb.user, content=f"m{i}"),
         )
-    alice.m(
-        "CreateMessage",
-        mpb.CreateMessageRequest(
-            session_id="mock-pending",
-            role=rpb.assistant,
-            content="{}",
-            tool_call_id="c-open",
-            tool_name="lookup",
-        ),
-    )
+    _append_call(alice, "mock-pending", "c-open")
     f = failure(
         lambda: alice.s(
             "Conversation",
@@ -343,16 +348,7 @@ def test_a_pending_call_is_found_after_the_newest_message_was_deleted(alice: Cli
     """The mock's one-statement turn checks the session's newest message, wherever its counter
     stands: here the call is no longer at the last position handed out."""
     alice.s("CreateSession", spb.CreateSessionRequest(session_id="deleted-tail"))
-    alice.m(
-        "CreateMessage",
-        mpb.CreateMessageRequest(
-            session_id="deleted-tail",
-            role=rpb.assistant,
-            content="{}",
-            tool_call_id="c-left",
-            tool_name="lookup",
-        ),
-    )
+    _append_call(alice, "deleted-tail", "c-left")
     after = alice.m(
         "CreateMessage",
         mpb.CreateMessageRequest(session_id="deleted-tail", role=rpb.user, content="later"),

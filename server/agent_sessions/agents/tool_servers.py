@@ -466,7 +466,6 @@ class _Connection:
         self.tool_timeout = options.tool_timeout
         # The connected SDK object, or None while (re)connecting.
         self.live: MCPServerStreamableHttp | None = None
-        self.tool_count = 0
         self.failures = 0
         self._task: asyncio.Task[None] | None = None
         self._wake: asyncio.Event | None = None
@@ -519,17 +518,13 @@ class _Connection:
                 await asyncio.sleep(wait)
                 delay = min(delay * 2, self._options.retry_max)
                 continue
+            tools = len(server.cached_tools or ())
             if self.failures or self._lost_reason:
                 logger.info(
-                    "MCP server %r at %s connected again (%d tools)",
-                    self.name,
-                    self.url,
-                    self.tool_count,
+                    "MCP server %r at %s connected again (%d tools)", self.name, self.url, tools
                 )
             else:
-                logger.info(
-                    "MCP server %r at %s connected (%d tools)", self.name, self.url, self.tool_count
-                )
+                logger.info("MCP server %r at %s connected (%d tools)", self.name, self.url, tools)
             self.failures = 0
             self._lost_reason = None
             delay = self._options.retry_initial
@@ -594,7 +589,7 @@ class _Connection:
         try:
             # Fills the SDK's cache (turns then list without a request), and proves the
             # server answers with the configured headers.
-            self.tool_count = len(await server.list_tools())
+            await server.list_tools()
         except BaseException:
             await self._cleanup(server)
             raise
@@ -663,9 +658,8 @@ class _Connection:
             self.name,
             self.url,
             len(tools),
-            self.tool_count,
+            0 if cached is None else len(cached),
         )
-        self.tool_count = len(tools)
 
     async def stop(self) -> None:
         """Disconnects (in the owner task) and ends it; cancels it when it does not end."""

@@ -115,6 +115,13 @@ def _answer_calls(messages: list[NewMessage], pending: dict[str, str]) -> list[N
     return checked
 
 
+def _tool_message(role: str, content: str, event: ToolCall | ToolResult) -> NewMessage:
+    """A tool call (role `assistant`, the arguments) or its result (role `tool`, the output)."""
+    return NewMessage(
+        role=role, content=content, tool_call_id=event.tool_call_id, tool_name=event.name
+    )
+
+
 class _Reply:
     """Folds an agent's events into the messages the turn stores, in the order they happened:
     text between tool events is an assistant message of its own."""
@@ -147,24 +154,10 @@ class _Reply:
             self.calls[event.tool_call_id] = PendingToolCall(
                 event.tool_call_id, event.name, event.arguments
             )
-            self.add(
-                NewMessage(
-                    role="assistant",
-                    content=event.arguments,
-                    tool_call_id=event.tool_call_id,
-                    tool_name=event.name,
-                )
-            )
+            self.add(_tool_message("assistant", event.arguments, event))
         elif isinstance(event, ToolResult):
             self.calls.pop(event.tool_call_id, None)
-            self.add(
-                NewMessage(
-                    role="tool",
-                    content=event.output,
-                    tool_call_id=event.tool_call_id,
-                    tool_name=event.name,
-                )
-            )
+            self.add(_tool_message("tool", event.output, event))
         elif isinstance(event, Usage):
             self.usage = event
             return False
