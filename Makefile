@@ -64,7 +64,9 @@ run: $(GEN_STAMP) ## Start PostgreSQL (embedded unless AGENT_SESSIONS_DATABASE_U
 	$(BIN)/agent-sessions run
 
 .PHONY: test
-test: $(GEN_STAMP) ## Run the whole test suite against a real PostgreSQL, gRPC server and Envoy.
+# The TypeScript client's tests (and its built dist/, which imports @bufbuild/protobuf) need its
+# node_modules: installed here, so `make test` alone sets up everything on a fresh clone.
+test: $(GEN_STAMP) $(TS)/node_modules/.package-lock.json ## Run the whole test suite against a real PostgreSQL, gRPC server and Envoy.
 	$(BIN)/pytest
 
 # Committed generated code: the Python client's protobuf modules, its sync client (from aio.py by

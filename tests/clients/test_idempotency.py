@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
-from pathlib import Path
 
 import pytest
 from agent_sessions_client import _requests
@@ -14,7 +13,8 @@ from agent_sessions_client._proto.agentsessions.v1 import message_service_pb2, s
 from google.protobuf.descriptor import MethodDescriptor
 from google.protobuf.descriptor_pb2 import MethodOptions
 
-TYPESCRIPT = Path(__file__).resolve().parents[2] / "clients" / "typescript"
+from tests.typescript import CLIENT as TYPESCRIPT
+from tests.typescript import ensure_installed
 
 NO_SIDE_EFFECTS = MethodOptions.NO_SIDE_EFFECTS
 IDEMPOTENT = MethodOptions.IDEMPOTENT
@@ -78,6 +78,7 @@ def test_typescript_client_reads_the_same_levels() -> None:
     """The TypeScript client's built descriptors (dist/, what users import) give the same set."""
     node = shutil.which("node")
     assert node, "node is required to check the TypeScript client: install Node.js 20+"
+    ensure_installed()  # dist/ imports @bufbuild/protobuf from node_modules
     script = """
         const { SessionService } = await import("./dist/gen/agentsessions/v1/session_service_pb.js");
         const { MessageService } = await import("./dist/gen/agentsessions/v1/message_service_pb.js");
