@@ -30,10 +30,11 @@ def test_a_pool_that_cannot_open_says_what_to_check(
     import dataclasses
 
     from agent_sessions.api import server as app
+    from agent_sessions.db import engine
 
     from tests.support import free_port
 
-    monkeypatch.setattr(app, "POOL_OPEN_SECONDS", 1)
+    monkeypatch.setattr(engine, "POOL_OPEN_SECONDS", 1)
     nowhere = dataclasses.replace(
         settings,
         database_url=f"postgresql://postgres@127.0.0.1:{free_port()}/postgres?connect_timeout=1",
@@ -44,6 +45,48 @@ def test_a_pool_that_cannot_open_says_what_to_check(
     message = str(raised.value)
     assert "could not open 2 PostgreSQL connections in 1 s" in message
     assert "AGENT_SESSIONS_DATABASE_URL" in message and "AGENT_SESSIONS_DB_POOL_SIZE" in message
+
+
+class _FailingStart:
+    """An agent whose start fails (a tool server it cannot reach, say)."""
+
+    async def run(self, turn: object) -> None:
+        raise AssertionError("never runs")
+
+    async def start(self) -> None:
+        raise OSError("cannot start")
+
+    async def aclose(self) -> None:
+        pass
+
+
+@pytest.mark.parametrize("failure", ["agent start", "bind"])
+def test_a_start_that_fails_closes_what_it_opened(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch, failure: str
+) -> None:
+    """The pool start() opened is closed again when a later step fails."""
+    import asyncio
+    import dataclasses
+
+    from agent_sessions.api import server as app
+
+    opened = []
+    real_open_pool = app.open_pool
+
+    async def recording_open_pool(*args: object, **kwargs: object) -> object:
+        pool = await real_open_pool(*args, **kwargs)  # type: ignore[arg-type]
+        opened.append(pool)
+        return pool
+
+    monkeypatch.setattr(app, "open_pool", recording_open_pool)
+    if failure == "bind":
+        broken, agent = dataclasses.replace(settings, grpc_host="203.0.113.300"), None
+    else:
+        broken, agent = settings, _FailingStart()
+    with pytest.raises((OSError, RuntimeError)):
+        asyncio.run(app.start(broken, agent))  # type: ignore[arg-type]
+    assert len(opened) == 1
+    assert opened[0].closed, f"the pool stayed open after the {failure} failed"
 
 
 # -- the model-backed agent (CONTRACT §6) ---------------------------------------------------------

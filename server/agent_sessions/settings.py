@@ -240,6 +240,17 @@ class Settings:
         """The model API's base URL in effect: the configured one, or OpenAI's."""
         return self.model_base_url or OPENAI_BASE_URL
 
+    def page_token_key(self) -> bytes | None:
+        """The key page tokens are signed with: AGENT_SESSIONS_PAGE_TOKEN_SECRET, else, with HS*
+        tokens, the JWT secret. None when neither is there (RS*/ES* tokens and no page-token
+        secret): whoever starts the workers makes one (see `ops.workers.with_page_token_secret`).
+        Never the JWT public key: anyone has that one."""
+        if self.page_token_secret:
+            return self.page_token_secret.encode()
+        if self.uses_hmac and self.jwt_secret:
+            return self.jwt_secret.encode()
+        return None
+
     @property
     def uses_hmac(self) -> bool:
         """Whether tokens are signed with the shared secret (HS*) rather than a key pair."""

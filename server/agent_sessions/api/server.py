@@ -8,6 +8,7 @@ import logging
 import secrets
 import signal
 from collections.abc import Awaitable, Callable
+from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,14 +20,13 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1._async import HealthServicer
 from grpc_reflection.v1alpha import reflection, reflection_pb2_grpc
 from grpc_reflection.v1alpha._async import ReflectionServicer
-from psycopg_pool import PoolTimeout
 
 from agent_sessions.agents import Agent, AgentRegistry
 from agent_sessions.agents.registry import build_registry, tool_server_names
 from agent_sessions.api.guard import Guard, Registrar
 from agent_sessions.api.servicers import MessageServicer, SessionServicer
 from agent_sessions.auth import TokenVerifier
-from agent_sessions.db.engine import create_pool
+from agent_sessions.db.engine import open_pool
 from agent_sessions.db.uow import Database, Pool
 from agent_sessions.services import MessageService, SessionService, TurnService
 from agent_sessions.services.pagination import PageTokens
@@ -39,7 +39,6 @@ SERVICE_NAMES = (
     message_service_pb2.DESCRIPTOR.services_by_name["MessageService"].full_name,
 )
 GRACE_SECONDS = 5.0
-POOL_OPEN_SECONDS = 30
 METADATA_LIMIT = 96 * 1024
 
 
@@ -52,47 +51,51 @@ class RunningServer:
     pool: Pool
     agents: AgentRegistry
     port: int
+    # What start() opened (the pool, the agents), closed in the reverse order.
+    resources: AsyncExitStack
 
     async def stop(self, grace: float = GRACE_SECONDS) -> None:
         """Reports NOT_SERVING, lets calls in flight finish, then closes the agents and pool."""
         await self.health.enter_graceful_shutdown()
         await self.server.stop(grace)
-        await self.agents.aclose()
-        await self.pool.close()
+        await self.resources.aclose()
 
 
 def page_token_key(settings: Settings) -> bytes:
-    """Page tokens are signed with a secret of their own; never with a public key.
-
-    AGENT_SESSIONS_PAGE_TOKEN_SECRET when set (`serve` and `run` always hand their workers
-    one); else, with HS* tokens, a key derived from the JWT secret; else a random key, good
-    for this process only (an embedded single-process server).
-    """
-    if settings.page_token_secret:
-        return settings.page_token_secret.encode()
-    if settings.uses_hmac and settings.jwt_secret:
-        return settings.jwt_secret.encode()
-    log.warning("no AGENT_SESSIONS_PAGE_TOKEN_SECRET: page tokens hold for this process only")
-    return secrets.token_bytes(32)
+    """The settings' page-token key; without one (an embedded single-process server with RS*/ES*
+    tokens), a random key good for this process only."""
+    key = settings.page_token_key()
+    if key is None:
+        log.warning("no AGENT_SESSIONS_PAGE_TOKEN_SECRET: page tokens hold for this process only")
+        key = secrets.token_bytes(32)
+    return key
 
 
 async def start(settings: Settings, agent: Agent | None = None) -> RunningServer:
-    """Starts a server on settings.grpc_host:grpc_port (port 0 picks a free one)."""
-    pool = create_pool(settings.database_url, settings.db_pool_size)
-    try:
-        await pool.open(wait=True, timeout=POOL_OPEN_SECONDS)
-    except PoolTimeout:
-        await pool.close()
-        raise RuntimeError(
-            f"could not open {settings.db_pool_size} PostgreSQL connections in {POOL_OPEN_SECONDS} s: "
-            "check that AGENT_SESSIONS_DATABASE_URL points at a running server, and that "
-            f"AGENT_SESSIONS_DB_POOL_SIZE ({settings.db_pool_size}) x AGENT_SESSIONS_WORKERS "
-            f"({settings.workers}) stays below its max_connections"
-        ) from None
-    db = Database(pool)
+    """Starts a server on settings.grpc_host:grpc_port (port 0 picks a free one). What it opens
+    is closed again when a later step fails (the agents' start, the bind)."""
+    async with AsyncExitStack() as resources:
+        pool = await open_pool(settings.database_url, settings.db_pool_size, settings.workers)
+        resources.push_async_callback(pool.close)
+        agents = AgentRegistry.single(agent) if agent is not None else build_registry(settings)
+        resources.push_async_callback(agents.aclose)
+        await agents.start()
+        server, health = _build_server(settings, Database(pool), agents)
+        port = server.add_insecure_port(f"{settings.grpc_host}:{settings.grpc_port}")
+        if port == 0:
+            raise OSError(f"cannot listen on {settings.grpc_host}:{settings.grpc_port}")
+        await server.start()
+        for name in ("", *SERVICE_NAMES):
+            await health.set(name, health_pb2.HealthCheckResponse.SERVING)
+        return RunningServer(server, health, pool, agents, port, resources.pop_all())
+    raise AssertionError("unreachable")  # for mypy: the block returns or raises
+
+
+def _build_server(
+    settings: Settings, db: Database, agents: AgentRegistry
+) -> tuple[grpc.aio.Server, HealthServicer]:
+    """The gRPC server with both services, health and reflection registered (not yet bound)."""
     tokens = PageTokens(page_token_key(settings))
-    agents = AgentRegistry.single(agent) if agent is not None else build_registry(settings)
-    await agents.start()
     tool_servers = tool_server_names(settings)
     sessions = SessionService(db, tokens, tool_servers)
     turns = TurnService(db, agents, settings.history_window, tool_servers)
@@ -125,13 +128,7 @@ async def start(settings: Settings, agent: Agent | None = None) -> RunningServer
         ),
         registrar,
     )
-    port = server.add_insecure_port(f"{settings.grpc_host}:{settings.grpc_port}")
-    if port == 0:
-        raise OSError(f"cannot listen on {settings.grpc_host}:{settings.grpc_port}")
-    await server.start()
-    for name in ("", *SERVICE_NAMES):
-        await health.set(name, health_pb2.HealthCheckResponse.SERVING)
-    return RunningServer(server, health, pool, agents, port)
+    return server, health
 
 
 async def serve(

@@ -6,7 +6,7 @@ from typing import Any
 
 import psycopg
 from psycopg.rows import dict_row
-from psycopg_pool import AsyncConnectionPool
+from psycopg_pool import AsyncConnectionPool, PoolTimeout
 from sqlalchemy import Engine, create_engine
 from sqlalchemy.dialects.postgresql.psycopg import PGDialect_psycopg
 from sqlalchemy.sql import ClauseElement
@@ -117,3 +117,26 @@ def create_pool(database_url: str, size: int = 16) -> AsyncConnectionPool[Connec
         reconnect_failed=_reconnect_now,
         open=False,
     )
+
+
+# How long start-up waits for the pool's first connections.
+POOL_OPEN_SECONDS = 30
+
+
+async def open_pool(
+    database_url: str, size: int, workers: int = 1
+) -> AsyncConnectionPool[Connection]:
+    """A pool of `size` connections, open; a PostgreSQL that does not answer in time is a
+    RuntimeError that says what to check (no pool is left open behind it)."""
+    pool = create_pool(database_url, size)
+    try:
+        await pool.open(wait=True, timeout=POOL_OPEN_SECONDS)
+    except PoolTimeout:
+        await pool.close()
+        raise RuntimeError(
+            f"could not open {size} PostgreSQL connections in {POOL_OPEN_SECONDS} s: "
+            "check that AGENT_SESSIONS_DATABASE_URL points at a running server, and that "
+            f"AGENT_SESSIONS_DB_POOL_SIZE ({size}) x AGENT_SESSIONS_WORKERS "
+            f"({workers}) stays below its max_connections"
+        ) from None
+    return pool

@@ -14,7 +14,12 @@ from agent_sessions.ops import envoy
 from agent_sessions.ops.health import wait_rest_ready_async
 from agent_sessions.ops.postgres import start_postgres, stop_postgres
 from agent_sessions.ops.supervisor import Supervisor
-from agent_sessions.ops.workers import describe_agent, migrate, start_workers
+from agent_sessions.ops.workers import (
+    describe_agent,
+    migrate,
+    start_workers,
+    with_page_token_secret,
+)
 from agent_sessions.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -38,10 +43,10 @@ async def run(settings: Settings) -> int:
     tool_server_names(settings)  # a bad AGENT_SESSIONS_MCP_SERVERS stops the start here
     if not settings.jwt_secret and settings.uses_hmac:
         settings = replace(settings, jwt_secret=dev_secret(settings.data_dir))
-    if not settings.page_token_secret and not settings.uses_hmac:
-        # No HS* secret to derive page tokens' key from: one of their own, kept like the JWT's.
-        secret = dev_secret(settings.data_dir, "page-token-secret")
-        settings = replace(settings, page_token_secret=secret)
+    # Without a key from the settings, page tokens get one of their own, kept like the JWT's.
+    settings = with_page_token_secret(
+        settings, functools.partial(dev_secret, settings.data_dir, "page-token-secret")
+    )
     async with Supervisor() as supervisor:
         settings = await _start(supervisor, settings)
         _print_banner(settings)

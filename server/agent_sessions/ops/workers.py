@@ -8,6 +8,7 @@ import logging
 import os
 import secrets
 import sys
+from collections.abc import Callable
 from urllib.parse import urlsplit, urlunsplit
 
 from agent_sessions.agents.registry import tool_server_names
@@ -33,16 +34,19 @@ def worker_env(settings: Settings) -> dict[str, str]:
     return env
 
 
-def with_page_token_secret(settings: Settings) -> Settings:
-    """Workers must share the key of page tokens: with RS*/ES* tokens (no secret to derive it
-    from) and none configured, one is generated for this start (tokens end with it)."""
-    if settings.page_token_secret or settings.uses_hmac:
+def with_page_token_secret(settings: Settings, make: Callable[[], str] | None = None) -> Settings:
+    """Workers must share the key of page tokens: when the settings give none (RS*/ES* tokens
+    and no AGENT_SESSIONS_PAGE_TOKEN_SECRET), `make` makes one; by default a key for this start
+    (tokens issued before a restart then end with it)."""
+    if settings.page_token_key() is not None:
         return settings
-    log.info(
-        "%sPAGE_TOKEN_SECRET is unset: page tokens are signed with a key made for this start",
-        PREFIX,
-    )
-    return dataclasses.replace(settings, page_token_secret=secrets.token_urlsafe(32))
+    if make is None:
+        log.info(
+            "%sPAGE_TOKEN_SECRET is unset: page tokens are signed with a key made for this start",
+            PREFIX,
+        )
+        make = functools.partial(secrets.token_urlsafe, 32)
+    return dataclasses.replace(settings, page_token_secret=make())
 
 
 def describe_agent(settings: Settings) -> str:
