@@ -10,7 +10,7 @@ from typing import Any
 
 import grpc
 import pytest
-from agent_sessions.agents import AgentEvent, AgentTurn, MockAgent, TextDelta
+from agent_sessions.agents import Agent, AgentEvent, AgentTurn, MockAgent, TextDelta
 from agent_sessions.settings import Settings
 from agentsessions.v1 import message_service_pb2 as mpb
 from agentsessions.v1 import resources_pb2 as rpb
@@ -192,7 +192,7 @@ def test_concurrent_turns_on_one_session_stay_contiguous(alice: Client) -> None:
     assert counts == [4 * (i + 1) for i in range(turns)]
 
 
-class FailingAgent:
+class FailingAgent(Agent):
     """Streams a little, then fails, like a model backend dropping mid-reply."""
 
     async def run(self, turn: AgentTurn) -> AsyncGenerator[AgentEvent, None]:
@@ -203,7 +203,7 @@ class FailingAgent:
         pass
 
 
-class SlowAgent:
+class SlowAgent(Agent):
     """A model that takes its time; counts how many turns ran at once."""
 
     def __init__(self) -> None:

@@ -411,7 +411,8 @@ def test_history_items(
     window: int,
     expected: list[tuple[str, str]],
 ) -> None:
-    items = input_items(history, messages, window=window)
+    # The turn service windows the history; the agent sanitizes what it is given.
+    items = input_items(history[-window:] if window else [], messages)
 
     def shape(item: dict[str, Any]) -> tuple[str, str]:
         if item.get("type") == "function_call":
@@ -425,8 +426,8 @@ def test_history_items(
 
 def test_history_output_message_form_only_for_chat_completions() -> None:
     history = [AgentMessage("assistant", "Let me check."), call("c1"), result("c1")]
-    chat = input_items(history, [], window=50)
-    responses = input_items(history, [], window=50, merge_text_with_calls=False)
+    chat = input_items(history, [])
+    responses = input_items(history, [], merge_text_with_calls=False)
     assert chat[0]["type"] == "message" and chat[0]["content"][0]["text"] == "Let me check."
     assert responses[0] == {"role": "assistant", "content": "Let me check."}
 

@@ -74,9 +74,13 @@ def test_list_pages_read_an_index_not_the_table(db: Any) -> None:
         from agent_sessions.db import statements as q
 
         params = {"p_user_id": user, "p_session_id": "big", "p_limit": 32}
-        analyzed = db.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + q.TURN_CONTEXT[False], params)
+        analyzed = db.execute(
+            "EXPLAIN (ANALYZE, FORMAT JSON) " + q.turn_context(history=False), params
+        )
         plan_json = analyzed.fetchone()[0][0]
-        assert db.execute(q.TURN_CONTEXT[False], params).fetchall()[0][12] is None  # no message
+        assert (
+            db.execute(q.turn_context(history=False), params).fetchall()[0][12] is None
+        )  # no message
 
         def rows_read(node: dict[str, Any]) -> int:
             own = int(node.get("Actual Rows", 0)) * int(node.get("Actual Loops", 1))
@@ -100,10 +104,18 @@ def test_prebuilt_statements_only_take_owner_scoped_parameters() -> None:
         for name, value in vars(q).items()
         if isinstance(value, str) and re.match(r"\s*(SELECT|INSERT|UPDATE|DELETE|WITH)", value)
     }
-    statements |= {f"LIST_MESSAGES{k}": v for k, v in q.LIST_MESSAGES.items()}
-    for shape in product((False, True), repeat=3):
-        statements[f"list_sessions{shape}"] = q.list_sessions(*shape)
-        statements[f"count_sessions{shape[:2]}"] = q.count_sessions(*shape[:2])
+    # The statements built per shape: every keyword combination of each builder.
+    for build, keywords in (
+        (q.list_messages, ("descending", "after")),
+        (q.turn_context, ("history",)),
+        (q.store_turn, ("with_user", "unread")),
+        (q.create_session, ("with_user",)),
+        (q.list_sessions, ("is_active", "agent_name", "after")),
+        (q.count_sessions, ("is_active", "agent_name")),
+    ):
+        for shape in product((False, True), repeat=len(keywords)):
+            chosen = dict(zip(keywords, shape, strict=True))
+            statements[f"{build.__name__}{chosen}"] = build(**chosen)
     statements["update_session"] = q.update_session(frozenset(q.SESSION_TEXT_FIELDS))
     statements["update_message"] = q.update_message(frozenset(q.MESSAGE_FIELDS))
     assert len(statements) > 20

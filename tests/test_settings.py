@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from agent_sessions.agents import MockAgent
 from agent_sessions.settings import DEFAULT_CONNECTION_BUDGET, Settings, SettingsError
 
 
@@ -47,17 +48,11 @@ def test_a_pool_that_cannot_open_says_what_to_check(
     assert "AGENT_SESSIONS_DATABASE_URL" in message and "AGENT_SESSIONS_DB_POOL_SIZE" in message
 
 
-class _FailingStart:
+class _FailingStart(MockAgent):
     """An agent whose start fails (a tool server it cannot reach, say)."""
-
-    async def run(self, turn: object) -> None:
-        raise AssertionError("never runs")
 
     async def start(self) -> None:
         raise OSError("cannot start")
-
-    async def aclose(self) -> None:
-        pass
 
 
 @pytest.mark.parametrize("failure", ["agent start", "bind"])
@@ -84,7 +79,7 @@ def test_a_start_that_fails_closes_what_it_opened(
     else:
         broken, agent = settings, _FailingStart()
     with pytest.raises((OSError, RuntimeError)):
-        asyncio.run(app.start(broken, agent))  # type: ignore[arg-type]
+        asyncio.run(app.start(broken, agent))
     assert len(opened) == 1
     assert opened[0].closed, f"the pool stayed open after the {failure} failed"
 

@@ -12,6 +12,7 @@ import grpc
 import httpx
 import pytest
 from agent_sessions.agents import (
+    Agent,
     AgentEvent,
     AgentTurn,
     TextDelta,
@@ -27,7 +28,7 @@ from agentsessions.v1 import session_service_pb2 as spb
 from tests.support import ThreadServer, channel_to, client, failure, token
 
 
-class ToolUsingAgent:
+class ToolUsingAgent(Agent):
     """Says something, calls a tool, gets its result, then answers; reports usage at the end."""
 
     def __init__(self) -> None:
@@ -201,7 +202,7 @@ def test_a_turn_on_another_users_session_id_starts_the_callers_own(server: Threa
             alice.s("GetSession", spb.GetSessionRequest(session_id="nope"))
 
 
-class CallerToolAgent:
+class CallerToolAgent(Agent):
     """Calls the caller's first tool, then answers with the result once it is sent."""
 
     def __init__(self) -> None:

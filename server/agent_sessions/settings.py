@@ -145,7 +145,8 @@ class Settings:
     model_max_retries: int = 2
     # Model calls one turn may make (each tool round trip is one more): the SDK's max_turns.
     model_max_calls: int = 10
-    # Earlier messages of the session an agent sees (the turn's own messages come on top).
+    # Earlier messages of the session an agent sees (the turn's own messages come on top); a
+    # bounded window keeps a turn's cost independent of the session's length.
     history_window: int = 50
     # Whether the SDK exports traces (to OpenAI's trace ingest); off unless an operator asks.
     tracing: bool = False
@@ -161,6 +162,7 @@ class Settings:
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
         """Reads and checks the settings; raises SettingsError naming the first bad variable."""
         env = dict(os.environ if env is None else env)
+        d = cls()  # the defaults, declared once on the fields below
         algorithms = tuple(
             a.strip().upper() for a in _get(env, "JWT_ALGORITHMS", "HS256").split(",") if a.strip()
         )
@@ -212,26 +214,26 @@ class Settings:
             jwt_algorithms=algorithms,
             jwt_issuer=_get(env, "JWT_ISSUER"),
             jwt_audience=_get(env, "JWT_AUDIENCE"),
-            grpc_host=_get(env, "GRPC_HOST", "127.0.0.1"),
-            grpc_port=_int(env, "GRPC_PORT", 50051, 0, 65535),
-            http_port=_int(env, "HTTP_PORT", 8000, 0, 65535),
-            envoy_admin_port=_int(env, "ENVOY_ADMIN_PORT", 9901, 1, 65535),
+            grpc_host=_get(env, "GRPC_HOST", d.grpc_host),
+            grpc_port=_int(env, "GRPC_PORT", d.grpc_port, 0, 65535),
+            http_port=_int(env, "HTTP_PORT", d.http_port, 0, 65535),
+            envoy_admin_port=_int(env, "ENVOY_ADMIN_PORT", d.envoy_admin_port, 1, 65535),
             workers=workers,
             db_pool_size=_int(env, "DB_POOL_SIZE", default_pool_size(workers), 1, 200),
-            data_dir=Path(_get(env, "DATA_DIR", ".data")).resolve(),
+            data_dir=Path(_get(env, "DATA_DIR", str(d.data_dir))).resolve(),
             log_level=level,
             agent=agent,
             model_base_url=base_url,
             model_api_key=api_key,
             model=model,
             model_api=_choice(env, "MODEL_API", ("chat_completions", "responses")),
-            model_timeout=_seconds(env, "MODEL_TIMEOUT", 60.0, 3600.0),
-            model_max_retries=_int(env, "MODEL_MAX_RETRIES", 2, 0, 10),
-            model_max_calls=_int(env, "MODEL_MAX_CALLS", 10, 1, 100),
-            history_window=_int(env, "HISTORY_WINDOW", 50, 0, 10_000),
+            model_timeout=_seconds(env, "MODEL_TIMEOUT", d.model_timeout, 3600.0),
+            model_max_retries=_int(env, "MODEL_MAX_RETRIES", d.model_max_retries, 0, 10),
+            model_max_calls=_int(env, "MODEL_MAX_CALLS", d.model_max_calls, 1, 100),
+            history_window=_int(env, "HISTORY_WINDOW", d.history_window, 0, 10_000),
             tracing=_flag(env, "TRACING"),
             mcp_servers=_get(env, "MCP_SERVERS"),
-            tool_timeout=_seconds(env, "TOOL_TIMEOUT", 60.0, 3600.0),
+            tool_timeout=_seconds(env, "TOOL_TIMEOUT", d.tool_timeout, 3600.0),
             event_loop=_choice(env, "EVENT_LOOP", ("uvloop", "asyncio")),
         )
 

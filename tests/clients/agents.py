@@ -22,6 +22,7 @@ from collections.abc import AsyncGenerator, Iterable, Mapping
 from typing import Any
 
 from agent_sessions.agents import (
+    Agent,
     AgentEvent,
     AgentTurn,
     TextDelta,
@@ -60,7 +61,7 @@ def arguments_for(parameters: Mapping[str, Any], text: str) -> dict[str, Any]:
     return values
 
 
-class ToolsAgent:
+class ToolsAgent(Agent):
     """See the module's docstring. `turns` keeps every turn the agent was given."""
 
     def __init__(self) -> None:

@@ -48,21 +48,29 @@ __all__ += ["ToolResult", "UsageReport"]
 class Agent(Protocol):
     """Runs one turn. Events come in the order things happened; text between tool events is a
     message of its own. Raising (a DomainError, or anything else) fails the turn: nothing of it
-    is stored. A cancelled iteration must stop all work of the turn (model requests, tools)."""
+    is stored. A cancelled iteration must stop all work of the turn (model requests, tools).
+
+    Agents declare what of the session they read, so a turn reads no more than that; a class
+    that subclasses this Protocol inherits the defaults (it reads everything).
+    """
+
+    # Whether the agent sees the session's earlier messages (AgentTurn.history). When False
+    # the turn service reads it none (the mock).
+    uses_history: bool = True
+    # Whether the reply depends on anything but the turn's own messages (the session's agent
+    # fields, its history) or the agent has side effects. When False (the mock) a turn may run
+    # the agent before the session is read and store what it produced in one statement.
+    reads_session: bool = True
 
     def run(self, turn: AgentTurn) -> AsyncGenerator[AgentEvent, None]:
         """Yields the turn's events in order."""
         ...
 
+    async def start(self) -> None:
+        """Opens what the agent holds (tool connections); awaited once when the worker starts.
+        Nothing by default."""
+        return None
+
     async def aclose(self) -> None:
         """Releases what the agent holds (HTTP clients, tool connections); called at shutdown."""
         ...
-
-
-# An agent that holds connections may also define `async def start(self) -> None`, which the
-# registry awaits once when the worker starts (the OpenAI agent connects its MCP servers there).
-# An agent that never reads the session's history says so with `uses_history = False`: the
-# turn service then reads it none (the mock). One whose reply depends on the turn's own
-# messages alone (no history, no session settings) and that has no side effects says
-# `reads_session = False` too: a turn may then run it before the session is read, and store
-# in one statement what it produced (the mock).

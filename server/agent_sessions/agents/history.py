@@ -1,9 +1,10 @@
-"""A session's messages as the OpenAI Agents SDK's input items, windowed and free of orphans.
+"""A session's messages as the OpenAI Agents SDK's input items, free of orphans.
 
 Stored rows (CONTRACT §6): a tool call is an `assistant` row with `tool_call_id`, `tool_name` and
 the arguments' JSON as `content`; its result is a `tool` row with the same `tool_call_id`. Chat
-Completions refuses a call without its result and a result without its call (400), and a window
-of the last N messages can cut a pair apart, so the items are sanitized after windowing:
+Completions refuses a call without its result and a result without its call (400), and the
+history window (the last N messages, chosen by the turn service) can cut a pair apart, so the
+items are sanitized:
 
 - a call is kept only when a result for it comes later; the result is moved up to follow the call
   run directly (a user message sent beside a tool result must not orphan it);
@@ -32,18 +33,16 @@ def input_items(
     history: Sequence[AgentMessage],
     messages: Sequence[AgentMessage],
     *,
-    window: int,
     merge_text_with_calls: bool = True,
 ) -> list[Item]:
-    """The last `window` history messages then the turn's messages, as sanitized input items.
+    """The history (already windowed) then the turn's messages, as sanitized input items.
 
     `merge_text_with_calls` writes assistant text that precedes tool calls in the output-message
     form, so Chat Completions gets one assistant message with text and `tool_calls` instead of
     two assistant messages in a row (which some local chat templates refuse). The Responses API
     takes separate items as they are, so it goes without.
     """
-    recent = list(history[-window:]) if window > 0 else []
-    items = sanitize(item for m in (*recent, *messages) if (item := to_item(m)) is not None)
+    items = sanitize(item for m in (*history, *messages) if (item := to_item(m)) is not None)
     return _merge_text_with_calls(items) if merge_text_with_calls else items
 
 

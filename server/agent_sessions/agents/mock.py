@@ -5,17 +5,17 @@ from __future__ import annotations
 import re
 from collections.abc import AsyncGenerator
 
-from agent_sessions.agents.base import AgentEvent, AgentTurn, TextDelta
+from agent_sessions.agents.base import Agent, AgentEvent, AgentTurn, TextDelta
 
 MOCK_PREFIX = "This is a mock response to: "
 _PIECES = re.compile(r"\S*\s*")
 
 
-class MockAgent:
+class MockAgent(Agent):
     """Answers with the contract's mock reply, streamed word by word."""
 
     # It answers from the turn's own messages, and does nothing else: the turn service reads
-    # it no history, and may run it before reading the session (see agents/base.py).
+    # it no history, and may run it before reading the session (see Agent).
     uses_history = False
     reads_session = False
 

@@ -52,6 +52,7 @@ from openai.types.chat import ChatCompletionChunk
 from openai.types.responses import ResponseRefusalDeltaEvent, ResponseTextDeltaEvent
 
 from agent_sessions.agents.base import (
+    Agent,
     AgentEvent,
     AgentTurn,
     TextDelta,
@@ -93,7 +94,7 @@ class StreamCut(Exception):
     """The model's stream ended without a finish reason: the reply may be incomplete."""
 
 
-class OpenAIAgent:
+class OpenAIAgent(Agent):
     """Runs turns with the OpenAI Agents SDK on one shared `AsyncOpenAI` client (one endpoint).
 
     `tools` are SDK tools every turn's agent gets; `tool_servers` the MCP servers whose tools it
@@ -165,7 +166,6 @@ class OpenAIAgent:
         items = input_items(
             turn.history,
             turn.messages,
-            window=self._settings.history_window,
             merge_text_with_calls=self._settings.model_api == "chat_completions",
         )
         run_config = RunConfig(

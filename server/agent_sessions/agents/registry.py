@@ -30,11 +30,9 @@ class AgentRegistry:
         return sorted(self._agents)
 
     async def start(self) -> None:
-        """Starts the agents that hold connections (their optional `start`), at worker start."""
+        """Starts the agents (those that hold connections open them), at worker start."""
         for agent in self._agents.values():
-            start = getattr(agent, "start", None)
-            if start is not None:
-                await start()
+            await agent.start()
 
     async def aclose(self) -> None:
         """Closes every agent (at shutdown)."""

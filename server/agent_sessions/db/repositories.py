@@ -80,7 +80,7 @@ class SessionRepository(_Repository):
         return cast(
             Session | None,
             await self._one(
-                q.CREATE_SESSION[new_user is not None],
+                q.create_session(with_user=new_user is not None),
                 SESSION_ROW,
                 subject=new_user,
                 id=id,
@@ -104,7 +104,11 @@ class SessionRepository(_Repository):
         after: tuple[datetime, uuid.UUID] | None,
     ) -> list[Session]:
         """Up to `limit` sessions, newest first, after the position `after`."""
-        query = q.list_sessions(is_active is not None, agent_name is not None, after is not None)
+        query = q.list_sessions(
+            is_active=is_active is not None,
+            agent_name=agent_name is not None,
+            after=after is not None,
+        )
         return await self._all(
             query,
             SESSION_ROW,
@@ -116,7 +120,7 @@ class SessionRepository(_Repository):
         )
 
     async def count(self, *, is_active: bool | None, agent_name: str | None) -> int:
-        query = q.count_sessions(is_active is not None, agent_name is not None)
+        query = q.count_sessions(is_active=is_active is not None, agent_name=agent_name is not None)
         row = await self._one(query, tuple_row, is_active=is_active, agent_name=agent_name)
         return int(row[0])
 
@@ -187,7 +191,7 @@ class MessageRepository(_Repository):
         """Up to `limit` messages after `after_seq` and the session's count; None without a
         session. One round trip."""
         rows = await self._all(
-            q.LIST_MESSAGES[descending, after_seq is not None],
+            q.list_messages(descending=descending, after=after_seq is not None),
             tuple_row,
             session_id=session_id,
             limit=limit,
@@ -230,7 +234,7 @@ class TurnRepository(_Repository):
     ) -> tuple[Session, list[Message]] | None:
         """The session and its last `limit` messages, oldest first (without `history`, only its
         trailing run of tool calls and results); None without a session."""
-        query = q.TURN_CONTEXT[history]
+        query = q.turn_context(history=history)
         rows = await self._all(query, tuple_row, session_id=session_id, limit=limit)
         if not rows:
             return None
@@ -274,7 +278,7 @@ class TurnRepository(_Repository):
             tool_names=[m.tool_name for m in messages],
             extra_data=[m.extra_data for m in messages],
         )
-        query = q.STORE_TURN[new_user is not None, unread]
+        query = q.store_turn(with_user=new_user is not None, unread=unread)
         try:
             rows = await self._all(query, tuple_row, **params)
         except psycopg.errors.UniqueViolation:

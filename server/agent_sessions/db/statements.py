@@ -128,7 +128,8 @@ _NO_TRAILING_TOOL_RUN = """
            OR (newest.role = 'assistant' AND newest.tool_call_id IS NOT NULL))"""
 
 
-def _store_turn(with_user: bool, unread: bool) -> str:
+@cache
+def store_turn(*, with_user: bool, unread: bool) -> str:
     """A whole turn in one statement, so one round trip and atomic without a transaction.
 
     The upsert creates the session if it is new, or bumps its `last_seq` by the turn's size —
@@ -168,14 +169,8 @@ ORDER BY m.seq
 """
 
 
-STORE_TURN = {
-    (with_user, unread): _store_turn(with_user, unread)
-    for with_user in (False, True)
-    for unread in (False, True)
-}
-
-
-def _page_query(descending: bool, after: bool) -> str:
+@cache
+def list_messages(*, descending: bool, after: bool) -> str:
     """One round trip for a message page: the session's id and count, and up to `limit` rows."""
     order = M.c.seq.desc() if descending else M.c.seq.asc()
     page = select(*MESSAGE_COLUMNS).where(M.c.session_uuid == S.c.id)
@@ -191,10 +186,8 @@ def _page_query(descending: bool, after: bool) -> str:
     )
 
 
-LIST_MESSAGES = {(d, a): _page_query(d, a) for d in (False, True) for a in (False, True)}
-
-
-def _turn_context(history: bool) -> str:
+@cache
+def turn_context(*, history: bool) -> str:
     """One round trip before a turn: the session, and its last `p_limit` messages oldest first
     (NULLs for a session without messages; no row without a session).
 
@@ -231,9 +224,6 @@ def _turn_context(history: bool) -> str:
     )
 
 
-TURN_CONTEXT = {history: _turn_context(history) for history in (False, True)}
-
-
 SESSION_TEXT_FIELDS = (
     "session_name",
     "description",
@@ -244,7 +234,8 @@ SESSION_TEXT_FIELDS = (
 )
 
 
-def _create_session(with_user: bool) -> str:
+@cache
+def create_session(*, with_user: bool) -> str:
     """Inserts a session; nothing on a clash with an existing one (RETURNING then yields no
     row). No conflict target, as above, so a race on the derived id is no error either. With
     `with_user`, the owner's user row is inserted in the same statement (a data-modifying CTE;
@@ -276,7 +267,6 @@ _ENSURE_USER_CTE = (
     .on_conflict_do_nothing()
     .cte("ensure_user")
 )
-CREATE_SESSION = {with_user: _create_session(with_user) for with_user in (False, True)}
 
 
 def _session_filters(is_active: bool, agent_name: bool) -> list[Any]:
@@ -289,7 +279,7 @@ def _session_filters(is_active: bool, agent_name: bool) -> list[Any]:
 
 
 @cache
-def list_sessions(is_active: bool, agent_name: bool, after: bool) -> str:
+def list_sessions(*, is_active: bool, agent_name: bool, after: bool) -> str:
     """A page of sessions, newest first, for the filters present (compiled once per shape)."""
     page = select(*SESSION_COLUMNS).where(*_session_filters(is_active, agent_name))
     if after:
@@ -302,7 +292,7 @@ def list_sessions(is_active: bool, agent_name: bool, after: bool) -> str:
 
 
 @cache
-def count_sessions(is_active: bool, agent_name: bool) -> str:
+def count_sessions(*, is_active: bool, agent_name: bool) -> str:
     """How many sessions the filters select."""
     return sql(
         select(func.count().label("total"))

@@ -8,11 +8,11 @@ import logging
 import uuid
 from collections.abc import AsyncGenerator, Sequence
 from contextlib import aclosing
+from dataclasses import dataclass
 from typing import TypeGuard
 
 from agent_sessions import validation as v
 from agent_sessions.agents import (
-    Agent,
     AgentEvent,
     AgentMessage,
     AgentRegistry,
@@ -44,11 +44,6 @@ from agent_sessions.services.errors import session_inactive
 from agent_sessions.services.sessions import session_fields, session_uuid_for
 
 log = logging.getLogger(__name__)
-
-# How many earlier messages an agent sees by default; a bounded window keeps a turn's cost
-# independent of the session's length.
-DEFAULT_HISTORY_WINDOW = 50
-
 
 # Rows read from the session's end at the start of a turn: the agent's history window, and at
 # least enough to see the tool calls the last turn stopped at.
@@ -198,6 +193,18 @@ class _Reply:
         return self.messages
 
 
+@dataclass(frozen=True, slots=True)
+class _Target:
+    """Where a turn goes, as read before it runs: the session (None when the turn creates it),
+    the history the agent sees, and the request's messages with their tool results named."""
+
+    session_id: str
+    session_uuid: uuid.UUID
+    session: Session | None
+    history: list[Message]
+    messages: list[NewMessage]
+
+
 class TurnService:
     """Runs turns. No connection or lock is held while the agent works."""
 
@@ -205,11 +212,12 @@ class TurnService:
         self,
         db: Database,
         agents: AgentRegistry,
-        history_window: int = DEFAULT_HISTORY_WINDOW,
+        history_window: int,
         tool_servers: Sequence[str] = (),
     ) -> None:
         self.db = db
         self.agents = agents
+        # Earlier messages an agent that reads history sees (the turn's own come on top).
         self.history_window = history_window
         # The configured MCP servers' names, which a new session's `server_tools` may name.
         self.tool_servers = tuple(tool_servers)
@@ -241,147 +249,146 @@ class TurnService:
 
     async def run(self, owner: Owner, request: TurnRequest) -> AsyncGenerator[TurnEvent, None]:
         """The turn's events. Failures before TurnStarted raise (nothing began); later ones
-        are a TurnFailed event, after which the iteration ends."""
+        are a TurnFailed event, after which the iteration ends.
+
+        How the turn is stored is chosen once, here. Usually the session is read first (its
+        agent fields, history and pending tool calls), the agent runs, and its events pass on
+        as they come. An agent that reads nothing of the session (the mock) on a turn that
+        answers no tool calls is run first instead, and its turn stored in one statement that
+        also makes the checks a read would have made: one round trip. Its events then come
+        out together after the store, and a refusal still comes before TurnStarted.
+        """
         messages, fields, tools = self._check(request)
         session_id = v.session_id(request.session_id) if request.session_id else ""
         agent = self.agents.get()
-        if not getattr(agent, "reads_session", True) and all(m.role != "tool" for m in messages):
-            unread = await self._run_unread(owner, agent, session_id, messages, fields, tools)
-            if unread is not None:
-                for item in unread:
-                    yield item
+        window = self.history_window if agent.uses_history else 0
+        store_first = not agent.reads_session and all(m.role != "tool" for m in messages)
+        if store_first:
+            target = self._unread(owner, session_id, messages)
+        else:
+            target = await self._read(owner, session_id, messages, window)
+            yield TurnStarted(target.session_id, target.session_uuid)
+
+        reply = _Reply()
+        held: list[TextDelta | ToolCall | ToolResult] = []  # store-first: shown after the store
+        failure: TurnFailed | None = None
+        try:
+            async with aclosing(agent.run(self._agent_turn(target, fields, tools))) as events:
+                async for event in events:
+                    if reply.take(event):
+                        if store_first:
+                            held.append(event)
+                        else:
+                            yield event
+        except DomainError as exc:
+            failure = TurnFailed(exc)
+        except Exception as exc:  # noqa: BLE001 - any agent failure fails the turn, cleanly
+            log.warning("agent failed in session %s", target.session_id, exc_info=exc)
+            failure = TurnFailed(
+                AgentFailed(
+                    f"the agent failed to reply ({exc.__class__.__name__}); nothing of this "
+                    "turn was stored, so the turn can be sent again",
+                    metadata={"session_id": target.session_id},
+                )
+            )
+
+        stored: tuple[Session, list[Message], int] | None = None
+        if store_first:
+            if failure is None:
+                stored = await self._store(owner, target, fields, reply, unread=True)
+            if stored is None:
+                # Not stored (or failed): read the session as a read-first turn would have,
+                # so its refusals come before anything is shown. The agent's reply stays good:
+                # it depends on the turn's own messages alone.
+                target = await self._read(owner, target.session_id, messages, window)
+            yield TurnStarted(target.session_id, stored[0].id if stored else target.session_uuid)
+            for passed in held:
+                yield passed
+        if failure is not None:
+            yield failure
+            return
+        if stored is None:
+            try:
+                stored = await self._store(owner, target, fields, reply)
+            except Exception as exc:  # noqa: BLE001 - the API layer maps it (INTERNAL if unknown)
+                yield TurnFailed(exc)
                 return
-        existing: Session | None = None
+            if stored is None:  # deactivated while the agent worked
+                yield TurnFailed(session_inactive(target.session_id))
+                return
+        session, rows, count = stored
+        for last in reply.completed(session, rows, count, len(target.messages)):
+            yield last
+
+    @staticmethod
+    def _agent_turn(target: _Target, fields: SessionFields, tools: list[CallerTool]) -> AgentTurn:
+        """What the agent gets: the stored session's agent fields, or the request's for a new
+        one."""
+        session = target.session
+        return AgentTurn(
+            session_id=target.session_id,
+            agent_name=session.agent_name if session else fields.agent_name,
+            agent_instructions=session.agent_instructions if session else fields.agent_instructions,
+            history=[_agent_message(m) for m in target.history],
+            messages=[_agent_message(m) for m in target.messages],
+            model=session.model if session else fields.model,
+            server_tools=session.server_tools if session else fields.server_tools,
+            tools=tools,
+        )
+
+    @staticmethod
+    def _unread(owner: Owner, session_id: str, messages: list[NewMessage]) -> _Target:
+        """A turn's target before its session is read: the session it would create."""
+        session_id = session_id or str(uuid.uuid4())
+        return _Target(session_id, session_uuid_for(owner.user_id, session_id), None, [], messages)
+
+    async def _read(
+        self, owner: Owner, session_id: str, messages: list[NewMessage], window: int
+    ) -> _Target:
+        """Reads the session before a turn (none yet: a new one), refuses an inactive one, and
+        checks the request's tool results against the calls the session waits for."""
+        session: Session | None = None
         tail: list[Message] = []
-        # An agent that reads no history (the mock) gets none; the tail of tool calls is still
-        # read, for the pending calls a new turn must answer.
-        window = self.history_window if getattr(agent, "uses_history", True) else 0
         if session_id:
+            # An agent that reads no history gets none; the tail of tool calls is still read,
+            # for the pending calls a new turn must answer.
             async with self.db.work(owner) as uow:
                 found = await uow.turns.context(
                     session_id, max(window, PENDING_TAIL), history=window > 0
                 )
             if found is not None:
-                existing, tail = found
-                if not existing.is_active:
+                session, tail = found
+                if not session.is_active:
                     raise session_inactive(session_id)
         else:
             session_id = str(uuid.uuid4())
-        messages = _answer_calls(messages, pending_calls(tail))
-        history = tail[-window:] if window else []
-        session_uuid = existing.id if existing else session_uuid_for(owner.user_id, session_id)
-        yield TurnStarted(session_id, session_uuid)
-
-        agent_turn = AgentTurn(
+        return _Target(
             session_id=session_id,
-            agent_name=existing.agent_name if existing else fields.agent_name,
-            agent_instructions=(
-                existing.agent_instructions if existing else fields.agent_instructions
-            ),
-            history=[_agent_message(m) for m in history],
-            messages=[_agent_message(m) for m in messages],
-            model=existing.model if existing else fields.model,
-            server_tools=existing.server_tools if existing else fields.server_tools,
-            tools=tools,
+            session_uuid=session.id if session else session_uuid_for(owner.user_id, session_id),
+            session=session,
+            history=tail[-window:] if window else [],
+            messages=_answer_calls(messages, pending_calls(tail)),
         )
-        reply = _Reply()
-        try:
-            async with aclosing(agent.run(agent_turn)) as events:
-                async for event in events:
-                    if reply.take(event):
-                        yield event
-        except DomainError as exc:
-            yield TurnFailed(exc)
-            return
-        except Exception as exc:  # noqa: BLE001 - any agent failure fails the turn, cleanly
-            log.warning("agent failed in session %s", session_id, exc_info=exc)
-            yield TurnFailed(
-                AgentFailed(
-                    f"the agent failed to reply ({exc.__class__.__name__}); nothing of this "
-                    "turn was stored, so the turn can be sent again",
-                    metadata={"session_id": session_id},
-                )
-            )
-            return
-
-        produced = reply.finish()
-        try:
-            session, stored, count = await self._store(
-                owner, session_id, session_uuid, fields, [*messages, *produced]
-            )
-        except Exception as exc:  # noqa: BLE001 - the API layer maps it (INTERNAL for the unknown)
-            yield TurnFailed(exc)
-            return
-        for last in reply.completed(session, stored, count, len(messages)):
-            yield last
-
-    async def _run_unread(
-        self,
-        owner: Owner,
-        agent: Agent,
-        session_id: str,
-        messages: list[NewMessage],
-        fields: SessionFields,
-        tools: list[CallerTool],
-    ) -> list[TurnEvent] | None:
-        """A turn of an agent that reads no session (the mock) in one round trip: the agent
-        runs first, then one statement stores the turn if the session is active and waits for
-        no tool results (then this turn has none to answer: it sends none). The events come
-        out together, after the store. None (nothing stored or shown) when the session must
-        be read first: `run` then goes the usual way, so refusals come as they always do."""
-        session_id = session_id or str(uuid.uuid4())
-        turn = AgentTurn(
-            session_id=session_id,
-            agent_name=fields.agent_name,
-            agent_instructions=fields.agent_instructions,
-            history=[],
-            messages=[_agent_message(m) for m in messages],
-            model=fields.model,
-            server_tools=fields.server_tools,
-            tools=tools,
-        )
-        reply = _Reply()
-        passed: list[TurnEvent] = []
-        try:
-            async with aclosing(agent.run(turn)) as events:
-                async for event in events:
-                    if reply.take(event):
-                        passed.append(event)
-        except Exception:  # noqa: BLE001 - the usual way runs it again and reports the failure
-            return None
-        session_uuid = session_uuid_for(owner.user_id, session_id)
-        async with self.db.work(owner) as uow:
-            stored = await uow.turns.store(
-                session_uuid,
-                session_id,
-                fields,
-                [*messages, *reply.finish()],
-                uow.new_user(),
-                unread=True,
-            )
-        if stored is None:
-            return None
-        session, rows, count = stored
-        return [
-            TurnStarted(session_id, session.id),
-            *passed,
-            *reply.completed(session, rows, count, len(messages)),
-        ]
 
     async def _store(
         self,
         owner: Owner,
-        session_id: str,
-        session_uuid: uuid.UUID,
+        target: _Target,
         fields: SessionFields,
-        messages: list[NewMessage],
-    ) -> tuple[Session, list[Message], int]:
-        """Stores a whole turn, creating the session if it is new: one statement, so atomic
-        and one round trip (see `STORE_TURN` for how concurrent turns stay contiguous)."""
+        reply: _Reply,
+        *,
+        unread: bool = False,
+    ) -> tuple[Session, list[Message], int] | None:
+        """Stores a whole turn (the request's messages, then the agent's), creating the session
+        if it is new: one statement, so atomic and one round trip (see `store_turn` in
+        db/statements.py for how concurrent turns stay contiguous). None: nothing stored, the
+        session is inactive (or, `unread`, needs reading first)."""
         async with self.db.work(owner) as uow:
-            stored = await uow.turns.store(
-                session_uuid, session_id, fields, messages, uow.new_user()
+            return await uow.turns.store(
+                target.session_uuid,
+                target.session_id,
+                fields,
+                [*target.messages, *reply.finish()],
+                uow.new_user(),
+                unread=unread,
             )
-        if stored is None:
-            raise session_inactive(session_id)  # deactivated while the agent worked
-        return stored
