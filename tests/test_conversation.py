@@ -392,3 +392,82 @@ def test_a_session_whose_id_was_not_derived_still_takes_turns(alice: Client, db:
     assert db.execute(
         "SELECT count(*) FROM agent_sessions WHERE session_id = 'legacy-id'"
     ).fetchone() == (1,)
+
+
+class CountingMock(MockAgent):
+    """The mock (it reads no session, so its turns are stored first), counting its runs."""
+
+    def __init__(self) -> None:
+        self.runs = 0
+
+    async def run(self, turn: AgentTurn) -> AsyncGenerator[AgentEvent, None]:
+        self.runs += 1
+        async for event in super().run(turn):
+            yield event
+
+
+@pytest.mark.parametrize("refusal", ["inactive", "tool results missing"])
+@pytest.mark.parametrize("method", ["Conversation", "Converse"])
+def test_a_store_first_turn_that_is_refused_ran_its_agent_once(
+    settings: Settings, refusal: str, method: str
+) -> None:
+    """A mock turn runs before its session is read; when the one-statement store refuses it,
+    the refusal comes (before `started`, nothing stored) without the agent running again."""
+    agent = CountingMock()
+    with ThreadServer(settings, agent) as server, channel_to(server.port) as ch:
+        c = client(ch)
+        c.s("CreateSession", spb.CreateSessionRequest(session_id="s"))
+        if refusal == "inactive":
+            c.s("DeactivateSession", spb.DeactivateSessionRequest(session_id="s"))
+            expected = (grpc.StatusCode.FAILED_PRECONDITION, "SESSION_INACTIVE")
+        else:
+            _append_call(c, "s", "call_1")
+            expected = (grpc.StatusCode.FAILED_PRECONDITION, "TOOL_RESULTS_MISSING")
+        request = (spb.ConversationRequest if method == "Conversation" else spb.ConverseRequest)(
+            session_id="s", messages=[_user("hi")]
+        )
+        if method == "Conversation":
+            f = failure(lambda: c.s(method, request))
+        else:
+            events: list[Any] = []
+
+            def consume() -> None:
+                events.extend(c.s(method, request))
+
+            f = failure(consume)
+            assert events == [], "a refusal comes before `started`"
+        assert (f.code, f.reason) == expected
+        assert agent.runs == 1
+        stored = c.m("ListMessages", mpb.ListMessagesRequest(session_id="s")).messages
+        assert [m.role for m in stored] == ([] if refusal == "inactive" else [rpb.assistant])
+
+
+class HistoryReadingMock(MockAgent):
+    """The mock's reply, from an agent that reads the session's history (recorded)."""
+
+    uses_history = True
+    reads_session = True
+
+    def __init__(self) -> None:
+        self.histories: list[list[str]] = []
+
+    async def run(self, turn: AgentTurn) -> AsyncGenerator[AgentEvent, None]:
+        self.histories.append([m.content for m in turn.history])
+        async for event in super().run(turn):
+            yield event
+
+
+def test_an_agent_sees_the_last_history_window_messages(settings: Settings) -> None:
+    """AGENT_SESSIONS_HISTORY_WINDOW earlier messages, the newest, oldest first; the mock none."""
+    agent = HistoryReadingMock()
+    windowed = dataclasses.replace(settings, history_window=3)
+    with ThreadServer(windowed, agent) as server, channel_to(server.port) as ch:
+        c = client(ch)
+        c.s("CreateSession", spb.CreateSessionRequest(session_id="w"))
+        for i in range(5):
+            c.m(
+                "CreateMessage",
+                mpb.CreateMessageRequest(session_id="w", role=rpb.user, content=f"m{i}"),
+            )
+        c.s("Conversation", spb.ConversationRequest(session_id="w", messages=[_user("now")]))
+    assert agent.histories == [["m2", "m3", "m4"]]

@@ -286,8 +286,9 @@ def test_a_keyless_server_never_gets_the_environments_openai_key(
 def test_the_history_window_and_orphans_never_reach_the_model(
     model_server: FakeModelServer,
 ) -> None:
-    """A window of 4 cuts call c1 from its result; c2 has no result; c3's result comes after a
-    user message. The model gets valid pairs only."""
+    """A window of 4 (the turn service's, applied before the agent) cuts call c1 from its
+    result; c2 has no result; c3's result comes after a user message. The model gets valid
+    pairs only."""
     model_server.script(Step.text(["ok"]))
     history = [
         user("old"),
@@ -299,9 +300,7 @@ def test_the_history_window_and_orphans_never_reach_the_model(
         call("c2"),  # never answered
     ]
     messages = [call("c3", arguments='{"a": 2, "b": 2}'), user("and?"), result("c3", "4")]
-    run_turn(
-        settings_for(model_server.base_url, history_window=4), turn(*messages, history=history)
-    )
+    run_turn(settings_for(model_server.base_url), turn(*messages, history=history[-4:]))
     sent = model_server.requests[0].messages
     assert sent == [
         {"role": "system", "content": "Answer briefly."},
