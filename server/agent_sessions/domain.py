@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import Any, Generic, TypeVar
 
@@ -68,7 +68,13 @@ class NewMessage:
 
 @dataclass(frozen=True, slots=True)
 class SessionFields:
-    """The writable text fields of a session; None means absent (or removed, in a change)."""
+    """The writable text fields of a session; None means absent (or removed, in a change).
+
+    The one list of them: the statements' columns and parameters, the checks, the API's
+    request fields and the converters all derive theirs from this class (SESSION_TEXT_FIELDS).
+    A new text field of a session is added here, to `Session`, to the table and its migration,
+    to the protos, and to validation.MAX_LENGTH; tests fail until all agree.
+    """
 
     session_name: str | None = None
     description: str | None = None
@@ -76,6 +82,9 @@ class SessionFields:
     agent_instructions: str | None = None
     model: str | None = None
     server_tools: str | None = None
+
+
+SESSION_TEXT_FIELDS = tuple(f.name for f in fields(SessionFields))
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,15 +140,11 @@ class CallerTool:
 @dataclass(frozen=True)
 class TurnRequest:
     """A conversation request as received (the turn service checks it): the messages to store
-    and, for a session the turn creates, its fields."""
+    and, for a session the turn creates, its fields (a conversation sets no description)."""
 
     messages: list[NewMessage]
     session_id: str = ""
-    session_name: str | None = None
-    agent_name: str | None = None
-    agent_instructions: str | None = None
-    model: str | None = None
-    server_tools: str | None = None
+    session: SessionFields = field(default_factory=SessionFields)
     tools: list[CallerTool] = field(default_factory=list)
 
 

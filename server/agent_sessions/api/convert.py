@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
+from functools import cache
 from typing import Any
 
 from agentsessions.v1 import message_service_pb2 as msg_pb
@@ -13,10 +14,12 @@ from google.protobuf import json_format, timestamp_pb2
 
 from agent_sessions.domain import (
     ROLES,
+    SESSION_TEXT_FIELDS,
     CallerTool,
     Message,
     NewMessage,
     Session,
+    SessionFields,
     TurnRequest,
     TurnResult,
 )
@@ -71,19 +74,25 @@ def _fill_session(proto: res_pb.Session, session: Session) -> res_pb.Session:
     """Sets a Session's times and optional fields in place."""
     _set_time(proto.created_at, session.created_at)
     _set_time(proto.updated_at, session.updated_at)
-    if session.session_name is not None:
-        proto.session_name = session.session_name
-    if session.description is not None:
-        proto.description = session.description
-    if session.agent_name is not None:
-        proto.agent_name = session.agent_name
-    if session.agent_instructions is not None:
-        proto.agent_instructions = session.agent_instructions
-    if session.model is not None:
-        proto.model = session.model
-    if session.server_tools is not None:
-        proto.server_tools = session.server_tools
+    for name in SESSION_TEXT_FIELDS:
+        value = getattr(session, name)
+        if value is not None:
+            setattr(proto, name, value)
     return proto
+
+
+@cache
+def _session_fields_of(descriptor: Any) -> tuple[str, ...]:
+    """The session text fields a request type has (a conversation has no `description`)."""
+    return tuple(name for name in SESSION_TEXT_FIELDS if name in descriptor.fields_by_name)
+
+
+def session_fields(request: Any) -> SessionFields:
+    """The session text fields a CreateSession or conversation request sets (unset or empty:
+    None)."""
+    return SessionFields(
+        **{name: getattr(request, name) or None for name in _session_fields_of(request.DESCRIPTOR)}
+    )
 
 
 def session_proto(session: Session) -> res_pb.Session:
@@ -190,11 +199,7 @@ def turn_request(request: Any) -> TurnRequest:
     return TurnRequest(
         messages=[new_message(m) for m in request.messages],
         session_id=request.session_id,
-        session_name=request.session_name,
-        agent_name=request.agent_name,
-        agent_instructions=request.agent_instructions,
-        model=request.model,
-        server_tools=request.server_tools,
+        session=session_fields(request),
         tools=[
             CallerTool(
                 name=tool.name,

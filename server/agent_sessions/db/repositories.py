@@ -15,9 +15,21 @@ from agent_sessions.db import statements as q
 from agent_sessions.db.engine import Connection
 from agent_sessions.db.ids import uuid7
 from agent_sessions.db.rows import MESSAGE_ROW, SESSION_ROW
-from agent_sessions.domain import Message, NewMessage, Owner, Session, SessionFields
+from agent_sessions.domain import (
+    SESSION_TEXT_FIELDS,
+    Message,
+    NewMessage,
+    Owner,
+    Session,
+    SessionFields,
+)
 
 _N_SESSION = len(q.SESSION_COLUMNS)
+
+
+def _text_params(fields: SessionFields) -> dict[str, str | None]:
+    """A session's text fields as statement parameters, by name."""
+    return {name: getattr(fields, name) for name in SESSION_TEXT_FIELDS}
 
 
 class _Repository:
@@ -86,12 +98,7 @@ class SessionRepository(_Repository):
                 id=id,
                 session_id=session_id,
                 is_active=is_active,
-                session_name=fields.session_name,
-                description=fields.description,
-                agent_name=fields.agent_name,
-                agent_instructions=fields.agent_instructions,
-                model=fields.model,
-                server_tools=fields.server_tools,
+                **_text_params(fields),
             ),
         )
 
@@ -265,11 +272,7 @@ class TurnRepository(_Repository):
             subject=new_user,
             id=session_uuid,
             session_id=session_id,
-            session_name=fields.session_name,
-            agent_name=fields.agent_name,
-            agent_instructions=fields.agent_instructions,
-            model=fields.model,
-            server_tools=fields.server_tools,
+            **_text_params(fields),
             count=len(messages),
             ids=[uuid7() for _ in messages],
             roles=[m.role for m in messages],

@@ -3,6 +3,7 @@ once; each one is scoped by the owner (`p_user_id`), which the repositories alwa
 
 from __future__ import annotations
 
+from dataclasses import fields
 from functools import cache
 from typing import Any, cast
 
@@ -24,37 +25,16 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from agent_sessions.db.engine import sql
 from agent_sessions.db.models import AgentSession, SessionMessage, User
+from agent_sessions.domain import SESSION_TEXT_FIELDS, Message, Session
 
 S = cast(Table, AgentSession.__table__)
 M = cast(Table, SessionMessage.__table__)
 U = cast(Table, User.__table__)
 
-SESSION_COLUMNS = (
-    S.c.id,
-    S.c.session_id,
-    S.c.session_name,
-    S.c.description,
-    S.c.is_active,
-    S.c.user_id,
-    S.c.agent_name,
-    S.c.agent_instructions,
-    S.c.created_at,
-    S.c.updated_at,
-    S.c.model,
-    S.c.server_tools,
-)
-MESSAGE_COLUMNS = (
-    M.c.id,
-    M.c.session_uuid,
-    M.c.seq,
-    M.c.role,
-    M.c.content,
-    M.c.tool_call_id,
-    M.c.tool_name,
-    M.c.extra_data,
-    M.c.created_at,
-    M.c.updated_at,
-)
+# What a statement returns of a session or message: the domain dataclass's fields, in its order,
+# so rows become `Session` / `Message` positionally (db/rows.py).
+SESSION_COLUMNS = tuple(S.c[f.name] for f in fields(Session))
+MESSAGE_COLUMNS = tuple(M.c[f.name] for f in fields(Message))
 MESSAGE_FIELDS = ("content", "tool_call_id", "tool_name", "extra_data")
 
 # The caller's session `session_id`. Every statement below that touches user data is scoped by
@@ -110,6 +90,8 @@ SET_MESSAGE_COUNT = sql(
 )
 RESET_MESSAGE_COUNT = sql(update(S).where(OWNED_SESSION).values(message_count=ZERO))
 
+_TEXT_NAMES = ", ".join(SESSION_TEXT_FIELDS)
+_TEXT_PARAMS = ", ".join(f"%(p_{name})s" for name in SESSION_TEXT_FIELDS)
 _SESSION_RETURNING = ", ".join(f"a.{column.name}" for column in SESSION_COLUMNS)
 _SESSION_SELECTED = ", ".join(f"s.{column.name}" for column in SESSION_COLUMNS)
 _MESSAGE_NAMES = ", ".join(column.name for column in MESSAGE_COLUMNS)
@@ -144,10 +126,9 @@ def store_turn(*, with_user: bool, unread: bool) -> str:
     """
     return f"""
 WITH {_ENSURE_USER_SQL if with_user else ""}s AS (
-  INSERT INTO agent_sessions AS a (id, user_id, session_id, session_name, agent_name,
-                                   agent_instructions, model, server_tools, last_seq, message_count)
-  VALUES (%(p_id)s, %(p_user_id)s, %(p_session_id)s, %(p_session_name)s, %(p_agent_name)s,
-          %(p_agent_instructions)s, %(p_model)s, %(p_server_tools)s, %(p_count)s, %(p_count)s)
+  INSERT INTO agent_sessions AS a (id, user_id, session_id, {_TEXT_NAMES}, last_seq,
+                                   message_count)
+  VALUES (%(p_id)s, %(p_user_id)s, %(p_session_id)s, {_TEXT_PARAMS}, %(p_count)s, %(p_count)s)
   ON CONFLICT (id) DO UPDATE
     SET last_seq = a.last_seq + EXCLUDED.last_seq,
         message_count = a.message_count + EXCLUDED.message_count
@@ -222,16 +203,6 @@ def turn_context(*, history: bool) -> str:
         .where(OWNED_SESSION)
         .order_by(recent.c.seq.asc())
     )
-
-
-SESSION_TEXT_FIELDS = (
-    "session_name",
-    "description",
-    "agent_name",
-    "agent_instructions",
-    "model",
-    "server_tools",
-)
 
 
 @cache

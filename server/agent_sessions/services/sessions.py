@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import operator
 import uuid
 from collections.abc import Sequence
 from typing import Any
@@ -9,19 +10,10 @@ from typing import Any
 from agent_sessions import validation as v
 from agent_sessions.agents.tool_servers import check_tool_allowlist, parse_tool_allowlist
 from agent_sessions.db.uow import Database
-from agent_sessions.domain import Owner, Page, Session, SessionFields
+from agent_sessions.domain import SESSION_TEXT_FIELDS, Owner, Page, Session, SessionFields
 from agent_sessions.services import pagination
 from agent_sessions.services.errors import session_exists, session_not_found
 from agent_sessions.services.pagination import PageTokens
-
-TEXT_FIELDS = (
-    "session_name",
-    "description",
-    "agent_name",
-    "agent_instructions",
-    "model",
-    "server_tools",
-)
 
 # Sessions get a UUID derived from their owner and `session_id`, so every path that may create
 # one (CreateSession, and the first turn of a conversation, which creates it only when it stores)
@@ -53,24 +45,17 @@ def _checked(name: str, value: str | None, tool_servers: Sequence[str]) -> str |
     return v.optional_text(name, value)
 
 
-def session_fields(
-    values: dict[str, str | None], tool_servers: Sequence[str] = ()
-) -> SessionFields:
-    """Checks the text fields of a new session (absent or empty is None)."""
+def session_fields(fields: SessionFields, tool_servers: Sequence[str] = ()) -> SessionFields:
+    """Checks the text fields of a new session (absent or empty becomes None)."""
     return SessionFields(
-        **{name: _checked(name, values.get(name), tool_servers) for name in TEXT_FIELDS}
+        **{
+            name: _checked(name, getattr(fields, name), tool_servers)
+            for name in SESSION_TEXT_FIELDS
+        }
     )
 
 
-def _session_texts(session: Session) -> tuple[str | None, ...]:
-    return (
-        session.session_name,
-        session.description,
-        session.agent_name,
-        session.agent_instructions,
-        session.model,
-        session.server_tools,
-    )
+_session_texts = operator.attrgetter(*SESSION_TEXT_FIELDS)
 
 
 class SessionService:
@@ -112,7 +97,7 @@ class SessionService:
         self,
         owner: Owner,
         session_id: str,
-        texts: dict[str, str | None],
+        texts: SessionFields,
         is_active: bool | None,
     ) -> Session:
         """Creates a session; an empty `session_id` gets a generated one."""
@@ -144,7 +129,7 @@ class SessionService:
         checked: dict[str, Any] = {
             name: _checked(name, value, self.tool_servers)
             for name, value in changes.items()
-            if name in TEXT_FIELDS
+            if name in SESSION_TEXT_FIELDS
         }
         if "is_active" in changes:
             checked["is_active"] = bool(changes["is_active"])

@@ -235,16 +235,7 @@ class TurnService:
             )
             for i, m in enumerate(request.messages)
         ]
-        fields = session_fields(
-            {
-                "session_name": request.session_name,
-                "agent_name": request.agent_name,
-                "agent_instructions": request.agent_instructions,
-                "model": request.model,
-                "server_tools": request.server_tools,
-            },
-            self.tool_servers,
-        )
+        fields = session_fields(request.session, self.tool_servers)
         return messages, fields, v.caller_tools(request.tools)
 
     async def run(self, owner: Owner, request: TurnRequest) -> AsyncGenerator[TurnEvent, None]:

@@ -16,6 +16,7 @@ from agent_sessions.api import convert as c
 from agent_sessions.api.guard import current_owner
 from agent_sessions.api.status import domain_error_of, status_of
 from agent_sessions.domain import (
+    SESSION_TEXT_FIELDS,
     TextDelta,
     ToolCall,
     ToolResult,
@@ -28,14 +29,6 @@ from agent_sessions.domain import (
 from agent_sessions.services import SessionService, TurnService
 
 Context = grpc.aio.ServicerContext[Any, Any]
-SESSION_TEXT_FIELDS = (
-    "session_name",
-    "description",
-    "agent_name",
-    "agent_instructions",
-    "model",
-    "server_tools",
-)
 UPDATABLE_FIELDS = (*SESSION_TEXT_FIELDS, "is_active")
 
 
@@ -64,7 +57,7 @@ class SessionServicer(ses_grpc.SessionServiceServicer):
         session = await self.sessions.create(
             current_owner(),
             request.session_id,
-            c.present(request, SESSION_TEXT_FIELDS),
+            c.session_fields(request),
             c.optional(request, "is_active"),
         )
         return c.session_proto(session)
