@@ -806,7 +806,7 @@ def prefill(url: str, session_id: str, count: int) -> None:
             {"content": CONTENT, "count": count, "session_id": session_id},
         )
         conn.execute(
-            "UPDATE agent_sessions SET last_seq = %(count)s, message_count = %(count)s"
+            "UPDATE agent_sessions SET seq = %(count)s, message_count = %(count)s"
             " WHERE session_id = %(session_id)s",
             {"count": count, "session_id": session_id},
         )

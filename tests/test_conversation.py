@@ -263,7 +263,7 @@ def test_failed_agent_leaves_nothing_behind(failing_server: grpc.Channel, db: An
     )
     assert _contents(c, "kept") == [(rpb.user, "before")]
     count = db.execute(
-        "SELECT message_count, last_seq FROM agent_sessions WHERE session_id = 'kept' AND user_id = "
+        "SELECT message_count, seq FROM agent_sessions WHERE session_id = 'kept' AND user_id = "
         "(SELECT user_id FROM agent_sessions s JOIN users u ON u.id = s.user_id WHERE u.subject = %s LIMIT 1)",
         [c.user],
     ).fetchone()

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import base64
 import uuid
 from dataclasses import dataclass, field, fields
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Generic, TypeVar
 
 T = TypeVar("T")
@@ -21,9 +22,56 @@ class Owner:
     subject: str
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+
+
+def micros(value: datetime) -> int:
+    """A time as whole microseconds since the epoch (what PostgreSQL keeps)."""
+    return (value - _EPOCH) // _MICROSECOND
+
+
+def from_micros(value: int) -> datetime:
+    return _EPOCH + value * _MICROSECOND
+
+
+def make_etag(*numbers: int) -> str:
+    """An opaque etag holding the numbers a write compares (URL-safe base64, no padding)."""
+    raw = b"".join(n.to_bytes(8, "big", signed=True) for n in numbers)
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+def bare_etag(etag: str) -> str:
+    """An etag as this service writes it: an HTTP form (`"…"`, `W/"…"`) reads as the bare
+    value."""
+    text = etag.strip()
+    if text.startswith('W/"'):
+        text = text[2:]
+    if len(text) >= 2 and text[0] == text[-1] == '"':
+        text = text[1:-1]
+    return text
+
+
+def read_etag(etag: str, count: int) -> tuple[int, ...] | None:
+    """The numbers of an etag this service made; None for any other text."""
+    text = bare_etag(etag)
+    try:
+        raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    except ValueError:
+        return None
+    if len(raw) != 8 * count or make_etag(*_numbers(raw)) != text:
+        return None
+    return _numbers(raw)
+
+
+def _numbers(raw: bytes) -> tuple[int, ...]:
+    return tuple(int.from_bytes(raw[i : i + 8], "big", signed=True) for i in range(0, len(raw), 8))
+
+
 @dataclass(slots=True)
 class Session:
-    """A stored session (an agent's configuration owned by a user)."""
+    """A stored session (an agent's configuration owned by a user). The field order is the
+    statements' column order (db/statements.py derives it from here)."""
 
     id: uuid.UUID
     session_id: str
@@ -37,6 +85,14 @@ class Session:
     updated_at: datetime
     model: str | None
     server_tools: str | None
+    # The change counter: every committed change of the session or its messages takes one.
+    seq: int
+
+    @property
+    def etag(self) -> str:
+        """Moves with `seq` (every change); a session deleted and created again under the same
+        `session_id` differs by its creation time."""
+        return make_etag(self.seq, micros(self.created_at))
 
 
 @dataclass(slots=True)
@@ -53,6 +109,34 @@ class Message:
     extra_data: str | None
     created_at: datetime
     updated_at: datetime
+
+    @property
+    def etag(self) -> str:
+        """Moves with `updated_at`, which every change of the message sets."""
+        return make_etag(micros(self.updated_at))
+
+
+@dataclass(frozen=True, slots=True)
+class RequestKey:
+    """A write's request id, and what tells its request from another under the same id: the
+    method and a hash of its fields (the request id aside)."""
+
+    request_id: uuid.UUID
+    method: str
+    fingerprint: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Guard:
+    """What makes a write exactly once and conditional: its request id, the etag of the
+    resource it expects, and the session `seq` it expects."""
+
+    request: RequestKey | None = None
+    etag: str | None = None
+    expected_seq: int | None = None
+
+
+UNGUARDED = Guard()
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,6 +230,8 @@ class TurnRequest:
     session_id: str = ""
     session: SessionFields = field(default_factory=SessionFields)
     tools: list[CallerTool] = field(default_factory=list)
+    # Its request id and the session `seq` it expects (a turn takes no etag).
+    guard: Guard = UNGUARDED
 
 
 # What a turn does, in order: TurnStarted; TextDelta / ToolCall / ToolResult as the agent works

@@ -72,6 +72,14 @@ class FailedPrecondition(DomainError):
     reason = "FAILED_PRECONDITION"
 
 
+class Aborted(DomainError):
+    """The call conflicts with a concurrent change (an etag or seq the caller expected moved on);
+    read again and retry with the new value."""
+
+    code = "ABORTED"
+    reason = "ABORTED"
+
+
 class ResourceExhausted(DomainError):
     """A quota or rate limit was hit; `retry_after` (seconds) says when to try again, if known."""
 

@@ -27,6 +27,7 @@ MAX_LENGTH: Final[dict[str, int]] = {
     "extra_data": 65_536,
 }
 MAX_TURN_MESSAGES: Final = 100
+MAX_BATCH_MESSAGES: Final = 100
 DEFAULT_PAGE_SIZE: Final = 50
 MAX_PAGE_SIZE: Final = 1000
 ORDERS: Final = ("asc", "desc")

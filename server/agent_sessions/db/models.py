@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import (
     BigInteger,
@@ -13,6 +14,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
@@ -20,7 +22,7 @@ from sqlalchemy import (
     func,
     text,
 )
-from sqlalchemy.dialects.postgresql import UUID
+from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 NAMING_CONVENTION = {
@@ -76,10 +78,11 @@ class AgentSession(Base):
     model: Mapped[str | None] = mapped_column(Text)
     # Which MCP server tools the agent may call; NULL means all (see Session.server_tools).
     server_tools: Mapped[str | None] = mapped_column(Text)
-    # The last `seq` handed out to a message of this session. Bumping it reserves a contiguous
-    # block of positions and row-locks the session until commit, which is what keeps concurrent
-    # turns contiguous across processes.
-    last_seq: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default=text("0"))
+    # The session's change counter: every committed change of the session's fields or messages
+    # takes the next value, and a stored message keeps the one it took as its own `seq`.
+    # Bumping it reserves a contiguous block and row-locks the session until commit, which is
+    # what keeps concurrent writers gap-free and contiguous across processes.
+    seq: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default=text("0"))
     # Kept in step with session_messages in the same transactions, so total_size costs O(1).
     message_count: Mapped[int] = mapped_column(Integer, nullable=False, server_default=text("0"))
     created_at: Mapped[datetime] = _now()
@@ -109,3 +112,25 @@ class SessionMessage(Base):
     extra_data: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = _now()
     updated_at: Mapped[datetime] = _now()
+
+
+class RequestId(Base):
+    """A request id (per user) and the outcome of the write it names, stored by the same
+    statement or transaction as that write, so a retry answers the same and changes nothing."""
+
+    __tablename__ = "request_ids"
+
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    request_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    # The RPC and a hash of its request (request_id aside): a reuse for another is refused.
+    method: Mapped[str] = mapped_column(Text, nullable=False)
+    fingerprint: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
+    # What the first call answered, as the rows it returned (see db/receipts.py).
+    result: Mapped[Any] = mapped_column(JSONB, nullable=False)
+    created_at: Mapped[datetime] = _now()
+    # Swept after this (in small batches), AGENT_SESSIONS_REQUEST_ID_TTL after the write.
+    expires_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), nullable=False, index=True
+    )

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
@@ -20,8 +21,10 @@ from agent_sessions.domain import (
     Message,
     NewMessage,
     Owner,
+    RequestKey,
     Session,
     SessionFields,
+    from_micros,
 )
 
 _N_SESSION = len(q.SESSION_COLUMNS)
@@ -32,12 +35,53 @@ def _text_params(fields: SessionFields) -> dict[str, str | None]:
     return {name: getattr(fields, name) for name in SESSION_TEXT_FIELDS}
 
 
-class _Repository:
-    __slots__ = ("_conn", "_user_id")
+class RequestIdTaken(Exception):
+    """A write's request id is recorded already (by a call that committed first): the write
+    changed nothing; the caller answers from the record (`RequestRepository.get`)."""
 
-    def __init__(self, conn: Connection, owner: Owner) -> None:
+
+@dataclass(frozen=True, slots=True)
+class StoredRequest:
+    """A recorded request id: the call it named and what that call stored (the rows its
+    statement returned, as JSON: `{"rows": [...]}`, or a turn's session and messages)."""
+
+    method: str
+    fingerprint: bytes
+    result: dict[str, Any]
+
+
+def _taken(exc: psycopg.errors.UniqueViolation) -> bool:
+    return exc.diag.constraint_name == "pk_request_ids"
+
+
+class _Repository:
+    __slots__ = ("_conn", "_request_ttl", "_user_id")
+
+    def __init__(self, conn: Connection, owner: Owner, request_ttl: int = 86_400) -> None:
         self._conn = conn
         self._user_id = owner.user_id
+        # How long a request id is kept after its write (AGENT_SESSIONS_REQUEST_ID_TTL).
+        self._request_ttl = request_ttl
+
+    def _request(self, request: RequestKey | None) -> dict[str, Any]:
+        """The parameters that record a request id with its write (none without one)."""
+        if request is None:
+            return {}
+        return {
+            "request_id": request.request_id,
+            "method": request.method,
+            "fingerprint": request.fingerprint,
+            "ttl": self._request_ttl,
+        }
+
+    async def _write(self, query: str, rows: AsyncRowFactory[Any], **params: Any) -> list[Any]:
+        """Runs a write; RequestIdTaken when its request id is recorded already."""
+        try:
+            return await self._all(query, rows, **params)
+        except psycopg.errors.UniqueViolation as exc:
+            if _taken(exc):
+                raise RequestIdTaken from None
+            raise
 
     def _params(self, **params: Any) -> dict[str, Any]:
         """The statement's parameters (`p_` + name), always with the owner's id."""
@@ -75,10 +119,6 @@ class SessionRepository(_Repository):
             Session | None, await self._one(q.GET_SESSION, SESSION_ROW, session_id=session_id)
         )
 
-    async def lock(self, session_id: str) -> bool:
-        """Row-locks the session until the transaction ends; False when there is none."""
-        return await self._one(q.LOCK_SESSION, tuple_row, session_id=session_id) is not None
-
     async def create(
         self,
         id: uuid.UUID,
@@ -86,21 +126,22 @@ class SessionRepository(_Repository):
         fields: SessionFields,
         is_active: bool,
         new_user: str | None,
+        *,
+        request: RequestKey | None = None,
     ) -> Session | None:
         """Inserts a session (and the owner's user row, given its subject as `new_user`) in one
         statement; None when the owner already has one with this `session_id`."""
-        return cast(
-            Session | None,
-            await self._one(
-                q.create_session(with_user=new_user is not None),
-                SESSION_ROW,
-                subject=new_user,
-                id=id,
-                session_id=session_id,
-                is_active=is_active,
-                **_text_params(fields),
-            ),
+        rows = await self._write(
+            q.create_session(with_user=new_user is not None, request=request is not None),
+            SESSION_ROW,
+            subject=new_user,
+            id=id,
+            session_id=session_id,
+            is_active=is_active,
+            **_text_params(fields),
+            **self._request(request),
         )
+        return rows[0] if rows else None
 
     async def page(
         self,
@@ -131,22 +172,64 @@ class SessionRepository(_Repository):
         row = await self._one(query, tuple_row, is_active=is_active, agent_name=agent_name)
         return int(row[0])
 
-    async def update(self, session_id: str, changes: dict[str, Any]) -> Session | None:
-        """Sets the given fields (and `updated_at`); None when there is no such session."""
-        query = q.update_session(frozenset(changes))
-        return cast(
-            Session | None,
-            await self._one(query, SESSION_ROW, session_id=session_id, **changes),
+    async def update(
+        self,
+        session_id: str,
+        changes: dict[str, Any],
+        *,
+        etag: tuple[int, ...] | None = None,
+        request: RequestKey | None = None,
+    ) -> Session | None:
+        """Sets the given fields, `updated_at` and the next seq; None when there is no such
+        session (or, given the numbers of an etag, it is not the current one)."""
+        query = q.update_session(
+            frozenset(changes), etag=etag is not None, request=request is not None
         )
+        rows = await self._write(
+            query,
+            SESSION_ROW,
+            session_id=session_id,
+            **changes,
+            **_session_etag(etag),
+            **self._request(request),
+        )
+        return rows[0] if rows else None
 
-    async def delete(self, session_id: str) -> bool:
-        return await self._one(q.DELETE_SESSION, tuple_row, session_id=session_id) is not None
+    async def delete(
+        self,
+        session_id: str,
+        *,
+        etag: tuple[int, ...] | None = None,
+        request: RequestKey | None = None,
+    ) -> bool:
+        query = q.delete_session(etag=etag is not None, request=request is not None)
+        rows = await self._write(
+            query, tuple_row, session_id=session_id, **_session_etag(etag), **self._request(request)
+        )
+        return bool(rows)
 
-    async def add_to_message_count(self, session_id: str, change: int) -> None:
-        await self._run(q.SET_MESSAGE_COUNT, session_id=session_id, change=change)
 
-    async def reset_message_count(self, session_id: str) -> None:
-        await self._run(q.RESET_MESSAGE_COUNT, session_id=session_id)
+def _session_etag(etag: tuple[int, ...] | None) -> dict[str, Any]:
+    if etag is None:
+        return {}
+    return {"etag_seq": etag[0], "etag_created_at": from_micros(etag[1])}
+
+
+def _message_etag(etag: tuple[int, ...] | None) -> dict[str, Any]:
+    return {} if etag is None else {"etag_updated_at": from_micros(etag[0])}
+
+
+def _message_params(messages: Sequence[NewMessage]) -> dict[str, Any]:
+    """Messages as the array parameters of `append_messages`, each with a new id."""
+    return dict(
+        count=len(messages),
+        ids=[uuid7() for _ in messages],
+        roles=[m.role for m in messages],
+        contents=[m.content for m in messages],
+        tool_call_ids=[m.tool_call_id for m in messages],
+        tool_names=[m.tool_name for m in messages],
+        extra_data=[m.extra_data for m in messages],
+    )
 
 
 class MessageRepository(_Repository):
@@ -154,11 +237,19 @@ class MessageRepository(_Repository):
 
     __slots__ = ()
 
-    async def append(self, session_id: str, message: NewMessage) -> Message | None:
-        """Appends one message at the session's end in one statement; None without a session."""
+    async def append(
+        self,
+        session_id: str,
+        message: NewMessage,
+        *,
+        expected_seq: int | None = None,
+        request: RequestKey | None = None,
+    ) -> Message | None:
+        """Appends one message at the session's end in one statement; None without a session
+        (or when its seq is no longer `expected_seq`)."""
         message_id = uuid7()
-        stored = await self._one(
-            q.CREATE_MESSAGE,
+        rows = await self._write(
+            q.create_message(expected_seq=expected_seq is not None, request=request is not None),
             tuple_row,
             session_id=session_id,
             id=message_id,
@@ -167,10 +258,12 @@ class MessageRepository(_Repository):
             tool_call_id=message.tool_call_id,
             tool_name=message.tool_name,
             extra_data=message.extra_data,
+            expected_seq=expected_seq,
+            **self._request(request),
         )
-        if stored is None:
+        if not rows:
             return None
-        session_uuid, seq, created_at, updated_at = stored
+        session_uuid, seq, created_at, updated_at = rows[0]
         return Message(
             message_id,
             session_uuid,
@@ -183,6 +276,42 @@ class MessageRepository(_Repository):
             created_at,
             updated_at,
         )
+
+    async def append_batch(
+        self,
+        session_uuid: uuid.UUID,
+        session_id: str,
+        messages: Sequence[NewMessage],
+        *,
+        create: tuple[SessionFields, bool] | None,
+        new_user: str | None,
+        expected_seq: int | None = None,
+        request: RequestKey | None = None,
+    ) -> list[Message] | None:
+        """Appends messages at the session's end in one statement, contiguous; with `create`
+        (the new session's fields and whether it is active) a missing session is created.
+        None: nothing stored (no session, or its seq is no longer `expected_seq`)."""
+        fields, is_active = create if create is not None else (SessionFields(), True)
+        rows = await self._write(
+            q.append_messages(
+                with_user=new_user is not None,
+                create=create is not None,
+                active_only=False,
+                expected_seq=expected_seq is not None,
+                request=request is not None,
+            ),
+            tuple_row,
+            subject=new_user,
+            id=session_uuid,
+            session_id=session_id,
+            is_active=is_active,
+            **_text_params(fields),
+            **_message_params(messages),
+            expected_seq=expected_seq,
+            extra=None,
+            **self._request(request),
+        )
+        return [Message(*row[_N_SESSION + 1 :]) for row in rows] if rows else None
 
     async def get(self, session_id: str, message_id: uuid.UUID) -> Message | None:
         return cast(
@@ -211,24 +340,68 @@ class MessageRepository(_Repository):
         return messages, int(rows[0][1])
 
     async def update(
-        self, session_id: str, message_id: uuid.UUID, changes: dict[str, Any]
+        self,
+        session_id: str,
+        message_id: uuid.UUID,
+        changes: dict[str, Any],
+        *,
+        etag: tuple[int, ...] | None = None,
+        request: RequestKey | None = None,
     ) -> Message | None:
-        query = q.update_message(frozenset(changes))
-        return cast(
-            Message | None,
-            await self._one(
-                query, MESSAGE_ROW, session_id=session_id, message_id=message_id, **changes
-            ),
+        """Sets the given fields and `updated_at`; the session takes its next seq. None when
+        the message is not there (or, given an etag's numbers, is no longer that)."""
+        query = q.update_message(
+            frozenset(changes), etag=etag is not None, request=request is not None
         )
-
-    async def delete(self, session_id: str, message_id: uuid.UUID) -> bool:
-        deleted = await self._one(
-            q.DELETE_MESSAGE, tuple_row, session_id=session_id, message_id=message_id
+        rows = await self._write(
+            query,
+            MESSAGE_ROW,
+            session_id=session_id,
+            message_id=message_id,
+            **changes,
+            **_message_etag(etag),
+            **self._request(request),
         )
-        return deleted is not None
+        return rows[0] if rows else None
 
-    async def clear(self, session_id: str) -> int:
-        return await self._run(q.CLEAR_MESSAGES, session_id=session_id)
+    async def delete(
+        self,
+        session_id: str,
+        message_id: uuid.UUID,
+        *,
+        etag: tuple[int, ...] | None = None,
+        request: RequestKey | None = None,
+    ) -> bool:
+        """Deletes the message (the session takes its next seq); False when it is not there."""
+        rows = await self._write(
+            q.delete_message(etag=etag is not None, request=request is not None),
+            tuple_row,
+            session_id=session_id,
+            message_id=message_id,
+            **_message_etag(etag),
+            **self._request(request),
+        )
+        return bool(rows)
+
+    async def clear(self, session_id: str, *, request: RequestKey | None = None) -> int | None:
+        """Deletes every message of the session; how many, or None without a session."""
+        rows = await self._write(
+            q.clear_messages(request=request is not None),
+            tuple_row,
+            session_id=session_id,
+            **self._request(request),
+        )
+        return int(rows[0][1]) if rows else None
+
+
+class RequestRepository(_Repository):
+    """The owner's recorded request ids."""
+
+    __slots__ = ()
+
+    async def get(self, request_id: uuid.UUID) -> StoredRequest | None:
+        row = await self._one(q.GET_REQUEST, tuple_row, request_id=request_id)
+        return StoredRequest(row[0], bytes(row[1]), row[2]) if row else None
 
 
 class TurnRepository(_Repository):
@@ -258,32 +431,43 @@ class TurnRepository(_Repository):
         new_user: str | None,
         *,
         unread: bool = False,
+        expected_seq: int | None = None,
+        request: RequestKey | None = None,
+        extra: str | None = None,
     ) -> tuple[Session, list[Message], int] | None:
         """Stores a whole turn in one statement, creating the session if it is new; returns
         the session, the stored messages and the session's new count, or None (nothing
-        stored) when the session is inactive.
+        stored) when the session is inactive or its seq is no longer `expected_seq`.
 
         `unread`: the session was not read before the turn, so `session_uuid` is only what a
         session created now would get. None (nothing stored) also when the session's newest
         message is a tool call or result, when the stored session has another id (one created
         before ids were derived), or when a concurrent first turn created it meanwhile; the
-        caller then reads the session and stores again."""
+        caller then reads the session and stores again.
+
+        `request`: the request id is recorded with the turn, and `extra` (JSON text) with it:
+        what the answer holds beyond the stored rows."""
         params = dict(
             subject=new_user,
             id=session_uuid,
             session_id=session_id,
+            is_active=True,
             **_text_params(fields),
-            count=len(messages),
-            ids=[uuid7() for _ in messages],
-            roles=[m.role for m in messages],
-            contents=[m.content for m in messages],
-            tool_call_ids=[m.tool_call_id for m in messages],
-            tool_names=[m.tool_name for m in messages],
-            extra_data=[m.extra_data for m in messages],
+            **_message_params(messages),
+            expected_seq=expected_seq,
+            extra=extra,
+            **self._request(request),
         )
-        query = q.store_turn(with_user=new_user is not None, unread=unread)
+        query = q.append_messages(
+            with_user=new_user is not None,
+            create=True,
+            active_only=True,
+            unread=unread,
+            expected_seq=expected_seq is not None,
+            request=request is not None,
+        )
         try:
-            rows = await self._all(query, tuple_row, **params)
+            rows = await self._write(query, tuple_row, **params)
         except psycopg.errors.UniqueViolation:
             # Two first turns of a new session raced: the upsert's arbiter is the id, and the
             # other insert can win on the (user_id, session_id) index first. The statement
@@ -292,9 +476,9 @@ class TurnRepository(_Repository):
             # exists, so the retry takes the update path.
             if unread:
                 return None
-            rows = await self._all(query, tuple_row, **params)
+            rows = await self._write(query, tuple_row, **params)
         if not rows:
             return None
         session = Session(*rows[0][:_N_SESSION])
-        count = int(rows[0][_N_SESSION + 1])
-        return session, [Message(*row[_N_SESSION + 2 :]) for row in rows], count
+        count = int(rows[0][_N_SESSION])
+        return session, [Message(*row[_N_SESSION + 1 :]) for row in rows], count

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable, Sequence
-from typing import Any, TypeVar
+from dataclasses import fields
+from datetime import datetime
+from functools import cache
+from typing import Any, TypeVar, get_type_hints
 
 from psycopg.rows import RowMaker
 
@@ -30,3 +34,29 @@ def positional(cls: Callable[..., T]) -> Callable[[Any], RowMaker[T]]:
 
 SESSION_ROW = positional(Session)
 MESSAGE_ROW = positional(Message)
+
+
+@cache
+def _field_types(cls: Any) -> tuple[tuple[str, Any], ...]:
+    hints = get_type_hints(cls)
+    return tuple((f.name, hints[f.name]) for f in fields(cls))
+
+
+def from_json(cls: Callable[..., T], data: dict[str, Any]) -> T:
+    """A domain dataclass from a row as PostgreSQL's `to_jsonb` wrote it (the recorded answer of
+    a request id): UUIDs and times come back from their text."""
+    values = []
+    for name, kind in _field_types(cls):
+        value = data[name]
+        if value is not None and kind in _PARSERS:
+            value = _PARSERS[kind](value)
+        values.append(value)
+    return cls(*values)
+
+
+_PARSERS: dict[Any, Callable[[Any], Any]] = {
+    uuid.UUID: uuid.UUID,
+    datetime: datetime.fromisoformat,
+    uuid.UUID | None: uuid.UUID,
+    datetime | None: datetime.fromisoformat,
+}

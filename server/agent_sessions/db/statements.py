@@ -24,12 +24,13 @@ from sqlalchemy.dialects.postgresql import UUID
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from agent_sessions.db.engine import sql
-from agent_sessions.db.models import AgentSession, SessionMessage, User
+from agent_sessions.db.models import AgentSession, RequestId, SessionMessage, User
 from agent_sessions.domain import SESSION_TEXT_FIELDS, Message, Session
 
 S = cast(Table, AgentSession.__table__)
 M = cast(Table, SessionMessage.__table__)
 U = cast(Table, User.__table__)
+R = cast(Table, RequestId.__table__)
 
 # What a statement returns of a session or message: the domain dataclass's fields, in its order,
 # so rows become `Session` / `Message` positionally (db/rows.py).
@@ -48,48 +49,11 @@ ONE: Any = literal_column("1")
 ZERO: Any = literal_column("0")
 
 GET_SESSION = sql(select(*SESSION_COLUMNS).where(OWNED_SESSION))
-LOCK_SESSION = sql(select(S.c.id).where(OWNED_SESSION).with_for_update())
-DELETE_SESSION = sql(delete(S).where(OWNED_SESSION).returning(S.c.id))
-_BUMP_ONE = (
-    update(S)
-    .where(OWNED_SESSION)
-    .values(last_seq=S.c.last_seq + ONE, message_count=S.c.message_count + ONE)
-    .returning(S.c.id, S.c.last_seq)
-    .cte("bump")
-)
-# Bump the session's counters (row-locking it until the statement commits) and insert the
-# message at the reserved position: one statement, one round trip. It returns only what the
-# database chose; the rest of the stored row is what was sent (no need to echo the content).
-CREATE_MESSAGE = sql(
-    insert(M)
-    .from_select(
-        ["id", "session_uuid", "seq", "role", *MESSAGE_FIELDS],
-        select(
-            bindparam("p_id", type_=UUID(as_uuid=True)),
-            _BUMP_ONE.c.id,
-            _BUMP_ONE.c.last_seq,
-            bindparam("p_role", type_=M.c.role.type),
-            *(bindparam(f"p_{name}", type_=M.c[name].type) for name in MESSAGE_FIELDS),
-        ),
-    )
-    .returning(M.c.session_uuid, M.c.seq, M.c.created_at, M.c.updated_at)
-)
 GET_MESSAGE = sql(
     select(*MESSAGE_COLUMNS).where(
         M.c.id == bindparam("p_message_id"), M.c.session_uuid == OWNED_SESSION_ID
     )
 )
-DELETE_MESSAGE = sql(
-    delete(M)
-    .where(M.c.id == bindparam("p_message_id"), M.c.session_uuid == OWNED_SESSION_ID)
-    .returning(M.c.id)
-)
-CLEAR_MESSAGES = sql(delete(M).where(M.c.session_uuid == OWNED_SESSION_ID))
-SET_MESSAGE_COUNT = sql(
-    update(S).where(OWNED_SESSION).values(message_count=S.c.message_count + bindparam("p_change"))
-)
-RESET_MESSAGE_COUNT = sql(update(S).where(OWNED_SESSION).values(message_count=ZERO))
-
 _TEXT_NAMES = ", ".join(SESSION_TEXT_FIELDS)
 _TEXT_PARAMS = ", ".join(f"%(p_{name})s" for name in SESSION_TEXT_FIELDS)
 _SESSION_RETURNING = ", ".join(f"a.{column.name}" for column in SESSION_COLUMNS)
@@ -110,44 +74,225 @@ _NO_TRAILING_TOOL_RUN = """
            OR (newest.role = 'assistant' AND newest.tool_call_id IS NOT NULL))"""
 
 
-@cache
-def store_turn(*, with_user: bool, unread: bool) -> str:
-    """A whole turn in one statement, so one round trip and atomic without a transaction.
+# The request-id record a write with a request id adds to its own statement (see `_recorded`).
+_RECORD_COLUMNS = "user_id, request_id, method, fingerprint, result, expires_at"
+_RECORD_VALUES = (
+    "%(p_user_id)s, %(p_request_id)s, %(p_method)s, %(p_fingerprint)s, {result}, "
+    "now() + %(p_ttl)s * interval '1 second'"
+)
 
-    The upsert creates the session if it is new, or bumps its `last_seq` by the turn's size —
-    row-locking it until the statement commits, so a concurrent turn on the same session
-    waits and gets the next block: turns stay contiguous. An inactive session is not bumped
-    (the WHERE), so the upsert returns no row, no message is inserted and nothing changes.
-    Each returned row is the session, its new last_seq and count, and one stored message.
+
+@cache
+def append_messages(
+    *,
+    with_user: bool,
+    create: bool,
+    active_only: bool,
+    unread: bool = False,
+    expected_seq: bool = False,
+    request: bool = False,
+) -> str:
+    """Messages appended to a session in one statement, so one round trip and atomic without a
+    transaction: a conversation turn (the request's messages and the agent's) or a batch.
+
+    The session's `seq` is bumped by the number of messages — row-locking it until the
+    statement commits, so a concurrent writer of the same session waits and gets the next
+    block: every append is contiguous and the seqs gap-free. With `create` an upsert creates
+    the session if it is new (a turn; a batch with `create_session`); otherwise a missing
+    session changes nothing. The session is left alone, and nothing inserted, when
+    `active_only` and it is inactive (a turn), or with `expected_seq` when its seq moved on.
+    Each returned row is the session, its message count, and one stored message.
 
     `unread`: for a turn whose session was not read first (an agent that reads none). The
     session is then also left alone when its newest message is a tool call or result, since
     the turn would have to answer pending calls: the caller then reads it and checks.
+
+    `request`: the request id is recorded in the same statement with what it stored, the
+    session and the messages (and `p_extra`, what the caller adds to its answer).
     """
+    conditions = " AND a.is_active" if active_only else ""
+    conditions += _NO_TRAILING_TOOL_RUN if unread else ""
+    conditions += " AND a.seq = %(p_expected_seq)s" if expected_seq else ""
+    if create:
+        session = f"""INSERT INTO agent_sessions AS a (id, user_id, session_id, is_active, {_TEXT_NAMES},
+                                   seq, message_count)
+  VALUES (%(p_id)s, %(p_user_id)s, %(p_session_id)s, %(p_is_active)s, {_TEXT_PARAMS},
+          %(p_count)s, %(p_count)s)
+  ON CONFLICT (id) DO UPDATE
+    SET seq = a.seq + EXCLUDED.seq,
+        message_count = a.message_count + EXCLUDED.message_count
+    WHERE a.user_id = %(p_user_id)s{conditions}"""
+    else:
+        session = f"""UPDATE agent_sessions AS a
+    SET seq = a.seq + %(p_count)s, message_count = a.message_count + %(p_count)s
+    WHERE a.user_id = %(p_user_id)s AND a.session_id = %(p_session_id)s{conditions}"""
+    record = ""
+    if request:
+        result = (
+            "jsonb_build_object('session', (SELECT to_jsonb(s) FROM s), 'messages', "
+            "(SELECT jsonb_agg(to_jsonb(m) ORDER BY m.seq) FROM m), 'extra', %(p_extra)s::jsonb)"
+        )
+        record = f""", record AS (
+  INSERT INTO request_ids ({_RECORD_COLUMNS})
+  SELECT {_RECORD_VALUES.format(result=result)}
+  WHERE EXISTS (SELECT 1 FROM s)
+)"""
     return f"""
 WITH {_ENSURE_USER_SQL if with_user else ""}s AS (
-  INSERT INTO agent_sessions AS a (id, user_id, session_id, {_TEXT_NAMES}, last_seq,
-                                   message_count)
-  VALUES (%(p_id)s, %(p_user_id)s, %(p_session_id)s, {_TEXT_PARAMS}, %(p_count)s, %(p_count)s)
-  ON CONFLICT (id) DO UPDATE
-    SET last_seq = a.last_seq + EXCLUDED.last_seq,
-        message_count = a.message_count + EXCLUDED.message_count
-    WHERE a.user_id = %(p_user_id)s AND a.is_active{_NO_TRAILING_TOOL_RUN if unread else ""}
-  RETURNING {_SESSION_RETURNING}, a.last_seq, a.message_count
+  {session}
+  RETURNING {_SESSION_RETURNING}, a.message_count
 ), m AS (
   INSERT INTO session_messages (id, session_uuid, seq, role, content, tool_call_id, tool_name,
                                 extra_data)
-  SELECT m.id, s.id, s.last_seq - %(p_count)s + m.i, m.role, m.content, m.tool_call_id,
+  SELECT m.id, s.id, s.seq - %(p_count)s + m.i, m.role, m.content, m.tool_call_id,
          m.tool_name, m.extra_data
   FROM s, unnest(%(p_ids)s::uuid[], %(p_roles)s::text[], %(p_contents)s::text[],
                  %(p_tool_call_ids)s::text[], %(p_tool_names)s::text[], %(p_extra_data)s::text[])
        WITH ORDINALITY AS m(id, role, content, tool_call_id, tool_name, extra_data, i)
   RETURNING {_MESSAGE_NAMES}
-)
-SELECT {_SESSION_SELECTED}, s.last_seq, s.message_count, {_MESSAGE_SELECTED}
+){record}
+SELECT {_SESSION_SELECTED}, s.message_count, {_MESSAGE_SELECTED}
 FROM s CROSS JOIN m
 ORDER BY m.seq
 """
+
+
+def _recorded(write: Any) -> str:
+    """`write` (a statement that returns rows) with its request id recorded in the same
+    statement: a CTE inserts the id, the method, the request's fingerprint and the rows the
+    write returned (`{"rows": [...]}`), only when it returned any (a write that changed nothing
+    leaves the id unused). A second call with the id fails on the record's primary key, after
+    the first committed (it waits for an uncommitted one): the whole statement then changes
+    nothing and the caller answers from the record."""
+    w = write.cte("w")
+    return sql(select(*w.c).add_cte(_recorded_cte(w)))
+
+
+def _recorded_cte(w: Any) -> Any:
+    """The CTE that records the request id with the rows of the CTE `w` (see `_recorded`)."""
+    return (
+        insert(R)
+        .from_select(
+            ["user_id", "request_id", "method", "fingerprint", "result", "expires_at"],
+            select(
+                OWNER,
+                bindparam("p_request_id", type_=UUID(as_uuid=True)),
+                bindparam("p_method"),
+                bindparam("p_fingerprint", type_=R.c.fingerprint.type),
+                func.jsonb_build_object(
+                    literal_column("'rows'"), func.jsonb_agg(literal_column("w"))
+                ),
+                func.now() + bindparam("p_ttl") * literal_column("interval '1 second'"),
+            )
+            .select_from(w)
+            .having(func.count() > ZERO),
+        )
+        .cte("record")
+    )
+
+
+def _write(statement: Any, request: bool) -> str:
+    return _recorded(statement) if request else sql(statement)
+
+
+# The etag of a session holds its seq and creation time; a message's its updated_at.
+_SESSION_ETAG = and_(
+    S.c.seq == bindparam("p_etag_seq"), S.c.created_at == bindparam("p_etag_created_at")
+)
+_MESSAGE_ETAG = M.c.updated_at == bindparam("p_etag_updated_at")
+
+
+def _bump_for_message(*, etag: bool, values: dict[str, Any]) -> Any:
+    """Takes the next seq for a change of one message (and row-locks the session first, as
+    every writer of its messages does), only when the message is there (with that etag)."""
+    message = select(M.c.id).where(
+        M.c.id == bindparam("p_message_id"),
+        M.c.session_uuid == S.c.id,
+        *([_MESSAGE_ETAG] if etag else []),
+    )
+    return (
+        update(S)
+        .where(OWNED_SESSION, message.exists())
+        .values(seq=S.c.seq + ONE, **values)
+        .returning(S.c.id)
+        .cte("bump")
+    )
+
+
+@cache
+def create_message(*, expected_seq: bool, request: bool) -> str:
+    """Takes the session's next seq (row-locking it until the statement commits) and inserts
+    the message there: one statement, one round trip. It returns only what the database
+    chose; the rest of the stored row is what was sent (no need to echo the content)."""
+    bump = (
+        update(S)
+        .where(OWNED_SESSION, *([S.c.seq == bindparam("p_expected_seq")] if expected_seq else []))
+        .values(seq=S.c.seq + ONE, message_count=S.c.message_count + ONE)
+        .returning(S.c.id, S.c.seq)
+        .cte("bump")
+    )
+    insert_message = insert(M).from_select(
+        ["id", "session_uuid", "seq", "role", *MESSAGE_FIELDS],
+        select(
+            bindparam("p_id", type_=UUID(as_uuid=True)),
+            bump.c.id,
+            bump.c.seq,
+            bindparam("p_role", type_=M.c.role.type),
+            *(bindparam(f"p_{name}", type_=M.c[name].type) for name in MESSAGE_FIELDS),
+        ),
+    )
+    if not request:
+        return sql(
+            insert_message.returning(M.c.session_uuid, M.c.seq, M.c.created_at, M.c.updated_at)
+        )
+    # The record keeps the whole row, so a retry answers the message as it was stored.
+    w = insert_message.returning(*MESSAGE_COLUMNS).cte("w")
+    record = _recorded_cte(w)
+    return sql(select(w.c.session_uuid, w.c.seq, w.c.created_at, w.c.updated_at).add_cte(record))
+
+
+@cache
+def update_message(names: frozenset[str], *, etag: bool, request: bool) -> str:
+    """Sets the named message fields (bound as `p_<name>`) and takes the session's next seq."""
+    bump = _bump_for_message(etag=etag, values={})
+    return _write(
+        update(M)
+        .where(M.c.id == bindparam("p_message_id"), M.c.session_uuid == bump.c.id)
+        .values(
+            **{name: bindparam(f"p_{name}", type_=M.c[name].type) for name in sorted(names)},
+            updated_at=func.clock_timestamp(),
+        )
+        .returning(*MESSAGE_COLUMNS),
+        request,
+    )
+
+
+@cache
+def delete_message(*, etag: bool, request: bool) -> str:
+    """Deletes one message; the session takes its next seq and counts one message less."""
+    bump = _bump_for_message(etag=etag, values={"message_count": S.c.message_count - ONE})
+    return _write(
+        delete(M)
+        .where(M.c.id == bindparam("p_message_id"), M.c.session_uuid == bump.c.id)
+        .returning(M.c.id),
+        request,
+    )
+
+
+@cache
+def clear_messages(*, request: bool) -> str:
+    """Deletes every message of the session, which takes one seq for it; one row (the session's
+    id and how many were deleted) when the session is there."""
+    bump = (
+        update(S)
+        .where(OWNED_SESSION)
+        .values(seq=S.c.seq + ONE, message_count=ZERO)
+        .returning(S.c.id)
+        .cte("bump")
+    )
+    deleted = delete(M).where(M.c.session_uuid == bump.c.id).returning(M.c.id).cte("deleted")
+    count = select(func.count()).select_from(deleted).scalar_subquery()
+    return _write(select(bump.c.id, count.label("deleted_count")), request)
 
 
 @cache
@@ -206,7 +351,7 @@ def turn_context(*, history: bool) -> str:
 
 
 @cache
-def create_session(*, with_user: bool) -> str:
+def create_session(*, with_user: bool, request: bool) -> str:
     """Inserts a session; nothing on a clash with an existing one (RETURNING then yields no
     row). No conflict target, as above, so a race on the derived id is no error either. With
     `with_user`, the owner's user row is inserted in the same statement (a data-modifying CTE;
@@ -225,7 +370,7 @@ def create_session(*, with_user: bool) -> str:
     )
     if with_user:
         statement = statement.add_cte(_ENSURE_USER_CTE)
-    return sql(statement)
+    return _write(statement, request)
 
 
 # The inserts of users and of CreateSession's sessions name no conflict target: PostgreSQL then
@@ -273,28 +418,33 @@ def count_sessions(*, is_active: bool, agent_name: bool) -> str:
 
 
 @cache
-def update_session(names: frozenset[str]) -> str:
-    """Sets the named session fields (bound as `p_<name>`); compiled once per set of names."""
-    return sql(
+def update_session(names: frozenset[str], *, etag: bool, request: bool) -> str:
+    """Sets the named session fields (bound as `p_<name>`), `updated_at`, and the next seq;
+    compiled once per set of names and shape."""
+    return _write(
         update(S)
-        .where(OWNED_SESSION)
+        .where(OWNED_SESSION, *([_SESSION_ETAG] if etag else []))
         .values(
             **{name: bindparam(f"p_{name}", type_=S.c[name].type) for name in sorted(names)},
+            seq=S.c.seq + ONE,
             updated_at=func.clock_timestamp(),
         )
-        .returning(*SESSION_COLUMNS)
+        .returning(*SESSION_COLUMNS),
+        request,
     )
 
 
 @cache
-def update_message(names: frozenset[str]) -> str:
-    """Sets the named message fields (bound as `p_<name>`); compiled once per set of names."""
-    return sql(
-        update(M)
-        .where(M.c.id == bindparam("p_message_id"), M.c.session_uuid == OWNED_SESSION_ID)
-        .values(
-            **{name: bindparam(f"p_{name}", type_=M.c[name].type) for name in sorted(names)},
-            updated_at=func.clock_timestamp(),
-        )
-        .returning(*MESSAGE_COLUMNS)
+def delete_session(*, etag: bool, request: bool) -> str:
+    """Deletes a session (its messages go with it, by the foreign key's cascade)."""
+    return _write(
+        delete(S).where(OWNED_SESSION, *([_SESSION_ETAG] if etag else [])).returning(S.c.id),
+        request,
     )
+
+
+GET_REQUEST = sql(
+    select(R.c.method, R.c.fingerprint, R.c.result).where(
+        R.c.user_id == OWNER, R.c.request_id == bindparam("p_request_id", type_=UUID(as_uuid=True))
+    )
+)

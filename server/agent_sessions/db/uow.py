@@ -15,6 +15,7 @@ from psycopg_pool import AsyncConnectionPool, PoolTimeout
 from agent_sessions.db.engine import Connection
 from agent_sessions.db.repositories import (
     MessageRepository,
+    RequestRepository,
     SessionRepository,
     TurnRepository,
 )
@@ -42,7 +43,9 @@ class UnitOfWork:
         "_pool",
         "_tx",
         "_transactional",
+        "_request_ttl",
         "messages",
+        "requests",
         "sessions",
         "turns",
     )
@@ -51,8 +54,9 @@ class UnitOfWork:
     # a concurrent first call must not skip the insert while the first one is uncommitted.
     _known_users: set[Any] = set()
 
-    def __init__(self, pool: Pool, owner: Owner, transactional: bool) -> None:
+    def __init__(self, pool: Pool, owner: Owner, transactional: bool, request_ttl: int) -> None:
         self._pool = pool
+        self._request_ttl = request_ttl
         self._owner = owner
         self._transactional = transactional
         self._tx: AbstractAsyncContextManager[Any] | None = None
@@ -73,9 +77,11 @@ class UnitOfWork:
             except BaseException:
                 await self._pool.putconn(conn)
                 raise
-        self.sessions = SessionRepository(conn, self._owner)
-        self.messages = MessageRepository(conn, self._owner)
-        self.turns = TurnRepository(conn, self._owner)
+        ttl = self._request_ttl
+        self.sessions = SessionRepository(conn, self._owner, ttl)
+        self.messages = MessageRepository(conn, self._owner, ttl)
+        self.turns = TurnRepository(conn, self._owner, ttl)
+        self.requests = RequestRepository(conn, self._owner, ttl)
         return self
 
     async def __aexit__(
@@ -110,9 +116,11 @@ class UnitOfWork:
 class Database:
     """Opens units of work on the pool."""
 
-    def __init__(self, pool: Pool) -> None:
+    def __init__(self, pool: Pool, request_ttl: int = 86_400) -> None:
         self.pool = pool
+        # How long request ids are kept after their write (AGENT_SESSIONS_REQUEST_ID_TTL).
+        self.request_ttl = request_ttl
 
     def work(self, owner: Owner, *, transaction: bool = False) -> UnitOfWork:
         """One connection for the owner's repositories; `transaction=True` makes it atomic."""
-        return UnitOfWork(self.pool, owner, transaction)
+        return UnitOfWork(self.pool, owner, transaction, self.request_ttl)

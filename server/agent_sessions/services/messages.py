@@ -2,15 +2,37 @@
 
 from __future__ import annotations
 
+import builtins
 import uuid
+from collections.abc import Sequence
 from typing import Any
 
 from agent_sessions import validation as v
-from agent_sessions.db.uow import Database
-from agent_sessions.domain import Message, Owner, Page
+from agent_sessions.db.rows import from_json
+from agent_sessions.db.uow import Database, UnitOfWork
+from agent_sessions.domain import (
+    UNGUARDED,
+    Guard,
+    Message,
+    NewMessage,
+    Owner,
+    Page,
+    SessionFields,
+    bare_etag,
+)
+from agent_sessions.errors import InvalidArgument
 from agent_sessions.services import pagination
 from agent_sessions.services.errors import message_not_found, session_not_found
+from agent_sessions.services.once import (
+    etag_mismatch,
+    etag_numbers,
+    session_changed,
+    true_or_none,
+    write_once,
+)
 from agent_sessions.services.pagination import PageTokens
+from agent_sessions.services.sessions import session_fields, session_uuid_for
+from agent_sessions.services.tool_calls import PENDING_TAIL, answer_results, pending_calls
 
 OPTIONAL_TEXT_FIELDS = ("tool_call_id", "tool_name")
 
@@ -22,9 +44,11 @@ def _message_texts(message: Message) -> tuple[str | None, ...]:
 class MessageService:
     """The rules of the MessageService calls."""
 
-    def __init__(self, db: Database, tokens: PageTokens) -> None:
+    def __init__(self, db: Database, tokens: PageTokens, tool_servers: Sequence[str] = ()) -> None:
         self.db = db
         self.tokens = tokens
+        # The configured MCP servers' names, which a created session's `server_tools` may name.
+        self.tool_servers = tuple(tool_servers)
 
     async def list(
         self, owner: Owner, session_id: str, *, page_size: int, page_token: str, order: str
@@ -54,15 +78,91 @@ class MessageService:
         tool_call_id: str | None,
         tool_name: str | None,
         extra_data: str | None,
+        guard: Guard = UNGUARDED,
     ) -> Message:
         """Appends a message at the session's end (one statement, one round trip)."""
         session_id = v.session_id(session_id)
         message = v.new_message("", role, content, tool_call_id, tool_name, extra_data)
         async with self.db.work(owner) as uow:
-            stored = await uow.messages.append(session_id, message)
-        if stored is None:
-            raise session_not_found(session_id)
-        return stored
+            stored = await write_once(
+                uow,
+                guard.request,
+                lambda: uow.messages.append(
+                    session_id, message, expected_seq=guard.expected_seq, request=guard.request
+                ),
+                _replay_message,
+            )
+            if stored is not None:
+                return stored
+            await self._why_unchanged(uow, session_id, guard)
+        raise session_not_found(session_id)
+
+    async def create_batch(
+        self,
+        owner: Owner,
+        session_id: str,
+        messages: Sequence[NewMessage],
+        create: tuple[SessionFields, bool | None] | None,
+        guard: Guard = UNGUARDED,
+    ) -> builtins.list[Message]:
+        """Appends up to MAX_BATCH_MESSAGES messages in one statement: all or none, contiguous.
+        A tool result must answer a tool call earlier in the batch or one the session waits
+        for (its `tool_name` is filled in from the call). With `create` (the new session's
+        fields, and whether it is active) a missing session is created."""
+        session_id = v.session_id(session_id)
+        if not messages:
+            raise InvalidArgument("messages", "must hold at least one message")
+        if len(messages) > v.MAX_BATCH_MESSAGES:
+            raise InvalidArgument(
+                "messages",
+                f"must hold at most {v.MAX_BATCH_MESSAGES} messages, got {len(messages)}",
+            )
+        checked = [
+            v.new_message(
+                f"messages[{i}].", m.role, m.content, m.tool_call_id, m.tool_name, m.extra_data
+            )
+            for i, m in enumerate(messages)
+        ]
+        new_session = None
+        if create is not None:
+            fields, is_active = create
+            new_session = (
+                session_fields(fields, self.tool_servers),
+                True if is_active is None else is_active,
+            )
+        async with self.db.work(owner) as uow:
+            if any(m.role == "tool" for m in checked):
+                # Results need the calls they answer: the session's pending ones, read first.
+                found = await uow.turns.context(session_id, PENDING_TAIL, history=False)
+                checked = answer_results(checked, pending_calls(found[1]) if found else {})
+            stored = await write_once(
+                uow,
+                guard.request,
+                lambda: uow.messages.append_batch(
+                    session_uuid_for(owner.user_id, session_id),
+                    session_id,
+                    checked,
+                    create=new_session,
+                    new_user=uow.new_user() if new_session is not None else None,
+                    expected_seq=guard.expected_seq,
+                    request=guard.request,
+                ),
+                lambda result: [from_json(Message, row) for row in result["messages"]],
+            )
+            if stored is not None:
+                return stored
+            await self._why_unchanged(uow, session_id, guard)
+        raise session_not_found(session_id)
+
+    @staticmethod
+    async def _why_unchanged(uow: UnitOfWork, session_id: str, guard: Guard) -> None:
+        """An append stored nothing and its request id is unused: SESSION_CHANGED when the
+        session is there but its seq moved on (else the caller answers NOT_FOUND)."""
+        if guard.expected_seq is None:
+            return
+        current = await uow.sessions.get(session_id)
+        if current is not None:
+            raise session_changed(session_id, current.seq, guard.expected_seq)
 
     async def _missing(self, owner: Owner, session_id: str, message_id: uuid.UUID) -> Exception:
         """Which one is missing: the session or the message?"""
@@ -82,10 +182,15 @@ class MessageService:
         return message
 
     async def update(
-        self, owner: Owner, session_id: str, message_id: str, changes: dict[str, Any]
+        self,
+        owner: Owner,
+        session_id: str,
+        message_id: str,
+        changes: dict[str, Any],
+        guard: Guard = UNGUARDED,
     ) -> Message:
         """Changes the fields present in `changes`: content, extra_data, tool_call_id, tool_name
-        (for the last two, empty removes)."""
+        (for the last two, empty removes); the session takes its next seq."""
         session_id = v.session_id(session_id)
         id_ = v.uuid_value("message_id", message_id)
         checked: dict[str, Any] = {}
@@ -96,31 +201,65 @@ class MessageService:
                 checked[name] = v.optional_text(name, changes[name])
         if "extra_data" in changes:
             checked["extra_data"] = v.json_text("extra_data", changes["extra_data"])
-        if not checked:
-            return await self.get(owner, session_id, message_id)
+        etag = etag_numbers(guard.etag, 1)
         async with self.db.work(owner) as uow:
-            message = await uow.messages.update(session_id, id_, checked)
-        if message is None:
+            if checked:
+                message = await write_once(
+                    uow,
+                    guard.request,
+                    lambda: uow.messages.update(
+                        session_id, id_, checked, etag=etag, request=guard.request
+                    ),
+                    _replay_message,
+                )
+                if message is not None:
+                    return message
+            current = await uow.messages.get(session_id, id_)
+        if current is None:
             raise await self._missing(owner, session_id, id_)
-        return message
+        if guard.etag is not None and current.etag != bare_etag(guard.etag):
+            raise etag_mismatch("message", current.etag)
+        if checked:
+            raise etag_mismatch("message", current.etag)  # it changed between the two reads
+        return current
 
-    async def delete(self, owner: Owner, session_id: str, message_id: str) -> None:
+    async def delete(
+        self, owner: Owner, session_id: str, message_id: str, guard: Guard = UNGUARDED
+    ) -> None:
+        """Deletes one message (the session takes its next seq and counts one less)."""
         session_id = v.session_id(session_id)
         id_ = v.uuid_value("message_id", message_id)
-        async with self.db.work(owner, transaction=True) as uow:
-            # Lock the session row first: the count must move with the delete.
-            if not await uow.sessions.lock(session_id):
-                raise session_not_found(session_id)
-            if not await uow.messages.delete(session_id, id_):
-                raise message_not_found(id_)
-            await uow.sessions.add_to_message_count(session_id, -1)
+        etag = etag_numbers(guard.etag, 1)
+        async with self.db.work(owner) as uow:
+            deleted = await write_once(
+                uow,
+                guard.request,
+                lambda: true_or_none(
+                    uow.messages.delete(session_id, id_, etag=etag, request=guard.request)
+                ),
+                lambda _: True,
+            )
+            if deleted:
+                return
+            current = await uow.messages.get(session_id, id_)
+        if current is None:
+            raise await self._missing(owner, session_id, id_)
+        raise etag_mismatch("message", current.etag)
 
-    async def clear(self, owner: Owner, session_id: str) -> int:
-        """Deletes every message of the session; returns how many."""
+    async def clear(self, owner: Owner, session_id: str, guard: Guard = UNGUARDED) -> int:
+        """Deletes every message of the session (one seq for all); returns how many."""
         session_id = v.session_id(session_id)
-        async with self.db.work(owner, transaction=True) as uow:
-            if not await uow.sessions.lock(session_id):
-                raise session_not_found(session_id)
-            deleted = await uow.messages.clear(session_id)
-            await uow.sessions.reset_message_count(session_id)
+        async with self.db.work(owner) as uow:
+            deleted = await write_once(
+                uow,
+                guard.request,
+                lambda: uow.messages.clear(session_id, request=guard.request),
+                lambda result: int(result["rows"][0]["deleted_count"]),
+            )
+        if deleted is None:
+            raise session_not_found(session_id)
         return deleted
+
+
+def _replay_message(result: dict[str, Any]) -> Message:
+    return from_json(Message, result["rows"][0])

@@ -9,10 +9,21 @@ from typing import Any
 
 from agent_sessions import validation as v
 from agent_sessions.agents.tool_servers import check_tool_allowlist, parse_tool_allowlist
+from agent_sessions.db.rows import from_json
 from agent_sessions.db.uow import Database
-from agent_sessions.domain import SESSION_TEXT_FIELDS, Owner, Page, Session, SessionFields
+from agent_sessions.domain import (
+    SESSION_TEXT_FIELDS,
+    UNGUARDED,
+    Guard,
+    Owner,
+    Page,
+    Session,
+    SessionFields,
+    bare_etag,
+)
 from agent_sessions.services import pagination
 from agent_sessions.services.errors import session_exists, session_not_found
+from agent_sessions.services.once import etag_mismatch, etag_numbers, true_or_none, write_once
 from agent_sessions.services.pagination import PageTokens
 
 # Sessions get a UUID derived from their owner and `session_id`, so every path that may create
@@ -99,20 +110,27 @@ class SessionService:
         session_id: str,
         texts: SessionFields,
         is_active: bool | None,
+        guard: Guard = UNGUARDED,
     ) -> Session:
         """Creates a session; an empty `session_id` gets a generated one."""
         session_id = v.session_id(session_id) if session_id else str(uuid.uuid4())
         fields = session_fields(texts, self.tool_servers)
         async with self.db.work(owner) as uow:
-            created = await uow.sessions.create(
-                session_uuid_for(owner.user_id, session_id),
-                session_id,
-                fields,
-                True if is_active is None else is_active,
-                uow.new_user(),
+            created = await write_once(
+                uow,
+                guard.request,
+                lambda: uow.sessions.create(
+                    session_uuid_for(owner.user_id, session_id),
+                    session_id,
+                    fields,
+                    True if is_active is None else is_active,
+                    uow.new_user(),
+                    request=guard.request,
+                ),
+                _replay_session,
             )
-            if created is None:
-                raise session_exists(session_id)
+        if created is None:
+            raise session_exists(session_id)
         return created
 
     async def get(self, owner: Owner, session_id: str) -> Session:
@@ -123,8 +141,15 @@ class SessionService:
             raise session_not_found(session_id)
         return session
 
-    async def update(self, owner: Owner, session_id: str, changes: dict[str, Any]) -> Session:
-        """Changes the fields present in `changes` (text fields: empty removes; `is_active`)."""
+    async def update(
+        self,
+        owner: Owner,
+        session_id: str,
+        changes: dict[str, Any],
+        guard: Guard = UNGUARDED,
+    ) -> Session:
+        """Changes the fields present in `changes` (text fields: empty removes; `is_active`);
+        the session takes its next seq."""
         session_id = v.session_id(session_id)
         checked: dict[str, Any] = {
             name: _checked(name, value, self.tool_servers)
@@ -133,20 +158,55 @@ class SessionService:
         }
         if "is_active" in changes:
             checked["is_active"] = bool(changes["is_active"])
-        if not checked:
-            return await self.get(owner, session_id)
+        etag = etag_numbers(guard.etag, 2)
         async with self.db.work(owner) as uow:
-            session = await uow.sessions.update(session_id, checked)
-        if session is None:
+            if checked:
+                session = await write_once(
+                    uow,
+                    guard.request,
+                    lambda: uow.sessions.update(
+                        session_id, checked, etag=etag, request=guard.request
+                    ),
+                    _replay_session,
+                )
+                if session is not None:
+                    return session
+            # Nothing to change, or nothing changed: say why.
+            current = await uow.sessions.get(session_id)
+        if current is None:
             raise session_not_found(session_id)
-        return session
+        if guard.etag is not None and current.etag != bare_etag(guard.etag):
+            raise etag_mismatch("session", current.etag)
+        if checked:
+            raise etag_mismatch("session", current.etag)  # it changed between the two reads
+        return current
 
-    async def set_active(self, owner: Owner, session_id: str, active: bool) -> Session:
-        return await self.update(owner, session_id, {"is_active": active})
+    async def set_active(
+        self, owner: Owner, session_id: str, active: bool, guard: Guard = UNGUARDED
+    ) -> Session:
+        return await self.update(owner, session_id, {"is_active": active}, guard)
 
-    async def delete(self, owner: Owner, session_id: str) -> None:
+    async def delete(self, owner: Owner, session_id: str, guard: Guard = UNGUARDED) -> None:
+        """Deletes the session and its messages. A retry with the request id of a delete that
+        went through answers as it did (no NOT_FOUND)."""
         session_id = v.session_id(session_id)
+        etag = etag_numbers(guard.etag, 2)
         async with self.db.work(owner) as uow:
-            deleted = await uow.sessions.delete(session_id)
-        if not deleted:
+            deleted = await write_once(
+                uow,
+                guard.request,
+                lambda: true_or_none(
+                    uow.sessions.delete(session_id, etag=etag, request=guard.request)
+                ),
+                lambda _: True,
+            )
+            if deleted:
+                return
+            current = await uow.sessions.get(session_id)
+        if current is None:
             raise session_not_found(session_id)
+        raise etag_mismatch("session", current.etag)
+
+
+def _replay_session(result: dict[str, Any]) -> Session:
+    return from_json(Session, result["rows"][0])

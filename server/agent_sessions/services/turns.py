@@ -9,7 +9,7 @@ import uuid
 from collections.abc import AsyncGenerator, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass
-from typing import TypeGuard
+from typing import Any, TypeGuard
 
 from agent_sessions import validation as v
 from agent_sessions.agents import (
@@ -21,9 +21,12 @@ from agent_sessions.agents import (
     ToolCall,
     ToolResult,
 )
+from agent_sessions.db.repositories import RequestIdTaken
+from agent_sessions.db.rows import from_json
 from agent_sessions.db.uow import Database
 from agent_sessions.domain import (
     CallerTool,
+    Guard,
     Message,
     NewMessage,
     Owner,
@@ -39,75 +42,22 @@ from agent_sessions.domain import (
     TurnStored,
     Usage,
 )
-from agent_sessions.errors import AgentFailed, DomainError, FailedPrecondition, InvalidArgument
+from agent_sessions.errors import AgentFailed, DomainError, InvalidArgument
 from agent_sessions.services.errors import session_inactive
+from agent_sessions.services.once import recorded, session_changed
 from agent_sessions.services.sessions import session_fields, session_uuid_for
+from agent_sessions.services.tool_calls import (
+    PENDING_TAIL,
+    answer_results,
+    pending_calls,
+    require_answers,
+)
 
 log = logging.getLogger(__name__)
-
-# Rows read from the session's end at the start of a turn: the agent's history window, and at
-# least enough to see the tool calls the last turn stopped at.
-PENDING_TAIL = 32
 
 
 def _agent_message(m: Message | NewMessage) -> AgentMessage:
     return AgentMessage(m.role, m.content, m.tool_call_id, m.tool_name)
-
-
-def pending_calls(tail: list[Message]) -> dict[str, str]:
-    """The tool calls the session's last turn stopped at that no result answers yet, by id, with
-    their tool's name, in order. They are in the session's trailing run of tool calls and
-    results (a turn that stops at caller tools ends in one)."""
-    answered: set[str] = set()
-    pending: dict[str, str] = {}
-    for m in reversed(tail):
-        if m.role == "tool" and m.tool_call_id:
-            answered.add(m.tool_call_id)
-        elif m.role == "assistant" and m.tool_call_id:
-            if m.tool_call_id not in answered:
-                pending[m.tool_call_id] = m.tool_name or ""
-        else:
-            break
-    return dict(reversed(pending.items()))
-
-
-def _answer_calls(messages: list[NewMessage], pending: dict[str, str]) -> list[NewMessage]:
-    """Checks the request's tool results against the calls they answer and names their tool.
-
-    A result must answer a pending call or an assistant tool call earlier in the request
-    (UNKNOWN_TOOL_CALL); every pending call must be answered (TOOL_RESULTS_MISSING).
-    """
-    earlier: dict[str, str] = {}
-    answered: set[str] = set()
-    checked: list[NewMessage] = []
-    for i, m in enumerate(messages):
-        if m.role == "assistant" and m.tool_call_id:
-            earlier[m.tool_call_id] = m.tool_name or ""
-        elif m.role == "tool":
-            call_id = m.tool_call_id or ""
-            name = earlier.get(call_id, pending.get(call_id))
-            if name is None:
-                raise InvalidArgument(
-                    f"messages[{i}].tool_call_id",
-                    f"{call_id!r} answers no pending tool call of this session and no assistant "
-                    "tool call earlier in this request; send the tool_call_id of a call from "
-                    "pending_tool_calls",
-                    reason="UNKNOWN_TOOL_CALL",
-                )
-            answered.add(call_id)
-            if m.tool_name is None and name:
-                m = dataclasses.replace(m, tool_name=name)
-        checked.append(m)
-    missing = [call_id for call_id in pending if call_id not in answered]
-    if missing:
-        raise FailedPrecondition(
-            f"the session waits for the results of tool calls {', '.join(missing)}; send one "
-            'message {"role": "tool", "tool_call_id": …, "content": …} per call '
-            "in this request",
-            reason="TOOL_RESULTS_MISSING",
-            metadata={"tool_call_ids": ",".join(missing)},
-        )
-    return checked
 
 
 def _tool_message(role: str, content: str, event: ToolCall | ToolResult) -> NewMessage:
@@ -115,6 +65,13 @@ def _tool_message(role: str, content: str, event: ToolCall | ToolResult) -> NewM
     return NewMessage(
         role=role, content=content, tool_call_id=event.tool_call_id, tool_name=event.name
     )
+
+
+def _answered(messages: list[NewMessage], pending: dict[str, str]) -> list[NewMessage]:
+    """The turn's messages with their tool results named; every pending call answered."""
+    checked = answer_results(messages, pending)
+    require_answers(checked, pending)
+    return checked
 
 
 class _Reply:
@@ -158,23 +115,16 @@ class _Reply:
             return False
         return True
 
-    def completed(
-        self, session: Session, stored: list[Message], count: int, sent: int
-    ) -> tuple[TurnStored, TurnCompleted]:
-        """The last two events of a stored turn; the first `sent` stored messages are the
-        caller's."""
-        mine = stored[sent:]
-        return TurnStored(mine), TurnCompleted(
-            TurnResult(
-                session=session,
-                response="".join(self.text),
-                messages_count=count,
-                stored=mine,
-                usage=self.usage or Usage(),
-                stop_reason="tool_calls" if self.calls else "end_turn",
-                pending_tool_calls=list(self.calls.values()),
-            )
-        )
+    def answer(self, sent: int) -> dict[str, Any]:
+        """What the turn's answer holds beyond the stored rows (JSON, recorded with a request
+        id); `sent`: how many of the stored messages are the caller's."""
+        return {
+            "sent": sent,
+            "response": "".join(self.text),
+            "usage": dataclasses.asdict(self.usage or Usage()),
+            "stop_reason": "tool_calls" if self.calls else "end_turn",
+            "pending_tool_calls": [dataclasses.asdict(call) for call in self.calls.values()],
+        }
 
     def finish(self) -> list[NewMessage]:
         """The messages to store. The turn's usage is kept in the extra data of its last
@@ -191,6 +141,43 @@ class _Reply:
                     )
                     break
         return self.messages
+
+
+@dataclass(frozen=True, slots=True)
+class _Stored:
+    """A stored turn: the session after it, its messages (the caller's first), the session's
+    message count, and the rest of the answer (`_Reply.answer`)."""
+
+    session: Session
+    messages: list[Message]
+    count: int
+    answer: dict[str, Any]
+
+    @classmethod
+    def recorded(cls, result: dict[str, Any]) -> _Stored:
+        """A turn as its request id's record keeps it."""
+        session = from_json(Session, result["session"])
+        messages = [from_json(Message, row) for row in result["messages"]]
+        return cls(session, messages, int(result["session"]["message_count"]), result["extra"])
+
+    def started(self) -> TurnStarted:
+        return TurnStarted(self.session.session_id, self.session.id)
+
+    def events(self) -> tuple[TurnStored, TurnCompleted]:
+        """The last two events of the turn."""
+        answer = self.answer
+        mine = self.messages[answer["sent"] :]
+        return TurnStored(mine), TurnCompleted(
+            TurnResult(
+                session=self.session,
+                response=answer["response"],
+                messages_count=self.count,
+                stored=mine,
+                usage=Usage(**answer["usage"]),
+                stop_reason=answer["stop_reason"],
+                pending_tool_calls=[PendingToolCall(**c) for c in answer["pending_tool_calls"]],
+            )
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -251,13 +238,30 @@ class TurnService:
         """
         messages, fields, tools = self._check(request)
         session_id = v.session_id(request.session_id) if request.session_id else ""
+        guard = request.guard
+        if guard.request is not None:
+            # A retry of a stored turn answers as the turn did; the agent does not run again.
+            async with self.db.work(owner) as uow:
+                stored_before = await recorded(uow, guard.request)
+            if stored_before is not None:
+                turn = _Stored.recorded(stored_before.result)
+                yield turn.started()
+                if turn.answer["response"]:
+                    yield TextDelta(turn.answer["response"])
+                for last in turn.events():
+                    yield last
+                return
         agent = self.agents.get()
         window = self.history_window if agent.uses_history else 0
-        store_first = not agent.reads_session and all(m.role != "tool" for m in messages)
+        store_first = (
+            not agent.reads_session
+            and guard.expected_seq is None
+            and all(m.role != "tool" for m in messages)
+        )
         if store_first:
             target = self._unread(owner, session_id, messages)
         else:
-            target = await self._read(owner, session_id, messages, window)
+            target = await self._read(owner, session_id, messages, window, guard)
             yield TurnStarted(target.session_id, target.session_uuid)
 
         reply = _Reply()
@@ -283,16 +287,18 @@ class TurnService:
                 )
             )
 
-        stored: tuple[Session, list[Message], int] | None = None
+        stored: _Stored | None = None
         if store_first:
             if failure is None:
-                stored = await self._store(owner, target, fields, reply, unread=True)
+                stored = await self._store(owner, target, fields, reply, guard, unread=True)
             if stored is None:
                 # Not stored (or failed): read the session as a read-first turn would have,
                 # so its refusals come before anything is shown. The agent's reply stays good:
                 # it depends on the turn's own messages alone.
-                target = await self._read(owner, target.session_id, messages, window)
-            yield TurnStarted(target.session_id, stored[0].id if stored else target.session_uuid)
+                target = await self._read(owner, target.session_id, messages, window, guard)
+            yield (
+                stored.started() if stored else TurnStarted(target.session_id, target.session_uuid)
+            )
             for passed in held:
                 yield passed
         if failure is not None:
@@ -300,15 +306,13 @@ class TurnService:
             return
         if stored is None:
             try:
-                stored = await self._store(owner, target, fields, reply)
+                stored = await self._store(owner, target, fields, reply, guard)
+                if stored is None:  # deactivated, or changed, while the agent worked
+                    raise await self._why_not_stored(owner, target.session_id, guard)
             except Exception as exc:  # noqa: BLE001 - the API layer maps it (INTERNAL if unknown)
                 yield TurnFailed(exc)
                 return
-            if stored is None:  # deactivated while the agent worked
-                yield TurnFailed(session_inactive(target.session_id))
-                return
-        session, rows, count = stored
-        for last in reply.completed(session, rows, count, len(target.messages)):
+        for last in stored.events():
             yield last
 
     @staticmethod
@@ -334,10 +338,16 @@ class TurnService:
         return _Target(session_id, session_uuid_for(owner.user_id, session_id), None, [], messages)
 
     async def _read(
-        self, owner: Owner, session_id: str, messages: list[NewMessage], window: int
+        self,
+        owner: Owner,
+        session_id: str,
+        messages: list[NewMessage],
+        window: int,
+        guard: Guard,
     ) -> _Target:
-        """Reads the session before a turn (none yet: a new one), refuses an inactive one, and
-        checks the request's tool results against the calls the session waits for."""
+        """Reads the session before a turn (none yet: a new one), refuses an inactive one or
+        one whose seq is not the expected one (a new session's is 0), and checks the request's
+        tool results against the calls the session waits for."""
         session: Session | None = None
         tail: list[Message] = []
         if session_id:
@@ -353,12 +363,15 @@ class TurnService:
                     raise session_inactive(session_id)
         else:
             session_id = str(uuid.uuid4())
+        seq = session.seq if session else 0
+        if guard.expected_seq is not None and seq != guard.expected_seq:
+            raise session_changed(session_id, seq, guard.expected_seq)
         return _Target(
             session_id=session_id,
             session_uuid=session.id if session else session_uuid_for(owner.user_id, session_id),
             session=session,
             history=tail[-window:] if window else [],
-            messages=_answer_calls(messages, pending_calls(tail)),
+            messages=_answered(messages, pending_calls(tail)),
         )
 
     async def _store(
@@ -367,19 +380,44 @@ class TurnService:
         target: _Target,
         fields: SessionFields,
         reply: _Reply,
+        guard: Guard,
         *,
         unread: bool = False,
-    ) -> tuple[Session, list[Message], int] | None:
+    ) -> _Stored | None:
         """Stores a whole turn (the request's messages, then the agent's), creating the session
-        if it is new: one statement, so atomic and one round trip (see `store_turn` in
-        db/statements.py for how concurrent turns stay contiguous). None: nothing stored, the
-        session is inactive (or, `unread`, needs reading first)."""
+        if it is new: one statement, so atomic and one round trip (see `append_messages` in
+        db/statements.py for how concurrent turns stay contiguous). With a request id, the id
+        is recorded in it, with the answer. None: nothing stored, the session is inactive or
+        changed (or, `unread`, needs reading first)."""
+        answer = reply.answer(len(target.messages))
         async with self.db.work(owner) as uow:
-            return await uow.turns.store(
-                target.session_uuid,
-                target.session_id,
-                fields,
-                [*target.messages, *reply.finish()],
-                uow.new_user(),
-                unread=unread,
-            )
+            try:
+                stored = await uow.turns.store(
+                    target.session_uuid,
+                    target.session_id,
+                    fields,
+                    [*target.messages, *reply.finish()],
+                    uow.new_user(),
+                    unread=unread,
+                    expected_seq=guard.expected_seq,
+                    request=guard.request,
+                    extra=json.dumps(answer) if guard.request is not None else None,
+                )
+            except RequestIdTaken:
+                # A concurrent call with the same request id stored its turn first.
+                first = await recorded(uow, guard.request)
+                return _Stored.recorded(first.result) if first is not None else None
+        if stored is None:
+            return None
+        session, rows, count = stored
+        return _Stored(session, rows, count, answer)
+
+    async def _why_not_stored(self, owner: Owner, session_id: str, guard: Guard) -> DomainError:
+        """Why a read-first turn's store changed nothing: its session went inactive, or its seq
+        moved on from the expected one, while the agent worked."""
+        async with self.db.work(owner) as uow:
+            session = await uow.sessions.get(session_id)
+        expected = guard.expected_seq
+        if session is not None and expected is not None and session.seq != expected:
+            return session_changed(session_id, session.seq, expected)
+        return session_inactive(session_id)
