@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from concurrent.futures import Future
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import grpc
 import jwt
@@ -22,6 +22,9 @@ from agentsessions.v1 import (
 )
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
+
+if TYPE_CHECKING:
+    from agent_sessions.agents.tools.servers import ToolServers
 
 SECRET = "test-secret-" + uuid.uuid4().hex + uuid.uuid4().hex
 
@@ -164,3 +167,22 @@ class ThreadServer:
 def channel_to(port: int) -> Iterator[grpc.Channel]:
     with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
         yield channel
+
+
+def tool_server_status(servers: ToolServers) -> dict[str, str]:
+    """Each MCP server's state: `connected` or `unavailable`."""
+    return {
+        name: "connected" if servers.connected(name) else "unavailable" for name in servers.names
+    }
+
+
+async def wait_connected(servers: ToolServers, name: str, within: float) -> bool:
+    """Waits (polling) until the MCP server `name` is connected; whether it is within `within`
+    seconds."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within
+    while not servers.connected(name):
+        if loop.time() >= deadline:
+            return False
+        await asyncio.sleep(0.02)
+    return True

@@ -26,9 +26,11 @@ from agent_sessions.agents.base import (
     ToolResult,
     UsageReport,
 )
+from agent_sessions.agents.from_settings import build_registry
 from agent_sessions.agents.history import input_items
-from agent_sessions.agents.openai_agent import OpenAIAgent, retry_after_seconds
-from agent_sessions.agents.registry import build_registry
+from agent_sessions.agents.openai import agent as openai_agent
+from agent_sessions.agents.openai.agent import OpenAIAgent
+from agent_sessions.agents.openai.errors import retry_after_seconds
 from agent_sessions.errors import (
     ContextTooLong,
     DomainError,
@@ -619,7 +621,7 @@ def test_a_failed_turn_logs_its_usage(
     )
     with caplog.at_level(logging.WARNING, logger="agent_sessions"):
         fail_turn(settings_for(model_server.base_url), tools=[add])
-    records = [r for r in caplog.records if r.name == "agent_sessions.agents.openai_agent"]
+    records = [r for r in caplog.records if r.name == openai_agent.__name__]
     assert len(records) == 1 and records[0].levelno == logging.WARNING
     text = records[0].getMessage()
     assert "MODEL_UNAVAILABLE" in text and MODEL in text

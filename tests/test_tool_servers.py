@@ -11,17 +11,13 @@ from collections.abc import Awaitable, Callable, Iterator
 from typing import Any, TypeVar
 
 import pytest
-from agent_sessions.agents.tool_servers import (
-    McpServerConfig,
-    ToolServerLost,
-    ToolServers,
-    check_tool_allowlist,
-    display_url,
-    flatten_tool_output,
-    parse_mcp_servers,
-    parse_tool_allowlist,
-    shared_tool_names,
-)
+from agent_sessions.agents.redaction import display_url
+from agent_sessions.agents.tools.allowlist import check_tool_allowlist, parse_tool_allowlist
+from agent_sessions.agents.tools.config import McpServerConfig, parse_mcp_servers
+from agent_sessions.agents.tools.errors import ToolServerLost
+from agent_sessions.agents.tools.names import shared_tool_names
+from agent_sessions.agents.tools.output import flatten_tool_output
+from agent_sessions.agents.tools.servers import ToolServers
 from agent_sessions.errors import InvalidArgument, ToolUnavailable, Unavailable
 from agent_sessions.settings import SettingsError
 from agents import Agent, Runner, UserError, set_tracing_disabled
@@ -31,6 +27,7 @@ from agents.testing import ScriptedModel, assistant_message, function_call
 from mcp.types import TextContent
 
 from tests.fakes.mcp_server import FAIL_MESSAGE, FakeMcpServer
+from tests.support import tool_server_status, wait_connected
 
 TOKEN = "tok-0123456789-secret"
 QUERY_SECRET = "q-9876543210-secret"
@@ -234,7 +231,7 @@ def test_allowlist_syntax_errors(value: str, expected: str) -> None:
 def test_nothing_configured() -> None:
     async def main() -> None:
         async with ToolServers() as servers:
-            assert servers.names == () and servers.status() == {}
+            assert servers.names == () and tool_server_status(servers) == {}
             assert servers.servers_for(None) == [] and servers.servers_for("none") == []
 
     run(main)
@@ -260,10 +257,10 @@ def test_check_allowlist_against_the_configured_servers() -> None:
         check_tool_allowlist("files", [], field="session.server_tools")
     assert caught.value.field == "session.server_tools"
     servers = ToolServers([McpServerConfig("files", "http://127.0.0.1:1/mcp")])
-    assert servers.known("files") and not servers.known("web")
-    assert servers.check_allowlist(" files/add ") == "files/add"
+    assert "files" in servers.names and "web" not in servers.names
+    assert check_tool_allowlist(" files/add ", servers.names) == "files/add"
     with pytest.raises(InvalidArgument):
-        servers.check_allowlist("web")
+        check_tool_allowlist("web", servers.names)
 
 
 # -- tool outputs ---------------------------------------------------------------------------------
@@ -297,7 +294,7 @@ def test_connects_lists_tools_once_and_serves_them_from_the_cache(
 ) -> None:
     async def main() -> None:
         async with quick([McpServerConfig("files", mcp_server.url)]) as servers:
-            assert servers.status() == {"files": "connected"}
+            assert tool_server_status(servers) == {"files": "connected"}
             assert mcp_server.list_tools_calls == 1  # at connect, to fill the cache
             (view,) = servers.servers_for(None)
             assert view.name == "files"
@@ -366,7 +363,7 @@ def test_a_slow_listing_keeps_the_list_turns_had() -> None:
                 (next_turn,) = servers.servers_for(None)
                 # Served from the cache; a listing of its own would hang for a minute.
                 assert await asyncio.wait_for(tool_names(next_turn), 10) == ALL_TOOLS
-                assert servers.status() == {"files": "connected"}
+                assert tool_server_status(servers) == {"files": "connected"}
 
         run(main)
         fake.list_delay = 0.0
@@ -386,7 +383,7 @@ def test_servers_offering_one_tool_name_are_named_in_a_warning_at_start(
     async def main() -> None:
         configs = [McpServerConfig(name, mcp_server.url) for name in ("files", "copy")]
         async with quick(configs) as servers:
-            assert servers.status() == {"files": "connected", "copy": "connected"}
+            assert tool_server_status(servers) == {"files": "connected", "copy": "connected"}
 
     caplog.set_level(logging.WARNING, logger="agent_sessions")
     run(main)
@@ -421,7 +418,7 @@ def test_wrong_token_leaves_the_server_unavailable_and_is_never_logged(
         async def main() -> None:
             config = McpServerConfig("files", url, {"Authorization": f"Bearer {wrong}"})
             async with quick([config]) as servers:
-                assert servers.status() == {"files": "unavailable"}
+                assert tool_server_status(servers) == {"files": "unavailable"}
                 with pytest.raises(ToolUnavailable) as caught:
                     servers.servers_for("files")
                 assert wrong not in str(caught.value)
@@ -477,7 +474,7 @@ def test_down_at_start_fails_only_turns_that_need_it_then_comes_back(
         await servers.start()
         try:
             assert time.monotonic() - started < 3
-            assert servers.status() == {"files": "unavailable", "web": "connected"}
+            assert tool_server_status(servers) == {"files": "unavailable", "web": "connected"}
             for allow in (None, "", "files", "files/add", "web,files/echo"):
                 with pytest.raises(ToolUnavailable) as caught:
                     servers.servers_for(allow)
@@ -492,7 +489,7 @@ def test_down_at_start_fails_only_turns_that_need_it_then_comes_back(
             assert await call_text(web, "add", {"a": 20, "b": 22}) == "42"
 
             down.start()  # the same ToolServers picks it up, no restart
-            assert await servers.wait_connected("files", 10)
+            assert await wait_connected(servers, "files", 10)
             files, _ = servers.servers_for(None)
             assert await call_text(files, "add", {"a": 1, "b": 2}) == "3"
         finally:
@@ -518,7 +515,7 @@ def test_drop_found_by_a_failed_call_then_reconnected(mcp_server: FakeMcpServer)
                 await view.call_tool("add", {"a": 1, "b": 1})
             assert isinstance(caught.value, ToolUnavailable)
             assert caught.value.reason == "TOOL_UNAVAILABLE"
-            assert servers.status() == {"files": "unavailable"}
+            assert tool_server_status(servers) == {"files": "unavailable"}
             with pytest.raises(ToolUnavailable):
                 servers.servers_for("files")
             assert servers.servers_for("none") == []
@@ -527,7 +524,7 @@ def test_drop_found_by_a_failed_call_then_reconnected(mcp_server: FakeMcpServer)
                 await view.list_tools()
 
             mcp_server.start()
-            assert await servers.wait_connected("files", 10)
+            assert await wait_connected(servers, "files", 10)
             (view,) = servers.servers_for("files")
             assert await call_text(view, "add", {"a": 2, "b": 2}) == "4"
 
@@ -539,7 +536,7 @@ def test_drop_found_by_the_periodic_probe(mcp_server: FakeMcpServer) -> None:
         servers = quick([McpServerConfig("files", mcp_server.url)], probe_interval=0.1)
         async with servers:
             await asyncio.sleep(0.35)  # a few probes of a healthy server change nothing
-            assert servers.status() == {"files": "connected"}
+            assert tool_server_status(servers) == {"files": "connected"}
             mcp_server.stop()
             deadline = time.monotonic() + 5
             while servers.connected("files"):
@@ -548,7 +545,7 @@ def test_drop_found_by_the_periodic_probe(mcp_server: FakeMcpServer) -> None:
             with pytest.raises(ToolUnavailable):
                 servers.servers_for(None)
             mcp_server.start()
-            assert await servers.wait_connected("files", 10)
+            assert await wait_connected(servers, "files", 10)
             (view,) = servers.servers_for(None)
             assert await call_text(view, "echo", {"text": "back"}) == "back"
 
@@ -572,7 +569,7 @@ def test_close_is_clean(mcp_server: FakeMcpServer, caplog: pytest.LogCaptureFixt
         await servers.close()
         assert time.monotonic() - started < 2
         await servers.close()  # idempotent
-        assert servers.status() == {"files": "unavailable", "off": "unavailable"}
+        assert tool_server_status(servers) == {"files": "unavailable", "off": "unavailable"}
         with pytest.raises(ToolUnavailable):
             servers.servers_for("files")
         await ToolServers([McpServerConfig("x", down.url)]).close()  # never started

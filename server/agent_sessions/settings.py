@@ -151,7 +151,7 @@ class Settings:
     # Whether the SDK exports traces (to OpenAI's trace ingest); off unless an operator asks.
     tracing: bool = False
     # AGENT_SESSIONS_MCP_SERVERS as given (a JSON list; its headers are secrets): parsed and
-    # checked by `agents.tool_servers.parse_mcp_servers` before anything starts.
+    # checked by `agents.tools.config.parse_mcp_servers` before anything starts.
     mcp_servers: str = field(default="", repr=False)
     # The longest a server tool (an MCP call) may run before it is stopped.
     tool_timeout: float = 60.0

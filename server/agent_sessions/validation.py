@@ -142,7 +142,11 @@ def new_message(
     )
 
 
-TOOL_NAME_PATTERN: Final = re.compile(r"[A-Za-z0-9_-]{1,64}")
+# A name as model APIs take a function's: a caller tool's, and an MCP server's (sessions write it
+# in `server_tools` beside tool names, and the SDK can prefix its tools' names with it).
+TOOL_NAME_MAX: Final = 64
+TOOL_NAME_PATTERN: Final = re.compile(rf"[A-Za-z0-9_-]{{1,{TOOL_NAME_MAX}}}")
+TOOL_NAME_RULE: Final = f"1 to {TOOL_NAME_MAX} letters, digits, '_' or '-'"
 MAX_TOOLS: Final = 128
 MAX_TOOL_DESCRIPTION: Final = 4_096
 
@@ -156,7 +160,7 @@ def caller_tools(tools: list[CallerTool]) -> list[CallerTool]:
         if not TOOL_NAME_PATTERN.fullmatch(tool.name):
             raise InvalidArgument(
                 f"tools[{i}].name",
-                "must be 1 to 64 letters, digits, '_' or '-' (pattern ^[A-Za-z0-9_-]{1,64}$)",
+                f"must be {TOOL_NAME_RULE} (pattern ^{TOOL_NAME_PATTERN.pattern}$)",
             )
         if tool.name in seen:
             raise InvalidArgument(f"tools[{i}].name", f"declares {tool.name!r} twice")

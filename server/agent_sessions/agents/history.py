@@ -1,6 +1,6 @@
 """A session's messages as the OpenAI Agents SDK's input items, free of orphans.
 
-Stored rows (CONTRACT §6): a tool call is an `assistant` row with `tool_call_id`, `tool_name` and
+Stored rows: a tool call is an `assistant` row with `tool_call_id`, `tool_name` and
 the arguments' JSON as `content`; its result is a `tool` row with the same `tool_call_id`. Chat
 Completions refuses a call without its result and a result without its call (400), and the
 history window (the last N messages, chosen by the turn service) can cut a pair apart, so the

@@ -22,7 +22,7 @@ from grpc_reflection.v1alpha import reflection, reflection_pb2_grpc
 from grpc_reflection.v1alpha._async import ReflectionServicer
 
 from agent_sessions.agents import Agent, AgentRegistry
-from agent_sessions.agents.registry import build_registry, tool_server_names
+from agent_sessions.agents.from_settings import build_registry, tool_server_names
 from agent_sessions.api.guard import Guard, Registrar
 from agent_sessions.api.servicers import MessageServicer, SessionServicer
 from agent_sessions.auth import TokenVerifier

@@ -9,7 +9,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from agent_sessions.agents.registry import tool_server_names
+from agent_sessions.agents.from_settings import tool_server_names
 from agent_sessions.ops import envoy
 from agent_sessions.ops.health import wait_rest_ready_async
 from agent_sessions.ops.postgres import start_postgres, stop_postgres

@@ -11,7 +11,7 @@ import sys
 from collections.abc import Callable
 from urllib.parse import urlsplit, urlunsplit
 
-from agent_sessions.agents.registry import tool_server_names
+from agent_sessions.agents.from_settings import tool_server_names
 from agent_sessions.ops.health import wait_grpc_serving_async
 from agent_sessions.ops.supervisor import Supervisor
 from agent_sessions.settings import PREFIX, Settings

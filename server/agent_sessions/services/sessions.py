@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from agent_sessions import validation as v
-from agent_sessions.agents.tool_servers import check_tool_allowlist, parse_tool_allowlist
+from agent_sessions.agents.tools.allowlist import check_tool_allowlist, parse_tool_allowlist
 from agent_sessions.db.rows import from_json
 from agent_sessions.db.uow import Database
 from agent_sessions.domain import (
