@@ -21,6 +21,8 @@ TIME_RE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$")
 UUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 MOCK = "This is a mock response to: "
 SESSION_KEYS = {
+    "etag",
+    "seq",
     "id",
     "session_id",
     "session_name",
@@ -34,6 +36,8 @@ SESSION_KEYS = {
     "model",
 }
 MESSAGE_KEYS = {
+    "etag",
+    "seq",
     "id",
     "session_id",
     "session_uuid",

@@ -79,7 +79,8 @@ def test_list_pages_read_an_index_not_the_table(db: Any) -> None:
         )
         plan_json = analyzed.fetchone()[0][0]
         assert (
-            db.execute(q.turn_context(history=False), params).fetchall()[0][12] is None
+            db.execute(q.turn_context(history=False), params).fetchall()[0][len(q.SESSION_COLUMNS)]
+            is None
         )  # no message
 
         def rows_read(node: dict[str, Any]) -> int:
@@ -98,6 +99,7 @@ def test_prebuilt_statements_only_take_owner_scoped_parameters() -> None:
     from itertools import product
 
     from agent_sessions.db import statements as q
+    from agent_sessions.domain import SESSION_TEXT_FIELDS
 
     statements = {
         name: value
@@ -108,16 +110,29 @@ def test_prebuilt_statements_only_take_owner_scoped_parameters() -> None:
     for build, keywords in (
         (q.list_messages, ("descending", "after")),
         (q.turn_context, ("history",)),
-        (q.store_turn, ("with_user", "unread")),
-        (q.create_session, ("with_user",)),
+        (
+            q.append_messages,
+            ("with_user", "create", "active_only", "unread", "expected_seq", "request"),
+        ),
+        (q.create_session, ("with_user", "request")),
+        (q.create_message, ("expected_seq", "request")),
+        (q.delete_message, ("etag", "request")),
+        (q.delete_session, ("etag", "request")),
+        (q.clear_messages, ("request",)),
         (q.list_sessions, ("is_active", "agent_name", "after")),
         (q.count_sessions, ("is_active", "agent_name")),
     ):
         for shape in product((False, True), repeat=len(keywords)):
             chosen = dict(zip(keywords, shape, strict=True))
             statements[f"{build.__name__}{chosen}"] = build(**chosen)
-    statements["update_session"] = q.update_session(frozenset(q.SESSION_TEXT_FIELDS))
-    statements["update_message"] = q.update_message(frozenset(q.MESSAGE_FIELDS))
+    for shape in product((False, True), repeat=2):
+        chosen = dict(zip(("etag", "request"), shape, strict=True))
+        statements[f"update_session{chosen}"] = q.update_session(
+            frozenset(SESSION_TEXT_FIELDS), **chosen
+        )
+        statements[f"update_message{chosen}"] = q.update_message(
+            frozenset(q.MESSAGE_FIELDS), **chosen
+        )
     assert len(statements) > 20
     for name, statement in statements.items():
         parameters = set(re.findall(r"%\((\w+)\)s", statement))

@@ -157,6 +157,8 @@ class Settings:
     tool_timeout: float = 60.0
     # The workers' event loop: uvloop (measured faster, `make bench`) or the standard asyncio.
     event_loop: str = "uvloop"
+    # How long a request id (and the answer it replays) is kept after its write, in seconds.
+    request_id_ttl: int = 86_400
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -235,6 +237,7 @@ class Settings:
             mcp_servers=_get(env, "MCP_SERVERS"),
             tool_timeout=_seconds(env, "TOOL_TIMEOUT", d.tool_timeout, 3600.0),
             event_loop=_choice(env, "EVENT_LOOP", ("uvloop", "asyncio")),
+            request_id_ttl=_int(env, "REQUEST_ID_TTL", d.request_id_ttl, 1, 365 * 86_400),
         )
 
     @property

@@ -2,28 +2,35 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from functools import cache
 from typing import Any
 
+import grpc
 from agentsessions.v1 import message_service_pb2 as msg_pb
 from agentsessions.v1 import resources_pb2 as res_pb
 from agentsessions.v1 import session_service_pb2 as ses_pb
 from google.protobuf import json_format, timestamp_pb2
 
+from agent_sessions import validation as v
 from agent_sessions.domain import (
     ROLES,
     SESSION_TEXT_FIELDS,
     CallerTool,
+    Guard,
     Message,
     NewMessage,
+    RequestKey,
     Session,
     SessionFields,
     TurnRequest,
     TurnResult,
 )
+from agent_sessions.errors import InvalidArgument
 
+Context = grpc.aio.ServicerContext[Any, Any]
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 MICROSECOND = timedelta(microseconds=1)
 ROLE_NUMBER = {name: i + 1 for i, name in enumerate(ROLES)}
@@ -78,6 +85,8 @@ def _fill_session(proto: res_pb.Session, session: Session) -> res_pb.Session:
         value = getattr(session, name)
         if value is not None:
             setattr(proto, name, value)
+    proto.seq = session.seq
+    proto.etag = session.etag
     return proto
 
 
@@ -144,6 +153,8 @@ def _fill_message(proto: res_pb.Message, message: Message) -> res_pb.Message:
         proto.tool_name = message.tool_name
     if message.extra_data is not None:
         proto.extra_data = message.extra_data
+    proto.seq = message.seq
+    proto.etag = message.etag
     return proto
 
 
@@ -183,6 +194,26 @@ def message_page(
     return page
 
 
+def message_batch(
+    messages: Sequence[Message], session_id: str
+) -> msg_pb.BatchCreateMessagesResponse:
+    """Stored messages of one session, as BatchCreateMessages answers."""
+    response = msg_pb.BatchCreateMessagesResponse()
+    add = response.messages.add
+    for message in messages:
+        _fill_message(
+            add(
+                id=str(message.id),
+                session_id=session_id,
+                session_uuid=str(message.session_uuid),
+                role=ROLE_NUMBER[message.role],
+                content=message.content,
+            ),
+            message,
+        )
+    return response
+
+
 def new_message(m: Any) -> NewMessage:
     """A CreateMessageRequest or ConversationMessage as a message to check and store."""
     return NewMessage(
@@ -194,9 +225,10 @@ def new_message(m: Any) -> NewMessage:
     )
 
 
-def turn_request(request: Any) -> TurnRequest:
+def turn_request(request: Any, context: Context) -> TurnRequest:
     """A ConversationRequest or ConverseRequest as a turn request."""
     return TurnRequest(
+        guard=guard(request, context),
         messages=[new_message(m) for m in request.messages],
         session_id=request.session_id,
         session=session_fields(request),
@@ -244,3 +276,49 @@ def conversation_response(result: TurnResult) -> ses_pb.ConversationResponse:
             total_tokens=result.usage.total_tokens,
         ),
     )
+
+
+def _header(context: Context, name: str) -> str:
+    """A request header (Envoy passes REST headers on as gRPC metadata); '' when absent."""
+    for key, value in context.invocation_metadata() or ():
+        if key == name:
+            return str(value)
+    return ""
+
+
+def _one_of(request: Any, context: Context, field: str, header: str) -> str:
+    """A value the body (or gRPC field) or a header may carry; both, different: refused."""
+    given, sent = getattr(request, field), _header(context, header)
+    if given and sent and given != sent:
+        raise InvalidArgument(
+            field, f"differs from the {header} header; send one of them, or the same value in both"
+        )
+    return given or sent
+
+
+def guard(request: Any, context: Context) -> Guard:
+    """A write request's request id (`request_id` or Idempotency-Key), the etag it expects
+    (`etag` or If-Match, where the request has one) and the session seq it expects.
+
+    The request id's fingerprint hashes the method (the request type) and the request's
+    fields, the request id aside and header values folded in: the same call sent again, over
+    gRPC or REST, hashes the same; any other request under the id does not."""
+    fields = request.DESCRIPTOR.fields_by_name
+    request_id = _one_of(request, context, "request_id", "idempotency-key")
+    etag = _one_of(request, context, "etag", "if-match") if "etag" in fields else ""
+    expected_seq = (
+        request.expected_seq
+        if "expected_seq" in fields and request.HasField("expected_seq")
+        else None
+    )
+    key = None
+    if request_id:
+        same = type(request)()
+        same.CopyFrom(request)
+        same.request_id = ""
+        if etag:
+            same.etag = etag
+        name = request.DESCRIPTOR.full_name
+        digest = hashlib.sha256(name.encode() + b"\0" + same.SerializeToString(deterministic=True))
+        key = RequestKey(v.uuid_value("request_id", request_id), name, digest.digest())
+    return Guard(key, etag or None, expected_seq)

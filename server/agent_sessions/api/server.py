@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import logging
 import secrets
@@ -27,6 +28,7 @@ from agent_sessions.api.guard import Guard, Registrar
 from agent_sessions.api.servicers import MessageServicer, SessionServicer
 from agent_sessions.auth import TokenVerifier
 from agent_sessions.db.engine import open_pool
+from agent_sessions.db.maintenance import keep_sweeping
 from agent_sessions.db.uow import Database, Pool
 from agent_sessions.services import MessageService, SessionService, TurnService
 from agent_sessions.services.pagination import PageTokens
@@ -77,10 +79,11 @@ async def start(settings: Settings, agent: Agent | None = None) -> RunningServer
     async with AsyncExitStack() as resources:
         pool = await open_pool(settings.database_url, settings.db_pool_size, settings.workers)
         resources.push_async_callback(pool.close)
+        resources.push_async_callback(_cancelled, asyncio.create_task(keep_sweeping(pool)))
         agents = AgentRegistry.single(agent) if agent is not None else build_registry(settings)
         resources.push_async_callback(agents.aclose)
         await agents.start()
-        server, health = _build_server(settings, Database(pool), agents)
+        server, health = _build_server(settings, Database(pool, settings.request_id_ttl), agents)
         port = server.add_insecure_port(f"{settings.grpc_host}:{settings.grpc_port}")
         if port == 0:
             raise OSError(f"cannot listen on {settings.grpc_host}:{settings.grpc_port}")
@@ -91,6 +94,12 @@ async def start(settings: Settings, agent: Agent | None = None) -> RunningServer
     raise AssertionError("unreachable")  # for mypy: the block returns or raises
 
 
+async def _cancelled(task: asyncio.Task[None]) -> None:
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+
 def _build_server(
     settings: Settings, db: Database, agents: AgentRegistry
 ) -> tuple[grpc.aio.Server, HealthServicer]:
@@ -99,7 +108,7 @@ def _build_server(
     tool_servers = tool_server_names(settings)
     sessions = SessionService(db, tokens, tool_servers)
     turns = TurnService(db, agents, settings.history_window, tool_servers)
-    messages = MessageService(db, tokens)
+    messages = MessageService(db, tokens, tool_servers)
     server = grpc.aio.server(
         # Several worker processes bind the same port; the kernel spreads connections.
         options=[

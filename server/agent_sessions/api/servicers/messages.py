@@ -48,8 +48,25 @@ class MessageServicer(msg_grpc.MessageServiceServicer):
             request.tool_call_id,
             request.tool_name,
             c.optional(request, "extra_data"),
+            c.guard(request, context),
         )
         return c.message_proto(message, request.session_id)
+
+    async def BatchCreateMessages(
+        self, request: msg_pb.BatchCreateMessagesRequest, context: Context
+    ) -> msg_pb.BatchCreateMessagesResponse:
+        create = None
+        if request.HasField("create_session"):
+            new = request.create_session
+            create = (c.session_fields(new), c.optional(new, "is_active"))
+        stored = await self.messages.create_batch(
+            current_owner(),
+            request.session_id,
+            [c.new_message(m) for m in request.messages],
+            create,
+            c.guard(request, context),
+        )
+        return c.message_batch(stored, request.session_id)
 
     async def GetMessage(
         self, request: msg_pb.GetMessageRequest, context: Context
@@ -65,17 +82,22 @@ class MessageServicer(msg_grpc.MessageServiceServicer):
             request.session_id,
             request.message_id,
             c.present(request, UPDATABLE_FIELDS),
+            c.guard(request, context),
         )
         return c.message_proto(message, request.session_id)
 
     async def DeleteMessage(
         self, request: msg_pb.DeleteMessageRequest, context: Context
     ) -> empty_pb2.Empty:
-        await self.messages.delete(current_owner(), request.session_id, request.message_id)
+        await self.messages.delete(
+            current_owner(), request.session_id, request.message_id, c.guard(request, context)
+        )
         return empty_pb2.Empty()
 
     async def ClearMessages(
         self, request: msg_pb.ClearMessagesRequest, context: Context
     ) -> msg_pb.ClearMessagesResponse:
-        deleted = await self.messages.clear(current_owner(), request.session_id)
+        deleted = await self.messages.clear(
+            current_owner(), request.session_id, c.guard(request, context)
+        )
         return msg_pb.ClearMessagesResponse(deleted_count=deleted)

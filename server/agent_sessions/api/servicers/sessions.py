@@ -59,6 +59,7 @@ class SessionServicer(ses_grpc.SessionServiceServicer):
             request.session_id,
             c.session_fields(request),
             c.optional(request, "is_active"),
+            c.guard(request, context),
         )
         return c.session_proto(session)
 
@@ -71,25 +72,31 @@ class SessionServicer(ses_grpc.SessionServiceServicer):
         self, request: ses_pb.UpdateSessionRequest, context: Context
     ) -> res_pb.Session:
         changes = c.present(request, UPDATABLE_FIELDS)
-        session = await self.sessions.update(current_owner(), request.session_id, changes)
+        session = await self.sessions.update(
+            current_owner(), request.session_id, changes, c.guard(request, context)
+        )
         return c.session_proto(session)
 
     async def DeleteSession(
         self, request: ses_pb.DeleteSessionRequest, context: Context
     ) -> empty_pb2.Empty:
-        await self.sessions.delete(current_owner(), request.session_id)
+        await self.sessions.delete(current_owner(), request.session_id, c.guard(request, context))
         return empty_pb2.Empty()
 
     async def ActivateSession(
         self, request: ses_pb.ActivateSessionRequest, context: Context
     ) -> res_pb.Session:
-        session = await self.sessions.set_active(current_owner(), request.session_id, True)
+        session = await self.sessions.set_active(
+            current_owner(), request.session_id, True, c.guard(request, context)
+        )
         return c.session_proto(session)
 
     async def DeactivateSession(
         self, request: ses_pb.DeactivateSessionRequest, context: Context
     ) -> res_pb.Session:
-        session = await self.sessions.set_active(current_owner(), request.session_id, False)
+        session = await self.sessions.set_active(
+            current_owner(), request.session_id, False, c.guard(request, context)
+        )
         return c.session_proto(session)
 
     async def Conversation(
@@ -97,7 +104,9 @@ class SessionServicer(ses_grpc.SessionServiceServicer):
     ) -> ses_pb.ConversationResponse:
         """The turn's events folded into one answer."""
         result: TurnResult | None = None
-        async with aclosing(self.turns.run(current_owner(), c.turn_request(request))) as events:
+        async with aclosing(
+            self.turns.run(current_owner(), c.turn_request(request, context))
+        ) as events:
             async for event in events:
                 if isinstance(event, TurnFailed):
                     raise event.error
@@ -120,7 +129,9 @@ class SessionServicer(ses_grpc.SessionServiceServicer):
             return ses_pb.ConverseEvent(seq=seq, **kwargs)
 
         session_id = ""
-        async with aclosing(self.turns.run(current_owner(), c.turn_request(request))) as events:
+        async with aclosing(
+            self.turns.run(current_owner(), c.turn_request(request, context))
+        ) as events:
             async for item in events:
                 if isinstance(item, TextDelta):
                     yield event(delta=ses_pb.ConverseDelta(text=item.text))

@@ -48,6 +48,11 @@ class MessageServiceStub:
                 request_serializer=agentsessions_dot_v1_dot_message__service__pb2.CreateMessageRequest.SerializeToString,
                 response_deserializer=agentsessions_dot_v1_dot_resources__pb2.Message.FromString,
                 _registered_method=True)
+        self.BatchCreateMessages = channel.unary_unary(
+                '/agentsessions.v1.MessageService/BatchCreateMessages',
+                request_serializer=agentsessions_dot_v1_dot_message__service__pb2.BatchCreateMessagesRequest.SerializeToString,
+                response_deserializer=agentsessions_dot_v1_dot_message__service__pb2.BatchCreateMessagesResponse.FromString,
+                _registered_method=True)
         self.GetMessage = channel.unary_unary(
                 '/agentsessions.v1.MessageService/GetMessage',
                 request_serializer=agentsessions_dot_v1_dot_message__service__pb2.GetMessageRequest.SerializeToString,
@@ -84,6 +89,14 @@ class MessageServiceServicer:
 
     def CreateMessage(self, request, context):
         """Appends one message to a session (inactive sessions accept messages too).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def BatchCreateMessages(self, request, context):
+        """Appends up to 100 messages to a session in one transaction: all or none, consecutive in the
+        session's order whatever other writers do.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -129,6 +142,11 @@ def add_MessageServiceServicer_to_server(servicer, server):
                     servicer.CreateMessage,
                     request_deserializer=agentsessions_dot_v1_dot_message__service__pb2.CreateMessageRequest.FromString,
                     response_serializer=agentsessions_dot_v1_dot_resources__pb2.Message.SerializeToString,
+            ),
+            'BatchCreateMessages': grpc.unary_unary_rpc_method_handler(
+                    servicer.BatchCreateMessages,
+                    request_deserializer=agentsessions_dot_v1_dot_message__service__pb2.BatchCreateMessagesRequest.FromString,
+                    response_serializer=agentsessions_dot_v1_dot_message__service__pb2.BatchCreateMessagesResponse.SerializeToString,
             ),
             'GetMessage': grpc.unary_unary_rpc_method_handler(
                     servicer.GetMessage,
@@ -207,6 +225,33 @@ class MessageService:
             '/agentsessions.v1.MessageService/CreateMessage',
             agentsessions_dot_v1_dot_message__service__pb2.CreateMessageRequest.SerializeToString,
             agentsessions_dot_v1_dot_resources__pb2.Message.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def BatchCreateMessages(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/agentsessions.v1.MessageService/BatchCreateMessages',
+            agentsessions_dot_v1_dot_message__service__pb2.BatchCreateMessagesRequest.SerializeToString,
+            agentsessions_dot_v1_dot_message__service__pb2.BatchCreateMessagesResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -23,7 +23,7 @@ system: Role
 tool: Role
 
 class Session(_message.Message):
-    __slots__ = ("id", "session_id", "session_name", "description", "is_active", "user_id", "agent_name", "agent_instructions", "created_at", "updated_at", "model", "server_tools")
+    __slots__ = ("id", "session_id", "session_name", "description", "is_active", "user_id", "agent_name", "agent_instructions", "created_at", "updated_at", "model", "server_tools", "etag", "seq")
     ID_FIELD_NUMBER: _ClassVar[int]
     SESSION_ID_FIELD_NUMBER: _ClassVar[int]
     SESSION_NAME_FIELD_NUMBER: _ClassVar[int]
@@ -36,6 +36,8 @@ class Session(_message.Message):
     UPDATED_AT_FIELD_NUMBER: _ClassVar[int]
     MODEL_FIELD_NUMBER: _ClassVar[int]
     SERVER_TOOLS_FIELD_NUMBER: _ClassVar[int]
+    ETAG_FIELD_NUMBER: _ClassVar[int]
+    SEQ_FIELD_NUMBER: _ClassVar[int]
     id: str
     session_id: str
     session_name: str
@@ -48,10 +50,12 @@ class Session(_message.Message):
     updated_at: _timestamp_pb2.Timestamp
     model: str
     server_tools: str
-    def __init__(self, id: _Optional[str] = ..., session_id: _Optional[str] = ..., session_name: _Optional[str] = ..., description: _Optional[str] = ..., is_active: _Optional[bool] = ..., user_id: _Optional[str] = ..., agent_name: _Optional[str] = ..., agent_instructions: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., model: _Optional[str] = ..., server_tools: _Optional[str] = ...) -> None: ...
+    etag: str
+    seq: int
+    def __init__(self, id: _Optional[str] = ..., session_id: _Optional[str] = ..., session_name: _Optional[str] = ..., description: _Optional[str] = ..., is_active: _Optional[bool] = ..., user_id: _Optional[str] = ..., agent_name: _Optional[str] = ..., agent_instructions: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., model: _Optional[str] = ..., server_tools: _Optional[str] = ..., etag: _Optional[str] = ..., seq: _Optional[int] = ...) -> None: ...
 
 class Message(_message.Message):
-    __slots__ = ("id", "session_id", "session_uuid", "role", "content", "tool_call_id", "tool_name", "extra_data", "created_at", "updated_at")
+    __slots__ = ("id", "session_id", "session_uuid", "role", "content", "tool_call_id", "tool_name", "extra_data", "created_at", "updated_at", "etag", "seq")
     ID_FIELD_NUMBER: _ClassVar[int]
     SESSION_ID_FIELD_NUMBER: _ClassVar[int]
     SESSION_UUID_FIELD_NUMBER: _ClassVar[int]
@@ -62,6 +66,8 @@ class Message(_message.Message):
     EXTRA_DATA_FIELD_NUMBER: _ClassVar[int]
     CREATED_AT_FIELD_NUMBER: _ClassVar[int]
     UPDATED_AT_FIELD_NUMBER: _ClassVar[int]
+    ETAG_FIELD_NUMBER: _ClassVar[int]
+    SEQ_FIELD_NUMBER: _ClassVar[int]
     id: str
     session_id: str
     session_uuid: str
@@ -72,4 +78,6 @@ class Message(_message.Message):
     extra_data: str
     created_at: _timestamp_pb2.Timestamp
     updated_at: _timestamp_pb2.Timestamp
-    def __init__(self, id: _Optional[str] = ..., session_id: _Optional[str] = ..., session_uuid: _Optional[str] = ..., role: _Optional[_Union[Role, str]] = ..., content: _Optional[str] = ..., tool_call_id: _Optional[str] = ..., tool_name: _Optional[str] = ..., extra_data: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    etag: str
+    seq: int
+    def __init__(self, id: _Optional[str] = ..., session_id: _Optional[str] = ..., session_uuid: _Optional[str] = ..., role: _Optional[_Union[Role, str]] = ..., content: _Optional[str] = ..., tool_call_id: _Optional[str] = ..., tool_name: _Optional[str] = ..., extra_data: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., etag: _Optional[str] = ..., seq: _Optional[int] = ...) -> None: ...

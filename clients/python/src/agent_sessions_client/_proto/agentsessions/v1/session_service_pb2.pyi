@@ -34,7 +34,7 @@ class ListSessionsResponse(_message.Message):
     def __init__(self, sessions: _Optional[_Iterable[_Union[_resources_pb2.Session, _Mapping]]] = ..., next_page_token: _Optional[str] = ..., total_size: _Optional[int] = ...) -> None: ...
 
 class CreateSessionRequest(_message.Message):
-    __slots__ = ("session_id", "session_name", "description", "agent_name", "agent_instructions", "is_active", "model", "server_tools")
+    __slots__ = ("session_id", "session_name", "description", "agent_name", "agent_instructions", "is_active", "model", "server_tools", "request_id")
     SESSION_ID_FIELD_NUMBER: _ClassVar[int]
     SESSION_NAME_FIELD_NUMBER: _ClassVar[int]
     DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
@@ -43,6 +43,7 @@ class CreateSessionRequest(_message.Message):
     IS_ACTIVE_FIELD_NUMBER: _ClassVar[int]
     MODEL_FIELD_NUMBER: _ClassVar[int]
     SERVER_TOOLS_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     session_id: str
     session_name: str
     description: str
@@ -51,7 +52,8 @@ class CreateSessionRequest(_message.Message):
     is_active: bool
     model: str
     server_tools: str
-    def __init__(self, session_id: _Optional[str] = ..., session_name: _Optional[str] = ..., description: _Optional[str] = ..., agent_name: _Optional[str] = ..., agent_instructions: _Optional[str] = ..., is_active: _Optional[bool] = ..., model: _Optional[str] = ..., server_tools: _Optional[str] = ...) -> None: ...
+    request_id: str
+    def __init__(self, session_id: _Optional[str] = ..., session_name: _Optional[str] = ..., description: _Optional[str] = ..., agent_name: _Optional[str] = ..., agent_instructions: _Optional[str] = ..., is_active: _Optional[bool] = ..., model: _Optional[str] = ..., server_tools: _Optional[str] = ..., request_id: _Optional[str] = ...) -> None: ...
 
 class GetSessionRequest(_message.Message):
     __slots__ = ("session_id",)
@@ -60,7 +62,7 @@ class GetSessionRequest(_message.Message):
     def __init__(self, session_id: _Optional[str] = ...) -> None: ...
 
 class UpdateSessionRequest(_message.Message):
-    __slots__ = ("session_id", "session_name", "description", "agent_name", "agent_instructions", "is_active", "model", "server_tools")
+    __slots__ = ("session_id", "session_name", "description", "agent_name", "agent_instructions", "is_active", "model", "server_tools", "request_id", "etag")
     SESSION_ID_FIELD_NUMBER: _ClassVar[int]
     SESSION_NAME_FIELD_NUMBER: _ClassVar[int]
     DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
@@ -69,6 +71,8 @@ class UpdateSessionRequest(_message.Message):
     IS_ACTIVE_FIELD_NUMBER: _ClassVar[int]
     MODEL_FIELD_NUMBER: _ClassVar[int]
     SERVER_TOOLS_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    ETAG_FIELD_NUMBER: _ClassVar[int]
     session_id: str
     session_name: str
     description: str
@@ -77,25 +81,39 @@ class UpdateSessionRequest(_message.Message):
     is_active: bool
     model: str
     server_tools: str
-    def __init__(self, session_id: _Optional[str] = ..., session_name: _Optional[str] = ..., description: _Optional[str] = ..., agent_name: _Optional[str] = ..., agent_instructions: _Optional[str] = ..., is_active: _Optional[bool] = ..., model: _Optional[str] = ..., server_tools: _Optional[str] = ...) -> None: ...
+    request_id: str
+    etag: str
+    def __init__(self, session_id: _Optional[str] = ..., session_name: _Optional[str] = ..., description: _Optional[str] = ..., agent_name: _Optional[str] = ..., agent_instructions: _Optional[str] = ..., is_active: _Optional[bool] = ..., model: _Optional[str] = ..., server_tools: _Optional[str] = ..., request_id: _Optional[str] = ..., etag: _Optional[str] = ...) -> None: ...
 
 class DeleteSessionRequest(_message.Message):
-    __slots__ = ("session_id",)
+    __slots__ = ("session_id", "request_id", "etag")
     SESSION_ID_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    ETAG_FIELD_NUMBER: _ClassVar[int]
     session_id: str
-    def __init__(self, session_id: _Optional[str] = ...) -> None: ...
+    request_id: str
+    etag: str
+    def __init__(self, session_id: _Optional[str] = ..., request_id: _Optional[str] = ..., etag: _Optional[str] = ...) -> None: ...
 
 class ActivateSessionRequest(_message.Message):
-    __slots__ = ("session_id",)
+    __slots__ = ("session_id", "request_id", "etag")
     SESSION_ID_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    ETAG_FIELD_NUMBER: _ClassVar[int]
     session_id: str
-    def __init__(self, session_id: _Optional[str] = ...) -> None: ...
+    request_id: str
+    etag: str
+    def __init__(self, session_id: _Optional[str] = ..., request_id: _Optional[str] = ..., etag: _Optional[str] = ...) -> None: ...
 
 class DeactivateSessionRequest(_message.Message):
-    __slots__ = ("session_id",)
+    __slots__ = ("session_id", "request_id", "etag")
     SESSION_ID_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    ETAG_FIELD_NUMBER: _ClassVar[int]
     session_id: str
-    def __init__(self, session_id: _Optional[str] = ...) -> None: ...
+    request_id: str
+    etag: str
+    def __init__(self, session_id: _Optional[str] = ..., request_id: _Optional[str] = ..., etag: _Optional[str] = ...) -> None: ...
 
 class ConversationMessage(_message.Message):
     __slots__ = ("role", "content", "tool_call_id", "tool_name", "extra_data")
@@ -112,7 +130,7 @@ class ConversationMessage(_message.Message):
     def __init__(self, role: _Optional[_Union[_resources_pb2.Role, str]] = ..., content: _Optional[str] = ..., tool_call_id: _Optional[str] = ..., tool_name: _Optional[str] = ..., extra_data: _Optional[str] = ...) -> None: ...
 
 class ConversationRequest(_message.Message):
-    __slots__ = ("messages", "session_id", "session_name", "agent_name", "agent_instructions", "model", "tools", "server_tools")
+    __slots__ = ("messages", "session_id", "session_name", "agent_name", "agent_instructions", "model", "tools", "server_tools", "request_id", "expected_seq")
     MESSAGES_FIELD_NUMBER: _ClassVar[int]
     SESSION_ID_FIELD_NUMBER: _ClassVar[int]
     SESSION_NAME_FIELD_NUMBER: _ClassVar[int]
@@ -121,6 +139,8 @@ class ConversationRequest(_message.Message):
     MODEL_FIELD_NUMBER: _ClassVar[int]
     TOOLS_FIELD_NUMBER: _ClassVar[int]
     SERVER_TOOLS_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    EXPECTED_SEQ_FIELD_NUMBER: _ClassVar[int]
     messages: _containers.RepeatedCompositeFieldContainer[ConversationMessage]
     session_id: str
     session_name: str
@@ -129,7 +149,9 @@ class ConversationRequest(_message.Message):
     model: str
     tools: _containers.RepeatedCompositeFieldContainer[Tool]
     server_tools: str
-    def __init__(self, messages: _Optional[_Iterable[_Union[ConversationMessage, _Mapping]]] = ..., session_id: _Optional[str] = ..., session_name: _Optional[str] = ..., agent_name: _Optional[str] = ..., agent_instructions: _Optional[str] = ..., model: _Optional[str] = ..., tools: _Optional[_Iterable[_Union[Tool, _Mapping]]] = ..., server_tools: _Optional[str] = ...) -> None: ...
+    request_id: str
+    expected_seq: int
+    def __init__(self, messages: _Optional[_Iterable[_Union[ConversationMessage, _Mapping]]] = ..., session_id: _Optional[str] = ..., session_name: _Optional[str] = ..., agent_name: _Optional[str] = ..., agent_instructions: _Optional[str] = ..., model: _Optional[str] = ..., tools: _Optional[_Iterable[_Union[Tool, _Mapping]]] = ..., server_tools: _Optional[str] = ..., request_id: _Optional[str] = ..., expected_seq: _Optional[int] = ...) -> None: ...
 
 class ConversationResponse(_message.Message):
     __slots__ = ("session_id", "session_uuid", "response", "messages_count", "session_active", "stop_reason", "pending_tool_calls", "usage")
@@ -192,7 +214,7 @@ class Usage(_message.Message):
     def __init__(self, input_tokens: _Optional[int] = ..., output_tokens: _Optional[int] = ..., total_tokens: _Optional[int] = ...) -> None: ...
 
 class ConverseRequest(_message.Message):
-    __slots__ = ("messages", "session_id", "session_name", "agent_name", "agent_instructions", "model", "tools", "server_tools")
+    __slots__ = ("messages", "session_id", "session_name", "agent_name", "agent_instructions", "model", "tools", "server_tools", "request_id", "expected_seq")
     MESSAGES_FIELD_NUMBER: _ClassVar[int]
     SESSION_ID_FIELD_NUMBER: _ClassVar[int]
     SESSION_NAME_FIELD_NUMBER: _ClassVar[int]
@@ -201,6 +223,8 @@ class ConverseRequest(_message.Message):
     MODEL_FIELD_NUMBER: _ClassVar[int]
     TOOLS_FIELD_NUMBER: _ClassVar[int]
     SERVER_TOOLS_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    EXPECTED_SEQ_FIELD_NUMBER: _ClassVar[int]
     messages: _containers.RepeatedCompositeFieldContainer[ConversationMessage]
     session_id: str
     session_name: str
@@ -209,7 +233,9 @@ class ConverseRequest(_message.Message):
     model: str
     tools: _containers.RepeatedCompositeFieldContainer[Tool]
     server_tools: str
-    def __init__(self, messages: _Optional[_Iterable[_Union[ConversationMessage, _Mapping]]] = ..., session_id: _Optional[str] = ..., session_name: _Optional[str] = ..., agent_name: _Optional[str] = ..., agent_instructions: _Optional[str] = ..., model: _Optional[str] = ..., tools: _Optional[_Iterable[_Union[Tool, _Mapping]]] = ..., server_tools: _Optional[str] = ...) -> None: ...
+    request_id: str
+    expected_seq: int
+    def __init__(self, messages: _Optional[_Iterable[_Union[ConversationMessage, _Mapping]]] = ..., session_id: _Optional[str] = ..., session_name: _Optional[str] = ..., agent_name: _Optional[str] = ..., agent_instructions: _Optional[str] = ..., model: _Optional[str] = ..., tools: _Optional[_Iterable[_Union[Tool, _Mapping]]] = ..., server_tools: _Optional[str] = ..., request_id: _Optional[str] = ..., expected_seq: _Optional[int] = ...) -> None: ...
 
 class ConverseStarted(_message.Message):
     __slots__ = ("session_id", "session_uuid")
