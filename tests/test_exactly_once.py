@@ -572,3 +572,54 @@ def test_rest_takes_the_idempotency_key_and_if_match_headers(http: httpx.Client)
         json={"messages": [{"role": "user", "content": "1"}], "create_session": {}},
     )
     assert batch.status_code == 200 and batch.json()["messages"][0]["seq"] == 1
+
+
+# -- how long ids are kept -----------------------------------------------------------------------
+
+
+def test_expired_request_ids_are_swept_in_batches(
+    settings: Any, db: psycopg.Connection[Any], database_url: str
+) -> None:
+    """Ids are kept AGENT_SESSIONS_REQUEST_ID_TTL seconds; then a sweep deletes them a batch at
+    a time, and the id is free again: a call with it runs anew."""
+    import asyncio
+    import dataclasses
+
+    from agent_sessions.db.engine import open_pool
+    from agent_sessions.db.maintenance import sweep_request_ids
+
+    from tests.support import ThreadServer, channel_to, client
+
+    short = dataclasses.replace(settings, request_id_ttl=1)
+    with ThreadServer(short) as server, channel_to(server.port) as ch:
+        c = client(ch)
+        _new_session(c)
+        request_id = rid()
+        ids = [rid() for _ in range(5)]
+        for i, each in enumerate([request_id, *ids]):
+            _append(c, "s", f"m{i}", request_id=each)
+        kept = db.execute(
+            "SELECT expires_at - created_at FROM request_ids WHERE request_id = %s", [request_id]
+        ).fetchone()[0]
+        assert kept.total_seconds() == pytest.approx(1, abs=0.01)
+        assert _append(c, "s", "m0", request_id=request_id).seq == 1  # still known: replayed
+        db.execute(
+            "UPDATE request_ids SET expires_at = now() - interval '1 second' "
+            "WHERE request_id = ANY(%s)",
+            [[uuid.UUID(x) for x in [request_id, *ids]]],
+        )
+
+        async def sweep() -> int:
+            pool = await open_pool(database_url, 1)
+            try:
+                return await sweep_request_ids(pool, batch=2)
+            finally:
+                await pool.close()
+
+        assert asyncio.run(sweep()) >= 6
+        left = db.execute(
+            "SELECT count(*) FROM request_ids WHERE request_id = ANY(%s)",
+            [[uuid.UUID(x) for x in [request_id, *ids]]],
+        ).fetchone()[0]
+        assert left == 0
+        assert _append(c, "s", "m0", request_id=request_id).seq == 7  # stored anew
