@@ -623,3 +623,23 @@ def test_expired_request_ids_are_swept_in_batches(
         ).fetchone()[0]
         assert left == 0
         assert _append(c, "s", "m0", request_id=request_id).seq == 7  # stored anew
+
+
+def test_first_batches_racing_on_a_new_session_all_land(alice: Client) -> None:
+    """Eight batches at once create one session: every one is stored, each contiguous."""
+    barrier = threading.Barrier(8)
+
+    def batch(i: int) -> list[int]:
+        request = mpb.BatchCreateMessagesRequest(
+            session_id="fresh",
+            messages=[mpb.NewMessage(role=USER, content=f"{i}.{k}") for k in range(2)],
+            create_session=mpb.NewSession(session_name="raced"),
+        )
+        barrier.wait()
+        return [m.seq for m in alice.m("BatchCreateMessages", request).messages]
+
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(batch, range(8)))
+    assert sorted(seq for seqs in results for seq in seqs) == list(range(1, 17))
+    assert all(seqs[1] == seqs[0] + 1 for seqs in results)
+    assert _session(alice, "fresh").session_name == "raced"

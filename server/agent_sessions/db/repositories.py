@@ -292,15 +292,7 @@ class MessageRepository(_Repository):
         (the new session's fields and whether it is active) a missing session is created.
         None: nothing stored (no session, or its seq is no longer `expected_seq`)."""
         fields, is_active = create if create is not None else (SessionFields(), True)
-        rows = await self._write(
-            q.append_messages(
-                with_user=new_user is not None,
-                create=create is not None,
-                active_only=False,
-                expected_seq=expected_seq is not None,
-                request=request is not None,
-            ),
-            tuple_row,
+        params = dict(
             subject=new_user,
             id=session_uuid,
             session_id=session_id,
@@ -311,6 +303,23 @@ class MessageRepository(_Repository):
             extra=None,
             **self._request(request),
         )
+
+        def query(create: bool) -> str:
+            return q.append_messages(
+                with_user=new_user is not None,
+                create=create,
+                active_only=False,
+                expected_seq=expected_seq is not None,
+                request=request is not None,
+            )
+
+        try:
+            rows = await self._write(query(create is not None), tuple_row, **params)
+        except psycopg.errors.UniqueViolation:
+            # The session exists under another id than the derived one (or a concurrent first
+            # write won on the (user_id, session_id) index): the statement changed nothing;
+            # append to the session that is there.
+            rows = await self._write(query(False), tuple_row, **params)
         return [Message(*row[_N_SESSION + 1 :]) for row in rows] if rows else None
 
     async def get(self, session_id: str, message_id: uuid.UUID) -> Message | None:
