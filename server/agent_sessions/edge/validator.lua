@@ -7,7 +7,7 @@
 -- UNKNOWN_QUERY_PARAMETER (no field of the call, or one the path or the body carries) or
 -- UNKNOWN_PATH (no REST call has this method and path).
 --
--- Rendering (agent_sessions/edge/config.py) puts one line before this script: `local API, LIMITS
+-- Rendering (agent_sessions/edge/schema.py) puts one line before this script: `local API, LIMITS
 -- = {routes, messages, enums}, {max_depth, domain}`, the REST calls and request types of the proto
 -- descriptor and the bounds of agent_sessions/validation.py. Every request that is not native gRPC
 -- (as Envoy tells it: content type application/grpc or application/grpc+...) is checked, and one
@@ -89,7 +89,9 @@ end
 -- slashes are dropped first, as the transcoder drops them (POST /api/agent-sessions/ creates).
 local function find_route(method, path)
   local segments = {}
-  path = match(path, "^(.-)/*$")
+  local last = #path
+  while last > 1 and byte(path, last) == 47 do last = last - 1 end  -- linear, unlike a pattern
+  path = sub(path, 1, last)
   for segment in gmatch(sub(path, 2) .. "/", "([^/]*)/") do segments[#segments + 1] = segment end
   local head, verb = match(segments[#segments], "^(.*):([^:/]*)$")
   local best
@@ -327,7 +329,7 @@ local function members(s, pos, depth, fields, path, map)
       if field and sub(s, pos, pos + 3) ~= "null" then  -- null: the field is absent
         local inner = path == "" and field.name or path .. "." .. field.name
         pos = check(s, pos, depth + 1, field.want, inner)
-      else  -- unknown fields are ignored (CONTRACT §3), once they are well-formed JSON
+      else  -- unknown fields are ignored, as the API promises, once they are well-formed JSON
         pos = check(s, pos, depth + 1, nil, path)
       end
     end
