@@ -9,9 +9,13 @@ from typing import Any
 
 import lupa.luajit21 as luajit
 import pytest
+from agent_sessions.api.status import ERROR_DOMAIN, status_of
 from agent_sessions.edge import schema
 from agent_sessions.edge.descriptor import descriptor_set
+from agent_sessions.errors import InvalidArgument, NotFound
 from agent_sessions.validation import MAX_JSON_DEPTH
+from google.protobuf import json_format
+from google.rpc import error_details_pb2, status_pb2
 
 from tests.rest_cases import ENVOY_REFUSALS, WAYS_IN, WRONG_TYPES, Refusal
 from tests.test_rest import API
@@ -271,3 +275,29 @@ def test_valid_bodies_pass(validate: Validate) -> None:
     assert body_of(validate, b"{}") is None
     assert validate("PUT", f"{API}/target/activate", None, "application/json") is None
     assert validate("GET", f"{API}?is_active=false&pageSize=5", None, None) is None
+
+
+def test_its_replies_are_the_servers_statuses(validate: Validate) -> None:
+    """The Status the validator writes is what api/status.py builds for the same error: a wrong
+    type is the server's InvalidArgument (ErrorInfo and BadRequest), an unknown path NotFound."""
+    reply = validate("PATCH", f"{API}/target", b'{"is_active": "no"}', "application/json")
+    assert reply is not None
+    got = json_format.ParseDict(reply[1], status_pb2.Status())
+    field, description = reply[1]["message"].split(": ", 1)
+    assert got == status_of(InvalidArgument(field, description))
+
+    reply = validate("GET", "/nope", None, None)
+    assert reply is not None
+    got = json_format.ParseDict(reply[1], status_pb2.Status())
+    metadata = {"method": "GET", "path": "/nope"}
+    expected = NotFound(
+        "unknown path: no call answers GET /nope", reason="UNKNOWN_PATH", metadata=metadata
+    )
+    assert got == status_of(expected)
+
+    reply = validate("POST", API, b"{", "application/json")
+    assert reply is not None
+    got = json_format.ParseDict(reply[1], status_pb2.Status())
+    info = error_details_pb2.ErrorInfo()
+    assert got.code == 3 and len(got.details) == 1 and got.details[0].Unpack(info)
+    assert (info.reason, info.domain) == ("MALFORMED_JSON", ERROR_DOMAIN)
