@@ -62,7 +62,9 @@ def test_the_files_it_names_are_the_rendered_ones(rendered: tuple[Path, dict[str
         config["static_resources"]["listeners"][0]["address"]["socket_address"]["port_value"],
     ]
     assert ports == [19000, 18000]
-    assert "50000" in yaml.safe_dump(config["static_resources"]["clusters"])
+    (cluster,) = config["static_resources"]["clusters"]
+    (endpoint,) = cluster["load_assignment"]["endpoints"][0]["lb_endpoints"]
+    assert endpoint["endpoint"]["address"]["socket_address"]["port_value"] == 50000
 
 
 def test_one_body_limit(rendered: tuple[Path, dict[str, Any]]) -> None:

@@ -4,6 +4,7 @@ of Envoy's request handle: the same cases as the end-to-end tests, and its own e
 from __future__ import annotations
 
 import json
+import random
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -301,3 +302,25 @@ def test_its_replies_are_the_servers_statuses(validate: Validate) -> None:
     info = error_details_pb2.ErrorInfo()
     assert got.code == 3 and len(got.details) == 1 and got.details[0].Unpack(info)
     assert (info.reason, info.domain) == ("MALFORMED_JSON", ERROR_DOMAIN)
+
+
+def test_no_input_makes_it_fail(validate: Validate) -> None:
+    """A failing script passes requests on unchecked (so a bug cannot block the API): no body,
+    query or path may make it fail. The stub's logErr raises, so a failure fails this test."""
+    rng = random.Random(16)
+    seeds = [case.body_bytes() or b"" for case in ENVOY_REFUSALS + WAYS_IN if case.by != "envoy"]
+    seeds += [b'{"messages": [{"role": "user", "content": "\\u00e9\\ud83d\\ude00"}], "tools": '
+              b'[{"name": "t", "parameters": {"a": [1, 2.5e-3, null, true]}}]}']  # fmt: skip
+    alphabet = b'{}[]":,\\u0123456789.eE+-truefalsn \t\r\n\x00\xff'
+    paths = [f"{API}", f"{API}/target", f"{API}/conversation", f"{API}/target/messages"]
+    for _ in range(3000):
+        body = bytearray(rng.choice(seeds))
+        for _ in range(rng.randint(1, 4)):
+            at = rng.randint(0, len(body))
+            if rng.random() < 0.5 and body:
+                del body[at : at + rng.randint(1, 3)]
+            else:
+                body[at:at] = bytes(rng.choices(alphabet, k=rng.randint(1, 3)))
+        query = "".join(rng.choices("ab_=&%2F0x.?;", k=rng.randint(0, 12)))
+        method = rng.choice(["POST", "PATCH", "GET", "PUT", "DELETE"])
+        validate(method, f"{rng.choice(paths)}?{query}", bytes(body), "application/json")

@@ -27,6 +27,17 @@ def _named(items: list[dict[str, Any]], name: str) -> dict[str, Any]:
     return found[0]
 
 
+def _unfilled(node: object, at: str = "") -> list[str]:
+    """Where the config still holds a null: a value envoy.yaml leaves to rendering."""
+    if node is None:
+        return [at]
+    if isinstance(node, dict):
+        return [p for key, value in node.items() for p in _unfilled(value, f"{at}.{key}")]
+    if isinstance(node, list):
+        return [p for i, value in enumerate(node) for p in _unfilled(value, f"{at}[{i}]")]
+    return []
+
+
 def render(
     http_port: int, grpc_port: int, admin_port: int, descriptor: Path, validator: Path
 ) -> dict[str, Any]:
@@ -56,6 +67,8 @@ def render(
     transcoder = _named(filters, "envoy.filters.http.grpc_json_transcoder")["typed_config"]
     transcoder["proto_descriptor"] = str(descriptor.resolve())
     transcoder["max_request_body_size"] = replies.MAX_REQUEST_BYTES
+    if missing := _unfilled(config):
+        raise ValueError(f"envoy.yaml leaves values to rendering that it did not set: {missing}")
     return config
 
 
