@@ -34,7 +34,7 @@ $(VENV_STAMP): pyproject.toml
 
 # Code is generated in the build, never committed, so it cannot drift from protos/.
 $(GEN_STAMP): $(VENV_STAMP) $(PROTOS) scripts/generate.py clients/python/generate.py clients/python/pyproject.toml
-	@echo "==> generating Python code and the Envoy descriptor from protos/"
+	@echo "==> generating Python code and the descriptor set from protos/"
 	$(BIN)/python scripts/generate.py
 	$(BIN)/pip install --quiet -e '.[dev]'
 	@echo "==> regenerating the Python client (committed code) and installing it"
@@ -52,7 +52,7 @@ generate-ts: $(GEN_STAMP) $(TS)/node_modules/.package-lock.json
 
 # run and test need only the Python side; `generate` also regenerates the TypeScript client.
 .PHONY: generate
-generate: $(GEN_STAMP) generate-ts ## Generate server code, Envoy's descriptor and both clients.
+generate: $(GEN_STAMP) generate-ts ## Generate server code, the descriptor set and both clients.
 	$(BIN)/python clients/python/unasync.py
 
 $(BUF): package.json package-lock.json

@@ -1,4 +1,8 @@
-"""Generates Python code and Envoy's descriptor set from protos/ (run by `make generate`)."""
+"""Generates Python code and a descriptor set (for `make breaking`) from protos/ (run by `make generate`).
+
+Envoy's descriptor set is built from the generated modules when its config is rendered
+(server/agent_sessions/edge/descriptor.py).
+"""
 
 from __future__ import annotations
 
@@ -68,8 +72,8 @@ def main() -> None:
         "--include_source_info",
         f"--descriptor_set_out={DESCRIPTOR}",
         *sources,
-        # Listed so the descriptor Envoy loads knows the error detail types (ErrorInfo,
-        # BadRequest): without them it cannot print `details` and falls back to an empty body.
+        # Listed so the descriptor set holds the error detail types (ErrorInfo, BadRequest), as
+        # the one rendered for Envoy does (without them Envoy cannot print `details`).
         "google/rpc/error_details.proto",
     ]
     if protoc.main(args) != 0:

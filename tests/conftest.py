@@ -87,7 +87,7 @@ def db(database_url: str) -> Iterator[psycopg.Connection[Any]]:
 
 
 def start_envoy(tmp: Path, grpc_port: int) -> tuple[subprocess.Popen[bytes], int]:
-    """A real Envoy from envoy.yaml (rendered with free ports) in front of `grpc_port`."""
+    """A real Envoy from the packaged config (rendered with free ports) in front of `grpc_port`."""
     http_port = free_port()
     config = envoy.write_config(tmp / "envoy.yaml", http_port, grpc_port, free_port())
     return envoy.start(config, log_level="error"), http_port

@@ -17,6 +17,7 @@ from agentsessions.v1 import session_service_pb2 as spb
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
+from tests.rest_cases import ENVOY_REFUSALS, WAYS_IN, WRONG_TYPES, Refusal
 from tests.support import client as grpc_client
 from tests.support import free_port, token
 from tests.test_rest import API, error, ok
@@ -60,98 +61,35 @@ def target(http: httpx.Client) -> tuple[Any, Any]:
     return snapshot(http)
 
 
-# (method, path, JSON body or raw bytes, HTTP status, gRPC code, reason, ErrorInfo metadata)
-ENVOY_REFUSALS: list[tuple[str, str, Any, int, int, str, dict[str, str]]] = [
-    ("POST", API, b'{"session_id": ', 400, 3, "MALFORMED_JSON", {"line": "1", "column": "16"}),
-    ("POST", API, b"not json", 400, 3, "MALFORMED_JSON", {"line": "1", "column": "1"}),
-    ("POST", API, b'{"session_id": "a",}', 400, 3, "MALFORMED_JSON", {}),
-    ("POST", API, b'{"session_name": "raw\nnewline"}', 400, 3, "MALFORMED_JSON", {}),
-    ("POST", API, b'{"session_name": "\\ud800"}', 400, 3, "MALFORMED_JSON", {}),
-    ("POST", API, b'{"session_id": "a"} trailing', 400, 3, "MALFORMED_JSON", {}),
-    ("POST", API, b"   ", 400, 3, "MALFORMED_JSON", {}),
-    ("POST", API, [], 400, 3, "INVALID_ARGUMENT", {}),
-    (
-        "POST",
-        f"{API}/target/messages",
-        {"role": "bogus", "content": "x"},
-        400,
-        3,
-        "INVALID_ARGUMENT",
-        {"field": "role"},
-    ),
-    (
-        "POST",
-        f"{API}/conversation",
-        {"messages": [{"role": "nobody"}]},
-        400,
-        3,
-        "INVALID_ARGUMENT",
-        {"field": "messages[0].role"},
-    ),
-    ("GET", f"{API}?bogus=1", None, 400, 3, "UNKNOWN_QUERY_PARAMETER", {"parameter": "bogus"}),
-    (
-        "GET",
-        f"{API}/target?session_id=other",
-        None,
-        400,
-        3,
-        "UNKNOWN_QUERY_PARAMETER",
-        {"parameter": "session_id"},
-    ),
-    (
-        "POST",
-        f"{API}?is_active=false",
-        {},
-        400,
-        3,
-        "UNKNOWN_QUERY_PARAMETER",
-        {"parameter": "is_active"},
-    ),
-    (
-        "PUT",
-        f"{API}/target/deactivate?x=1",
-        None,
-        400,
-        3,
-        "UNKNOWN_QUERY_PARAMETER",
-        {"parameter": "x"},
-    ),
-    ("GET", f"{API}?page_size=abc", None, 400, 3, "INVALID_ARGUMENT", {"field": "page_size"}),
-    # What only the transcoder sees: a body value that contradicts the path.
-    ("GET", f"{API}/target", {"session_id": "other"}, 400, 3, "INVALID_ARGUMENT", {}),
-    ("GET", "/nope", None, 404, 5, "UNKNOWN_PATH", {"method": "GET", "path": "/nope"}),
-    ("GET", f"{API}/target/nope?x=1", None, 404, 5, "UNKNOWN_PATH", {"path": f"{API}/target/nope"}),
-    ("DELETE", API, None, 404, 5, "UNKNOWN_PATH", {"method": "DELETE"}),
-    (
-        "POST",
-        f"{API}/target/messages",
-        {"role": "user", "content": "x" * 5_000_000},
-        413,
-        8,
-        "BODY_TOO_LARGE",
-        {"limit_bytes": "4194304"},
-    ),
-]
+def send_case(http: httpx.Client, case: Refusal) -> httpx.Response:
+    headers = {"content-type": case.content_type} if case.content_type else {}
+    return http.request(case.method, case.path, content=case.body_bytes(), headers=headers)
 
 
-@pytest.mark.parametrize(
-    ("method", "path", "body", "status", "code", "reason", "metadata"), ENVOY_REFUSALS
-)
+@pytest.mark.parametrize("case", ENVOY_REFUSALS, ids=str)
 def test_envoy_refusals_carry_an_error_info(
-    http: httpx.Client,
-    target: tuple[Any, Any],
-    method: str,
-    path: str,
-    body: Any,
-    status: int,
-    code: int,
-    reason: str,
-    metadata: dict[str, str],
+    http: httpx.Client, target: tuple[Any, Any], case: Refusal
 ) -> None:
-    info = error_info(error(send(http, method, path, body), status, code))
-    assert info["reason"] == reason, info
-    assert metadata.items() <= info["metadata"].items(), info
+    info = error_info(error(send_case(http, case), case.status, case.code))
+    assert info["reason"] == case.reason, info
+    assert case.metadata.items() <= info["metadata"].items(), info
     assert snapshot(http) == target
+
+
+@pytest.mark.parametrize("case", WAYS_IN, ids=str)
+def test_no_way_in_reaches_the_transcoder_unchecked(
+    http: httpx.Client, target: tuple[Any, Any], case: Refusal
+) -> None:
+    """Trailing slashes, gRPC-web and other content types, paths in other cases or encodings:
+    each request is checked (its wrong type named) or refused, and nothing is stored."""
+    err = error(send_case(http, case), case.status, case.code)
+    info = error_info(err)
+    assert info["reason"] == case.reason, info
+    assert case.metadata.items() <= info["metadata"].items(), info
+    if "field" in case.metadata:
+        assert err["message"].startswith(f"{case.metadata['field']}: "), err
+    assert snapshot(http) == target
+    assert http.get(f"{API}/way-in").status_code == 404
 
 
 def test_server_errors_keep_their_own_error_info(http: httpx.Client) -> None:
@@ -198,6 +136,40 @@ def test_protocol_errors_carry_an_error_info(
     got, body = raw_http(rest_port, request_bytes)
     assert (got, body["code"], error_info(body)["reason"]) == (status, code, reason), body
     assert body["message"], body
+
+
+def test_absolute_form_and_method_case_are_no_way_in(
+    http: httpx.Client, target: tuple[Any, Any], rest_port: int
+) -> None:
+    """A request target in absolute form is checked like its path; a lower-case method is not
+    HTTP (methods are case-sensitive), and Envoy refuses it before any filter."""
+    body = b'{"session_id": "way-in", "is_active": "no"}'
+    for request_line, status, reason in (
+        (b"POST http://x/api/agent-sessions/ HTTP/1.1", 400, "INVALID_ARGUMENT"),
+        (b"post /api/agent-sessions HTTP/1.1", 400, "MALFORMED_REQUEST"),
+    ):
+        head = request_line + b"\r\nHost: x\r\nConnection: close\r\n"
+        head += f"Authorization: {http.headers['Authorization']}\r\n".encode()
+        head += f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n".encode()
+        got, err = raw_http(rest_port, head + body)
+        assert (got, error_info(err)["reason"]) == (status, reason), err
+    assert snapshot(http) == target
+    assert http.get(f"{API}/way-in").status_code == 404
+
+
+@pytest.mark.parametrize("kind", ["application/grpc+json", "application/grpc"])
+def test_native_grpc_content_types_go_to_the_server_untouched(
+    http: httpx.Client, target: tuple[Any, Any], kind: str
+) -> None:
+    """The validator leaves gRPC to the server: a JSON body sent as gRPC reaches it unchecked
+    and untranscoded, and the server (not Envoy's validator) refuses it."""
+    response = http.post(
+        API, content=b'{"session_id": "way-in", "is_active": "no"}', headers={"content-type": kind}
+    )
+    assert response.headers["content-type"] == "application/grpc", response.headers
+    assert response.headers["grpc-status"] not in ("", "0"), response.headers
+    assert snapshot(http) == target
+    assert http.get(f"{API}/way-in").status_code == 404
 
 
 def test_headers_too_large_carry_an_error_info(http: httpx.Client) -> None:
@@ -258,54 +230,6 @@ def test_server_down_is_unavailable_with_an_error_info_for_rest_and_grpc(tmp_pat
     finally:
         process.terminate()
         process.wait(10)
-
-
-# Wrong JSON types (CONTRACT §4): (method, path, body, the field the error names). Before the
-# validator, the transcoder coerced the first ones and the calls succeeded: a list of one from an
-# object, booleans from "yes"/"no"/"0"/"true" (body) and "yes"/"1" (query), enums from numbers.
-WRONG_TYPES: list[tuple[str, str, Any, str]] = [
-    ("POST", f"{API}/conversation", {"messages": {"role": "user", "content": "x"}}, "messages"),
-    (
-        "POST",
-        f"{API}/conversation:stream",
-        {"messages": {"role": "user", "content": "x"}},
-        "messages",
-    ),
-    (
-        "POST",
-        f"{API}/conversation",
-        {"messages": [{"role": 1, "content": "x"}]},
-        "messages[0].role",
-    ),
-    ("POST", API, {"session_id": "new", "is_active": "yes"}, "is_active"),
-    ("POST", API, {"session_id": "new", "is_active": "true"}, "is_active"),
-    ("PATCH", f"{API}/target", {"is_active": "no"}, "is_active"),
-    ("PATCH", f"{API}/target", {"is_active": "0"}, "is_active"),
-    ("POST", f"{API}/target/messages", {"role": 2, "content": "x"}, "role"),
-    ("POST", f"{API}/target/messages", {"role": "2", "content": "x"}, "role"),
-    (
-        "POST",
-        f"{API}/conversation",
-        {"messages": [{"role": "user"}], "tools": {"name": "calc", "parameters": {}}},
-        "tools",
-    ),
-    ("GET", f"{API}?is_active=yes", None, "is_active"),
-    ("GET", f"{API}?is_active=1", None, "is_active"),
-    # Refused before as well (without a reason), and still.
-    (
-        "POST",
-        f"{API}/conversation",
-        {"messages": [{"role": "user"}], "tools": [{"parameters": []}]},
-        "tools[0].parameters",
-    ),
-    ("POST", f"{API}/conversation", {"messages": [None]}, "messages[0]"),
-    ("POST", f"{API}/conversation", {"messages": ["hi"]}, "messages[0]"),
-    ("POST", f"{API}/target/messages", {"role": "user", "content": ["x"]}, "content"),
-    ("POST", f"{API}/target/messages", {"role": "user", "content": {"x": 1}}, "content"),
-    ("POST", f"{API}/target/messages", {"role": "user", "tool_name": True}, "tool_name"),
-    ("POST", API, {"session_id": "new", "is_active": 1}, "is_active"),
-    ("GET", f"{API}/target/messages?page_size=1.5", None, "page_size"),
-]
 
 
 @pytest.mark.parametrize(("method", "path", "body", "field"), WRONG_TYPES)

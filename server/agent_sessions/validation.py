@@ -28,6 +28,9 @@ MAX_LENGTH: Final[dict[str, int]] = {
 }
 MAX_TURN_MESSAGES: Final = 100
 MAX_BATCH_MESSAGES: Final = 100
+# The deepest a JSON request body may nest objects and arrays (protobuf's parsers stop at 100);
+# Envoy's request validator refuses deeper bodies before they are transcoded.
+MAX_JSON_DEPTH: Final = 100
 DEFAULT_PAGE_SIZE: Final = 50
 MAX_PAGE_SIZE: Final = 1000
 ORDERS: Final = ("asc", "desc")

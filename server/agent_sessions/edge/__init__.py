@@ -1,0 +1,1 @@
+"""Envoy at the edge: its config and REST request validator (package data), rendered from Python."""
