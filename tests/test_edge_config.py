@@ -146,4 +146,17 @@ def test_rest_replies_are_the_servers_status_in_json(rendered: tuple[Path, dict[
         reason="UNKNOWN_PATH",
         metadata={"method": "%REQ(:METHOD)%", "path": "%PATH(NQ)%"},
     )
-    assert json_format.ParseDict(bodies[2], status_pb2.Status()) == status_of(not_found)
+    # Compared unpacked: the bytes of a packed map's entries follow no fixed order.
+    assert _unpacked(json_format.ParseDict(bodies[2], status_pb2.Status())) == _unpacked(
+        status_of(not_found)
+    )
+
+
+def _unpacked(status: status_pb2.Status) -> tuple[int, str, list[Any]]:
+    """A Status with its details unpacked (ErrorInfo here)."""
+    infos = []
+    for detail in status.details:
+        info = error_details_pb2.ErrorInfo()
+        assert detail.Unpack(info)
+        infos.append((info.reason, info.domain, dict(info.metadata)))
+    return status.code, status.message, infos
