@@ -103,7 +103,7 @@ class AgentFailed(Unavailable):
     reason = "AGENT_FAILED"
 
 
-# -- The model's API (CONTRACT §6). Caught together as ModelError, e.g. to log a failed turn. -----
+# -- The model's API. Caught together as ModelError, e.g. to log a failed turn. -----
 
 
 class ModelError(DomainError):
@@ -152,7 +152,7 @@ class ModelCallLimit(ModelError, ResourceExhausted):
     reason = "MODEL_CALL_LIMIT"
 
 
-# -- Server tools (CONTRACT §6). ------------------------------------------------------------------
+# -- Server tools. ------------------------------------------------------------------
 
 
 class ToolUnavailable(Unavailable):
