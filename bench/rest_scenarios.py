@@ -440,7 +440,7 @@ def run_scenario(
     load: Load, target: Target, scenario: RestScenario, run_id: str, round_: int
 ) -> RestResult:
     """The warm-up (checked), then the measured run with CPU read over its window."""
-    tag = f"new-{run_id}-{target.name[0]}{round_}"
+    tag = f"new-{run_id}-{target.name[:2]}{round_}"
     warm = _check_run(load, scenario, target, f"{tag}w-")
     prefix = f"{tag}m-"
     like = scenario.stored_like.format(prefix=prefix)
