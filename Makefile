@@ -98,14 +98,14 @@ breaking: $(GEN_STAMP) $(BUF) ## Check protos/ for wire and JSON breaking change
 	$(BUF) breaking $(GEN)/descriptor.pb#format=binpb --against $(GEN)/against/image.binpb#format=binpb --config buf.yaml
 
 .PHONY: bench
-bench: $(GEN_STAMP) ## Benchmark the gRPC API and REST through Envoy against pgbench on the same PostgreSQL.
+bench: $(GEN_STAMP) ## Benchmark gRPC, REST and streaming against pgbench (BENCH_ANCHOR=DIR: REST against DIR/run.sh too).
 	@command -v h2load >/dev/null || { echo "==> installing h2load (Debian nghttp2-client), the C load generator"; \
 	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nghttp2-client; } >/dev/null \
 	  || echo "note: could not install h2load; measuring with the Python gRPC client instead"; }
 	@command -v wrk >/dev/null || { echo "==> installing wrk (Debian), the C HTTP/1.1 load generator of the REST scenarios"; \
 	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk; } >/dev/null \
 	  || echo "note: could not install wrk; the REST scenarios will be skipped (and the bench fail)"; }
-	$(BIN)/python bench/bench.py
+	$(BIN)/python -m bench
 
 .PHONY: clean
 clean: ## Remove generated code and the virtualenv (keeps the data folder).

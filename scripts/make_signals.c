@@ -4,7 +4,7 @@
  * GNU make kills itself with any SIGINT or SIGTERM it receives, after its recipe ends, so
  * `make run` would exit 130 or 143 even when the service it runs stopped cleanly. Loaded
  * into make, this handler instead forwards the signal to make's child processes and lets
- * make exit with the recipe's own status: 0 after a clean stop (CONTRACT section 1).
+ * make exit with the recipe's own status: 0 after a clean stop.
  */
 #define _GNU_SOURCE
 #include <dirent.h>

@@ -1,4 +1,4 @@
-"""Authentication (CONTRACT §2): every refusal is UNAUTHENTICATED; health and reflection are open."""
+"""Authentication: every refusal is UNAUTHENTICATED; health and reflection are open."""
 
 from __future__ import annotations
 

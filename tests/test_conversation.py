@@ -68,7 +68,7 @@ def test_unknown_session_id_creates_it_with_the_given_fields_then_continues(alic
             messages=[
                 spb.ConversationMessage(role=rpb.system, content="Be kind."),
                 _user("first"),
-                # A complete call/result pair of the caller's own is stored as sent (§6).
+                # A complete call/result pair of the caller's own is stored as sent.
                 spb.ConversationMessage(
                     role=rpb.assistant, content='{"q": 1}', tool_call_id="c1", tool_name="t"
                 ),

@@ -1,5 +1,5 @@
 """Conversations run by the OpenAI Agents SDK agent against a fake OpenAI-compatible model API
-(a real HTTP server), through a real gRPC server, PostgreSQL and Envoy: CONTRACT §6."""
+(a real HTTP server), through a real gRPC server, PostgreSQL and Envoy."""
 
 from __future__ import annotations
 

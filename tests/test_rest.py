@@ -1,4 +1,4 @@
-"""REST through a real Envoy (CONTRACT §3, §4): every path, its JSON, its errors, and SSE."""
+"""REST through a real Envoy: every path, its JSON, its errors, and SSE."""
 
 from __future__ import annotations
 
@@ -139,7 +139,7 @@ def test_sessions_crud(http: httpx.Client) -> None:
 
 
 def test_session_model_over_rest(http: httpx.Client) -> None:
-    """CONTRACT §6: `model` on create, get, list and PATCH; empty is the server's default."""
+    """`model` on create, get, list and PATCH; empty is the server's default."""
     created = ok(http.post(API, json={"session_id": "rest-model", "model": "llama3.2:1b"}))
     assert created["model"] == "llama3.2:1b"
     assert ok(http.get(f"{API}/rest-model"))["model"] == "llama3.2:1b"
@@ -248,7 +248,7 @@ def test_conversation(http: httpx.Client) -> None:
         "usage",
     }
     assert first["response"] == MOCK + "Hi" and first["messages_count"] == 2
-    # CONTRACT §6: the mock ends its turn, calls no tools and uses no tokens (JSON numbers).
+    # The mock ends its turn, calls no tools and uses no tokens (JSON numbers).
     assert first["stop_reason"] == "end_turn" and first["pending_tool_calls"] == []
     assert first["usage"] == {"input_tokens": 0, "output_tokens": 0, "total_tokens": 0}
     assert first["session_active"] is True and UUID_RE.match(first["session_uuid"])

@@ -1,4 +1,4 @@
-"""Envoy's own refusals through a real Envoy (CONTRACT §3, §4): every error a REST or gRPC client
+"""Envoy's own refusals through a real Envoy: every error a REST or gRPC client
 can get carries an ErrorInfo with a reason, and wrong JSON types are refused, not coerced."""
 
 from __future__ import annotations

@@ -190,7 +190,7 @@ def test_embedded_postgres_stops_even_after_a_user_was_killed(tmp_path: Path) ->
 def test_run_with_a_model_endpoint_holds_a_real_conversation_over_rest_sse_and_grpc(
     tmp_path: Path, database_url: str
 ) -> None:
-    """CONTRACT §6 settings pointed at an OpenAI-compatible API (the fake) and an MCP server:
+    """The model settings pointed at an OpenAI-compatible API (the fake) and an MCP server:
     `run` says which agent, model and tool servers serve, the agent calls the MCP tool, and
     REST, SSE and gRPC (direct and through Envoy) reach the model."""
     from agentsessions.v1 import resources_pb2 as rpb

@@ -142,7 +142,7 @@ def test_prebuilt_statements_only_take_owner_scoped_parameters() -> None:
 
 
 def test_every_libpq_url_form_reaches_the_database(database_url: str) -> None:
-    """CONTRACT §1: any libpq URL, Unix-socket ones too, percent-encoded host included."""
+    """Any libpq URL, Unix-socket ones too, percent-encoded host included."""
     from urllib.parse import parse_qs, quote, urlsplit
 
     import psycopg

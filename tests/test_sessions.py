@@ -252,7 +252,7 @@ def test_users_are_isolated(alice: Client, bob: Client) -> None:
 
 
 def test_model_is_created_changed_listed_and_removed(alice: Client) -> None:
-    """CONTRACT §6: a session names its model; PATCH changes it; empty means the default."""
+    """A session names its model; PATCH changes it; empty means the default."""
     s = alice.s("CreateSession", spb.CreateSessionRequest(session_id="m1", model="llama3.2:1b"))
     assert s.model == "llama3.2:1b"
     assert alice.s("GetSession", spb.GetSessionRequest(session_id="m1")).model == "llama3.2:1b"

@@ -84,7 +84,7 @@ def test_a_start_that_fails_closes_what_it_opened(
     assert opened[0].closed, f"the pool stayed open after the {failure} failed"
 
 
-# -- the model-backed agent (CONTRACT §6) ---------------------------------------------------------
+# -- the model-backed agent ---------------------------------------------------------
 
 OPENAI = {"AGENT_SESSIONS_AGENT": "openai", "AGENT_SESSIONS_MODEL": "llama3.2"}
 LOCAL = {**OPENAI, "AGENT_SESSIONS_MODEL_BASE_URL": "http://127.0.0.1:11434/v1"}

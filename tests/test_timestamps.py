@@ -1,4 +1,4 @@
-"""Timestamps print as RFC 3339 UTC with exactly six fractional digits (CONTRACT §3)."""
+"""Timestamps print as RFC 3339 UTC with exactly six fractional digits."""
 
 from __future__ import annotations
 

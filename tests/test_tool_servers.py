@@ -1,4 +1,4 @@
-"""Server tools (CONTRACT §6): AGENT_SESSIONS_MCP_SERVERS, the per-process connections to real MCP
+"""Server tools: AGENT_SESSIONS_MCP_SERVERS, the per-process connections to real MCP
 servers (the `mcp` package's, over streamable HTTP), a session's narrowing, and tool calls through
 a real Agents SDK run with a scripted model."""
 

@@ -1,4 +1,4 @@
-"""Agents with tools (CONTRACT §6 "Tools"), all real parts: the OpenAI agent on a fake
+"""Agents with tools, all real parts: the OpenAI agent on a fake
 OpenAI-compatible model API, a real MCP server (the `mcp` package) for server tools, a real
 gRPC server, PostgreSQL and Envoy."""
 

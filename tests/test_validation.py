@@ -1,4 +1,4 @@
-"""Bad input (CONTRACT §4): INVALID_ARGUMENT naming the field, never INTERNAL, and nothing changes."""
+"""Bad input: INVALID_ARGUMENT naming the field, never INTERNAL, and nothing changes."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Bearer JWT validation (CONTRACT §2) and the caller it yields."""
+"""Bearer JWT validation and the caller it yields."""
 
 from __future__ import annotations
 

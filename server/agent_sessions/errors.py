@@ -111,7 +111,7 @@ class AgentFailed(Unavailable):
     reason = "AGENT_FAILED"
 
 
-# -- The model's API (CONTRACT §6). Caught together as ModelError, e.g. to log a failed turn. -----
+# -- The model's API. Caught together as ModelError, e.g. to log a failed turn. -----
 
 
 class ModelError(DomainError):
@@ -160,7 +160,7 @@ class ModelCallLimit(ModelError, ResourceExhausted):
     reason = "MODEL_CALL_LIMIT"
 
 
-# -- Server tools (CONTRACT §6). ------------------------------------------------------------------
+# -- Server tools. ------------------------------------------------------------------
 
 
 class ToolUnavailable(Unavailable):

@@ -130,7 +130,7 @@ class Settings:
     db_pool_size: int = 16
     data_dir: Path = Path(".data")
     log_level: str = "INFO"
-    # The agent that answers conversations (CONTRACT §6): the mock, or the OpenAI Agents SDK.
+    # The agent that answers conversations: the mock, or the OpenAI Agents SDK.
     agent: str = "mock"
     # The OpenAI-compatible API; "" means OpenAI's own (`model_endpoint` resolves it).
     model_base_url: str = ""

@@ -159,7 +159,7 @@ def test_items_round_trip_exactly(address: str, user_token: str) -> None:
             ("system", "Answer in one line.", None, None),
             ("user", "What's the weather in Paris? ✓ ", None, None),
             ("assistant", "Call get_weather.", None, None),
-            # A call and its result as the service stores its own agent's (CONTRACT §6).
+            # A call and its result as the service stores its own agent's.
             ("assistant", '{"city":"Paris"}', "call_42", "get_weather"),
             ("tool", "sunny, 21°C", "call_42", "get_weather"),
             ("assistant", "It is sunny in Paris (21°C).", None, None),
@@ -315,7 +315,7 @@ def test_runner_keeps_history_in_the_service(address: str, user_token: str) -> N
         roles = ["user", "assistant", "tool", "assistant", "user", "assistant"]
         assert [m.role for m in stored] == roles
         assert (stored[1].tool_call_id, stored[1].tool_name) == ("call_1", "get_weather")
-        assert stored[1].content == '{"city": "Paris"}'  # the arguments, as CONTRACT §6 stores
+        assert stored[1].content == '{"city": "Paris"}'  # the arguments, as the service stores them
         assert (stored[2].tool_call_id, stored[2].tool_name) == ("call_1", "get_weather")
         assert stored[2].content == "sunny in Paris"
         assert [m.content for m in stored if m.role == "assistant" and not m.tool_call_id] == [

@@ -1,5 +1,5 @@
 """One session, two agents: `AgentSessionsSession` stores tool calls and results the way the
-service stores its own agent's (CONTRACT §6), so an OpenAI Agents SDK agent running in a client
+service stores its own agent's, so an OpenAI Agents SDK agent running in a client
 and the service's agent can continue each other's sessions. Both ways, against real servers."""
 
 from __future__ import annotations

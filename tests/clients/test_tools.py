@@ -1,4 +1,4 @@
-"""CONTRACT §6 in the Python client: sessions' `model` and `server_tools`, caller tools declared
+"""Model-backed agents in the Python client: sessions' `model` and `server_tools`, caller tools declared
 and answered, pending calls (unary and streamed), tool events, usage, and the `run_tools()` loop,
 against real servers (the live one, and one whose scripted agent calls tools)."""
 

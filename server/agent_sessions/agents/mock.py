@@ -1,4 +1,4 @@
-"""The mock agent of the contract: `This is a mock response to: <last user message>`."""
+"""The mock agent: `This is a mock response to: <last user message>`."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ _PIECES = re.compile(r"\S*\s*")
 
 
 class MockAgent(Agent):
-    """Answers with the contract's mock reply, streamed word by word."""
+    """Answers with the mock reply, streamed word by word."""
 
     # It answers from the turn's own messages, and does nothing else: the turn service reads
     # it no history, and may run it before reading the session (see Agent).

@@ -40,7 +40,7 @@ def _micros(value: datetime) -> tuple[int, int]:
     """A time as (seconds, nanos) whose JSON always shows exactly six fractional digits.
 
     Protobuf's JSON printer drops trailing zero groups (`.120Z`, or no fraction at all), while
-    the contract promises microseconds; a time whose microseconds end in 000 is shown 1 µs later
+    the API promises microseconds; a time whose microseconds end in 000 is shown 1 µs later
     (the stored value is unchanged, and order is kept). Computed from integers: Timestamp's own
     FromDatetime is pure Python and showed up in list profiles.
     """

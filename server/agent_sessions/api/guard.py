@@ -25,7 +25,7 @@ from agent_sessions.auth import TokenVerifier
 from agent_sessions.domain import Owner
 from agent_sessions.errors import InvalidArgument
 
-# Health checking and reflection are the only services that need no token (CONTRACT §2).
+# Health checking and reflection are the only services that need no token.
 PUBLIC_SERVICES = frozenset(
     (
         "grpc.health.v1.Health",

@@ -1,4 +1,4 @@
-"""Sessions name the model their agent runs on and the server tools it may call (CONTRACT §6).
+"""Sessions name the model their agent runs on and the server tools it may call.
 
 Revision ID: 0002
 Revises: 0001

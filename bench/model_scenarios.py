@@ -36,59 +36,40 @@ The fake runs in a process of its own, so its CPU is not counted as the server's
 from __future__ import annotations
 
 import asyncio
-import json
 import multiprocessing as mp
 import os
-import re
-import sys
 import time
-from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, contextmanager, suppress
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import grpc
-import psutil
 from agentsessions.v1 import resources_pb2 as res_pb
 from agentsessions.v1 import session_service_pb2 as ses_pb
 from agentsessions.v1 import session_service_pb2_grpc as ses_grpc
 
-# tests.fakes is imported from the repository's root, here and in the spawned processes (which
-# inherit sys.path).
-ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+from bench.harness import FakeModel, Plan, Sent, fake_model
+from bench.measure import (
+    CpuReading,
+    CpuWindow,
+    Memory,
+    connections_per_worker,
+    percentile,
+    process_tree,
+    say,
+    worker_memory,
+)
 
-MODEL_SCENARIOS = ("model-stream", "model-1000")
+NAMES = ("model-stream", "model-1000")
 MODEL = "bench-model"
 API_KEY = "bench-model-key"
 QUESTION = "Summarise yesterday's design review in a few sentences, please."
-TAG = re.compile(r"\[(bench-[^\]]+)\]")
 CALL_TIMEOUT = 300.0  # seconds; a stream that takes longer failed
-
-
-@dataclass(frozen=True)
-class Plan:
-    """What the fake model streams for every request: `pieces` text chunks, `delay` seconds
-    apart, the first after `first_delay` (the model's own time to first token)."""
-
-    pieces: int
-    delay: float
-    first_delay: float
-
-    def texts(self) -> list[str]:
-        return [f"t{i} " for i in range(self.pieces)]
-
-    def describe(self) -> str:
-        return (
-            f"{self.pieces} pieces, {1000 * self.delay:g} ms apart, "
-            f"the first after {1000 * self.first_delay:g} ms"
-        )
-
-
 FAST = Plan(50, 0.020, 0.100)
 SHORT = Plan(10, 0.020, 0.100)
+WARM = Plan(5, 0.0, 0.0)
 
 
 def slow_plan(delay: float, seconds: float) -> Plan:
@@ -96,15 +77,11 @@ def slow_plan(delay: float, seconds: float) -> Plan:
     return Plan(max(1, round(seconds / delay)), delay, delay)
 
 
-WARM = Plan(5, 0.0, 0.0)
-
-
 @dataclass(frozen=True)
-class Harness:
-    """What bench.py lends: progress lines, the server (started with extra environment), the
-    gRPC target, a token, the PostgreSQL postmaster's pid and the load settings."""
+class ModelLoad:
+    """What the model scenarios need: the server (started with extra environment), the gRPC
+    target, a token, the PostgreSQL postmaster's pid and the load settings."""
 
-    say: Callable[[str], None]
     server: Callable[[dict[str, str]], AbstractContextManager[Any]]
     target: str
     token: str
@@ -117,89 +94,6 @@ class Harness:
     ramp: float  # seconds over which model-1000 opens its streams
     connections: int  # gRPC connections model-1000's client spreads its streams over
     server_log: Path  # where the server started by `server` writes its log
-
-
-# -- the fake model, in its own process ------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Sent:
-    """What the fake noted for one request (time.monotonic() seconds)."""
-
-    received_at: float
-    sent_at: tuple[float, ...]
-    ended_at: float | None
-    disconnected: bool
-
-
-def _fake_main(conn: Any) -> None:
-    """The fake's process: serves until told to stop; answers `stream` and `collect`."""
-    from tests.fakes.model_server import FakeModelServer, Step
-
-    with FakeModelServer(timestamps=True) as fake:
-        conn.send(fake.port)
-        seen = 0
-        while True:
-            command, argument = conn.recv()
-            if command == "stream":
-                plan: Plan = argument
-                step = Step.text(plan.texts(), delay=plan.delay, first_delay=plan.first_delay)
-                fake.always(step)
-                conn.send(None)
-            elif command == "collect":
-                requests = fake.requests
-                new, seen = requests[seen:], len(requests)
-                out: dict[str, Sent] = {}
-                for r in new:
-                    match = TAG.search(json.dumps(r.messages[-1:]))
-                    if r.method == "POST" and match and r.received_at is not None:
-                        out[match.group(1)] = Sent(
-                            r.received_at, tuple(r.sent_at), r.ended_at, r.disconnected.is_set()
-                        )
-                conn.send((out, [repr(e) for e in fake.errors]))
-            else:
-                conn.send(None)
-                return
-
-
-class FakeModel:
-    """The fake model API (tests/fakes/model_server.py) in a process of its own."""
-
-    def __init__(self) -> None:
-        ctx = mp.get_context("spawn")
-        self._conn, child = ctx.Pipe()
-        self.process = ctx.Process(target=_fake_main, args=(child,), daemon=True)
-        self.process.start()
-        child.close()
-        if not self._conn.poll(60):
-            raise RuntimeError("the fake model server did not start within 60 s")
-        self.port: int = self._conn.recv()
-
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/v1"
-
-    def _ask(self, command: str, argument: Any = None) -> Any:
-        self._conn.send((command, argument))
-        if not self._conn.poll(60):
-            raise RuntimeError(f"the fake model server did not answer {command!r}")
-        return self._conn.recv()
-
-    def stream(self, plan: Plan) -> None:
-        """Every request from now on gets `plan`."""
-        self._ask("stream", plan)
-
-    def collect(self) -> tuple[dict[str, Sent], list[str]]:
-        """What the fake noted for the requests since the last call, by tag; and its errors."""
-        out: tuple[dict[str, Sent], list[str]] = self._ask("collect")
-        return out
-
-    def close(self) -> None:
-        with suppress(OSError, EOFError, RuntimeError):
-            self._ask("stop")
-        self.process.join(10)
-        if self.process.is_alive():
-            self.process.kill()
 
 
 # -- the client, in its own process -----------------------------------------------------------
@@ -343,140 +237,16 @@ class StreamClient:
                 self.process.kill()
 
 
-# -- measuring processes ----------------------------------------------------------------------
-
-
-def process_tree(pid: int) -> list[psutil.Process]:
-    """A process and all its descendants (none when it is gone)."""
-    try:
-        root = psutil.Process(pid)
-        return [root, *root.children(recursive=True)]
-    except psutil.NoSuchProcess:
-        return []
-
-
-def _process_cpu(process: psutil.Process) -> float:
-    """CPU seconds so far of one process. /proc's user and system times come in 10 ms ticks, so
-    32 PostgreSQL backends that each work 2 ms in a window would read 0: a single-threaded
-    process is read from /proc/<pid>/schedstat instead (nanoseconds). Threaded ones (the server
-    workers, whose threads may come and go) keep the ticks; they use seconds of CPU."""
-    try:
-        if process.num_threads() == 1:
-            with open(f"/proc/{process.pid}/schedstat") as schedstat:
-                return int(schedstat.read().split()[0]) / 1e9
-    except (OSError, ValueError, IndexError):
-        pass
-    times = process.cpu_times()
-    return float(times.user + times.system)
-
-
-def cpu_seconds(pid: int) -> dict[int, float]:
-    """CPU seconds so far of `pid` and each of its descendants, by pid."""
-    seconds: dict[int, float] = {}
-    for process in process_tree(pid):
-        try:
-            seconds[process.pid] = _process_cpu(process)
-        except psutil.Error:
-            continue
-    return seconds
-
-
-def machine_busy() -> float:
-    times = psutil.cpu_times()
-    return float(sum(times) - times.idle - getattr(times, "iowait", 0.0))
-
-
-@dataclass(frozen=True)
-class Memory:
-    """Resident memory summed over the server's worker processes, in bytes."""
-
-    rss: int
-    uss: int
-
-
-def worker_memory(server_pid: int) -> Memory:
-    rss = uss = 0
-    for worker in process_tree(server_pid)[1:]:
-        try:
-            info = worker.memory_full_info()
-        except psutil.NoSuchProcess:
-            continue
-        rss += info.rss
-        uss += info.uss
-    return Memory(rss, uss)
-
-
-CpuReading = tuple[float, dict[str, dict[int, float]]]  # (monotonic time, seconds by pid)
-
-
-def connections_per_worker(server_pid: int, port: int) -> list[int]:
-    """Established TCP connections each worker accepted on `port` (the kernel's SO_REUSEPORT
-    split of the client's gRPC connections)."""
-    counts = []
-    for worker in process_tree(server_pid)[1:]:
-        try:
-            connections = worker.net_connections(kind="tcp")
-        except psutil.Error:
-            continue
-        counts.append(sum(1 for c in connections if c.laddr and c.laddr.port == port and c.raddr))
-    return counts
-
-
-def _cpu_window(h: Harness, server_pid: int, client: StreamClient, fake: Any) -> CpuWindow:
+def _cpu_window(h: ModelLoad, server_pid: int, client: StreamClient, fake: Any) -> CpuWindow:
     """The CPU window of a model scenario: server, PostgreSQL, the client and the fake."""
     return CpuWindow(
         {
-            "server": server_pid,
-            "postgres": h.postgres_pid,
-            "client": client.process.pid or 0,
-            "fake": fake.process.pid or 0,
+            "server": [server_pid],
+            "postgres": [h.postgres_pid],
+            "client": [client.process.pid or 0],
+            "fake": [fake.process.pid or 0],
         }
     )
-
-
-class CpuWindow:
-    """CPU seconds of the server, PostgreSQL, the client, the fake and the machine between
-    `begin()` and `end()`, or between two `read()`s."""
-
-    def __init__(self, pids: dict[str, int]) -> None:
-        self.pids = pids
-        self._before: CpuReading = (0.0, {})
-        self.used: dict[str, float] = {}
-        self.seconds = 0.0
-
-    def read(self) -> CpuReading:
-        now = {name: cpu_seconds(pid) for name, pid in self.pids.items()}
-        now["machine"] = {0: machine_busy()}
-        return time.monotonic(), now
-
-    def begin(self) -> None:
-        self._before = self.read()
-
-    def end(self) -> None:
-        self.between(self._before, self.read())
-
-    def between(self, before: CpuReading, after: CpuReading) -> None:
-        """Processes born in between count whole; those that ended in between are not seen."""
-        self.seconds = after[0] - before[0]
-        self.used = {
-            name: sum(s - before[1].get(name, {}).get(pid, 0.0) for pid, s in pids.items())
-            for name, pids in after[1].items()
-        }
-
-    def share(self, name: str) -> float:
-        """% of one core."""
-        return 100 * self.used.get(name, 0.0) / self.seconds if self.seconds else float("nan")
-
-
-# -- results ----------------------------------------------------------------------------------
-
-
-def percentile(values: list[float], q: float) -> float:
-    """Nearest-rank percentile, like bench.py's."""
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
 @dataclass
@@ -500,6 +270,15 @@ class Latencies:
             self.later.extend(ms * (got - left) for got, left in pairs[1:])
         if record.completed is not None and sent.ended_at is not None:
             self.store.append(ms * (record.completed - sent.ended_at))
+
+    def figures(self) -> dict[str, float]:
+        """p50 and p99 of each measure, in milliseconds."""
+        keys = ("to_model", "first_delta", "later_delta", "completed")
+        return {
+            f"{key}_{name}_ms": percentile(values, q)
+            for key, (_, values) in zip(keys, self.rows(), strict=True)
+            for name, q in (("p50", 0.5), ("p99", 0.99))
+        }
 
     def rows(self) -> list[tuple[str, list[float]]]:
         return [
@@ -531,6 +310,21 @@ class StreamResult:
     def per_turn_ms(self, group: str) -> float:
         return 1000 * self.cpu.used.get(group, 0.0) / self.turns if self.turns else float("nan")
 
+    def figures(self) -> dict[str, Any]:
+        return {
+            "streams": self.streams,
+            "tokens": self.tokens,
+            "turns": self.turns,
+            "seconds": self.seconds,
+            "tokens_per_s": self.tokens / self.seconds if self.seconds else float("nan"),
+            "server_cpu_ms_per_token": self.per_token_ms("server"),
+            "server_cpu_ms_per_turn": self.per_turn_ms("server"),
+            "postgres_cpu_ms_per_turn": self.per_turn_ms("postgres"),
+            "errors": len(self.errors),
+            "load": self.load,
+            **self.latencies.figures(),
+        }
+
 
 @dataclass
 class ManyResult:
@@ -554,6 +348,21 @@ class ManyResult:
     records: list[StreamRecord] = field(default_factory=list, repr=False)
     sent: dict[str, Sent] = field(default_factory=dict, repr=False)
 
+    def figures(self) -> dict[str, Any]:
+        per_stream = max(1, self.peak_open)
+        return {
+            "streams": self.streams,
+            "peak_open": self.peak_open,
+            "failed": len(self.errors),
+            "rss_idle_bytes": self.idle.rss,
+            "rss_open_bytes": self.during.rss,
+            "rss_after_bytes": self.after.rss,
+            "rss_per_open_stream_bytes": (self.during.rss - self.idle.rss) / per_stream,
+            "uss_per_open_stream_bytes": (self.during.uss - self.idle.uss) / per_stream,
+            "server_cpu_share_open": self.cpu.share("server"),
+            **self.latencies.figures(),
+        }
+
 
 def _errors(
     records: list[StreamRecord], sent: dict[str, Sent], fake_errors: list[str]
@@ -568,7 +377,7 @@ def _errors(
 
 
 def run_stream_window(
-    h: Harness, fake: FakeModel, server_pid: int, name: str, plan: Plan
+    h: ModelLoad, fake: FakeModel, server_pid: int, name: str, plan: Plan
 ) -> StreamResult:
     """BENCH_CONCURRENCY callers repeat streams of `plan`; CPU and latencies over the window."""
     fake.stream(plan)
@@ -610,7 +419,7 @@ def run_stream_window(
     )
 
 
-def _warm_up(h: Harness, fake: FakeModel, seconds: float = 3.0) -> None:
+def _warm_up(h: ModelLoad, fake: FakeModel, seconds: float = 3.0) -> None:
     """Quick streams for a few seconds: lazy imports, pools and the first full garbage
     collections are then not counted as the streams' time, CPU or memory."""
     fake.stream(WARM)
@@ -627,7 +436,7 @@ def _warm_up(h: Harness, fake: FakeModel, seconds: float = 3.0) -> None:
 # -- model-1000 -------------------------------------------------------------------------------
 
 
-def run_many(h: Harness, fake: FakeModel, server_pid: int) -> ManyResult:
+def run_many(h: ModelLoad, fake: FakeModel, server_pid: int) -> ManyResult:
     """h.streams slow streams opened over h.ramp seconds; memory idle, while open, and after."""
     plan, ramp = h.slow, h.ramp
     _warm_up(h, fake)
@@ -702,125 +511,28 @@ def _median_memory(server_pid: int, samples: int = 3) -> Memory:
     return taken[len(taken) // 2]
 
 
-# -- report -----------------------------------------------------------------------------------
+# -- the run ------------------------------------------------------------------------------------
 
 
-def _latency_table(rows: list[tuple[str, Latencies]]) -> None:
-    header = (
-        f"{'scenario':<26}{'added by the service (ms)':<30}{'n':>7}{'p50':>8}{'p99':>8}{'max':>8}"
-    )
-    print(header)
-    print("-" * len(header))
-    for name, latencies in rows:
-        for measure, values in latencies.rows():
-            print(
-                f"{name:<26}{measure:<30}{len(values):>7}{percentile(values, 0.5):>8.2f}"
-                f"{percentile(values, 0.99):>8.2f}{max(values, default=float('nan')):>8.2f}"
-            )
+@dataclass
+class ModelResults:
+    """What the model scenarios measured (None: not run)."""
 
+    load: ModelLoad
+    streams: list[StreamResult] = field(default_factory=list)
+    many: ManyResult | None = None
 
-def print_stream_report(results: list[StreamResult], h: Harness) -> None:
-    print()
-    print(
-        f"model-stream: {h.concurrency} concurrent Converse streams, each a new session, "
-        f"measured {h.seconds:g} s after {h.warmup:g} s of warm-up; the fake model streams "
-        + "; ".join(f"{r.name}: {r.plan.describe()}" for r in results)
-    )
-    header = (
-        f"{'scenario':<26}{'streams':>8}{'tokens':>8}{'tok/s':>7}{'turns/s':>8}"
-        f"  {'server CPU ms/token':>19}{'ms/turn':>8}{'% core':>7}"
-        f"  {'postgres ms/turn':>16}{'client % core':>14}{'fake % core':>12}{'machine %':>10}"
-        f"{'load':>6}"
-    )
-    print(header)
-    print("-" * len(header))
-    for r in results:
-        print(
-            f"{r.name:<26}{r.streams:>8}{r.tokens:>8}{r.tokens / r.seconds:>7.0f}"
-            f"{r.turns / r.seconds:>8.1f}  {r.per_token_ms('server'):>19.3f}"
-            f"{r.per_turn_ms('server'):>8.2f}{r.cpu.share('server'):>7.0f}"
-            f"  {r.per_turn_ms('postgres'):>16.3f}{r.cpu.share('client'):>14.0f}"
-            f"{r.cpu.share('fake'):>12.0f}{r.cpu.share('machine'):>10.0f}{r.load:>6.2f}"
+    @property
+    def ok(self) -> bool:
+        many_ok = self.many is None or (
+            not self.many.errors and self.many.peak_open == self.load.streams
         )
-    if len(results) == 2:
-        long, short = results
-        extra = long.plan.pieces - short.plan.pieces
-        marginal = (long.per_turn_ms("server") - short.per_turn_ms("server")) / extra
-        base = short.per_turn_ms("server") - short.plan.pieces * marginal
-        print(
-            f"server CPU split: {marginal:.3f} ms per streamed token (the difference per extra "
-            f"piece) + {base:.2f} ms per turn without its tokens"
-        )
-    print()
-    _latency_table([(r.name, r.latencies) for r in results])
-    for r in results:
-        print(
-            f"  {r.name}: the fake's own first-token delay p50 "
-            f"{percentile(r.latencies.model_ttft, 0.5):.1f} ms (asked {1000 * r.plan.first_delay:g})"
-        )
+        return many_ok and not any(r.errors for r in self.streams)
 
 
-def print_many_report(r: ManyResult) -> None:
-    mib = 1024 * 1024
-    print()
-    print(
-        f"model-1000: {r.streams:,} Converse streams opened over {r.ramp:g} s on a slow model "
-        f"({r.plan.describe()}), each a new session; load average {r.load[0]:.2f}"
-    )
-    print(
-        f"  open at once: {r.peak_open:,} (of {r.streams:,}); failed streams: {len(r.errors)}; "
-        f"the client's gRPC connections per worker: {'/'.join(map(str, r.split)) or '?'}"
-    )
-    grew_rss = (r.during.rss - r.idle.rss) / max(1, r.peak_open)
-    grew_uss = (r.during.uss - r.idle.uss) / max(1, r.peak_open)
-    print(
-        f"  server memory, summed over {r.workers} workers: RSS idle {r.idle.rss / mib:.0f} MiB, "
-        f"with {r.peak_open:,} open {r.during.rss / mib:.0f} MiB, after {r.after.rss / mib:.0f} "
-        f"MiB; per open stream {grew_rss / 1024:.1f} KiB RSS ({grew_uss / 1024:.1f} KiB USS)"
-    )
-    if r.cpu.seconds and r.tokens_in_window:
-        print(
-            f"  while {r.peak_open:,} were open ({r.cpu.seconds:.1f} s): server {r.cpu.share('server'):.0f}% "
-            f"of a core, {1000 * r.cpu.used['server'] / r.tokens_in_window:.3f} ms per token "
-            f"({r.tokens_in_window / r.cpu.seconds:.0f} tokens/s); PostgreSQL "
-            f"{r.cpu.share('postgres'):.0f}%, the client {r.cpu.share('client'):.0f}%, the fake "
-            f"{r.cpu.share('fake'):.0f}%; machine busy {r.cpu.share('machine'):.0f}%"
-        )
-    print()
-    _latency_table([(f"model-1000 ({r.streams:,})", r.latencies)])
-
-
-def print_errors(name: str, errors: list[str], log: Path, limit: int = 5) -> None:
-    """The first failures, and the server log's warnings and errors about them."""
-    if not errors:
-        return
-    print(f"ERRORS in {name}: {len(errors)} failed streams; the first:")
-    for error in errors[:limit]:
-        print(f"  {error}")
-    lines = log.read_text(errors="replace").splitlines() if log.exists() else []
-    noted = [line for line in lines if re.search(r"WARNING|ERROR|Traceback|Error\b", line)]
-    if noted:
-        print(f"  the server log ({len(noted)} warnings and errors), the last {limit}:")
-        for line in noted[-limit:]:
-            print(f"    {line[:300]}")
-
-
-# -- the run ----------------------------------------------------------------------------------
-
-
-@contextmanager
-def fake_model() -> Iterator[FakeModel]:
-    fake = FakeModel()
-    try:
-        yield fake
-    finally:
-        fake.close()
-
-
-def run_model_scenarios(h: Harness, names: tuple[str, ...]) -> bool:
-    """Runs the chosen model scenarios on a server pointed at the fake; True when no stream
-    failed."""
-    ok = True
+def run(h: ModelLoad, names: tuple[str, ...]) -> ModelResults:
+    """Runs the chosen model scenarios on a server pointed at the fake."""
+    out = ModelResults(h)
     with fake_model() as fake:
         env = {
             "AGENT_SESSIONS_AGENT": "openai",
@@ -831,35 +543,25 @@ def run_model_scenarios(h: Harness, names: tuple[str, ...]) -> bool:
             "AGENT_SESSIONS_MODEL_MAX_RETRIES": "0",
             "AGENT_SESSIONS_MODEL_TIMEOUT": str(int(CALL_TIMEOUT)),
         }
-        h.say(f"fake model API at {fake.base_url} (pid {fake.process.pid}); model {MODEL}")
+        say(f"fake model API at {fake.base_url} (pid {fake.process.pid}); model {MODEL}")
         with h.server(env) as server:
             if "model-stream" in names:
                 # The first turns after a start pay for lazy imports and a few full garbage
                 # collections (100-150 ms each); they are not what a stream costs.
                 _warm_up(h, fake)
-                results = []
                 for name, plan in (
                     (f"model-stream ({FAST.pieces})", FAST),
                     (f"model-stream ({SHORT.pieces})", SHORT),
                 ):
-                    h.say(f"{name}: {h.concurrency} streams of {plan.describe()}")
+                    say(f"{name}: {h.concurrency} streams of {plan.describe()}")
                     result = run_stream_window(h, fake, server.pid, name, plan)
-                    h.say(
+                    say(
                         f"  {result.tokens / result.seconds:.0f} tokens/s, "
-                        f"{result.turns / result.seconds:.1f} turns/s; server "
-                        f"{result.cpu.share('server'):.0f}%, machine "
-                        f"{result.cpu.share('machine'):.0f}%; load average {result.load:.2f}"
+                        f"{result.turns / result.seconds:.1f} turns/s; {result.cpu.describe()}"
                     )
-                    results.append(result)
-                print_stream_report(results, h)
-                for result in results:
-                    print_errors(result.name, result.errors, h.server_log)
-                    ok = ok and not result.errors
+                    out.streams.append(result)
             if "model-1000" in names:
-                h.say(f"model-1000: {h.streams:,} streams of {h.slow.describe()}")
-                many = run_many(h, fake, server.pid)
-                h.say(f"  {many.peak_open:,} open at once; {len(many.errors)} failed")
-                print_many_report(many)
-                print_errors("model-1000", many.errors, h.server_log)
-                ok = ok and not many.errors and many.peak_open == h.streams
-    return ok
+                say(f"model-1000: {h.streams:,} streams of {h.slow.describe()}")
+                out.many = run_many(h, fake, server.pid)
+                say(f"  {out.many.peak_open:,} open at once; {len(out.many.errors)} failed")
+    return out
