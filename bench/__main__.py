@@ -169,6 +169,8 @@ def run_rest(
             )
             for round_ in range(rounds):
                 for target in targets:
+                    if target.name == "anchor" and not scenario.anchor:
+                        continue
                     run.rest.append(
                         rest_scenarios.run_scenario(load, target, scenario, run_id, round_)
                     )

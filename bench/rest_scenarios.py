@@ -14,6 +14,7 @@ the calls in flight when wrk stopped).
 |---|---|---|
 | rest-create-session | POST /api/agent-sessions, 4 fields | a new session_id per call (wrk's Lua) |
 | rest-append-message | POST /api/agent-sessions/{id}/messages, ~100-byte user message | 100 sessions |
+| rest-create-with-id, rest-append-with-id | as above, each call with its own `request_id` | ours only |
 | rest-conversation | POST /api/agent-sessions/conversation, one user message, mock agent | 100 sessions |
 | rest-get-session | GET /api/agent-sessions/{id} | 100 sessions |
 | rest-list-messages-50 | GET /api/agent-sessions/{id}/messages?page_size=50 | the 10,000-message session |
@@ -72,6 +73,7 @@ class RestScenario:
     stored: str = ""  # SQL counting what the calls stored (%s: a LIKE pattern of session ids)
     stored_like: str = ""  # that pattern ({prefix}: the run's prefix of new session ids)
     stored_per_call: int = 1
+    anchor: bool = True  # also run on the anchor (False: a feature only this service has)
 
 
 def _ascii(text: str) -> str:
@@ -136,6 +138,32 @@ _CREATE = """
     '","description":"A session the REST bench created","agent_name":"bench-agent"}')
 """
 
+# A request id per call, unique in the run: a hash of its prefix and the scenario, the wrk
+# thread and the call number.
+_REQUEST_ID = """
+  local h = 0
+  for i = 1, #prefix do h = (h * 31 + prefix:byte(i)) % 4294967296 end
+  local rid = string.format("%08x-%04x-4000-8{scenario}-%012x", h, id, k)
+"""
+_CREATE_WITH_ID = (
+    _REQUEST_ID.replace("{scenario}", "001")
+    + """
+  return wrk.format("POST", "/api/agent-sessions", headers,
+    '{"session_id":"' .. prefix .. "id" .. k .. '","session_name":"Bench session ' .. k ..
+    '","description":"A session the REST bench created","agent_name":"bench-agent",' ..
+    '"request_id":"' .. rid .. '"}')
+"""
+)
+_APPEND_WITH_ID = (
+    _REQUEST_ID.replace("{scenario}", "002")
+    + f"""
+  return wrk.format("POST", "/api/agent-sessions/{SESSION_PREFIX}" .. (k % {SESSIONS}) ..
+    "/messages", headers,
+    '{{"role":"user","content":' .. {json.dumps(json.dumps(_ascii(MESSAGE)))} ..
+    ',"request_id":"' .. rid .. '"}}')
+"""
+)
+
 _MESSAGES_OF = (
     "SELECT count(*) FROM session_messages m JOIN agent_sessions s ON s.id = m.session_uuid"
     " WHERE s.session_id LIKE %s"
@@ -151,12 +179,30 @@ SCENARIOS = (
         stored_like="{prefix}%",
     ),
     RestScenario(
+        "rest-create-with-id",
+        "the same, each call with its own request_id (recorded with the write)",
+        expect='find(body, \'"session_id":"\' .. prefix, 1, true)',
+        dynamic=_CREATE_WITH_ID,
+        stored="SELECT count(*) FROM agent_sessions WHERE session_id LIKE %s",
+        stored_like="{prefix}%",
+        anchor=False,
+    ),
+    RestScenario(
         "rest-append-message",
         "POST .../{id}/messages (100-byte user message, 100 sessions)",
         expect='find(body, \'"role":"user"\', 1, true)',
         requests=_append_requests,
         stored=_MESSAGES_OF,
         stored_like=SESSION_PREFIX + "%",
+    ),
+    RestScenario(
+        "rest-append-with-id",
+        "the same, each call with its own request_id (recorded with the write)",
+        expect='find(body, \'"role":"user"\', 1, true)',
+        dynamic=_APPEND_WITH_ID,
+        stored=_MESSAGES_OF,
+        stored_like=SESSION_PREFIX + "%",
+        anchor=False,
     ),
     RestScenario(
         "rest-conversation",
