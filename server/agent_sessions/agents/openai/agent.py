@@ -9,7 +9,9 @@ What the SDK does by default and why this package does otherwise:
   (`tracing`);
 - `stream_options.include_usage` goes only to api.openai.com: always asked for here;
 - openai errors come out raw, with the upstream message: they are mapped to the ModelError
-  family with messages of our own, the key redacted (`errors`).
+  family with messages of our own, the key redacted (`errors`);
+- a request longer than the model's context fails the run: it goes again with the oldest
+  history left out (`agents.fit`), so only a turn whose own messages do not fit fails.
 """
 
 from __future__ import annotations
@@ -159,15 +161,7 @@ class OpenAIAgent(Agent):
         )
         # Oldest history units left out of the request: first as many as the configured context
         # size asks for, then more after each refusal of the request as too long.
-        dropped = 0
-        if self._settings.model_context_tokens:
-            units, own = split_items(turn.history, turn.messages)
-            dropped = units_to_fit(
-                units,
-                fixed + estimate_items(own),
-                self._settings.model_context_tokens,
-                self._settings.model_max_tokens,
-            )
+        dropped = self._units_to_fit(turn, fixed)
         # What this turn produced so far, as history rows: a retry after tools ran goes on
         # from there instead of running them again.
         progress: list[AgentMessage] = []
@@ -257,6 +251,19 @@ class OpenAIAgent(Agent):
         await self._client.close()
 
     # -- helpers ---------------------------------------------------------------------------------
+
+    def _units_to_fit(self, turn: AgentTurn, fixed: int) -> int:
+        """How many of the oldest history units to leave out before the first request: by the
+        estimate against AGENT_SESSIONS_MODEL_CONTEXT_TOKENS; none when it is unset."""
+        if not self._settings.model_context_tokens:
+            return 0
+        units, own = split_items(turn.history, turn.messages)
+        return units_to_fit(
+            units,
+            fixed + estimate_items(own),
+            self._settings.model_context_tokens,
+            self._settings.model_max_tokens,
+        )
 
     def _model(self, name: str) -> Model:
         if self._settings.model_api == "responses":

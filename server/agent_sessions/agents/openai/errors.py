@@ -152,8 +152,9 @@ def _map_status(exc: openai.APIStatusError, *, model: str, key: str) -> ModelErr
 
 def _context_too_long(model: str, text: str, key: str) -> ContextTooLong:
     return ContextTooLong(
-        f"the conversation is too long for the model {model!r} ({_quote(text, key)}); "
-        "start a new session, delete old messages, or use a model with a larger context",
+        f"the turn is too long for the model {model!r} even with no earlier messages of the "
+        f"session ({_quote(text, key)}); send shorter messages, or use a model with a larger "
+        "context",
         metadata={"model": model},
     )
 
