@@ -108,6 +108,18 @@ def test_a_refused_request_is_sent_again_with_the_oldest_history_left_out(
     assert final[0] == {"role": "system", "content": "Answer briefly."}
 
 
+def test_the_responses_api_is_refused_and_retried_alike(model_server: FakeModelServer) -> None:
+    history = chat_history(10)
+    model_server.context_limit(500, "openai").always(Step.text(["fits"]))
+    settings = settings_for(model_server.base_url, model_api="responses")
+    assert text_of(run_turn(settings, turn(user("now?"), history=history))) == "fits"
+    refused, sent = model_server.requests
+    assert refused.path == sent.path == "/v1/responses"
+    kept = [item["content"] for item in sent.body["input"]]
+    assert kept[-1] == "now?" and 4 <= len(kept) - 1 < len(history)
+    assert kept[:-1] == [m.content for m in history[len(history) - len(kept) + 1 :]]
+
+
 def test_a_call_leaves_with_its_result_and_what_stays_is_whole(
     model_server: FakeModelServer,
 ) -> None:
