@@ -62,6 +62,9 @@ def assert_suffix_of(sent: list[dict[str, Any]], history: list[AgentMessage], la
     assert texts[-1] == last
     kept = texts[:-1]
     assert kept == [m.content for m in history[len(history) - len(kept) :]]
+    if 0 < len(kept) < len(history):
+        # A shortened history starts at a question, not at its answer.
+        assert [m for m in sent if m["role"] != "system"][0]["role"] == "user"
     return len(kept)
 
 

@@ -116,6 +116,17 @@ def units_after_refusal(
     return dropped
 
 
+def at_a_question(units: Sequence[Sequence[Item]], dropped: int) -> int:
+    """`dropped`, or more, so that what is kept of a shortened history starts at a user message
+    (an answer without its question confuses the model, and some chat templates refuse a
+    conversation that does not start with the user). Unchanged when nothing is left out, or no
+    user message is left to start at."""
+    if dropped == 0:
+        return 0
+    start = next((i for i in range(dropped, len(units)) if units[i][0].get("role") == "user"), None)
+    return dropped if start is None else start
+
+
 def _texts(item: Item) -> Iterable[str]:
     for key in ("content", "output", "arguments", "name"):
         value = item.get(key)
@@ -130,6 +141,7 @@ def _texts(item: Item) -> Iterable[str]:
 __all__ = [
     "MAX_FIT_RETRIES",
     "Refusal",
+    "at_a_question",
     "estimate_fixed",
     "estimate_item",
     "estimate_items",

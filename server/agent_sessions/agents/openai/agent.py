@@ -49,6 +49,7 @@ from agent_sessions.agents.base import (
 )
 from agent_sessions.agents.fit import (
     Refusal,
+    at_a_question,
     estimate_fixed,
     estimate_items,
     units_after_refusal,
@@ -234,6 +235,7 @@ class OpenAIAgent(Agent):
                 self._settings.model_max_tokens,
                 retry,
             )
+            dropped = at_a_question(units, dropped)
         yield UsageReport(
             input_tokens=usage.input_tokens,
             output_tokens=usage.output_tokens,
@@ -258,12 +260,13 @@ class OpenAIAgent(Agent):
         if not self._settings.model_context_tokens:
             return 0
         units, own = split_items(turn.history, turn.messages)
-        return units_to_fit(
+        dropped = units_to_fit(
             units,
             fixed + estimate_items(own),
             self._settings.model_context_tokens,
             self._settings.model_max_tokens,
         )
+        return at_a_question(units, dropped)
 
     def _model(self, name: str) -> Model:
         if self._settings.model_api == "responses":
