@@ -143,7 +143,8 @@ class ModelNotFound(ModelError, FailedPrecondition):
 
 
 class ContextTooLong(ModelError, FailedPrecondition):
-    """The history (with the turn's messages) does not fit the model's context."""
+    """The turn's own messages (with the instructions) do not fit the model's context; earlier
+    messages are left out of the request before this is raised."""
 
     reason = "CONTEXT_TOO_LONG"
 

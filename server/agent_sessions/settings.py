@@ -148,6 +148,11 @@ class Settings:
     # Earlier messages of the session an agent sees (the turn's own messages come on top); a
     # bounded window keeps a turn's cost independent of the session's length.
     history_window: int = 50
+    # The model's context in tokens (0: unknown): when set, the oldest history is left out of a
+    # request before it is sent, by a cheap estimate, instead of after the API refuses it.
+    model_context_tokens: int = 0
+    # The most tokens one model reply may have (0: the server's default): ModelSettings.max_tokens.
+    model_max_tokens: int = 0
     # Whether the SDK exports traces (to OpenAI's trace ingest); off unless an operator asks.
     tracing: bool = False
     # AGENT_SESSIONS_MCP_SERVERS as given (a JSON list; its headers are secrets): parsed and
@@ -208,6 +213,14 @@ class Settings:
                 f"(requests go to OpenAI at {OPENAI_BASE_URL}); or set {PREFIX}MODEL_BASE_URL "
                 "to your own OpenAI-compatible server"
             )
+        context_tokens = _int(env, "MODEL_CONTEXT_TOKENS", 0, 256, 100_000_000)
+        max_tokens = _int(env, "MODEL_MAX_TOKENS", 0, 1, 10_000_000)
+        if context_tokens and max_tokens >= context_tokens:
+            raise SettingsError(
+                f"{PREFIX}MODEL_MAX_TOKENS ({max_tokens}) must be less than "
+                f"{PREFIX}MODEL_CONTEXT_TOKENS ({context_tokens}): the reply and the request "
+                "share the context"
+            )
         return cls(
             database_url=_get(env, "DATABASE_URL"),
             jwt_secret=_get(env, "JWT_SECRET"),
@@ -233,6 +246,8 @@ class Settings:
             model_max_retries=_int(env, "MODEL_MAX_RETRIES", d.model_max_retries, 0, 10),
             model_max_calls=_int(env, "MODEL_MAX_CALLS", d.model_max_calls, 1, 100),
             history_window=_int(env, "HISTORY_WINDOW", d.history_window, 0, 10_000),
+            model_context_tokens=context_tokens,
+            model_max_tokens=max_tokens,
             tracing=_flag(env, "TRACING"),
             mcp_servers=_get(env, "MCP_SERVERS"),
             tool_timeout=_seconds(env, "TOOL_TIMEOUT", d.tool_timeout, 3600.0),

@@ -29,7 +29,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, ClassVar
 
@@ -225,6 +225,102 @@ class Step:
         raise ValueError(f"unknown flavor {flavor!r}")
 
 
+# How each server kind refuses a request longer than the model's context (`context_limit`).
+CONTEXT_FORMS = ("openai", "vllm", "llamacpp", "llamacpp-old")
+
+
+def count_tokens(body: Any) -> int:
+    """The fake's tokenizer: words (whitespace-separated) of every message's text and tool
+    call, plus 3 per message, plus the words of the tools' JSON. Deterministic, and unlike the
+    service's own estimate, so its conversion from estimate to tokens is exercised."""
+    if not isinstance(body, dict):
+        return 0
+    total = 0
+    for message in body.get("messages") or body.get("input") or []:
+        if not isinstance(message, dict):
+            continue
+        total += 3 + len(_text_of(message.get("content")).split())
+        for call in message.get("tool_calls") or []:
+            function = call.get("function") or {}
+            total += len(str(function.get("name", "")).split())
+            total += len(str(function.get("arguments", "")).split())
+    if body.get("tools"):
+        total += len(json.dumps(body["tools"]).split())
+    return total
+
+
+def _text_of(content: Any) -> str:
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return " ".join(str(p.get("text", "")) for p in content if isinstance(p, dict))
+    return ""
+
+
+def context_refusal(form: str, limit: int, body: Any) -> Step | None:
+    """The answer of a server of kind `form` with a `limit`-token context to `body`; None when
+    the request fits (the prompt and, where the server counts it, `max_tokens`)."""
+    prompt = count_tokens(body)
+    completion = body.get("max_tokens") if isinstance(body, dict) else None
+    completion = completion if isinstance(completion, int) else None
+    if form == "openai":
+        if prompt + (completion or 0) <= limit:
+            return None
+        if completion is None:
+            said = f"your messages resulted in {prompt} tokens"
+        else:
+            said = (
+                f"you requested {prompt + completion} tokens ({prompt} in the messages, "
+                f"{completion} in the completion)"
+            )
+        return Step.error_response(
+            400,
+            f"This model's maximum context length is {limit} tokens. However, {said}. "
+            "Please reduce the length of the messages.",
+            code="context_length_exceeded",
+        )
+    if form == "vllm":
+        # Without max_tokens vLLM fills the rest of the context: only the prompt must fit.
+        if prompt + (completion or 1) <= limit:
+            return None
+        if completion is None:
+            said = f"your request has {prompt} input tokens"
+        else:
+            said = (
+                f"you requested {prompt + completion} tokens ({prompt} in the messages, "
+                f"{completion} in the completion)"
+            )
+        return Step.error_response(
+            400,
+            f"This model's maximum context length is {limit} tokens. However, {said}. "
+            "Please reduce the length of the messages or completion.",
+            type="BadRequestError",
+            code=400,
+        )
+    if form in ("llamacpp", "llamacpp-old"):
+        # llama.cpp checks the prompt only; the reply stops when the context is full.
+        if prompt < limit:
+            return None
+        if form == "llamacpp-old":
+            return Step.error_response(
+                500,
+                "the request exceeds the available context size, try increasing it",
+                type="server_error",
+                code=500,
+            )
+        step = Step.error_response(
+            400,
+            f"request ({prompt} tokens) exceeds the available context size ({limit} tokens), "
+            "try increasing it",
+            type="exceed_context_size_error",
+            code=400,
+        )
+        error = {**(step.error or {}), "n_prompt_tokens": prompt, "n_ctx": limit}
+        error.pop("param", None)
+        return replace(step, error=error)
+    raise ValueError(f"unknown context form {form!r}")
+
+
 @dataclass
 class RecordedRequest:
     """What the fake received, and what became of its answer."""
@@ -281,6 +377,7 @@ class FakeModelServer:
         self._lock = threading.Lock()
         self._script: list[Step] = []
         self._always: Step | None = None
+        self._context: tuple[str, int] | None = None
         self._requests: list[RecordedRequest] = []
         self._closing = threading.Event()
         # Set whenever any client leaves in the middle of an answer.
@@ -336,6 +433,15 @@ class FakeModelServer:
             self._always = step
         return self
 
+    def context_limit(self, tokens: int | None, form: str = "openai") -> FakeModelServer:
+        """Refuses every request longer than `tokens` (by `count_tokens`) as a server of kind
+        `form` (one of CONTEXT_FORMS) words it, without taking a scripted step; None: no limit."""
+        if form not in CONTEXT_FORMS:
+            raise ValueError(f"unknown context form {form!r}")
+        with self._lock:
+            self._context = (form, tokens) if tokens is not None else None
+        return self
+
     @property
     def remaining(self) -> int:
         """Scripted steps not yet taken."""
@@ -361,7 +467,14 @@ class FakeModelServer:
 
     def _record(self, request: RecordedRequest) -> None:
         with self._lock:
-            if request.method == "POST":
+            refusal = (
+                context_refusal(self._context[0], self._context[1], request.body)
+                if self._context is not None and request.method == "POST"
+                else None
+            )
+            if refusal is not None:
+                request.step = refusal
+            elif request.method == "POST":
                 if self._script:
                     request.step = self._script.pop(0)
                 else:
@@ -747,4 +860,4 @@ def _completion(step: Step, model: str) -> dict[str, Any]:
     }
 
 
-__all__ = ["FakeModelServer", "FakeToolCall", "RecordedRequest", "Step"]
+__all__ = ["FakeModelServer", "FakeToolCall", "RecordedRequest", "Step", "count_tokens"]

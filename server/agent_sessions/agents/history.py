@@ -46,6 +46,45 @@ def input_items(
     return _merge_text_with_calls(items) if merge_text_with_calls else items
 
 
+def split_items(
+    history: Sequence[AgentMessage], messages: Sequence[AgentMessage]
+) -> tuple[list[list[Item]], list[Item]]:
+    """The sanitized items as (history units, oldest first; the turn's own items).
+
+    A unit is what may be left out of a request as one: a text message, or a run of calls with
+    their results. Only units made wholly of history are; from the first unit that holds any of
+    the turn's own items (a call in the history answered by a result in `messages`) on,
+    everything is the turn's own. `join_items` puts them back together.
+    """
+    own_items = [item for m in messages if (item := to_item(m)) is not None]
+    history_items = [item for m in history if (item := to_item(m)) is not None]
+    own = {id(item) for item in own_items}
+    items = sanitize([*history_items, *own_items])
+    units: list[list[Item]] = []
+    position = 0
+    while position < len(items):
+        end = position + 1
+        if items[position].get("type") == _CALL:
+            while end < len(items) and items[end].get("type") in (_CALL, _OUTPUT):
+                if items[end].get("type") == _CALL and items[end - 1].get("type") == _OUTPUT:
+                    break  # the next run of calls is a unit of its own
+                end += 1
+        unit = items[position:end]
+        if any(id(item) in own for item in unit):
+            return units, items[position:]
+        units.append(unit)
+        position = end
+    return units, []
+
+
+def join_items(
+    units: Sequence[Sequence[Item]], own: Sequence[Item], *, merge_text_with_calls: bool = True
+) -> list[Item]:
+    """The input items of history `units` (those kept) followed by the turn's own items."""
+    items = [item for unit in units for item in unit] + list(own)
+    return _merge_text_with_calls(items) if merge_text_with_calls else items
+
+
 def to_item(message: AgentMessage) -> Item | None:
     """One stored message as an input item; None for a row the model cannot be given."""
     if message.role == "assistant" and message.tool_call_id:

@@ -9,7 +9,9 @@ What the SDK does by default and why this package does otherwise:
   (`tracing`);
 - `stream_options.include_usage` goes only to api.openai.com: always asked for here;
 - openai errors come out raw, with the upstream message: they are mapped to the ModelError
-  family with messages of our own, the key redacted (`errors`).
+  family with messages of our own, the key redacted (`errors`);
+- a request longer than the model's context fails the run: it goes again with the oldest
+  history left out (`agents.fit`), so only a turn whose own messages do not fit fails.
 """
 
 from __future__ import annotations
@@ -28,7 +30,6 @@ from agents import (
     OpenAIResponsesModel,
     RunConfig,
     Runner,
-    RunResultStreaming,
     Tool,
     TResponseInputItem,
 )
@@ -36,9 +37,26 @@ from agents.models.interface import Model
 from agents.run_error_handlers import RunErrorHandlerInput, RunErrorHandlerResult
 from agents.usage import Usage
 
-from agent_sessions.agents.base import Agent, AgentEvent, AgentTurn, UsageReport
-from agent_sessions.agents.history import input_items
-from agent_sessions.agents.openai.errors import map_model_error
+from agent_sessions.agents.base import (
+    Agent,
+    AgentEvent,
+    AgentMessage,
+    AgentTurn,
+    TextDelta,
+    ToolCall,
+    ToolResult,
+    UsageReport,
+)
+from agent_sessions.agents.fit import (
+    Refusal,
+    at_a_question,
+    estimate_fixed,
+    estimate_items,
+    units_after_refusal,
+    units_to_fit,
+)
+from agent_sessions.agents.history import Item, join_items, split_items
+from agent_sessions.agents.openai.errors import context_refusal, map_model_error
 from agent_sessions.agents.openai.stream import translate
 from agent_sessions.agents.openai.tracing import configure_tracing, is_openai
 from agent_sessions.agents.redaction import display_url, redact
@@ -94,6 +112,8 @@ class OpenAIAgent(Agent):
             include_usage=True,
             # OpenAI stores Chat Completions by default; this service keeps the conversation.
             store=False if official else None,
+            # The SDK sends it as `max_tokens` (Chat Completions) or `max_output_tokens`.
+            max_tokens=settings.model_max_tokens or None,
         )
         configure_tracing(settings)
 
@@ -127,47 +147,95 @@ class OpenAIAgent(Agent):
             # MCP schemas and the caller's go to the model as given, not rewritten as strict.
             mcp_config={"convert_schemas_to_strict": False},
         )
-        items = input_items(
-            turn.history,
-            turn.messages,
-            merge_text_with_calls=self._settings.model_api == "chat_completions",
-        )
         run_config = RunConfig(
             tracing_disabled=not self._settings.tracing,
             workflow_name="agent-sessions turn",
             group_id=turn.session_id if self._settings.tracing else None,
         )
-        started = time.monotonic()
-        result = Runner.run_streamed(
-            agent,
-            cast(list[TResponseInputItem], items),
-            max_turns=self._settings.model_max_calls,
-            run_config=run_config,
-            error_handlers={"model_refusal": _refusal_is_the_answer},
+        merge = self._settings.model_api == "chat_completions"
+        fixed = estimate_fixed(
+            turn.agent_instructions,
+            [
+                {"name": t.name, "description": t.description, "parameters": t.parameters}
+                for t in turn.tools
+            ],
         )
-        events = result.stream_events()
-        tool_names: dict[str, str] = {}
-        try:
+        # Oldest history units left out of the request: first as many as the configured context
+        # size asks for, then more after each refusal of the request as too long.
+        dropped = self._units_to_fit(turn, fixed)
+        # What this turn produced so far, as history rows: a retry after tools ran goes on
+        # from there instead of running them again.
+        progress: list[AgentMessage] = []
+        text: list[str] = []
+        calls_made = 0
+        usage = Usage()
+        started = time.monotonic()
+        retry = 0
+        while True:
+            units, own = split_items(turn.history, [*turn.messages, *progress])
+            kept = units[dropped:]
+            if dropped:
+                logger.info(
+                    "session %s: %d of %d earlier message(s) left out of the model's request "
+                    "to fit its context",
+                    turn.session_id,
+                    _messages_in(units[:dropped]),
+                    _messages_in(units),
+                )
+            items = join_items(kept, own, merge_text_with_calls=merge)
+            result = Runner.run_streamed(
+                agent,
+                cast(list[TResponseInputItem], items),
+                max_turns=self._settings.model_max_calls - calls_made,
+                run_config=run_config,
+                error_handlers={"model_refusal": _refusal_is_the_answer},
+            )
+            events = result.stream_events()
+            tool_names: dict[str, str] = {}
+            # Whether text of a model call is out while that call may still go on: a retry
+            # then would repeat it.
+            mid_reply = False
+            refused: Refusal | None = None
             try:
-                async for event in events:
-                    for out in translate(event, tool_names):
-                        yield out
-            except Exception as exc:
-                error = map_model_error(exc, model=model, settings=self._settings)
-                self._log_failure(error or exc, model, _usage_of(result, exc), started)
-                if error is None:
-                    raise
-                # Not chained: the upstream exception's text may quote the key.
-                raise error from None
-        finally:
-            # Cancels the run task and with it the model request and running tools; harmless
-            # after a normal end. Then close the event stream, which now returns at once.
-            result.cancel()
-            aclose = getattr(events, "aclose", None)  # an async generator, typed as an iterator
-            if aclose is not None:
-                with suppress(Exception):
-                    await aclose()
-        usage = result.context_wrapper.usage
+                try:
+                    async for event in events:
+                        for out in translate(event, tool_names):
+                            mid_reply = _note(out, progress, text)
+                            yield out
+                except Exception as exc:
+                    refused = context_refusal(exc)
+                    if refused is None or mid_reply or not kept:
+                        error = map_model_error(exc, model=model, settings=self._settings)
+                        usage.add(result.context_wrapper.usage)
+                        self._log_failure(error or exc, model, usage, started)
+                        if error is None:
+                            raise
+                        # Not chained: the upstream exception's text may quote the key.
+                        raise error from None
+            finally:
+                # Cancels the run task and with it the model request and running tools;
+                # harmless after a normal end. Then close the event stream, which now returns
+                # at once.
+                result.cancel()
+                aclose = getattr(events, "aclose", None)  # an async generator, typed as iterator
+                if aclose is not None:
+                    with suppress(Exception):
+                        await aclose()
+            usage.add(result.context_wrapper.usage)
+            if refused is None:
+                break
+            # Refused before any of the current model call's output: the same turn again with
+            # fewer of the oldest history units, the turn's own work so far kept.
+            calls_made = usage.requests
+            retry += 1
+            dropped += units_after_refusal(
+                kept,
+                fixed + estimate_items(own),
+                refused,
+                self._settings.model_max_tokens,
+                retry,
+            )
+            dropped = at_a_question(units, dropped)
         yield UsageReport(
             input_tokens=usage.input_tokens,
             output_tokens=usage.output_tokens,
@@ -185,6 +253,20 @@ class OpenAIAgent(Agent):
         await self._client.close()
 
     # -- helpers ---------------------------------------------------------------------------------
+
+    def _units_to_fit(self, turn: AgentTurn, fixed: int) -> int:
+        """How many of the oldest history units to leave out before the first request: by the
+        estimate against AGENT_SESSIONS_MODEL_CONTEXT_TOKENS; none when it is unset."""
+        if not self._settings.model_context_tokens:
+            return 0
+        units, own = split_items(turn.history, turn.messages)
+        dropped = units_to_fit(
+            units,
+            fixed + estimate_items(own),
+            self._settings.model_context_tokens,
+            self._settings.model_max_tokens,
+        )
+        return at_a_question(units, dropped)
 
     def _model(self, name: str) -> Model:
         if self._settings.model_api == "responses":
@@ -245,11 +327,32 @@ def _caller_tool(tool: CallerTool) -> FunctionTool:
     )
 
 
-def _usage_of(result: RunResultStreaming, exc: BaseException) -> Usage | None:
-    run_data = getattr(exc, "run_data", None)
-    wrapper = getattr(run_data, "context_wrapper", None) or result.context_wrapper
-    usage = getattr(wrapper, "usage", None)
-    return usage if isinstance(usage, Usage) else None
+def _note(event: AgentEvent, progress: list[AgentMessage], text: list[str]) -> bool:
+    """Adds `event` to the turn's progress (as the rows it would be stored as); whether a model
+    call's text is out and that call may still go on."""
+    if isinstance(event, TextDelta):
+        text.append(event.text)
+        return True
+    if isinstance(event, ToolCall | ToolResult) and text:
+        progress.append(AgentMessage("assistant", "".join(text)))
+        text.clear()
+    if isinstance(event, ToolCall):
+        progress.append(
+            AgentMessage(
+                "assistant", event.arguments, tool_call_id=event.tool_call_id, tool_name=event.name
+            )
+        )
+    elif isinstance(event, ToolResult):
+        progress.append(
+            AgentMessage(
+                "tool", event.output, tool_call_id=event.tool_call_id, tool_name=event.name
+            )
+        )
+    return False
+
+
+def _messages_in(units: list[list[Item]]) -> int:
+    return sum(len(unit) for unit in units)
 
 
 __all__ = ["DEFAULT_AGENT_NAME", "OpenAIAgent"]

@@ -18,6 +18,7 @@ import httpx2
 import openai
 from agents import MaxTurnsExceeded, ModelBehaviorError
 
+from agent_sessions.agents.fit import Refusal
 from agent_sessions.agents.redaction import quote
 from agent_sessions.errors import (
     ContextTooLong,
@@ -151,8 +152,9 @@ def _map_status(exc: openai.APIStatusError, *, model: str, key: str) -> ModelErr
 
 def _context_too_long(model: str, text: str, key: str) -> ContextTooLong:
     return ContextTooLong(
-        f"the conversation is too long for the model {model!r} ({_quote(text, key)}); "
-        "start a new session, delete old messages, or use a model with a larger context",
+        f"the turn is too long for the model {model!r} even with no earlier messages of the "
+        f"session ({_quote(text, key)}); send shorter messages, or use a model with a larger "
+        "context",
         metadata={"model": model},
     )
 
@@ -175,6 +177,57 @@ def _upstream(exc: openai.APIError) -> tuple[str, str, str]:
 
 def _is_context_error(code: str, kind: str, text: str) -> bool:
     return code in _CONTEXT_CODES or kind in _CONTEXT_CODES or bool(_CONTEXT_TEXT.search(text))
+
+
+# The numbers each server kind states (OpenAI and vLLM share the first sentence):
+# OpenAI   "This model's maximum context length is N tokens. However, your messages resulted
+#           in M tokens." (or "you requested M tokens (P in the messages, C in the completion)")
+# vLLM     "This model's maximum context length is N tokens. However, you requested M tokens
+#           (P in the messages, C in the completion)." / "... your request has P input tokens"
+# llama.cpp  type exceed_context_size_error with `n_prompt_tokens` and `n_ctx` beside
+#           "request (P tokens) exceeds the available context size (N tokens)"; before that a
+#           500 "the request exceeds the available context size", with no numbers.
+_LIMIT = re.compile(
+    r"maximum context length is (\d+)|available context size \((\d+) tokens?\)"
+    r"|context (?:size|window|length) (?:is|of) (\d+)",
+    re.IGNORECASE,
+)
+_PROMPT = re.compile(
+    r"(\d+) in the messages|messages resulted in (\d+)|request has (\d+) input"
+    r"|request \((\d+) tokens?\)",
+    re.IGNORECASE,
+)
+_COMPLETION = re.compile(r"(\d+) in the completion", re.IGNORECASE)
+
+
+def context_refusal(exc: BaseException) -> Refusal | None:
+    """What the model's API said when it refused a request as longer than the model's context,
+    the numbers it gave included; None for any other failure."""
+    if not isinstance(exc, openai.APIError) or isinstance(exc, openai.APIConnectionError):
+        return None
+    code, kind, text = _upstream(exc)
+    if not _is_context_error(code, kind, text):
+        return None
+    body: Any = exc.body
+    if isinstance(body, dict) and isinstance(body.get("error"), dict):
+        body = body["error"]
+    fields = body if isinstance(body, dict) else {}
+    return Refusal(
+        limit=_number(fields.get("n_ctx")) or _first(_LIMIT, text),
+        prompt_tokens=_number(fields.get("n_prompt_tokens")) or _first(_PROMPT, text),
+        completion_tokens=_first(_COMPLETION, text),
+    )
+
+
+def _first(pattern: re.Pattern[str], text: str) -> int | None:
+    match = pattern.search(text)
+    if match is None:
+        return None
+    return next((int(group) for group in match.groups() if group), None)
+
+
+def _number(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else None
 
 
 def retry_after_seconds(headers: Any) -> float | None:
@@ -203,4 +256,4 @@ def _quote(text: str, key: str) -> str:
     return quote(text, [key]) or "no details given"
 
 
-__all__ = ["StreamCut", "map_model_error", "retry_after_seconds"]
+__all__ = ["StreamCut", "context_refusal", "map_model_error", "retry_after_seconds"]
