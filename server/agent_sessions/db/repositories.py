@@ -12,7 +12,7 @@ import psycopg
 from psycopg.rows import AsyncRowFactory, tuple_row
 
 from agent_sessions.db import statements as q
-from agent_sessions.db.engine import Connection
+from agent_sessions.db.checkout import Checkout
 from agent_sessions.db.ids import uuid7
 from agent_sessions.db.rows import MESSAGE_ROW, SESSION_ROW
 from agent_sessions.domain import (
@@ -33,10 +33,10 @@ def _text_params(fields: SessionFields) -> dict[str, str | None]:
 
 
 class _Repository:
-    __slots__ = ("_conn", "_user_id")
+    __slots__ = ("_checkout", "_user_id")
 
-    def __init__(self, conn: Connection, owner: Owner) -> None:
-        self._conn = conn
+    def __init__(self, checkout: Checkout, owner: Owner) -> None:
+        self._checkout = checkout  # the unit of work's connection, shared by its repositories
         self._user_id = owner.user_id
 
     def _params(self, **params: Any) -> dict[str, Any]:
@@ -46,10 +46,7 @@ class _Repository:
         return bound
 
     async def _execute(self, query: str, rows: AsyncRowFactory[Any], params: dict[str, Any]) -> Any:
-        cursor = self._conn.kept_cursor()
-        cursor.row_factory = rows
-        await cursor.execute(query, params)
-        return cursor
+        return await self._checkout.execute(query, rows, params)
 
     async def _run(self, query: str, **params: Any) -> int:
         """Runs a statement that returns no rows; returns how many rows it touched."""
