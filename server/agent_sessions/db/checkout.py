@@ -3,6 +3,7 @@ for a fresh one when a statement that is safe to send again finds it dead."""
 
 from __future__ import annotations
 
+import logging
 import select
 import time
 from contextlib import AbstractAsyncContextManager
@@ -13,6 +14,8 @@ from psycopg.rows import AsyncRowFactory
 from psycopg_pool import AsyncConnectionPool
 
 from agent_sessions.db.engine import Connection
+
+log = logging.getLogger(__name__)
 
 # A connection idle longer than this is checked (one round trip) before it is handed out: a
 # PostgreSQL restart (or anything else that ends its backend) while it sat in the pool is found
@@ -125,9 +128,10 @@ class Checkout:
             conn = await self._replace()  # nothing was sent yet: any statement may go
         try:
             return await _run(conn, query, rows, params)
-        except psycopg.Error:
+        except psycopg.Error as exc:
             if self._transactional or not conn.closed or not writes_nothing(query):
                 raise
+            log.warning("connection lost (%s); the read runs again", exc.__class__.__name__)
         return await _run(await self._replace(), query, rows, params)
 
 
