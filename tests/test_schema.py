@@ -201,13 +201,19 @@ def test_racing_inserts_of_a_new_user_or_session_do_nothing_instead_of_failing(
     import asyncio
     import uuid
 
-    from agent_sessions.db.engine import Connection
+    from agent_sessions.db.checkout import Checkout
+    from agent_sessions.db.engine import create_pool
     from agent_sessions.db.repositories import SessionRepository, TurnRepository
     from agent_sessions.domain import NewMessage, Owner, SessionFields
     from agent_sessions.services.sessions import session_uuid_for
+    from psycopg.rows import tuple_row
 
     async def scenario() -> list[BaseException]:
-        conns = [await Connection.connect(database_url, autocommit=True) for _ in range(8)]
+        pool = create_pool(database_url, 8)
+        await pool.open(wait=True)
+        conns = [Checkout(pool) for _ in range(8)]  # eight connections, all held
+        for c in conns:
+            await c.take()
         failures: list[BaseException] = []
         try:
             for _ in range(100):
@@ -234,14 +240,16 @@ def test_racing_inserts_of_a_new_user_or_session_do_nothing_instead_of_failing(
                 # Every turn was stored, each at a position of its own.
                 seqs = await (
                     await conns[0].execute(
-                        "SELECT m.seq FROM session_messages m WHERE m.session_uuid = %s",
-                        [session],
+                        "SELECT m.seq FROM session_messages m WHERE m.session_uuid = %(s)s",
+                        tuple_row,
+                        {"s": session},
                     )
                 ).fetchall()
                 assert sorted(seq for (seq,) in seqs) == list(range(1, 8)), (seqs, failures)
         finally:
             for c in conns:
-                await c.close()
+                await c.release()
+            await pool.close()
         return failures
 
     assert asyncio.run(scenario()) == []

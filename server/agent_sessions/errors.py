@@ -105,6 +105,13 @@ class Unavailable(DomainError):
     reason = "UNAVAILABLE"
 
 
+class DatabaseUnavailable(Unavailable):
+    """PostgreSQL cannot be reached right now, or the connection to it was lost during the call
+    at a point where the service could not safely send the statement again."""
+
+    reason = "DATABASE_UNAVAILABLE"
+
+
 class AgentFailed(Unavailable):
     """The agent could not produce a reply; nothing of the turn was stored."""
 

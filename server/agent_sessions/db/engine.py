@@ -62,6 +62,9 @@ class Connection(psycopg.AsyncConnection[Any]):
     """
 
     _kept: psycopg.AsyncCursor[Any] | None = None
+    # When it last went back to the pool (time.monotonic()); 0.0, never used: a connection idle
+    # for a while is checked before it is handed out again (db/checkout.py).
+    released_at: float = 0.0
 
     def kept_cursor(self) -> psycopg.AsyncCursor[Any]:
         """This connection's reusable cursor (created on first use)."""
@@ -99,8 +102,12 @@ def create_pool(database_url: str, size: int = 16) -> AsyncConnectionPool[Connec
     setting. With a short `reconnect_timeout` an attempt gives up after `RECONNECT_SECONDS` (two
     tries), and `_reconnect_now` starts a new one at once: while PostgreSQL is down one attempt
     at a time keeps trying, about every `RECONNECT_SECONDS`, whatever the outage's length;
-    `open(wait=True)` still waits for a PostgreSQL that starts late. Checkouts on a healthy pool
-    cost nothing more (no `check` callback, so no round trip per checkout).
+    `open(wait=True)` still waits for a PostgreSQL that starts late.
+
+    The connections that sat idle in the pool through the outage are dead too; the pool does not
+    know until one is used. A unit of work checks a connection idle longer than a second before
+    using it and takes another when it fails (`Checkout.take`, not the pool's `check` callback);
+    a connection used within the last second costs no round trip.
     """
     return AsyncConnectionPool(
         libpq_url(database_url),

@@ -13,7 +13,7 @@ import psycopg
 from psycopg.rows import AsyncRowFactory, tuple_row
 
 from agent_sessions.db import statements as q
-from agent_sessions.db.engine import Connection
+from agent_sessions.db.checkout import Checkout
 from agent_sessions.db.ids import uuid7
 from agent_sessions.db.rows import MESSAGE_ROW, SESSION_ROW
 from agent_sessions.domain import (
@@ -55,10 +55,10 @@ def _taken(exc: psycopg.errors.UniqueViolation) -> bool:
 
 
 class _Repository:
-    __slots__ = ("_conn", "_request_ttl", "_user_id")
+    __slots__ = ("_checkout", "_request_ttl", "_user_id")
 
-    def __init__(self, conn: Connection, owner: Owner, request_ttl: int = 86_400) -> None:
-        self._conn = conn
+    def __init__(self, checkout: Checkout, owner: Owner, request_ttl: int = 86_400) -> None:
+        self._checkout = checkout  # the unit of work's connection, shared by its repositories
         self._user_id = owner.user_id
         # How long a request id is kept after its write (AGENT_SESSIONS_REQUEST_ID_TTL).
         self._request_ttl = request_ttl
@@ -90,10 +90,7 @@ class _Repository:
         return bound
 
     async def _execute(self, query: str, rows: AsyncRowFactory[Any], params: dict[str, Any]) -> Any:
-        cursor = self._conn.kept_cursor()
-        cursor.row_factory = rows
-        await cursor.execute(query, params)
-        return cursor
+        return await self._checkout.execute(query, rows, params)
 
     async def _run(self, query: str, **params: Any) -> int:
         """Runs a statement that returns no rows; returns how many rows it touched."""

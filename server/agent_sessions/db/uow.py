@@ -10,8 +10,9 @@ from types import TracebackType
 from typing import Any
 
 import psycopg
-from psycopg_pool import AsyncConnectionPool, PoolTimeout
+from psycopg_pool import AsyncConnectionPool
 
+from agent_sessions.db.checkout import Checkout
 from agent_sessions.db.engine import Connection
 from agent_sessions.db.repositories import (
     MessageRepository,
@@ -20,16 +21,24 @@ from agent_sessions.db.repositories import (
     TurnRepository,
 )
 from agent_sessions.domain import Owner
-from agent_sessions.errors import Unavailable
+from agent_sessions.errors import DatabaseUnavailable
 
 log = logging.getLogger(__name__)
 
 Pool = AsyncConnectionPool[Connection]
 
 
-def _unavailable(exc: BaseException) -> Unavailable:
+def _unavailable(exc: BaseException, checkout: Checkout) -> DatabaseUnavailable | None:
+    """The answer to a failure that says the database is out of reach (None for other ones):
+    any OperationalError (no connection came in time, the connection was lost, the server is
+    shutting down, a statement was cancelled), and any psycopg error on a lost connection. Its
+    message says to retry; nothing of psycopg's goes into it."""
+    if not isinstance(exc, psycopg.OperationalError) and not (
+        isinstance(exc, psycopg.Error) and checkout.lost
+    ):
+        return None
     log.warning("database unavailable: %s", exc.__class__.__name__)
-    return Unavailable("the database is unavailable right now; retry in a few seconds")
+    return DatabaseUnavailable("the database is unavailable right now; retry in a few seconds")
 
 
 class UnitOfWork:
@@ -38,7 +47,7 @@ class UnitOfWork:
 
     __slots__ = (
         "_after_commit",
-        "_conn",
+        "_checkout",
         "_owner",
         "_pool",
         "_tx",
@@ -63,25 +72,26 @@ class UnitOfWork:
         self._after_commit: list[Callable[[], None]] = []
 
     async def __aenter__(self) -> UnitOfWork:
+        # A Checkout rather than `pool.connection()`: a single autocommit statement needs no
+        # transaction handling, and the checkout checks a connection that sat idle, sends a
+        # statement again when that is safe (see Checkout), and gives the connection back (the
+        # pool replaces one a failure left unusable).
+        self._checkout = checkout = Checkout(self._pool)
         try:
-            # getconn/putconn rather than `pool.connection()`: a single autocommit statement
-            # needs no transaction handling, and putconn still resets or discards a
-            # connection a failure left unusable.
-            self._conn = conn = await self._pool.getconn()
-        except (PoolTimeout, psycopg.OperationalError) as exc:
-            raise _unavailable(exc) from None
-        if self._transactional:
-            try:
-                self._tx = tx = conn.transaction()
-                await tx.__aenter__()
-            except BaseException:
-                await self._pool.putconn(conn)
-                raise
+            await checkout.take()
+            if self._transactional:
+                self._tx = await checkout.begin()
+        except BaseException as exc:
+            unavailable = _unavailable(exc, checkout)
+            await checkout.release()
+            if unavailable:
+                raise unavailable from None
+            raise
         ttl = self._request_ttl
-        self.sessions = SessionRepository(conn, self._owner, ttl)
-        self.messages = MessageRepository(conn, self._owner, ttl)
-        self.turns = TurnRepository(conn, self._owner, ttl)
-        self.requests = RequestRepository(conn, self._owner, ttl)
+        self.sessions = SessionRepository(checkout, self._owner, ttl)
+        self.messages = MessageRepository(checkout, self._owner, ttl)
+        self.turns = TurnRepository(checkout, self._owner, ttl)
+        self.requests = RequestRepository(checkout, self._owner, ttl)
         return self
 
     async def __aexit__(
@@ -90,15 +100,21 @@ class UnitOfWork:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        checkout = self._checkout
         try:
             if self._tx is not None:
                 await self._tx.__aexit__(exc_type, exc, tb)
-        except psycopg.OperationalError as commit_failure:
-            raise _unavailable(commit_failure) from None
-        finally:
-            await self._pool.putconn(self._conn)
-        if isinstance(exc, psycopg.OperationalError):
-            raise _unavailable(exc) from None
+        except BaseException as commit_failure:
+            # Whether the connection was lost is read before it goes back to the pool.
+            unavailable = _unavailable(commit_failure, checkout)
+            await checkout.release()
+            if unavailable:
+                raise unavailable from None
+            raise
+        unavailable = _unavailable(exc, checkout) if exc is not None else None
+        await checkout.release()
+        if unavailable:
+            raise unavailable from None
         if exc is None:
             for callback in self._after_commit:
                 callback()
