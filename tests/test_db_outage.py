@@ -374,15 +374,30 @@ CALLS: list[tuple[str, str, Callable[[Seeded], None]]] = [
         ),
     ),
     (
+        "BatchCreateMessages",
+        WRITE,
+        lambda x: _check(
+            len(
+                x.c.m(
+                    "BatchCreateMessages",
+                    mpb.BatchCreateMessagesRequest(
+                        session_id="s", messages=[mpb.NewMessage(role=rpb.user, content="b")]
+                    ),
+                ).messages
+            )
+            == 1
+        ),
+    ),
+    (
         "DeleteMessage",
-        TRANSACTION,
+        WRITE,
         lambda x: x.c.m(
             "DeleteMessage", mpb.DeleteMessageRequest(session_id="s", message_id=x.ids[1])
         ),
     ),
     (
         "ClearMessages",
-        TRANSACTION,
+        WRITE,
         lambda x: _check(
             x.c.m("ClearMessages", mpb.ClearMessagesRequest(session_id="s")).deleted_count == 2
         ),
