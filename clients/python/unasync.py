@@ -47,11 +47,11 @@ SYNC_TEXT: tuple[tuple[str, str], ...] = (
     ),
     (
         """\
-        bounds the whole stream. Leaving the loop early cancels the call once the iterator is
-        closed (`contextlib.aclosing` closes it at once). Never retried.
+        retries included. Leaving the loop early cancels the call once the iterator is closed
+        (`contextlib.aclosing` closes it at once).
 """,
         """\
-        bounds the whole stream, and leaving the loop early cancels the call. Never retried.
+        retries included, and leaving the loop early cancels the call.
 """,
     ),
     # The sync client runs the tools in its own thread; the async one awaits them.

@@ -39,9 +39,9 @@ class FakeServer:
     """Serves scripted SessionService and MessageService calls on a free port, in its own thread.
 
     `failures[method]` calls of `method` answer UNAVAILABLE before it succeeds; every call first
-    waits `delay` seconds. `calls` counts the calls per method and `tokens` keeps each call's
-    authorization header. Converse always fails after one delta, with an `error` event.
-    Unscripted methods answer UNIMPLEMENTED.
+    waits `delay` seconds. `calls` counts the calls per method, `tokens` keeps each call's
+    authorization header and `request_ids` each write's (method, request id). Converse always
+    fails after one delta, with an `error` event. Unscripted methods answer UNIMPLEMENTED.
     """
 
     def __init__(self) -> None:
@@ -50,6 +50,7 @@ class FakeServer:
         self.delay = 0.0
         self.calls: Counter[str] = Counter()
         self.tokens: list[str | None] = []
+        self.request_ids: list[tuple[str, str]] = []
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
         self._server: grpc.aio.Server | None = None
@@ -76,11 +77,13 @@ class FakeServer:
         await self._server.start()
         return port
 
-    async def answer(self, method: str, context: Context) -> None:
+    async def answer(self, method: str, request: Any, context: Context) -> None:
         """Records the call, waits, and aborts it with UNAVAILABLE while failures remain."""
         self.calls[method] += 1
         metadata = dict(context.invocation_metadata() or ())
         self.tokens.append(metadata.get("authorization"))
+        if "request_id" in request.DESCRIPTOR.fields_by_name:
+            self.request_ids.append((method, request.request_id))
         await asyncio.sleep(self.delay)
         if self.failures.get(method, 0) > 0:
             self.failures[method] -= 1
@@ -98,22 +101,22 @@ class _Sessions(session_service_pb2_grpc.SessionServiceServicer):
         self.fake = fake
 
     async def GetSession(self, request: Any, context: Context) -> resources_pb2.Session:
-        await self.fake.answer("GetSession", context)
+        await self.fake.answer("GetSession", request, context)
         return _session(request.session_id)
 
     async def CreateSession(self, request: Any, context: Context) -> resources_pb2.Session:
-        await self.fake.answer("CreateSession", context)
+        await self.fake.answer("CreateSession", request, context)
         return _session(request.session_id)
 
     async def UpdateSession(self, request: Any, context: Context) -> resources_pb2.Session:
-        await self.fake.answer("UpdateSession", context)
+        await self.fake.answer("UpdateSession", request, context)
         return _session(request.session_id)
 
     async def ListSessions(
         self, request: Any, context: Context
     ) -> session_service_pb2.ListSessionsResponse:
         """Two pages: `a`, `b`, then `c`."""
-        await self.fake.answer("ListSessions", context)
+        await self.fake.answer("ListSessions", request, context)
         if request.page_token == "":
             return session_service_pb2.ListSessionsResponse(
                 sessions=[_session("a"), _session("b")], next_page_token="page-2", total_size=3
@@ -123,13 +126,13 @@ class _Sessions(session_service_pb2_grpc.SessionServiceServicer):
     async def Conversation(
         self, request: Any, context: Context
     ) -> session_service_pb2.ConversationResponse:
-        await self.fake.answer("Conversation", context)
+        await self.fake.answer("Conversation", request, context)
         return session_service_pb2.ConversationResponse(session_id=request.session_id)
 
     async def Converse(
         self, request: Any, context: Context
     ) -> AsyncIterator[session_service_pb2.ConverseEvent]:
-        await self.fake.answer("Converse", context)
+        await self.fake.answer("Converse", request, context)
         yield session_service_pb2.ConverseEvent(
             seq=1,
             started=session_service_pb2.ConverseStarted(session_id=request.session_id),
@@ -148,11 +151,11 @@ class _Messages(message_service_pb2_grpc.MessageServiceServicer):
         self.fake = fake
 
     async def CreateMessage(self, request: Any, context: Context) -> resources_pb2.Message:
-        await self.fake.answer("CreateMessage", context)
+        await self.fake.answer("CreateMessage", request, context)
         return resources_pb2.Message(id="m", session_id=request.session_id, role=request.role)
 
     async def ClearMessages(
         self, request: Any, context: Context
     ) -> message_service_pb2.ClearMessagesResponse:
-        await self.fake.answer("ClearMessages", context)
+        await self.fake.answer("ClearMessages", request, context)
         return message_service_pb2.ClearMessagesResponse(deleted_count=7)

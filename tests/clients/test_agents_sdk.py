@@ -163,7 +163,7 @@ def test_items_round_trip_exactly(address: str, user_token: str) -> None:
             ("assistant", '{"city":"Paris"}', "call_42", "get_weather"),
             ("tool", "sunny, 21°C", "call_42", "get_weather"),
             ("assistant", "It is sunny in Paris (21°C).", None, None),
-            ("tool", "part one\ntwo", "call_43", None),
+            ("assistant", "part one\ntwo", None, None),  # its call is not in the session
             ("user", "Thanks! 1.5e3 {} []", None, None),
         ]
 
@@ -202,39 +202,41 @@ def test_history_written_by_other_clients(address: str, user_token: str) -> None
     run(address, user_token, body)
 
 
-def test_a_failed_batch_is_removed_again(address: str, user_token: str) -> None:
+def test_a_failed_batch_stores_nothing(address: str, user_token: str) -> None:
     async def body(client: AsyncClient, sid: str) -> None:
         session = AgentSessionsSession(sid, client)
         await session.add_items(items("kept"))
         too_large: Any = {"role": "user", "content": "x" * 70_000}  # over the 64 KiB extra_data
         with pytest.raises(InvalidArgumentError) as refused:
             await session.add_items([*items("a", "b"), too_large, *items("c")])
-        assert refused.value.field_violations[0].field == "extra_data"
+        assert refused.value.field_violations[0].field == "messages[2].extra_data"
         assert await session.get_items() == items("kept")
+        # A first batch that fails creates no session either.
+        fresh = AgentSessionsSession(f"{sid}-fresh", client)
+        with pytest.raises(InvalidArgumentError):
+            await fresh.add_items([*items("a"), too_large])
+        with pytest.raises(NotFoundError):
+            await client.get_session(fresh.session_id)
 
     run(address, user_token, body)
 
 
 def test_a_cancelled_batch_settles_before_cancelling(address: str, user_token: str) -> None:
-    third_sent = asyncio.Event()
+    sent = asyncio.Event()
 
     class Observed(AsyncClient):
-        """Tells when the batch's third message is on its way."""
+        """Tells when the batch is on its way."""
 
-        sent = 0
-
-        async def create_message(self, *args: Any, **kwargs: Any) -> Message:
-            self.sent += 1
-            if self.sent == 3:
-                third_sent.set()
-            return await super().create_message(*args, **kwargs)
+        async def create_messages(self, *args: Any, **kwargs: Any) -> list[Message]:
+            sent.set()
+            return await super().create_messages(*args, **kwargs)
 
     async def main() -> None:
         async with Observed(address, token=user_token, timeout=20) as client:
             session = AgentSessionsSession(f"agents-{uuid.uuid4().hex[:12]}", client)
             batch = items(*(f"m{i}" for i in range(10)))
             task = asyncio.create_task(session.add_items(batch))
-            await third_sent.wait()
+            await sent.wait()
             task.cancel()
             with pytest.raises(asyncio.CancelledError):
                 await task

@@ -20,20 +20,21 @@ NO_SIDE_EFFECTS = MethodOptions.NO_SIDE_EFFECTS
 IDEMPOTENT = MethodOptions.IDEMPOTENT
 UNKNOWN = MethodOptions.IDEMPOTENCY_UNKNOWN
 
-# What each RPC promises about a repeat. Creates and turns store again (or, for CreateSession
-# with a caller-chosen id, answer ALREADY_EXISTS although the first attempt was stored).
+# What each RPC promises about a repeat. Every write is IDEMPOTENT: the clients send one request
+# id per logical call, and the service answers a repeat of a stored call with its first response.
 EXPECTED = {
     "agentsessions.v1.SessionService.ListSessions": NO_SIDE_EFFECTS,
-    "agentsessions.v1.SessionService.CreateSession": UNKNOWN,
+    "agentsessions.v1.SessionService.CreateSession": IDEMPOTENT,
     "agentsessions.v1.SessionService.GetSession": NO_SIDE_EFFECTS,
     "agentsessions.v1.SessionService.UpdateSession": IDEMPOTENT,
     "agentsessions.v1.SessionService.DeleteSession": IDEMPOTENT,
     "agentsessions.v1.SessionService.ActivateSession": IDEMPOTENT,
     "agentsessions.v1.SessionService.DeactivateSession": IDEMPOTENT,
-    "agentsessions.v1.SessionService.Conversation": UNKNOWN,
-    "agentsessions.v1.SessionService.Converse": UNKNOWN,
+    "agentsessions.v1.SessionService.Conversation": IDEMPOTENT,
+    "agentsessions.v1.SessionService.Converse": IDEMPOTENT,
     "agentsessions.v1.MessageService.ListMessages": NO_SIDE_EFFECTS,
-    "agentsessions.v1.MessageService.CreateMessage": UNKNOWN,
+    "agentsessions.v1.MessageService.CreateMessage": IDEMPOTENT,
+    "agentsessions.v1.MessageService.BatchCreateMessages": IDEMPOTENT,
     "agentsessions.v1.MessageService.GetMessage": NO_SIDE_EFFECTS,
     "agentsessions.v1.MessageService.UpdateMessage": IDEMPOTENT,
     "agentsessions.v1.MessageService.DeleteMessage": IDEMPOTENT,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -65,6 +66,7 @@ def scripted(
     server.failures.clear()
     server.calls.clear()
     server.tokens.clear()
+    server.request_ids.clear()
     server.delay = 0.0
     port = server.port if request.param == "direct" else envoy_port
     yield server, f"127.0.0.1:{port}"
@@ -105,27 +107,57 @@ def test_retries_stop_after_max_attempts(scripted: tuple[FakeServer, str]) -> No
     assert server.calls["GetSession"] == 5
 
 
-def test_calls_that_are_not_idempotent_are_never_retried(scripted: tuple[FakeServer, str]) -> None:
+def test_writes_and_turns_are_retried_with_one_request_id(
+    scripted: tuple[FakeServer, str],
+) -> None:
+    """Every attempt of a call sends the call's request id; each call makes its own."""
     server, address = scripted
-    server.failures.update(CreateSession=1, CreateMessage=1, Conversation=1, Converse=1)
+    server.failures.update(CreateSession=1, CreateMessage=2, Conversation=1)
     with Client(address, token="t", retry=FAST) as c:
-        with pytest.raises(UnavailableError):
-            c.create_session("x")
-        with pytest.raises(UnavailableError):
-            c.create_message("x", "user", "hi")
-        with pytest.raises(UnavailableError) as agent:
-            c.conversation("hi", session_id="x")
-        assert agent.value.reason == "AGENT_FAILED"
-        with pytest.raises(UnavailableError):
-            list(c.converse("hi", session_id="x"))
-        # Each failed exactly once, and the next call goes through.
         assert c.create_session("x").session_id == "x"
+        assert c.create_message("x", "user", "hi").id == "m"
+        assert c.create_message("x", "user", "again", request_id="my-own").id == "m"
+        assert c.conversation("hi", session_id="x").session_id == "x"
+        assert c.clear_messages("x") == 7
     assert server.calls == {
         "CreateSession": 2,
-        "CreateMessage": 1,
-        "Conversation": 1,
-        "Converse": 1,
+        "CreateMessage": 4,
+        "Conversation": 2,
+        "ClearMessages": 1,
     }
+    ids = server.request_ids
+    assert [method for method, _ in ids] == [
+        "CreateSession",
+        "CreateSession",
+        "CreateMessage",
+        "CreateMessage",
+        "CreateMessage",
+        "CreateMessage",
+        "Conversation",
+        "Conversation",
+        "ClearMessages",
+    ]
+    assert ids[0][1] == ids[1][1] and ids[2][1] == ids[3][1] == ids[4][1]
+    assert ids[5][1] == "my-own" and ids[6][1] == ids[7][1]
+    made = {ids[i][1] for i in (0, 2, 6, 8)}
+    assert len(made) == 4 and all(uuid.UUID(i).version == 4 for i in made)
+
+
+def test_a_stream_is_retried_only_before_its_first_event(
+    scripted: tuple[FakeServer, str],
+) -> None:
+    """Failing before any event, Converse is sent again with its request id; failing after
+    `started` and a delta, it raises: a retry would show those events twice."""
+    server, address = scripted
+    server.failures["Converse"] = 2
+    seen: list[object] = []
+    with Client(address, token="t", retry=FAST) as c, pytest.raises(UnavailableError) as failed:
+        for event in c.converse("hi", session_id="x"):
+            seen.append(event)
+    assert [type(e) for e in seen] == [Started, Delta]
+    assert failed.value.reason == "AGENT_FAILED"
+    assert server.calls["Converse"] == 3
+    assert len({request_id for _, request_id in server.request_ids}) == 1
 
 
 def test_stream_failure_after_start_raises_the_error_event(
@@ -179,12 +211,9 @@ def test_async_client_retries_and_deadlines(scripted: tuple[FakeServer, str]) ->
             assert (await c.get_session("x")).session_id == "x"
             assert [s.session_id async for s in c.list_sessions()] == ["a", "b", "c"]
 
-            server.failures.update(CreateSession=1, Conversation=1)
-            with pytest.raises(UnavailableError):
-                await c.create_session("x")
-            with pytest.raises(UnavailableError) as agent:
-                await c.conversation("hi", session_id="x")
-            assert agent.value.reason == "AGENT_FAILED"
+            server.failures.update(CreateSession=1, Conversation=1, Converse=1)
+            assert (await c.create_session("x")).session_id == "x"
+            assert (await c.conversation("hi", session_id="x")).session_id == "x"
 
             seen = []
             with pytest.raises(UnavailableError) as stream:
@@ -206,9 +235,9 @@ def test_async_client_retries_and_deadlines(scripted: tuple[FakeServer, str]) ->
     assert server.calls == {
         "GetSession": 4 + 4 + 1,
         "ListSessions": 4,
-        "CreateSession": 1,
-        "Conversation": 1,
-        "Converse": 1,
+        "CreateSession": 2,
+        "Conversation": 2,
+        "Converse": 2,
     }
     assert set(server.tokens) == {"Bearer async-token"}
     assert len(issued) == len(server.tokens) == sum(server.calls.values())

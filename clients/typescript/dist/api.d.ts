@@ -2,52 +2,70 @@
  * The surface both clients offer, so code can switch between gRPC (Node) and REST (browsers)
  * by changing only the constructor.
  */
-import type { CallOptions, ConversationRequest, ConversationResult, ConverseEvent, CreateMessageInput, CreateSessionInput, ListMessagesOptions, ListSessionsOptions, Message, MessageChanges, MessagePage, Session, SessionChanges, SessionPage } from "./types.js";
-/** The caller's sessions. */
+import type { AppendOptions, BatchOptions, CallOptions, ChangeOptions, ConversationRequest, ConversationResult, ConverseEvent, CreateMessageInput, CreateSessionInput, ListMessagesOptions, ListSessionsOptions, Message, MessageChanges, MessagePage, Session, SessionChanges, SessionPage, WriteOptions } from "./types.js";
+/**
+ * The caller's sessions. Every write sends a request id (see `WriteOptions`) and is retried on
+ * UNAVAILABLE like a read: the service stores it once.
+ */
 export interface SessionsApi {
-    /** Creates a session; a `sessionId` the caller already uses is ALREADY_EXISTS. Not retried. */
-    create(input?: CreateSessionInput, options?: CallOptions): Promise<Session>;
+    /** Creates a session; a `sessionId` the caller already uses is ALREADY_EXISTS. */
+    create(input?: CreateSessionInput, options?: WriteOptions): Promise<Session>;
     get(sessionId: string, options?: CallOptions): Promise<Session>;
     /** Every session the filters select, newest created first, fetching pages as needed. */
     list(filters?: ListSessionsOptions, options?: CallOptions): AsyncIterable<Session>;
     /** One page of sessions. */
     listPage(filters?: ListSessionsOptions, options?: CallOptions): Promise<SessionPage>;
     /** Changes the fields present in `changes`. */
-    update(sessionId: string, changes: SessionChanges, options?: CallOptions): Promise<Session>;
+    update(sessionId: string, changes: SessionChanges, options?: ChangeOptions): Promise<Session>;
     /** Deletes a session and its messages. */
-    delete(sessionId: string, options?: CallOptions): Promise<void>;
-    activate(sessionId: string, options?: CallOptions): Promise<Session>;
-    deactivate(sessionId: string, options?: CallOptions): Promise<Session>;
+    delete(sessionId: string, options?: ChangeOptions): Promise<void>;
+    activate(sessionId: string, options?: ChangeOptions): Promise<Session>;
+    deactivate(sessionId: string, options?: ChangeOptions): Promise<Session>;
 }
-/** The messages of the caller's sessions. */
+/** The messages of the caller's sessions; writes send request ids, as `SessionsApi`'s do. */
 export interface MessagesApi {
-    /** Appends a message. Not retried. */
-    create(sessionId: string, input: CreateMessageInput, options?: CallOptions): Promise<Message>;
+    /** Appends a message. */
+    create(sessionId: string, input: CreateMessageInput, options?: AppendOptions): Promise<Message>;
+    /**
+     * Appends 1 to 100 messages in one call: all or none, consecutive in the session's order
+     * whatever other writers do; returns them as stored. A `tool` message must answer an assistant
+     * tool call earlier in `messages` or one the session waits for. With `createSession` a missing
+     * session is created, else it is NOT_FOUND.
+     */
+    createBatch(sessionId: string, messages: CreateMessageInput[], options?: BatchOptions): Promise<Message[]>;
     get(sessionId: string, messageId: string, options?: CallOptions): Promise<Message>;
     /** Every message of a session, in insertion order (or newest first), page after page. */
     list(sessionId: string, filters?: ListMessagesOptions, options?: CallOptions): AsyncIterable<Message>;
     /** One page of messages. */
     listPage(sessionId: string, filters?: ListMessagesOptions, options?: CallOptions): Promise<MessagePage>;
-    update(sessionId: string, messageId: string, changes: MessageChanges, options?: CallOptions): Promise<Message>;
-    delete(sessionId: string, messageId: string, options?: CallOptions): Promise<void>;
+    update(sessionId: string, messageId: string, changes: MessageChanges, options?: ChangeOptions): Promise<Message>;
+    delete(sessionId: string, messageId: string, options?: ChangeOptions): Promise<void>;
     /** Deletes every message of a session and returns how many there were; the session stays. */
-    clear(sessionId: string, options?: CallOptions): Promise<number>;
+    clear(sessionId: string, options?: WriteOptions): Promise<number>;
 }
 /** Everything a client offers. */
 export interface AgentSessionsApi {
     readonly sessions: SessionsApi;
     readonly messages: MessagesApi;
-    /** Runs one conversation turn and returns when it is stored. Not retried. */
-    conversation(request: ConversationRequest, options?: CallOptions): Promise<ConversationResult>;
+    /**
+     * Runs one conversation turn and returns when it is stored. Retried on UNAVAILABLE with the
+     * same request id: a turn stored once, its agent run once.
+     */
+    conversation(request: ConversationRequest, options?: AppendOptions): Promise<ConversationResult>;
     /**
      * Runs one conversation turn, streaming its events as the reply is produced. The call starts
      * at the first `next()`; leaving the loop early cancels it. A failure, before the stream began
      * (bad input, inactive session, bad token) or after (the service's `error` event: nothing of
-     * the turn is stored), is thrown by the iteration as an AgentSessionsError. Not retried.
+     * the turn is stored), is thrown by the iteration as an AgentSessionsError.
+     *
+     * Retried (with the same request id) only when it fails before its first event, so no event
+     * is shown twice; the service answers a retry of a stored turn by streaming it again. A stream
+     * cut after its first event throws UNAVAILABLE: the turn may be stored, and the same call
+     * again with the same `requestId` answers it without storing it twice.
      */
-    converse(request: ConversationRequest, options?: CallOptions): AsyncIterable<ConverseEvent>;
+    converse(request: ConversationRequest, options?: AppendOptions): AsyncIterable<ConverseEvent>;
     /** Only the reply's text pieces, as they arrive; failures are thrown as by `converse`. */
-    converseText(request: ConversationRequest, options?: CallOptions): AsyncIterable<string>;
+    converseText(request: ConversationRequest, options?: AppendOptions): AsyncIterable<string>;
 }
 /** The `delta` texts of `events`. */
 export declare function textDeltas(events: AsyncIterable<ConverseEvent>): AsyncGenerator<string, void, undefined>;

@@ -1,6 +1,7 @@
 /**
- * Retries of calls that are safe to repeat: on UNAVAILABLE only, with exponential backoff and
- * full jitter, all within the call's deadline.
+ * Retries of calls that are safe to repeat: on UNAVAILABLE only (network failures included),
+ * with exponential backoff and full jitter, all within the call's deadline. Writes are safe to
+ * repeat because each sends one request id per logical call, the same in every attempt.
  */
 import type { DescMethod } from "@bufbuild/protobuf";
 import { AgentSessionsError } from "./errors.js";
@@ -25,7 +26,8 @@ export declare function retryPolicy(options: RetryOptions | false | undefined): 
 export declare function backoffMs(retry: number, policy: Required<RetryOptions>, random?: () => number): number;
 /**
  * Whether repeating `method` after a lost answer is safe: its proto declares it free of side
- * effects or idempotent (`option idempotency_level`). Creates and conversation turns are not.
+ * effects or idempotent (`option idempotency_level`), as every method is now that each write
+ * carries a request id.
  */
 export declare function safeToRetry(method: DescMethod): boolean;
 /** What one attempt gets: the time left before the call's deadline, and the cancel signal. */
@@ -42,11 +44,41 @@ export interface RetryContext {
     timeoutMs: number | undefined;
     signal: AbortSignal | undefined;
 }
-export declare function cancelled(signal: AbortSignal): AgentSessionsError;
 /**
- * Runs `attempt` until it succeeds, fails with anything but UNAVAILABLE, the call is not
- * idempotent, the attempts are used up, or the next backoff would pass the deadline. `attempt`
- * must throw AgentSessionsErrors; the last one is rethrown.
+ * The request id of one logical call: the caller's, else a new UUID (`crypto.randomUUID`, in
+ * Node 19+ and in browsers' secure contexts). Made once per call, before its first attempt.
+ */
+export declare function requestId(options: {
+    requestId?: string;
+} | undefined): string;
+/** The end of a call's time budget, shared by all its attempts. */
+export declare class Deadline {
+    private readonly timeoutMs;
+    private readonly end;
+    /** `timeoutMs` 0 or undefined: no deadline. */
+    constructor(timeoutMs: number | undefined);
+    /** Milliseconds left (undefined without a deadline); throws DEADLINE_EXCEEDED once past. */
+    remaining(): number | undefined;
+    /** Whether waiting `ms` more would reach the deadline. */
+    passedAfter(ms: number): boolean;
+}
+export declare function cancelled(signal: AbortSignal): AgentSessionsError;
+export declare function sleep(ms: number, signal: AbortSignal | undefined): Promise<void>;
+/**
+ * Milliseconds to wait before attempt `number + 1` after `error`, or undefined when `error` is
+ * final: anything but UNAVAILABLE, a call that is not idempotent, the attempts used up, the call
+ * cancelled, or a backoff that would pass the deadline.
+ */
+export declare function retryWait(number: number, error: unknown, context: RetryContext, deadline: Deadline): number | undefined;
+/**
+ * Runs `attempt` until it succeeds or `retryWait` says its error is final. `attempt` must throw
+ * AgentSessionsErrors; the last one is rethrown.
  */
 export declare function withRetries<T>(attempt: (options: AttemptOptions) => Promise<T>, context: RetryContext): Promise<T>;
+/**
+ * Iterates the stream `open` starts, starting it again after an error `retryWait` allows, but
+ * only while it has yielded nothing: a retry never shows an event twice. `open` must throw
+ * AgentSessionsErrors.
+ */
+export declare function streamWithRetries<T>(open: (options: AttemptOptions) => AsyncIterable<T>, context: RetryContext): AsyncGenerator<T, void, undefined>;
 //# sourceMappingURL=retry.d.ts.map

@@ -22,10 +22,41 @@ export function backoffMs(retry, policy, random = Math.random) {
 }
 /**
  * Whether repeating `method` after a lost answer is safe: its proto declares it free of side
- * effects or idempotent (`option idempotency_level`). Creates and conversation turns are not.
+ * effects or idempotent (`option idempotency_level`), as every method is now that each write
+ * carries a request id.
  */
 export function safeToRetry(method) {
     return method.idempotency !== MethodOptions_IdempotencyLevel.IDEMPOTENCY_UNKNOWN;
+}
+/**
+ * The request id of one logical call: the caller's, else a new UUID (`crypto.randomUUID`, in
+ * Node 19+ and in browsers' secure contexts). Made once per call, before its first attempt.
+ */
+export function requestId(options) {
+    return options?.requestId ?? globalThis.crypto.randomUUID();
+}
+/** The end of a call's time budget, shared by all its attempts. */
+export class Deadline {
+    timeoutMs;
+    end;
+    /** `timeoutMs` 0 or undefined: no deadline. */
+    constructor(timeoutMs) {
+        this.timeoutMs = timeoutMs;
+        this.end = timeoutMs ? Date.now() + timeoutMs : undefined;
+    }
+    /** Milliseconds left (undefined without a deadline); throws DEADLINE_EXCEEDED once past. */
+    remaining() {
+        if (this.end === undefined)
+            return undefined;
+        const left = this.end - Date.now();
+        if (left <= 0)
+            throw deadlineExceeded(this.timeoutMs ?? 0);
+        return left;
+    }
+    /** Whether waiting `ms` more would reach the deadline. */
+    passedAfter(ms) {
+        return this.end !== undefined && Date.now() + ms >= this.end;
+    }
 }
 function deadlineExceeded(timeoutMs) {
     return new AgentSessionsError({
@@ -40,7 +71,7 @@ export function cancelled(signal) {
         cause: signal.reason,
     });
 }
-function sleep(ms, signal) {
+export function sleep(ms, signal) {
     return new Promise((resolve, reject) => {
         if (signal?.aborted) {
             reject(cancelled(signal));
@@ -58,33 +89,62 @@ function sleep(ms, signal) {
     });
 }
 /**
- * Runs `attempt` until it succeeds, fails with anything but UNAVAILABLE, the call is not
- * idempotent, the attempts are used up, or the next backoff would pass the deadline. `attempt`
- * must throw AgentSessionsErrors; the last one is rethrown.
+ * Milliseconds to wait before attempt `number + 1` after `error`, or undefined when `error` is
+ * final: anything but UNAVAILABLE, a call that is not idempotent, the attempts used up, the call
+ * cancelled, or a backoff that would pass the deadline.
+ */
+export function retryWait(number, error, context, deadline) {
+    const attempts = context.idempotent ? Math.max(1, context.policy.maxAttempts) : 1;
+    if (number >= attempts ||
+        !(error instanceof AgentSessionsError) ||
+        error.code !== Code.Unavailable ||
+        context.signal?.aborted) {
+        return undefined;
+    }
+    const wait = backoffMs(number, context.policy);
+    return deadline.passedAfter(wait) ? undefined : wait;
+}
+/**
+ * Runs `attempt` until it succeeds or `retryWait` says its error is final. `attempt` must throw
+ * AgentSessionsErrors; the last one is rethrown.
  */
 export async function withRetries(attempt, context) {
-    const { policy, signal } = context;
-    const timeoutMs = context.timeoutMs || undefined;
-    const deadline = timeoutMs === undefined ? undefined : Date.now() + timeoutMs;
-    const attempts = context.idempotent ? Math.max(1, policy.maxAttempts) : 1;
+    const deadline = new Deadline(context.timeoutMs);
     for (let number = 1;; number++) {
-        const left = deadline === undefined ? undefined : deadline - Date.now();
-        if (left !== undefined && left <= 0)
-            throw deadlineExceeded(timeoutMs ?? 0);
+        const timeoutMs = deadline.remaining();
         try {
-            return await attempt({ timeoutMs: left, signal });
+            return await attempt({ timeoutMs, signal: context.signal });
         }
         catch (error) {
-            if (number >= attempts ||
-                !(error instanceof AgentSessionsError) ||
-                error.code !== Code.Unavailable ||
-                signal?.aborted) {
+            const wait = retryWait(number, error, context, deadline);
+            if (wait === undefined)
                 throw error;
+            await sleep(wait, context.signal);
+        }
+    }
+}
+/**
+ * Iterates the stream `open` starts, starting it again after an error `retryWait` allows, but
+ * only while it has yielded nothing: a retry never shows an event twice. `open` must throw
+ * AgentSessionsErrors.
+ */
+export async function* streamWithRetries(open, context) {
+    const deadline = new Deadline(context.timeoutMs);
+    for (let number = 1;; number++) {
+        const timeoutMs = deadline.remaining();
+        let received = false;
+        try {
+            for await (const item of open({ timeoutMs, signal: context.signal })) {
+                received = true;
+                yield item;
             }
-            const wait = backoffMs(number, policy);
-            if (deadline !== undefined && Date.now() + wait >= deadline)
+            return;
+        }
+        catch (error) {
+            const wait = received ? undefined : retryWait(number, error, context, deadline);
+            if (wait === undefined)
                 throw error;
-            await sleep(wait, signal);
+            await sleep(wait, context.signal);
         }
     }
 }

@@ -60,7 +60,8 @@ export declare function answerCall(tools: LocalTools, call: ToolCall): Promise<C
  * new turn of the same session, and repeats. Returns the last
  * turn's result (`stopReason: "end_turn"`), whose `usage` is summed over every turn the loop
  * ran. After `maxRounds` rounds of results it throws `ToolRoundsExceeded`. `options` apply to
- * each turn; turns are never retried (as `conversation()`).
+ * each turn; each turn is a call of its own, with its own request id, retried as
+ * `conversation()` is.
  */
 export declare function runTools(api: AgentSessionsApi, request: RunToolsRequest, options?: CallOptions): Promise<ConversationResult>;
 //# sourceMappingURL=tools.d.ts.map

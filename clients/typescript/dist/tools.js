@@ -67,7 +67,8 @@ export async function answerCall(tools, call) {
  * new turn of the same session, and repeats. Returns the last
  * turn's result (`stopReason: "end_turn"`), whose `usage` is summed over every turn the loop
  * ran. After `maxRounds` rounds of results it throws `ToolRoundsExceeded`. `options` apply to
- * each turn; turns are never retried (as `conversation()`).
+ * each turn; each turn is a call of its own, with its own request id, retried as
+ * `conversation()` is.
  */
 export async function runTools(api, request, options) {
     const { tools, maxRounds = 10, ...turn } = request;
@@ -75,6 +76,8 @@ export async function runTools(api, request, options) {
         throw new RangeError(`maxRounds must be a whole number, 0 or more; got ${maxRounds}`);
     }
     const specs = toolSpecs(tools);
+    // Only these: a caller's request id or expected seq cannot hold for every turn.
+    options = { timeoutMs: options?.timeoutMs, signal: options?.signal, headers: options?.headers };
     let result = await api.conversation({ ...turn, tools: specs }, options);
     let usage = result.usage;
     for (let rounds = 0; result.stopReason === "tool_calls" && result.pendingToolCalls.length;) {

@@ -31,6 +31,17 @@ export interface Session {
     /** Millisecond precision (the server keeps microseconds). */
     createdAt: Date;
     updatedAt: Date;
+    /**
+     * Changes on every change of the session (its messages included): pass it as `{ etag }` to
+     * change or delete the session only if nobody changed it since (else ABORTED, ETAG_MISMATCH).
+     */
+    etag: string;
+    /**
+     * The session's change counter: every committed change of the session or of its messages
+     * takes the next value. Pass it as `{ expectedSeq }` to append only if nothing changed since
+     * (else ABORTED, SESSION_CHANGED).
+     */
+    seq: number;
 }
 /** One message of a session. */
 export interface Message {
@@ -48,10 +59,17 @@ export interface Message {
     extraData?: string;
     createdAt: Date;
     updatedAt: Date;
+    /** Changes on every change of the message: pass it as `{ etag }` to change or delete it. */
+    etag: string;
+    /** The session's `seq` at which the message was stored: its place in the session's order. */
+    seq: number;
 }
 /** The fields of a new session; all optional (`sessionId` is generated when absent). */
-export interface CreateSessionInput {
+export interface CreateSessionInput extends NewSessionFields {
     sessionId?: string;
+}
+/** The fields of a session created with its first messages (`createBatch`'s `createSession`). */
+export interface NewSessionFields {
     sessionName?: string;
     description?: string;
     agentName?: string;
@@ -241,6 +259,35 @@ export type ConverseEvent = {
     type: "completed";
     result: ConversationResult;
 };
+/**
+ * Options of a write. Every write sends a request id, made once per logical call (a UUID) and
+ * kept across the client's retries: the service stores the call at most once, and answers a
+ * repeat with the first call's response. Pass your own `requestId` (a UUID) to make a call you
+ * repeat yourself (after a crash, say) store once too; the same id with another request is
+ * refused (INVALID_ARGUMENT, REQUEST_ID_REUSED).
+ */
+export interface WriteOptions extends CallOptions {
+    requestId?: string;
+}
+/**
+ * Options of a change of an existing session or message: with `etag` (the one last read), it
+ * changes nothing when the resource changed since (ABORTED, ETAG_MISMATCH).
+ */
+export interface ChangeOptions extends WriteOptions {
+    etag?: string;
+}
+/**
+ * Options of an append (messages, turns): with `expectedSeq` (the session's `seq` last read),
+ * nothing is stored when the session changed since (ABORTED, SESSION_CHANGED).
+ */
+export interface AppendOptions extends WriteOptions {
+    expectedSeq?: number;
+}
+/** Options of `messages.createBatch()`. */
+export interface BatchOptions extends AppendOptions {
+    /** When the session is missing, create it with these fields (`{}`: the defaults). */
+    createSession?: NewSessionFields;
+}
 /** Options of one call. */
 export interface CallOptions {
     /**

@@ -1,6 +1,7 @@
 /**
- * Retries of calls that are safe to repeat: on UNAVAILABLE only, with exponential backoff and
- * full jitter, all within the call's deadline.
+ * Retries of calls that are safe to repeat: on UNAVAILABLE only (network failures included),
+ * with exponential backoff and full jitter, all within the call's deadline. Writes are safe to
+ * repeat because each sends one request id per logical call, the same in every attempt.
  */
 import type { DescMethod } from "@bufbuild/protobuf";
 import { MethodOptions_IdempotencyLevel } from "@bufbuild/protobuf/wkt";
@@ -49,7 +50,8 @@ export function backoffMs(
 
 /**
  * Whether repeating `method` after a lost answer is safe: its proto declares it free of side
- * effects or idempotent (`option idempotency_level`). Creates and conversation turns are not.
+ * effects or idempotent (`option idempotency_level`), as every method is now that each write
+ * carries a request id.
  */
 export function safeToRetry(method: DescMethod): boolean {
   return method.idempotency !== MethodOptions_IdempotencyLevel.IDEMPOTENCY_UNKNOWN;
@@ -71,6 +73,37 @@ export interface RetryContext {
   signal: AbortSignal | undefined;
 }
 
+/**
+ * The request id of one logical call: the caller's, else a new UUID (`crypto.randomUUID`, in
+ * Node 19+ and in browsers' secure contexts). Made once per call, before its first attempt.
+ */
+export function requestId(options: { requestId?: string } | undefined): string {
+  return options?.requestId ?? globalThis.crypto.randomUUID();
+}
+
+/** The end of a call's time budget, shared by all its attempts. */
+export class Deadline {
+  private readonly end: number | undefined;
+
+  /** `timeoutMs` 0 or undefined: no deadline. */
+  constructor(private readonly timeoutMs: number | undefined) {
+    this.end = timeoutMs ? Date.now() + timeoutMs : undefined;
+  }
+
+  /** Milliseconds left (undefined without a deadline); throws DEADLINE_EXCEEDED once past. */
+  remaining(): number | undefined {
+    if (this.end === undefined) return undefined;
+    const left = this.end - Date.now();
+    if (left <= 0) throw deadlineExceeded(this.timeoutMs ?? 0);
+    return left;
+  }
+
+  /** Whether waiting `ms` more would reach the deadline. */
+  passedAfter(ms: number): boolean {
+    return this.end !== undefined && Date.now() + ms >= this.end;
+  }
+}
+
 function deadlineExceeded(timeoutMs: number): AgentSessionsError {
   return new AgentSessionsError({
     code: Code.DeadlineExceeded,
@@ -86,7 +119,7 @@ export function cancelled(signal: AbortSignal): AgentSessionsError {
   });
 }
 
-function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
+export function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
   return new Promise((resolve, reject) => {
     if (signal?.aborted) {
       reject(cancelled(signal));
@@ -105,35 +138,73 @@ function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
 }
 
 /**
- * Runs `attempt` until it succeeds, fails with anything but UNAVAILABLE, the call is not
- * idempotent, the attempts are used up, or the next backoff would pass the deadline. `attempt`
- * must throw AgentSessionsErrors; the last one is rethrown.
+ * Milliseconds to wait before attempt `number + 1` after `error`, or undefined when `error` is
+ * final: anything but UNAVAILABLE, a call that is not idempotent, the attempts used up, the call
+ * cancelled, or a backoff that would pass the deadline.
+ */
+export function retryWait(
+  number: number,
+  error: unknown,
+  context: RetryContext,
+  deadline: Deadline,
+): number | undefined {
+  const attempts = context.idempotent ? Math.max(1, context.policy.maxAttempts) : 1;
+  if (
+    number >= attempts ||
+    !(error instanceof AgentSessionsError) ||
+    error.code !== Code.Unavailable ||
+    context.signal?.aborted
+  ) {
+    return undefined;
+  }
+  const wait = backoffMs(number, context.policy);
+  return deadline.passedAfter(wait) ? undefined : wait;
+}
+
+/**
+ * Runs `attempt` until it succeeds or `retryWait` says its error is final. `attempt` must throw
+ * AgentSessionsErrors; the last one is rethrown.
  */
 export async function withRetries<T>(
   attempt: (options: AttemptOptions) => Promise<T>,
   context: RetryContext,
 ): Promise<T> {
-  const { policy, signal } = context;
-  const timeoutMs = context.timeoutMs || undefined;
-  const deadline = timeoutMs === undefined ? undefined : Date.now() + timeoutMs;
-  const attempts = context.idempotent ? Math.max(1, policy.maxAttempts) : 1;
+  const deadline = new Deadline(context.timeoutMs);
   for (let number = 1; ; number++) {
-    const left = deadline === undefined ? undefined : deadline - Date.now();
-    if (left !== undefined && left <= 0) throw deadlineExceeded(timeoutMs ?? 0);
+    const timeoutMs = deadline.remaining();
     try {
-      return await attempt({ timeoutMs: left, signal });
+      return await attempt({ timeoutMs, signal: context.signal });
     } catch (error) {
-      if (
-        number >= attempts ||
-        !(error instanceof AgentSessionsError) ||
-        error.code !== Code.Unavailable ||
-        signal?.aborted
-      ) {
-        throw error;
+      const wait = retryWait(number, error, context, deadline);
+      if (wait === undefined) throw error;
+      await sleep(wait, context.signal);
+    }
+  }
+}
+
+/**
+ * Iterates the stream `open` starts, starting it again after an error `retryWait` allows, but
+ * only while it has yielded nothing: a retry never shows an event twice. `open` must throw
+ * AgentSessionsErrors.
+ */
+export async function* streamWithRetries<T>(
+  open: (options: AttemptOptions) => AsyncIterable<T>,
+  context: RetryContext,
+): AsyncGenerator<T, void, undefined> {
+  const deadline = new Deadline(context.timeoutMs);
+  for (let number = 1; ; number++) {
+    const timeoutMs = deadline.remaining();
+    let received = false;
+    try {
+      for await (const item of open({ timeoutMs, signal: context.signal })) {
+        received = true;
+        yield item;
       }
-      const wait = backoffMs(number, policy);
-      if (deadline !== undefined && Date.now() + wait >= deadline) throw error;
-      await sleep(wait, signal);
+      return;
+    } catch (error) {
+      const wait = received ? undefined : retryWait(number, error, context, deadline);
+      if (wait === undefined) throw error;
+      await sleep(wait, context.signal);
     }
   }
 }

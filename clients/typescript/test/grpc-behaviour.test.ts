@@ -22,7 +22,10 @@ import {
   ConverseEventSchema,
   ListSessionsResponseSchema,
 } from "@agent-sessions/client/gen/agentsessions/v1/session_service_pb";
-import { ClearMessagesResponseSchema } from "@agent-sessions/client/gen/agentsessions/v1/message_service_pb";
+import {
+  BatchCreateMessagesResponseSchema,
+  ClearMessagesResponseSchema,
+} from "@agent-sessions/client/gen/agentsessions/v1/message_service_pb";
 import { create } from "@bufbuild/protobuf";
 import { anyPack, EmptySchema } from "@bufbuild/protobuf/wkt";
 import { RetryInfoSchema } from "@agent-sessions/client/gen/google/rpc/error_details_pb";
@@ -49,6 +52,27 @@ function flaky(failures: Record<string, number>): Handler {
       case "CreateMessage":
       case "GetMessage":
         return { messages: [encode(MessageSchema, { id: "m", role: 1 })] };
+      case "BatchCreateMessages":
+        return {
+          messages: [
+            encode(BatchCreateMessagesResponseSchema, { messages: [{ id: "m", role: 1 }] }),
+          ],
+        };
+      case "Converse":
+        // Two events, then the stream fails.
+        return {
+          messages: [
+            encode(ConverseEventSchema, {
+              seq: 1,
+              event: { case: "started", value: { sessionId: "s-1" } },
+            }),
+            encode(ConverseEventSchema, {
+              seq: 2,
+              event: { case: "delta", value: { text: "Hi" } },
+            }),
+          ],
+          status: status(Code.Unavailable, "cut"),
+        };
       default:
         return { messages: [SESSION] };
     }
@@ -114,13 +138,27 @@ describe("gRPC client behaviour against a scripted server", () => {
     assert.equal(server.count("GetSession"), DEFAULT_RETRY.maxAttempts);
   });
 
-  it("never retries creates or conversation turns", async () => {
-    failures = { CreateSession: 1, CreateMessage: 1, Conversation: 1, Converse: 1 };
-    await rejectsWith(client.sessions.create({ sessionId: "s-1" }), Code.Unavailable);
-    await rejectsWith(client.messages.create("s-1", { role: "user" }), Code.Unavailable);
-    await rejectsWith(client.conversation({ messages: [{ role: "user" }] }), Code.Unavailable);
-    await rejectsWith(collect(client.converse({ messages: [{ role: "user" }] })), Code.Unavailable);
-    for (const method of Object.keys(failures)) assert.equal(server.count(method), 1, method);
+  it("retries creates and turns too, and a stream only before its first event", async () => {
+    failures = {
+      CreateSession: 1,
+      CreateMessage: 1,
+      BatchCreateMessages: 1,
+      Conversation: 1,
+      Converse: 2,
+    };
+    await client.sessions.create({ sessionId: "s-1" });
+    await client.messages.create("s-1", { role: "user" });
+    assert.equal((await client.messages.createBatch("s-1", [{ role: "user" }])).length, 1);
+    assert.equal((await client.conversation({ messages: "x" })).response, "ok");
+    const seen: string[] = [];
+    const stream = async (): Promise<void> => {
+      for await (const event of client.converse({ messages: "x" })) seen.push(event.type);
+    };
+    await rejectsWith(stream(), Code.Unavailable);
+    // Failing after `started` and a delta, a retry would show them twice: it is not retried.
+    assert.deepEqual(seen, ["started", "delta"]);
+    for (const [method, failed] of Object.entries(failures))
+      assert.equal(server.count(method), failed + 1, method);
   });
 
   it("does not retry other codes, and retry: false turns retries off", async () => {

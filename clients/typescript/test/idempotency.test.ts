@@ -34,6 +34,7 @@ const CALLS: Record<string, (api: AgentSessionsApi) => Promise<unknown>> = {
   Converse: (api) => collect(api.converse({ messages: "hi" })),
   ListMessages: (api) => api.messages.listPage("s"),
   CreateMessage: (api) => api.messages.create("s", { role: "user" }),
+  BatchCreateMessages: (api) => api.messages.createBatch("s", [{ role: "user" }]),
   GetMessage: (api) => api.messages.get("s", "m"),
   UpdateMessage: (api) => api.messages.update("s", "m", { content: "c" }),
   DeleteMessage: (api) => api.messages.delete("s", "m"),

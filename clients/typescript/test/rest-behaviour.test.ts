@@ -399,7 +399,7 @@ describe("REST helper", () => {
     assert.equal(plain.httpStatus, 502);
   });
 
-  it("retries idempotent calls on 503 and network errors, never creates or turns", async () => {
+  it("retries every call on 503 and network errors, a write with one Idempotency-Key", async () => {
     const { fetch, calls } = scriptedFetch((_url, init, nth) => {
       if (nth === 1) throw new TypeError("fetch failed");
       if (nth <= 3) return json(503, { code: 14, message: "no healthy upstream" });
@@ -417,12 +417,50 @@ describe("REST helper", () => {
     assert.equal(session.updatedAt.toISOString(), "2026-01-02T03:04:05.654Z");
     assert.equal(session.sessionName, undefined);
 
-    calls.length = 0;
-    await rejectsWith(client.sessions.create({ sessionId: "s-2" }), Code.Unavailable);
-    await rejectsWith(client.conversation({ messages: [{ role: "user" }] }), Code.Unavailable);
-    await rejectsWith(client.messages.create("s", { role: "user" }), Code.Unavailable);
-    await rejectsWith(collect(client.converse({ messages: [{ role: "user" }] })), Code.Unavailable);
-    assert.equal(calls.length, 4);
+    const keys = (): (string | undefined)[] =>
+      calls.map((c) => (c.init.headers as Record<string, string>)["idempotency-key"]);
+    for (const write of [
+      () => client.sessions.create({ sessionId: "s-2" }),
+      () => client.conversation({ messages: [{ role: "user" }] }),
+      () => client.messages.create("s", { role: "user" }),
+      () => client.messages.createBatch("s", [{ role: "user" }]),
+      () => collect(client.converse({ messages: [{ role: "user" }] })),
+    ]) {
+      const before = keys();
+      calls.length = 0;
+      await rejectsWith(write(), Code.Unavailable);
+      assert.equal(calls.length, 5);
+      const sent = new Set(keys());
+      assert.equal(sent.size, 1);
+      const [key] = sent;
+      assert.match(
+        key ?? "",
+        /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/,
+      );
+      assert.ok(!before.includes(key), "each call makes its own request id");
+    }
+  });
+
+  it("retries a stream only before its first event", async () => {
+    const sse = 'data: {"seq":1,"started":{"session_id":"s"}}\n\n';
+    const { fetch, calls } = scriptedFetch((_url, _init, nth) =>
+      nth === 1
+        ? json(503, { code: 14, message: "no healthy upstream" })
+        : new Response(sse, { status: 200, headers: { "content-type": "text/event-stream" } }),
+    );
+    const client = new AgentSessionsRestClient({
+      baseUrl: "http://envoy.test",
+      fetch,
+      retry: { initialBackoffMs: 1, maxAttempts: 5 },
+    });
+    const seen: string[] = [];
+    const stream = async (): Promise<void> => {
+      for await (const event of client.converse({ messages: "x" })) seen.push(event.type);
+    };
+    // The body ends after `started`: UNAVAILABLE, not retried (`started` would come twice).
+    await rejectsWith(stream(), Code.Unavailable);
+    assert.deepEqual(seen, ["started"]);
+    assert.equal(calls.length, 2);
   });
 
   it("fails with UNAUTHENTICATED, without calling, when the token provider fails", async () => {

@@ -5,6 +5,7 @@ from agent_sessions_client._version import __version__
 from agent_sessions_client.aio import AsyncClient, AsyncTokenSource
 from agent_sessions_client.client import Client, TokenSource
 from agent_sessions_client.errors import (
+    AbortedError,
     AgentSessionsError,
     AlreadyExistsError,
     FailedPreconditionError,
@@ -24,6 +25,7 @@ from agent_sessions_client.models import (
     Delta,
     Message,
     MessageStored,
+    NewSession,
     Order,
     Page,
     Role,
@@ -41,6 +43,7 @@ from agent_sessions_client.tools import LocalTool, ToolFunctions, function_schem
 
 __all__ = [
     "NO_RETRY",
+    "AbortedError",
     "AgentSessionsError",
     "AlreadyExistsError",
     "AsyncClient",
@@ -57,6 +60,7 @@ __all__ = [
     "LocalTool",
     "Message",
     "MessageStored",
+    "NewSession",
     "NotFoundError",
     "Order",
     "Page",

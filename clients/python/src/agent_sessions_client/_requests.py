@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
 from typing import Any
 
@@ -10,6 +11,7 @@ from agent_sessions_client._proto.agentsessions.v1 import session_service_pb2 as
 from agent_sessions_client.models import (
     ConversationMessage,
     Message,
+    NewSession,
     Order,
     Page,
     Session,
@@ -34,6 +36,16 @@ IDEMPOTENT = frozenset(
 )
 
 
+# The most messages one BatchCreateMessages call takes.
+MAX_BATCH = 100
+
+
+def request_id(given: str | None) -> str:
+    """The request id of one logical call: the caller's, else a new UUID. Sent unchanged by
+    every retry of the call, so the service stores the call at most once."""
+    return str(uuid.uuid4()) if given is None else given
+
+
 def _present(**fields: Any) -> dict[str, Any]:
     """The fields that are not None: an optional proto field is only set when given."""
     return {name: value for name, value in fields.items() if value is not None}
@@ -48,10 +60,12 @@ def create_session(
     is_active: bool | None,
     model: str | None,
     server_tools: str | None,
+    request_id: str,
 ) -> ses_pb.CreateSessionRequest:
     """The CreateSession request; None leaves a field unset."""
     return ses_pb.CreateSessionRequest(
         session_id=session_id,
+        request_id=request_id,
         **_present(
             session_name=session_name,
             description=description,
@@ -73,10 +87,14 @@ def update_session(
     is_active: bool | None,
     model: str | None,
     server_tools: str | None,
+    request_id: str,
+    etag: str | None,
 ) -> ses_pb.UpdateSessionRequest:
     """The UpdateSession request: None keeps a field, an empty string removes it."""
     return ses_pb.UpdateSessionRequest(
         session_id=session_id,
+        request_id=request_id,
+        etag=etag or "",
         **_present(
             session_name=session_name,
             description=description,
@@ -118,6 +136,8 @@ def turn(
     model: str | None,
     server_tools: str | None,
     tools: Sequence[Tool],
+    request_id: str,
+    expected_seq: int | None,
 ) -> dict[str, Any]:
     """The fields of a Conversation or Converse request; a plain string is one user message."""
     if isinstance(messages, str):
@@ -126,12 +146,14 @@ def turn(
         "messages": [m.to_proto() for m in messages],
         "session_id": session_id,
         "tools": [t.to_proto() for t in tools],
+        "request_id": request_id,
         **_present(
             session_name=session_name,
             agent_name=agent_name,
             agent_instructions=agent_instructions,
             model=model,
             server_tools=server_tools,
+            expected_seq=expected_seq,
         ),
     }
 
@@ -143,13 +165,44 @@ def create_message(
     tool_call_id: str | None,
     tool_name: str | None,
     extra_data: str | None,
+    request_id: str,
+    expected_seq: int | None,
 ) -> msg_pb.CreateMessageRequest:
     """The CreateMessage request; the role is one of the four role strings."""
     return msg_pb.CreateMessageRequest(
         session_id=session_id,
         role=checked_role(role),
         content=content,
-        **_present(tool_call_id=tool_call_id, tool_name=tool_name, extra_data=extra_data),
+        request_id=request_id,
+        **_present(
+            tool_call_id=tool_call_id,
+            tool_name=tool_name,
+            extra_data=extra_data,
+            expected_seq=expected_seq,
+        ),
+    )
+
+
+def create_messages(
+    session_id: str,
+    messages: Sequence[ConversationMessage],
+    create_session: NewSession | None,
+    request_id: str,
+    expected_seq: int | None,
+) -> msg_pb.BatchCreateMessagesRequest:
+    """The BatchCreateMessages request; more than MAX_BATCH messages is a ValueError, since the
+    service would refuse them (and splitting them would make the append not atomic)."""
+    if len(messages) > MAX_BATCH:
+        raise ValueError(f"at most {MAX_BATCH} messages per call, got {len(messages)}")
+    return msg_pb.BatchCreateMessagesRequest(
+        session_id=session_id,
+        messages=[m.to_new_message() for m in messages],
+        request_id=request_id,
+        **_present(
+            expected_seq=expected_seq,
+            # Present even when empty: an empty NewSession still asks for the session.
+            create_session=None if create_session is None else create_session.to_proto(),
+        ),
     )
 
 
@@ -160,12 +213,16 @@ def update_message(
     extra_data: str | None,
     tool_call_id: str | None,
     tool_name: str | None,
+    request_id: str,
+    etag: str | None,
 ) -> msg_pb.UpdateMessageRequest:
     """The UpdateMessage request: None keeps a field, an empty string removes it (not extra_data,
     which must be JSON text: send "null" to say there is none)."""
     return msg_pb.UpdateMessageRequest(
         session_id=session_id,
         message_id=message_id,
+        request_id=request_id,
+        etag=etag or "",
         **_present(
             content=content, extra_data=extra_data, tool_call_id=tool_call_id, tool_name=tool_name
         ),

@@ -26,13 +26,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import re
 from collections.abc import Awaitable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, TypeVar, cast
 
+from agent_sessions_client._requests import MAX_BATCH
 from agent_sessions_client.aio import AsyncClient
-from agent_sessions_client.errors import AlreadyExistsError, NotFoundError
-from agent_sessions_client.models import Message, Role
+from agent_sessions_client.errors import InvalidArgumentError, NotFoundError
+from agent_sessions_client.models import ConversationMessage, Message, NewSession, Role
 
 try:
     from agents.items import TResponseInputItem
@@ -49,8 +51,6 @@ T = TypeVar("T")
 
 # The service's largest page: fewer round trips when reading a whole history.
 _PAGE_SIZE = 1000
-# How far back a result's call is looked for, when its tool's name is not known yet.
-_LOOKUP_PAGE = 100
 _MESSAGE_ROLES: Mapping[str, Role] = {
     "user": "user",
     "assistant": "assistant",
@@ -93,17 +93,16 @@ def _is_output(item: Mapping[str, Any]) -> bool:
     return isinstance(kind, str) and kind.endswith("_output")
 
 
-def _fields(item: Mapping[str, Any], tool_names: Mapping[str, str]) -> _Fields:
-    """How an item is shown as a message (see the module's table); `tool_names` names the tools
-    of earlier calls by call id, for the results."""
+def _fields(item: Mapping[str, Any]) -> _Fields:
+    """How an item is shown as a message (see the module's table). A result is sent without its
+    tool's name: the service fills it in from the call it answers."""
     kind = item.get("type")
     role = item.get("role")
     if isinstance(role, str) and kind in (None, "message"):
         return _Fields(_MESSAGE_ROLES.get(role, "assistant"), _text(item.get("content")))
     call_id = _optional_str(item.get("call_id"))
     if _is_output(item):
-        name = tool_names.get(call_id) if call_id else None
-        return _Fields("tool", _text(item.get("output")), call_id, name)
+        return _Fields("tool", _text(item.get("output")), call_id, _optional_str(item.get("name")))
     if call_id is not None:
         # A call's content is its arguments, as the service stores its own agent's calls.
         content = next(
@@ -150,6 +149,16 @@ def _item(message: Message) -> TResponseInputItem | None:
     return None
 
 
+def _orphan_result(error: InvalidArgumentError) -> int | None:
+    """The index of the batch's message that `error` refuses as a result answering no call."""
+    if error.reason != "UNKNOWN_TOOL_CALL":
+        return None
+    for violation in error.field_violations:
+        if found := re.fullmatch(r"messages\[(\d+)\]\.tool_call_id", violation.field):
+            return int(found.group(1))
+    return None
+
+
 async def _settle(awaitable: Awaitable[T]) -> T:
     """Lets a write finish (or roll back) even if the caller is cancelled meanwhile.
 
@@ -181,10 +190,14 @@ class AgentSessionsSession:
         session_name, description, agent_name, agent_instructions: The fields of a session
             this object creates.
 
-    `add_items` stores one message per item, in order. A batch is not one transaction: if an
-    item fails, the items of the batch stored before it are deleted again (best effort) and the
-    error is raised, and a cancelled call settles this way before its CancelledError is raised.
-    Reading a session that does not exist yet returns no items.
+    `add_items` stores one message per item, in order, with one call (`create_messages`, which
+    also creates the session when it is missing): all the items or none, consecutive in the
+    session however many writers append to it (a result whose call the session does not hold
+    is shown as an `assistant` message, after a second call). A call of more than 100 items is sent in chunks
+    of 100, one call each, and only each chunk is atomic: when a chunk fails, the chunks before
+    it stay stored. The client retries a chunk whose answer was lost with the same request id,
+    so it is stored once; a cancelled `add_items` lets the chunk in flight settle before its
+    CancelledError is raised. Reading a session that does not exist yet returns no items.
     """
 
     def __init__(
@@ -205,8 +218,6 @@ class AgentSessionsSession:
         self._description = description
         self._agent_name = agent_name
         self._agent_instructions = agent_instructions
-        # The tools of the calls seen so far by call id, to name the tool of their results.
-        self._tool_names: dict[str, str] = {}
 
     async def get_items(self, limit: int | None = None) -> list[TResponseInputItem]:
         """Returns the history, oldest first; with `limit`, its latest `limit` items, oldest first.
@@ -227,7 +238,6 @@ class AgentSessionsSession:
         try:
             async with contextlib.aclosing(messages):
                 async for message in messages:
-                    self._remember(message)
                     item = _item(message)
                     if item is not None:
                         items.append(item)
@@ -240,9 +250,10 @@ class AgentSessionsSession:
         return items
 
     async def add_items(self, items: list[TResponseInputItem]) -> None:
-        """Appends the items, in order, creating the backing session if it does not exist."""
-        if items:
-            await _settle(self._add(items))
+        """Appends the items, in order, creating the backing session if it does not exist: one
+        all-or-none call per 100 items."""
+        for start in range(0, len(items), MAX_BATCH):
+            await _settle(self._add(items[start : start + MAX_BATCH]))
 
     async def pop_item(self) -> TResponseInputItem | None:
         """Removes and returns the most recent item; None when the history is empty."""
@@ -252,79 +263,42 @@ class AgentSessionsSession:
         """Removes every item. The backing session itself (its name and agent) stays."""
         await _settle(self._clear())
 
-    def _remember(self, message: Message) -> None:
-        if message.role == "assistant" and message.tool_call_id and message.tool_name:
-            self._tool_names[message.tool_call_id] = message.tool_name
-
-    async def _find_tool_names(self, items: Sequence[Mapping[str, Any]]) -> None:
-        """Learns the tools of the calls the batch's results answer, when neither the batch nor
-        an earlier read had them: from the session's latest messages (one page)."""
-        for item in items:
-            call_id = item.get("call_id")
-            if isinstance(call_id, str) and isinstance(item.get("name"), str):
-                self._tool_names[call_id] = item["name"]
-        unknown = {
-            call_id
-            for item in items
-            if _is_output(item)
-            and isinstance(call_id := item.get("call_id"), str)
-            and call_id not in self._tool_names
-        }
-        if not unknown:
-            return
-        try:
-            page = await self._client.list_messages_page(
-                self.session_id, page_size=_LOOKUP_PAGE, order="desc"
-            )
-        except NotFoundError:
-            return
-        for message in page.items:
-            self._remember(message)
-
     async def _add(self, items: Sequence[TResponseInputItem]) -> None:
-        stored: list[str] = []
-        batch = [cast(Mapping[str, Any], item) for item in items]
-        await self._find_tool_names(batch)
-        try:
-            for item in batch:
-                stored.append(await self._store(item))
-        except BaseException:
-            for message_id in reversed(stored):
-                with contextlib.suppress(Exception):
-                    await self._client.delete_message(self.session_id, message_id)
-            raise
-
-    async def _store(self, item: Mapping[str, Any]) -> str:
-        """Stores one item as a message and returns the message's id."""
-        fields = _fields(item, self._tool_names)
-        extra_data = json.dumps(item, ensure_ascii=False, separators=(",", ":"))
-
-        async def create() -> str:
-            message = await self._client.create_message(
-                self.session_id,
-                fields.role,
-                fields.content,
-                tool_call_id=fields.tool_call_id,
-                tool_name=fields.tool_name,
-                extra_data=extra_data,
+        messages = []
+        for item in items:
+            fields = _fields(cast(Mapping[str, Any], item))
+            messages.append(
+                ConversationMessage(
+                    fields.role,
+                    fields.content,
+                    tool_call_id=fields.tool_call_id,
+                    tool_name=fields.tool_name,
+                    extra_data=json.dumps(item, ensure_ascii=False, separators=(",", ":")),
+                )
             )
-            return message.id
-
-        try:
-            return await create()
-        except NotFoundError as exc:
-            if exc.reason != "SESSION_NOT_FOUND":
-                raise
-        # Nothing was stored: create the session, then send the message once more.
-        with contextlib.suppress(AlreadyExistsError):
-            await self._client.create_session(
-                self.session_id,
-                session_name=self._session_name,
-                description=self._description,
-                agent_name=self._agent_name,
-                agent_instructions=self._agent_instructions,
+        new_session = NewSession(
+            session_name=self._session_name,
+            description=self._description,
+            agent_name=self._agent_name,
+            agent_instructions=self._agent_instructions,
+        )
+        while True:
+            try:
+                await self._client.create_messages(
+                    self.session_id, messages, create_session=new_session
+                )
+                return
+            except InvalidArgumentError as exc:
+                orphan = _orphan_result(exc)
+                if orphan is None or messages[orphan].role != "tool":
+                    raise
+            # Nothing was stored. The service takes a `tool` message only with the call it
+            # answers (earlier in the batch, or one the session waits for); a history may hold
+            # results whose call is gone (trimmed, popped): shown as an assistant message
+            # instead, and read back by its item all the same.
+            messages[orphan] = replace(
+                messages[orphan], role="assistant", tool_call_id=None, tool_name=None
             )
-        return await create()
 
     async def _pop(self) -> TResponseInputItem | None:
         while True:

@@ -26,6 +26,7 @@ from agent_sessions_client.models import (
     ConverseEvent,
     Delta,
     Message,
+    NewSession,
     Order,
     Page,
     Role,
@@ -53,10 +54,19 @@ class Client:
             `authorization: Bearer <token>`.
         timeout: The default deadline of each call in seconds (all its attempts together);
             None for no deadline. Every method's `timeout` overrides it for that call.
-        retry: How calls that are safe to repeat are retried on UNAVAILABLE.
+        retry: How calls are retried on UNAVAILABLE (every call is safe to repeat: each write
+            sends a `request_id`, made once per logical call and kept across its retries, so
+            the service stores it at most once).
         channel_credentials: TLS credentials (`grpc.ssl_channel_credentials()`); plaintext
             when None.
         options: Extra gRPC channel options.
+
+    Every write takes `request_id=`: a UUID of your own for the logical call (by default one is
+    made per call), so that a call repeated after a crash of yours is stored once too; the same
+    id with another request is refused (`InvalidArgumentError`, `REQUEST_ID_REUSED`). Updates,
+    deletes and activation take `etag=` (the resource's `etag` you last read) and appends and
+    turns `expected_seq=` (the session's `seq` you last read): when the resource changed since,
+    nothing is changed and `AbortedError` is raised (`ETAG_MISMATCH`, `SESSION_CHANGED`).
 
     Every failure raises an `AgentSessionsError` subclass. The client is thread-safe; close it
     (or use it as a context manager) to close the channel.
@@ -103,7 +113,8 @@ class Client:
         return (("authorization", f"Bearer {token}"),) if token else ()
 
     def _call(self, stub: Any, name: str, request: Any, timeout: float | None) -> Any:
-        """Calls unary method `name`, retrying it on UNAVAILABLE when it is idempotent."""
+        """Calls unary method `name`, retrying it on UNAVAILABLE when it is idempotent; every
+        attempt sends the same `request` (the same request id)."""
         deadline = Deadline(self._timeout if timeout is None else timeout)
         attempt = 1
         while True:
@@ -138,9 +149,10 @@ class Client:
         is_active: bool | None = None,
         model: str | None = None,
         server_tools: str | None = None,
+        request_id: str | None = None,
         timeout: float | None = None,
     ) -> Session:
-        """Creates a session (`session_id` is generated when empty); never retried.
+        """Creates a session (`session_id` is generated when empty).
 
         `model` is the model its agent runs on (None: the server's default); `server_tools`
         narrows which server (MCP) tools the agent may call (`none`, or a comma-separated list
@@ -155,6 +167,7 @@ class Client:
             is_active,
             model,
             server_tools,
+            req.request_id(request_id),
         )
         return Session.from_proto(self._call(self._sessions, "CreateSession", request, timeout))
 
@@ -210,6 +223,8 @@ class Client:
         is_active: bool | None = None,
         model: str | None = None,
         server_tools: str | None = None,
+        etag: str | None = None,
+        request_id: str | None = None,
         timeout: float | None = None,
     ) -> Session:
         """Changes the given fields (None keeps a field, an empty string removes it: `model=""`
@@ -223,22 +238,51 @@ class Client:
             is_active,
             model,
             server_tools,
+            req.request_id(request_id),
+            etag,
         )
         return Session.from_proto(self._call(self._sessions, "UpdateSession", request, timeout))
 
-    def delete_session(self, session_id: str, *, timeout: float | None = None) -> None:
+    def delete_session(
+        self,
+        session_id: str,
+        *,
+        etag: str | None = None,
+        request_id: str | None = None,
+        timeout: float | None = None,
+    ) -> None:
         """Deletes a session and all its messages."""
-        request = ses_pb.DeleteSessionRequest(session_id=session_id)
+        request = ses_pb.DeleteSessionRequest(
+            session_id=session_id, etag=etag or "", request_id=req.request_id(request_id)
+        )
         self._call(self._sessions, "DeleteSession", request, timeout)
 
-    def activate_session(self, session_id: str, *, timeout: float | None = None) -> Session:
+    def activate_session(
+        self,
+        session_id: str,
+        *,
+        etag: str | None = None,
+        request_id: str | None = None,
+        timeout: float | None = None,
+    ) -> Session:
         """Marks a session active, so it accepts conversation turns again."""
-        request = ses_pb.ActivateSessionRequest(session_id=session_id)
+        request = ses_pb.ActivateSessionRequest(
+            session_id=session_id, etag=etag or "", request_id=req.request_id(request_id)
+        )
         return Session.from_proto(self._call(self._sessions, "ActivateSession", request, timeout))
 
-    def deactivate_session(self, session_id: str, *, timeout: float | None = None) -> Session:
+    def deactivate_session(
+        self,
+        session_id: str,
+        *,
+        etag: str | None = None,
+        request_id: str | None = None,
+        timeout: float | None = None,
+    ) -> Session:
         """Marks a session inactive: its messages stay usable, conversation turns are refused."""
-        request = ses_pb.DeactivateSessionRequest(session_id=session_id)
+        request = ses_pb.DeactivateSessionRequest(
+            session_id=session_id, etag=etag or "", request_id=req.request_id(request_id)
+        )
         return Session.from_proto(self._call(self._sessions, "DeactivateSession", request, timeout))
 
     # Conversation turns
@@ -254,13 +298,17 @@ class Client:
         model: str | None = None,
         server_tools: str | None = None,
         tools: Sequence[Tool] = (),
+        expected_seq: int | None = None,
+        request_id: str | None = None,
         timeout: float | None = None,
     ) -> ConversationResult:
         """Runs one turn: stores `messages` (a string is one user message) and the agent's reply.
 
         An empty `session_id` starts a session with a generated id, an unknown one starts a
         session with that id (named, and given its `model` and `server_tools`, by the other
-        arguments); never retried.
+        arguments). `expected_seq` stores the turn only if the session's `seq` is still that
+        (else `AbortedError`, `SESSION_CHANGED`); a retry with the same `request_id` answers the
+        stored turn without running the agent again.
 
         `tools` declares caller tools for this turn. When the model calls one, the turn ends
         with `stop_reason == "tool_calls"` and the calls in `pending_tool_calls`; run them and
@@ -277,6 +325,8 @@ class Client:
                 model,
                 server_tools,
                 tools,
+                req.request_id(request_id),
+                expected_seq,
             )
         )
         return ConversationResult.from_proto(
@@ -294,6 +344,8 @@ class Client:
         model: str | None = None,
         server_tools: str | None = None,
         tools: Sequence[Tool] = (),
+        expected_seq: int | None = None,
+        request_id: str | None = None,
         timeout: float | None = None,
     ) -> Generator[ConverseEvent, None, None]:
         """Runs one turn like `conversation()`, yielding its events as the reply is produced.
@@ -302,8 +354,17 @@ class Client:
         tool's result) as the agent works, then one `MessageStored` per message the agent
         stored and `Completed` (with `stop_reason`, `pending_tool_calls` and `usage`). A
         failure, before or after the stream began, raises its `AgentSessionsError` (nothing of
-        the turn is stored then). The call starts at the first step of the iteration; `timeout`
-        bounds the whole stream, and leaving the loop early cancels the call. Never retried.
+        the turn is stored then).
+
+        The stream is retried (with the same `request_id`) only when it fails before its first
+        event, so no event is ever shown twice; the service answers a retry of a turn it already
+        stored by streaming that turn again, without running the agent. A stream cut after its
+        first event raises `UnavailableError`: the turn may be stored, and calling `converse()`
+        or `conversation()` again with the same `request_id` answers it without storing it
+        twice.
+
+        The call starts at the first step of the iteration; `timeout` bounds the whole stream,
+        retries included, and leaving the loop early cancels the call.
         """
         request = ses_pb.ConverseRequest(
             **req.turn(
@@ -315,22 +376,39 @@ class Client:
                 model,
                 server_tools,
                 tools,
+                req.request_id(request_id),
+                expected_seq,
             )
         )
-        call = self._sessions.Converse(
-            request,
-            metadata=self._metadata(),
-            timeout=self._timeout if timeout is None else timeout,
-        )
-        try:
-            for proto in call:
-                event = event_from_proto(proto)
-                if event is not None:
-                    yield event
-        except grpc.RpcError as exc:
-            raise error_from_rpc(exc) from exc
-        finally:
-            call.cancel()
+        deadline = Deadline(self._timeout if timeout is None else timeout)
+        attempt = 1
+        while True:
+            call = self._sessions.Converse(
+                request, metadata=self._metadata(), timeout=deadline.remaining()
+            )
+            received = False
+            try:
+                for proto in call:
+                    received = True
+                    event = event_from_proto(proto)
+                    if event is not None:
+                        yield event
+                return
+            except grpc.RpcError as exc:
+                error = error_from_rpc(exc)
+                delay = retry_delay(
+                    self._retry,
+                    error,
+                    attempt=attempt,
+                    idempotent=not received and "Converse" in req.IDEMPOTENT,
+                    deadline=deadline,
+                )
+                if delay is None:
+                    raise error from exc
+            finally:
+                call.cancel()
+            time.sleep(delay)
+            attempt += 1
 
     def converse_text(
         self,
@@ -343,6 +421,8 @@ class Client:
         model: str | None = None,
         server_tools: str | None = None,
         tools: Sequence[Tool] = (),
+        expected_seq: int | None = None,
+        request_id: str | None = None,
         timeout: float | None = None,
     ) -> Generator[str, None, None]:
         """Runs one turn like `converse()`, yielding only the pieces of the reply's text."""
@@ -355,6 +435,8 @@ class Client:
             model=model,
             server_tools=server_tools,
             tools=tools,
+            expected_seq=expected_seq,
+            request_id=request_id,
             timeout=timeout,
         )
         with contextlib.closing(events):
@@ -397,7 +479,8 @@ class Client:
         At most `max_rounds` rounds of tool results are sent; a turn that still stops at tool
         calls after that raises `ToolRoundsExceeded` (its `result` holds the calls, which the
         session then waits for: answer them, for example with `run_tools()` again and the
-        results as its `messages`). `timeout` bounds each turn. Never retried.
+        results as its `messages`). `timeout` bounds each turn. Each turn is a call of its own,
+        with its own request id, retried as `conversation()` is.
         """
         if max_rounds < 0:
             raise ValueError(f"max_rounds must be 0 or more, got {max_rounds}")
@@ -437,11 +520,49 @@ class Client:
         tool_call_id: str | None = None,
         tool_name: str | None = None,
         extra_data: str | None = None,
+        expected_seq: int | None = None,
+        request_id: str | None = None,
         timeout: float | None = None,
     ) -> Message:
-        """Appends a message to a session (`extra_data` is JSON text); never retried."""
-        request = req.create_message(session_id, role, content, tool_call_id, tool_name, extra_data)
+        """Appends a message to a session (`extra_data` is JSON text). With `expected_seq`, only
+        if the session's `seq` is still that (else `AbortedError`, `SESSION_CHANGED`)."""
+        request = req.create_message(
+            session_id,
+            role,
+            content,
+            tool_call_id,
+            tool_name,
+            extra_data,
+            req.request_id(request_id),
+            expected_seq,
+        )
         return Message.from_proto(self._call(self._messages, "CreateMessage", request, timeout))
+
+    def create_messages(
+        self,
+        session_id: str,
+        messages: Sequence[ConversationMessage],
+        *,
+        create_session: NewSession | None = None,
+        expected_seq: int | None = None,
+        request_id: str | None = None,
+        timeout: float | None = None,
+    ) -> list[Message]:
+        """Appends 1 to 100 messages in one call: all or none, consecutive in the session's
+        order whatever other writers do; returns them as stored, in order.
+
+        A `tool` message must answer an assistant tool call earlier in `messages` or one the
+        session waits for (its `tool_name` is filled in from the call when None). With
+        `create_session` (`NewSession()` for the defaults) a missing session is created with
+        those fields, else a missing session is `NotFoundError`. With `expected_seq`, only if
+        the session's `seq` is still that (else `AbortedError`, `SESSION_CHANGED`). More than
+        100 messages is a ValueError.
+        """
+        request = req.create_messages(
+            session_id, messages, create_session, req.request_id(request_id), expected_seq
+        )
+        response = self._call(self._messages, "BatchCreateMessages", request, timeout)
+        return [Message.from_proto(m) for m in response.messages]
 
     def get_message(
         self, session_id: str, message_id: str, *, timeout: float | None = None
@@ -495,24 +616,48 @@ class Client:
         extra_data: str | None = None,
         tool_call_id: str | None = None,
         tool_name: str | None = None,
+        etag: str | None = None,
+        request_id: str | None = None,
         timeout: float | None = None,
     ) -> Message:
         """Changes the given fields (None keeps a field, an empty string removes it;
         extra_data must be JSON text, so "null" says there is none)."""
         request = req.update_message(
-            session_id, message_id, content, extra_data, tool_call_id, tool_name
+            session_id,
+            message_id,
+            content,
+            extra_data,
+            tool_call_id,
+            tool_name,
+            req.request_id(request_id),
+            etag,
         )
         return Message.from_proto(self._call(self._messages, "UpdateMessage", request, timeout))
 
     def delete_message(
-        self, session_id: str, message_id: str, *, timeout: float | None = None
+        self,
+        session_id: str,
+        message_id: str,
+        *,
+        etag: str | None = None,
+        request_id: str | None = None,
+        timeout: float | None = None,
     ) -> None:
         """Deletes one message."""
-        request = msg_pb.DeleteMessageRequest(session_id=session_id, message_id=message_id)
+        request = msg_pb.DeleteMessageRequest(
+            session_id=session_id,
+            message_id=message_id,
+            etag=etag or "",
+            request_id=req.request_id(request_id),
+        )
         self._call(self._messages, "DeleteMessage", request, timeout)
 
-    def clear_messages(self, session_id: str, *, timeout: float | None = None) -> int:
+    def clear_messages(
+        self, session_id: str, *, request_id: str | None = None, timeout: float | None = None
+    ) -> int:
         """Deletes every message of a session (the session stays); returns how many."""
-        request = msg_pb.ClearMessagesRequest(session_id=session_id)
+        request = msg_pb.ClearMessagesRequest(
+            session_id=session_id, request_id=req.request_id(request_id)
+        )
         response = self._call(self._messages, "ClearMessages", request, timeout)
         return int(response.deleted_count)

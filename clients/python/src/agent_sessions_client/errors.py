@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from agent_sessions_client.models import ConversationResult
 
 __all__ = [
+    "AbortedError",
     "AgentSessionsError",
     "AlreadyExistsError",
     "FailedPreconditionError",
@@ -96,6 +97,12 @@ class FailedPreconditionError(AgentSessionsError):
     """FAILED_PRECONDITION: the session's state refuses the call (an inactive session)."""
 
 
+class AbortedError(AgentSessionsError):
+    """ABORTED: a condition the call set no longer holds, and nothing was changed: the `etag`
+    is not the current one (`ETAG_MISMATCH`), or the session's `seq` moved past `expected_seq`
+    (`SESSION_CHANGED`). Read the current state and decide again."""
+
+
 class UnavailableError(AgentSessionsError):
     """UNAVAILABLE: the service (or the agent) cannot answer now; retrying later may work."""
 
@@ -128,6 +135,7 @@ _CLASSES: Mapping[grpc.StatusCode, type[AgentSessionsError]] = {
     grpc.StatusCode.INVALID_ARGUMENT: InvalidArgumentError,
     grpc.StatusCode.UNAUTHENTICATED: UnauthenticatedError,
     grpc.StatusCode.FAILED_PRECONDITION: FailedPreconditionError,
+    grpc.StatusCode.ABORTED: AbortedError,
     grpc.StatusCode.UNAVAILABLE: UnavailableError,
     grpc.StatusCode.RESOURCE_EXHAUSTED: ResourceExhaustedError,
 }

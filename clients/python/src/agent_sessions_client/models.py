@@ -13,6 +13,7 @@ from typing import Any, Generic, Literal, TypeAlias, TypeVar, cast, get_args
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
+from agent_sessions_client._proto.agentsessions.v1 import message_service_pb2 as msg_pb
 from agent_sessions_client._proto.agentsessions.v1 import resources_pb2
 from agent_sessions_client._proto.agentsessions.v1 import session_service_pb2 as ses_pb
 from agent_sessions_client.errors import error_from_status
@@ -25,6 +26,7 @@ __all__ = [
     "Delta",
     "Message",
     "MessageStored",
+    "NewSession",
     "Order",
     "Page",
     "Role",
@@ -78,6 +80,14 @@ class Session:
     server_tools: str | None = None
     """Which server (MCP) tools the agent may call: None means all of them, `none` none,
     otherwise a comma-separated list of `server` or `server/tool` entries."""
+    etag: str = ""
+    """Changes on every change of the session (its messages included): pass it as `etag=` to
+    change or delete the session only if nobody changed it since (else ABORTED,
+    `ETAG_MISMATCH`)."""
+    seq: int = 0
+    """The session's change counter: every committed change of the session or of its messages
+    takes the next value. Pass it as `expected_seq=` to append only if nothing changed since
+    (else ABORTED, `SESSION_CHANGED`)."""
 
     @classmethod
     def from_proto(cls, proto: resources_pb2.Session) -> Session:
@@ -97,6 +107,8 @@ class Session:
             updated_at=_time(proto.updated_at),
             model=proto.model if proto.HasField("model") else None,
             server_tools=proto.server_tools if proto.HasField("server_tools") else None,
+            etag=proto.etag,
+            seq=proto.seq,
         )
 
 
@@ -114,6 +126,11 @@ class Message:
     extra_data: str | None
     created_at: datetime
     updated_at: datetime
+    etag: str = ""
+    """Changes on every change of the message: pass it as `etag=` to change or delete the
+    message only if nobody changed it since (else ABORTED, `ETAG_MISMATCH`)."""
+    seq: int = 0
+    """The session's `seq` at which the message was stored: its place in the session's order."""
 
     @classmethod
     def from_proto(cls, proto: resources_pb2.Message) -> Message:
@@ -129,6 +146,8 @@ class Message:
             extra_data=proto.extra_data if proto.HasField("extra_data") else None,
             created_at=_time(proto.created_at),
             updated_at=_time(proto.updated_at),
+            etag=proto.etag,
+            seq=proto.seq,
         )
 
 
@@ -153,20 +172,45 @@ class ConversationMessage:
 
     def to_proto(self) -> ses_pb.ConversationMessage:
         """The `agentsessions.v1.ConversationMessage` of this message."""
-        proto = ses_pb.ConversationMessage(role=checked_role(self.role), content=self.content)
-        if self.tool_call_id is not None:
-            proto.tool_call_id = self.tool_call_id
-        if self.tool_name is not None:
-            proto.tool_name = self.tool_name
-        if self.extra_data is not None:
-            proto.extra_data = self.extra_data
-        return proto
+        return ses_pb.ConversationMessage(**_message_fields(self))
+
+    def to_new_message(self) -> msg_pb.NewMessage:
+        """The `agentsessions.v1.NewMessage` of this message, for a batch append."""
+        return msg_pb.NewMessage(**_message_fields(self))
 
     @classmethod
     def tool_result(cls, tool_call_id: str, content: str) -> ConversationMessage:
         """The result of a caller tool's call, to send in the next turn (the service fills in
         the tool's name from the call)."""
         return cls("tool", content, tool_call_id=tool_call_id)
+
+
+def _message_fields(message: ConversationMessage) -> dict[str, Any]:
+    """The proto fields of a message; an optional field is only set when given."""
+    fields: dict[str, Any] = {"role": checked_role(message.role), "content": message.content}
+    for name in ("tool_call_id", "tool_name", "extra_data"):
+        if (value := getattr(message, name)) is not None:
+            fields[name] = value
+    return fields
+
+
+@dataclass(frozen=True)
+class NewSession:
+    """The fields of a session `create_messages(..., create_session=NewSession(...))` creates
+    when the session is missing; None leaves a field unset (`is_active`: true)."""
+
+    session_name: str | None = None
+    description: str | None = None
+    agent_name: str | None = None
+    agent_instructions: str | None = None
+    is_active: bool | None = None
+    model: str | None = None
+    server_tools: str | None = None
+
+    def to_proto(self) -> msg_pb.NewSession:
+        """The `agentsessions.v1.NewSession` of these fields."""
+        fields = {name: value for name, value in vars(self).items() if value is not None}
+        return msg_pb.NewSession(**fields)
 
 
 @dataclass(frozen=True)

@@ -17,11 +17,14 @@ __all__ = ["NO_RETRY", "RetryPolicy"]
 
 @dataclass(frozen=True)
 class RetryPolicy:
-    """How a call that is safe to repeat is retried when the service answers UNAVAILABLE.
+    """How a call that is safe to repeat is retried when the service answers UNAVAILABLE (the
+    transport's failures, a lost connection or a refused one, are UNAVAILABLE too).
 
-    Only calls whose proto declares them idempotent are retried (reads, lists, updates,
-    deletes, activate/deactivate and clear); creating a session or a message and conversation
-    turns never are, since a lost answer does not mean the first attempt was not stored.
+    The calls whose proto declares them free of side effects or idempotent are retried: reads
+    and every write, turns included. A write is safe to repeat because the client sends one
+    `request_id` per logical call and keeps it across its retries: when the first attempt was
+    stored but its answer lost, the service answers the retry with the first response and
+    stores nothing again. A `converse()` stream is retried only before its first event.
 
     Before retry *n* the client waits a random time between 0 and
     `min(initial_backoff * multiplier ** (n - 1), max_backoff)` seconds ("full jitter", as in

@@ -1,7 +1,7 @@
 /** Runs Connect calls with the client's deadline, headers and retry policy, mapping errors. */
 import type { DescMethod } from "@bufbuild/protobuf";
 import type { CallOptions as ConnectCallOptions } from "@connectrpc/connect";
-import { type RetryOptions } from "../retry.js";
+import { type RetryContext, type RetryOptions } from "../retry.js";
 import type { CallOptions } from "../types.js";
 export interface CallerConfig {
     /** The default deadline; 0 or undefined for none. */
@@ -13,12 +13,13 @@ export declare class Caller {
     constructor(config: CallerConfig);
     /** The deadline of a call: its own, else the client's; undefined for none. */
     timeoutMs(options: CallOptions | undefined): number | undefined;
+    /** How a call of `method` is retried. */
+    retryContext(method: DescMethod, options: CallOptions | undefined): RetryContext;
     /**
-     * A unary call of `method`, retried on UNAVAILABLE when its proto says that is safe. Throws
-     * AgentSessionsError for every failure of the call itself.
+     * A unary call of `method`, retried on UNAVAILABLE when its proto says that is safe (every
+     * attempt sends the same request, so the same request id). Throws AgentSessionsError for every
+     * failure of the call itself.
      */
     unary<T>(method: DescMethod, options: CallOptions | undefined, run: (connectOptions: ConnectCallOptions) => Promise<T>): Promise<T>;
-    /** Connect options of a streaming call (never retried). */
-    stream(options: CallOptions | undefined): ConnectCallOptions;
 }
 //# sourceMappingURL=call.d.ts.map

@@ -9,9 +9,19 @@ export class Caller {
     timeoutMs(options) {
         return (options?.timeoutMs ?? this.config.timeoutMs) || undefined;
     }
+    /** How a call of `method` is retried. */
+    retryContext(method, options) {
+        return {
+            idempotent: safeToRetry(method),
+            policy: this.config.retry,
+            timeoutMs: this.timeoutMs(options),
+            signal: options?.signal,
+        };
+    }
     /**
-     * A unary call of `method`, retried on UNAVAILABLE when its proto says that is safe. Throws
-     * AgentSessionsError for every failure of the call itself.
+     * A unary call of `method`, retried on UNAVAILABLE when its proto says that is safe (every
+     * attempt sends the same request, so the same request id). Throws AgentSessionsError for every
+     * failure of the call itself.
      */
     unary(method, options, run) {
         return withRetries(async (attempt) => {
@@ -25,20 +35,7 @@ export class Caller {
             catch (error) {
                 throw errorFromConnect(error);
             }
-        }, {
-            idempotent: safeToRetry(method),
-            policy: this.config.retry,
-            timeoutMs: this.timeoutMs(options),
-            signal: options?.signal,
-        });
-    }
-    /** Connect options of a streaming call (never retried). */
-    stream(options) {
-        return {
-            timeoutMs: this.timeoutMs(options),
-            signal: options?.signal,
-            headers: options?.headers,
-        };
+        }, this.retryContext(method, options));
     }
 }
 //# sourceMappingURL=call.js.map

@@ -36,9 +36,11 @@ export declare class AgentSessionsClient implements AgentSessionsApi {
     private readonly call;
     private readonly connection;
     constructor(options: ClientOptions);
-    conversation(request: t.ConversationRequest, options?: t.CallOptions): Promise<t.ConversationResult>;
-    converse(request: t.ConversationRequest, options?: t.CallOptions): AsyncGenerator<t.ConverseEvent, void, undefined>;
-    converseText(request: t.ConversationRequest, options?: t.CallOptions): AsyncIterable<string>;
+    conversation(request: t.ConversationRequest, options?: t.AppendOptions): Promise<t.ConversationResult>;
+    converse(request: t.ConversationRequest, options?: t.AppendOptions): AsyncGenerator<t.ConverseEvent, void, undefined>;
+    /** One attempt of a Converse call. */
+    private converseOnce;
+    converseText(request: t.ConversationRequest, options?: t.AppendOptions): AsyncIterable<string>;
     /** Closes the HTTP/2 connection and any call still running on it. */
     close(): void;
 }

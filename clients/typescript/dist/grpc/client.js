@@ -4,7 +4,7 @@ import { createClient } from "@connectrpc/connect";
 import { createGrpcTransport, Http2SessionManager } from "@connectrpc/connect-node";
 import { textDeltas } from "../api.js";
 import { authorizationHeader } from "../credentials.js";
-import { retryPolicy } from "../retry.js";
+import { retryPolicy, streamWithRetries, } from "../retry.js";
 import { MessageService } from "../gen/agentsessions/v1/message_service_pb.js";
 import { ConversationRequestSchema, ConverseRequestSchema, SessionService, } from "../gen/agentsessions/v1/session_service_pb.js";
 import { Caller } from "./call.js";
@@ -64,21 +64,25 @@ export class AgentSessionsClient {
         this.messages = new GrpcMessages(createClient(MessageService, transport), this.call);
     }
     async conversation(request, options) {
-        const message = create(ConversationRequestSchema, turnToProto(request));
+        const message = create(ConversationRequestSchema, turnToProto(request, options));
         return resultFromProto(await this.call.unary(SessionService.method.conversation, options, (o) => this.rpc.conversation(message, o)));
     }
     async *converse(request, options) {
-        const message = create(ConverseRequestSchema, turnToProto(request));
+        const message = create(ConverseRequestSchema, turnToProto(request, options));
+        yield* streamWithRetries((attempt) => this.converseOnce(message, attempt, options?.headers), this.call.retryContext(SessionService.method.converse, options));
+    }
+    /** One attempt of a Converse call. */
+    async *converseOnce(message, attempt, headers) {
         // Connect's stream iterables have no `return()`: when the consumer stops early, only
         // aborting the call's signal ends the HTTP/2 stream, and only one more `next()` (which then
         // fails) makes Connect clear its deadline timer, which would otherwise keep Node running.
         const stop = new AbortController();
-        const userSignal = options?.signal;
+        const userSignal = attempt.signal;
         const onAbort = () => stop.abort(userSignal?.reason);
         if (userSignal?.aborted)
             onAbort();
         userSignal?.addEventListener("abort", onAbort, { once: true });
-        const callOptions = { ...this.call.stream(options), signal: stop.signal };
+        const callOptions = { timeoutMs: attempt.timeoutMs, signal: stop.signal, headers };
         const stream = this.rpc.converse(message, callOptions)[Symbol.asyncIterator]();
         let finished = false;
         try {

@@ -17,9 +17,19 @@ export declare function resultFromProto(r: ConversationResponse): t.Conversation
  * (added by a newer service). An `error` event is thrown as its AgentSessionsError.
  */
 export declare function eventFromProto(e: ConverseEvent): t.ConverseEvent | undefined;
-export declare function conversationMessageToProto(m: t.ConversationMessage): MessageInitShape<typeof ConversationMessageSchema>;
-/** The fields shared by ConversationRequest and ConverseRequest. */
-export declare function turnToProto(request: t.ConversationRequest): {
+/** The fields of a new message, as ConversationMessage, NewMessage and CreateMessage take them. */
+export declare function newMessageToProto(m: t.ConversationMessage): {
+    role: Role;
+    content: string;
+    toolCallId?: string;
+    toolName?: string;
+    extraData?: string;
+};
+/**
+ * The fields shared by ConversationRequest and ConverseRequest, with the call's request id (made
+ * here, once per call) and expected seq.
+ */
+export declare function turnToProto(request: t.ConversationRequest, options: t.AppendOptions | undefined): {
     messages: MessageInitShape<typeof ConversationMessageSchema>[];
     sessionId: string;
     sessionName?: string;
@@ -28,5 +38,7 @@ export declare function turnToProto(request: t.ConversationRequest): {
     model?: string;
     serverTools?: string;
     tools: MessageInitShape<typeof ToolSchema>[];
+    requestId: string;
+    expectedSeq?: number;
 };
 //# sourceMappingURL=convert.d.ts.map

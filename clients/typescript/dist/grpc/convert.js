@@ -1,5 +1,6 @@
 import { timestampDate } from "@bufbuild/protobuf/wkt";
 import { AgentSessionsError, Code } from "../errors.js";
+import { requestId } from "../retry.js";
 import { turnMessages } from "../types.js";
 import { Role } from "../gen/agentsessions/v1/resources_pb.js";
 import { errorFromStatus } from "./errors.js";
@@ -55,6 +56,8 @@ export function sessionFromProto(s) {
         serverTools: s.serverTools,
         createdAt: date(s.createdAt),
         updatedAt: date(s.updatedAt),
+        etag: s.etag,
+        seq: s.seq,
     };
 }
 export function messageFromProto(m) {
@@ -69,6 +72,8 @@ export function messageFromProto(m) {
         extraData: m.extraData,
         createdAt: date(m.createdAt),
         updatedAt: date(m.updatedAt),
+        etag: m.etag,
+        seq: m.seq,
     };
 }
 function toolCallFromProto(c) {
@@ -126,7 +131,8 @@ export function eventFromProto(e) {
             return undefined;
     }
 }
-export function conversationMessageToProto(m) {
+/** The fields of a new message, as ConversationMessage, NewMessage and CreateMessage take them. */
+export function newMessageToProto(m) {
     return {
         role: roleToProto(m.role),
         content: m.content ?? "",
@@ -142,10 +148,13 @@ function toolToProto(tool) {
         parameters: tool.parameters,
     };
 }
-/** The fields shared by ConversationRequest and ConverseRequest. */
-export function turnToProto(request) {
+/**
+ * The fields shared by ConversationRequest and ConverseRequest, with the call's request id (made
+ * here, once per call) and expected seq.
+ */
+export function turnToProto(request, options) {
     return {
-        messages: turnMessages(request.messages).map(conversationMessageToProto),
+        messages: turnMessages(request.messages).map(newMessageToProto),
         sessionId: request.sessionId ?? "",
         sessionName: request.sessionName,
         agentName: request.agentName,
@@ -153,6 +162,8 @@ export function turnToProto(request) {
         model: request.model,
         serverTools: request.serverTools,
         tools: (request.tools ?? []).map(toolToProto),
+        requestId: requestId(options),
+        expectedSeq: options?.expectedSeq,
     };
 }
 //# sourceMappingURL=convert.js.map

@@ -1,6 +1,8 @@
 import { paginate } from "../pagination.js";
+import { requestId } from "../retry.js";
 import { MessageService } from "../gen/agentsessions/v1/message_service_pb.js";
-import { messageFromProto, roleToProto } from "./convert.js";
+import { messageFromProto, newMessageToProto } from "./convert.js";
+import { change } from "./sessions.js";
 /** The service's RPCs: their protos say which calls are safe to retry. */
 const rpcs = MessageService.method;
 export class GrpcMessages {
@@ -12,14 +14,23 @@ export class GrpcMessages {
     }
     async create(sessionId, input, options) {
         const request = {
+            ...newMessageToProto(input),
             sessionId,
-            role: roleToProto(input.role),
-            content: input.content ?? "",
-            toolCallId: input.toolCallId,
-            toolName: input.toolName,
-            extraData: input.extraData,
+            requestId: requestId(options),
+            expectedSeq: options?.expectedSeq,
         };
         return messageFromProto(await this.call.unary(rpcs.createMessage, options, (o) => this.rpc.createMessage(request, o)));
+    }
+    async createBatch(sessionId, messages, options) {
+        const request = {
+            sessionId,
+            messages: messages.map(newMessageToProto),
+            requestId: requestId(options),
+            expectedSeq: options?.expectedSeq,
+            createSession: options?.createSession,
+        };
+        const response = await this.call.unary(rpcs.batchCreateMessages, options, (o) => this.rpc.batchCreateMessages(request, o));
+        return response.messages.map(messageFromProto);
     }
     async get(sessionId, messageId, options) {
         return messageFromProto(await this.call.unary(rpcs.getMessage, options, (o) => this.rpc.getMessage({ sessionId, messageId }, o)));
@@ -45,14 +56,16 @@ export class GrpcMessages {
         }, filters.pageToken);
     }
     async update(sessionId, messageId, changes, options) {
-        const request = { ...changes, sessionId, messageId };
+        const request = { ...changes, sessionId, messageId, ...change(options) };
         return messageFromProto(await this.call.unary(rpcs.updateMessage, options, (o) => this.rpc.updateMessage(request, o)));
     }
     async delete(sessionId, messageId, options) {
-        await this.call.unary(rpcs.deleteMessage, options, (o) => this.rpc.deleteMessage({ sessionId, messageId }, o));
+        const request = { sessionId, messageId, ...change(options) };
+        await this.call.unary(rpcs.deleteMessage, options, (o) => this.rpc.deleteMessage(request, o));
     }
     async clear(sessionId, options) {
-        const response = await this.call.unary(rpcs.clearMessages, options, (o) => this.rpc.clearMessages({ sessionId }, o));
+        const request = { sessionId, requestId: requestId(options) };
+        const response = await this.call.unary(rpcs.clearMessages, options, (o) => this.rpc.clearMessages(request, o));
         return response.deletedCount;
     }
 }

@@ -1,8 +1,13 @@
 import { paginate } from "../pagination.js";
+import { requestId } from "../retry.js";
 import { SessionService } from "../gen/agentsessions/v1/session_service_pb.js";
 import { sessionFromProto } from "./convert.js";
 /** The service's RPCs: their protos say which calls are safe to retry. */
 const rpcs = SessionService.method;
+/** The request id and etag fields of a change, made once for all its attempts. */
+export function change(options) {
+    return { requestId: requestId(options), etag: options?.etag ?? "" };
+}
 export class GrpcSessions {
     rpc;
     call;
@@ -11,7 +16,7 @@ export class GrpcSessions {
         this.call = call;
     }
     async create(input = {}, options) {
-        const request = { ...input, sessionId: input.sessionId ?? "" };
+        const request = { ...input, sessionId: input.sessionId ?? "", requestId: requestId(options) };
         return sessionFromProto(await this.call.unary(rpcs.createSession, options, (o) => this.rpc.createSession(request, o)));
     }
     async get(sessionId, options) {
@@ -38,17 +43,20 @@ export class GrpcSessions {
         }, filters.pageToken);
     }
     async update(sessionId, changes, options) {
-        const request = { ...changes, sessionId };
+        const request = { ...changes, sessionId, ...change(options) };
         return sessionFromProto(await this.call.unary(rpcs.updateSession, options, (o) => this.rpc.updateSession(request, o)));
     }
     async delete(sessionId, options) {
-        await this.call.unary(rpcs.deleteSession, options, (o) => this.rpc.deleteSession({ sessionId }, o));
+        const request = { sessionId, ...change(options) };
+        await this.call.unary(rpcs.deleteSession, options, (o) => this.rpc.deleteSession(request, o));
     }
     async activate(sessionId, options) {
-        return sessionFromProto(await this.call.unary(rpcs.activateSession, options, (o) => this.rpc.activateSession({ sessionId }, o)));
+        const request = { sessionId, ...change(options) };
+        return sessionFromProto(await this.call.unary(rpcs.activateSession, options, (o) => this.rpc.activateSession(request, o)));
     }
     async deactivate(sessionId, options) {
-        return sessionFromProto(await this.call.unary(rpcs.deactivateSession, options, (o) => this.rpc.deactivateSession({ sessionId }, o)));
+        const request = { sessionId, ...change(options) };
+        return sessionFromProto(await this.call.unary(rpcs.deactivateSession, options, (o) => this.rpc.deactivateSession(request, o)));
     }
 }
 //# sourceMappingURL=sessions.js.map

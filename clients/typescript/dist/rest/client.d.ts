@@ -33,16 +33,19 @@ export declare class AgentSessionsRestClient implements AgentSessionsApi {
     readonly messages: MessagesApi;
     private readonly http;
     constructor(options: RestClientOptions);
-    conversation(request: t.ConversationRequest, options?: t.CallOptions): Promise<t.ConversationResult>;
+    conversation(request: t.ConversationRequest, options?: t.AppendOptions): Promise<t.ConversationResult>;
     /**
      * Streams a conversation turn from `text/event-stream`. A failure before the stream begins is
      * thrown as the HTTP error it is; the `error` event that ends a stream failing after it began
      * is thrown as its AgentSessionsError (after the events before it were yielded); a body that
-     * ends without `completed` is thrown as UNAVAILABLE.
+     * ends without `completed` is thrown as UNAVAILABLE. Retried, with the same request id, only
+     * while no event has arrived (see `AgentSessionsApi.converse`).
      */
-    converseStream(request: t.ConversationRequest, options?: t.CallOptions): AsyncGenerator<t.ConverseEvent, void, undefined>;
+    converseStream(request: t.ConversationRequest, options?: t.AppendOptions): AsyncGenerator<t.ConverseEvent, void, undefined>;
+    /** One attempt of a streamed turn. */
+    private converseOnce;
     /** The same as `converseStream()`. */
-    converse(request: t.ConversationRequest, options?: t.CallOptions): AsyncIterable<t.ConverseEvent>;
-    converseText(request: t.ConversationRequest, options?: t.CallOptions): AsyncIterable<string>;
+    converse(request: t.ConversationRequest, options?: t.AppendOptions): AsyncIterable<t.ConverseEvent>;
+    converseText(request: t.ConversationRequest, options?: t.AppendOptions): AsyncIterable<string>;
 }
 //# sourceMappingURL=client.d.ts.map

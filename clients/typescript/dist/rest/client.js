@@ -5,9 +5,9 @@
 import { textDeltas } from "../api.js";
 import { AgentSessionsError, Code } from "../errors.js";
 import { paginate } from "../pagination.js";
-import { retryPolicy } from "../retry.js";
+import { requestId, retryPolicy, safeToRetry, streamWithRetries, } from "../retry.js";
 import { Http } from "./http.js";
-import { deletedCountFromJson, eventFromJson, messageFromJson, messageInputToJson, messagePageFromJson, newSessionToJson, resultFromJson, sessionChangesToJson, sessionFromJson, sessionPageFromJson, turnToJson, } from "./json.js";
+import { body, deletedCountFromJson, eventFromJson, messageFromJson, messageInputToJson, messagePageFromJson, messagesFromJson, newSessionToJson, resultFromJson, sessionChangesToJson, sessionFromJson, sessionPageFromJson, turnToJson, } from "./json.js";
 import { bodyChunks, parseSse } from "./sse.js";
 import { MessageService } from "../gen/agentsessions/v1/message_service_pb.js";
 import { SessionService } from "../gen/agentsessions/v1/session_service_pb.js";
@@ -25,6 +25,16 @@ function sessionPath(sessionId) {
 function messagePath(sessionId, messageId) {
     return `${sessionPath(sessionId)}/messages/${segment(messageId)}`;
 }
+/**
+ * The headers of a write, made once for all its attempts: its request id (`Idempotency-Key`)
+ * and, for a change, the etag it expects (`If-Match`).
+ */
+function writeHeaders(options) {
+    const headers = { "idempotency-key": requestId(options) };
+    if (options?.etag)
+        headers["if-match"] = `"${options.etag}"`;
+    return headers;
+}
 class RestSessions {
     http;
     constructor(http) {
@@ -35,6 +45,7 @@ class RestSessions {
             method: "POST",
             path: API_PREFIX,
             body: newSessionToJson(input),
+            headers: writeHeaders(options),
         };
         return sessionFromJson(await this.http.json(request, sessionRpc.createSession, options));
     }
@@ -59,19 +70,36 @@ class RestSessions {
         }, filters.pageToken);
     }
     async update(sessionId, changes, options) {
-        const body = sessionChangesToJson(changes);
-        const request = { method: "PATCH", path: sessionPath(sessionId), body };
+        const request = {
+            method: "PATCH",
+            path: sessionPath(sessionId),
+            body: sessionChangesToJson(changes),
+            headers: writeHeaders(options),
+        };
         return sessionFromJson(await this.http.json(request, sessionRpc.updateSession, options));
     }
     async delete(sessionId, options) {
-        await this.http.json({ method: "DELETE", path: sessionPath(sessionId) }, sessionRpc.deleteSession, options);
+        const request = {
+            method: "DELETE",
+            path: sessionPath(sessionId),
+            headers: writeHeaders(options),
+        };
+        await this.http.json(request, sessionRpc.deleteSession, options);
     }
     async activate(sessionId, options) {
-        const request = { method: "PUT", path: `${sessionPath(sessionId)}/activate` };
+        const request = {
+            method: "PUT",
+            path: `${sessionPath(sessionId)}/activate`,
+            headers: writeHeaders(options),
+        };
         return sessionFromJson(await this.http.json(request, sessionRpc.activateSession, options));
     }
     async deactivate(sessionId, options) {
-        const request = { method: "PUT", path: `${sessionPath(sessionId)}/deactivate` };
+        const request = {
+            method: "PUT",
+            path: `${sessionPath(sessionId)}/deactivate`,
+            headers: writeHeaders(options),
+        };
         return sessionFromJson(await this.http.json(request, sessionRpc.deactivateSession, options));
     }
 }
@@ -81,9 +109,27 @@ class RestMessages {
         this.http = http;
     }
     async create(sessionId, input, options) {
-        const path = `${sessionPath(sessionId)}/messages`;
-        const request = { method: "POST", path, body: messageInputToJson(input) };
+        const request = {
+            method: "POST",
+            path: `${sessionPath(sessionId)}/messages`,
+            body: { ...messageInputToJson(input), ...body({ expected_seq: options?.expectedSeq }) },
+            headers: writeHeaders(options),
+        };
         return messageFromJson(await this.http.json(request, messageRpc.createMessage, options));
+    }
+    async createBatch(sessionId, messages, options) {
+        const create = options?.createSession;
+        const request = {
+            method: "POST",
+            path: `${sessionPath(sessionId)}/messages:batchCreate`,
+            body: body({
+                messages: messages.map(messageInputToJson),
+                expected_seq: options?.expectedSeq,
+                create_session: create === undefined ? undefined : sessionChangesToJson(create),
+            }),
+            headers: writeHeaders(options),
+        };
+        return messagesFromJson(await this.http.json(request, messageRpc.batchCreateMessages, options));
     }
     async get(sessionId, messageId, options) {
         const request = { method: "GET", path: messagePath(sessionId, messageId) };
@@ -105,16 +151,29 @@ class RestMessages {
         }, filters.pageToken);
     }
     async update(sessionId, messageId, changes, options) {
-        const path = messagePath(sessionId, messageId);
-        const request = { method: "PATCH", path, body: messageInputToJson(changes) };
+        const request = {
+            method: "PATCH",
+            path: messagePath(sessionId, messageId),
+            body: messageInputToJson(changes),
+            headers: writeHeaders(options),
+        };
         return messageFromJson(await this.http.json(request, messageRpc.updateMessage, options));
     }
     async delete(sessionId, messageId, options) {
-        await this.http.json({ method: "DELETE", path: messagePath(sessionId, messageId) }, messageRpc.deleteMessage, options);
+        const request = {
+            method: "DELETE",
+            path: messagePath(sessionId, messageId),
+            headers: writeHeaders(options),
+        };
+        await this.http.json(request, messageRpc.deleteMessage, options);
     }
     async clear(sessionId, options) {
-        const path = `${sessionPath(sessionId)}/clear-messages`;
-        return deletedCountFromJson(await this.http.json({ method: "DELETE", path }, messageRpc.clearMessages, options));
+        const request = {
+            method: "DELETE",
+            path: `${sessionPath(sessionId)}/clear-messages`,
+            headers: writeHeaders(options),
+        };
+        return deletedCountFromJson(await this.http.json(request, messageRpc.clearMessages, options));
     }
 }
 /**
@@ -139,25 +198,39 @@ export class AgentSessionsRestClient {
         this.messages = new RestMessages(this.http);
     }
     async conversation(request, options) {
-        const path = `${API_PREFIX}/conversation`;
-        const http = { method: "POST", path, body: turnToJson(request) };
+        const http = {
+            method: "POST",
+            path: `${API_PREFIX}/conversation`,
+            body: turnToJson(request, options?.expectedSeq),
+            headers: writeHeaders(options),
+        };
         return resultFromJson(await this.http.json(http, sessionRpc.conversation, options));
     }
     /**
      * Streams a conversation turn from `text/event-stream`. A failure before the stream begins is
      * thrown as the HTTP error it is; the `error` event that ends a stream failing after it began
      * is thrown as its AgentSessionsError (after the events before it were yielded); a body that
-     * ends without `completed` is thrown as UNAVAILABLE.
+     * ends without `completed` is thrown as UNAVAILABLE. Retried, with the same request id, only
+     * while no event has arrived (see `AgentSessionsApi.converse`).
      */
     async *converseStream(request, options) {
         const http = {
             method: "POST",
             path: `${API_PREFIX}/conversation:stream`,
-            body: turnToJson(request),
+            body: turnToJson(request, options?.expectedSeq),
             accept: "text/event-stream",
+            headers: writeHeaders(options),
         };
-        const attempt = { timeoutMs: this.http.timeoutMs(options), signal: options?.signal };
-        const open = await this.http.open(http, attempt, options?.headers);
+        yield* streamWithRetries((attempt) => this.converseOnce(http, attempt, options?.headers), {
+            idempotent: safeToRetry(sessionRpc.converse),
+            policy: this.http.retry,
+            timeoutMs: this.http.timeoutMs(options),
+            signal: options?.signal,
+        });
+    }
+    /** One attempt of a streamed turn. */
+    async *converseOnce(http, attempt, headers) {
+        const open = await this.http.open(http, attempt, headers);
         try {
             const body = open.response.body;
             if (body === null)

@@ -22,6 +22,8 @@ export interface HttpRequest {
     query?: Record<string, string | number | boolean | undefined>;
     body?: unknown;
     accept?: string;
+    /** Headers of this request, the same in every attempt (the request id, the etag). */
+    headers?: Record<string, string>;
 }
 /** A response whose body is still to be read; `close()` stops its deadline timer. */
 export interface OpenResponse {
@@ -36,6 +38,8 @@ export declare class Http {
     private readonly config;
     private readonly baseUrl;
     constructor(config: HttpConfig);
+    /** The client's retry policy. */
+    get retry(): Required<RetryOptions>;
     /** The deadline of a call: its own, else the client's; undefined for none. */
     timeoutMs(options: CallOptions | undefined): number | undefined;
     /**

@@ -31,6 +31,10 @@ export class Http {
         this.config = config;
         this.baseUrl = config.baseUrl.replace(/\/+$/, "");
     }
+    /** The client's retry policy. */
+    get retry() {
+        return this.config.retry;
+    }
     /** The deadline of a call: its own, else the client's; undefined for none. */
     timeoutMs(options) {
         return (options?.timeoutMs ?? this.config.timeoutMs) || undefined;
@@ -132,6 +136,7 @@ export class Http {
             accept: request.accept ?? "application/json",
             ...this.config.headers,
             ...extra,
+            ...request.headers,
         };
         if (request.body !== undefined)
             headers["content-type"] = "application/json";

@@ -8,6 +8,7 @@ export declare function isObject(value: unknown): value is JsonObject;
 export declare function parseTimestamp(value: unknown): Date;
 export declare function sessionFromJson(value: unknown): t.Session;
 export declare function messageFromJson(value: unknown): t.Message;
+export declare function messagesFromJson(value: unknown): t.Message[];
 export declare function sessionPageFromJson(value: unknown): t.SessionPage;
 export declare function messagePageFromJson(value: unknown): t.MessagePage;
 export declare function resultFromJson(value: unknown): t.ConversationResult;
@@ -22,5 +23,5 @@ export declare function body(fields: Record<string, unknown>): JsonObject;
 export declare function sessionChangesToJson(input: t.SessionChanges): JsonObject;
 export declare function newSessionToJson(input: t.CreateSessionInput): JsonObject;
 export declare function messageInputToJson(input: t.CreateMessageInput | t.ConversationMessage | t.MessageChanges): JsonObject;
-export declare function turnToJson(request: t.ConversationRequest): JsonObject;
+export declare function turnToJson(request: t.ConversationRequest, expectedSeq?: number): JsonObject;
 //# sourceMappingURL=json.d.ts.map

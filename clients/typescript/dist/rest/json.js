@@ -69,6 +69,8 @@ export function sessionFromJson(value) {
         serverTools: optional(o, "server_tools"),
         createdAt: parseTimestamp(o["created_at"]),
         updatedAt: parseTimestamp(o["updated_at"]),
+        etag: str(o, "etag"),
+        seq: num(o, "seq"),
     };
 }
 export function messageFromJson(value) {
@@ -84,7 +86,12 @@ export function messageFromJson(value) {
         extraData: optional(o, "extra_data"),
         createdAt: parseTimestamp(o["created_at"]),
         updatedAt: parseTimestamp(o["updated_at"]),
+        etag: str(o, "etag"),
+        seq: num(o, "seq"),
     };
+}
+export function messagesFromJson(value) {
+    return list(object(value, "BatchCreateMessagesResponse"), "messages").map(messageFromJson);
 }
 function list(o, key) {
     const value = o[key];
@@ -217,8 +224,9 @@ function toolToJson(tool) {
         parameters: tool.parameters,
     });
 }
-export function turnToJson(request) {
+export function turnToJson(request, expectedSeq) {
     return body({
+        expected_seq: expectedSeq,
         messages: turnMessages(request.messages).map(messageInputToJson),
         session_id: request.sessionId,
         session_name: request.sessionName,

@@ -1,7 +1,7 @@
 /** Runs Connect calls with the client's deadline, headers and retry policy, mapping errors. */
 import type { DescMethod } from "@bufbuild/protobuf";
 import type { CallOptions as ConnectCallOptions } from "@connectrpc/connect";
-import { type RetryOptions, safeToRetry, withRetries } from "../retry.js";
+import { type RetryContext, type RetryOptions, safeToRetry, withRetries } from "../retry.js";
 import type { CallOptions } from "../types.js";
 import { errorFromConnect } from "./errors.js";
 
@@ -19,9 +19,20 @@ export class Caller {
     return (options?.timeoutMs ?? this.config.timeoutMs) || undefined;
   }
 
+  /** How a call of `method` is retried. */
+  retryContext(method: DescMethod, options: CallOptions | undefined): RetryContext {
+    return {
+      idempotent: safeToRetry(method),
+      policy: this.config.retry,
+      timeoutMs: this.timeoutMs(options),
+      signal: options?.signal,
+    };
+  }
+
   /**
-   * A unary call of `method`, retried on UNAVAILABLE when its proto says that is safe. Throws
-   * AgentSessionsError for every failure of the call itself.
+   * A unary call of `method`, retried on UNAVAILABLE when its proto says that is safe (every
+   * attempt sends the same request, so the same request id). Throws AgentSessionsError for every
+   * failure of the call itself.
    */
   unary<T>(
     method: DescMethod,
@@ -40,21 +51,7 @@ export class Caller {
           throw errorFromConnect(error);
         }
       },
-      {
-        idempotent: safeToRetry(method),
-        policy: this.config.retry,
-        timeoutMs: this.timeoutMs(options),
-        signal: options?.signal,
-      },
+      this.retryContext(method, options),
     );
-  }
-
-  /** Connect options of a streaming call (never retried). */
-  stream(options: CallOptions | undefined): ConnectCallOptions {
-    return {
-      timeoutMs: this.timeoutMs(options),
-      signal: options?.signal,
-      headers: options?.headers,
-    };
   }
 }

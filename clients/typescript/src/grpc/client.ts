@@ -5,7 +5,12 @@ import { createGrpcTransport, Http2SessionManager } from "@connectrpc/connect-no
 import type * as http2 from "node:http2";
 import { type AgentSessionsApi, type MessagesApi, type SessionsApi, textDeltas } from "../api.js";
 import { authorizationHeader, type Credentials } from "../credentials.js";
-import { retryPolicy, type RetryOptions } from "../retry.js";
+import {
+  type AttemptOptions,
+  retryPolicy,
+  type RetryOptions,
+  streamWithRetries,
+} from "../retry.js";
 import type * as t from "../types.js";
 import { MessageService } from "../gen/agentsessions/v1/message_service_pb.js";
 import {
@@ -13,6 +18,7 @@ import {
   ConverseRequestSchema,
   SessionService,
   type ConverseEvent,
+  type ConverseRequest,
 } from "../gen/agentsessions/v1/session_service_pb.js";
 import { Caller } from "./call.js";
 import { eventFromProto, resultFromProto, turnToProto } from "./convert.js";
@@ -97,9 +103,9 @@ export class AgentSessionsClient implements AgentSessionsApi {
 
   async conversation(
     request: t.ConversationRequest,
-    options?: t.CallOptions,
+    options?: t.AppendOptions,
   ): Promise<t.ConversationResult> {
-    const message = create(ConversationRequestSchema, turnToProto(request));
+    const message = create(ConversationRequestSchema, turnToProto(request, options));
     return resultFromProto(
       await this.call.unary(SessionService.method.conversation, options, (o) =>
         this.rpc.conversation(message, o),
@@ -109,18 +115,30 @@ export class AgentSessionsClient implements AgentSessionsApi {
 
   async *converse(
     request: t.ConversationRequest,
-    options?: t.CallOptions,
+    options?: t.AppendOptions,
   ): AsyncGenerator<t.ConverseEvent, void, undefined> {
-    const message = create(ConverseRequestSchema, turnToProto(request));
+    const message = create(ConverseRequestSchema, turnToProto(request, options));
+    yield* streamWithRetries(
+      (attempt) => this.converseOnce(message, attempt, options?.headers),
+      this.call.retryContext(SessionService.method.converse, options),
+    );
+  }
+
+  /** One attempt of a Converse call. */
+  private async *converseOnce(
+    message: ConverseRequest,
+    attempt: AttemptOptions,
+    headers: Record<string, string> | undefined,
+  ): AsyncGenerator<t.ConverseEvent, void, undefined> {
     // Connect's stream iterables have no `return()`: when the consumer stops early, only
     // aborting the call's signal ends the HTTP/2 stream, and only one more `next()` (which then
     // fails) makes Connect clear its deadline timer, which would otherwise keep Node running.
     const stop = new AbortController();
-    const userSignal = options?.signal;
+    const userSignal = attempt.signal;
     const onAbort = (): void => stop.abort(userSignal?.reason);
     if (userSignal?.aborted) onAbort();
     userSignal?.addEventListener("abort", onAbort, { once: true });
-    const callOptions = { ...this.call.stream(options), signal: stop.signal };
+    const callOptions = { timeoutMs: attempt.timeoutMs, signal: stop.signal, headers };
     const stream = this.rpc.converse(message, callOptions)[Symbol.asyncIterator]();
     let finished = false;
     try {
@@ -149,7 +167,7 @@ export class AgentSessionsClient implements AgentSessionsApi {
     }
   }
 
-  converseText(request: t.ConversationRequest, options?: t.CallOptions): AsyncIterable<string> {
+  converseText(request: t.ConversationRequest, options?: t.AppendOptions): AsyncIterable<string> {
     return textDeltas(this.converse(request, options));
   }
 

@@ -2,6 +2,7 @@
 import type { JsonObject, MessageInitShape } from "@bufbuild/protobuf";
 import { timestampDate, type Timestamp } from "@bufbuild/protobuf/wkt";
 import { AgentSessionsError, Code } from "../errors.js";
+import { requestId } from "../retry.js";
 import { turnMessages } from "../types.js";
 import type * as t from "../types.js";
 import { Role, type Message, type Session } from "../gen/agentsessions/v1/resources_pb.js";
@@ -70,6 +71,8 @@ export function sessionFromProto(s: Session): t.Session {
     serverTools: s.serverTools,
     createdAt: date(s.createdAt),
     updatedAt: date(s.updatedAt),
+    etag: s.etag,
+    seq: s.seq,
   };
 }
 
@@ -85,6 +88,8 @@ export function messageFromProto(m: Message): t.Message {
     extraData: m.extraData,
     createdAt: date(m.createdAt),
     updatedAt: date(m.updatedAt),
+    etag: m.etag,
+    seq: m.seq,
   };
 }
 
@@ -147,9 +152,14 @@ export function eventFromProto(e: ConverseEvent): t.ConverseEvent | undefined {
   }
 }
 
-export function conversationMessageToProto(
-  m: t.ConversationMessage,
-): MessageInitShape<typeof ConversationMessageSchema> {
+/** The fields of a new message, as ConversationMessage, NewMessage and CreateMessage take them. */
+export function newMessageToProto(m: t.ConversationMessage): {
+  role: Role;
+  content: string;
+  toolCallId?: string;
+  toolName?: string;
+  extraData?: string;
+} {
   return {
     role: roleToProto(m.role),
     content: m.content ?? "",
@@ -167,8 +177,14 @@ function toolToProto(tool: t.Tool): MessageInitShape<typeof ToolSchema> {
   };
 }
 
-/** The fields shared by ConversationRequest and ConverseRequest. */
-export function turnToProto(request: t.ConversationRequest): {
+/**
+ * The fields shared by ConversationRequest and ConverseRequest, with the call's request id (made
+ * here, once per call) and expected seq.
+ */
+export function turnToProto(
+  request: t.ConversationRequest,
+  options: t.AppendOptions | undefined,
+): {
   messages: MessageInitShape<typeof ConversationMessageSchema>[];
   sessionId: string;
   sessionName?: string;
@@ -177,9 +193,11 @@ export function turnToProto(request: t.ConversationRequest): {
   model?: string;
   serverTools?: string;
   tools: MessageInitShape<typeof ToolSchema>[];
+  requestId: string;
+  expectedSeq?: number;
 } {
   return {
-    messages: turnMessages(request.messages).map(conversationMessageToProto),
+    messages: turnMessages(request.messages).map(newMessageToProto),
     sessionId: request.sessionId ?? "",
     sessionName: request.sessionName,
     agentName: request.agentName,
@@ -187,5 +205,7 @@ export function turnToProto(request: t.ConversationRequest): {
     model: request.model,
     serverTools: request.serverTools,
     tools: (request.tools ?? []).map(toolToProto),
+    requestId: requestId(options),
+    expectedSeq: options?.expectedSeq,
   };
 }

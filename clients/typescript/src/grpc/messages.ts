@@ -2,10 +2,12 @@
 import type { Client } from "@connectrpc/connect";
 import type { MessagesApi } from "../api.js";
 import { paginate } from "../pagination.js";
+import { requestId } from "../retry.js";
 import type * as t from "../types.js";
 import { MessageService } from "../gen/agentsessions/v1/message_service_pb.js";
 import type { Caller } from "./call.js";
-import { messageFromProto, roleToProto } from "./convert.js";
+import { messageFromProto, newMessageToProto } from "./convert.js";
+import { change } from "./sessions.js";
 
 /** The service's RPCs: their protos say which calls are safe to retry. */
 const rpcs = MessageService.method;
@@ -19,19 +21,35 @@ export class GrpcMessages implements MessagesApi {
   async create(
     sessionId: string,
     input: t.CreateMessageInput,
-    options?: t.CallOptions,
+    options?: t.AppendOptions,
   ): Promise<t.Message> {
     const request = {
+      ...newMessageToProto(input),
       sessionId,
-      role: roleToProto(input.role),
-      content: input.content ?? "",
-      toolCallId: input.toolCallId,
-      toolName: input.toolName,
-      extraData: input.extraData,
+      requestId: requestId(options),
+      expectedSeq: options?.expectedSeq,
     };
     return messageFromProto(
       await this.call.unary(rpcs.createMessage, options, (o) => this.rpc.createMessage(request, o)),
     );
+  }
+
+  async createBatch(
+    sessionId: string,
+    messages: t.CreateMessageInput[],
+    options?: t.BatchOptions,
+  ): Promise<t.Message[]> {
+    const request = {
+      sessionId,
+      messages: messages.map(newMessageToProto),
+      requestId: requestId(options),
+      expectedSeq: options?.expectedSeq,
+      createSession: options?.createSession,
+    };
+    const response = await this.call.unary(rpcs.batchCreateMessages, options, (o) =>
+      this.rpc.batchCreateMessages(request, o),
+    );
+    return response.messages.map(messageFromProto);
   }
 
   async get(sessionId: string, messageId: string, options?: t.CallOptions): Promise<t.Message> {
@@ -78,23 +96,23 @@ export class GrpcMessages implements MessagesApi {
     sessionId: string,
     messageId: string,
     changes: t.MessageChanges,
-    options?: t.CallOptions,
+    options?: t.ChangeOptions,
   ): Promise<t.Message> {
-    const request = { ...changes, sessionId, messageId };
+    const request = { ...changes, sessionId, messageId, ...change(options) };
     return messageFromProto(
       await this.call.unary(rpcs.updateMessage, options, (o) => this.rpc.updateMessage(request, o)),
     );
   }
 
-  async delete(sessionId: string, messageId: string, options?: t.CallOptions): Promise<void> {
-    await this.call.unary(rpcs.deleteMessage, options, (o) =>
-      this.rpc.deleteMessage({ sessionId, messageId }, o),
-    );
+  async delete(sessionId: string, messageId: string, options?: t.ChangeOptions): Promise<void> {
+    const request = { sessionId, messageId, ...change(options) };
+    await this.call.unary(rpcs.deleteMessage, options, (o) => this.rpc.deleteMessage(request, o));
   }
 
-  async clear(sessionId: string, options?: t.CallOptions): Promise<number> {
+  async clear(sessionId: string, options?: t.WriteOptions): Promise<number> {
+    const request = { sessionId, requestId: requestId(options) };
     const response = await this.call.unary(rpcs.clearMessages, options, (o) =>
-      this.rpc.clearMessages({ sessionId }, o),
+      this.rpc.clearMessages(request, o),
     );
     return response.deletedCount;
   }

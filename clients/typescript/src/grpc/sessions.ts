@@ -2,6 +2,7 @@
 import type { Client } from "@connectrpc/connect";
 import type { SessionsApi } from "../api.js";
 import { paginate } from "../pagination.js";
+import { requestId } from "../retry.js";
 import type * as t from "../types.js";
 import { SessionService } from "../gen/agentsessions/v1/session_service_pb.js";
 import type { Caller } from "./call.js";
@@ -10,14 +11,19 @@ import { sessionFromProto } from "./convert.js";
 /** The service's RPCs: their protos say which calls are safe to retry. */
 const rpcs = SessionService.method;
 
+/** The request id and etag fields of a change, made once for all its attempts. */
+export function change(options: t.ChangeOptions | undefined): { requestId: string; etag: string } {
+  return { requestId: requestId(options), etag: options?.etag ?? "" };
+}
+
 export class GrpcSessions implements SessionsApi {
   constructor(
     private readonly rpc: Client<typeof SessionService>,
     private readonly call: Caller,
   ) {}
 
-  async create(input: t.CreateSessionInput = {}, options?: t.CallOptions): Promise<t.Session> {
-    const request = { ...input, sessionId: input.sessionId ?? "" };
+  async create(input: t.CreateSessionInput = {}, options?: t.WriteOptions): Promise<t.Session> {
+    const request = { ...input, sessionId: input.sessionId ?? "", requestId: requestId(options) };
     return sessionFromProto(
       await this.call.unary(rpcs.createSession, options, (o) => this.rpc.createSession(request, o)),
     );
@@ -59,32 +65,33 @@ export class GrpcSessions implements SessionsApi {
   async update(
     sessionId: string,
     changes: t.SessionChanges,
-    options?: t.CallOptions,
+    options?: t.ChangeOptions,
   ): Promise<t.Session> {
-    const request = { ...changes, sessionId };
+    const request = { ...changes, sessionId, ...change(options) };
     return sessionFromProto(
       await this.call.unary(rpcs.updateSession, options, (o) => this.rpc.updateSession(request, o)),
     );
   }
 
-  async delete(sessionId: string, options?: t.CallOptions): Promise<void> {
-    await this.call.unary(rpcs.deleteSession, options, (o) =>
-      this.rpc.deleteSession({ sessionId }, o),
-    );
+  async delete(sessionId: string, options?: t.ChangeOptions): Promise<void> {
+    const request = { sessionId, ...change(options) };
+    await this.call.unary(rpcs.deleteSession, options, (o) => this.rpc.deleteSession(request, o));
   }
 
-  async activate(sessionId: string, options?: t.CallOptions): Promise<t.Session> {
+  async activate(sessionId: string, options?: t.ChangeOptions): Promise<t.Session> {
+    const request = { sessionId, ...change(options) };
     return sessionFromProto(
       await this.call.unary(rpcs.activateSession, options, (o) =>
-        this.rpc.activateSession({ sessionId }, o),
+        this.rpc.activateSession(request, o),
       ),
     );
   }
 
-  async deactivate(sessionId: string, options?: t.CallOptions): Promise<t.Session> {
+  async deactivate(sessionId: string, options?: t.ChangeOptions): Promise<t.Session> {
+    const request = { sessionId, ...change(options) };
     return sessionFromProto(
       await this.call.unary(rpcs.deactivateSession, options, (o) =>
-        this.rpc.deactivateSession({ sessionId }, o),
+        this.rpc.deactivateSession(request, o),
       ),
     );
   }

@@ -6,15 +6,24 @@ import { type AgentSessionsApi, type MessagesApi, type SessionsApi, textDeltas }
 import type { Credentials } from "../credentials.js";
 import { AgentSessionsError, Code } from "../errors.js";
 import { paginate } from "../pagination.js";
-import { retryPolicy, type RetryOptions } from "../retry.js";
+import {
+  requestId,
+  retryPolicy,
+  type RetryOptions,
+  type AttemptOptions,
+  safeToRetry,
+  streamWithRetries,
+} from "../retry.js";
 import type * as t from "../types.js";
 import { Http, type HttpRequest } from "./http.js";
 import {
+  body,
   deletedCountFromJson,
   eventFromJson,
   messageFromJson,
   messageInputToJson,
   messagePageFromJson,
+  messagesFromJson,
   newSessionToJson,
   resultFromJson,
   sessionChangesToJson,
@@ -61,14 +70,25 @@ function messagePath(sessionId: string, messageId: string): string {
   return `${sessionPath(sessionId)}/messages/${segment(messageId)}`;
 }
 
+/**
+ * The headers of a write, made once for all its attempts: its request id (`Idempotency-Key`)
+ * and, for a change, the etag it expects (`If-Match`).
+ */
+function writeHeaders(options: t.ChangeOptions | undefined): Record<string, string> {
+  const headers: Record<string, string> = { "idempotency-key": requestId(options) };
+  if (options?.etag) headers["if-match"] = `"${options.etag}"`;
+  return headers;
+}
+
 class RestSessions implements SessionsApi {
   constructor(private readonly http: Http) {}
 
-  async create(input: t.CreateSessionInput = {}, options?: t.CallOptions): Promise<t.Session> {
+  async create(input: t.CreateSessionInput = {}, options?: t.WriteOptions): Promise<t.Session> {
     const request: HttpRequest = {
       method: "POST",
       path: API_PREFIX,
       body: newSessionToJson(input),
+      headers: writeHeaders(options),
     };
     return sessionFromJson(await this.http.json(request, sessionRpc.createSession, options));
   }
@@ -102,28 +122,41 @@ class RestSessions implements SessionsApi {
   async update(
     sessionId: string,
     changes: t.SessionChanges,
-    options?: t.CallOptions,
+    options?: t.ChangeOptions,
   ): Promise<t.Session> {
-    const body = sessionChangesToJson(changes);
-    const request: HttpRequest = { method: "PATCH", path: sessionPath(sessionId), body };
+    const request: HttpRequest = {
+      method: "PATCH",
+      path: sessionPath(sessionId),
+      body: sessionChangesToJson(changes),
+      headers: writeHeaders(options),
+    };
     return sessionFromJson(await this.http.json(request, sessionRpc.updateSession, options));
   }
 
-  async delete(sessionId: string, options?: t.CallOptions): Promise<void> {
-    await this.http.json(
-      { method: "DELETE", path: sessionPath(sessionId) },
-      sessionRpc.deleteSession,
-      options,
-    );
+  async delete(sessionId: string, options?: t.ChangeOptions): Promise<void> {
+    const request: HttpRequest = {
+      method: "DELETE",
+      path: sessionPath(sessionId),
+      headers: writeHeaders(options),
+    };
+    await this.http.json(request, sessionRpc.deleteSession, options);
   }
 
-  async activate(sessionId: string, options?: t.CallOptions): Promise<t.Session> {
-    const request: HttpRequest = { method: "PUT", path: `${sessionPath(sessionId)}/activate` };
+  async activate(sessionId: string, options?: t.ChangeOptions): Promise<t.Session> {
+    const request: HttpRequest = {
+      method: "PUT",
+      path: `${sessionPath(sessionId)}/activate`,
+      headers: writeHeaders(options),
+    };
     return sessionFromJson(await this.http.json(request, sessionRpc.activateSession, options));
   }
 
-  async deactivate(sessionId: string, options?: t.CallOptions): Promise<t.Session> {
-    const request: HttpRequest = { method: "PUT", path: `${sessionPath(sessionId)}/deactivate` };
+  async deactivate(sessionId: string, options?: t.ChangeOptions): Promise<t.Session> {
+    const request: HttpRequest = {
+      method: "PUT",
+      path: `${sessionPath(sessionId)}/deactivate`,
+      headers: writeHeaders(options),
+    };
     return sessionFromJson(await this.http.json(request, sessionRpc.deactivateSession, options));
   }
 }
@@ -134,11 +167,34 @@ class RestMessages implements MessagesApi {
   async create(
     sessionId: string,
     input: t.CreateMessageInput,
-    options?: t.CallOptions,
+    options?: t.AppendOptions,
   ): Promise<t.Message> {
-    const path = `${sessionPath(sessionId)}/messages`;
-    const request: HttpRequest = { method: "POST", path, body: messageInputToJson(input) };
+    const request: HttpRequest = {
+      method: "POST",
+      path: `${sessionPath(sessionId)}/messages`,
+      body: { ...messageInputToJson(input), ...body({ expected_seq: options?.expectedSeq }) },
+      headers: writeHeaders(options),
+    };
     return messageFromJson(await this.http.json(request, messageRpc.createMessage, options));
+  }
+
+  async createBatch(
+    sessionId: string,
+    messages: t.CreateMessageInput[],
+    options?: t.BatchOptions,
+  ): Promise<t.Message[]> {
+    const create = options?.createSession;
+    const request: HttpRequest = {
+      method: "POST",
+      path: `${sessionPath(sessionId)}/messages:batchCreate`,
+      body: body({
+        messages: messages.map(messageInputToJson),
+        expected_seq: options?.expectedSeq,
+        create_session: create === undefined ? undefined : sessionChangesToJson(create),
+      }),
+      headers: writeHeaders(options),
+    };
+    return messagesFromJson(await this.http.json(request, messageRpc.batchCreateMessages, options));
   }
 
   async get(sessionId: string, messageId: string, options?: t.CallOptions): Promise<t.Message> {
@@ -177,26 +233,33 @@ class RestMessages implements MessagesApi {
     sessionId: string,
     messageId: string,
     changes: t.MessageChanges,
-    options?: t.CallOptions,
+    options?: t.ChangeOptions,
   ): Promise<t.Message> {
-    const path = messagePath(sessionId, messageId);
-    const request: HttpRequest = { method: "PATCH", path, body: messageInputToJson(changes) };
+    const request: HttpRequest = {
+      method: "PATCH",
+      path: messagePath(sessionId, messageId),
+      body: messageInputToJson(changes),
+      headers: writeHeaders(options),
+    };
     return messageFromJson(await this.http.json(request, messageRpc.updateMessage, options));
   }
 
-  async delete(sessionId: string, messageId: string, options?: t.CallOptions): Promise<void> {
-    await this.http.json(
-      { method: "DELETE", path: messagePath(sessionId, messageId) },
-      messageRpc.deleteMessage,
-      options,
-    );
+  async delete(sessionId: string, messageId: string, options?: t.ChangeOptions): Promise<void> {
+    const request: HttpRequest = {
+      method: "DELETE",
+      path: messagePath(sessionId, messageId),
+      headers: writeHeaders(options),
+    };
+    await this.http.json(request, messageRpc.deleteMessage, options);
   }
 
-  async clear(sessionId: string, options?: t.CallOptions): Promise<number> {
-    const path = `${sessionPath(sessionId)}/clear-messages`;
-    return deletedCountFromJson(
-      await this.http.json({ method: "DELETE", path }, messageRpc.clearMessages, options),
-    );
+  async clear(sessionId: string, options?: t.WriteOptions): Promise<number> {
+    const request: HttpRequest = {
+      method: "DELETE",
+      path: `${sessionPath(sessionId)}/clear-messages`,
+      headers: writeHeaders(options),
+    };
+    return deletedCountFromJson(await this.http.json(request, messageRpc.clearMessages, options));
   }
 }
 
@@ -225,10 +288,14 @@ export class AgentSessionsRestClient implements AgentSessionsApi {
 
   async conversation(
     request: t.ConversationRequest,
-    options?: t.CallOptions,
+    options?: t.AppendOptions,
   ): Promise<t.ConversationResult> {
-    const path = `${API_PREFIX}/conversation`;
-    const http: HttpRequest = { method: "POST", path, body: turnToJson(request) };
+    const http: HttpRequest = {
+      method: "POST",
+      path: `${API_PREFIX}/conversation`,
+      body: turnToJson(request, options?.expectedSeq),
+      headers: writeHeaders(options),
+    };
     return resultFromJson(await this.http.json(http, sessionRpc.conversation, options));
   }
 
@@ -236,20 +303,35 @@ export class AgentSessionsRestClient implements AgentSessionsApi {
    * Streams a conversation turn from `text/event-stream`. A failure before the stream begins is
    * thrown as the HTTP error it is; the `error` event that ends a stream failing after it began
    * is thrown as its AgentSessionsError (after the events before it were yielded); a body that
-   * ends without `completed` is thrown as UNAVAILABLE.
+   * ends without `completed` is thrown as UNAVAILABLE. Retried, with the same request id, only
+   * while no event has arrived (see `AgentSessionsApi.converse`).
    */
   async *converseStream(
     request: t.ConversationRequest,
-    options?: t.CallOptions,
+    options?: t.AppendOptions,
   ): AsyncGenerator<t.ConverseEvent, void, undefined> {
     const http: HttpRequest = {
       method: "POST",
       path: `${API_PREFIX}/conversation:stream`,
-      body: turnToJson(request),
+      body: turnToJson(request, options?.expectedSeq),
       accept: "text/event-stream",
+      headers: writeHeaders(options),
     };
-    const attempt = { timeoutMs: this.http.timeoutMs(options), signal: options?.signal };
-    const open = await this.http.open(http, attempt, options?.headers);
+    yield* streamWithRetries((attempt) => this.converseOnce(http, attempt, options?.headers), {
+      idempotent: safeToRetry(sessionRpc.converse),
+      policy: this.http.retry,
+      timeoutMs: this.http.timeoutMs(options),
+      signal: options?.signal,
+    });
+  }
+
+  /** One attempt of a streamed turn. */
+  private async *converseOnce(
+    http: HttpRequest,
+    attempt: AttemptOptions,
+    headers: Record<string, string> | undefined,
+  ): AsyncGenerator<t.ConverseEvent, void, undefined> {
+    const open = await this.http.open(http, attempt, headers);
     try {
       const body = open.response.body;
       if (body === null) throw ended();
@@ -273,12 +355,12 @@ export class AgentSessionsRestClient implements AgentSessionsApi {
   /** The same as `converseStream()`. */
   converse(
     request: t.ConversationRequest,
-    options?: t.CallOptions,
+    options?: t.AppendOptions,
   ): AsyncIterable<t.ConverseEvent> {
     return this.converseStream(request, options);
   }
 
-  converseText(request: t.ConversationRequest, options?: t.CallOptions): AsyncIterable<string> {
+  converseText(request: t.ConversationRequest, options?: t.AppendOptions): AsyncIterable<string> {
     return textDeltas(this.converseStream(request, options));
   }
 }

@@ -31,6 +31,8 @@ export interface HttpRequest {
   query?: Record<string, string | number | boolean | undefined>;
   body?: unknown;
   accept?: string;
+  /** Headers of this request, the same in every attempt (the request id, the etag). */
+  headers?: Record<string, string>;
 }
 
 /** A response whose body is still to be read; `close()` stops its deadline timer. */
@@ -73,6 +75,11 @@ export class Http {
 
   constructor(private readonly config: HttpConfig) {
     this.baseUrl = config.baseUrl.replace(/\/+$/, "");
+  }
+
+  /** The client's retry policy. */
+  get retry(): Required<RetryOptions> {
+    return this.config.retry;
   }
 
   /** The deadline of a call: its own, else the client's; undefined for none. */
@@ -184,6 +191,7 @@ export class Http {
       accept: request.accept ?? "application/json",
       ...this.config.headers,
       ...extra,
+      ...request.headers,
     };
     if (request.body !== undefined) headers["content-type"] = "application/json";
     const authorization = await authorizationHeader(this.config.token);

@@ -78,6 +78,8 @@ export function sessionFromJson(value: unknown): t.Session {
     serverTools: optional(o, "server_tools"),
     createdAt: parseTimestamp(o["created_at"]),
     updatedAt: parseTimestamp(o["updated_at"]),
+    etag: str(o, "etag"),
+    seq: num(o, "seq"),
   };
 }
 
@@ -94,7 +96,13 @@ export function messageFromJson(value: unknown): t.Message {
     extraData: optional(o, "extra_data"),
     createdAt: parseTimestamp(o["created_at"]),
     updatedAt: parseTimestamp(o["updated_at"]),
+    etag: str(o, "etag"),
+    seq: num(o, "seq"),
   };
+}
+
+export function messagesFromJson(value: unknown): t.Message[] {
+  return list(object(value, "BatchCreateMessagesResponse"), "messages").map(messageFromJson);
 }
 
 function list(o: JsonObject, key: string): unknown[] {
@@ -242,8 +250,9 @@ function toolToJson(tool: t.Tool): JsonObject {
   });
 }
 
-export function turnToJson(request: t.ConversationRequest): JsonObject {
+export function turnToJson(request: t.ConversationRequest, expectedSeq?: number): JsonObject {
   return body({
+    expected_seq: expectedSeq,
     messages: turnMessages(request.messages).map(messageInputToJson),
     session_id: request.sessionId,
     session_name: request.sessionName,

@@ -87,6 +87,22 @@ export type Session = Message$1<"agentsessions.v1.Session"> & {
      * @generated from field: optional string server_tools = 12;
      */
     serverTools?: string | undefined;
+    /**
+     * Output only. Changes on every change of the session (its fields, and every change of its
+     * messages, which move `seq`). Send it back as `etag` (or the `If-Match` header) to change or
+     * delete the session only if nobody changed it since: otherwise ABORTED, reason ETAG_MISMATCH.
+     *
+     * @generated from field: string etag = 13;
+     */
+    etag: string;
+    /**
+     * Output only. The session's change counter: each committed change of the session's fields or
+     * of its messages takes the next value, gap-free (a message stored, updated or deleted takes
+     * one each; clearing the messages takes one). 0 for a new session without changes.
+     *
+     * @generated from field: int32 seq = 14;
+     */
+    seq: number;
 };
 /**
  * Describes the message agentsessions.v1.Session.
@@ -159,6 +175,19 @@ export type Message = Message$1<"agentsessions.v1.Message"> & {
      * @generated from field: google.protobuf.Timestamp updated_at = 10;
      */
     updatedAt?: Timestamp | undefined;
+    /**
+     * Output only. Changes on every change of the message; send it back as `etag` (or `If-Match`)
+     * to change or delete the message only if nobody changed it since.
+     *
+     * @generated from field: string etag = 11;
+     */
+    etag: string;
+    /**
+     * Output only. The session's `seq` at which the message was stored: the session's order.
+     *
+     * @generated from field: int32 seq = 12;
+     */
+    seq: number;
 };
 /**
  * Describes the message agentsessions.v1.Message.

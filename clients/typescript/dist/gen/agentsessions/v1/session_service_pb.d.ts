@@ -128,6 +128,15 @@ export type CreateSessionRequest = Message<"agentsessions.v1.CreateSessionReques
      * @generated from field: optional string server_tools = 8;
      */
     serverTools?: string | undefined;
+    /**
+     * Optional. A UUID the client makes once per logical call and keeps across its retries (REST:
+     * this field or the `Idempotency-Key` header). A repeat with the same id and the same request
+     * answers the first call's response and changes nothing; with another request it is refused
+     * (INVALID_ARGUMENT, reason REQUEST_ID_REUSED). Kept AGENT_SESSIONS_REQUEST_ID_TTL seconds.
+     *
+     * @generated from field: string request_id = 9;
+     */
+    requestId: string;
 };
 /**
  * Describes the message agentsessions.v1.CreateSessionRequest.
@@ -206,6 +215,22 @@ export type UpdateSessionRequest = Message<"agentsessions.v1.UpdateSessionReques
      * @generated from field: optional string server_tools = 8;
      */
     serverTools?: string | undefined;
+    /**
+     * Optional. A UUID the client makes once per logical call and keeps across its retries (REST:
+     * this field or the `Idempotency-Key` header). A repeat with the same id and the same request
+     * answers the first call's response and changes nothing; with another request it is refused
+     * (INVALID_ARGUMENT, reason REQUEST_ID_REUSED). Kept AGENT_SESSIONS_REQUEST_ID_TTL seconds.
+     *
+     * @generated from field: string request_id = 9;
+     */
+    requestId: string;
+    /**
+     * Optional. The `etag` the caller last read (REST: this field or the `If-Match` header): when it
+     * is no longer the current one the call changes nothing (ABORTED, reason ETAG_MISMATCH).
+     *
+     * @generated from field: string etag = 10;
+     */
+    etag: string;
 };
 /**
  * Describes the message agentsessions.v1.UpdateSessionRequest.
@@ -224,6 +249,22 @@ export type DeleteSessionRequest = Message<"agentsessions.v1.DeleteSessionReques
      * @generated from field: string session_id = 1;
      */
     sessionId: string;
+    /**
+     * Optional. A UUID the client makes once per logical call and keeps across its retries (REST:
+     * this field or the `Idempotency-Key` header). A repeat with the same id and the same request
+     * answers the first call's response and changes nothing; with another request it is refused
+     * (INVALID_ARGUMENT, reason REQUEST_ID_REUSED). Kept AGENT_SESSIONS_REQUEST_ID_TTL seconds.
+     *
+     * @generated from field: string request_id = 2;
+     */
+    requestId: string;
+    /**
+     * Optional. The `etag` the caller last read (REST: this field or the `If-Match` header): when it
+     * is no longer the current one the call changes nothing (ABORTED, reason ETAG_MISMATCH).
+     *
+     * @generated from field: string etag = 3;
+     */
+    etag: string;
 };
 /**
  * Describes the message agentsessions.v1.DeleteSessionRequest.
@@ -242,6 +283,22 @@ export type ActivateSessionRequest = Message<"agentsessions.v1.ActivateSessionRe
      * @generated from field: string session_id = 1;
      */
     sessionId: string;
+    /**
+     * Optional. A UUID the client makes once per logical call and keeps across its retries (REST:
+     * this field or the `Idempotency-Key` header). A repeat with the same id and the same request
+     * answers the first call's response and changes nothing; with another request it is refused
+     * (INVALID_ARGUMENT, reason REQUEST_ID_REUSED). Kept AGENT_SESSIONS_REQUEST_ID_TTL seconds.
+     *
+     * @generated from field: string request_id = 2;
+     */
+    requestId: string;
+    /**
+     * Optional. The `etag` the caller last read (REST: this field or the `If-Match` header): when it
+     * is no longer the current one the call changes nothing (ABORTED, reason ETAG_MISMATCH).
+     *
+     * @generated from field: string etag = 3;
+     */
+    etag: string;
 };
 /**
  * Describes the message agentsessions.v1.ActivateSessionRequest.
@@ -260,6 +317,22 @@ export type DeactivateSessionRequest = Message<"agentsessions.v1.DeactivateSessi
      * @generated from field: string session_id = 1;
      */
     sessionId: string;
+    /**
+     * Optional. A UUID the client makes once per logical call and keeps across its retries (REST:
+     * this field or the `Idempotency-Key` header). A repeat with the same id and the same request
+     * answers the first call's response and changes nothing; with another request it is refused
+     * (INVALID_ARGUMENT, reason REQUEST_ID_REUSED). Kept AGENT_SESSIONS_REQUEST_ID_TTL seconds.
+     *
+     * @generated from field: string request_id = 2;
+     */
+    requestId: string;
+    /**
+     * Optional. The `etag` the caller last read (REST: this field or the `If-Match` header): when it
+     * is no longer the current one the call changes nothing (ABORTED, reason ETAG_MISMATCH).
+     *
+     * @generated from field: string etag = 3;
+     */
+    etag: string;
 };
 /**
  * Describes the message agentsessions.v1.DeactivateSessionRequest.
@@ -365,6 +438,22 @@ export type ConversationRequest = Message<"agentsessions.v1.ConversationRequest"
      * @generated from field: optional string server_tools = 8;
      */
     serverTools?: string | undefined;
+    /**
+     * Optional. A UUID the client makes once per logical call and keeps across its retries (REST:
+     * this field or the `Idempotency-Key` header). A repeat with the same id and the same request
+     * answers the first call's response and changes nothing; with another request it is refused
+     * (INVALID_ARGUMENT, reason REQUEST_ID_REUSED). Kept AGENT_SESSIONS_REQUEST_ID_TTL seconds.
+     *
+     * @generated from field: string request_id = 9;
+     */
+    requestId: string;
+    /**
+     * Optional. The session's `seq` the caller last saw: when the session has changed since, nothing
+     * is stored (ABORTED, reason SESSION_CHANGED).
+     *
+     * @generated from field: optional int32 expected_seq = 10;
+     */
+    expectedSeq?: number | undefined;
 };
 /**
  * Describes the message agentsessions.v1.ConversationRequest.
@@ -610,6 +699,22 @@ export type ConverseRequest = Message<"agentsessions.v1.ConverseRequest"> & {
      * @generated from field: optional string server_tools = 8;
      */
     serverTools?: string | undefined;
+    /**
+     * Optional. A UUID the client makes once per logical call and keeps across its retries (REST:
+     * this field or the `Idempotency-Key` header). A repeat with the same id and the same request
+     * answers the first call's response and changes nothing; with another request it is refused
+     * (INVALID_ARGUMENT, reason REQUEST_ID_REUSED). Kept AGENT_SESSIONS_REQUEST_ID_TTL seconds.
+     *
+     * @generated from field: string request_id = 9;
+     */
+    requestId: string;
+    /**
+     * Optional. The session's `seq` the caller last saw: when the session has changed since, nothing
+     * is stored (ABORTED, reason SESSION_CHANGED).
+     *
+     * @generated from field: optional int32 expected_seq = 10;
+     */
+    expectedSeq?: number | undefined;
 };
 /**
  * Describes the message agentsessions.v1.ConverseRequest.

@@ -12,7 +12,7 @@ import type { Message as Message$1 } from "@bufbuild/protobuf";
  * Describes the file agentsessions/v1/resources.proto.
  */
 export const file_agentsessions_v1_resources: GenFile = /*@__PURE__*/
-  fileDesc("CiBhZ2VudHNlc3Npb25zL3YxL3Jlc291cmNlcy5wcm90bxIQYWdlbnRzZXNzaW9ucy52MSKtAwoHU2Vzc2lvbhIKCgJpZBgBIAEoCRISCgpzZXNzaW9uX2lkGAIgASgJEhkKDHNlc3Npb25fbmFtZRgDIAEoCUgAiAEBEhgKC2Rlc2NyaXB0aW9uGAQgASgJSAGIAQESEQoJaXNfYWN0aXZlGAUgASgIEg8KB3VzZXJfaWQYBiABKAkSFwoKYWdlbnRfbmFtZRgHIAEoCUgCiAEBEh8KEmFnZW50X2luc3RydWN0aW9ucxgIIAEoCUgDiAEBEi4KCmNyZWF0ZWRfYXQYCSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi4KCnVwZGF0ZWRfYXQYCiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhIKBW1vZGVsGAsgASgJSASIAQESGQoMc2VydmVyX3Rvb2xzGAwgASgJSAWIAQFCDwoNX3Nlc3Npb25fbmFtZUIOCgxfZGVzY3JpcHRpb25CDQoLX2FnZW50X25hbWVCFQoTX2FnZW50X2luc3RydWN0aW9uc0IICgZfbW9kZWxCDwoNX3NlcnZlcl90b29scyLQAgoHTWVzc2FnZRIKCgJpZBgBIAEoCRISCgpzZXNzaW9uX2lkGAIgASgJEhQKDHNlc3Npb25fdXVpZBgDIAEoCRIkCgRyb2xlGAQgASgOMhYuYWdlbnRzZXNzaW9ucy52MS5Sb2xlEg8KB2NvbnRlbnQYBSABKAkSGQoMdG9vbF9jYWxsX2lkGAYgASgJSACIAQESFgoJdG9vbF9uYW1lGAcgASgJSAGIAQESFwoKZXh0cmFfZGF0YRgIIAEoCUgCiAEBEi4KCmNyZWF0ZWRfYXQYCSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi4KCnVwZGF0ZWRfYXQYCiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wQg8KDV90b29sX2NhbGxfaWRCDAoKX3Rvb2xfbmFtZUINCgtfZXh0cmFfZGF0YSpLCgRSb2xlEhQKEHJvbGVfdW5zcGVjaWZpZWQQABIICgR1c2VyEAESDQoJYXNzaXN0YW50EAISCgoGc3lzdGVtEAMSCAoEdG9vbBAEYgZwcm90bzM", [file_google_protobuf_timestamp]);
+  fileDesc("CiBhZ2VudHNlc3Npb25zL3YxL3Jlc291cmNlcy5wcm90bxIQYWdlbnRzZXNzaW9ucy52MSLIAwoHU2Vzc2lvbhIKCgJpZBgBIAEoCRISCgpzZXNzaW9uX2lkGAIgASgJEhkKDHNlc3Npb25fbmFtZRgDIAEoCUgAiAEBEhgKC2Rlc2NyaXB0aW9uGAQgASgJSAGIAQESEQoJaXNfYWN0aXZlGAUgASgIEg8KB3VzZXJfaWQYBiABKAkSFwoKYWdlbnRfbmFtZRgHIAEoCUgCiAEBEh8KEmFnZW50X2luc3RydWN0aW9ucxgIIAEoCUgDiAEBEi4KCmNyZWF0ZWRfYXQYCSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi4KCnVwZGF0ZWRfYXQYCiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhIKBW1vZGVsGAsgASgJSASIAQESGQoMc2VydmVyX3Rvb2xzGAwgASgJSAWIAQESDAoEZXRhZxgNIAEoCRILCgNzZXEYDiABKAVCDwoNX3Nlc3Npb25fbmFtZUIOCgxfZGVzY3JpcHRpb25CDQoLX2FnZW50X25hbWVCFQoTX2FnZW50X2luc3RydWN0aW9uc0IICgZfbW9kZWxCDwoNX3NlcnZlcl90b29scyLrAgoHTWVzc2FnZRIKCgJpZBgBIAEoCRISCgpzZXNzaW9uX2lkGAIgASgJEhQKDHNlc3Npb25fdXVpZBgDIAEoCRIkCgRyb2xlGAQgASgOMhYuYWdlbnRzZXNzaW9ucy52MS5Sb2xlEg8KB2NvbnRlbnQYBSABKAkSGQoMdG9vbF9jYWxsX2lkGAYgASgJSACIAQESFgoJdG9vbF9uYW1lGAcgASgJSAGIAQESFwoKZXh0cmFfZGF0YRgIIAEoCUgCiAEBEi4KCmNyZWF0ZWRfYXQYCSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi4KCnVwZGF0ZWRfYXQYCiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEgwKBGV0YWcYCyABKAkSCwoDc2VxGAwgASgFQg8KDV90b29sX2NhbGxfaWRCDAoKX3Rvb2xfbmFtZUINCgtfZXh0cmFfZGF0YSpLCgRSb2xlEhQKEHJvbGVfdW5zcGVjaWZpZWQQABIICgR1c2VyEAESDQoJYXNzaXN0YW50EAISCgoGc3lzdGVtEAMSCAoEdG9vbBAEYgZwcm90bzM", [file_google_protobuf_timestamp]);
 
 /**
  * A conversation with an AI agent: the agent's configuration and metadata, owned by one user.
@@ -107,6 +107,24 @@ export type Session = Message$1<"agentsessions.v1.Session"> & {
    * @generated from field: optional string server_tools = 12;
    */
   serverTools?: string | undefined;
+
+  /**
+   * Output only. Changes on every change of the session (its fields, and every change of its
+   * messages, which move `seq`). Send it back as `etag` (or the `If-Match` header) to change or
+   * delete the session only if nobody changed it since: otherwise ABORTED, reason ETAG_MISMATCH.
+   *
+   * @generated from field: string etag = 13;
+   */
+  etag: string;
+
+  /**
+   * Output only. The session's change counter: each committed change of the session's fields or
+   * of its messages takes the next value, gap-free (a message stored, updated or deleted takes
+   * one each; clearing the messages takes one). 0 for a new session without changes.
+   *
+   * @generated from field: int32 seq = 14;
+   */
+  seq: number;
 };
 
 /**
@@ -191,6 +209,21 @@ export type Message = Message$1<"agentsessions.v1.Message"> & {
    * @generated from field: google.protobuf.Timestamp updated_at = 10;
    */
   updatedAt?: Timestamp | undefined;
+
+  /**
+   * Output only. Changes on every change of the message; send it back as `etag` (or `If-Match`)
+   * to change or delete the message only if nobody changed it since.
+   *
+   * @generated from field: string etag = 11;
+   */
+  etag: string;
+
+  /**
+   * Output only. The session's `seq` at which the message was stored: the session's order.
+   *
+   * @generated from field: int32 seq = 12;
+   */
+  seq: number;
 };
 
 /**

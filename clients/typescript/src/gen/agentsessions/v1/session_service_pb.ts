@@ -17,7 +17,7 @@ import type { JsonObject, Message } from "@bufbuild/protobuf";
  * Describes the file agentsessions/v1/session_service.proto.
  */
 export const file_agentsessions_v1_session_service: GenFile = /*@__PURE__*/
-  fileDesc("CiZhZ2VudHNlc3Npb25zL3YxL3Nlc3Npb25fc2VydmljZS5wcm90bxIQYWdlbnRzZXNzaW9ucy52MSKKAQoTTGlzdFNlc3Npb25zUmVxdWVzdBIRCglwYWdlX3NpemUYASABKAUSEgoKcGFnZV90b2tlbhgCIAEoCRIWCglpc19hY3RpdmUYAyABKAhIAIgBARIXCgphZ2VudF9uYW1lGAQgASgJSAGIAQFCDAoKX2lzX2FjdGl2ZUINCgtfYWdlbnRfbmFtZSJwChRMaXN0U2Vzc2lvbnNSZXNwb25zZRIrCghzZXNzaW9ucxgBIAMoCzIZLmFnZW50c2Vzc2lvbnMudjEuU2Vzc2lvbhIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkSEgoKdG90YWxfc2l6ZRgDIAEoBSLQAgoUQ3JlYXRlU2Vzc2lvblJlcXVlc3QSEgoKc2Vzc2lvbl9pZBgBIAEoCRIZCgxzZXNzaW9uX25hbWUYAiABKAlIAIgBARIYCgtkZXNjcmlwdGlvbhgDIAEoCUgBiAEBEhcKCmFnZW50X25hbWUYBCABKAlIAogBARIfChJhZ2VudF9pbnN0cnVjdGlvbnMYBSABKAlIA4gBARIWCglpc19hY3RpdmUYBiABKAhIBIgBARISCgVtb2RlbBgHIAEoCUgFiAEBEhkKDHNlcnZlcl90b29scxgIIAEoCUgGiAEBQg8KDV9zZXNzaW9uX25hbWVCDgoMX2Rlc2NyaXB0aW9uQg0KC19hZ2VudF9uYW1lQhUKE19hZ2VudF9pbnN0cnVjdGlvbnNCDAoKX2lzX2FjdGl2ZUIICgZfbW9kZWxCDwoNX3NlcnZlcl90b29scyInChFHZXRTZXNzaW9uUmVxdWVzdBISCgpzZXNzaW9uX2lkGAEgASgJItACChRVcGRhdGVTZXNzaW9uUmVxdWVzdBISCgpzZXNzaW9uX2lkGAEgASgJEhkKDHNlc3Npb25fbmFtZRgCIAEoCUgAiAEBEhgKC2Rlc2NyaXB0aW9uGAMgASgJSAGIAQESFwoKYWdlbnRfbmFtZRgEIAEoCUgCiAEBEh8KEmFnZW50X2luc3RydWN0aW9ucxgFIAEoCUgDiAEBEhYKCWlzX2FjdGl2ZRgGIAEoCEgEiAEBEhIKBW1vZGVsGAcgASgJSAWIAQESGQoMc2VydmVyX3Rvb2xzGAggASgJSAaIAQFCDwoNX3Nlc3Npb25fbmFtZUIOCgxfZGVzY3JpcHRpb25CDQoLX2FnZW50X25hbWVCFQoTX2FnZW50X2luc3RydWN0aW9uc0IMCgpfaXNfYWN0aXZlQggKBl9tb2RlbEIPCg1fc2VydmVyX3Rvb2xzIioKFERlbGV0ZVNlc3Npb25SZXF1ZXN0EhIKCnNlc3Npb25faWQYASABKAkiLAoWQWN0aXZhdGVTZXNzaW9uUmVxdWVzdBISCgpzZXNzaW9uX2lkGAEgASgJIi4KGERlYWN0aXZhdGVTZXNzaW9uUmVxdWVzdBISCgpzZXNzaW9uX2lkGAEgASgJIsYBChNDb252ZXJzYXRpb25NZXNzYWdlEiQKBHJvbGUYASABKA4yFi5hZ2VudHNlc3Npb25zLnYxLlJvbGUSDwoHY29udGVudBgCIAEoCRIZCgx0b29sX2NhbGxfaWQYAyABKAlIAIgBARIWCgl0b29sX25hbWUYBCABKAlIAYgBARIXCgpleHRyYV9kYXRhGAUgASgJSAKIAQFCDwoNX3Rvb2xfY2FsbF9pZEIMCgpfdG9vbF9uYW1lQg0KC19leHRyYV9kYXRhIt8CChNDb252ZXJzYXRpb25SZXF1ZXN0EjcKCG1lc3NhZ2VzGAEgAygLMiUuYWdlbnRzZXNzaW9ucy52MS5Db252ZXJzYXRpb25NZXNzYWdlEhIKCnNlc3Npb25faWQYAiABKAkSGQoMc2Vzc2lvbl9uYW1lGAMgASgJSACIAQESFwoKYWdlbnRfbmFtZRgEIAEoCUgBiAEBEh8KEmFnZW50X2luc3RydWN0aW9ucxgFIAEoCUgCiAEBEhIKBW1vZGVsGAYgASgJSAOIAQESJQoFdG9vbHMYByADKAsyFi5hZ2VudHNlc3Npb25zLnYxLlRvb2wSGQoMc2VydmVyX3Rvb2xzGAggASgJSASIAQFCDwoNX3Nlc3Npb25fbmFtZUINCgtfYWdlbnRfbmFtZUIVChNfYWdlbnRfaW5zdHJ1Y3Rpb25zQggKBl9tb2RlbEIPCg1fc2VydmVyX3Rvb2xzIvcBChRDb252ZXJzYXRpb25SZXNwb25zZRISCgpzZXNzaW9uX2lkGAEgASgJEhQKDHNlc3Npb25fdXVpZBgCIAEoCRIQCghyZXNwb25zZRgDIAEoCRIWCg5tZXNzYWdlc19jb3VudBgEIAEoBRIWCg5zZXNzaW9uX2FjdGl2ZRgFIAEoCBITCgtzdG9wX3JlYXNvbhgGIAEoCRI2ChJwZW5kaW5nX3Rvb2xfY2FsbHMYByADKAsyGi5hZ2VudHNlc3Npb25zLnYxLlRvb2xDYWxsEiYKBXVzYWdlGAggASgLMhcuYWdlbnRzZXNzaW9ucy52MS5Vc2FnZSJWCgRUb29sEgwKBG5hbWUYASABKAkSEwoLZGVzY3JpcHRpb24YAiABKAkSKwoKcGFyYW1ldGVycxgDIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QiQQoIVG9vbENhbGwSFAoMdG9vbF9jYWxsX2lkGAEgASgJEgwKBG5hbWUYAiABKAkSEQoJYXJndW1lbnRzGAMgASgJIkAKClRvb2xSZXN1bHQSFAoMdG9vbF9jYWxsX2lkGAEgASgJEgwKBG5hbWUYAiABKAkSDgoGb3V0cHV0GAMgASgJIkoKBVVzYWdlEhQKDGlucHV0X3Rva2VucxgBIAEoBRIVCg1vdXRwdXRfdG9rZW5zGAIgASgFEhQKDHRvdGFsX3Rva2VucxgDIAEoBSLbAgoPQ29udmVyc2VSZXF1ZXN0EjcKCG1lc3NhZ2VzGAEgAygLMiUuYWdlbnRzZXNzaW9ucy52MS5Db252ZXJzYXRpb25NZXNzYWdlEhIKCnNlc3Npb25faWQYAiABKAkSGQoMc2Vzc2lvbl9uYW1lGAMgASgJSACIAQESFwoKYWdlbnRfbmFtZRgEIAEoCUgBiAEBEh8KEmFnZW50X2luc3RydWN0aW9ucxgFIAEoCUgCiAEBEhIKBW1vZGVsGAYgASgJSAOIAQESJQoFdG9vbHMYByADKAsyFi5hZ2VudHNlc3Npb25zLnYxLlRvb2wSGQoMc2VydmVyX3Rvb2xzGAggASgJSASIAQFCDwoNX3Nlc3Npb25fbmFtZUINCgtfYWdlbnRfbmFtZUIVChNfYWdlbnRfaW5zdHJ1Y3Rpb25zQggKBl9tb2RlbEIPCg1fc2VydmVyX3Rvb2xzIjsKD0NvbnZlcnNlU3RhcnRlZBISCgpzZXNzaW9uX2lkGAEgASgJEhQKDHNlc3Npb25fdXVpZBgCIAEoCSIdCg1Db252ZXJzZURlbHRhEgwKBHRleHQYASABKAkigwMKDUNvbnZlcnNlRXZlbnQSCwoDc2VxGAEgASgFEjQKB3N0YXJ0ZWQYAiABKAsyIS5hZ2VudHNlc3Npb25zLnYxLkNvbnZlcnNlU3RhcnRlZEgAEjAKBWRlbHRhGAMgASgLMh8uYWdlbnRzZXNzaW9ucy52MS5Db252ZXJzZURlbHRhSAASLAoHbWVzc2FnZRgEIAEoCzIZLmFnZW50c2Vzc2lvbnMudjEuTWVzc2FnZUgAEjsKCWNvbXBsZXRlZBgFIAEoCzImLmFnZW50c2Vzc2lvbnMudjEuQ29udmVyc2F0aW9uUmVzcG9uc2VIABIjCgVlcnJvchgGIAEoCzISLmdvb2dsZS5ycGMuU3RhdHVzSAASLwoJdG9vbF9jYWxsGAcgASgLMhouYWdlbnRzZXNzaW9ucy52MS5Ub29sQ2FsbEgAEjMKC3Rvb2xfcmVzdWx0GAggASgLMhwuYWdlbnRzZXNzaW9ucy52MS5Ub29sUmVzdWx0SABCBwoFZXZlbnQywgkKDlNlc3Npb25TZXJ2aWNlEn0KDExpc3RTZXNzaW9ucxIlLmFnZW50c2Vzc2lvbnMudjEuTGlzdFNlc3Npb25zUmVxdWVzdBomLmFnZW50c2Vzc2lvbnMudjEuTGlzdFNlc3Npb25zUmVzcG9uc2UiHpACAYLT5JMCFRITL2FwaS9hZ2VudC1zZXNzaW9ucxJ1Cg1DcmVhdGVTZXNzaW9uEiYuYWdlbnRzZXNzaW9ucy52MS5DcmVhdGVTZXNzaW9uUmVxdWVzdBoZLmFnZW50c2Vzc2lvbnMudjEuU2Vzc2lvbiIhkAIAgtPkkwIYOgEqIhMvYXBpL2FnZW50LXNlc3Npb25zEnkKCkdldFNlc3Npb24SIy5hZ2VudHNlc3Npb25zLnYxLkdldFNlc3Npb25SZXF1ZXN0GhkuYWdlbnRzZXNzaW9ucy52MS5TZXNzaW9uIiuQAgGC0+STAiISIC9hcGkvYWdlbnQtc2Vzc2lvbnMve3Nlc3Npb25faWR9EoIBCg1VcGRhdGVTZXNzaW9uEiYuYWdlbnRzZXNzaW9ucy52MS5VcGRhdGVTZXNzaW9uUmVxdWVzdBoZLmFnZW50c2Vzc2lvbnMudjEuU2Vzc2lvbiIukAICgtPkkwIlOgEqMiAvYXBpL2FnZW50LXNlc3Npb25zL3tzZXNzaW9uX2lkfRJ8Cg1EZWxldGVTZXNzaW9uEiYuYWdlbnRzZXNzaW9ucy52MS5EZWxldGVTZXNzaW9uUmVxdWVzdBoWLmdvb2dsZS5wcm90b2J1Zi5FbXB0eSIrkAICgtPkkwIiKiAvYXBpL2FnZW50LXNlc3Npb25zL3tzZXNzaW9uX2lkfRKMAQoPQWN0aXZhdGVTZXNzaW9uEiguYWdlbnRzZXNzaW9ucy52MS5BY3RpdmF0ZVNlc3Npb25SZXF1ZXN0GhkuYWdlbnRzZXNzaW9ucy52MS5TZXNzaW9uIjSQAgKC0+STAisaKS9hcGkvYWdlbnQtc2Vzc2lvbnMve3Nlc3Npb25faWR9L2FjdGl2YXRlEpIBChFEZWFjdGl2YXRlU2Vzc2lvbhIqLmFnZW50c2Vzc2lvbnMudjEuRGVhY3RpdmF0ZVNlc3Npb25SZXF1ZXN0GhkuYWdlbnRzZXNzaW9ucy52MS5TZXNzaW9uIjaQAgKC0+STAi0aKy9hcGkvYWdlbnQtc2Vzc2lvbnMve3Nlc3Npb25faWR9L2RlYWN0aXZhdGUSjQEKDENvbnZlcnNhdGlvbhIlLmFnZW50c2Vzc2lvbnMudjEuQ29udmVyc2F0aW9uUmVxdWVzdBomLmFnZW50c2Vzc2lvbnMudjEuQ29udmVyc2F0aW9uUmVzcG9uc2UiLpACAILT5JMCJToBKiIgL2FwaS9hZ2VudC1zZXNzaW9ucy9jb252ZXJzYXRpb24ShwEKCENvbnZlcnNlEiEuYWdlbnRzZXNzaW9ucy52MS5Db252ZXJzZVJlcXVlc3QaHy5hZ2VudHNlc3Npb25zLnYxLkNvbnZlcnNlRXZlbnQiNZACAILT5JMCLDoBKiInL2FwaS9hZ2VudC1zZXNzaW9ucy9jb252ZXJzYXRpb246c3RyZWFtMAFiBnByb3RvMw", [file_agentsessions_v1_resources, file_google_api_annotations, file_google_protobuf_empty, file_google_protobuf_struct, file_google_rpc_status]);
+  fileDesc("CiZhZ2VudHNlc3Npb25zL3YxL3Nlc3Npb25fc2VydmljZS5wcm90bxIQYWdlbnRzZXNzaW9ucy52MSKKAQoTTGlzdFNlc3Npb25zUmVxdWVzdBIRCglwYWdlX3NpemUYASABKAUSEgoKcGFnZV90b2tlbhgCIAEoCRIWCglpc19hY3RpdmUYAyABKAhIAIgBARIXCgphZ2VudF9uYW1lGAQgASgJSAGIAQFCDAoKX2lzX2FjdGl2ZUINCgtfYWdlbnRfbmFtZSJwChRMaXN0U2Vzc2lvbnNSZXNwb25zZRIrCghzZXNzaW9ucxgBIAMoCzIZLmFnZW50c2Vzc2lvbnMudjEuU2Vzc2lvbhIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkSEgoKdG90YWxfc2l6ZRgDIAEoBSLkAgoUQ3JlYXRlU2Vzc2lvblJlcXVlc3QSEgoKc2Vzc2lvbl9pZBgBIAEoCRIZCgxzZXNzaW9uX25hbWUYAiABKAlIAIgBARIYCgtkZXNjcmlwdGlvbhgDIAEoCUgBiAEBEhcKCmFnZW50X25hbWUYBCABKAlIAogBARIfChJhZ2VudF9pbnN0cnVjdGlvbnMYBSABKAlIA4gBARIWCglpc19hY3RpdmUYBiABKAhIBIgBARISCgVtb2RlbBgHIAEoCUgFiAEBEhkKDHNlcnZlcl90b29scxgIIAEoCUgGiAEBEhIKCnJlcXVlc3RfaWQYCSABKAlCDwoNX3Nlc3Npb25fbmFtZUIOCgxfZGVzY3JpcHRpb25CDQoLX2FnZW50X25hbWVCFQoTX2FnZW50X2luc3RydWN0aW9uc0IMCgpfaXNfYWN0aXZlQggKBl9tb2RlbEIPCg1fc2VydmVyX3Rvb2xzIicKEUdldFNlc3Npb25SZXF1ZXN0EhIKCnNlc3Npb25faWQYASABKAki8gIKFFVwZGF0ZVNlc3Npb25SZXF1ZXN0EhIKCnNlc3Npb25faWQYASABKAkSGQoMc2Vzc2lvbl9uYW1lGAIgASgJSACIAQESGAoLZGVzY3JpcHRpb24YAyABKAlIAYgBARIXCgphZ2VudF9uYW1lGAQgASgJSAKIAQESHwoSYWdlbnRfaW5zdHJ1Y3Rpb25zGAUgASgJSAOIAQESFgoJaXNfYWN0aXZlGAYgASgISASIAQESEgoFbW9kZWwYByABKAlIBYgBARIZCgxzZXJ2ZXJfdG9vbHMYCCABKAlIBogBARISCgpyZXF1ZXN0X2lkGAkgASgJEgwKBGV0YWcYCiABKAlCDwoNX3Nlc3Npb25fbmFtZUIOCgxfZGVzY3JpcHRpb25CDQoLX2FnZW50X25hbWVCFQoTX2FnZW50X2luc3RydWN0aW9uc0IMCgpfaXNfYWN0aXZlQggKBl9tb2RlbEIPCg1fc2VydmVyX3Rvb2xzIkwKFERlbGV0ZVNlc3Npb25SZXF1ZXN0EhIKCnNlc3Npb25faWQYASABKAkSEgoKcmVxdWVzdF9pZBgCIAEoCRIMCgRldGFnGAMgASgJIk4KFkFjdGl2YXRlU2Vzc2lvblJlcXVlc3QSEgoKc2Vzc2lvbl9pZBgBIAEoCRISCgpyZXF1ZXN0X2lkGAIgASgJEgwKBGV0YWcYAyABKAkiUAoYRGVhY3RpdmF0ZVNlc3Npb25SZXF1ZXN0EhIKCnNlc3Npb25faWQYASABKAkSEgoKcmVxdWVzdF9pZBgCIAEoCRIMCgRldGFnGAMgASgJIsYBChNDb252ZXJzYXRpb25NZXNzYWdlEiQKBHJvbGUYASABKA4yFi5hZ2VudHNlc3Npb25zLnYxLlJvbGUSDwoHY29udGVudBgCIAEoCRIZCgx0b29sX2NhbGxfaWQYAyABKAlIAIgBARIWCgl0b29sX25hbWUYBCABKAlIAYgBARIXCgpleHRyYV9kYXRhGAUgASgJSAKIAQFCDwoNX3Rvb2xfY2FsbF9pZEIMCgpfdG9vbF9uYW1lQg0KC19leHRyYV9kYXRhIp8DChNDb252ZXJzYXRpb25SZXF1ZXN0EjcKCG1lc3NhZ2VzGAEgAygLMiUuYWdlbnRzZXNzaW9ucy52MS5Db252ZXJzYXRpb25NZXNzYWdlEhIKCnNlc3Npb25faWQYAiABKAkSGQoMc2Vzc2lvbl9uYW1lGAMgASgJSACIAQESFwoKYWdlbnRfbmFtZRgEIAEoCUgBiAEBEh8KEmFnZW50X2luc3RydWN0aW9ucxgFIAEoCUgCiAEBEhIKBW1vZGVsGAYgASgJSAOIAQESJQoFdG9vbHMYByADKAsyFi5hZ2VudHNlc3Npb25zLnYxLlRvb2wSGQoMc2VydmVyX3Rvb2xzGAggASgJSASIAQESEgoKcmVxdWVzdF9pZBgJIAEoCRIZCgxleHBlY3RlZF9zZXEYCiABKAVIBYgBAUIPCg1fc2Vzc2lvbl9uYW1lQg0KC19hZ2VudF9uYW1lQhUKE19hZ2VudF9pbnN0cnVjdGlvbnNCCAoGX21vZGVsQg8KDV9zZXJ2ZXJfdG9vbHNCDwoNX2V4cGVjdGVkX3NlcSL3AQoUQ29udmVyc2F0aW9uUmVzcG9uc2USEgoKc2Vzc2lvbl9pZBgBIAEoCRIUCgxzZXNzaW9uX3V1aWQYAiABKAkSEAoIcmVzcG9uc2UYAyABKAkSFgoObWVzc2FnZXNfY291bnQYBCABKAUSFgoOc2Vzc2lvbl9hY3RpdmUYBSABKAgSEwoLc3RvcF9yZWFzb24YBiABKAkSNgoScGVuZGluZ190b29sX2NhbGxzGAcgAygLMhouYWdlbnRzZXNzaW9ucy52MS5Ub29sQ2FsbBImCgV1c2FnZRgIIAEoCzIXLmFnZW50c2Vzc2lvbnMudjEuVXNhZ2UiVgoEVG9vbBIMCgRuYW1lGAEgASgJEhMKC2Rlc2NyaXB0aW9uGAIgASgJEisKCnBhcmFtZXRlcnMYAyABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0IkEKCFRvb2xDYWxsEhQKDHRvb2xfY2FsbF9pZBgBIAEoCRIMCgRuYW1lGAIgASgJEhEKCWFyZ3VtZW50cxgDIAEoCSJACgpUb29sUmVzdWx0EhQKDHRvb2xfY2FsbF9pZBgBIAEoCRIMCgRuYW1lGAIgASgJEg4KBm91dHB1dBgDIAEoCSJKCgVVc2FnZRIUCgxpbnB1dF90b2tlbnMYASABKAUSFQoNb3V0cHV0X3Rva2VucxgCIAEoBRIUCgx0b3RhbF90b2tlbnMYAyABKAUimwMKD0NvbnZlcnNlUmVxdWVzdBI3CghtZXNzYWdlcxgBIAMoCzIlLmFnZW50c2Vzc2lvbnMudjEuQ29udmVyc2F0aW9uTWVzc2FnZRISCgpzZXNzaW9uX2lkGAIgASgJEhkKDHNlc3Npb25fbmFtZRgDIAEoCUgAiAEBEhcKCmFnZW50X25hbWUYBCABKAlIAYgBARIfChJhZ2VudF9pbnN0cnVjdGlvbnMYBSABKAlIAogBARISCgVtb2RlbBgGIAEoCUgDiAEBEiUKBXRvb2xzGAcgAygLMhYuYWdlbnRzZXNzaW9ucy52MS5Ub29sEhkKDHNlcnZlcl90b29scxgIIAEoCUgEiAEBEhIKCnJlcXVlc3RfaWQYCSABKAkSGQoMZXhwZWN0ZWRfc2VxGAogASgFSAWIAQFCDwoNX3Nlc3Npb25fbmFtZUINCgtfYWdlbnRfbmFtZUIVChNfYWdlbnRfaW5zdHJ1Y3Rpb25zQggKBl9tb2RlbEIPCg1fc2VydmVyX3Rvb2xzQg8KDV9leHBlY3RlZF9zZXEiOwoPQ29udmVyc2VTdGFydGVkEhIKCnNlc3Npb25faWQYASABKAkSFAoMc2Vzc2lvbl91dWlkGAIgASgJIh0KDUNvbnZlcnNlRGVsdGESDAoEdGV4dBgBIAEoCSKDAwoNQ29udmVyc2VFdmVudBILCgNzZXEYASABKAUSNAoHc3RhcnRlZBgCIAEoCzIhLmFnZW50c2Vzc2lvbnMudjEuQ29udmVyc2VTdGFydGVkSAASMAoFZGVsdGEYAyABKAsyHy5hZ2VudHNlc3Npb25zLnYxLkNvbnZlcnNlRGVsdGFIABIsCgdtZXNzYWdlGAQgASgLMhkuYWdlbnRzZXNzaW9ucy52MS5NZXNzYWdlSAASOwoJY29tcGxldGVkGAUgASgLMiYuYWdlbnRzZXNzaW9ucy52MS5Db252ZXJzYXRpb25SZXNwb25zZUgAEiMKBWVycm9yGAYgASgLMhIuZ29vZ2xlLnJwYy5TdGF0dXNIABIvCgl0b29sX2NhbGwYByABKAsyGi5hZ2VudHNlc3Npb25zLnYxLlRvb2xDYWxsSAASMwoLdG9vbF9yZXN1bHQYCCABKAsyHC5hZ2VudHNlc3Npb25zLnYxLlRvb2xSZXN1bHRIAEIHCgVldmVudDLCCQoOU2Vzc2lvblNlcnZpY2USfQoMTGlzdFNlc3Npb25zEiUuYWdlbnRzZXNzaW9ucy52MS5MaXN0U2Vzc2lvbnNSZXF1ZXN0GiYuYWdlbnRzZXNzaW9ucy52MS5MaXN0U2Vzc2lvbnNSZXNwb25zZSIekAIBgtPkkwIVEhMvYXBpL2FnZW50LXNlc3Npb25zEnUKDUNyZWF0ZVNlc3Npb24SJi5hZ2VudHNlc3Npb25zLnYxLkNyZWF0ZVNlc3Npb25SZXF1ZXN0GhkuYWdlbnRzZXNzaW9ucy52MS5TZXNzaW9uIiGQAgKC0+STAhg6ASoiEy9hcGkvYWdlbnQtc2Vzc2lvbnMSeQoKR2V0U2Vzc2lvbhIjLmFnZW50c2Vzc2lvbnMudjEuR2V0U2Vzc2lvblJlcXVlc3QaGS5hZ2VudHNlc3Npb25zLnYxLlNlc3Npb24iK5ACAYLT5JMCIhIgL2FwaS9hZ2VudC1zZXNzaW9ucy97c2Vzc2lvbl9pZH0SggEKDVVwZGF0ZVNlc3Npb24SJi5hZ2VudHNlc3Npb25zLnYxLlVwZGF0ZVNlc3Npb25SZXF1ZXN0GhkuYWdlbnRzZXNzaW9ucy52MS5TZXNzaW9uIi6QAgKC0+STAiU6ASoyIC9hcGkvYWdlbnQtc2Vzc2lvbnMve3Nlc3Npb25faWR9EnwKDURlbGV0ZVNlc3Npb24SJi5hZ2VudHNlc3Npb25zLnYxLkRlbGV0ZVNlc3Npb25SZXF1ZXN0GhYuZ29vZ2xlLnByb3RvYnVmLkVtcHR5IiuQAgKC0+STAiIqIC9hcGkvYWdlbnQtc2Vzc2lvbnMve3Nlc3Npb25faWR9EowBCg9BY3RpdmF0ZVNlc3Npb24SKC5hZ2VudHNlc3Npb25zLnYxLkFjdGl2YXRlU2Vzc2lvblJlcXVlc3QaGS5hZ2VudHNlc3Npb25zLnYxLlNlc3Npb24iNJACAoLT5JMCKxopL2FwaS9hZ2VudC1zZXNzaW9ucy97c2Vzc2lvbl9pZH0vYWN0aXZhdGUSkgEKEURlYWN0aXZhdGVTZXNzaW9uEiouYWdlbnRzZXNzaW9ucy52MS5EZWFjdGl2YXRlU2Vzc2lvblJlcXVlc3QaGS5hZ2VudHNlc3Npb25zLnYxLlNlc3Npb24iNpACAoLT5JMCLRorL2FwaS9hZ2VudC1zZXNzaW9ucy97c2Vzc2lvbl9pZH0vZGVhY3RpdmF0ZRKNAQoMQ29udmVyc2F0aW9uEiUuYWdlbnRzZXNzaW9ucy52MS5Db252ZXJzYXRpb25SZXF1ZXN0GiYuYWdlbnRzZXNzaW9ucy52MS5Db252ZXJzYXRpb25SZXNwb25zZSIukAICgtPkkwIlOgEqIiAvYXBpL2FnZW50LXNlc3Npb25zL2NvbnZlcnNhdGlvbhKHAQoIQ29udmVyc2USIS5hZ2VudHNlc3Npb25zLnYxLkNvbnZlcnNlUmVxdWVzdBofLmFnZW50c2Vzc2lvbnMudjEuQ29udmVyc2VFdmVudCI1kAICgtPkkwIsOgEqIicvYXBpL2FnZW50LXNlc3Npb25zL2NvbnZlcnNhdGlvbjpzdHJlYW0wAWIGcHJvdG8z", [file_agentsessions_v1_resources, file_google_api_annotations, file_google_protobuf_empty, file_google_protobuf_struct, file_google_rpc_status]);
 
 /**
  * The request of ListSessions.
@@ -158,6 +158,16 @@ export type CreateSessionRequest = Message<"agentsessions.v1.CreateSessionReques
    * @generated from field: optional string server_tools = 8;
    */
   serverTools?: string | undefined;
+
+  /**
+   * Optional. A UUID the client makes once per logical call and keeps across its retries (REST:
+   * this field or the `Idempotency-Key` header). A repeat with the same id and the same request
+   * answers the first call's response and changes nothing; with another request it is refused
+   * (INVALID_ARGUMENT, reason REQUEST_ID_REUSED). Kept AGENT_SESSIONS_REQUEST_ID_TTL seconds.
+   *
+   * @generated from field: string request_id = 9;
+   */
+  requestId: string;
 };
 
 /**
@@ -249,6 +259,24 @@ export type UpdateSessionRequest = Message<"agentsessions.v1.UpdateSessionReques
    * @generated from field: optional string server_tools = 8;
    */
   serverTools?: string | undefined;
+
+  /**
+   * Optional. A UUID the client makes once per logical call and keeps across its retries (REST:
+   * this field or the `Idempotency-Key` header). A repeat with the same id and the same request
+   * answers the first call's response and changes nothing; with another request it is refused
+   * (INVALID_ARGUMENT, reason REQUEST_ID_REUSED). Kept AGENT_SESSIONS_REQUEST_ID_TTL seconds.
+   *
+   * @generated from field: string request_id = 9;
+   */
+  requestId: string;
+
+  /**
+   * Optional. The `etag` the caller last read (REST: this field or the `If-Match` header): when it
+   * is no longer the current one the call changes nothing (ABORTED, reason ETAG_MISMATCH).
+   *
+   * @generated from field: string etag = 10;
+   */
+  etag: string;
 };
 
 /**
@@ -270,6 +298,24 @@ export type DeleteSessionRequest = Message<"agentsessions.v1.DeleteSessionReques
    * @generated from field: string session_id = 1;
    */
   sessionId: string;
+
+  /**
+   * Optional. A UUID the client makes once per logical call and keeps across its retries (REST:
+   * this field or the `Idempotency-Key` header). A repeat with the same id and the same request
+   * answers the first call's response and changes nothing; with another request it is refused
+   * (INVALID_ARGUMENT, reason REQUEST_ID_REUSED). Kept AGENT_SESSIONS_REQUEST_ID_TTL seconds.
+   *
+   * @generated from field: string request_id = 2;
+   */
+  requestId: string;
+
+  /**
+   * Optional. The `etag` the caller last read (REST: this field or the `If-Match` header): when it
+   * is no longer the current one the call changes nothing (ABORTED, reason ETAG_MISMATCH).
+   *
+   * @generated from field: string etag = 3;
+   */
+  etag: string;
 };
 
 /**
@@ -291,6 +337,24 @@ export type ActivateSessionRequest = Message<"agentsessions.v1.ActivateSessionRe
    * @generated from field: string session_id = 1;
    */
   sessionId: string;
+
+  /**
+   * Optional. A UUID the client makes once per logical call and keeps across its retries (REST:
+   * this field or the `Idempotency-Key` header). A repeat with the same id and the same request
+   * answers the first call's response and changes nothing; with another request it is refused
+   * (INVALID_ARGUMENT, reason REQUEST_ID_REUSED). Kept AGENT_SESSIONS_REQUEST_ID_TTL seconds.
+   *
+   * @generated from field: string request_id = 2;
+   */
+  requestId: string;
+
+  /**
+   * Optional. The `etag` the caller last read (REST: this field or the `If-Match` header): when it
+   * is no longer the current one the call changes nothing (ABORTED, reason ETAG_MISMATCH).
+   *
+   * @generated from field: string etag = 3;
+   */
+  etag: string;
 };
 
 /**
@@ -312,6 +376,24 @@ export type DeactivateSessionRequest = Message<"agentsessions.v1.DeactivateSessi
    * @generated from field: string session_id = 1;
    */
   sessionId: string;
+
+  /**
+   * Optional. A UUID the client makes once per logical call and keeps across its retries (REST:
+   * this field or the `Idempotency-Key` header). A repeat with the same id and the same request
+   * answers the first call's response and changes nothing; with another request it is refused
+   * (INVALID_ARGUMENT, reason REQUEST_ID_REUSED). Kept AGENT_SESSIONS_REQUEST_ID_TTL seconds.
+   *
+   * @generated from field: string request_id = 2;
+   */
+  requestId: string;
+
+  /**
+   * Optional. The `etag` the caller last read (REST: this field or the `If-Match` header): when it
+   * is no longer the current one the call changes nothing (ABORTED, reason ETAG_MISMATCH).
+   *
+   * @generated from field: string etag = 3;
+   */
+  etag: string;
 };
 
 /**
@@ -434,6 +516,24 @@ export type ConversationRequest = Message<"agentsessions.v1.ConversationRequest"
    * @generated from field: optional string server_tools = 8;
    */
   serverTools?: string | undefined;
+
+  /**
+   * Optional. A UUID the client makes once per logical call and keeps across its retries (REST:
+   * this field or the `Idempotency-Key` header). A repeat with the same id and the same request
+   * answers the first call's response and changes nothing; with another request it is refused
+   * (INVALID_ARGUMENT, reason REQUEST_ID_REUSED). Kept AGENT_SESSIONS_REQUEST_ID_TTL seconds.
+   *
+   * @generated from field: string request_id = 9;
+   */
+  requestId: string;
+
+  /**
+   * Optional. The session's `seq` the caller last saw: when the session has changed since, nothing
+   * is stored (ABORTED, reason SESSION_CHANGED).
+   *
+   * @generated from field: optional int32 expected_seq = 10;
+   */
+  expectedSeq?: number | undefined;
 };
 
 /**
@@ -719,6 +819,24 @@ export type ConverseRequest = Message<"agentsessions.v1.ConverseRequest"> & {
    * @generated from field: optional string server_tools = 8;
    */
   serverTools?: string | undefined;
+
+  /**
+   * Optional. A UUID the client makes once per logical call and keeps across its retries (REST:
+   * this field or the `Idempotency-Key` header). A repeat with the same id and the same request
+   * answers the first call's response and changes nothing; with another request it is refused
+   * (INVALID_ARGUMENT, reason REQUEST_ID_REUSED). Kept AGENT_SESSIONS_REQUEST_ID_TTL seconds.
+   *
+   * @generated from field: string request_id = 9;
+   */
+  requestId: string;
+
+  /**
+   * Optional. The session's `seq` the caller last saw: when the session has changed since, nothing
+   * is stored (ABORTED, reason SESSION_CHANGED).
+   *
+   * @generated from field: optional int32 expected_seq = 10;
+   */
+  expectedSeq?: number | undefined;
 };
 
 /**
