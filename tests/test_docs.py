@@ -94,3 +94,27 @@ def test_the_docs_stand_on_their_own(page: Path) -> None:
     text = page.read_text()
     for outside in ("../shared", "CONTRACT", "§"):
         assert outside not in text, f"{page.relative_to(ROOT)} refers to {outside!r}"
+
+
+def test_no_file_cites_documents_outside_the_repository() -> None:
+    """Code, comments and tests say the rule itself: no tracked file points outside the
+    repository (`../shared/`) or at numbered sections of a document it does not hold."""
+    import subprocess
+
+    files = subprocess.run(
+        ["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout.split()
+    citing = []
+    for name in files:
+        if name.endswith((".json", ".png", ".pb")) or name.startswith("clients/typescript/dist/"):
+            continue
+        path = ROOT / name
+        try:
+            text = path.read_text()
+        except (UnicodeDecodeError, FileNotFoundError):
+            continue
+        if name == "tests/test_docs.py":
+            continue
+        if "../shared" in text or "CONTRACT §" in text or "CONTRACT.md" in text or "§" in text:
+            citing.append(name)
+    assert not citing, f"files citing outside documents: {citing}"

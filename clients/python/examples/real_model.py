@@ -1,5 +1,5 @@
 """Streams a turn from the service's agent and prints what it used: a real model when the service
-is configured with one (CONTRACT §6: AGENT_SESSIONS_AGENT=openai and an OpenAI-compatible API),
+is configured with one (AGENT_SESSIONS_AGENT=openai and an OpenAI-compatible API),
 the mock otherwise.
 
     AGENT_SESSIONS_TOKEN=$(.venv/bin/agent-sessions token --sub alice) \

@@ -1,6 +1,6 @@
 /**
  * Streams a turn from the service's agent and prints what it used: a real model when the service
- * is configured with one (CONTRACT §6: AGENT_SESSIONS_AGENT=openai and an OpenAI-compatible API),
+ * is configured with one (AGENT_SESSIONS_AGENT=openai and an OpenAI-compatible API),
  * the mock otherwise. Over REST (AGENT_SESSIONS_URL, default http://127.0.0.1:8000), or gRPC with
  * `--grpc` or AGENT_SESSIONS_GRPC_URL set; `--model NAME` gives the new session its own model.
  *

@@ -1,5 +1,5 @@
 /**
- * CONTRACT §6 in both clients, against a real server whose scripted agent calls tools
+ * Model-backed agents in both clients, against a real server whose scripted agent calls tools
  * (tests/clients/agents.py): sessions' model and serverTools, caller tools declared and
  * answered (unary and streamed), pending calls, the refusals, server tool events and usage —
  * over gRPC direct, gRPC through Envoy, and REST.

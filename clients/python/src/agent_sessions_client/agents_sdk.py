@@ -4,7 +4,7 @@ Needs the `agents` extra: `pip install 'agent-sessions-client[agents]'`.
 
 Each item is one message of the backing session. The message's `extra_data` holds the item's
 full JSON, so items round-trip exactly; role, content and tool fields are filled in the way the
-service stores tool calls and results itself (CONTRACT §6), so the service's own agent can
+service stores tool calls and results itself, so the service's own agent can
 continue a session written here, and people and other clients can read it:
 
 | item | role | content | tool fields |
