@@ -18,13 +18,12 @@ from agent_sessions.domain import (
     Owner,
     Page,
     SessionFields,
-    bare_etag,
 )
 from agent_sessions.errors import InvalidArgument
 from agent_sessions.services import pagination
 from agent_sessions.services.errors import message_not_found, session_not_found
 from agent_sessions.services.once import (
-    etag_mismatch,
+    check_unchanged,
     etag_numbers,
     session_changed,
     true_or_none,
@@ -217,10 +216,7 @@ class MessageService:
             current = await uow.messages.get(session_id, id_)
         if current is None:
             raise await self._missing(owner, session_id, id_)
-        if guard.etag is not None and current.etag != bare_etag(guard.etag):
-            raise etag_mismatch("message", current.etag)
-        if checked:
-            raise etag_mismatch("message", current.etag)  # it changed between the two reads
+        check_unchanged("message", current, guard, tried=bool(checked))
         return current
 
     async def delete(
@@ -244,7 +240,7 @@ class MessageService:
             current = await uow.messages.get(session_id, id_)
         if current is None:
             raise await self._missing(owner, session_id, id_)
-        raise etag_mismatch("message", current.etag)
+        check_unchanged("message", current, guard, tried=True)
 
     async def clear(self, owner: Owner, session_id: str, guard: Guard = UNGUARDED) -> int:
         """Deletes every message of the session (one seq for all); returns how many."""

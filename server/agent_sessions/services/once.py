@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 
 from agent_sessions.db.repositories import RequestIdTaken, StoredRequest
 from agent_sessions.db.uow import UnitOfWork
-from agent_sessions.domain import RequestKey, read_etag
+from agent_sessions.domain import Guard, Message, RequestKey, Session, bare_etag, read_etag
 from agent_sessions.errors import Aborted, InvalidArgument
 
 T = TypeVar("T")
@@ -73,6 +73,15 @@ def etag_numbers(etag: str | None, count: int) -> tuple[int, ...] | None:
     if etag is None:
         return None
     return read_etag(etag, count) or (-1,) * count
+
+
+def check_unchanged(what: str, current: Session | Message, guard: Guard, tried: bool) -> None:
+    """Why a write of a resource that is there changed nothing: its etag is not the one the
+    caller sent (ETAG_MISMATCH; also when the write was `tried` and found nothing, as when it
+    changed between the write and this read). Returns when nothing was asked to change and the
+    etag, if any, is current."""
+    if tried or (guard.etag is not None and current.etag != bare_etag(guard.etag)):
+        raise etag_mismatch(what, current.etag)
 
 
 def etag_mismatch(what: str, current: str) -> Aborted:

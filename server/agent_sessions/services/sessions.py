@@ -19,11 +19,10 @@ from agent_sessions.domain import (
     Page,
     Session,
     SessionFields,
-    bare_etag,
 )
 from agent_sessions.services import pagination
 from agent_sessions.services.errors import session_exists, session_not_found
-from agent_sessions.services.once import etag_mismatch, etag_numbers, true_or_none, write_once
+from agent_sessions.services.once import check_unchanged, etag_numbers, true_or_none, write_once
 from agent_sessions.services.pagination import PageTokens
 
 # Sessions get a UUID derived from their owner and `session_id`, so every path that may create
@@ -175,10 +174,7 @@ class SessionService:
             current = await uow.sessions.get(session_id)
         if current is None:
             raise session_not_found(session_id)
-        if guard.etag is not None and current.etag != bare_etag(guard.etag):
-            raise etag_mismatch("session", current.etag)
-        if checked:
-            raise etag_mismatch("session", current.etag)  # it changed between the two reads
+        check_unchanged("session", current, guard, tried=bool(checked))
         return current
 
     async def set_active(
@@ -205,7 +201,7 @@ class SessionService:
             current = await uow.sessions.get(session_id)
         if current is None:
             raise session_not_found(session_id)
-        raise etag_mismatch("session", current.etag)
+        check_unchanged("session", current, guard, tried=True)
 
 
 def _replay_session(result: dict[str, Any]) -> Session:
