@@ -74,6 +74,30 @@ class _Repository:
             "ttl": self._request_ttl,
         }
 
+    def _append_params(
+        self,
+        session_uuid: uuid.UUID,
+        session_id: str,
+        fields: SessionFields,
+        is_active: bool,
+        messages: Sequence[NewMessage],
+        new_user: str | None,
+        expected_seq: int | None,
+        request: RequestKey | None,
+    ) -> dict[str, Any]:
+        """The parameters of `append_messages` (each message gets a new id)."""
+        return dict(
+            subject=new_user,
+            id=session_uuid,
+            session_id=session_id,
+            is_active=is_active,
+            **_text_params(fields),
+            **_message_params(messages),
+            expected_seq=expected_seq,
+            extra=None,
+            **self._request(request),
+        )
+
     async def _write(self, query: str, rows: AsyncRowFactory[Any], **params: Any) -> list[Any]:
         """Runs a write; RequestIdTaken when its request id is recorded already."""
         try:
@@ -289,16 +313,8 @@ class MessageRepository(_Repository):
         (the new session's fields and whether it is active) a missing session is created.
         None: nothing stored (no session, or its seq is no longer `expected_seq`)."""
         fields, is_active = create if create is not None else (SessionFields(), True)
-        params = dict(
-            subject=new_user,
-            id=session_uuid,
-            session_id=session_id,
-            is_active=is_active,
-            **_text_params(fields),
-            **_message_params(messages),
-            expected_seq=expected_seq,
-            extra=None,
-            **self._request(request),
+        params = self._append_params(
+            session_uuid, session_id, fields, is_active, messages, new_user, expected_seq, request
         )
 
         def query(create: bool) -> str:
@@ -453,17 +469,10 @@ class TurnRepository(_Repository):
 
         `request`: the request id is recorded with the turn, and `extra` (JSON text) with it:
         what the answer holds beyond the stored rows."""
-        params = dict(
-            subject=new_user,
-            id=session_uuid,
-            session_id=session_id,
-            is_active=True,
-            **_text_params(fields),
-            **_message_params(messages),
-            expected_seq=expected_seq,
-            extra=extra,
-            **self._request(request),
+        params = self._append_params(
+            session_uuid, session_id, fields, True, messages, new_user, expected_seq, request
         )
+        params["extra"] = extra
         query = q.append_messages(
             with_user=new_user is not None,
             create=True,
