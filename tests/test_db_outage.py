@@ -364,7 +364,7 @@ CALLS: list[tuple[str, str, Callable[[Seeded], None]]] = [
     ),
     (
         "UpdateMessage",
-        WRITE,
+        TRANSACTION,
         lambda x: _check(
             x.c.m(
                 "UpdateMessage",
@@ -390,14 +390,14 @@ CALLS: list[tuple[str, str, Callable[[Seeded], None]]] = [
     ),
     (
         "DeleteMessage",
-        WRITE,
+        TRANSACTION,
         lambda x: x.c.m(
             "DeleteMessage", mpb.DeleteMessageRequest(session_id="s", message_id=x.ids[1])
         ),
     ),
     (
         "ClearMessages",
-        WRITE,
+        TRANSACTION,
         lambda x: _check(
             x.c.m("ClearMessages", mpb.ClearMessagesRequest(session_id="s")).deleted_count == 2
         ),

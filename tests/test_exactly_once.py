@@ -643,3 +643,161 @@ def test_first_batches_racing_on_a_new_session_all_land(alice: Client) -> None:
     assert sorted(seq for seqs in results for seq in seqs) == list(range(1, 17))
     assert all(seqs[1] == seqs[0] + 1 for seqs in results)
     assert _session(alice, "fresh").session_name == "raced"
+
+
+# -- races and odd input (found in review) --------------------------------------------------------
+
+
+def test_concurrent_writers_of_one_message_respect_its_etag_and_the_counts(alice: Client) -> None:
+    """Twenty updates with one etag: one wins, the rest are ETAG_MISMATCH, and only the winner
+    takes a seq. Concurrent deletes of one message delete it once and count it once."""
+    _new_session(alice)
+    target = _append(alice, "s", "target")
+    barrier = threading.Barrier(10)
+
+    def update(i: int) -> str:
+        barrier.wait()
+        try:
+            alice.m(
+                "UpdateMessage",
+                mpb.UpdateMessageRequest(
+                    session_id="s", message_id=target.id, content=f"v{i}", etag=target.etag
+                ),
+            )
+            return "ok"
+        except grpc.RpcError as exc:
+            return str(exc.code())
+
+    with ThreadPoolExecutor(10) as pool:
+        outcomes = list(pool.map(update, range(10)))
+    assert outcomes.count("ok") == 1, outcomes
+    assert set(outcomes) == {"ok", str(grpc.StatusCode.ABORTED)}
+    assert _session(alice, "s").seq == 2  # the append and the one update
+
+    _append(alice, "s", "kept")
+    barrier = threading.Barrier(10)
+
+    def delete(_: int) -> str:
+        barrier.wait()
+        try:
+            alice.m("DeleteMessage", mpb.DeleteMessageRequest(session_id="s", message_id=target.id))
+            return "ok"
+        except grpc.RpcError as exc:
+            return str(exc.code())
+
+    with ThreadPoolExecutor(10) as pool:
+        outcomes = list(pool.map(delete, range(10)))
+    assert outcomes.count("ok") == 1, outcomes
+    page = alice.m("ListMessages", mpb.ListMessagesRequest(session_id="s"))
+    assert [m.content for m in page.messages] == ["kept"] and page.total_size == 1
+    assert _session(alice, "s").seq == 4
+
+
+def test_a_clear_racing_appends_leaves_no_earlier_message(alice: Client) -> None:
+    """Whatever commits first: every message stored before the clear is gone, every one after
+    it stays, and the count matches what is listed."""
+    for attempt in range(5):
+        sid = f"race-{attempt}"
+        _new_session(alice, sid)
+        barrier = threading.Barrier(9)
+
+        def append(i: int, sid: str = sid, barrier: threading.Barrier = barrier) -> int:
+            barrier.wait()
+            return int(_append(alice, sid, str(i)).seq)
+
+        def clear(sid: str = sid, barrier: threading.Barrier = barrier) -> None:
+            barrier.wait()
+            alice.m("ClearMessages", mpb.ClearMessagesRequest(session_id=sid))
+
+        with ThreadPoolExecutor(9) as pool:
+            appended = [pool.submit(append, i) for i in range(8)]
+            cleared = pool.submit(clear)
+            seqs = [f.result() for f in appended]
+            cleared.result()
+        page = alice.m("ListMessages", mpb.ListMessagesRequest(session_id=sid))
+        kept = {m.seq for m in page.messages}
+        gone = set(seqs) - kept
+        assert page.total_size == len(kept)
+        assert not gone or not kept or max(gone) < min(kept), (sorted(gone), sorted(kept))
+        assert _session(alice, sid).seq == 9
+
+
+@pytest.mark.parametrize("etag", ["abcdefghijk", "abcdefghijklmnopqrstuA", 'W/"x"', "*x"])
+def test_an_etag_not_made_here_is_a_mismatch_never_internal(alice: Client, etag: str) -> None:
+    _new_session(alice)
+    message = _append(alice, "s", "m")
+    for call in (
+        lambda: alice.m(
+            "UpdateMessage",
+            mpb.UpdateMessageRequest(session_id="s", message_id=message.id, content="x", etag=etag),
+        ),
+        lambda: alice.m(
+            "DeleteMessage",
+            mpb.DeleteMessageRequest(session_id="s", message_id=message.id, etag=etag),
+        ),
+        lambda: alice.s(
+            "UpdateSession", spb.UpdateSessionRequest(session_id="s", description="d", etag=etag)
+        ),
+        lambda: alice.s("DeleteSession", spb.DeleteSessionRequest(session_id="s", etag=etag)),
+    ):
+        f = failure(call)
+        assert (f.code, f.reason) == (grpc.StatusCode.ABORTED, "ETAG_MISMATCH")
+
+
+def test_a_retried_batch_of_tool_results_answers_as_the_first(alice: Client) -> None:
+    _new_session(alice)
+    call = mpb.NewMessage(role=rpb.assistant, content="{}", tool_call_id="c1", tool_name="add")
+    alice.m("BatchCreateMessages", mpb.BatchCreateMessagesRequest(session_id="s", messages=[call]))
+    request = mpb.BatchCreateMessagesRequest(
+        session_id="s",
+        messages=[mpb.NewMessage(role=rpb.tool, content="2", tool_call_id="c1")],
+        request_id=rid(),
+    )
+    first = alice.m("BatchCreateMessages", request)
+    assert alice.m("BatchCreateMessages", request) == first
+    assert len(_messages(alice, "s")) == 2
+
+
+def test_a_batch_that_would_create_its_session_checks_expected_seq(alice: Client) -> None:
+    request = mpb.BatchCreateMessagesRequest(
+        session_id="fresh",
+        messages=[mpb.NewMessage(role=USER, content="x")],
+        create_session=mpb.NewSession(),
+        expected_seq=5,
+    )
+    f = failure(lambda: alice.m("BatchCreateMessages", request))
+    assert (f.code, f.reason) == (grpc.StatusCode.ABORTED, "SESSION_CHANGED")
+    request.expected_seq = 0
+    assert [m.seq for m in alice.m("BatchCreateMessages", request).messages] == [1]
+
+
+def test_a_retried_stream_sends_the_events_the_first_sent(alice: Client) -> None:
+    request = spb.ConverseRequest(
+        session_id="t",
+        messages=[spb.ConversationMessage(role=USER, content="one two three four")],
+        request_id=rid(),
+    )
+    first = list(alice.s("Converse", request))
+    again = list(alice.s("Converse", request))
+    assert len([e for e in first if e.WhichOneof("event") == "delta"]) > 1
+    assert again == first
+
+
+def test_header_and_body_values_compare_as_values(http: httpx.Client) -> None:
+    """A request id in another case, an etag quoted in If-Match: the same values, no clash."""
+    key = rid()
+    created = http.post(
+        "/api/agent-sessions",
+        json={"session_id": "v", "request_id": key.upper()},
+        headers={"Idempotency-Key": key},
+    )
+    assert created.status_code == 200, created.text
+    etag = created.json()["etag"]
+    changed = http.patch(
+        "/api/agent-sessions/v",
+        json={"description": "d", "etag": etag},
+        headers={"If-Match": f'"{etag}"'},
+    )
+    assert changed.status_code == 200, changed.text
+    anything = http.put("/api/agent-sessions/v/deactivate", headers={"If-Match": "*"})
+    assert anything.status_code == 200, anything.text

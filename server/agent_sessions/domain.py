@@ -35,6 +35,10 @@ def from_micros(value: int) -> datetime:
     return _EPOCH + value * _MICROSECOND
 
 
+_FIRST_MICROS = micros(datetime.min.replace(tzinfo=UTC))
+_LAST_MICROS = micros(datetime.max.replace(tzinfo=UTC))
+
+
 def make_etag(*numbers: int) -> str:
     """An opaque etag holding the numbers a write compares (URL-safe base64, no padding)."""
     raw = b"".join(n.to_bytes(8, "big", signed=True) for n in numbers)
@@ -61,7 +65,12 @@ def read_etag(etag: str, count: int) -> tuple[int, ...] | None:
         return None
     if len(raw) != 8 * count or make_etag(*_numbers(raw)) != text:
         return None
-    return _numbers(raw)
+    numbers = _numbers(raw)
+    # Every number an etag holds is a seq or a time in microseconds: one that no datetime can
+    # hold was not made here.
+    if not all(_FIRST_MICROS <= n <= _LAST_MICROS for n in numbers):
+        return None
+    return numbers
 
 
 def _numbers(raw: bytes) -> tuple[int, ...]:

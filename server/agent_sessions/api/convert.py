@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
-from functools import cache
+from functools import cache, partial
 from typing import Any
 
 import grpc
@@ -27,6 +27,7 @@ from agent_sessions.domain import (
     SessionFields,
     TurnRequest,
     TurnResult,
+    bare_etag,
 )
 from agent_sessions.errors import InvalidArgument
 
@@ -286,14 +287,28 @@ def _header(context: Context, name: str) -> str:
     return ""
 
 
-def _one_of(request: Any, context: Context, field: str, header: str) -> str:
-    """A value the body (or gRPC field) or a header may carry; both, different: refused."""
+def _one_of(
+    request: Any, context: Context, field: str, header: str, read: Callable[[str], Any]
+) -> Any:
+    """A value the body (or gRPC field) or a header may carry, as `read` makes it canonical;
+    both given and different: refused."""
     given, sent = getattr(request, field), _header(context, header)
-    if given and sent and given != sent:
-        raise InvalidArgument(
-            field, f"differs from the {header} header; send one of them, or the same value in both"
-        )
-    return given or sent
+    value = read(given) if given else None
+    if sent:
+        from_header = read(sent)
+        if value is not None and value != from_header:
+            raise InvalidArgument(
+                field,
+                f"differs from the {header} header; send one of them, or the same value in both",
+            )
+        value = from_header
+    return value
+
+
+def _etag(text: str) -> str | None:
+    """An etag as compared: the bare value of an HTTP form; `*` (any) is no condition."""
+    bare = bare_etag(text)
+    return None if bare == "*" else bare
 
 
 def guard(request: Any, context: Context) -> Guard:
@@ -301,24 +316,27 @@ def guard(request: Any, context: Context) -> Guard:
     (`etag` or If-Match, where the request has one) and the session seq it expects.
 
     The request id's fingerprint hashes the method (the request type) and the request's
-    fields, the request id aside and header values folded in: the same call sent again, over
-    gRPC or REST, hashes the same; any other request under the id does not."""
+    fields, the request id aside and the etag as compared, from the body or the header: the
+    same call sent again, over gRPC or REST, hashes the same; any other request under the id
+    does not."""
     fields = request.DESCRIPTOR.fields_by_name
-    request_id = _one_of(request, context, "request_id", "idempotency-key")
-    etag = _one_of(request, context, "etag", "if-match") if "etag" in fields else ""
+    request_id = _one_of(
+        request, context, "request_id", "idempotency-key", partial(v.uuid_value, "request_id")
+    )
+    etag = _one_of(request, context, "etag", "if-match", _etag) if "etag" in fields else None
     expected_seq = (
         request.expected_seq
         if "expected_seq" in fields and request.HasField("expected_seq")
         else None
     )
     key = None
-    if request_id:
+    if request_id is not None:
         same = type(request)()
         same.CopyFrom(request)
         same.request_id = ""
-        if etag:
-            same.etag = etag
+        if "etag" in fields:
+            same.etag = etag or ""
         name = request.DESCRIPTOR.full_name
         digest = hashlib.sha256(name.encode() + b"\0" + same.SerializeToString(deterministic=True))
-        key = RequestKey(v.uuid_value("request_id", request_id), name, digest.digest())
-    return Guard(key, etag or None, expected_seq)
+        key = RequestKey(request_id, name, digest.digest())
+    return Guard(key, etag, expected_seq)

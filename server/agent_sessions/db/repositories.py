@@ -140,6 +140,10 @@ class SessionRepository(_Repository):
             Session | None, await self._one(q.GET_SESSION, SESSION_ROW, session_id=session_id)
         )
 
+    async def lock(self, session_id: str) -> bool:
+        """Row-locks the session until the transaction ends; False when there is none."""
+        return await self._one(q.LOCK_SESSION, tuple_row, session_id=session_id) is not None
+
     async def create(
         self,
         id: uuid.UUID,

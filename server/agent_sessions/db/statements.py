@@ -202,23 +202,6 @@ _SESSION_ETAG = and_(
 _MESSAGE_ETAG = M.c.updated_at == bindparam("p_etag_updated_at")
 
 
-def _bump_for_message(*, etag: bool, values: dict[str, Any]) -> Any:
-    """Takes the next seq for a change of one message (and row-locks the session first, as
-    every writer of its messages does), only when the message is there (with that etag)."""
-    message = select(M.c.id).where(
-        M.c.id == bindparam("p_message_id"),
-        M.c.session_uuid == S.c.id,
-        *([_MESSAGE_ETAG] if etag else []),
-    )
-    return (
-        update(S)
-        .where(OWNED_SESSION, message.exists())
-        .values(seq=S.c.seq + ONE, **values)
-        .returning(S.c.id)
-        .cte("bump")
-    )
-
-
 @cache
 def create_message(*, expected_seq: bool, request: bool) -> str:
     """Takes the session's next seq (row-locking it until the statement commits) and inserts
@@ -251,38 +234,63 @@ def create_message(*, expected_seq: bool, request: bool) -> str:
     return sql(select(w.c.session_uuid, w.c.seq, w.c.created_at, w.c.updated_at).add_cte(record))
 
 
+# Every write of a session's existing messages (update, delete, clear) runs in a transaction
+# that first row-locks the session with this, as appends and turns do in their own statement:
+# one lock order, and the write's statement then reads a snapshot taken after the lock, so it
+# sees every message committed before it and none can commit beside it.
+LOCK_SESSION = sql(select(S.c.id).where(OWNED_SESSION).with_for_update())
+
+
+def _message_write(write: Any, values: dict[str, Any]) -> Any:
+    """`write` (an UPDATE or DELETE of one message, returning its row) and, only when it
+    changed the message, the session's next seq (and `values`): one statement."""
+    changed = write.cte("changed")
+    bump = (
+        update(S)
+        .where(S.c.id == changed.c.session_uuid)
+        .values(seq=S.c.seq + ONE, **values)
+        .cte("bump")
+    )
+    return select(*changed.c).add_cte(bump)
+
+
+def _one_message(etag: bool) -> list[Any]:
+    return [
+        M.c.id == bindparam("p_message_id"),
+        M.c.session_uuid == OWNED_SESSION_ID,
+        *([_MESSAGE_ETAG] if etag else []),
+    ]
+
+
 @cache
 def update_message(names: frozenset[str], *, etag: bool, request: bool) -> str:
-    """Sets the named message fields (bound as `p_<name>`) and takes the session's next seq."""
-    bump = _bump_for_message(etag=etag, values={})
-    return _write(
+    """Sets the named message fields (bound as `p_<name>`); the session takes its next seq.
+    After LOCK_SESSION, in its transaction."""
+    write = (
         update(M)
-        .where(M.c.id == bindparam("p_message_id"), M.c.session_uuid == bump.c.id)
+        .where(*_one_message(etag))
         .values(
             **{name: bindparam(f"p_{name}", type_=M.c[name].type) for name in sorted(names)},
             updated_at=func.clock_timestamp(),
         )
-        .returning(*MESSAGE_COLUMNS),
-        request,
+        .returning(*MESSAGE_COLUMNS)
     )
+    return _write(_message_write(write, {}), request)
 
 
 @cache
 def delete_message(*, etag: bool, request: bool) -> str:
-    """Deletes one message; the session takes its next seq and counts one message less."""
-    bump = _bump_for_message(etag=etag, values={"message_count": S.c.message_count - ONE})
-    return _write(
-        delete(M)
-        .where(M.c.id == bindparam("p_message_id"), M.c.session_uuid == bump.c.id)
-        .returning(M.c.id),
-        request,
-    )
+    """Deletes one message; the session takes its next seq and counts one message less.
+    After LOCK_SESSION, in its transaction."""
+    write = delete(M).where(*_one_message(etag)).returning(M.c.id, M.c.session_uuid)
+    return _write(_message_write(write, {"message_count": S.c.message_count - ONE}), request)
 
 
 @cache
 def clear_messages(*, request: bool) -> str:
     """Deletes every message of the session, which takes one seq for it; one row (the session's
-    id and how many were deleted) when the session is there."""
+    id and how many were deleted) when the session is there. After LOCK_SESSION, in its
+    transaction (so no message committed before it is missed)."""
     bump = (
         update(S)
         .where(OWNED_SESSION)
@@ -290,7 +298,7 @@ def clear_messages(*, request: bool) -> str:
         .returning(S.c.id)
         .cte("bump")
     )
-    deleted = delete(M).where(M.c.session_uuid == bump.c.id).returning(M.c.id).cte("deleted")
+    deleted = delete(M).where(M.c.session_uuid == OWNED_SESSION_ID).returning(M.c.id).cte("deleted")
     count = select(func.count()).select_from(deleted).scalar_subquery()
     return _write(select(bump.c.id, count.label("deleted_count")), request)
 

@@ -25,9 +25,11 @@ from agent_sessions.services.errors import message_not_found, session_not_found
 from agent_sessions.services.once import (
     check_unchanged,
     etag_numbers,
+    recorded,
     session_changed,
     true_or_none,
     write_once,
+    write_once_locked,
 )
 from agent_sessions.services.pagination import PageTokens
 from agent_sessions.services.sessions import session_fields, session_uuid_for
@@ -129,8 +131,16 @@ class MessageService:
                 session_fields(fields, self.tool_servers),
                 True if is_active is None else is_active,
             )
+        if guard.expected_seq not in (None, 0):
+            new_session = None  # a missing session's seq is 0: only an existing one can match
+        replay = _replay_batch
         async with self.db.work(owner) as uow:
             if any(m.role == "tool" for m in checked):
+                # A retry answers as the first call did, although the calls its results
+                # answered are no longer pending.
+                first = await recorded(uow, guard.request)
+                if first is not None:
+                    return replay(first.result)
                 # Results need the calls they answer: the session's pending ones, read first.
                 found = await uow.turns.context(session_id, PENDING_TAIL, history=False)
                 checked = answer_results(checked, pending_calls(found[1]) if found else {})
@@ -146,22 +156,27 @@ class MessageService:
                     expected_seq=guard.expected_seq,
                     request=guard.request,
                 ),
-                lambda result: [from_json(Message, row) for row in result["messages"]],
+                replay,
             )
             if stored is not None:
                 return stored
-            await self._why_unchanged(uow, session_id, guard)
+            await self._why_unchanged(uow, session_id, guard, create is not None)
         raise session_not_found(session_id)
 
     @staticmethod
-    async def _why_unchanged(uow: UnitOfWork, session_id: str, guard: Guard) -> None:
+    async def _why_unchanged(
+        uow: UnitOfWork, session_id: str, guard: Guard, creates: bool = False
+    ) -> None:
         """An append stored nothing and its request id is unused: SESSION_CHANGED when the
-        session is there but its seq moved on (else the caller answers NOT_FOUND)."""
+        session's seq moved on (one a batch would create counts as 0); else the caller answers
+        NOT_FOUND."""
         if guard.expected_seq is None:
             return
         current = await uow.sessions.get(session_id)
         if current is not None:
             raise session_changed(session_id, current.seq, guard.expected_seq)
+        if creates:
+            raise session_changed(session_id, 0, guard.expected_seq)
 
     async def _missing(self, owner: Owner, session_id: str, message_id: uuid.UUID) -> Exception:
         """Which one is missing: the session or the message?"""
@@ -201,18 +216,20 @@ class MessageService:
         if "extra_data" in changes:
             checked["extra_data"] = v.json_text("extra_data", changes["extra_data"])
         etag = etag_numbers(guard.etag, 1)
+        if checked:
+            message = await write_once_locked(
+                self.db,
+                owner,
+                session_id,
+                guard.request,
+                lambda uow: uow.messages.update(
+                    session_id, id_, checked, etag=etag, request=guard.request
+                ),
+                _replay_message,
+            )
+            if message is not None:
+                return message
         async with self.db.work(owner) as uow:
-            if checked:
-                message = await write_once(
-                    uow,
-                    guard.request,
-                    lambda: uow.messages.update(
-                        session_id, id_, checked, etag=etag, request=guard.request
-                    ),
-                    _replay_message,
-                )
-                if message is not None:
-                    return message
             current = await uow.messages.get(session_id, id_)
         if current is None:
             raise await self._missing(owner, session_id, id_)
@@ -226,17 +243,19 @@ class MessageService:
         session_id = v.session_id(session_id)
         id_ = v.uuid_value("message_id", message_id)
         etag = etag_numbers(guard.etag, 1)
+        deleted = await write_once_locked(
+            self.db,
+            owner,
+            session_id,
+            guard.request,
+            lambda uow: true_or_none(
+                uow.messages.delete(session_id, id_, etag=etag, request=guard.request)
+            ),
+            lambda _: True,
+        )
+        if deleted:
+            return
         async with self.db.work(owner) as uow:
-            deleted = await write_once(
-                uow,
-                guard.request,
-                lambda: true_or_none(
-                    uow.messages.delete(session_id, id_, etag=etag, request=guard.request)
-                ),
-                lambda _: True,
-            )
-            if deleted:
-                return
             current = await uow.messages.get(session_id, id_)
         if current is None:
             raise await self._missing(owner, session_id, id_)
@@ -245,16 +264,21 @@ class MessageService:
     async def clear(self, owner: Owner, session_id: str, guard: Guard = UNGUARDED) -> int:
         """Deletes every message of the session (one seq for all); returns how many."""
         session_id = v.session_id(session_id)
-        async with self.db.work(owner) as uow:
-            deleted = await write_once(
-                uow,
-                guard.request,
-                lambda: uow.messages.clear(session_id, request=guard.request),
-                lambda result: int(result["rows"][0]["deleted_count"]),
-            )
+        deleted = await write_once_locked(
+            self.db,
+            owner,
+            session_id,
+            guard.request,
+            lambda uow: uow.messages.clear(session_id, request=guard.request),
+            lambda result: int(result["rows"][0]["deleted_count"]),
+        )
         if deleted is None:
             raise session_not_found(session_id)
         return deleted
+
+
+def _replay_batch(result: dict[str, Any]) -> builtins.list[Message]:
+    return [from_json(Message, row) for row in result["messages"]]
 
 
 def _replay_message(result: dict[str, Any]) -> Message:

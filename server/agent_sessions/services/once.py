@@ -15,8 +15,16 @@ from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 from agent_sessions.db.repositories import RequestIdTaken, StoredRequest
-from agent_sessions.db.uow import UnitOfWork
-from agent_sessions.domain import Guard, Message, RequestKey, Session, bare_etag, read_etag
+from agent_sessions.db.uow import Database, UnitOfWork
+from agent_sessions.domain import (
+    Guard,
+    Message,
+    Owner,
+    RequestKey,
+    Session,
+    bare_etag,
+    read_etag,
+)
 from agent_sessions.errors import Aborted, InvalidArgument
 
 T = TypeVar("T")
@@ -65,6 +73,30 @@ async def write_once(
 async def true_or_none(done: Awaitable[bool]) -> bool | None:
     """A delete's outcome as `write_once` takes it: None when it deleted nothing."""
     return True if await done else None
+
+
+async def write_once_locked(
+    db: Database,
+    owner: Owner,
+    session_id: str,
+    key: RequestKey | None,
+    write: Callable[[UnitOfWork], Awaitable[T | None]],
+    replay: Callable[[dict[str, Any]], T],
+) -> T | None:
+    """`write_once` for a write of a session's existing messages: in a transaction that locks
+    the session first (see LOCK_SESSION in db/statements.py). A write whose request id is taken
+    rolls its transaction back; the record is then read on a connection of its own."""
+    try:
+        async with db.work(owner, transaction=True) as uow:
+            if await uow.sessions.lock(session_id):
+                done = await write(uow)
+                if done is not None:
+                    return done
+    except RequestIdTaken:
+        pass
+    async with db.work(owner) as uow:
+        stored = await recorded(uow, key)
+    return replay(stored.result) if stored is not None else None
 
 
 def etag_numbers(etag: str | None, count: int) -> tuple[int, ...] | None:

@@ -84,6 +84,7 @@ class _Reply:
         self._pending: list[str] = []
         self.usage: Usage | None = None  # None: the agent reported none (the mock)
         self.calls: dict[str, PendingToolCall] = {}  # calls without a result yet
+        self.shown: list[list[str]] = []  # the text and tool events passed on, in order
 
     def _flush(self) -> None:
         if self._pending:
@@ -102,12 +103,15 @@ class _Reply:
         """Folds one agent event in; True when it is one to pass on (text and tool events)."""
         if isinstance(event, TextDelta):
             self.add_text(event.text)
+            self.shown.append(["text", event.text])
         elif isinstance(event, ToolCall):
+            self.shown.append(["tool_call", event.tool_call_id, event.name, event.arguments])
             self.calls[event.tool_call_id] = PendingToolCall(
                 event.tool_call_id, event.name, event.arguments
             )
             self.add(_tool_message("assistant", event.arguments, event))
         elif isinstance(event, ToolResult):
+            self.shown.append(["tool_result", event.tool_call_id, event.name, event.output])
             self.calls.pop(event.tool_call_id, None)
             self.add(_tool_message("tool", event.output, event))
         elif isinstance(event, Usage):
@@ -124,6 +128,8 @@ class _Reply:
             "usage": dataclasses.asdict(self.usage or Usage()),
             "stop_reason": "tool_calls" if self.calls else "end_turn",
             "pending_tool_calls": [dataclasses.asdict(call) for call in self.calls.values()],
+            # The events the turn's stream showed, so a retry streams the same ones.
+            "shown": self.shown,
         }
 
     def finish(self) -> list[NewMessage]:
@@ -162,6 +168,11 @@ class _Stored:
 
     def started(self) -> TurnStarted:
         return TurnStarted(self.session.session_id, self.session.id)
+
+    def shown(self) -> list[TextDelta | ToolCall | ToolResult]:
+        """The text and tool events the turn's stream showed, in order."""
+        kinds = {"text": TextDelta, "tool_call": ToolCall, "tool_result": ToolResult}
+        return [kinds[kind](*fields) for kind, *fields in self.answer["shown"]]
 
     def events(self) -> tuple[TurnStored, TurnCompleted]:
         """The last two events of the turn."""
@@ -246,8 +257,8 @@ class TurnService:
             if stored_before is not None:
                 turn = _Stored.recorded(stored_before.result)
                 yield turn.started()
-                if turn.answer["response"]:
-                    yield TextDelta(turn.answer["response"])
+                for shown in turn.shown():
+                    yield shown
                 for last in turn.events():
                     yield last
                 return
