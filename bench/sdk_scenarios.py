@@ -66,7 +66,7 @@ class Tally:
     first_error: str = ""
 
 
-async def _load(job: Job, ready: Any, go: Any, start: Any) -> Tally:
+async def _load(job: Job, ready: Any, go: Any, start: Any, done: Any) -> Tally:
     """The tasks of one run; calls completed inside the measured window are counted."""
     from agent_sessions_client.agents_sdk import AgentSessionsSession
     from agent_sessions_client.aio import AsyncClient
@@ -115,6 +115,9 @@ async def _load(job: Job, ready: Any, go: Any, start: Any) -> Tally:
                     tally.latencies.append(elapsed)
 
         await asyncio.gather(*(caller(i) for i in range(job.concurrency)))
+        # The connections stay open until the parent has read the CPU counters: PostgreSQL
+        # backends that end inside the window are not seen.
+        await asyncio.to_thread(done.wait, 120)
         return tally
     finally:
         if client is not None:
@@ -123,9 +126,10 @@ async def _load(job: Job, ready: Any, go: Any, start: Any) -> Tally:
             await engine.dispose()
 
 
-def _child(job: Job, ready: Any, go: Any, start: Any, results: Any) -> None:
-    """The client process: sets up, says it is ready, runs from `start` once `go` is set."""
-    results.put(asyncio.run(_load(job, ready, go, start)))
+def _child(job: Job, ready: Any, go: Any, start: Any, done: Any, results: Any) -> None:
+    """The client process: sets up, says it is ready, runs from `start` once `go` is set, and
+    closes its connections once `done` is set."""
+    results.put(asyncio.run(_load(job, ready, go, start, done)))
 
 
 @dataclass
@@ -191,9 +195,9 @@ class SdkResults:
 
 def _measure(job: Job, groups: dict[str, list[int]], into: Window) -> None:
     ctx = mp.get_context("spawn")
-    ready, go, results = ctx.Semaphore(0), ctx.Event(), ctx.Queue()
+    ready, go, done, results = ctx.Semaphore(0), ctx.Event(), ctx.Event(), ctx.Queue()
     start = ctx.Value("d", 0.0)
-    proc = ctx.Process(target=_child, args=(job, ready, go, start, results), daemon=True)
+    proc = ctx.Process(target=_child, args=(job, ready, go, start, done, results), daemon=True)
     proc.start()
     try:
         if not ready.acquire(timeout=120):
@@ -206,8 +210,10 @@ def _measure(job: Job, groups: dict[str, list[int]], into: Window) -> None:
         cpu.begin()
         time.sleep(max(0.0, start.value + job.warmup + job.seconds - time.time()))
         cpu.end()
+        done.set()
         tally: Tally = results.get(timeout=120)
     finally:
+        done.set()
         proc.join(30)
         if proc.is_alive():
             proc.kill()
