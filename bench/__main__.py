@@ -10,18 +10,27 @@ In order:
 3. pgbench's one-row, message-sized INSERT: the database's own insert rate (the baseline);
 4. the gRPC scenarios (bench/grpc_scenarios.py), each CONCURRENCY callers for BENCH_SECONDS
    after BENCH_WARMUP;
-5. the REST scenarios (bench/rest_scenarios.py) through the real Envoy with wrk; with
+5. sdk-add-items (bench/sdk_scenarios.py): the Agents SDK's `Session.add_items` (2 items) from
+   1, 8 and 32 asyncio tasks (whatever BENCH_CONCURRENCY), through this client's
+   AgentSessionsSession and through the SDK's own SQLAlchemySession (psycopg async, a database
+   of its own), interleaved; items/s and their ratio;
+6. the REST scenarios (bench/rest_scenarios.py) through the real Envoy with wrk; with
    BENCH_ANCHOR=DIR, DIR/run.sh is started too (`DATABASE_URL=… JWT_SECRET=… PORT=… WORKERS=…`,
    a database of its own on the same PostgreSQL, the same JWT secret and token) and every REST
    scenario runs on this service and on the anchor in turn, BENCH_ANCHOR_ROUNDS times (A, B,
    A, B, …), so that the VM's drift hits both; each round gives a ratio of req/s;
-6. pgbench again (the baseline is both windows together: the VM's speed drifts);
-7. the model scenarios (bench/model_scenarios.py) on a server restarted with its OpenAI agent
-   pointed at the tests' fake model API.
+7. pgbench again (the baseline is both windows together: the VM's speed drifts);
+8. the model scenarios (bench/model_scenarios.py) on a server restarted with its OpenAI agent
+   pointed at the tests' fake model API;
+9. last, chaos-postgres-crash (bench/chaos.py): 8 retrying writers for 30 s on a server of its
+   own while PostgreSQL is crashed (pg_ctl -m immediate stop) at 10 s and started 5 s later;
+   every write must be stored exactly once with the id it was answered with (part of the
+   default run; it waits until PostgreSQL is back before it counts).
 
 Then it prints every table (bench/report.py), writes every raw figure to
 bench/results/<UTC start>-<commit>.json and prints a short summary. It fails (exit 1) when any
-call failed. CPU per call is read from the processes' own counters over each measured window
+call failed, or when chaos-postgres-crash lost a write, stored one twice or answered one with
+another row's id. CPU per call is read from the processes' own counters over each measured window
 (bench/measure.py).
 
 Settings (all optional):
@@ -29,7 +38,8 @@ Settings (all optional):
   BENCH_WARMUP         warm-up seconds before each measurement (default 2)
   BENCH_CONCURRENCY    concurrent callers / connections (default 16)
   BENCH_SCENARIOS      comma-separated scenario names (default all), e.g. append-message,
-                       rest-create-session or model-stream,model-1000
+                       rest-create-session, model-stream,model-1000, sdk-add-items or
+                       chaos-postgres-crash
   BENCH_CLIENT         h2load (default when installed; `make bench` installs it) or python
   BENCH_CLIENT_PROCS   Python client processes the gRPC callers are spread over (default 1)
   BENCH_REST_THREADS   wrk threads the REST connections are spread over (default 2)
@@ -61,7 +71,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import grpc_scenarios, model_scenarios, pgbench, report, rest_scenarios
+from bench import (
+    chaos,
+    grpc_scenarios,
+    model_scenarios,
+    pgbench,
+    report,
+    rest_scenarios,
+    sdk_scenarios,
+)
 from bench.config import Config
 from bench.harness import (
     BIG,
@@ -84,12 +102,18 @@ from bench.measure import say
 from bench.report import Run
 
 
-def chosen(names: str) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
-    """The gRPC, REST and model scenarios named in BENCH_SCENARIOS (all when empty), in the
-    order they run."""
+def chosen(names: str) -> tuple[tuple[str, ...], ...]:
+    """The gRPC, SDK, REST, model and chaos scenarios named in BENCH_SCENARIOS (all when
+    empty), in the order they run."""
     # Split on commas, but not the thousands separators inside names like "(10,000)".
     wanted = [n.strip() for n in re.split(r",(?!\d{3}\))", names) if n.strip()]
-    every = (grpc_scenarios.NAMES, rest_scenarios.NAMES, model_scenarios.NAMES)
+    every = (
+        grpc_scenarios.NAMES,
+        sdk_scenarios.NAMES,
+        rest_scenarios.NAMES,
+        model_scenarios.NAMES,
+        chaos.NAMES,
+    )
     if not wanted:
         return every
     known = {n for group in every for n in group}
@@ -99,10 +123,7 @@ def chosen(names: str) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...
             f"BENCH_SCENARIOS: unknown {', '.join(unknown)}; "
             f"choose from {', '.join(n for group in every for n in group)}"
         )
-    grpc_names, rest_names, model_names = (
-        tuple(n for n in group if n in wanted) for group in every
-    )
-    return grpc_names, rest_names, model_names
+    return tuple(tuple(n for n in group if n in wanted) for group in every)
 
 
 def commit() -> str:
@@ -178,7 +199,7 @@ def run_rest(
 
 def run_api(
     run: Run,
-    names: tuple[tuple[str, ...], tuple[str, ...]],
+    names: tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]],
     url: str,
     handle: Any,
     secret: str,
@@ -187,7 +208,7 @@ def run_api(
 ) -> None:
     """pgbench, the gRPC scenarios, the REST ones, pgbench again: one server, the mock agent."""
     config = run.config
-    grpc_names, rest_names = names
+    grpc_names, sdk_names, rest_names = names
     with grpc_server(url, secret, config.workers, work) as server:
         info = handle.get_postmaster_info()
         groups = {"server": [server.pid], "postgres": [info.pid]}
@@ -207,6 +228,8 @@ def run_api(
         for scenario in grpc_scenarios.SCENARIOS:
             if scenario.name in grpc_names:
                 run.grpc.append(grpc_scenarios.run(scenario, config, token, groups, work))
+        if sdk_names:
+            run.sdk = sdk_scenarios.run(config, url, token, groups)
         if rest_names:
             run_rest(run, rest_names, url, secret, token, work, (server.pid, info.pid))
         run.pgbench.append(
@@ -237,7 +260,7 @@ def run_model(
 
 def main() -> int:
     config = Config.from_env()
-    grpc_names, rest_names, model_names = chosen(config.scenarios)
+    grpc_names, sdk_names, rest_names, model_names, chaos_names = chosen(config.scenarios)
     require_free_port()
     # A SIGTERM unwinds like Ctrl-C, so the servers and PostgreSQL are still stopped.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
@@ -247,10 +270,14 @@ def main() -> int:
     token = mint(secret)
     try:
         with embedded_postgres(work) as (url, handle):
-            if grpc_names or rest_names:
-                run_api(run, (grpc_names, rest_names), url, handle, secret, token, work)
+            if grpc_names or sdk_names or rest_names:
+                names = (grpc_names, sdk_names, rest_names)
+                run_api(run, names, url, handle, secret, token, work)
             if model_names:
                 run_model(run, model_names, url, handle, secret, token, work)
+            if chaos_names:
+                # Last: it crashes and restarts PostgreSQL.
+                run.chaos = chaos.run(url, handle, secret, token, config.workers, work)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     ok = report.print_report(run)

@@ -13,13 +13,15 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from bench import grpc_scenarios
+from bench import grpc_scenarios, sdk_scenarios
+from bench.chaos import ChaosResult
 from bench.config import Config
 from bench.grpc_scenarios import Result
 from bench.harness import BIG, SMALL
 from bench.measure import CpuWindow, percentile
 from bench.model_scenarios import Latencies, ManyResult, ModelLoad, ModelResults, StreamResult
 from bench.rest_scenarios import TARGETS, RestResult
+from bench.sdk_scenarios import SdkResults
 
 TARGET_PERCENT = 15.0  # append-message's target, % of pgbench's insert TPS
 
@@ -39,6 +41,8 @@ class Run:
     envoy_concurrency: str = "?"
     anchor: str = ""  # BENCH_ANCHOR's directory when the anchor ran
     model: ModelResults | None = None
+    sdk: SdkResults | None = None
+    chaos: ChaosResult | None = None
 
     def baseline(self) -> Result | None:
         """One baseline from the pgbench windows before and after the scenarios.
@@ -425,6 +429,10 @@ def figures(run: Run) -> dict[str, Any]:
     if run.model is not None:
         out["model_stream"] = [{"scenario": r.name, **r.figures()} for r in run.model.streams]
         out["model_1000"] = run.model.many.figures() if run.model.many else None
+    if run.sdk is not None:
+        out["sdk_add_items"] = run.sdk.figures()
+    if run.chaos is not None:
+        out["chaos_postgres_crash"] = run.chaos.figures()
     return _clean(out)
 
 
@@ -481,7 +489,63 @@ def print_summary(run: Run, path: Path) -> None:
                 f"  model-1000: {many.peak_open:,} open at once, {len(many.errors)} failed, "
                 f"{grew:.0f} KiB RSS per open stream"
             )
+    if run.sdk is not None:
+        for c in sdk_scenarios.CONCURRENCIES:
+            mine, theirs = run.sdk.window("agent-sessions", c), run.sdk.window("sqlalchemy", c)
+            print(
+                f"  sdk-add-items x{c:<3}{mine.items_per_s:>11.0f} items/s vs SQLAlchemySession "
+                f"{theirs.items_per_s:.0f}: {run.sdk.ratio(c):.2f}x"
+            )
+    if run.chaos is not None:
+        k = run.chaos
+        print(
+            f"  chaos-postgres-crash      {k.intended} writes: {k.lost} lost, {k.stored_twice} "
+            f"stored twice, {k.wrong_id} other ids, {k.failed} failed; longest write "
+            f"{k.longest_write_s:.1f} s"
+        )
     print(f"raw figures: {path}")
+
+
+def print_sdk(r: SdkResults) -> bool:
+    """add_items through this client and through the SDK's SQLAlchemySession, side by side."""
+    print()
+    print(
+        f"== {sdk_scenarios.NAME}: add_items of {sdk_scenarios.ITEMS_PER_CALL} items, "
+        f"asyncio tasks in one client process, {sdk_scenarios.ROUNDS} interleaved rounds =="
+    )
+    print(
+        f"{'tasks':>5}  {'side':<15}{'calls/s':>9}{'items/s':>9}{'p50 ms':>8}{'p99 ms':>8}"
+        f"{'errors':>7}  CPU ms/call client / server / postgres"
+    )
+    ok = True
+    for c in sdk_scenarios.CONCURRENCIES:
+        for side in sdk_scenarios.SIDES:
+            w = r.window(side, c)
+            cpu = " / ".join(
+                f"{w.cpu_ms_per_call(g):.2f}" for g in ("client", "server", "postgres")
+            )
+            print(
+                f"{c:>5}  {side:<15}{w.calls_per_s:>9.0f}{w.items_per_s:>9.0f}"
+                f"{1000 * percentile(w.latencies, 0.5):>8.1f}"
+                f"{1000 * percentile(w.latencies, 0.99):>8.1f}{w.errors:>7}  {cpu}"
+            )
+            if w.errors:
+                ok = False
+                print(f"       first error: {w.first_error}")
+        print(f"{'':>7}ratio {r.ratio(c):.2f}x")
+    return ok
+
+
+def print_chaos(k: ChaosResult) -> bool:
+    print()
+    print(
+        f"== chaos-postgres-crash: {k.writers} writers, {k.seconds:g} s, PostgreSQL crashed at "
+        f"{k.crash_at:g} s and started {k.outage:g} s later (back after {k.down_seconds:.1f} s) =="
+    )
+    for label, value in k.figures().items():
+        if label not in ("writers", "seconds", "crash_at_s", "outage_s"):
+            print(f"  {label:<26}{value}")
+    return k.ok
 
 
 def print_report(run: Run) -> bool:
@@ -494,4 +558,8 @@ def print_report(run: Run) -> bool:
         ok = print_rest(run, baseline) and ok
     if run.model is not None:
         ok = print_model(run.model) and ok
+    if run.sdk is not None:
+        ok = print_sdk(run.sdk) and ok
+    if run.chaos is not None:
+        ok = print_chaos(run.chaos) and ok
     return ok
