@@ -4,6 +4,7 @@ checks of the servers behind it. Real Envoy, in front of small real gRPC servers
 
 from __future__ import annotations
 
+import asyncio
 import os
 import socket
 import stat
@@ -22,9 +23,11 @@ import httpx
 import pytest
 import yaml
 from agent_sessions.ops import envoy
+from agentsessions.v1 import session_service_pb2 as spb
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
-from tests.support import free_port, token
+from tests.support import ThreadServer, channel_to, free_port, token
+from tests.support import client as grpc_client
 
 PATH = "/api/agent-sessions/s1"
 GET_SESSION = "/agentsessions.v1.SessionService/GetSession"
@@ -332,3 +335,31 @@ def test_envoy_stops_routing_to_a_server_that_is_not_serving(tmp_path: Path) -> 
     finally:
         a.stop()
         b.stop()
+
+
+def _set_health(server: ThreadServer, status: int) -> None:
+    """What the server reports for itself (service ""), set on its own event loop."""
+    running: Any = server._running  # noqa: SLF001 - the test flips the real servicer
+    asyncio.run_coroutine_threadsafe(running.health.set("", status), server._loop).result(10)  # noqa: SLF001
+
+
+def test_envoy_stops_routing_to_the_real_server_when_not_serving(
+    tmp_path: Path, settings: Any
+) -> None:
+    with ThreadServer(settings) as server, edge(tmp_path, [server.port]) as (_, http_port, _path):
+
+        def listed() -> int:
+            return httpx.get(
+                f"http://127.0.0.1:{http_port}/api/agent-sessions",
+                headers={"authorization": f"Bearer {token('edge-health')}"},
+                timeout=10,
+            ).status_code
+
+        assert listed() == 200
+        _set_health(server, NOT_SERVING)
+        _until(lambda: listed() == 503, 6, "Envoy to stop routing to the server")
+        # The server itself still answers: Envoy, not the server, refuses the calls.
+        with channel_to(server.port) as channel:
+            assert grpc_client(channel).s("ListSessions", spb.ListSessionsRequest()).sessions == []
+        _set_health(server, SERVING)
+        _until(lambda: listed() == 200, 6, "Envoy to route to the server again")
