@@ -18,6 +18,7 @@ import httpx
 import pytest
 from agent_sessions.edge.config import CORS_METHODS, CORS_REQUEST_HEADERS
 from agent_sessions.ops.health import wait_rest_ready
+from agent_sessions.settings import Settings, SettingsError
 
 from tests.conftest import start_envoy
 from tests.support import token
@@ -27,6 +28,27 @@ TS = ROOT / "clients" / "typescript"  # served under /ts/: the client's dist/ an
 API = "/api/agent-sessions"
 APP = "https://app.example.com"
 OTHER = "https://evil.example.com"
+
+
+def test_the_setting_lists_exact_origins() -> None:
+    env = {"AGENT_SESSIONS_CORS_ORIGINS": " https://app.example.com, http://localhost:3000 ,"}
+    assert Settings.from_env(env).cors_origins == (
+        "https://app.example.com",
+        "http://localhost:3000",
+    )
+    assert Settings.from_env({}).cors_origins == ()
+    for bad in (
+        "*",
+        "app.example.com",
+        "https://app.example.com/",
+        "https://app.example.com/path",
+        "https://App.example.com",
+        "ftp://app.example.com",
+        "http://localhost:99999",
+        "https://user@app.example.com",
+    ):
+        with pytest.raises(SettingsError, match="AGENT_SESSIONS_CORS_ORIGINS"):
+            Settings.from_env({"AGENT_SESSIONS_CORS_ORIGINS": bad})
 
 
 class Page:
