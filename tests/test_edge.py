@@ -39,7 +39,8 @@ Config = dict[str, Any]
 
 class Upstream:
     """A real gRPC server with health checking whose GetSession takes `delay` seconds, answers
-    an empty Session and counts its calls: which server Envoy routed to, and when."""
+    an empty Session and counts its calls: which server Envoy routed to, and when. Its Converse
+    sends two empty events, each after `delay` seconds of quiet."""
 
     def __init__(self, delay: float = 0.0) -> None:
         self.delay = delay
@@ -48,13 +49,12 @@ class Upstream:
         self.health = health.HealthServicer()
         self.server = grpc.server(futures.ThreadPoolExecutor(8))
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
-        method = grpc.unary_unary_rpc_method_handler(self._get_session)  # bytes in, bytes out
+        methods = {  # bytes in, bytes out
+            "GetSession": grpc.unary_unary_rpc_method_handler(self._get_session),
+            "Converse": grpc.unary_stream_rpc_method_handler(self._converse),
+        }
         self.server.add_generic_rpc_handlers(
-            (
-                grpc.method_handlers_generic_handler(
-                    "agentsessions.v1.SessionService", {"GetSession": method}
-                ),
-            )
+            (grpc.method_handlers_generic_handler("agentsessions.v1.SessionService", methods),)
         )
         self.port = self.server.add_insecure_port("127.0.0.1:0")
         self.server.start()
@@ -65,6 +65,11 @@ class Upstream:
             self.calls += 1
         time.sleep(self.delay)
         return b""
+
+    def _converse(self, request: bytes, context: grpc.ServicerContext) -> Iterator[bytes]:
+        for _ in range(2):
+            time.sleep(self.delay)
+            yield b""
 
     def stop(self) -> None:
         self.server.stop(0)
@@ -223,6 +228,35 @@ def test_unary_calls_have_a_deadline(tmp_path: Path) -> None:
             assert time.monotonic() - started < 2.5
     finally:
         slow.stop()
+
+
+def test_streams_may_be_quiet_longer_than_other_calls(tmp_path: Path) -> None:
+    """With calls ended after 1 s of quiet, a Converse stream quiet for 1.5 s between events
+    still completes, over REST (SSE) and gRPC; a unary call that long is ended."""
+
+    def tweak(config: Config) -> None:
+        manager(config)["stream_idle_timeout"] = "1s"
+
+    quiet = Upstream(delay=1.5)
+    try:
+        with edge(tmp_path, [quiet.port], tweak) as (_, http_port, _path):
+            reply = httpx.post(
+                f"http://127.0.0.1:{http_port}/api/agent-sessions/conversation:stream",
+                headers={"authorization": f"Bearer {token('edge')}"},
+                json={"messages": [{"role": "user", "content": "hi"}]},
+                timeout=10,
+            )
+            assert reply.status_code == 200, reply.text
+            assert reply.text.count("data: ") == 2, reply.text
+            with grpc.insecure_channel(f"127.0.0.1:{http_port}") as channel:
+                converse = channel.unary_stream("/agentsessions.v1.SessionService/Converse")
+                assert list(converse(b"", timeout=10)) == [b"", b""]
+            started = time.monotonic()
+            unary = get(http_port)
+            assert unary.status_code in (408, 504), unary.text
+            assert time.monotonic() - started < 1.4
+    finally:
+        quiet.stop()
 
 
 def test_streams_keep_long_deadlines(tmp_path: Path) -> None:
