@@ -66,7 +66,12 @@ run: $(GEN_STAMP) ## Start PostgreSQL (embedded unless AGENT_SESSIONS_DATABASE_U
 .PHONY: test
 # The TypeScript client's tests (and its built dist/, which imports @bufbuild/protobuf) need its
 # node_modules: installed here, so `make test` alone sets up everything on a fresh clone.
-test: $(GEN_STAMP) $(TS)/node_modules/.package-lock.json ## Run the whole test suite against a real PostgreSQL, gRPC server and Envoy.
+# The CORS tests run a page in a real headless browser: Debian's chromium, installed here when
+# missing (like `make bench` installs wrk), as the tests install nothing themselves.
+test: $(GEN_STAMP) $(TS)/node_modules/.package-lock.json ## Run the whole test suite against a real PostgreSQL, gRPC server, Envoy and Chromium.
+	@command -v chromium >/dev/null || { echo "==> installing Chromium (Debian), the headless browser of the CORS tests"; \
+	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; } >/dev/null \
+	  || echo "note: could not install chromium; the browser tests will fail"; }
 	$(BIN)/pytest
 
 # Committed generated code: the Python client's protobuf modules, its sync client (from aio.py by

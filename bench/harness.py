@@ -250,19 +250,18 @@ def strip_lua_filter(config: str) -> str:
 class Envoy:
     process: subprocess.Popen[bytes]
     http_port: int
-    admin_port: int
+    config: Path
 
     def concurrency(self) -> str:
-        """Envoy's worker threads, from its admin /server_info."""
-        connection = http.client.HTTPConnection("127.0.0.1", self.admin_port, timeout=5)
+        """Envoy's worker threads, from /server_info on its admin socket."""
+        from agent_sessions.ops.envoy import admin_get
+
         try:
-            connection.request("GET", "/server_info")
-            info = json.loads(connection.getresponse().read())
+            _, body = admin_get(self.config, "/server_info")
+            info = json.loads(body)
             return str(info["command_line_options"]["concurrency"])
         except (OSError, ValueError, KeyError, http.client.HTTPException) as exc:
             return f"? ({exc})"
-        finally:
-            connection.close()
 
 
 @contextmanager
@@ -272,14 +271,15 @@ def envoy(work: Path, no_lua: bool) -> Iterator[Envoy]:
     from agent_sessions.ops import envoy as ops_envoy
     from agent_sessions.ops.health import NotReady, wait_rest_ready
 
-    http_port, admin_port = free_port(), free_port()
-    config = ops_envoy.write_config(work / "envoy.yaml", http_port, GRPC_PORT, admin_port)
+    http_port = free_port()
+    config = ops_envoy.write_config(work / "envoy.yaml", http_port, GRPC_PORT)
     if no_lua:
         config.write_text(strip_lua_filter(config.read_text()))
     command = ops_envoy.command(config)
     log = work / "envoy.log"
     say(
-        f"starting Envoy on 127.0.0.1:{http_port} (admin {admin_port}) -> gRPC :{GRPC_PORT}"
+        f"starting Envoy on 127.0.0.1:{http_port} (admin {ops_envoy.admin_socket(config)})"
+        f" -> gRPC :{GRPC_PORT}"
         f"{'; Lua request validator REMOVED (BENCH_ENVOY_NO_LUA=1)' if no_lua else ''}: "
         + " ".join(command)
     )
@@ -290,7 +290,7 @@ def envoy(work: Path, no_lua: bool) -> Iterator[Envoy]:
             wait_rest_ready(http_port, timeout=60, process=process)
         except NotReady as exc:
             raise RuntimeError(f"{exc}:\n{log.read_text(errors='replace')}") from None
-        yield Envoy(process, http_port, admin_port)
+        yield Envoy(process, http_port, config)
     finally:
         stop_process(process, "Envoy")
 

@@ -86,10 +86,12 @@ def db(database_url: str) -> Iterator[psycopg.Connection[Any]]:
         yield conn
 
 
-def start_envoy(tmp: Path, grpc_port: int) -> tuple[subprocess.Popen[bytes], int]:
-    """A real Envoy from the packaged config (rendered with free ports) in front of `grpc_port`."""
+def start_envoy(
+    tmp: Path, grpc_port: int, cors_origins: tuple[str, ...] = ()
+) -> tuple[subprocess.Popen[bytes], int]:
+    """A real Envoy from the packaged config (rendered with a free port) in front of `grpc_port`."""
     http_port = free_port()
-    config = envoy.write_config(tmp / "envoy.yaml", http_port, grpc_port, free_port())
+    config = envoy.write_config(tmp / "envoy.yaml", http_port, grpc_port, cors_origins=cors_origins)
     return envoy.start(config, log_level="error"), http_port
 
 

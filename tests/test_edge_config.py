@@ -20,7 +20,7 @@ from google.rpc import error_details_pb2, status_pb2
 
 @pytest.fixture(scope="module")
 def rendered(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any]]:
-    path = envoy.write_config(tmp_path_factory.mktemp("edge") / "envoy.yaml", 18000, 50000, 19000)
+    path = envoy.write_config(tmp_path_factory.mktemp("edge") / "envoy.yaml", 18000, 50000)
     return path, yaml.safe_load(path.read_text())
 
 
@@ -57,11 +57,11 @@ def test_the_files_it_names_are_the_rendered_ones(rendered: tuple[Path, dict[str
     assert descriptor == path.with_suffix(".pb") and descriptor.is_absolute()
     assert lua.read_text().startswith("local API, LIMITS = ")
     assert "function envoy_on_request(handle)" in lua.read_text()
-    ports = [
-        config["admin"]["address"]["socket_address"]["port_value"],
-        config["static_resources"]["listeners"][0]["address"]["socket_address"]["port_value"],
-    ]
-    assert ports == [19000, 18000]
+    listener = config["static_resources"]["listeners"][0]
+    assert listener["address"]["socket_address"]["port_value"] == 18000
+    assert config["admin"]["address"] == {
+        "pipe": {"path": str(envoy.admin_socket(path)), "mode": 0o600}
+    }
     (cluster,) = config["static_resources"]["clusters"]
     (endpoint,) = cluster["load_assignment"]["endpoints"][0]["lb_endpoints"]
     assert endpoint["endpoint"]["address"]["socket_address"]["port_value"] == 50000

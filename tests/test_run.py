@@ -41,7 +41,6 @@ def test_run_serves_then_stops_every_child(
         "AGENT_SESSIONS_DATA_DIR": str(tmp_path / "data"),
         "AGENT_SESSIONS_HTTP_PORT": str(http_port),
         "AGENT_SESSIONS_GRPC_PORT": str(grpc_port),
-        "AGENT_SESSIONS_ENVOY_ADMIN_PORT": str(free_port()),
         "AGENT_SESSIONS_WORKERS": "2",
     }
     if command[0] == "agent-sessions":
@@ -138,7 +137,6 @@ def test_run_with_a_database_url_and_a_fresh_data_dir(
         "AGENT_SESSIONS_DATA_DIR": str(data_dir),
         "AGENT_SESSIONS_HTTP_PORT": str(http_port),
         "AGENT_SESSIONS_GRPC_PORT": str(free_port()),
-        "AGENT_SESSIONS_ENVOY_ADMIN_PORT": str(free_port()),
         "AGENT_SESSIONS_WORKERS": "1",
     }
     if jwt_secret:
@@ -209,7 +207,6 @@ def test_run_with_a_model_endpoint_holds_a_real_conversation_over_rest_sse_and_g
             "AGENT_SESSIONS_DATA_DIR": str(tmp_path / "data"),
             "AGENT_SESSIONS_HTTP_PORT": str(http_port),
             "AGENT_SESSIONS_GRPC_PORT": str(grpc_port),
-            "AGENT_SESSIONS_ENVOY_ADMIN_PORT": str(free_port()),
             "AGENT_SESSIONS_WORKERS": "1",
             "AGENT_SESSIONS_AGENT": "openai",
             "AGENT_SESSIONS_MODEL": "tiny-chat",

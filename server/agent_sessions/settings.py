@@ -75,6 +75,30 @@ def _flag(env: dict[str, str], name: str) -> bool:
     raise SettingsError(f"{PREFIX}{name} must be 1/true/yes/on or 0/false/no/off, got {value!r}")
 
 
+def _cors_origins(env: dict[str, str]) -> tuple[str, ...]:
+    """AGENT_SESSIONS_CORS_ORIGINS: origins exactly as a browser sends them in `Origin`
+    (scheme://host[:port], lower case, no path); unset → none."""
+    origins = tuple(o.strip() for o in _get(env, "CORS_ORIGINS").split(",") if o.strip())
+    for origin in origins:
+        parts = urlsplit(origin)
+        try:
+            parts.port  # noqa: B018 - parsing the port is the check
+        except ValueError:
+            parts = urlsplit("bad:")
+        if (
+            parts.scheme not in {"http", "https"}
+            or not parts.hostname
+            or origin != f"{parts.scheme}://{parts.netloc}"
+            or origin != origin.lower()
+            or "@" in parts.netloc
+        ):
+            raise SettingsError(
+                f"{PREFIX}CORS_ORIGINS must list origins such as https://app.example.com or "
+                f"http://localhost:3000 (scheme://host[:port], lower case, no path), got {origin!r}"
+            )
+    return origins
+
+
 # Where AGENT_SESSIONS_AGENT=openai sends requests when AGENT_SESSIONS_MODEL_BASE_URL is unset.
 OPENAI_BASE_URL = "https://api.openai.com/v1"
 
@@ -125,7 +149,8 @@ class Settings:
     grpc_host: str = "127.0.0.1"
     grpc_port: int = 50051
     http_port: int = 8000
-    envoy_admin_port: int = 9901
+    # Origins whose web pages may call the REST API from a browser (CORS); none by default.
+    cors_origins: tuple[str, ...] = ()
     workers: int = 1
     db_pool_size: int = 16
     data_dir: Path = Path(".data")
@@ -232,7 +257,7 @@ class Settings:
             grpc_host=_get(env, "GRPC_HOST", d.grpc_host),
             grpc_port=_int(env, "GRPC_PORT", d.grpc_port, 0, 65535),
             http_port=_int(env, "HTTP_PORT", d.http_port, 0, 65535),
-            envoy_admin_port=_int(env, "ENVOY_ADMIN_PORT", d.envoy_admin_port, 1, 65535),
+            cors_origins=_cors_origins(env),
             workers=workers,
             db_pool_size=_int(env, "DB_POOL_SIZE", default_pool_size(workers), 1, 200),
             data_dir=Path(_get(env, "DATA_DIR", str(d.data_dir))).resolve(),

@@ -20,6 +20,8 @@ from agentsessions.v1 import (
 )
 from google.protobuf import any_pb2
 from google.rpc import error_details_pb2, status_pb2
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_health.v1._async import HealthServicer
 from grpc_status import rpc_status
 
 if TYPE_CHECKING:  # generic only in grpc-stubs, not at run time
@@ -73,8 +75,12 @@ class FakeServer:
         add_messages = message_service_pb2_grpc.add_MessageServiceServicer_to_server
         add_sessions(_Sessions(self), self._server)  # type: ignore[no-untyped-call]
         add_messages(_Messages(self), self._server)  # type: ignore[no-untyped-call]
+        # Envoy health-checks its upstreams and routes only to a SERVING one, like the real server.
+        health = HealthServicer()
+        health_pb2_grpc.add_HealthServicer_to_server(health, self._server)
         port = self._server.add_insecure_port("127.0.0.1:0")
         await self._server.start()
+        await health.set("", health_pb2.HealthCheckResponse.SERVING)
         return port
 
     async def answer(self, method: str, request: Any, context: Context) -> None:

@@ -67,7 +67,7 @@ async def _start(supervisor: Supervisor, settings: Settings) -> Settings:
         settings.data_dir / "envoy.yaml",
         settings.http_port,
         settings.grpc_port,
-        settings.envoy_admin_port,
+        cors_origins=settings.cors_origins,
     )
     await supervisor.spawn("Envoy", envoy.command(config))
     await supervisor.guard(wait_rest_ready_async(settings.http_port, timeout=REST_STARTUP_SECONDS))

@@ -2,16 +2,41 @@
 
 from __future__ import annotations
 
+import http.client
 import shutil
+import socket
 import subprocess
 import sys
 from pathlib import Path
 
-from agent_sessions.edge.config import write_config
+from agent_sessions.edge.config import admin_socket, write_config
 
-__all__ = ["DEFAULT_ADMIN_PORT", "command", "envoy_binary", "start", "write_config"]
+__all__ = ["admin_get", "admin_socket", "command", "envoy_binary", "start", "write_config"]
 
-DEFAULT_ADMIN_PORT = 9901
+
+class _UnixConnection(http.client.HTTPConnection):
+    """HTTP over a Unix socket: how Envoy's admin interface is reached."""
+
+    def __init__(self, path: Path, timeout: float) -> None:
+        super().__init__("localhost", timeout=timeout)
+        self._path = path
+
+    def connect(self) -> None:
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(self.timeout)
+        self.sock.connect(str(self._path))
+
+
+def admin_get(config_path: Path, path: str, timeout: float = 5.0) -> tuple[int, bytes]:
+    """GET `path` (e.g. /ready, /stats) from the admin interface of the Envoy run with
+    `config_path`: its status and body."""
+    connection = _UnixConnection(admin_socket(config_path), timeout)
+    try:
+        connection.request("GET", path)
+        response = connection.getresponse()
+        return response.status, response.read()
+    finally:
+        connection.close()
 
 
 def envoy_binary() -> str:
