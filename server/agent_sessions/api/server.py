@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import gc
 import logging
 import secrets
@@ -29,6 +30,7 @@ from agent_sessions.api.servicers import MessageServicer, SessionServicer
 from agent_sessions.auth import TokenVerifier
 from agent_sessions.db.engine import open_pool
 from agent_sessions.db.maintenance import keep_sweeping
+from agent_sessions.db.probe import keep_probing
 from agent_sessions.db.uow import Database, Pool
 from agent_sessions.services import MessageService, SessionService, TurnService
 from agent_sessions.services.pagination import PageTokens
@@ -58,6 +60,7 @@ class RunningServer:
 
     async def stop(self, grace: float = GRACE_SECONDS) -> None:
         """Reports NOT_SERVING, lets calls in flight finish, then closes the agents and pool."""
+        # From here on health stays NOT_SERVING, whatever the database probe finds.
         await self.health.enter_graceful_shutdown()
         await self.server.stop(grace)
         await self.resources.aclose()
@@ -88,10 +91,23 @@ async def start(settings: Settings, agent: Agent | None = None) -> RunningServer
         if port == 0:
             raise OSError(f"cannot listen on {settings.grpc_host}:{settings.grpc_port}")
         await server.start()
-        for name in ("", *SERVICE_NAMES):
-            await health.set(name, health_pb2.HealthCheckResponse.SERVING)
+        await _set_health(health, True)
+        # NOT_SERVING while the database does not answer; SERVING again once it does.
+        probing = asyncio.create_task(keep_probing(pool, functools.partial(_set_health, health)))
+        resources.push_async_callback(_cancelled, probing)
         return RunningServer(server, health, pool, agents, port, resources.pop_all())
     raise AssertionError("unreachable")  # for mypy: the block returns or raises
+
+
+async def _set_health(health: HealthServicer, serving: bool) -> None:
+    """Sets the whole server's and each service's status (ignored once shutdown began)."""
+    status = (
+        health_pb2.HealthCheckResponse.SERVING
+        if serving
+        else health_pb2.HealthCheckResponse.NOT_SERVING
+    )
+    for name in ("", *SERVICE_NAMES):
+        await health.set(name, status)
 
 
 async def _cancelled(task: asyncio.Task[None]) -> None:

@@ -26,6 +26,7 @@ from mcp_types import REQUEST_TIMEOUT
 from agent_sessions.agents.redaction import TOOL_ERROR_LIMIT
 from agent_sessions.agents.tools.connection import Connection
 from agent_sessions.agents.tools.errors import ToolServerLost, find, lost, mcp_code
+from agent_sessions.metrics import TOOL_CALLS
 
 
 class TurnView(MCPServer):
@@ -82,13 +83,23 @@ class TurnView(MCPServer):
         if not self._allows(tool_name):
             # The SDK calls only listed tools; this guards the narrowing all the same.
             raise UserError(f"the tool {tool_name!r} is not available to this session")
-        live = self._live()
         try:
-            return await live.call_tool(tool_name, arguments, meta)
+            live = self._live()
+        except ToolServerLost:
+            TOOL_CALLS.labels(self.name, tool_name, "lost").inc()
+            raise
+        try:
+            result = await live.call_tool(tool_name, arguments, meta)
         except Exception as exc:
             if await self._connection.judge(live, exc):
+                TOOL_CALLS.labels(self.name, tool_name, "lost").inc()
                 raise lost(self.name) from None
+            timeout = mcp_code(exc) == REQUEST_TIMEOUT
+            TOOL_CALLS.labels(self.name, tool_name, "timeout" if timeout else "error").inc()
             raise
+        # The tool's name is one the server listed and the session may call: a bounded label.
+        TOOL_CALLS.labels(self.name, tool_name, "error" if result.is_error else "ok").inc()
+        return result
 
     async def list_prompts(self) -> ListPromptsResult:
         return await self._live().list_prompts()
