@@ -12,6 +12,11 @@ and never free text.
 
 from __future__ import annotations
 
+from bisect import bisect_left
+from collections.abc import Callable
+from functools import partial
+from typing import cast
+
 from prometheus_client import Counter, Gauge, Histogram
 
 # gRPC calls: the names and labels of go-grpc-prometheus (grpc-ecosystem), which dashboards and
@@ -122,22 +127,54 @@ def model_label(model: str) -> str:
     return model if model in _models else OTHER_MODEL
 
 
+Inc = Callable[[float], None]
+
+
+def _inc(child: Counter | Gauge) -> Inc:
+    """The cheapest way to add to a labelled counter or gauge: its value's own `inc`, which
+    skips the per-call checks of the metric's (about 0.4 us of 1.4 in multiprocess mode); the
+    public `inc` if prometheus-client ever keeps its value elsewhere."""
+    inc = getattr(getattr(child, "_value", None), "inc", None)
+    return cast(Inc, inc) if callable(inc) else child.inc
+
+
+def _observe(child: Histogram) -> Inc:
+    """The cheapest way to observe into a labelled histogram: the sum and the one bucket the
+    value falls in (prometheus-client sums the buckets up when collecting), as its own
+    `observe` does without its checks; the public `observe` if its layout ever changes."""
+    bounds = getattr(child, "_upper_bounds", None)
+    buckets = getattr(child, "_buckets", None)
+    total = getattr(getattr(child, "_sum", None), "inc", None)
+    if not (isinstance(bounds, list) and isinstance(buckets, list) and callable(total)):
+        return child.observe
+    add_to_sum = cast(Inc, total)
+    incs = [cast(Inc, bucket.inc) for bucket in buckets]  # values, as the sum is
+
+    def observe(amount: float) -> None:
+        add_to_sum(amount)
+        incs[bisect_left(bounds, amount)](1)  # the first bound >= amount ("le"); +Inf last
+
+    return observe
+
+
 class CallMeter:
     """The metrics of one RPC method, their labelled children looked up once (at registration):
     a call then costs a few increments of mmap'd values and no label lookup."""
 
-    __slots__ = ("_handled", "_labels", "in_flight", "seconds", "started")
+    __slots__ = ("_handled", "_labels", "enter", "leave", "observe", "start")
 
     def __init__(self, grpc_type: str, service: str, method: str) -> None:
         self._labels = (grpc_type, service, method)
-        self.started = GRPC_STARTED.labels(*self._labels)
-        self.in_flight = CALLS_IN_FLIGHT.labels(*self._labels)
-        self.seconds = GRPC_SECONDS.labels(*self._labels)
-        self._handled: dict[str, Counter] = {}
+        self.start = _inc(GRPC_STARTED.labels(*self._labels))
+        in_flight = _inc(CALLS_IN_FLIGHT.labels(*self._labels))
+        self.enter = partial(in_flight, 1)
+        self.leave = partial(in_flight, -1)
+        self.observe = _observe(GRPC_SECONDS.labels(*self._labels))
+        self._handled: dict[str, Inc] = {}
 
-    def handled(self, code: str) -> Counter:
-        """The handled counter of status `code` (a gRPC code name such as OK or NOT_FOUND)."""
-        child = self._handled.get(code)
-        if child is None:
-            child = self._handled[code] = GRPC_HANDLED.labels(*self._labels, code)
-        return child
+    def handled(self, code: str) -> Inc:
+        """Adds to the calls handled with status `code` (a gRPC code name: OK, NOT_FOUND, ...)."""
+        inc = self._handled.get(code)
+        if inc is None:
+            inc = self._handled[code] = _inc(GRPC_HANDLED.labels(*self._labels, code))
+        return inc

@@ -81,9 +81,9 @@ def _authorization(context: Context) -> str | None:
 def _finished(meter: CallMeter, code: str, started: float) -> None:
     """Counts a call that ended with status `code` (and logs it at DEBUG)."""
     seconds = time.perf_counter() - started
-    meter.in_flight.dec()
-    meter.handled(code).inc()
-    meter.seconds.observe(seconds)
+    meter.leave()
+    meter.handled(code)(1)
+    meter.observe(seconds)
     if log.isEnabledFor(logging.DEBUG):
         log.debug("call ended", extra={"code": code, "duration": round(seconds, 6)})
 
@@ -115,8 +115,8 @@ class Guard:
         full_name = f"/{service}/{method}"
 
         async def guarded(request: Any, context: Context) -> Any:
-            meter.started.inc()
-            meter.in_flight.inc()
+            meter.start(1)
+            meter.enter()
             started = time.perf_counter()
             CALL.set(CallInfo(full_name, context.invocation_metadata))
             code = "CANCELLED"  # unless it ends otherwise: only cancellation skips both below
@@ -140,8 +140,8 @@ class Guard:
         full_name = f"/{service}/{method}"
 
         async def guarded(request: Any, context: Context) -> AsyncIterator[Any]:
-            meter.started.inc()
-            meter.in_flight.inc()
+            meter.start(1)
+            meter.enter()
             OPEN_STREAMS.inc()
             started = time.perf_counter()
             CALL.set(CallInfo(full_name, context.invocation_metadata))
