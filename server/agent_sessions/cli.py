@@ -23,17 +23,23 @@ def cmd_worker(settings: Settings) -> int:
     """One gRPC server process (started by `serve` and `run`)."""
     from agent_sessions.api.server import serve
     from agent_sessions.ops.deathsig import die_with_parent
+    from agent_sessions.ops.otel import start_tracing
     from agent_sessions.ops.workers import supervisor_pid
 
     # No worker outlives its supervisor, however the supervisor ends.
     die_with_parent(supervisor_pid())
     settings.require_secret()
-    if settings.event_loop == "uvloop":
-        import uvloop
+    stop_tracing = start_tracing(settings)
+    try:
+        if settings.event_loop == "uvloop":
+            import uvloop
 
-        uvloop.run(serve(settings))
-    else:
-        asyncio.run(serve(settings))
+            uvloop.run(serve(settings))
+        else:
+            asyncio.run(serve(settings))
+    finally:
+        if stop_tracing is not None:
+            stop_tracing()  # exports the spans still batched
     return 0
 
 

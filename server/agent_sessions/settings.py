@@ -75,6 +75,9 @@ def _flag(env: dict[str, str], name: str) -> bool:
     raise SettingsError(f"{PREFIX}{name} must be 1/true/yes/on or 0/false/no/off, got {value!r}")
 
 
+# OpenTelemetry's own variables, read as its SDK reads them: the traces endpoint first.
+OTLP_ENDPOINT_VARIABLES = ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT")
+
 # Where AGENT_SESSIONS_AGENT=openai sends requests when AGENT_SESSIONS_MODEL_BASE_URL is unset.
 OPENAI_BASE_URL = "https://api.openai.com/v1"
 
@@ -136,6 +139,9 @@ class Settings:
     # serves none.
     metrics_host: str = "127.0.0.1"
     metrics_port: int = 9464
+    # OpenTelemetry's OTEL_EXPORTER_OTLP_TRACES_ENDPOINT or OTEL_EXPORTER_OTLP_ENDPOINT: where
+    # traces go (OTLP/HTTP); "" (unset) exports none and adds no per-call work.
+    otlp_endpoint: str = field(default="", repr=False)
     # The agent that answers conversations: the mock, or the OpenAI Agents SDK.
     agent: str = "mock"
     # The OpenAI-compatible API; "" means OpenAI's own (`model_endpoint` resolves it).
@@ -246,6 +252,9 @@ class Settings:
             log_format=_choice(env, "LOG_FORMAT", ("text", "json")),
             metrics_host=_get(env, "METRICS_HOST", d.metrics_host),
             metrics_port=_int(env, "METRICS_PORT", d.metrics_port, 0, 65535),
+            otlp_endpoint=next(
+                (env[v].strip() for v in OTLP_ENDPOINT_VARIABLES if env.get(v, "").strip()), ""
+            ),
             agent=agent,
             model_base_url=base_url,
             model_api_key=api_key,

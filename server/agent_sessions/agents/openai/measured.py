@@ -14,6 +14,7 @@ from typing import Any
 
 from agents import OpenAIResponsesModel
 from openai.types.responses import ResponseStreamEvent
+from opentelemetry import trace
 
 from agent_sessions.agents.sdk_hooks import FinishCheckedChatModel
 from agent_sessions.metrics import (
@@ -24,9 +25,18 @@ from agent_sessions.metrics import (
     model_label,
 )
 
+tracer = trace.get_tracer("agent_sessions.model")
+
 
 async def measured(model: str, stream: AsyncIterator[ResponseStreamEvent]) -> AsyncIterator[Any]:
-    """Passes a model call's stream events through, measuring the call as they go."""
+    """Passes a model call's stream events through, measuring the call as they go, in a span
+    of its own (a no-op unless traces are exported: ops/otel.py). The span is not made current:
+    the generator's steps run in contexts it does not own."""
+    span = tracer.start_span(
+        f"chat {model}",
+        kind=trace.SpanKind.CLIENT,
+        attributes={"gen_ai.operation.name": "chat", "gen_ai.request.model": model},
+    )
     started = time.perf_counter()
     first: float | None = None
     usage: Any = None
@@ -40,7 +50,17 @@ async def measured(model: str, stream: AsyncIterator[ResponseStreamEvent]) -> As
                 usage = getattr(event.response, "usage", None)  # type: ignore[union-attr]
                 allow_model(model)
             yield event
+    except BaseException as exc:
+        # The type only: an API error's text may quote the request.
+        span.set_status(trace.StatusCode.ERROR, type(exc).__name__)
+        raise
     finally:
+        if usage is not None:
+            span.set_attribute("gen_ai.usage.input_tokens", getattr(usage, "input_tokens", 0) or 0)
+            span.set_attribute(
+                "gen_ai.usage.output_tokens", getattr(usage, "output_tokens", 0) or 0
+            )
+        span.end()
         label = model_label(model)
         MODEL_CALL_SECONDS.labels(label).observe(time.perf_counter() - started)
         if first is not None:
