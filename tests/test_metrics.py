@@ -55,7 +55,7 @@ def served(
         AGENT_SESSIONS_MODEL="fake-model",
         AGENT_SESSIONS_MODEL_MAX_RETRIES="0",
         AGENT_SESSIONS_MCP_SERVERS=json.dumps(servers),
-        # Each call's "call ended" line names the worker (pid) that served it.
+        # Each call's "call ... ended" line names the worker (pid) that served it.
         AGENT_SESSIONS_LOG_LEVEL="DEBUG",
         AGENT_SESSIONS_LOG_FORMAT="json",
     ) as running:
@@ -67,7 +67,10 @@ def _pids_that_served(log: Path, method: str) -> set[int]:
     for line in log.read_text().splitlines():
         if line.startswith("{"):
             record = json.loads(line)
-            if record.get("message") == "call ended" and record.get("method") == method:
+            if (
+                str(record.get("message", "")).startswith("call /")
+                and record.get("method") == method
+            ):
                 pids.add(record["pid"])
     return pids
 

@@ -78,14 +78,21 @@ def _authorization(context: Context) -> str | None:
     return None
 
 
-def _finished(meter: CallMeter, code: str, started: float) -> None:
+def _finished(meter: CallMeter, code: str, started: float, method: str) -> None:
     """Counts a call that ended with status `code` (and logs it at DEBUG)."""
     seconds = time.perf_counter() - started
     meter.leave()
     meter.handled(code)(1)
     meter.observe(seconds)
     if log.isEnabledFor(logging.DEBUG):
-        log.debug("call ended", extra={"code": code, "duration": round(seconds, 6)})
+        duration = round(seconds, 6)
+        log.debug(
+            "call %s ended with %s after %.6f s",
+            method,
+            code,
+            duration,
+            extra={"code": code, "duration": duration},
+        )
 
 
 class Guard:
@@ -130,7 +137,7 @@ class Guard:
                 code = error.code
                 await abort(context, error)
             finally:
-                _finished(meter, code, started)
+                _finished(meter, code, started, full_name)
 
         return guarded
 
@@ -157,7 +164,7 @@ class Guard:
                 await abort(context, error)
             finally:
                 OPEN_STREAMS.dec()
-                _finished(meter, code, started)
+                _finished(meter, code, started, full_name)
 
         return guarded
 
