@@ -192,3 +192,32 @@ def test_names_follow_prometheus_conventions(served: Served) -> None:
     # Nothing but Prometheus's text format, served at /metrics only to loopback by default.
     reply = httpx.get(f"http://127.0.0.1:{served.metrics_port}/metrics", timeout=10)
     assert reply.headers["content-type"].startswith("text/plain")
+
+
+def test_a_taken_metrics_port_is_logged_and_port_0_serves_none(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    import socket
+
+    from agent_sessions.ops.metrics_server import start_metrics
+    from agent_sessions.settings import Settings, SettingsError
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        metrics = start_metrics(Settings(metrics_port=port))
+        try:
+            assert metrics.server is None and metrics.directory.is_dir()
+        finally:
+            metrics.stop()
+    assert not metrics.directory.exists()  # each start's directory goes with it
+    assert f"cannot serve metrics on 127.0.0.1:{port}" in caplog.text
+    none = start_metrics(Settings(metrics_port=0))
+    none.stop()
+    assert none.server is None
+    assert Settings.from_env({"AGENT_SESSIONS_METRICS_PORT": "0"}).metrics_port == 0
+    assert Settings.from_env({}).metrics_host == "127.0.0.1"
+    assert Settings.from_env({}).log_format == "text"
+    with pytest.raises(SettingsError, match="AGENT_SESSIONS_LOG_FORMAT"):
+        Settings.from_env({"AGENT_SESSIONS_LOG_FORMAT": "xml"})
