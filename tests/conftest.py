@@ -50,6 +50,7 @@ def server_port(database_url: str) -> Iterator[int]:
         "AGENT_SESSIONS_DATABASE_URL": database_url,
         "AGENT_SESSIONS_JWT_SECRET": SECRET,
         "AGENT_SESSIONS_GRPC_PORT": str(port),
+        "AGENT_SESSIONS_METRICS_PORT": str(free_port()),
         "AGENT_SESSIONS_WORKERS": "2",
         "AGENT_SESSIONS_LOG_LEVEL": "WARNING",
     }

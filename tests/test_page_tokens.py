@@ -155,6 +155,7 @@ def test_the_workers_of_serve_share_page_tokens_with_rs256(database_url: str) ->
         "AGENT_SESSIONS_JWT_ALGORITHMS": "RS256",
         "AGENT_SESSIONS_JWT_PUBLIC_KEY": public_pem.decode(),
         "AGENT_SESSIONS_GRPC_PORT": str(port),
+        "AGENT_SESSIONS_METRICS_PORT": str(free_port()),
         "AGENT_SESSIONS_WORKERS": "2",
         "AGENT_SESSIONS_LOG_LEVEL": "WARNING",
     }

@@ -35,12 +35,13 @@ ROOT = Path(__file__).resolve().parent.parent
 def test_run_serves_then_stops_every_child(
     tmp_path: Path, command: list[str], stop_signal: signal.Signals, to_group: bool
 ) -> None:
-    http_port, grpc_port = free_port(), free_port()
+    http_port, grpc_port, metrics_port = free_port(), free_port(), free_port()
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("AGENT_SESSIONS_")},
         "AGENT_SESSIONS_DATA_DIR": str(tmp_path / "data"),
         "AGENT_SESSIONS_HTTP_PORT": str(http_port),
         "AGENT_SESSIONS_GRPC_PORT": str(grpc_port),
+        "AGENT_SESSIONS_METRICS_PORT": str(metrics_port),
         "AGENT_SESSIONS_WORKERS": "2",
     }
     if command[0] == "agent-sessions":
@@ -71,6 +72,13 @@ def test_run_serves_then_stops_every_child(
                 c = client(channel, "dev-user")
                 c.metadata = (("authorization", f"Bearer {token}"),)
                 c.s("CreateSession", spb.CreateSessionRequest(session_id=f"p{port}"))
+        # `run` serves the workers' metrics too, summed: both calls are counted.
+        metrics = httpx.get(f"http://127.0.0.1:{metrics_port}/metrics").text
+        created = (
+            'grpc_server_handled_total{grpc_code="OK",grpc_method="CreateSession",'
+            'grpc_service="agentsessions.v1.SessionService",grpc_type="unary"} 2.0'
+        )
+        assert created in metrics, metrics
         children = psutil.Process(run.pid).children(recursive=True)
         postgres = [
             p
@@ -137,6 +145,7 @@ def test_run_with_a_database_url_and_a_fresh_data_dir(
         "AGENT_SESSIONS_DATA_DIR": str(data_dir),
         "AGENT_SESSIONS_HTTP_PORT": str(http_port),
         "AGENT_SESSIONS_GRPC_PORT": str(free_port()),
+        "AGENT_SESSIONS_METRICS_PORT": str(free_port()),
         "AGENT_SESSIONS_WORKERS": "1",
     }
     if jwt_secret:
@@ -207,6 +216,7 @@ def test_run_with_a_model_endpoint_holds_a_real_conversation_over_rest_sse_and_g
             "AGENT_SESSIONS_DATA_DIR": str(tmp_path / "data"),
             "AGENT_SESSIONS_HTTP_PORT": str(http_port),
             "AGENT_SESSIONS_GRPC_PORT": str(grpc_port),
+            "AGENT_SESSIONS_METRICS_PORT": str(free_port()),
             "AGENT_SESSIONS_WORKERS": "1",
             "AGENT_SESSIONS_AGENT": "openai",
             "AGENT_SESSIONS_MODEL": "tiny-chat",

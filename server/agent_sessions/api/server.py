@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import gc
 import logging
 import secrets
@@ -29,6 +30,8 @@ from agent_sessions.api.servicers import MessageServicer, SessionServicer
 from agent_sessions.auth import TokenVerifier
 from agent_sessions.db.engine import open_pool
 from agent_sessions.db.maintenance import keep_sweeping
+from agent_sessions.db.probe import keep_probing
+from agent_sessions.db.tracing import traced_connections
 from agent_sessions.db.uow import Database, Pool
 from agent_sessions.services import MessageService, SessionService, TurnService
 from agent_sessions.services.pagination import PageTokens
@@ -58,6 +61,7 @@ class RunningServer:
 
     async def stop(self, grace: float = GRACE_SECONDS) -> None:
         """Reports NOT_SERVING, lets calls in flight finish, then closes the agents and pool."""
+        # From here on health stays NOT_SERVING, whatever the database probe finds.
         await self.health.enter_graceful_shutdown()
         await self.server.stop(grace)
         await self.resources.aclose()
@@ -77,7 +81,12 @@ async def start(settings: Settings, agent: Agent | None = None) -> RunningServer
     """Starts a server on settings.grpc_host:grpc_port (port 0 picks a free one). What it opens
     is closed again when a later step fails (the agents' start, the bind)."""
     async with AsyncExitStack() as resources:
-        pool = await open_pool(settings.database_url, settings.db_pool_size, settings.workers)
+        pool = await open_pool(
+            settings.database_url,
+            settings.db_pool_size,
+            settings.workers,
+            traced_connections() if settings.otlp_endpoint else None,
+        )
         resources.push_async_callback(pool.close)
         resources.push_async_callback(_cancelled, asyncio.create_task(keep_sweeping(pool)))
         agents = AgentRegistry.single(agent) if agent is not None else build_registry(settings)
@@ -88,10 +97,23 @@ async def start(settings: Settings, agent: Agent | None = None) -> RunningServer
         if port == 0:
             raise OSError(f"cannot listen on {settings.grpc_host}:{settings.grpc_port}")
         await server.start()
-        for name in ("", *SERVICE_NAMES):
-            await health.set(name, health_pb2.HealthCheckResponse.SERVING)
+        await _set_health(health, True)
+        # NOT_SERVING while the database does not answer; SERVING again once it does.
+        probing = asyncio.create_task(keep_probing(pool, functools.partial(_set_health, health)))
+        resources.push_async_callback(_cancelled, probing)
         return RunningServer(server, health, pool, agents, port, resources.pop_all())
     raise AssertionError("unreachable")  # for mypy: the block returns or raises
+
+
+async def _set_health(health: HealthServicer, serving: bool) -> None:
+    """Sets the whole server's and each service's status (ignored once shutdown began)."""
+    status = (
+        health_pb2.HealthCheckResponse.SERVING
+        if serving
+        else health_pb2.HealthCheckResponse.NOT_SERVING
+    )
+    for name in ("", *SERVICE_NAMES):
+        await health.set(name, status)
 
 
 async def _cancelled(task: asyncio.Task[None]) -> None:
@@ -110,6 +132,8 @@ def _build_server(
     turns = TurnService(db, agents, settings.history_window, tool_servers)
     messages = MessageService(db, tokens, tool_servers)
     server = grpc.aio.server(
+        # With tracing on, a span per call that continues the caller's W3C `traceparent`.
+        interceptors=_tracing_interceptors(settings),
         # Several worker processes bind the same port; the kernel spreads connections.
         options=[
             ("grpc.so_reuseport", 1),
@@ -138,6 +162,16 @@ def _build_server(
         registrar,
     )
     return server, health
+
+
+def _tracing_interceptors(settings: Settings) -> list[Any]:
+    """OpenTelemetry's gRPC server interceptor when traces are exported; none otherwise (an
+    interceptor costs every call: api/guard.py)."""
+    if not settings.otlp_endpoint:
+        return []
+    from opentelemetry.instrumentation.grpc import aio_server_interceptor
+
+    return [aio_server_interceptor()]  # type: ignore[no-untyped-call]
 
 
 async def serve(

@@ -56,7 +56,9 @@ def domain_error_of(exc: BaseException) -> DomainError:
     if isinstance(exc, DomainError):
         return exc
     incident = uuid.uuid4().hex[:12]
-    log.error("unexpected error (incident %s)", incident, exc_info=exc)
+    log.error(
+        "unexpected error (incident %s)", incident, exc_info=exc, extra={"incident": incident}
+    )
     return Internal(f"internal error (incident {incident}); the operators have the details")
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import psycopg
@@ -89,7 +90,11 @@ async def _reconnect_now(pool: AsyncConnectionPool[Any]) -> None:
     await pool.check()
 
 
-def create_pool(database_url: str, size: int = 16) -> AsyncConnectionPool[Connection]:
+def create_pool(
+    database_url: str,
+    size: int = 16,
+    configure: Callable[[Connection], Awaitable[None]] | None = None,
+) -> AsyncConnectionPool[Connection]:
     """One bounded pool per process (not yet open): calls beyond `size` wait for a connection.
 
     Connections are in autocommit, so a single statement costs a single round trip; code that
@@ -122,6 +127,7 @@ def create_pool(database_url: str, size: int = 16) -> AsyncConnectionPool[Connec
         connection_class=Connection,
         reconnect_timeout=RECONNECT_SECONDS,
         reconnect_failed=_reconnect_now,
+        configure=configure,
         open=False,
     )
 
@@ -131,11 +137,15 @@ POOL_OPEN_SECONDS = 30
 
 
 async def open_pool(
-    database_url: str, size: int, workers: int = 1
+    database_url: str,
+    size: int,
+    workers: int = 1,
+    configure: Callable[[Connection], Awaitable[None]] | None = None,
 ) -> AsyncConnectionPool[Connection]:
     """A pool of `size` connections, open; a PostgreSQL that does not answer in time is a
-    RuntimeError that says what to check (no pool is left open behind it)."""
-    pool = create_pool(database_url, size)
+    RuntimeError that says what to check (no pool is left open behind it). `configure` is
+    awaited on each new connection (db/tracing.py)."""
+    pool = create_pool(database_url, size, configure)
     try:
         await pool.open(wait=True, timeout=POOL_OPEN_SECONDS)
     except PoolTimeout:

@@ -13,6 +13,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from agent_sessions.agents.from_settings import tool_server_names
 from agent_sessions.ops.health import wait_grpc_serving_async
+from agent_sessions.ops.metrics_server import MULTIPROC_DIR, start_metrics, stop_metrics
 from agent_sessions.ops.supervisor import Supervisor
 from agent_sessions.settings import PREFIX, Settings
 
@@ -22,9 +23,13 @@ SUPERVISOR_PID = PREFIX + "SUPERVISOR_PID"
 STARTUP_SECONDS = 60
 
 
-def worker_env(settings: Settings) -> dict[str, str]:
-    """The environment of a worker: the settings `run` may have filled in, and who supervises it."""
+def worker_env(settings: Settings, metrics_dir: str = "") -> dict[str, str]:
+    """The environment of a worker: the settings `run` may have filled in, who supervises it,
+    and where it keeps its metrics (prometheus-client's multiprocess mode)."""
     env = dict(os.environ)
+    env.pop(MULTIPROC_DIR, None)
+    if metrics_dir:
+        env[MULTIPROC_DIR] = metrics_dir
     env[PREFIX + "DATABASE_URL"] = settings.database_url
     env[PREFIX + "JWT_SECRET"] = settings.jwt_secret
     env[PREFIX + "GRPC_PORT"] = str(settings.grpc_port)
@@ -80,11 +85,15 @@ async def migrate(supervisor: Supervisor, database_url: str) -> None:
 
 
 async def start_workers(supervisor: Supervisor, settings: Settings) -> None:
-    """Starts AGENT_SESSIONS_WORKERS processes on one port; returns once health says SERVING."""
+    """Starts AGENT_SESSIONS_WORKERS processes on one port; returns once health says SERVING.
+    The supervisor serves their metrics, summed (ops/metrics_server.py)."""
+    metrics = await supervisor.resource(
+        "metrics", functools.partial(start_metrics, settings), stop_metrics
+    )
     await supervisor.spawn(
         "gRPC workers",
         [sys.executable, "-m", "agent_sessions.cli", "worker"],
-        env=worker_env(settings),
+        env=worker_env(settings, str(metrics.directory)),
         count=settings.workers,
     )
     target = f"{settings.grpc_host}:{settings.grpc_port}"

@@ -27,7 +27,6 @@ from agents import Agent as SdkAgent
 from agents import (
     FunctionTool,
     ModelSettings,
-    OpenAIResponsesModel,
     RunConfig,
     Runner,
     Tool,
@@ -57,14 +56,15 @@ from agent_sessions.agents.fit import (
 )
 from agent_sessions.agents.history import Item, join_items, split_items
 from agent_sessions.agents.openai.errors import context_refusal, map_model_error
+from agent_sessions.agents.openai.measured import MeasuredChatModel, MeasuredResponsesModel
 from agent_sessions.agents.openai.stream import translate
 from agent_sessions.agents.openai.tracing import configure_tracing, is_openai
 from agent_sessions.agents.redaction import display_url, redact
-from agent_sessions.agents.sdk_hooks import FinishCheckedChatModel
 from agent_sessions.agents.tools.names import check_tool_names
 from agent_sessions.agents.tools.servers import ToolServers
 from agent_sessions.domain import CallerTool
 from agent_sessions.errors import ModelNotFound
+from agent_sessions.metrics import allow_model
 from agent_sessions.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -116,6 +116,7 @@ class OpenAIAgent(Agent):
             max_tokens=settings.model_max_tokens or None,
         )
         configure_tracing(settings)
+        allow_model(settings.model)  # a label value of the model metrics from the start
 
     @property
     def endpoint(self) -> str:
@@ -270,8 +271,8 @@ class OpenAIAgent(Agent):
 
     def _model(self, name: str) -> Model:
         if self._settings.model_api == "responses":
-            return OpenAIResponsesModel(model=name, openai_client=self._client)
-        return FinishCheckedChatModel(model=name, openai_client=self._client)
+            return MeasuredResponsesModel(model=name, openai_client=self._client)
+        return MeasuredChatModel(model=name, openai_client=self._client)
 
     def _log_failure(
         self, error: Exception, model: str, usage: Usage | None, started: float

@@ -22,10 +22,14 @@ from mcp.shared.exceptions import MCPError
 from mcp.types import CallToolResult, GetPromptResult, ListPromptsResult
 from mcp.types import Tool as McpTool
 from mcp_types import REQUEST_TIMEOUT
+from opentelemetry import trace
 
 from agent_sessions.agents.redaction import TOOL_ERROR_LIMIT
 from agent_sessions.agents.tools.connection import Connection
 from agent_sessions.agents.tools.errors import ToolServerLost, find, lost, mcp_code
+from agent_sessions.metrics import TOOL_CALLS
+
+tracer = trace.get_tracer("agent_sessions.tools")
 
 
 class TurnView(MCPServer):
@@ -82,13 +86,38 @@ class TurnView(MCPServer):
         if not self._allows(tool_name):
             # The SDK calls only listed tools; this guards the narrowing all the same.
             raise UserError(f"the tool {tool_name!r} is not available to this session")
-        live = self._live()
+        # A span per call (a no-op unless traces are exported); never the arguments.
+        with tracer.start_as_current_span(
+            f"execute_tool {tool_name}",
+            kind=trace.SpanKind.CLIENT,
+            attributes={"gen_ai.tool.name": tool_name, "mcp.server": self.name},
+        ) as span:
+            outcome = await self._call(tool_name, arguments, meta)
+            result = outcome[1]
+            span.set_attribute("outcome", outcome[0])
+            if outcome[0] != "ok":
+                span.set_status(trace.StatusCode.ERROR, outcome[0])
+        # The tool's name is one the server listed and the session may call: a bounded label.
+        TOOL_CALLS.labels(self.name, tool_name, outcome[0]).inc()
+        if isinstance(result, BaseException):
+            raise result
+        return result
+
+    async def _call(
+        self, tool_name: str, arguments: dict[str, Any] | None, meta: dict[str, Any] | None
+    ) -> tuple[str, CallToolResult | BaseException]:
+        """The call's outcome (ok, error, timeout, lost) and its result or what it raised."""
         try:
-            return await live.call_tool(tool_name, arguments, meta)
+            live = self._live()
+        except ToolServerLost as exc:
+            return "lost", exc
+        try:
+            result = await live.call_tool(tool_name, arguments, meta)
         except Exception as exc:
             if await self._connection.judge(live, exc):
-                raise lost(self.name) from None
-            raise
+                return "lost", lost(self.name)
+            return ("timeout" if mcp_code(exc) == REQUEST_TIMEOUT else "error"), exc
+        return ("error" if result.is_error else "ok"), result
 
     async def list_prompts(self) -> ListPromptsResult:
         return await self._live().list_prompts()

@@ -26,10 +26,13 @@ from agent_sessions.domain import (
     TurnStarted,
     TurnStored,
 )
+from agent_sessions.metrics import TURNS
 from agent_sessions.services import SessionService, TurnService
 
 Context = grpc.aio.ServicerContext[Any, Any]
 UPDATABLE_FIELDS = (*SESSION_TEXT_FIELDS, "is_active")
+TURNS_COMPLETED = TURNS.labels("completed")
+TURNS_FAILED = TURNS.labels("failed")
 
 
 class SessionServicer(ses_grpc.SessionServiceServicer):
@@ -109,8 +112,10 @@ class SessionServicer(ses_grpc.SessionServiceServicer):
         ) as events:
             async for event in events:
                 if isinstance(event, TurnFailed):
+                    TURNS_FAILED.inc()
                     raise event.error
                 if isinstance(event, TurnCompleted):
+                    TURNS_COMPLETED.inc()
                     result = event.result
         if result is None:  # the turn service always ends in TurnCompleted or TurnFailed
             raise RuntimeError("the turn ended without an outcome")
@@ -146,8 +151,10 @@ class SessionServicer(ses_grpc.SessionServiceServicer):
                     for message in item.messages:
                         yield event(message=c.message_proto(message, session_id))
                 elif isinstance(item, TurnCompleted):
+                    TURNS_COMPLETED.inc()
                     yield event(completed=c.conversation_response(item.result))
                 elif isinstance(item, TurnFailed):
+                    TURNS_FAILED.inc()
                     # The 200 is out: REST clients only see what is in the body, so say it
                     # there too; the interceptor then ends the call with the same status.
                     error = domain_error_of(item.error)
