@@ -46,7 +46,9 @@ SCENARIOS = (
     # The same 10 messages per answer as the line above, out of the 10,000-message session.
     Scenario(f"list-latest-10 ({BIG:,})", "ListMessages", "big", page_size=SMALL),
     Scenario("conversation", "Conversation", "conv-{i}"),
-    # A page of the sessions that have two labels (1% of LABELLED), through the GIN index.
+    # A page of the newest sessions, unfiltered, and of those that have two labels (1% of
+    # LABELLED, found through the GIN index).
+    Scenario(f"list-sessions ({LABELLED:,})", "ListSessions", ""),
     Scenario(
         f"list-sessions-2-labels ({LABELLED:,})",
         "ListSessions",

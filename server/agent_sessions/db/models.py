@@ -68,6 +68,8 @@ class AgentSession(Base):
             "labels",
             postgresql_using="gin",
             postgresql_ops={"labels": "jsonb_path_ops"},
+            # No pending list for filtered lists to scan (see migration 0004).
+            postgresql_with={"fastupdate": "off"},
         ),
         # The sweep finds expired sessions here; most sessions never expire.
         Index(
