@@ -115,12 +115,191 @@ export type CreateMessageRequest = Message<"agentsessions.v1.CreateMessageReques
      * @generated from field: optional string extra_data = 6;
      */
     extraData?: string | undefined;
+    /**
+     * Optional. A UUID the client makes once per logical call and keeps across its retries (REST:
+     * this field or the `Idempotency-Key` header). A repeat with the same id and the same request
+     * answers the first call's response and changes nothing; with another request it is refused
+     * (INVALID_ARGUMENT, reason REQUEST_ID_REUSED). Kept AGENT_SESSIONS_REQUEST_ID_TTL seconds.
+     *
+     * @generated from field: string request_id = 7;
+     */
+    requestId: string;
+    /**
+     * Optional. The session's `seq` the caller last saw: when the session has changed since, nothing
+     * is stored (ABORTED, reason SESSION_CHANGED).
+     *
+     * @generated from field: optional int32 expected_seq = 8;
+     */
+    expectedSeq?: number | undefined;
 };
 /**
  * Describes the message agentsessions.v1.CreateMessageRequest.
  * Use `create(CreateMessageRequestSchema)` to create a new message.
  */
 export declare const CreateMessageRequestSchema: GenMessage<CreateMessageRequest>;
+/**
+ * One message of a BatchCreateMessages request.
+ *
+ * @generated from message agentsessions.v1.NewMessage
+ */
+export type NewMessage = Message<"agentsessions.v1.NewMessage"> & {
+    /**
+     * Required. Who wrote the message.
+     *
+     * @generated from field: agentsessions.v1.Role role = 1;
+     */
+    role: Role;
+    /**
+     * Optional. The text of the message.
+     *
+     * @generated from field: string content = 2;
+     */
+    content: string;
+    /**
+     * Optional. The id of the tool call this message makes or answers.
+     *
+     * @generated from field: optional string tool_call_id = 3;
+     */
+    toolCallId?: string | undefined;
+    /**
+     * Optional. The name of the tool called or answering (a tool result's is filled in from its
+     * call when absent).
+     *
+     * @generated from field: optional string tool_name = 4;
+     */
+    toolName?: string | undefined;
+    /**
+     * Optional. Extra data as JSON text.
+     *
+     * @generated from field: optional string extra_data = 5;
+     */
+    extraData?: string | undefined;
+};
+/**
+ * Describes the message agentsessions.v1.NewMessage.
+ * Use `create(NewMessageSchema)` to create a new message.
+ */
+export declare const NewMessageSchema: GenMessage<NewMessage>;
+/**
+ * The fields of a session that BatchCreateMessages creates when it is missing.
+ *
+ * @generated from message agentsessions.v1.NewSession
+ */
+export type NewSession = Message<"agentsessions.v1.NewSession"> & {
+    /**
+     * Optional. A human-readable name.
+     *
+     * @generated from field: optional string session_name = 1;
+     */
+    sessionName?: string | undefined;
+    /**
+     * Optional. A free-text description.
+     *
+     * @generated from field: optional string description = 2;
+     */
+    description?: string | undefined;
+    /**
+     * Optional. The name of the agent that answers in this session.
+     *
+     * @generated from field: optional string agent_name = 3;
+     */
+    agentName?: string | undefined;
+    /**
+     * Optional. The system instructions given to the agent.
+     *
+     * @generated from field: optional string agent_instructions = 4;
+     */
+    agentInstructions?: string | undefined;
+    /**
+     * Optional. Whether the session accepts conversation turns; true when absent.
+     *
+     * @generated from field: optional bool is_active = 5;
+     */
+    isActive?: boolean | undefined;
+    /**
+     * Optional. The model the session's agent runs on.
+     *
+     * @generated from field: optional string model = 6;
+     */
+    model?: string | undefined;
+    /**
+     * Optional. Which server tools the session's agent may call (see Session.server_tools).
+     *
+     * @generated from field: optional string server_tools = 7;
+     */
+    serverTools?: string | undefined;
+};
+/**
+ * Describes the message agentsessions.v1.NewSession.
+ * Use `create(NewSessionSchema)` to create a new message.
+ */
+export declare const NewSessionSchema: GenMessage<NewSession>;
+/**
+ * The request of BatchCreateMessages.
+ *
+ * @generated from message agentsessions.v1.BatchCreateMessagesRequest
+ */
+export type BatchCreateMessagesRequest = Message<"agentsessions.v1.BatchCreateMessagesRequest"> & {
+    /**
+     * Required. The caller-chosen id of the session.
+     *
+     * @generated from field: string session_id = 1;
+     */
+    sessionId: string;
+    /**
+     * Required. The messages to append, in order: 1 to 100. A tool result must answer a tool call
+     * earlier in the batch or one the session waits for.
+     *
+     * @generated from field: repeated agentsessions.v1.NewMessage messages = 2;
+     */
+    messages: NewMessage[];
+    /**
+     * Optional. A UUID the client makes once per logical call and keeps across its retries (REST:
+     * this field or the `Idempotency-Key` header). A repeat with the same id and the same request
+     * answers the first call's response and changes nothing; with another request it is refused
+     * (INVALID_ARGUMENT, reason REQUEST_ID_REUSED). Kept AGENT_SESSIONS_REQUEST_ID_TTL seconds.
+     *
+     * @generated from field: string request_id = 3;
+     */
+    requestId: string;
+    /**
+     * Optional. The session's `seq` the caller last saw: when the session has changed since, nothing
+     * is stored (ABORTED, reason SESSION_CHANGED).
+     *
+     * @generated from field: optional int32 expected_seq = 4;
+     */
+    expectedSeq?: number | undefined;
+    /**
+     * Optional. When the session is missing, create it with these fields (as a conversation's
+     * first turn does); without it a missing session is NOT_FOUND.
+     *
+     * @generated from field: agentsessions.v1.NewSession create_session = 5;
+     */
+    createSession?: NewSession | undefined;
+};
+/**
+ * Describes the message agentsessions.v1.BatchCreateMessagesRequest.
+ * Use `create(BatchCreateMessagesRequestSchema)` to create a new message.
+ */
+export declare const BatchCreateMessagesRequestSchema: GenMessage<BatchCreateMessagesRequest>;
+/**
+ * The response of BatchCreateMessages.
+ *
+ * @generated from message agentsessions.v1.BatchCreateMessagesResponse
+ */
+export type BatchCreateMessagesResponse = Message<"agentsessions.v1.BatchCreateMessagesResponse"> & {
+    /**
+     * The stored messages, in order.
+     *
+     * @generated from field: repeated agentsessions.v1.Message messages = 1;
+     */
+    messages: Message$1[];
+};
+/**
+ * Describes the message agentsessions.v1.BatchCreateMessagesResponse.
+ * Use `create(BatchCreateMessagesResponseSchema)` to create a new message.
+ */
+export declare const BatchCreateMessagesResponseSchema: GenMessage<BatchCreateMessagesResponse>;
 /**
  * The request of GetMessage.
  *
@@ -187,6 +366,22 @@ export type UpdateMessageRequest = Message<"agentsessions.v1.UpdateMessageReques
      * @generated from field: optional string tool_name = 6;
      */
     toolName?: string | undefined;
+    /**
+     * Optional. A UUID the client makes once per logical call and keeps across its retries (REST:
+     * this field or the `Idempotency-Key` header). A repeat with the same id and the same request
+     * answers the first call's response and changes nothing; with another request it is refused
+     * (INVALID_ARGUMENT, reason REQUEST_ID_REUSED). Kept AGENT_SESSIONS_REQUEST_ID_TTL seconds.
+     *
+     * @generated from field: string request_id = 7;
+     */
+    requestId: string;
+    /**
+     * Optional. The `etag` the caller last read (REST: this field or the `If-Match` header): when it
+     * is no longer the current one the call changes nothing (ABORTED, reason ETAG_MISMATCH).
+     *
+     * @generated from field: string etag = 8;
+     */
+    etag: string;
 };
 /**
  * Describes the message agentsessions.v1.UpdateMessageRequest.
@@ -211,6 +406,22 @@ export type DeleteMessageRequest = Message<"agentsessions.v1.DeleteMessageReques
      * @generated from field: string message_id = 2;
      */
     messageId: string;
+    /**
+     * Optional. A UUID the client makes once per logical call and keeps across its retries (REST:
+     * this field or the `Idempotency-Key` header). A repeat with the same id and the same request
+     * answers the first call's response and changes nothing; with another request it is refused
+     * (INVALID_ARGUMENT, reason REQUEST_ID_REUSED). Kept AGENT_SESSIONS_REQUEST_ID_TTL seconds.
+     *
+     * @generated from field: string request_id = 3;
+     */
+    requestId: string;
+    /**
+     * Optional. The `etag` the caller last read (REST: this field or the `If-Match` header): when it
+     * is no longer the current one the call changes nothing (ABORTED, reason ETAG_MISMATCH).
+     *
+     * @generated from field: string etag = 4;
+     */
+    etag: string;
 };
 /**
  * Describes the message agentsessions.v1.DeleteMessageRequest.
@@ -229,6 +440,15 @@ export type ClearMessagesRequest = Message<"agentsessions.v1.ClearMessagesReques
      * @generated from field: string session_id = 1;
      */
     sessionId: string;
+    /**
+     * Optional. A UUID the client makes once per logical call and keeps across its retries (REST:
+     * this field or the `Idempotency-Key` header). A repeat with the same id and the same request
+     * answers the first call's response and changes nothing; with another request it is refused
+     * (INVALID_ARGUMENT, reason REQUEST_ID_REUSED). Kept AGENT_SESSIONS_REQUEST_ID_TTL seconds.
+     *
+     * @generated from field: string request_id = 2;
+     */
+    requestId: string;
 };
 /**
  * Describes the message agentsessions.v1.ClearMessagesRequest.
@@ -279,6 +499,17 @@ export declare const MessageService: GenService<{
         methodKind: "unary";
         input: typeof CreateMessageRequestSchema;
         output: typeof MessageSchema;
+    };
+    /**
+     * Appends up to 100 messages to a session in one transaction: all or none, consecutive in the
+     * session's order whatever other writers do.
+     *
+     * @generated from rpc agentsessions.v1.MessageService.BatchCreateMessages
+     */
+    batchCreateMessages: {
+        methodKind: "unary";
+        input: typeof BatchCreateMessagesRequestSchema;
+        output: typeof BatchCreateMessagesResponseSchema;
     };
     /**
      * Returns one message of a session.

@@ -15,7 +15,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file agentsessions/v1/message_service.proto.
  */
 export const file_agentsessions_v1_message_service: GenFile = /*@__PURE__*/
-  fileDesc("CiZhZ2VudHNlc3Npb25zL3YxL21lc3NhZ2Vfc2VydmljZS5wcm90bxIQYWdlbnRzZXNzaW9ucy52MSJfChNMaXN0TWVzc2FnZXNSZXF1ZXN0EhIKCnNlc3Npb25faWQYASABKAkSEQoJcGFnZV9zaXplGAIgASgFEhIKCnBhZ2VfdG9rZW4YAyABKAkSDQoFb3JkZXIYBCABKAkicAoUTGlzdE1lc3NhZ2VzUmVzcG9uc2USKwoIbWVzc2FnZXMYASADKAsyGS5hZ2VudHNlc3Npb25zLnYxLk1lc3NhZ2USFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJEhIKCnRvdGFsX3NpemUYAyABKAUi2wEKFENyZWF0ZU1lc3NhZ2VSZXF1ZXN0EhIKCnNlc3Npb25faWQYASABKAkSJAoEcm9sZRgCIAEoDjIWLmFnZW50c2Vzc2lvbnMudjEuUm9sZRIPCgdjb250ZW50GAMgASgJEhkKDHRvb2xfY2FsbF9pZBgEIAEoCUgAiAEBEhYKCXRvb2xfbmFtZRgFIAEoCUgBiAEBEhcKCmV4dHJhX2RhdGEYBiABKAlIAogBAUIPCg1fdG9vbF9jYWxsX2lkQgwKCl90b29sX25hbWVCDQoLX2V4dHJhX2RhdGEiOwoRR2V0TWVzc2FnZVJlcXVlc3QSEgoKc2Vzc2lvbl9pZBgBIAEoCRISCgptZXNzYWdlX2lkGAIgASgJItoBChRVcGRhdGVNZXNzYWdlUmVxdWVzdBISCgpzZXNzaW9uX2lkGAEgASgJEhIKCm1lc3NhZ2VfaWQYAiABKAkSFAoHY29udGVudBgDIAEoCUgAiAEBEhcKCmV4dHJhX2RhdGEYBCABKAlIAYgBARIZCgx0b29sX2NhbGxfaWQYBSABKAlIAogBARIWCgl0b29sX25hbWUYBiABKAlIA4gBAUIKCghfY29udGVudEINCgtfZXh0cmFfZGF0YUIPCg1fdG9vbF9jYWxsX2lkQgwKCl90b29sX25hbWUiPgoURGVsZXRlTWVzc2FnZVJlcXVlc3QSEgoKc2Vzc2lvbl9pZBgBIAEoCRISCgptZXNzYWdlX2lkGAIgASgJIioKFENsZWFyTWVzc2FnZXNSZXF1ZXN0EhIKCnNlc3Npb25faWQYASABKAkiLgoVQ2xlYXJNZXNzYWdlc1Jlc3BvbnNlEhUKDWRlbGV0ZWRfY291bnQYASABKAUylQcKDk1lc3NhZ2VTZXJ2aWNlEpMBCgxMaXN0TWVzc2FnZXMSJS5hZ2VudHNlc3Npb25zLnYxLkxpc3RNZXNzYWdlc1JlcXVlc3QaJi5hZ2VudHNlc3Npb25zLnYxLkxpc3RNZXNzYWdlc1Jlc3BvbnNlIjSQAgGC0+STAisSKS9hcGkvYWdlbnQtc2Vzc2lvbnMve3Nlc3Npb25faWR9L21lc3NhZ2VzEosBCg1DcmVhdGVNZXNzYWdlEiYuYWdlbnRzZXNzaW9ucy52MS5DcmVhdGVNZXNzYWdlUmVxdWVzdBoZLmFnZW50c2Vzc2lvbnMudjEuTWVzc2FnZSI3kAIAgtPkkwIuOgEqIikvYXBpL2FnZW50LXNlc3Npb25zL3tzZXNzaW9uX2lkfS9tZXNzYWdlcxKPAQoKR2V0TWVzc2FnZRIjLmFnZW50c2Vzc2lvbnMudjEuR2V0TWVzc2FnZVJlcXVlc3QaGS5hZ2VudHNlc3Npb25zLnYxLk1lc3NhZ2UiQZACAYLT5JMCOBI2L2FwaS9hZ2VudC1zZXNzaW9ucy97c2Vzc2lvbl9pZH0vbWVzc2FnZXMve21lc3NhZ2VfaWR9EpgBCg1VcGRhdGVNZXNzYWdlEiYuYWdlbnRzZXNzaW9ucy52MS5VcGRhdGVNZXNzYWdlUmVxdWVzdBoZLmFnZW50c2Vzc2lvbnMudjEuTWVzc2FnZSJEkAICgtPkkwI7OgEqMjYvYXBpL2FnZW50LXNlc3Npb25zL3tzZXNzaW9uX2lkfS9tZXNzYWdlcy97bWVzc2FnZV9pZH0SkgEKDURlbGV0ZU1lc3NhZ2USJi5hZ2VudHNlc3Npb25zLnYxLkRlbGV0ZU1lc3NhZ2VSZXF1ZXN0GhYuZ29vZ2xlLnByb3RvYnVmLkVtcHR5IkGQAgKC0+STAjgqNi9hcGkvYWdlbnQtc2Vzc2lvbnMve3Nlc3Npb25faWR9L21lc3NhZ2VzL3ttZXNzYWdlX2lkfRKcAQoNQ2xlYXJNZXNzYWdlcxImLmFnZW50c2Vzc2lvbnMudjEuQ2xlYXJNZXNzYWdlc1JlcXVlc3QaJy5hZ2VudHNlc3Npb25zLnYxLkNsZWFyTWVzc2FnZXNSZXNwb25zZSI6kAICgtPkkwIxKi8vYXBpL2FnZW50LXNlc3Npb25zL3tzZXNzaW9uX2lkfS9jbGVhci1tZXNzYWdlc2IGcHJvdG8z", [file_agentsessions_v1_resources, file_google_api_annotations, file_google_protobuf_empty]);
+  fileDesc("CiZhZ2VudHNlc3Npb25zL3YxL21lc3NhZ2Vfc2VydmljZS5wcm90bxIQYWdlbnRzZXNzaW9ucy52MSJfChNMaXN0TWVzc2FnZXNSZXF1ZXN0EhIKCnNlc3Npb25faWQYASABKAkSEQoJcGFnZV9zaXplGAIgASgFEhIKCnBhZ2VfdG9rZW4YAyABKAkSDQoFb3JkZXIYBCABKAkicAoUTGlzdE1lc3NhZ2VzUmVzcG9uc2USKwoIbWVzc2FnZXMYASADKAsyGS5hZ2VudHNlc3Npb25zLnYxLk1lc3NhZ2USFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJEhIKCnRvdGFsX3NpemUYAyABKAUimwIKFENyZWF0ZU1lc3NhZ2VSZXF1ZXN0EhIKCnNlc3Npb25faWQYASABKAkSJAoEcm9sZRgCIAEoDjIWLmFnZW50c2Vzc2lvbnMudjEuUm9sZRIPCgdjb250ZW50GAMgASgJEhkKDHRvb2xfY2FsbF9pZBgEIAEoCUgAiAEBEhYKCXRvb2xfbmFtZRgFIAEoCUgBiAEBEhcKCmV4dHJhX2RhdGEYBiABKAlIAogBARISCgpyZXF1ZXN0X2lkGAcgASgJEhkKDGV4cGVjdGVkX3NlcRgIIAEoBUgDiAEBQg8KDV90b29sX2NhbGxfaWRCDAoKX3Rvb2xfbmFtZUINCgtfZXh0cmFfZGF0YUIPCg1fZXhwZWN0ZWRfc2VxIr0BCgpOZXdNZXNzYWdlEiQKBHJvbGUYASABKA4yFi5hZ2VudHNlc3Npb25zLnYxLlJvbGUSDwoHY29udGVudBgCIAEoCRIZCgx0b29sX2NhbGxfaWQYAyABKAlIAIgBARIWCgl0b29sX25hbWUYBCABKAlIAYgBARIXCgpleHRyYV9kYXRhGAUgASgJSAKIAQFCDwoNX3Rvb2xfY2FsbF9pZEIMCgpfdG9vbF9uYW1lQg0KC19leHRyYV9kYXRhIrICCgpOZXdTZXNzaW9uEhkKDHNlc3Npb25fbmFtZRgBIAEoCUgAiAEBEhgKC2Rlc2NyaXB0aW9uGAIgASgJSAGIAQESFwoKYWdlbnRfbmFtZRgDIAEoCUgCiAEBEh8KEmFnZW50X2luc3RydWN0aW9ucxgEIAEoCUgDiAEBEhYKCWlzX2FjdGl2ZRgFIAEoCEgEiAEBEhIKBW1vZGVsGAYgASgJSAWIAQESGQoMc2VydmVyX3Rvb2xzGAcgASgJSAaIAQFCDwoNX3Nlc3Npb25fbmFtZUIOCgxfZGVzY3JpcHRpb25CDQoLX2FnZW50X25hbWVCFQoTX2FnZW50X2luc3RydWN0aW9uc0IMCgpfaXNfYWN0aXZlQggKBl9tb2RlbEIPCg1fc2VydmVyX3Rvb2xzItYBChpCYXRjaENyZWF0ZU1lc3NhZ2VzUmVxdWVzdBISCgpzZXNzaW9uX2lkGAEgASgJEi4KCG1lc3NhZ2VzGAIgAygLMhwuYWdlbnRzZXNzaW9ucy52MS5OZXdNZXNzYWdlEhIKCnJlcXVlc3RfaWQYAyABKAkSGQoMZXhwZWN0ZWRfc2VxGAQgASgFSACIAQESNAoOY3JlYXRlX3Nlc3Npb24YBSABKAsyHC5hZ2VudHNlc3Npb25zLnYxLk5ld1Nlc3Npb25CDwoNX2V4cGVjdGVkX3NlcSJKChtCYXRjaENyZWF0ZU1lc3NhZ2VzUmVzcG9uc2USKwoIbWVzc2FnZXMYASADKAsyGS5hZ2VudHNlc3Npb25zLnYxLk1lc3NhZ2UiOwoRR2V0TWVzc2FnZVJlcXVlc3QSEgoKc2Vzc2lvbl9pZBgBIAEoCRISCgptZXNzYWdlX2lkGAIgASgJIvwBChRVcGRhdGVNZXNzYWdlUmVxdWVzdBISCgpzZXNzaW9uX2lkGAEgASgJEhIKCm1lc3NhZ2VfaWQYAiABKAkSFAoHY29udGVudBgDIAEoCUgAiAEBEhcKCmV4dHJhX2RhdGEYBCABKAlIAYgBARIZCgx0b29sX2NhbGxfaWQYBSABKAlIAogBARIWCgl0b29sX25hbWUYBiABKAlIA4gBARISCgpyZXF1ZXN0X2lkGAcgASgJEgwKBGV0YWcYCCABKAlCCgoIX2NvbnRlbnRCDQoLX2V4dHJhX2RhdGFCDwoNX3Rvb2xfY2FsbF9pZEIMCgpfdG9vbF9uYW1lImAKFERlbGV0ZU1lc3NhZ2VSZXF1ZXN0EhIKCnNlc3Npb25faWQYASABKAkSEgoKbWVzc2FnZV9pZBgCIAEoCRISCgpyZXF1ZXN0X2lkGAMgASgJEgwKBGV0YWcYBCABKAkiPgoUQ2xlYXJNZXNzYWdlc1JlcXVlc3QSEgoKc2Vzc2lvbl9pZBgBIAEoCRISCgpyZXF1ZXN0X2lkGAIgASgJIi4KFUNsZWFyTWVzc2FnZXNSZXNwb25zZRIVCg1kZWxldGVkX2NvdW50GAEgASgFMs8ICg5NZXNzYWdlU2VydmljZRKTAQoMTGlzdE1lc3NhZ2VzEiUuYWdlbnRzZXNzaW9ucy52MS5MaXN0TWVzc2FnZXNSZXF1ZXN0GiYuYWdlbnRzZXNzaW9ucy52MS5MaXN0TWVzc2FnZXNSZXNwb25zZSI0kAIBgtPkkwIrEikvYXBpL2FnZW50LXNlc3Npb25zL3tzZXNzaW9uX2lkfS9tZXNzYWdlcxKLAQoNQ3JlYXRlTWVzc2FnZRImLmFnZW50c2Vzc2lvbnMudjEuQ3JlYXRlTWVzc2FnZVJlcXVlc3QaGS5hZ2VudHNlc3Npb25zLnYxLk1lc3NhZ2UiN5ACAoLT5JMCLjoBKiIpL2FwaS9hZ2VudC1zZXNzaW9ucy97c2Vzc2lvbl9pZH0vbWVzc2FnZXMStwEKE0JhdGNoQ3JlYXRlTWVzc2FnZXMSLC5hZ2VudHNlc3Npb25zLnYxLkJhdGNoQ3JlYXRlTWVzc2FnZXNSZXF1ZXN0Gi0uYWdlbnRzZXNzaW9ucy52MS5CYXRjaENyZWF0ZU1lc3NhZ2VzUmVzcG9uc2UiQ5ACAoLT5JMCOjoBKiI1L2FwaS9hZ2VudC1zZXNzaW9ucy97c2Vzc2lvbl9pZH0vbWVzc2FnZXM6YmF0Y2hDcmVhdGUSjwEKCkdldE1lc3NhZ2USIy5hZ2VudHNlc3Npb25zLnYxLkdldE1lc3NhZ2VSZXF1ZXN0GhkuYWdlbnRzZXNzaW9ucy52MS5NZXNzYWdlIkGQAgGC0+STAjgSNi9hcGkvYWdlbnQtc2Vzc2lvbnMve3Nlc3Npb25faWR9L21lc3NhZ2VzL3ttZXNzYWdlX2lkfRKYAQoNVXBkYXRlTWVzc2FnZRImLmFnZW50c2Vzc2lvbnMudjEuVXBkYXRlTWVzc2FnZVJlcXVlc3QaGS5hZ2VudHNlc3Npb25zLnYxLk1lc3NhZ2UiRJACAoLT5JMCOzoBKjI2L2FwaS9hZ2VudC1zZXNzaW9ucy97c2Vzc2lvbl9pZH0vbWVzc2FnZXMve21lc3NhZ2VfaWR9EpIBCg1EZWxldGVNZXNzYWdlEiYuYWdlbnRzZXNzaW9ucy52MS5EZWxldGVNZXNzYWdlUmVxdWVzdBoWLmdvb2dsZS5wcm90b2J1Zi5FbXB0eSJBkAICgtPkkwI4KjYvYXBpL2FnZW50LXNlc3Npb25zL3tzZXNzaW9uX2lkfS9tZXNzYWdlcy97bWVzc2FnZV9pZH0SnAEKDUNsZWFyTWVzc2FnZXMSJi5hZ2VudHNlc3Npb25zLnYxLkNsZWFyTWVzc2FnZXNSZXF1ZXN0GicuYWdlbnRzZXNzaW9ucy52MS5DbGVhck1lc3NhZ2VzUmVzcG9uc2UiOpACAoLT5JMCMSovL2FwaS9hZ2VudC1zZXNzaW9ucy97c2Vzc2lvbl9pZH0vY2xlYXItbWVzc2FnZXNiBnByb3RvMw", [file_agentsessions_v1_resources, file_google_api_annotations, file_google_protobuf_empty]);
 
 /**
  * The request of ListMessages.
@@ -142,6 +142,24 @@ export type CreateMessageRequest = Message<"agentsessions.v1.CreateMessageReques
    * @generated from field: optional string extra_data = 6;
    */
   extraData?: string | undefined;
+
+  /**
+   * Optional. A UUID the client makes once per logical call and keeps across its retries (REST:
+   * this field or the `Idempotency-Key` header). A repeat with the same id and the same request
+   * answers the first call's response and changes nothing; with another request it is refused
+   * (INVALID_ARGUMENT, reason REQUEST_ID_REUSED). Kept AGENT_SESSIONS_REQUEST_ID_TTL seconds.
+   *
+   * @generated from field: string request_id = 7;
+   */
+  requestId: string;
+
+  /**
+   * Optional. The session's `seq` the caller last saw: when the session has changed since, nothing
+   * is stored (ABORTED, reason SESSION_CHANGED).
+   *
+   * @generated from field: optional int32 expected_seq = 8;
+   */
+  expectedSeq?: number | undefined;
 };
 
 /**
@@ -150,6 +168,195 @@ export type CreateMessageRequest = Message<"agentsessions.v1.CreateMessageReques
  */
 export const CreateMessageRequestSchema: GenMessage<CreateMessageRequest> = /*@__PURE__*/
   messageDesc(file_agentsessions_v1_message_service, 2);
+
+/**
+ * One message of a BatchCreateMessages request.
+ *
+ * @generated from message agentsessions.v1.NewMessage
+ */
+export type NewMessage = Message<"agentsessions.v1.NewMessage"> & {
+  /**
+   * Required. Who wrote the message.
+   *
+   * @generated from field: agentsessions.v1.Role role = 1;
+   */
+  role: Role;
+
+  /**
+   * Optional. The text of the message.
+   *
+   * @generated from field: string content = 2;
+   */
+  content: string;
+
+  /**
+   * Optional. The id of the tool call this message makes or answers.
+   *
+   * @generated from field: optional string tool_call_id = 3;
+   */
+  toolCallId?: string | undefined;
+
+  /**
+   * Optional. The name of the tool called or answering (a tool result's is filled in from its
+   * call when absent).
+   *
+   * @generated from field: optional string tool_name = 4;
+   */
+  toolName?: string | undefined;
+
+  /**
+   * Optional. Extra data as JSON text.
+   *
+   * @generated from field: optional string extra_data = 5;
+   */
+  extraData?: string | undefined;
+};
+
+/**
+ * Describes the message agentsessions.v1.NewMessage.
+ * Use `create(NewMessageSchema)` to create a new message.
+ */
+export const NewMessageSchema: GenMessage<NewMessage> = /*@__PURE__*/
+  messageDesc(file_agentsessions_v1_message_service, 3);
+
+/**
+ * The fields of a session that BatchCreateMessages creates when it is missing.
+ *
+ * @generated from message agentsessions.v1.NewSession
+ */
+export type NewSession = Message<"agentsessions.v1.NewSession"> & {
+  /**
+   * Optional. A human-readable name.
+   *
+   * @generated from field: optional string session_name = 1;
+   */
+  sessionName?: string | undefined;
+
+  /**
+   * Optional. A free-text description.
+   *
+   * @generated from field: optional string description = 2;
+   */
+  description?: string | undefined;
+
+  /**
+   * Optional. The name of the agent that answers in this session.
+   *
+   * @generated from field: optional string agent_name = 3;
+   */
+  agentName?: string | undefined;
+
+  /**
+   * Optional. The system instructions given to the agent.
+   *
+   * @generated from field: optional string agent_instructions = 4;
+   */
+  agentInstructions?: string | undefined;
+
+  /**
+   * Optional. Whether the session accepts conversation turns; true when absent.
+   *
+   * @generated from field: optional bool is_active = 5;
+   */
+  isActive?: boolean | undefined;
+
+  /**
+   * Optional. The model the session's agent runs on.
+   *
+   * @generated from field: optional string model = 6;
+   */
+  model?: string | undefined;
+
+  /**
+   * Optional. Which server tools the session's agent may call (see Session.server_tools).
+   *
+   * @generated from field: optional string server_tools = 7;
+   */
+  serverTools?: string | undefined;
+};
+
+/**
+ * Describes the message agentsessions.v1.NewSession.
+ * Use `create(NewSessionSchema)` to create a new message.
+ */
+export const NewSessionSchema: GenMessage<NewSession> = /*@__PURE__*/
+  messageDesc(file_agentsessions_v1_message_service, 4);
+
+/**
+ * The request of BatchCreateMessages.
+ *
+ * @generated from message agentsessions.v1.BatchCreateMessagesRequest
+ */
+export type BatchCreateMessagesRequest = Message<"agentsessions.v1.BatchCreateMessagesRequest"> & {
+  /**
+   * Required. The caller-chosen id of the session.
+   *
+   * @generated from field: string session_id = 1;
+   */
+  sessionId: string;
+
+  /**
+   * Required. The messages to append, in order: 1 to 100. A tool result must answer a tool call
+   * earlier in the batch or one the session waits for.
+   *
+   * @generated from field: repeated agentsessions.v1.NewMessage messages = 2;
+   */
+  messages: NewMessage[];
+
+  /**
+   * Optional. A UUID the client makes once per logical call and keeps across its retries (REST:
+   * this field or the `Idempotency-Key` header). A repeat with the same id and the same request
+   * answers the first call's response and changes nothing; with another request it is refused
+   * (INVALID_ARGUMENT, reason REQUEST_ID_REUSED). Kept AGENT_SESSIONS_REQUEST_ID_TTL seconds.
+   *
+   * @generated from field: string request_id = 3;
+   */
+  requestId: string;
+
+  /**
+   * Optional. The session's `seq` the caller last saw: when the session has changed since, nothing
+   * is stored (ABORTED, reason SESSION_CHANGED).
+   *
+   * @generated from field: optional int32 expected_seq = 4;
+   */
+  expectedSeq?: number | undefined;
+
+  /**
+   * Optional. When the session is missing, create it with these fields (as a conversation's
+   * first turn does); without it a missing session is NOT_FOUND.
+   *
+   * @generated from field: agentsessions.v1.NewSession create_session = 5;
+   */
+  createSession?: NewSession | undefined;
+};
+
+/**
+ * Describes the message agentsessions.v1.BatchCreateMessagesRequest.
+ * Use `create(BatchCreateMessagesRequestSchema)` to create a new message.
+ */
+export const BatchCreateMessagesRequestSchema: GenMessage<BatchCreateMessagesRequest> = /*@__PURE__*/
+  messageDesc(file_agentsessions_v1_message_service, 5);
+
+/**
+ * The response of BatchCreateMessages.
+ *
+ * @generated from message agentsessions.v1.BatchCreateMessagesResponse
+ */
+export type BatchCreateMessagesResponse = Message<"agentsessions.v1.BatchCreateMessagesResponse"> & {
+  /**
+   * The stored messages, in order.
+   *
+   * @generated from field: repeated agentsessions.v1.Message messages = 1;
+   */
+  messages: Message$1[];
+};
+
+/**
+ * Describes the message agentsessions.v1.BatchCreateMessagesResponse.
+ * Use `create(BatchCreateMessagesResponseSchema)` to create a new message.
+ */
+export const BatchCreateMessagesResponseSchema: GenMessage<BatchCreateMessagesResponse> = /*@__PURE__*/
+  messageDesc(file_agentsessions_v1_message_service, 6);
 
 /**
  * The request of GetMessage.
@@ -177,7 +384,7 @@ export type GetMessageRequest = Message<"agentsessions.v1.GetMessageRequest"> & 
  * Use `create(GetMessageRequestSchema)` to create a new message.
  */
 export const GetMessageRequestSchema: GenMessage<GetMessageRequest> = /*@__PURE__*/
-  messageDesc(file_agentsessions_v1_message_service, 3);
+  messageDesc(file_agentsessions_v1_message_service, 7);
 
 /**
  * The request of UpdateMessage: only the fields present change.
@@ -226,6 +433,24 @@ export type UpdateMessageRequest = Message<"agentsessions.v1.UpdateMessageReques
    * @generated from field: optional string tool_name = 6;
    */
   toolName?: string | undefined;
+
+  /**
+   * Optional. A UUID the client makes once per logical call and keeps across its retries (REST:
+   * this field or the `Idempotency-Key` header). A repeat with the same id and the same request
+   * answers the first call's response and changes nothing; with another request it is refused
+   * (INVALID_ARGUMENT, reason REQUEST_ID_REUSED). Kept AGENT_SESSIONS_REQUEST_ID_TTL seconds.
+   *
+   * @generated from field: string request_id = 7;
+   */
+  requestId: string;
+
+  /**
+   * Optional. The `etag` the caller last read (REST: this field or the `If-Match` header): when it
+   * is no longer the current one the call changes nothing (ABORTED, reason ETAG_MISMATCH).
+   *
+   * @generated from field: string etag = 8;
+   */
+  etag: string;
 };
 
 /**
@@ -233,7 +458,7 @@ export type UpdateMessageRequest = Message<"agentsessions.v1.UpdateMessageReques
  * Use `create(UpdateMessageRequestSchema)` to create a new message.
  */
 export const UpdateMessageRequestSchema: GenMessage<UpdateMessageRequest> = /*@__PURE__*/
-  messageDesc(file_agentsessions_v1_message_service, 4);
+  messageDesc(file_agentsessions_v1_message_service, 8);
 
 /**
  * The request of DeleteMessage.
@@ -254,6 +479,24 @@ export type DeleteMessageRequest = Message<"agentsessions.v1.DeleteMessageReques
    * @generated from field: string message_id = 2;
    */
   messageId: string;
+
+  /**
+   * Optional. A UUID the client makes once per logical call and keeps across its retries (REST:
+   * this field or the `Idempotency-Key` header). A repeat with the same id and the same request
+   * answers the first call's response and changes nothing; with another request it is refused
+   * (INVALID_ARGUMENT, reason REQUEST_ID_REUSED). Kept AGENT_SESSIONS_REQUEST_ID_TTL seconds.
+   *
+   * @generated from field: string request_id = 3;
+   */
+  requestId: string;
+
+  /**
+   * Optional. The `etag` the caller last read (REST: this field or the `If-Match` header): when it
+   * is no longer the current one the call changes nothing (ABORTED, reason ETAG_MISMATCH).
+   *
+   * @generated from field: string etag = 4;
+   */
+  etag: string;
 };
 
 /**
@@ -261,7 +504,7 @@ export type DeleteMessageRequest = Message<"agentsessions.v1.DeleteMessageReques
  * Use `create(DeleteMessageRequestSchema)` to create a new message.
  */
 export const DeleteMessageRequestSchema: GenMessage<DeleteMessageRequest> = /*@__PURE__*/
-  messageDesc(file_agentsessions_v1_message_service, 5);
+  messageDesc(file_agentsessions_v1_message_service, 9);
 
 /**
  * The request of ClearMessages.
@@ -275,6 +518,16 @@ export type ClearMessagesRequest = Message<"agentsessions.v1.ClearMessagesReques
    * @generated from field: string session_id = 1;
    */
   sessionId: string;
+
+  /**
+   * Optional. A UUID the client makes once per logical call and keeps across its retries (REST:
+   * this field or the `Idempotency-Key` header). A repeat with the same id and the same request
+   * answers the first call's response and changes nothing; with another request it is refused
+   * (INVALID_ARGUMENT, reason REQUEST_ID_REUSED). Kept AGENT_SESSIONS_REQUEST_ID_TTL seconds.
+   *
+   * @generated from field: string request_id = 2;
+   */
+  requestId: string;
 };
 
 /**
@@ -282,7 +535,7 @@ export type ClearMessagesRequest = Message<"agentsessions.v1.ClearMessagesReques
  * Use `create(ClearMessagesRequestSchema)` to create a new message.
  */
 export const ClearMessagesRequestSchema: GenMessage<ClearMessagesRequest> = /*@__PURE__*/
-  messageDesc(file_agentsessions_v1_message_service, 6);
+  messageDesc(file_agentsessions_v1_message_service, 10);
 
 /**
  * The response of ClearMessages.
@@ -303,7 +556,7 @@ export type ClearMessagesResponse = Message<"agentsessions.v1.ClearMessagesRespo
  * Use `create(ClearMessagesResponseSchema)` to create a new message.
  */
 export const ClearMessagesResponseSchema: GenMessage<ClearMessagesResponse> = /*@__PURE__*/
-  messageDesc(file_agentsessions_v1_message_service, 7);
+  messageDesc(file_agentsessions_v1_message_service, 11);
 
 /**
  * Reads and writes the messages of the caller's sessions. Every call needs a bearer token; a
@@ -331,6 +584,17 @@ export const MessageService: GenService<{
     methodKind: "unary";
     input: typeof CreateMessageRequestSchema;
     output: typeof MessageSchema;
+  },
+  /**
+   * Appends up to 100 messages to a session in one transaction: all or none, consecutive in the
+   * session's order whatever other writers do.
+   *
+   * @generated from rpc agentsessions.v1.MessageService.BatchCreateMessages
+   */
+  batchCreateMessages: {
+    methodKind: "unary";
+    input: typeof BatchCreateMessagesRequestSchema;
+    output: typeof BatchCreateMessagesResponseSchema;
   },
   /**
    * Returns one message of a session.
