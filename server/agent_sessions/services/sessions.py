@@ -111,7 +111,10 @@ class SessionService:
             return Page([], "", 0)  # two values wanted of one key: no session has both
         # The filters in a fixed order, so a token holds whatever order they come in.
         filters = sorted(wanted.items()) if wanted else None
-        scope = pagination.scope("sessions", owner.user_id, is_active, agent_name, filters)
+        # (Without label filters the scope is as before them, so earlier tokens still hold.)
+        scope = pagination.scope(
+            "sessions", owner.user_id, is_active, agent_name, *([filters] if filters else [])
+        )
         after = self.tokens.read(scope, page_token, pagination.session_position)
         async with self.db.work(owner) as uow:
             rows = await uow.sessions.page(
