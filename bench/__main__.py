@@ -96,6 +96,7 @@ from bench.harness import (
     mint,
     plan_latest_50,
     prefill,
+    prefill_labelled,
     require_free_port,
 )
 from bench.measure import say
@@ -219,6 +220,7 @@ def run_api(
         create_grpc_sessions(token, config.concurrency)
         prefill(url, "big", BIG)
         prefill(url, "small", SMALL)
+        prefill_labelled(url)
         check_lists(token)
         run.plans = {s: plan_latest_50(url, s) for s in ("big", "small")}
         socket_dir = str(info.socket_dir)

@@ -21,7 +21,7 @@ from agentsessions.v1 import session_service_pb2 as ses_pb
 from agentsessions.v1 import session_service_pb2_grpc as ses_grpc
 
 from bench.config import Config
-from bench.harness import BIG, CONTENT, SMALL, TARGET
+from bench.harness import BIG, CONTENT, LABELLED, SMALL, TARGET
 from bench.measure import CpuWindow, percentile, say
 
 GROUPS = ("client", "server", "postgres")  # the process groups whose CPU is measured
@@ -35,6 +35,7 @@ class Scenario:
     call: str
     session: str
     page_size: int = 50
+    labels: tuple[str, ...] = ()
 
 
 SCENARIOS = (
@@ -45,6 +46,15 @@ SCENARIOS = (
     # The same 10 messages per answer as the line above, out of the 10,000-message session.
     Scenario(f"list-latest-10 ({BIG:,})", "ListMessages", "big", page_size=SMALL),
     Scenario("conversation", "Conversation", "conv-{i}"),
+    # A page of the newest sessions, unfiltered, and of those that have two labels (1% of
+    # LABELLED, found through the GIN index).
+    Scenario(f"list-sessions ({LABELLED:,})", "ListSessions", ""),
+    Scenario(
+        f"list-sessions-2-labels ({LABELLED:,})",
+        "ListSessions",
+        "",
+        labels=("team:search", "tier:gold"),
+    ),
 )
 NAMES = tuple(s.name for s in SCENARIOS)
 
@@ -96,6 +106,8 @@ def request(scenario: Scenario, index: int) -> Any:
         return msg_pb.ListMessagesRequest(
             session_id=session_id, page_size=scenario.page_size, order="desc"
         )
+    if scenario.call == "ListSessions":
+        return ses_pb.ListSessionsRequest(page_size=scenario.page_size, label=scenario.labels)
     if scenario.call == "Conversation":
         return ses_pb.ConversationRequest(
             session_id=session_id, messages=[ses_pb.ConversationMessage(role=user, content=CONTENT)]
@@ -108,6 +120,7 @@ SERVICE_OF = {
     "ListMessages": "MessageService",
     "GetSession": "SessionService",
     "Conversation": "SessionService",
+    "ListSessions": "SessionService",
 }
 
 

@@ -33,6 +33,7 @@ GRPC_PORT = 47051
 TARGET = f"{GRPC_HOST}:{GRPC_PORT}"
 SUBJECT = "bench-user"
 BIG, SMALL = 10_000, 10  # messages pre-filled into the sessions "big" and "small"
+LABELLED = 10_000  # sessions with labels pre-filled for the label-filter list
 # About 200 characters, like a short chat message.
 CONTENT = (
     "Could you summarise the main points of yesterday's design review, list the open questions "
@@ -187,6 +188,28 @@ def prefill(url: str, session_id: str, count: int) -> None:
         )
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute("ANALYZE session_messages")
+        conn.execute("ANALYZE agent_sessions")
+
+
+def prefill_labelled(url: str, count: int = LABELLED) -> None:
+    """`count` more sessions of the bench user (the owner of "big"), with labels: `team` is
+    `search` on 10% of them and `tier` is `gold` on 10%, both on 1%."""
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(
+            """
+            INSERT INTO agent_sessions (id, user_id, session_id, labels, created_at)
+            SELECT gen_random_uuid(), s.user_id, 'labelled-' || g,
+                   jsonb_build_object(
+                     'team', CASE WHEN g %% 10 = 0 THEN 'search' ELSE 'team' || g %% 7 END,
+                     'tier', CASE WHEN g %% 100 < 10 THEN 'gold' ELSE 'free' END),
+                   now() - g * interval '1 second'
+            FROM agent_sessions s, generate_series(1, %(count)s) AS g
+            WHERE s.session_id = 'big'
+            """,
+            {"count": count},
+        )
         conn.execute("ANALYZE agent_sessions")
 
 

@@ -34,6 +34,9 @@ SESSION_KEYS = {
     "created_at",
     "updated_at",
     "model",
+    "labels",
+    "expire_time",
+    "usage",
 }
 MESSAGE_KEYS = {
     "etag",

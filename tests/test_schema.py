@@ -92,6 +92,50 @@ def test_list_pages_read_an_index_not_the_table(db: Any) -> None:
         db.execute("DELETE FROM users WHERE id = %s", [user])
 
 
+def test_label_filters_read_the_gin_index_not_every_session(db: Any) -> None:
+    """With 10,000 sessions of one user, two label filters (1% match both) find their page
+    through the GIN index on labels: the rows read stay near the matches, not the 10,000."""
+    from agent_sessions.db import statements as q
+    from psycopg.types.json import Jsonb
+
+    user = "5f2b8a9e-1c2d-4e5f-8a9b-0c1d2e3f4a5b"
+    db.execute("INSERT INTO users (id, subject) VALUES (%s, 'label-plan-test')", [user])
+    try:
+        db.execute(
+            "INSERT INTO agent_sessions (id, user_id, session_id, labels, created_at) "
+            "SELECT gen_random_uuid(), %s, 's' || g, jsonb_build_object("
+            "'team', CASE WHEN g %% 10 = 0 THEN 'search' ELSE 'team' || g %% 7 END, "
+            "'tier', CASE WHEN g %% 100 < 10 THEN 'gold' ELSE 'free' END, 'n', g::text), "
+            "now() - g * interval '1 second' FROM generate_series(1, 10000) g",
+            [user],
+        )
+        db.execute("ANALYZE agent_sessions")
+        params = {
+            "p_user_id": user,
+            "p_labels": Jsonb({"team": "search", "tier": "gold"}),
+            "p_limit": 51,
+        }
+        query = q.list_sessions(is_active=False, agent_name=False, after=False, labels=True)
+        assert len(db.execute(query, params).fetchall()) == 51  # 100 of 10,000 match
+        plan = db.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + query, params).fetchone()[0][0]
+
+        def nodes(node: dict[str, Any]) -> list[dict[str, Any]]:
+            return [node, *(n for child in node.get("Plans", []) for n in nodes(child))]
+
+        used = {n.get("Index Name") for n in nodes(plan["Plan"])}
+        assert "ix_agent_sessions_labels" in used, plan
+        heap_rows = sum(
+            int(n.get("Actual Rows", 0)) * int(n.get("Actual Loops", 1))
+            for n in nodes(plan["Plan"])
+            if n["Node Type"] in ("Bitmap Heap Scan", "Seq Scan", "Index Scan")
+        )
+        assert heap_rows <= 200, plan
+        count = q.count_sessions(is_active=False, agent_name=False, labels=True)
+        assert db.execute(count, params).fetchone()[0] == 100
+    finally:
+        db.execute("DELETE FROM users WHERE id = %s", [user])
+
+
 def test_prebuilt_statements_only_take_owner_scoped_parameters() -> None:
     """Every compiled statement binds only `p_…` parameters, and those touching sessions take
     the caller's id: a constant compiled into a parameter would fail at run time instead."""
@@ -119,8 +163,10 @@ def test_prebuilt_statements_only_take_owner_scoped_parameters() -> None:
         (q.delete_message, ("etag", "request")),
         (q.delete_session, ("etag", "request")),
         (q.clear_messages, ("request",)),
-        (q.list_sessions, ("is_active", "agent_name", "after")),
-        (q.count_sessions, ("is_active", "agent_name")),
+        (q.list_sessions, ("is_active", "agent_name", "after", "labels")),
+        (q.count_sessions, ("is_active", "agent_name", "labels")),
+        (q.fork_session, ("up_to", "request")),
+        (q.rewind_session, ("request",)),
     ):
         for shape in product((False, True), repeat=len(keywords)):
             chosen = dict(zip(keywords, shape, strict=True))

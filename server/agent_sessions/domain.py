@@ -96,6 +96,15 @@ class Session:
     server_tools: str | None
     # The change counter: every committed change of the session or its messages takes one.
     seq: int
+    # Caller-given labels (ListSessions filters on them).
+    labels: dict[str, str]
+    # When the session expires (None: never); from then on it is gone for every call.
+    expire_time: datetime | None
+    # Token usage summed over the session's stored turns, and how many turns that is.
+    input_tokens: int
+    output_tokens: int
+    total_tokens: int
+    turns: int
 
     @property
     def etag(self) -> str:
@@ -178,6 +187,15 @@ class SessionFields:
 
 
 SESSION_TEXT_FIELDS = tuple(f.name for f in fields(SessionFields))
+
+
+@dataclass(frozen=True, slots=True)
+class Retention:
+    """When a new session expires: at `expire_time`, or `ttl` seconds after it is created;
+    neither: the server's default (AGENT_SESSIONS_SESSION_TTL, unset: never)."""
+
+    expire_time: datetime | None = None
+    ttl: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

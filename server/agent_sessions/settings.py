@@ -201,6 +201,8 @@ class Settings:
     event_loop: str = "uvloop"
     # How long a request id (and the answer it replays) is kept after its write, in seconds.
     request_id_ttl: int = 86_400
+    # How long a new session lives, in seconds, unless its creator says (None: forever).
+    session_ttl: int | None = None
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -296,6 +298,7 @@ class Settings:
             tool_timeout=_seconds(env, "TOOL_TIMEOUT", d.tool_timeout, 3600.0),
             event_loop=_choice(env, "EVENT_LOOP", ("uvloop", "asyncio")),
             request_id_ttl=_int(env, "REQUEST_ID_TTL", d.request_id_ttl, 1, 365 * 86_400),
+            session_ttl=_int(env, "SESSION_TTL", 0, 1, 100 * 365 * 86_400) or None,
         )
 
     @property

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 import uuid
-from typing import Final
+from typing import Any, Final
 
 from agent_sessions.domain import ROLES, CallerTool, NewMessage
 from agent_sessions.errors import InvalidArgument
@@ -26,6 +26,11 @@ MAX_LENGTH: Final[dict[str, int]] = {
     "tool_name": 256,
     "extra_data": 65_536,
 }
+LABEL_KEY_PATTERN: Final = re.compile(r"[a-z][a-z0-9_.-]{0,62}")
+MAX_LABELS: Final = 64
+MAX_LABEL_VALUE: Final = 256
+# The longest a session may be given to live (ttl, and AGENT_SESSIONS_SESSION_TTL): 100 years.
+MAX_TTL: Final = 100 * 365 * 86_400
 MAX_TURN_MESSAGES: Final = 100
 MAX_BATCH_MESSAGES: Final = 100
 # The deepest a JSON request body may nest objects and arrays (protobuf's parsers stop at 100);
@@ -180,3 +185,58 @@ def caller_tools(tools: list[CallerTool]) -> list[CallerTool]:
                 f"must be at most {MAX_LENGTH['extra_data']} bytes of JSON",
             )
     return tools
+
+
+def labels(value: dict[str, Any], field: str = "labels") -> dict[str, str]:
+    """Checks a session's labels: at most MAX_LABELS, keys like `team` or `cost.center`,
+    string values of at most MAX_LABEL_VALUE characters (empty allowed). A bad label is named
+    `labels[key]`."""
+    if len(value) > MAX_LABELS:
+        raise InvalidArgument(field, f"must have at most {MAX_LABELS} labels, got {len(value)}")
+    for key, label_value in value.items():
+        label(f"{field}[{key}]", key, label_value)
+    return dict(value)
+
+
+def label(field: str, key: str, value: Any) -> None:
+    """Checks one label (see `labels`); `field` names it in the refusal."""
+    if not LABEL_KEY_PATTERN.fullmatch(key):
+        raise InvalidArgument(
+            field,
+            f"a label key must match ^[a-z][a-z0-9_.-]{{0,62}}$ (lower case, starting with a "
+            f"letter), got {key[:80]!r}",
+        )
+    if not isinstance(value, str):
+        raise InvalidArgument(field, "a label value must be a string")
+    if len(value) > MAX_LABEL_VALUE:
+        raise InvalidArgument(
+            field, f"a label value must be at most {MAX_LABEL_VALUE} characters, got {len(value)}"
+        )
+    if "\x00" in value:
+        raise InvalidArgument(field, "must not contain NUL (\\u0000) characters")
+
+
+def label_filters(filters: list[str]) -> dict[str, str] | None:
+    """ListSessions' `label` filters (`key:value`, all must match) as the labels a session must
+    have; None without filters. LabelConflict when two want different values of one key."""
+    wanted: dict[str, str] = {}
+    for i, item in enumerate(filters):
+        key, colon, value = item.partition(":")
+        if not colon:
+            raise InvalidArgument(f"label[{i}]", "must be key:value, e.g. team:search")
+        label(f"label[{i}]", key, value)
+        if wanted.get(key, value) != value:
+            raise LabelConflict
+        wanted[key] = value
+    return wanted or None
+
+
+class LabelConflict(Exception):
+    """Two label filters want different values of one key: no session matches."""
+
+
+def ttl(value: int) -> int:
+    """A new session's time to live in seconds: positive, at most MAX_TTL."""
+    if not 1 <= value <= MAX_TTL:
+        raise InvalidArgument("ttl", f"must be between 1 and {MAX_TTL} seconds, got {value}")
+    return value

@@ -30,6 +30,8 @@ EXPECTED = {
     "agentsessions.v1.SessionService.DeleteSession": IDEMPOTENT,
     "agentsessions.v1.SessionService.ActivateSession": IDEMPOTENT,
     "agentsessions.v1.SessionService.DeactivateSession": IDEMPOTENT,
+    "agentsessions.v1.SessionService.ForkSession": IDEMPOTENT,
+    "agentsessions.v1.SessionService.RewindSession": IDEMPOTENT,
     "agentsessions.v1.SessionService.Conversation": IDEMPOTENT,
     "agentsessions.v1.SessionService.Converse": IDEMPOTENT,
     "agentsessions.v1.MessageService.ListMessages": NO_SIDE_EFFECTS,

@@ -88,7 +88,40 @@ def _fill_session(proto: res_pb.Session, session: Session) -> res_pb.Session:
             setattr(proto, name, value)
     proto.seq = session.seq
     proto.etag = session.etag
+    if session.labels:
+        proto.labels.update(session.labels)
+    if session.expire_time is not None:
+        _set_time(proto.expire_time, session.expire_time)
+    usage = proto.usage
+    usage.input_tokens = _int32(session.input_tokens)
+    usage.output_tokens = _int32(session.output_tokens)
+    usage.total_tokens = _int32(session.total_tokens)
+    usage.turns = _int32(session.turns)
     return proto
+
+
+INT32_MAX = 2**31 - 1
+
+
+def _int32(value: int) -> int:
+    """A stored sum as the API's int32 (a JSON number): capped rather than wrapped."""
+    return min(value, INT32_MAX)
+
+
+def time_of(request: Any, name: str) -> datetime | None:
+    """A Timestamp field of a request as a UTC time; None when absent."""
+    if not request.HasField(name):
+        return None
+    value: datetime = getattr(request, name).ToDatetime(tzinfo=UTC)
+    return value
+
+
+def struct_labels(request: Any, name: str = "labels") -> dict[str, Any] | None:
+    """A Struct field of labels as a dict (values as JSON gave them; the service checks they
+    are strings); None when absent."""
+    if not request.HasField(name):
+        return None
+    return json_format.MessageToDict(getattr(request, name))
 
 
 @cache

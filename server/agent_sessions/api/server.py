@@ -92,7 +92,9 @@ async def start(settings: Settings, agent: Agent | None = None) -> RunningServer
         agents = AgentRegistry.single(agent) if agent is not None else build_registry(settings)
         resources.push_async_callback(agents.aclose)
         await agents.start()
-        server, health = _build_server(settings, Database(pool, settings.request_id_ttl), agents)
+        server, health = _build_server(
+            settings, Database(pool, settings.request_id_ttl, settings.session_ttl), agents
+        )
         port = server.add_insecure_port(f"{settings.grpc_host}:{settings.grpc_port}")
         if port == 0:
             raise OSError(f"cannot listen on {settings.grpc_host}:{settings.grpc_port}")

@@ -119,28 +119,38 @@ class Checkout:
         return await _entered(await self._replace())
 
     async def execute(
-        self, query: str, rows: AsyncRowFactory[Any], params: dict[str, Any]
+        self,
+        query: str,
+        rows: AsyncRowFactory[Any],
+        params: dict[str, Any],
+        prepare: bool | None = None,
     ) -> psycopg.AsyncCursor[Any]:
-        """Runs one statement on the connection's kept cursor (see the class for the retry)."""
+        """Runs one statement on the connection's kept cursor (see the class for the retry);
+        `prepare` as psycopg takes it (False: planned per call, for a statement whose generic
+        plan is poor)."""
         conn = self._conn
         assert conn is not None
         if conn.closed and not self._transactional:
             conn = await self._replace()  # nothing was sent yet: any statement may go
         try:
-            return await _run(conn, query, rows, params)
+            return await _run(conn, query, rows, params, prepare)
         except psycopg.Error as exc:
             if self._transactional or not conn.closed or not writes_nothing(query):
                 raise
             log.warning("connection lost (%s); the read runs again", exc.__class__.__name__)
-        return await _run(await self._replace(), query, rows, params)
+        return await _run(await self._replace(), query, rows, params, prepare)
 
 
 async def _run(
-    conn: Connection, query: str, rows: AsyncRowFactory[Any], params: dict[str, Any]
+    conn: Connection,
+    query: str,
+    rows: AsyncRowFactory[Any],
+    params: dict[str, Any],
+    prepare: bool | None,
 ) -> psycopg.AsyncCursor[Any]:
     cursor = conn.kept_cursor()
     cursor.row_factory = rows
-    await cursor.execute(query, params)
+    await cursor.execute(query, params, prepare=prepare)
     return cursor
 
 

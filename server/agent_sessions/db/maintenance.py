@@ -1,4 +1,5 @@
-"""Work on the tables as a whole, not on one user's data: sweeping expired request ids."""
+"""Work on the tables as a whole, not on one user's data: sweeping expired request ids and
+expired sessions."""
 
 from __future__ import annotations
 
@@ -6,15 +7,17 @@ import asyncio
 import logging
 from typing import Any, cast
 
+from psycopg.rows import tuple_row
 from sqlalchemy import Table, bindparam, delete, func, select, tuple_
 
 from agent_sessions.db.engine import sql
-from agent_sessions.db.models import RequestId
+from agent_sessions.db.models import AgentSession, RequestId
 from agent_sessions.db.uow import Pool
 
 log = logging.getLogger(__name__)
 
 R = cast(Table, RequestId.__table__)
+S = cast(Table, AgentSession.__table__)
 
 # Request ids past their expiry, a small batch at a time, oldest first. SKIP LOCKED: sweeps of
 # several workers (and replicas) at once take disjoint rows and never wait on one another, and
@@ -32,6 +35,25 @@ SWEEP_REQUEST_IDS = sql(
 SWEEP_BATCH = 500
 SWEEP_EVERY_SECONDS = 60.0
 
+# Expired sessions, a small batch at a time (their messages go with them, by the foreign key's
+# cascade), through the partial index on expire_time. Every call already treats them as
+# missing; this only frees the rows. SKIP LOCKED: a session a write holds is left for the next
+# batch, so the sweep never waits on a call and no call waits on more than one batch.
+_EXPIRED_SESSIONS: Any = (
+    select(S.c.id)
+    .where(S.c.expire_time.isnot(None), S.c.expire_time <= func.now())
+    .order_by(S.c.expire_time)
+    .limit(bindparam("p_limit"))
+    .with_for_update(skip_locked=True)
+)
+SWEEP_SESSIONS = sql(delete(S).where(S.c.id.in_(_EXPIRED_SESSIONS.scalar_subquery())))
+SESSION_SWEEP_BATCH = 100
+# One sweeper of sessions at a time across workers and replicas: the holder of this advisory
+# lock (a constant of this service) sweeps; the others skip the round.
+SESSION_SWEEP_LOCK = 0x6167_7365_7373_0001
+TRY_LOCK = "SELECT pg_try_advisory_lock(%(p_key)s)"
+UNLOCK = "SELECT pg_advisory_unlock(%(p_key)s)"
+
 
 async def sweep_request_ids(pool: Pool, batch: int = SWEEP_BATCH) -> int:
     """Deletes every expired request id, one short statement per batch (each holds its rows'
@@ -46,6 +68,28 @@ async def sweep_request_ids(pool: Pool, batch: int = SWEEP_BATCH) -> int:
             return swept
 
 
+async def sweep_sessions(pool: Pool, batch: int = SESSION_SWEEP_BATCH) -> list[int] | None:
+    """Deletes every expired session, one short autocommitted statement per batch, while
+    holding the sweep's advisory lock; returns each batch's count, or None when another worker
+    holds the lock (it is sweeping)."""
+    async with pool.connection() as conn, conn.cursor(row_factory=tuple_row) as cursor:
+        await cursor.execute(TRY_LOCK, {"p_key": SESSION_SWEEP_LOCK})
+        locked = await cursor.fetchone()
+        if locked is None or not locked[0]:
+            return None
+        batches: list[int] = []
+        try:
+            while True:
+                await cursor.execute(SWEEP_SESSIONS, {"p_limit": batch})
+                batches.append(cursor.rowcount)
+                if cursor.rowcount < batch:
+                    return batches
+        finally:
+            # A session-level lock outlives the statement: release it before the connection
+            # goes back to the pool.
+            await cursor.execute(UNLOCK, {"p_key": SESSION_SWEEP_LOCK})
+
+
 async def keep_sweeping(pool: Pool, every: float = SWEEP_EVERY_SECONDS) -> None:
     """Sweeps now and then, for as long as the worker runs; a failure waits for the next round."""
     while True:
@@ -53,8 +97,9 @@ async def keep_sweeping(pool: Pool, every: float = SWEEP_EVERY_SECONDS) -> None:
             swept = await sweep_request_ids(pool)
             if swept:
                 log.info("swept %d expired request ids", swept)
+            batches = await sweep_sessions(pool)
+            if batches and sum(batches):
+                log.info("swept %d expired sessions", sum(batches))
         except Exception as exc:  # noqa: BLE001 - a database hiccup waits for the next round
-            log.warning(
-                "sweeping expired request ids failed (%s); will try again", exc.__class__.__name__
-            )
+            log.warning("sweeping expired rows failed (%s); will try again", exc.__class__.__name__)
         await asyncio.sleep(every)

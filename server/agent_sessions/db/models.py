@@ -62,6 +62,21 @@ class AgentSession(Base):
         UniqueConstraint("user_id", "session_id"),
         # ListSessions walks this index newest-first, a page at a time (keyset pagination).
         Index("ix_agent_sessions_user_id_created_at_id", "user_id", "created_at", "id"),
+        # ListSessions' label filters (`labels @> {...}`) find their sessions here.
+        Index(
+            "ix_agent_sessions_labels",
+            "labels",
+            postgresql_using="gin",
+            postgresql_ops={"labels": "jsonb_path_ops"},
+            # No pending list for filtered lists to scan (see migration 0004).
+            postgresql_with={"fastupdate": "off"},
+        ),
+        # The sweep finds expired sessions here; most sessions never expire.
+        Index(
+            "ix_agent_sessions_expire_time",
+            "expire_time",
+            postgresql_where=text("expire_time IS NOT NULL"),
+        ),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
@@ -87,6 +102,19 @@ class AgentSession(Base):
     message_count: Mapped[int] = mapped_column(Integer, nullable=False, server_default=text("0"))
     created_at: Mapped[datetime] = _now()
     updated_at: Mapped[datetime] = _now()
+    # Caller-given string labels, a JSON object of strings; ListSessions filters on them.
+    labels: Mapped[dict[str, str]] = mapped_column(
+        JSONB, nullable=False, server_default=text("'{}'::jsonb")
+    )
+    # When the session expires (NULL: never). From then on every statement treats it as
+    # missing; a background sweep deletes it later.
+    expire_time: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # The token usage summed over the session's stored turns, kept by the statement that stores
+    # a turn; `turns` counts them.
+    input_tokens: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default=text("0"))
+    output_tokens: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default=text("0"))
+    total_tokens: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default=text("0"))
+    turns: Mapped[int] = mapped_column(Integer, nullable=False, server_default=text("0"))
 
 
 class SessionMessage(Base):

@@ -11,6 +11,7 @@ from typing import Any, cast
 
 import psycopg
 from psycopg.rows import AsyncRowFactory, tuple_row
+from psycopg.types.json import Jsonb
 
 from agent_sessions.db import statements as q
 from agent_sessions.db.checkout import Checkout
@@ -22,8 +23,10 @@ from agent_sessions.domain import (
     NewMessage,
     Owner,
     RequestKey,
+    Retention,
     Session,
     SessionFields,
+    Usage,
     from_micros,
 )
 
@@ -55,13 +58,33 @@ def _taken(exc: psycopg.errors.UniqueViolation) -> bool:
 
 
 class _Repository:
-    __slots__ = ("_checkout", "_request_ttl", "_user_id")
+    __slots__ = ("_checkout", "_request_ttl", "_session_ttl", "_user_id")
 
-    def __init__(self, checkout: Checkout, owner: Owner, request_ttl: int = 86_400) -> None:
+    def __init__(
+        self,
+        checkout: Checkout,
+        owner: Owner,
+        request_ttl: int = 86_400,
+        session_ttl: int | None = None,
+    ) -> None:
         self._checkout = checkout  # the unit of work's connection, shared by its repositories
         self._user_id = owner.user_id
         # How long a request id is kept after its write (AGENT_SESSIONS_REQUEST_ID_TTL).
         self._request_ttl = request_ttl
+        # How long a new session lives by default (AGENT_SESSIONS_SESSION_TTL; None: forever).
+        self._session_ttl = session_ttl
+
+    def _expiry(self, retention: Retention | None = None) -> dict[str, Any]:
+        """The parameters of a new session's expiry: the given time or ttl, else the default."""
+        if retention is not None and retention.expire_time is not None:
+            return {"expire_time": retention.expire_time, "expire_after": None}
+        ttl = retention.ttl if retention is not None and retention.ttl is not None else None
+        return {"expire_time": None, "expire_after": ttl if ttl is not None else self._session_ttl}
+
+    async def _purge_expired(self, session_id: str) -> bool:
+        """Deletes the owner's expired session with this `session_id` (not yet swept), which
+        still holds its id: a new session may take it. Whether there was one."""
+        return bool(await self._run(q.PURGE_EXPIRED_SESSION, session_id=session_id))
 
     def _request(self, request: RequestKey | None) -> dict[str, Any]:
         """The parameters that record a request id with its write (none without one)."""
@@ -93,6 +116,8 @@ class _Repository:
             is_active=is_active,
             **_text_params(fields),
             **_message_params(messages),
+            **_usage_params(None),
+            **self._expiry(),
             expected_seq=expected_seq,
             extra=None,
             **self._request(request),
@@ -113,8 +138,14 @@ class _Repository:
         bound["p_user_id"] = self._user_id
         return bound
 
-    async def _execute(self, query: str, rows: AsyncRowFactory[Any], params: dict[str, Any]) -> Any:
-        return await self._checkout.execute(query, rows, params)
+    async def _execute(
+        self,
+        query: str,
+        rows: AsyncRowFactory[Any],
+        params: dict[str, Any],
+        prepare: bool | None = None,
+    ) -> Any:
+        return await self._checkout.execute(query, rows, params, prepare)
 
     async def _run(self, query: str, **params: Any) -> int:
         """Runs a statement that returns no rows; returns how many rows it touched."""
@@ -129,6 +160,13 @@ class _Repository:
         cursor = await self._execute(query, rows, self._params(**params))
         return cast(list[Any], await cursor.fetchall())
 
+    async def _planned(self, query: str, rows: AsyncRowFactory[Any], **params: Any) -> list[Any]:
+        """Like `_all`, planned for these parameter values every time: never a prepared
+        statement's generic plan, which cannot know how selective a label filter is (it walked
+        the newest-first index past 5,000 sessions for a 1% filter instead of the GIN index)."""
+        cursor = await self._execute(query, rows, self._params(**params), prepare=False)
+        return cast(list[Any], await cursor.fetchall())
+
 
 class SessionRepository(_Repository):
     """The owner's sessions."""
@@ -140,10 +178,6 @@ class SessionRepository(_Repository):
             Session | None, await self._one(q.GET_SESSION, SESSION_ROW, session_id=session_id)
         )
 
-    async def lock(self, session_id: str) -> bool:
-        """Row-locks the session until the transaction ends; False when there is none."""
-        return await self._one(q.LOCK_SESSION, tuple_row, session_id=session_id) is not None
-
     async def create(
         self,
         id: uuid.UUID,
@@ -152,18 +186,79 @@ class SessionRepository(_Repository):
         is_active: bool,
         new_user: str | None,
         *,
+        labels: dict[str, str] | None = None,
+        retention: Retention | None = None,
         request: RequestKey | None = None,
     ) -> Session | None:
         """Inserts a session (and the owner's user row, given its subject as `new_user`) in one
         statement; None when the owner already has one with this `session_id`."""
-        rows = await self._write(
-            q.create_session(with_user=new_user is not None, request=request is not None),
-            SESSION_ROW,
+        params = dict(
             subject=new_user,
             id=id,
             session_id=session_id,
             is_active=is_active,
+            labels=Jsonb(labels or {}),
             **_text_params(fields),
+            **self._expiry(retention),
+            **self._request(request),
+        )
+        query = q.create_session(with_user=new_user is not None, request=request is not None)
+        rows = await self._write(query, SESSION_ROW, **params)
+        if not rows and await self._purge_expired(session_id):
+            rows = await self._write(query, SESSION_ROW, **params)
+        return rows[0] if rows else None
+
+    async def fork(
+        self,
+        session_id: str,
+        new_id: uuid.UUID,
+        new_session_id: str,
+        up_to: uuid.UUID | None,
+        session_name: str | None,
+        *,
+        request: RequestKey | None = None,
+    ) -> tuple[bool, bool, bool, Session | None]:
+        """Copies the session and its messages (up to and including `up_to`) into a new one,
+        in one statement. Returns whether the source and the cut were found, whether the cut
+        splits a tool call from its result, and the new session (None: nothing made)."""
+        query = q.fork_session(up_to=up_to is not None, request=request is not None)
+        params = dict(
+            session_id=session_id,
+            id=new_id,
+            new_session_id=new_session_id,
+            up_to=up_to,
+            session_name=session_name,
+            **self._expiry(),
+            **self._request(request),
+        )
+        row = (await self._write(query, tuple_row, **params))[0]
+        taken = row[3] is None and row[0] and row[1] and not row[2]
+        if taken and await self._purge_expired(new_session_id):
+            row = (await self._write(query, tuple_row, **params))[0]
+        made = Session(*row[3:]) if row[3] is not None else None
+        return bool(row[0]), bool(row[1]), bool(row[2]), made
+
+    async def lock(self, session_id: str) -> Session | None:
+        """The live session, row-locked until the transaction ends."""
+        return cast(
+            Session | None, await self._one(q.LOCK_SESSION, SESSION_ROW, session_id=session_id)
+        )
+
+    async def rewind_cut(self, session_id: str, after: uuid.UUID) -> tuple[int, bool] | None:
+        """The seq of the message a rewind keeps last, and whether cutting after it splits a
+        tool call from its result; None when the session has no such message."""
+        row = await self._one(q.REWIND_CUT, tuple_row, session_id=session_id, after=after)
+        return (int(row[0]), bool(row[1])) if row is not None else None
+
+    async def rewind(
+        self, session_id: str, cut: int, *, request: RequestKey | None = None
+    ) -> Session | None:
+        """Deletes the messages after seq `cut`; the session takes one seq for each."""
+        rows = await self._write(
+            q.rewind_session(request=request is not None),
+            SESSION_ROW,
+            session_id=session_id,
+            cut=cut,
             **self._request(request),
         )
         return rows[0] if rows else None
@@ -175,27 +270,47 @@ class SessionRepository(_Repository):
         agent_name: str | None,
         limit: int,
         after: tuple[datetime, uuid.UUID] | None,
+        labels: dict[str, str] | None = None,
     ) -> list[Session]:
-        """Up to `limit` sessions, newest first, after the position `after`."""
+        """Up to `limit` sessions, newest first, after the position `after`; with `labels`,
+        only those that have all of them."""
         query = q.list_sessions(
             is_active=is_active is not None,
             agent_name=agent_name is not None,
             after=after is not None,
+            labels=bool(labels),
         )
-        return await self._all(
+        run = self._planned if labels else self._all
+        return await run(
             query,
             SESSION_ROW,
             is_active=is_active,
             agent_name=agent_name,
+            labels=Jsonb(labels) if labels else None,
             limit=limit,
             after_created_at=after[0] if after else None,
             after_id=after[1] if after else None,
         )
 
-    async def count(self, *, is_active: bool | None, agent_name: str | None) -> int:
-        query = q.count_sessions(is_active=is_active is not None, agent_name=agent_name is not None)
-        row = await self._one(query, tuple_row, is_active=is_active, agent_name=agent_name)
-        return int(row[0])
+    async def count(
+        self,
+        *,
+        is_active: bool | None,
+        agent_name: str | None,
+        labels: dict[str, str] | None = None,
+    ) -> int:
+        query = q.count_sessions(
+            is_active=is_active is not None, agent_name=agent_name is not None, labels=bool(labels)
+        )
+        run = self._planned if labels else self._all
+        rows = await run(
+            query,
+            tuple_row,
+            is_active=is_active,
+            agent_name=agent_name,
+            labels=Jsonb(labels) if labels else None,
+        )
+        return int(rows[0][0])
 
     async def update(
         self,
@@ -214,7 +329,9 @@ class SessionRepository(_Repository):
             query,
             SESSION_ROW,
             session_id=session_id,
-            **changes,
+            **{
+                name: Jsonb(value) if name == "labels" else value for name, value in changes.items()
+            },
             **_session_etag(etag),
             **self._request(request),
         )
@@ -242,6 +359,18 @@ def _session_etag(etag: tuple[int, ...] | None) -> dict[str, Any]:
 
 def _message_etag(etag: tuple[int, ...] | None) -> dict[str, Any]:
     return {} if etag is None else {"etag_updated_at": from_micros(etag[0])}
+
+
+def _usage_params(usage: Usage | None) -> dict[str, int]:
+    """What `append_messages` adds to a session's usage: a turn's (None: a batch, no turn)."""
+    if usage is None:
+        return {"input_tokens": 0, "output_tokens": 0, "total_tokens": 0, "turns": 0}
+    return {
+        "input_tokens": usage.input_tokens,
+        "output_tokens": usage.output_tokens,
+        "total_tokens": usage.total_tokens,
+        "turns": 1,
+    }
 
 
 def _message_params(messages: Sequence[NewMessage]) -> dict[str, Any]:
@@ -337,6 +466,8 @@ class MessageRepository(_Repository):
             # write won on the (user_id, session_id) index): the statement changed nothing;
             # append to the session that is there.
             rows = await self._write(query(False), tuple_row, **params)
+        if not rows and create is not None and await self._purge_expired(session_id):
+            rows = await self._write(query(True), tuple_row, **params)
         return [Message(*row[_N_SESSION + 1 :]) for row in rows] if rows else None
 
     async def get(self, session_id: str, message_id: uuid.UUID) -> Message | None:
@@ -460,6 +591,7 @@ class TurnRepository(_Repository):
         expected_seq: int | None = None,
         request: RequestKey | None = None,
         extra: str | None = None,
+        usage: Usage | None = None,
     ) -> tuple[Session, list[Message], int] | None:
         """Stores a whole turn in one statement, creating the session if it is new; returns
         the session, the stored messages and the session's new count, or None (nothing
@@ -472,11 +604,14 @@ class TurnRepository(_Repository):
         caller then reads the session and stores again.
 
         `request`: the request id is recorded with the turn, and `extra` (JSON text) with it:
-        what the answer holds beyond the stored rows."""
+        what the answer holds beyond the stored rows.
+
+        `usage`: the turn's token usage (None: the agent reported none), added to the
+        session's in the same statement; the session counts one turn more either way."""
         params = self._append_params(
             session_uuid, session_id, fields, True, messages, new_user, expected_seq, request
         )
-        params["extra"] = extra
+        params.update(extra=extra, **_usage_params(usage or Usage()))
         query = q.append_messages(
             with_user=new_user is not None,
             create=True,
@@ -495,6 +630,9 @@ class TurnRepository(_Repository):
             # exists, so the retry takes the update path.
             if unread:
                 return None
+            rows = await self._write(query, tuple_row, **params)
+        if not rows and await self._purge_expired(session_id):
+            # The session had expired (unswept, it still held the id): the turn starts anew.
             rows = await self._write(query, tuple_row, **params)
         if not rows:
             return None

@@ -8,6 +8,7 @@ from functools import cache
 from typing import Any, cast
 
 from sqlalchemy import (
+    Float,
     Table,
     and_,
     bindparam,
@@ -20,7 +21,7 @@ from sqlalchemy import (
     true,
     update,
 )
-from sqlalchemy.dialects.postgresql import UUID
+from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from agent_sessions.db.engine import sql
@@ -42,7 +43,11 @@ MESSAGE_FIELDS = ("content", "tool_call_id", "tool_name", "extra_data")
 # this clause or by the caller's `user_id`, and the repositories always bind `p_user_id`.
 # (Parameters carry a `p_` prefix: in an UPDATE, one named like a column would become a SET.)
 OWNER = bindparam("p_user_id", type_=UUID(as_uuid=True))
-OWNED_SESSION = and_(S.c.user_id == OWNER, S.c.session_id == bindparam("p_session_id"))
+# A session past its `expire_time` is gone for every call, at once: every statement on a session
+# takes only live ones (the sweep in db/maintenance.py deletes the rows later).
+LIVE = or_(S.c.expire_time.is_(None), S.c.expire_time > func.now())
+_LIVE_SQL = "(a.expire_time IS NULL OR a.expire_time > now())"
+OWNED_SESSION = and_(S.c.user_id == OWNER, S.c.session_id == bindparam("p_session_id"), LIVE)
 OWNED_SESSION_ID = select(S.c.id).where(OWNED_SESSION).scalar_subquery()
 # Constants written into the SQL (a Python int would become a parameter of its own).
 ONE: Any = literal_column("1")
@@ -82,6 +87,26 @@ _RECORD_VALUES = (
 )
 
 
+# A session's usage: summed over its stored turns by the statement that stores each turn (a turn
+# binds its usage and `p_turns` 1; a batch binds zeros).
+_USAGE = ("input_tokens", "output_tokens", "total_tokens", "turns")
+_USAGE_NAMES = ", ".join(_USAGE)
+_USAGE_PARAMS = ", ".join(f"%(p_{name})s" for name in _USAGE)
+_USAGE_ADDED = ", ".join(f"{name} = a.{name} + %(p_{name})s" for name in _USAGE)
+_USAGE_ADDED_EXCLUDED = ", ".join(f"{name} = a.{name} + EXCLUDED.{name}" for name in _USAGE)
+# A new session's expiry: `p_expire_time`, else `p_expire_after` seconds from now (the caller's
+# ttl or the server's default); both NULL: never.
+_DEFAULT_EXPIRY = (
+    "COALESCE(%(p_expire_time)s::timestamptz, "
+    "now() + %(p_expire_after)s::float8 * interval '1 second')"
+)
+
+_DEFAULT_EXPIRY_CLAUSE: Any = func.coalesce(
+    bindparam("p_expire_time", type_=S.c.expire_time.type),
+    func.now() + bindparam("p_expire_after", type_=Float) * literal_column("interval '1 second'"),
+)
+
+
 @cache
 def append_messages(
     *,
@@ -110,21 +135,24 @@ def append_messages(
     `request`: the request id is recorded in the same statement with what it stored, the
     session and the messages (and `p_extra`, what the caller adds to its answer).
     """
-    conditions = " AND a.is_active" if active_only else ""
+    conditions = f" AND {_LIVE_SQL}"
+    conditions += " AND a.is_active" if active_only else ""
     conditions += _NO_TRAILING_TOOL_RUN if unread else ""
     conditions += " AND a.seq = %(p_expected_seq)s" if expected_seq else ""
     if create:
         session = f"""INSERT INTO agent_sessions AS a (id, user_id, session_id, is_active, {_TEXT_NAMES},
-                                   seq, message_count)
+                                   seq, message_count, expire_time, {_USAGE_NAMES})
   VALUES (%(p_id)s, %(p_user_id)s, %(p_session_id)s, %(p_is_active)s, {_TEXT_PARAMS},
-          %(p_count)s, %(p_count)s)
+          %(p_count)s, %(p_count)s, {_DEFAULT_EXPIRY}, {_USAGE_PARAMS})
   ON CONFLICT (id) DO UPDATE
     SET seq = a.seq + EXCLUDED.seq,
-        message_count = a.message_count + EXCLUDED.message_count
+        message_count = a.message_count + EXCLUDED.message_count,
+        {_USAGE_ADDED_EXCLUDED}
     WHERE a.user_id = %(p_user_id)s{conditions}"""
     else:
         session = f"""UPDATE agent_sessions AS a
-    SET seq = a.seq + %(p_count)s, message_count = a.message_count + %(p_count)s
+    SET seq = a.seq + %(p_count)s, message_count = a.message_count + %(p_count)s,
+        {_USAGE_ADDED}
     WHERE a.user_id = %(p_user_id)s AND a.session_id = %(p_session_id)s{conditions}"""
     record = ""
     if request:
@@ -234,11 +262,11 @@ def create_message(*, expected_seq: bool, request: bool) -> str:
     return sql(select(w.c.session_uuid, w.c.seq, w.c.created_at, w.c.updated_at).add_cte(record))
 
 
-# Every write of a session's existing messages (update, delete, clear) runs in a transaction
+# Every write of a session's existing messages (update, delete, clear, rewind) runs in a transaction
 # that first row-locks the session with this, as appends and turns do in their own statement:
 # one lock order, and the write's statement then reads a snapshot taken after the lock, so it
 # sees every message committed before it and none can commit beside it.
-LOCK_SESSION = sql(select(S.c.id).where(OWNED_SESSION).with_for_update())
+LOCK_SESSION = sql(select(*SESSION_COLUMNS).where(OWNED_SESSION).with_for_update())
 
 
 def _message_write(write: Any, values: dict[str, Any]) -> Any:
@@ -372,6 +400,8 @@ def create_session(*, with_user: bool, request: bool) -> str:
             session_id=bindparam("p_session_id"),
             is_active=bindparam("p_is_active"),
             **{name: bindparam(f"p_{name}", type_=S.c[name].type) for name in SESSION_TEXT_FIELDS},
+            labels=bindparam("p_labels", type_=JSONB),
+            expire_time=_DEFAULT_EXPIRY_CLAUSE,
         )
         .on_conflict_do_nothing()
         .returning(*SESSION_COLUMNS)
@@ -393,8 +423,11 @@ _ENSURE_USER_CTE = (
 )
 
 
-def _session_filters(is_active: bool, agent_name: bool) -> list[Any]:
-    filters: list[Any] = [S.c.user_id == OWNER]
+def _session_filters(is_active: bool, agent_name: bool, labels: bool) -> list[Any]:
+    filters: list[Any] = [S.c.user_id == OWNER, LIVE]
+    if labels:
+        # Containment, which the GIN index on labels answers.
+        filters.append(S.c.labels.op("@>")(bindparam("p_labels", type_=JSONB)))
     if is_active:
         filters.append(S.c.is_active == bindparam("p_is_active"))
     if agent_name:
@@ -403,9 +436,9 @@ def _session_filters(is_active: bool, agent_name: bool) -> list[Any]:
 
 
 @cache
-def list_sessions(*, is_active: bool, agent_name: bool, after: bool) -> str:
+def list_sessions(*, is_active: bool, agent_name: bool, after: bool, labels: bool = False) -> str:
     """A page of sessions, newest first, for the filters present (compiled once per shape)."""
-    page = select(*SESSION_COLUMNS).where(*_session_filters(is_active, agent_name))
+    page = select(*SESSION_COLUMNS).where(*_session_filters(is_active, agent_name, labels))
     if after:
         created_at: Any = bindparam("p_after_created_at")
         id_: Any = bindparam("p_after_id")
@@ -416,12 +449,12 @@ def list_sessions(*, is_active: bool, agent_name: bool, after: bool) -> str:
 
 
 @cache
-def count_sessions(*, is_active: bool, agent_name: bool) -> str:
+def count_sessions(*, is_active: bool, agent_name: bool, labels: bool = False) -> str:
     """How many sessions the filters select."""
     return sql(
         select(func.count().label("total"))
         .select_from(S)
-        .where(*_session_filters(is_active, agent_name))
+        .where(*_session_filters(is_active, agent_name, labels))
     )
 
 
@@ -456,3 +489,131 @@ GET_REQUEST = sql(
         R.c.user_id == OWNER, R.c.request_id == bindparam("p_request_id", type_=UUID(as_uuid=True))
     )
 )
+
+
+# Whether cutting the session `src` after the message at seq `{cut}` would separate a tool call
+# (at or before the cut) from its result (after it).
+_SPLITS_TOOL_CALL = """EXISTS (
+    SELECT 1 FROM session_messages c JOIN session_messages r
+      ON r.session_uuid = c.session_uuid AND r.tool_call_id = c.tool_call_id AND r.role = 'tool'
+    WHERE c.session_uuid = {session} AND c.role = 'assistant' AND c.tool_call_id IS NOT NULL
+      AND c.seq <= {cut} AND r.seq > {cut})"""
+# A new UUIDv7 (as db/ids.py makes them): a random UUID's first 48 bits replaced by the Unix
+# milliseconds, its version bits turned from 4 to 7.
+_UUID7_SQL = """encode(set_bit(set_bit(overlay(uuid_send(gen_random_uuid())
+      placing substring(int8send((extract(epoch FROM clock_timestamp()) * 1000)::bigint) FROM 3)
+      FROM 1 FOR 6), 52, 1), 53, 1), 'hex')::uuid"""
+
+
+@cache
+def fork_session(*, up_to: bool, request: bool) -> str:
+    """A new session (`p_id`, `p_new_session_id`) with the source's fields and copies of its
+    messages, all or up to and including `p_up_to`, in one statement: all or nothing.
+
+    Always one row: whether the source is there, whether the cut message is, whether the cut
+    would split a tool call from its result, then the new session's columns (NULLs when none
+    was made: a missing source or cut, a split, or the new `session_id` taken)."""
+    cut = "(SELECT seq FROM cut)"
+    if not up_to:
+        cut = "(SELECT max(t.seq) FROM session_messages t WHERE t.session_uuid = src.id)"
+    record = ""
+    if request:
+        result = "jsonb_build_object('rows', (SELECT jsonb_agg(to_jsonb(s)) FROM s))"
+        record = f""", record AS (
+  INSERT INTO request_ids ({_RECORD_COLUMNS})
+  SELECT {_RECORD_VALUES.format(result=result)}
+  WHERE EXISTS (SELECT 1 FROM s)
+)"""
+    texts = ", ".join(
+        "COALESCE(%(p_session_name)s, src.session_name)"
+        if name == "session_name"
+        else f"src.{name}"
+        for name in SESSION_TEXT_FIELDS
+    )
+    return f"""
+WITH src AS (
+  SELECT a.* FROM agent_sessions a
+  WHERE a.user_id = %(p_user_id)s AND a.session_id = %(p_session_id)s AND {_LIVE_SQL}
+), cut AS (
+  SELECT t.seq FROM session_messages t, src
+  WHERE t.session_uuid = src.id AND t.id = %(p_up_to)s::uuid
+), fits AS (
+  SELECT {"EXISTS (SELECT 1 FROM cut)" if up_to else "true"} AS cut_found,
+         {_SPLITS_TOOL_CALL.format(session="src.id", cut=cut)} AS splits
+  FROM src
+), kept AS (
+  SELECT t.* FROM session_messages t, src, fits
+  WHERE t.session_uuid = src.id AND fits.cut_found AND NOT fits.splits
+    {"AND t.seq <= (SELECT seq FROM cut)" if up_to else ""}
+), s AS (
+  INSERT INTO agent_sessions AS a (id, user_id, session_id, is_active, {_TEXT_NAMES}, labels,
+                                   expire_time, seq, message_count)
+  SELECT %(p_id)s, src.user_id, %(p_new_session_id)s, src.is_active, {texts}, src.labels,
+         {_DEFAULT_EXPIRY}, n.n, n.n
+  FROM src, fits, (SELECT count(*) AS n FROM kept) AS n
+  WHERE fits.cut_found AND NOT fits.splits
+  ON CONFLICT DO NOTHING
+  RETURNING {_SESSION_RETURNING}
+), m AS (
+  INSERT INTO session_messages (id, session_uuid, seq, role, content, tool_call_id, tool_name,
+                                extra_data, created_at, updated_at)
+  SELECT {_UUID7_SQL}, s.id, row_number() OVER (ORDER BY k.seq), k.role, k.content,
+         k.tool_call_id, k.tool_name, k.extra_data, k.created_at, k.updated_at
+  FROM s, kept k
+){record}
+SELECT EXISTS (SELECT 1 FROM src), COALESCE((SELECT cut_found FROM fits), false),
+       COALESCE((SELECT splits FROM fits), false), {_SESSION_SELECTED}
+FROM (SELECT 1) AS one LEFT JOIN s ON true
+"""
+
+
+# The owner's expired session with this id, not yet swept: deleted before a new one takes its id.
+PURGE_EXPIRED_SESSION = sql(
+    delete(S).where(
+        S.c.user_id == OWNER,
+        S.c.session_id == bindparam("p_session_id"),
+        S.c.expire_time <= func.now(),
+    )
+)
+
+# Where a rewind cuts (the message's seq; no row: no such message in the session) and whether
+# that splits a tool call from its result.
+REWIND_CUT = f"""
+SELECT t.seq, {_SPLITS_TOOL_CALL.format(session="t.session_uuid", cut="t.seq")}
+FROM session_messages t
+WHERE t.session_uuid = (SELECT a.id FROM agent_sessions a
+                        WHERE a.user_id = %(p_user_id)s AND a.session_id = %(p_session_id)s)
+  AND t.id = %(p_after)s::uuid
+"""
+
+
+@cache
+def rewind_session(*, request: bool) -> str:
+    """Deletes the session's messages after seq `p_cut`; the session takes one seq for each
+    (none when there are none) and counts them less. Run under LOCK_SESSION's lock."""
+    record = ""
+    if request:
+        result = "jsonb_build_object('rows', (SELECT jsonb_agg(to_jsonb(s)) FROM s))"
+        record = f""", record AS (
+  INSERT INTO request_ids ({_RECORD_COLUMNS})
+  SELECT {_RECORD_VALUES.format(result=result)}
+  WHERE EXISTS (SELECT 1 FROM s)
+)"""
+    return f"""
+WITH target AS (
+  SELECT a.id FROM agent_sessions a
+  WHERE a.user_id = %(p_user_id)s AND a.session_id = %(p_session_id)s AND {_LIVE_SQL}
+), gone AS (
+  DELETE FROM session_messages t USING target
+  WHERE t.session_uuid = target.id AND t.seq > %(p_cut)s
+  RETURNING t.id
+), s AS (
+  UPDATE agent_sessions a
+    SET seq = a.seq + (SELECT count(*) FROM gone),
+        message_count = a.message_count - (SELECT count(*) FROM gone)
+  FROM target
+  WHERE a.id = target.id
+  RETURNING {_SESSION_RETURNING}
+){record}
+SELECT {_SESSION_SELECTED} FROM s
+"""

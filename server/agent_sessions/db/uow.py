@@ -53,6 +53,7 @@ class UnitOfWork:
         "_tx",
         "_transactional",
         "_request_ttl",
+        "_session_ttl",
         "messages",
         "requests",
         "sessions",
@@ -63,9 +64,17 @@ class UnitOfWork:
     # a concurrent first call must not skip the insert while the first one is uncommitted.
     _known_users: set[Any] = set()
 
-    def __init__(self, pool: Pool, owner: Owner, transactional: bool, request_ttl: int) -> None:
+    def __init__(
+        self,
+        pool: Pool,
+        owner: Owner,
+        transactional: bool,
+        request_ttl: int,
+        session_ttl: int | None = None,
+    ) -> None:
         self._pool = pool
         self._request_ttl = request_ttl
+        self._session_ttl = session_ttl
         self._owner = owner
         self._transactional = transactional
         self._tx: AbstractAsyncContextManager[Any] | None = None
@@ -87,11 +96,11 @@ class UnitOfWork:
             if unavailable:
                 raise unavailable from None
             raise
-        ttl = self._request_ttl
-        self.sessions = SessionRepository(checkout, self._owner, ttl)
-        self.messages = MessageRepository(checkout, self._owner, ttl)
-        self.turns = TurnRepository(checkout, self._owner, ttl)
-        self.requests = RequestRepository(checkout, self._owner, ttl)
+        ttl, session_ttl = self._request_ttl, self._session_ttl
+        self.sessions = SessionRepository(checkout, self._owner, ttl, session_ttl)
+        self.messages = MessageRepository(checkout, self._owner, ttl, session_ttl)
+        self.turns = TurnRepository(checkout, self._owner, ttl, session_ttl)
+        self.requests = RequestRepository(checkout, self._owner, ttl, session_ttl)
         return self
 
     async def __aexit__(
@@ -132,11 +141,15 @@ class UnitOfWork:
 class Database:
     """Opens units of work on the pool."""
 
-    def __init__(self, pool: Pool, request_ttl: int = 86_400) -> None:
+    def __init__(
+        self, pool: Pool, request_ttl: int = 86_400, session_ttl: int | None = None
+    ) -> None:
         self.pool = pool
         # How long request ids are kept after their write (AGENT_SESSIONS_REQUEST_ID_TTL).
         self.request_ttl = request_ttl
+        # How long a new session lives unless told otherwise (AGENT_SESSIONS_SESSION_TTL).
+        self.session_ttl = session_ttl
 
     def work(self, owner: Owner, *, transaction: bool = False) -> UnitOfWork:
         """One connection for the owner's repositories; `transaction=True` makes it atomic."""
-        return UnitOfWork(self.pool, owner, transaction, self.request_ttl)
+        return UnitOfWork(self.pool, owner, transaction, self.request_ttl, self.session_ttl)

@@ -40,3 +40,14 @@ def session_inactive(session_id: str) -> FailedPrecondition:
         reason="SESSION_INACTIVE",
         metadata={"session_id": session_id},
     )
+
+
+def splits_tool_call(message_id: uuid.UUID) -> FailedPrecondition:
+    """The refusal of a fork or rewind that would end between a tool call and its result."""
+    return FailedPrecondition(
+        f"message {message_id} is a tool call (or a result among several) whose result comes "
+        "after it: a fork or rewind must not end between a tool call and its result; choose the "
+        "message with the last result, or the message before the call",
+        reason="SPLITS_TOOL_CALL",
+        metadata={"message_id": str(message_id)},
+    )

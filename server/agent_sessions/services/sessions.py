@@ -17,12 +17,28 @@ from agent_sessions.domain import (
     Guard,
     Owner,
     Page,
+    Retention,
     Session,
     SessionFields,
+    bare_etag,
 )
+from agent_sessions.errors import InvalidArgument
 from agent_sessions.services import pagination
-from agent_sessions.services.errors import session_exists, session_not_found
-from agent_sessions.services.once import check_unchanged, etag_numbers, true_or_none, write_once
+from agent_sessions.services.errors import (
+    message_not_found,
+    session_exists,
+    session_not_found,
+    splits_tool_call,
+)
+from agent_sessions.services.once import (
+    check_unchanged,
+    etag_mismatch,
+    etag_numbers,
+    recorded,
+    session_changed,
+    true_or_none,
+    write_once,
+)
 from agent_sessions.services.pagination import PageTokens
 
 # Sessions get a UUID derived from their owner and `session_id`, so every path that may create
@@ -85,17 +101,33 @@ class SessionService:
         page_token: str,
         is_active: bool | None,
         agent_name: str | None,
+        labels: list[str] | None = None,
     ) -> Page[Session]:
         limit = v.page_size(page_size)
         if agent_name is not None:
             agent_name = v.text("agent_name", agent_name)
-        scope = pagination.scope("sessions", owner.user_id, is_active, agent_name)
+        try:
+            wanted = v.label_filters(labels or [])
+        except v.LabelConflict:
+            return Page([], "", 0)  # two values wanted of one key: no session has both
+        # The filters in a fixed order, so a token holds whatever order they come in.
+        filters = sorted(wanted.items()) if wanted else None
+        # (Without label filters the scope is as before them, so earlier tokens still hold.)
+        scope = pagination.scope(
+            "sessions", owner.user_id, is_active, agent_name, *([filters] if filters else [])
+        )
         after = self.tokens.read(scope, page_token, pagination.session_position)
         async with self.db.work(owner) as uow:
             rows = await uow.sessions.page(
-                is_active=is_active, agent_name=agent_name, limit=limit + 1, after=after
+                is_active=is_active,
+                agent_name=agent_name,
+                limit=limit + 1,
+                after=after,
+                labels=wanted,
             )
-            total = await uow.sessions.count(is_active=is_active, agent_name=agent_name)
+            total = await uow.sessions.count(
+                is_active=is_active, agent_name=agent_name, labels=wanted
+            )
         shown = pagination.fitting(rows, limit, _session_texts)
         token = ""
         if len(rows) > shown:
@@ -110,10 +142,18 @@ class SessionService:
         texts: SessionFields,
         is_active: bool | None,
         guard: Guard = UNGUARDED,
+        *,
+        labels: dict[str, str] | None = None,
+        retention: Retention | None = None,
     ) -> Session:
         """Creates a session; an empty `session_id` gets a generated one."""
         session_id = v.session_id(session_id) if session_id else str(uuid.uuid4())
         fields = session_fields(texts, self.tool_servers)
+        checked_labels = v.labels(labels or {})
+        if retention is not None and retention.ttl is not None:
+            if retention.expire_time is not None:
+                raise InvalidArgument("ttl", "give expire_time or ttl, not both")
+            v.ttl(retention.ttl)
         async with self.db.work(owner) as uow:
             created = await write_once(
                 uow,
@@ -124,6 +164,8 @@ class SessionService:
                     fields,
                     True if is_active is None else is_active,
                     uow.new_user(),
+                    labels=checked_labels,
+                    retention=retention,
                     request=guard.request,
                 ),
                 _replay_session,
@@ -157,6 +199,10 @@ class SessionService:
         }
         if "is_active" in changes:
             checked["is_active"] = bool(changes["is_active"])
+        if "labels" in changes:
+            checked["labels"] = v.labels(changes["labels"])
+        if "expire_time" in changes:
+            checked["expire_time"] = changes["expire_time"]
         etag = etag_numbers(guard.etag, 2)
         async with self.db.work(owner) as uow:
             if checked:
@@ -202,6 +248,82 @@ class SessionService:
         if current is None:
             raise session_not_found(session_id)
         check_unchanged("session", current, guard, tried=True)
+
+    async def fork(
+        self,
+        owner: Owner,
+        session_id: str,
+        *,
+        new_session_id: str,
+        up_to_message_id: str,
+        session_name: str | None,
+        guard: Guard = UNGUARDED,
+    ) -> Session:
+        """A new session with the source's fields and copies of its messages (all, or up to
+        and including `up_to_message_id`), made in one statement: all or nothing."""
+        session_id = v.session_id(session_id)
+        new_id = (
+            v.session_id(new_session_id, "new_session_id") if new_session_id else str(uuid.uuid4())
+        )
+        up_to = v.uuid_value("up_to_message_id", up_to_message_id) if up_to_message_id else None
+        name = v.optional_text("session_name", session_name)
+        outcome: tuple[bool, bool, bool, Session | None] = (True, True, False, None)
+
+        async def write() -> Session | None:
+            nonlocal outcome
+            outcome = await uow.sessions.fork(
+                session_id,
+                session_uuid_for(owner.user_id, new_id),
+                new_id,
+                up_to,
+                name,
+                request=guard.request,
+            )
+            return outcome[3]
+
+        async with self.db.work(owner) as uow:
+            made = await write_once(uow, guard.request, write, _replay_session)
+        if made is not None:
+            return made
+        found, cut_found, splits, _ = outcome
+        if not found:
+            raise session_not_found(session_id)
+        if up_to is not None and not cut_found:
+            raise message_not_found(up_to)
+        if splits and up_to is not None:
+            raise splits_tool_call(up_to)
+        raise session_exists(new_id)
+
+    async def rewind(
+        self, owner: Owner, session_id: str, after_message_id: str, guard: Guard = UNGUARDED
+    ) -> Session:
+        """Deletes every message after `after_message_id`; each takes its own seq. In one
+        transaction that row-locks the session first, so a concurrent append lands wholly
+        before (and is deleted if after the cut) or wholly after the rewind."""
+        session_id = v.session_id(session_id)
+        after = v.uuid_value("after_message_id", after_message_id)
+        etag = bare_etag(guard.etag) if guard.etag is not None else None
+        async with self.db.work(owner, transaction=True) as uow:
+            session = await uow.sessions.lock(session_id)
+            # The lock orders a retry after the first call: its record is there by now.
+            first = await recorded(uow, guard.request)
+            if first is not None:
+                return _replay_session(first.result)
+            if session is None:
+                raise session_not_found(session_id)
+            if etag is not None and session.etag != etag:
+                raise etag_mismatch("session", session.etag)
+            if guard.expected_seq is not None and session.seq != guard.expected_seq:
+                raise session_changed(session_id, session.seq, guard.expected_seq)
+            cut = await uow.sessions.rewind_cut(session_id, after)
+            if cut is None:
+                raise message_not_found(after)
+            if cut[1]:
+                raise splits_tool_call(after)
+            rewound = await uow.sessions.rewind(session_id, cut[0], request=guard.request)
+        if rewound is None:  # the session is locked: it cannot have gone
+            raise session_not_found(session_id)
+        return rewound
 
 
 def _replay_session(result: dict[str, Any]) -> Session:

@@ -413,6 +413,7 @@ class TurnService:
                     expected_seq=guard.expected_seq,
                     request=guard.request,
                     extra=json.dumps(answer) if guard.request is not None else None,
+                    usage=reply.usage,
                 )
             except RequestIdTaken:
                 # A concurrent call with the same request id stored its turn first.

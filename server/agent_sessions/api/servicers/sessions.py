@@ -17,6 +17,7 @@ from agent_sessions.api.guard import current_owner
 from agent_sessions.api.status import domain_error_of, status_of
 from agent_sessions.domain import (
     SESSION_TEXT_FIELDS,
+    Retention,
     TextDelta,
     ToolCall,
     ToolResult,
@@ -51,6 +52,7 @@ class SessionServicer(ses_grpc.SessionServiceServicer):
             page_token=request.page_token,
             is_active=c.optional(request, "is_active"),
             agent_name=c.optional(request, "agent_name"),
+            labels=list(request.label),
         )
         return c.session_page(page.items, page.next_page_token, page.total_size)
 
@@ -63,6 +65,8 @@ class SessionServicer(ses_grpc.SessionServiceServicer):
             c.session_fields(request),
             c.optional(request, "is_active"),
             c.guard(request, context),
+            labels=dict(request.labels),
+            retention=Retention(c.time_of(request, "expire_time"), c.optional(request, "ttl")),
         )
         return c.session_proto(session)
 
@@ -75,6 +79,10 @@ class SessionServicer(ses_grpc.SessionServiceServicer):
         self, request: ses_pb.UpdateSessionRequest, context: Context
     ) -> res_pb.Session:
         changes = c.present(request, UPDATABLE_FIELDS)
+        if request.HasField("labels"):
+            changes["labels"] = c.struct_labels(request)
+        if request.HasField("expire_time"):
+            changes["expire_time"] = c.time_of(request, "expire_time")
         session = await self.sessions.update(
             current_owner(), request.session_id, changes, c.guard(request, context)
         )
@@ -99,6 +107,30 @@ class SessionServicer(ses_grpc.SessionServiceServicer):
     ) -> res_pb.Session:
         session = await self.sessions.set_active(
             current_owner(), request.session_id, False, c.guard(request, context)
+        )
+        return c.session_proto(session)
+
+    async def ForkSession(
+        self, request: ses_pb.ForkSessionRequest, context: Context
+    ) -> res_pb.Session:
+        session = await self.sessions.fork(
+            current_owner(),
+            request.session_id,
+            new_session_id=request.new_session_id,
+            up_to_message_id=request.up_to_message_id,
+            session_name=c.optional(request, "session_name"),
+            guard=c.guard(request, context),
+        )
+        return c.session_proto(session)
+
+    async def RewindSession(
+        self, request: ses_pb.RewindSessionRequest, context: Context
+    ) -> res_pb.Session:
+        session = await self.sessions.rewind(
+            current_owner(),
+            request.session_id,
+            request.after_message_id,
+            c.guard(request, context),
         )
         return c.session_proto(session)
 

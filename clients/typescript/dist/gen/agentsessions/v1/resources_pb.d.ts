@@ -103,12 +103,71 @@ export type Session = Message$1<"agentsessions.v1.Session"> & {
      * @generated from field: int32 seq = 14;
      */
     seq: number;
+    /**
+     * Optional. String labels to find the session by (ListSessions' `label` filter): at most 64,
+     * keys matching `^[a-z][a-z0-9_.-]{0,62}$`, values of at most 256 characters.
+     *
+     * @generated from field: map<string, string> labels = 15;
+     */
+    labels: {
+        [key: string]: string;
+    };
+    /**
+     * Optional. When the session expires: from then on every call answers NOT_FOUND for it, and
+     * its rows are deleted within minutes. Absent: it never expires.
+     *
+     * @generated from field: google.protobuf.Timestamp expire_time = 16;
+     */
+    expireTime?: Timestamp | undefined;
+    /**
+     * Output only. The tokens the session's stored turns used, and how many turns that is.
+     *
+     * @generated from field: agentsessions.v1.SessionUsage usage = 17;
+     */
+    usage?: SessionUsage | undefined;
 };
 /**
  * Describes the message agentsessions.v1.Session.
  * Use `create(SessionSchema)` to create a new message.
  */
 export declare const SessionSchema: GenMessage<Session>;
+/**
+ * The usage of a session: sums over its stored conversation turns (a turn of an agent that
+ * reports no usage, like the mock, counts as a turn with 0 tokens). Forks start at zero.
+ *
+ * @generated from message agentsessions.v1.SessionUsage
+ */
+export type SessionUsage = Message$1<"agentsessions.v1.SessionUsage"> & {
+    /**
+     * Tokens of the model's input, summed over the session's turns.
+     *
+     * @generated from field: int32 input_tokens = 1;
+     */
+    inputTokens: number;
+    /**
+     * Tokens the model produced, summed over the session's turns.
+     *
+     * @generated from field: int32 output_tokens = 2;
+     */
+    outputTokens: number;
+    /**
+     * input_tokens + output_tokens as the model reported them, summed over the session's turns.
+     *
+     * @generated from field: int32 total_tokens = 3;
+     */
+    totalTokens: number;
+    /**
+     * The number of stored conversation turns (batches and single messages are not turns).
+     *
+     * @generated from field: int32 turns = 4;
+     */
+    turns: number;
+};
+/**
+ * Describes the message agentsessions.v1.SessionUsage.
+ * Use `create(SessionUsageSchema)` to create a new message.
+ */
+export declare const SessionUsageSchema: GenMessage<SessionUsage>;
 /**
  * One message of a session, in the session's insertion order.
  *

@@ -1,6 +1,6 @@
 import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
 import type { Message as Message$1, Role, Session, SessionSchema } from "./resources_pb.js";
-import type { EmptySchema } from "@bufbuild/protobuf/wkt";
+import type { EmptySchema, Timestamp } from "@bufbuild/protobuf/wkt";
 import type { Status } from "../../google/rpc/status_pb.js";
 import type { JsonObject, Message } from "@bufbuild/protobuf";
 /**
@@ -38,6 +38,13 @@ export type ListSessionsRequest = Message<"agentsessions.v1.ListSessionsRequest"
      * @generated from field: optional string agent_name = 4;
      */
     agentName?: string | undefined;
+    /**
+     * Optional. Only sessions with these labels, each `key:value` (REST: repeat the parameter,
+     * `?label=team:search&label=tier:gold`); a session must have all of them.
+     *
+     * @generated from field: repeated string label = 5;
+     */
+    label: string[];
 };
 /**
  * Describes the message agentsessions.v1.ListSessionsRequest.
@@ -137,6 +144,28 @@ export type CreateSessionRequest = Message<"agentsessions.v1.CreateSessionReques
      * @generated from field: string request_id = 9;
      */
     requestId: string;
+    /**
+     * Optional. The session's labels (see Session.labels).
+     *
+     * @generated from field: map<string, string> labels = 10;
+     */
+    labels: {
+        [key: string]: string;
+    };
+    /**
+     * Optional. When the session expires; may be in the past (the session is then gone at once).
+     * Neither this nor `ttl`: AGENT_SESSIONS_SESSION_TTL seconds from now, or never when unset.
+     *
+     * @generated from field: google.protobuf.Timestamp expire_time = 11;
+     */
+    expireTime?: Timestamp | undefined;
+    /**
+     * Optional. The session expires this many seconds after its creation (1 to 3153600000); not
+     * with `expire_time`.
+     *
+     * @generated from field: optional int32 ttl = 12;
+     */
+    ttl?: number | undefined;
 };
 /**
  * Describes the message agentsessions.v1.CreateSessionRequest.
@@ -231,6 +260,19 @@ export type UpdateSessionRequest = Message<"agentsessions.v1.UpdateSessionReques
      * @generated from field: string etag = 10;
      */
     etag: string;
+    /**
+     * Optional. The new labels, replacing all of them: an object of strings (REST: `"labels": {}`
+     * removes every label). A Struct rather than a map so that an empty object is seen as present.
+     *
+     * @generated from field: google.protobuf.Struct labels = 11;
+     */
+    labels?: JsonObject | undefined;
+    /**
+     * Optional. The new expiry; a time in the past makes the session gone at once.
+     *
+     * @generated from field: google.protobuf.Timestamp expire_time = 12;
+     */
+    expireTime?: Timestamp | undefined;
 };
 /**
  * Describes the message agentsessions.v1.UpdateSessionRequest.
@@ -339,6 +381,99 @@ export type DeactivateSessionRequest = Message<"agentsessions.v1.DeactivateSessi
  * Use `create(DeactivateSessionRequestSchema)` to create a new message.
  */
 export declare const DeactivateSessionRequestSchema: GenMessage<DeactivateSessionRequest>;
+/**
+ * The request of ForkSession.
+ *
+ * @generated from message agentsessions.v1.ForkSessionRequest
+ */
+export type ForkSessionRequest = Message<"agentsessions.v1.ForkSessionRequest"> & {
+    /**
+     * Required. The caller-chosen id of the session to fork.
+     *
+     * @generated from field: string session_id = 1;
+     */
+    sessionId: string;
+    /**
+     * Optional. The caller-chosen id of the new session; generated when empty. One the caller
+     * already uses answers ALREADY_EXISTS.
+     *
+     * @generated from field: string new_session_id = 2;
+     */
+    newSessionId: string;
+    /**
+     * Optional. The id of the last message to copy; all messages when empty.
+     *
+     * @generated from field: string up_to_message_id = 3;
+     */
+    upToMessageId: string;
+    /**
+     * Optional. The new session's name; the source's name when absent.
+     *
+     * @generated from field: optional string session_name = 4;
+     */
+    sessionName?: string | undefined;
+    /**
+     * Optional. A UUID the client makes once per logical call and keeps across its retries (REST:
+     * this field or the `Idempotency-Key` header). A repeat with the same id and the same request
+     * answers the first call's response and changes nothing; with another request it is refused
+     * (INVALID_ARGUMENT, reason REQUEST_ID_REUSED). Kept AGENT_SESSIONS_REQUEST_ID_TTL seconds.
+     *
+     * @generated from field: string request_id = 5;
+     */
+    requestId: string;
+};
+/**
+ * Describes the message agentsessions.v1.ForkSessionRequest.
+ * Use `create(ForkSessionRequestSchema)` to create a new message.
+ */
+export declare const ForkSessionRequestSchema: GenMessage<ForkSessionRequest>;
+/**
+ * The request of RewindSession.
+ *
+ * @generated from message agentsessions.v1.RewindSessionRequest
+ */
+export type RewindSessionRequest = Message<"agentsessions.v1.RewindSessionRequest"> & {
+    /**
+     * Required. The caller-chosen id of the session.
+     *
+     * @generated from field: string session_id = 1;
+     */
+    sessionId: string;
+    /**
+     * Required. The id of the message to keep last; every message after it is deleted.
+     *
+     * @generated from field: string after_message_id = 2;
+     */
+    afterMessageId: string;
+    /**
+     * Optional. A UUID the client makes once per logical call and keeps across its retries (REST:
+     * this field or the `Idempotency-Key` header). A repeat with the same id and the same request
+     * answers the first call's response and changes nothing; with another request it is refused
+     * (INVALID_ARGUMENT, reason REQUEST_ID_REUSED). Kept AGENT_SESSIONS_REQUEST_ID_TTL seconds.
+     *
+     * @generated from field: string request_id = 3;
+     */
+    requestId: string;
+    /**
+     * Optional. The `etag` the caller last read (REST: this field or the `If-Match` header): when it
+     * is no longer the current one the call changes nothing (ABORTED, reason ETAG_MISMATCH).
+     *
+     * @generated from field: string etag = 4;
+     */
+    etag: string;
+    /**
+     * Optional. The session's `seq` the caller last saw: when the session has changed since,
+     * nothing is deleted (ABORTED, reason SESSION_CHANGED).
+     *
+     * @generated from field: optional int32 expected_seq = 5;
+     */
+    expectedSeq?: number | undefined;
+};
+/**
+ * Describes the message agentsessions.v1.RewindSessionRequest.
+ * Use `create(RewindSessionRequestSchema)` to create a new message.
+ */
+export declare const RewindSessionRequestSchema: GenMessage<RewindSessionRequest>;
 /**
  * One message sent to the agent in a conversation turn.
  *
@@ -923,6 +1058,31 @@ export declare const SessionService: GenService<{
     deactivateSession: {
         methodKind: "unary";
         input: typeof DeactivateSessionRequestSchema;
+        output: typeof SessionSchema;
+    };
+    /**
+     * Makes a new session of the caller with the source's fields and copies of its messages (all,
+     * or up to and including `up_to_message_id`), in order, with new ids; the source is unchanged.
+     * A fork never ends between a tool call and its result: FAILED_PRECONDITION, reason
+     * SPLITS_TOOL_CALL.
+     *
+     * @generated from rpc agentsessions.v1.SessionService.ForkSession
+     */
+    forkSession: {
+        methodKind: "unary";
+        input: typeof ForkSessionRequestSchema;
+        output: typeof SessionSchema;
+    };
+    /**
+     * Deletes every message after `after_message_id`, atomically; each deleted message takes its
+     * own `seq`. A rewind never ends between a tool call and its result: FAILED_PRECONDITION,
+     * reason SPLITS_TOOL_CALL.
+     *
+     * @generated from rpc agentsessions.v1.SessionService.RewindSession
+     */
+    rewindSession: {
+        methodKind: "unary";
+        input: typeof RewindSessionRequestSchema;
         output: typeof SessionSchema;
     };
     /**

@@ -12,7 +12,7 @@ import type { Message as Message$1 } from "@bufbuild/protobuf";
  * Describes the file agentsessions/v1/resources.proto.
  */
 export const file_agentsessions_v1_resources: GenFile = /*@__PURE__*/
-  fileDesc("CiBhZ2VudHNlc3Npb25zL3YxL3Jlc291cmNlcy5wcm90bxIQYWdlbnRzZXNzaW9ucy52MSLIAwoHU2Vzc2lvbhIKCgJpZBgBIAEoCRISCgpzZXNzaW9uX2lkGAIgASgJEhkKDHNlc3Npb25fbmFtZRgDIAEoCUgAiAEBEhgKC2Rlc2NyaXB0aW9uGAQgASgJSAGIAQESEQoJaXNfYWN0aXZlGAUgASgIEg8KB3VzZXJfaWQYBiABKAkSFwoKYWdlbnRfbmFtZRgHIAEoCUgCiAEBEh8KEmFnZW50X2luc3RydWN0aW9ucxgIIAEoCUgDiAEBEi4KCmNyZWF0ZWRfYXQYCSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi4KCnVwZGF0ZWRfYXQYCiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhIKBW1vZGVsGAsgASgJSASIAQESGQoMc2VydmVyX3Rvb2xzGAwgASgJSAWIAQESDAoEZXRhZxgNIAEoCRILCgNzZXEYDiABKAVCDwoNX3Nlc3Npb25fbmFtZUIOCgxfZGVzY3JpcHRpb25CDQoLX2FnZW50X25hbWVCFQoTX2FnZW50X2luc3RydWN0aW9uc0IICgZfbW9kZWxCDwoNX3NlcnZlcl90b29scyLrAgoHTWVzc2FnZRIKCgJpZBgBIAEoCRISCgpzZXNzaW9uX2lkGAIgASgJEhQKDHNlc3Npb25fdXVpZBgDIAEoCRIkCgRyb2xlGAQgASgOMhYuYWdlbnRzZXNzaW9ucy52MS5Sb2xlEg8KB2NvbnRlbnQYBSABKAkSGQoMdG9vbF9jYWxsX2lkGAYgASgJSACIAQESFgoJdG9vbF9uYW1lGAcgASgJSAGIAQESFwoKZXh0cmFfZGF0YRgIIAEoCUgCiAEBEi4KCmNyZWF0ZWRfYXQYCSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi4KCnVwZGF0ZWRfYXQYCiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEgwKBGV0YWcYCyABKAkSCwoDc2VxGAwgASgFQg8KDV90b29sX2NhbGxfaWRCDAoKX3Rvb2xfbmFtZUINCgtfZXh0cmFfZGF0YSpLCgRSb2xlEhQKEHJvbGVfdW5zcGVjaWZpZWQQABIICgR1c2VyEAESDQoJYXNzaXN0YW50EAISCgoGc3lzdGVtEAMSCAoEdG9vbBAEYgZwcm90bzM", [file_google_protobuf_timestamp]);
+  fileDesc("CiBhZ2VudHNlc3Npb25zL3YxL3Jlc291cmNlcy5wcm90bxIQYWdlbnRzZXNzaW9ucy52MSKOBQoHU2Vzc2lvbhIKCgJpZBgBIAEoCRISCgpzZXNzaW9uX2lkGAIgASgJEhkKDHNlc3Npb25fbmFtZRgDIAEoCUgAiAEBEhgKC2Rlc2NyaXB0aW9uGAQgASgJSAGIAQESEQoJaXNfYWN0aXZlGAUgASgIEg8KB3VzZXJfaWQYBiABKAkSFwoKYWdlbnRfbmFtZRgHIAEoCUgCiAEBEh8KEmFnZW50X2luc3RydWN0aW9ucxgIIAEoCUgDiAEBEi4KCmNyZWF0ZWRfYXQYCSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi4KCnVwZGF0ZWRfYXQYCiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhIKBW1vZGVsGAsgASgJSASIAQESGQoMc2VydmVyX3Rvb2xzGAwgASgJSAWIAQESDAoEZXRhZxgNIAEoCRILCgNzZXEYDiABKAUSNQoGbGFiZWxzGA8gAygLMiUuYWdlbnRzZXNzaW9ucy52MS5TZXNzaW9uLkxhYmVsc0VudHJ5Ei8KC2V4cGlyZV90aW1lGBAgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBItCgV1c2FnZRgRIAEoCzIeLmFnZW50c2Vzc2lvbnMudjEuU2Vzc2lvblVzYWdlGi0KC0xhYmVsc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAFCDwoNX3Nlc3Npb25fbmFtZUIOCgxfZGVzY3JpcHRpb25CDQoLX2FnZW50X25hbWVCFQoTX2FnZW50X2luc3RydWN0aW9uc0IICgZfbW9kZWxCDwoNX3NlcnZlcl90b29scyJgCgxTZXNzaW9uVXNhZ2USFAoMaW5wdXRfdG9rZW5zGAEgASgFEhUKDW91dHB1dF90b2tlbnMYAiABKAUSFAoMdG90YWxfdG9rZW5zGAMgASgFEg0KBXR1cm5zGAQgASgFIusCCgdNZXNzYWdlEgoKAmlkGAEgASgJEhIKCnNlc3Npb25faWQYAiABKAkSFAoMc2Vzc2lvbl91dWlkGAMgASgJEiQKBHJvbGUYBCABKA4yFi5hZ2VudHNlc3Npb25zLnYxLlJvbGUSDwoHY29udGVudBgFIAEoCRIZCgx0b29sX2NhbGxfaWQYBiABKAlIAIgBARIWCgl0b29sX25hbWUYByABKAlIAYgBARIXCgpleHRyYV9kYXRhGAggASgJSAKIAQESLgoKY3JlYXRlZF9hdBgJIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoKdXBkYXRlZF9hdBgKIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDAoEZXRhZxgLIAEoCRILCgNzZXEYDCABKAVCDwoNX3Rvb2xfY2FsbF9pZEIMCgpfdG9vbF9uYW1lQg0KC19leHRyYV9kYXRhKksKBFJvbGUSFAoQcm9sZV91bnNwZWNpZmllZBAAEggKBHVzZXIQARINCglhc3Npc3RhbnQQAhIKCgZzeXN0ZW0QAxIICgR0b29sEARiBnByb3RvMw", [file_google_protobuf_timestamp]);
 
 /**
  * A conversation with an AI agent: the agent's configuration and metadata, owned by one user.
@@ -125,6 +125,29 @@ export type Session = Message$1<"agentsessions.v1.Session"> & {
    * @generated from field: int32 seq = 14;
    */
   seq: number;
+
+  /**
+   * Optional. String labels to find the session by (ListSessions' `label` filter): at most 64,
+   * keys matching `^[a-z][a-z0-9_.-]{0,62}$`, values of at most 256 characters.
+   *
+   * @generated from field: map<string, string> labels = 15;
+   */
+  labels: { [key: string]: string };
+
+  /**
+   * Optional. When the session expires: from then on every call answers NOT_FOUND for it, and
+   * its rows are deleted within minutes. Absent: it never expires.
+   *
+   * @generated from field: google.protobuf.Timestamp expire_time = 16;
+   */
+  expireTime?: Timestamp | undefined;
+
+  /**
+   * Output only. The tokens the session's stored turns used, and how many turns that is.
+   *
+   * @generated from field: agentsessions.v1.SessionUsage usage = 17;
+   */
+  usage?: SessionUsage | undefined;
 };
 
 /**
@@ -133,6 +156,49 @@ export type Session = Message$1<"agentsessions.v1.Session"> & {
  */
 export const SessionSchema: GenMessage<Session> = /*@__PURE__*/
   messageDesc(file_agentsessions_v1_resources, 0);
+
+/**
+ * The usage of a session: sums over its stored conversation turns (a turn of an agent that
+ * reports no usage, like the mock, counts as a turn with 0 tokens). Forks start at zero.
+ *
+ * @generated from message agentsessions.v1.SessionUsage
+ */
+export type SessionUsage = Message$1<"agentsessions.v1.SessionUsage"> & {
+  /**
+   * Tokens of the model's input, summed over the session's turns.
+   *
+   * @generated from field: int32 input_tokens = 1;
+   */
+  inputTokens: number;
+
+  /**
+   * Tokens the model produced, summed over the session's turns.
+   *
+   * @generated from field: int32 output_tokens = 2;
+   */
+  outputTokens: number;
+
+  /**
+   * input_tokens + output_tokens as the model reported them, summed over the session's turns.
+   *
+   * @generated from field: int32 total_tokens = 3;
+   */
+  totalTokens: number;
+
+  /**
+   * The number of stored conversation turns (batches and single messages are not turns).
+   *
+   * @generated from field: int32 turns = 4;
+   */
+  turns: number;
+};
+
+/**
+ * Describes the message agentsessions.v1.SessionUsage.
+ * Use `create(SessionUsageSchema)` to create a new message.
+ */
+export const SessionUsageSchema: GenMessage<SessionUsage> = /*@__PURE__*/
+  messageDesc(file_agentsessions_v1_resources, 1);
 
 /**
  * One message of a session, in the session's insertion order.
@@ -231,7 +297,7 @@ export type Message = Message$1<"agentsessions.v1.Message"> & {
  * Use `create(MessageSchema)` to create a new message.
  */
 export const MessageSchema: GenMessage<Message> = /*@__PURE__*/
-  messageDesc(file_agentsessions_v1_resources, 1);
+  messageDesc(file_agentsessions_v1_resources, 2);
 
 /**
  * The author of a message. The value names are lower case on purpose: Envoy's JSON transcoding

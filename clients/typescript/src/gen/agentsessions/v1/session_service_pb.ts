@@ -7,8 +7,8 @@ import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2
 import type { Message as Message$1, Role, Session, SessionSchema } from "./resources_pb.js";
 import { file_agentsessions_v1_resources } from "./resources_pb.js";
 import { file_google_api_annotations } from "../../google/api/annotations_pb.js";
-import type { EmptySchema } from "@bufbuild/protobuf/wkt";
-import { file_google_protobuf_empty, file_google_protobuf_struct } from "@bufbuild/protobuf/wkt";
+import type { EmptySchema, Timestamp } from "@bufbuild/protobuf/wkt";
+import { file_google_protobuf_empty, file_google_protobuf_struct, file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
 import type { Status } from "../../google/rpc/status_pb.js";
 import { file_google_rpc_status } from "../../google/rpc/status_pb.js";
 import type { JsonObject, Message } from "@bufbuild/protobuf";
@@ -17,7 +17,7 @@ import type { JsonObject, Message } from "@bufbuild/protobuf";
  * Describes the file agentsessions/v1/session_service.proto.
  */
 export const file_agentsessions_v1_session_service: GenFile = /*@__PURE__*/
-  fileDesc("CiZhZ2VudHNlc3Npb25zL3YxL3Nlc3Npb25fc2VydmljZS5wcm90bxIQYWdlbnRzZXNzaW9ucy52MSKKAQoTTGlzdFNlc3Npb25zUmVxdWVzdBIRCglwYWdlX3NpemUYASABKAUSEgoKcGFnZV90b2tlbhgCIAEoCRIWCglpc19hY3RpdmUYAyABKAhIAIgBARIXCgphZ2VudF9uYW1lGAQgASgJSAGIAQFCDAoKX2lzX2FjdGl2ZUINCgtfYWdlbnRfbmFtZSJwChRMaXN0U2Vzc2lvbnNSZXNwb25zZRIrCghzZXNzaW9ucxgBIAMoCzIZLmFnZW50c2Vzc2lvbnMudjEuU2Vzc2lvbhIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkSEgoKdG90YWxfc2l6ZRgDIAEoBSLkAgoUQ3JlYXRlU2Vzc2lvblJlcXVlc3QSEgoKc2Vzc2lvbl9pZBgBIAEoCRIZCgxzZXNzaW9uX25hbWUYAiABKAlIAIgBARIYCgtkZXNjcmlwdGlvbhgDIAEoCUgBiAEBEhcKCmFnZW50X25hbWUYBCABKAlIAogBARIfChJhZ2VudF9pbnN0cnVjdGlvbnMYBSABKAlIA4gBARIWCglpc19hY3RpdmUYBiABKAhIBIgBARISCgVtb2RlbBgHIAEoCUgFiAEBEhkKDHNlcnZlcl90b29scxgIIAEoCUgGiAEBEhIKCnJlcXVlc3RfaWQYCSABKAlCDwoNX3Nlc3Npb25fbmFtZUIOCgxfZGVzY3JpcHRpb25CDQoLX2FnZW50X25hbWVCFQoTX2FnZW50X2luc3RydWN0aW9uc0IMCgpfaXNfYWN0aXZlQggKBl9tb2RlbEIPCg1fc2VydmVyX3Rvb2xzIicKEUdldFNlc3Npb25SZXF1ZXN0EhIKCnNlc3Npb25faWQYASABKAki8gIKFFVwZGF0ZVNlc3Npb25SZXF1ZXN0EhIKCnNlc3Npb25faWQYASABKAkSGQoMc2Vzc2lvbl9uYW1lGAIgASgJSACIAQESGAoLZGVzY3JpcHRpb24YAyABKAlIAYgBARIXCgphZ2VudF9uYW1lGAQgASgJSAKIAQESHwoSYWdlbnRfaW5zdHJ1Y3Rpb25zGAUgASgJSAOIAQESFgoJaXNfYWN0aXZlGAYgASgISASIAQESEgoFbW9kZWwYByABKAlIBYgBARIZCgxzZXJ2ZXJfdG9vbHMYCCABKAlIBogBARISCgpyZXF1ZXN0X2lkGAkgASgJEgwKBGV0YWcYCiABKAlCDwoNX3Nlc3Npb25fbmFtZUIOCgxfZGVzY3JpcHRpb25CDQoLX2FnZW50X25hbWVCFQoTX2FnZW50X2luc3RydWN0aW9uc0IMCgpfaXNfYWN0aXZlQggKBl9tb2RlbEIPCg1fc2VydmVyX3Rvb2xzIkwKFERlbGV0ZVNlc3Npb25SZXF1ZXN0EhIKCnNlc3Npb25faWQYASABKAkSEgoKcmVxdWVzdF9pZBgCIAEoCRIMCgRldGFnGAMgASgJIk4KFkFjdGl2YXRlU2Vzc2lvblJlcXVlc3QSEgoKc2Vzc2lvbl9pZBgBIAEoCRISCgpyZXF1ZXN0X2lkGAIgASgJEgwKBGV0YWcYAyABKAkiUAoYRGVhY3RpdmF0ZVNlc3Npb25SZXF1ZXN0EhIKCnNlc3Npb25faWQYASABKAkSEgoKcmVxdWVzdF9pZBgCIAEoCRIMCgRldGFnGAMgASgJIsYBChNDb252ZXJzYXRpb25NZXNzYWdlEiQKBHJvbGUYASABKA4yFi5hZ2VudHNlc3Npb25zLnYxLlJvbGUSDwoHY29udGVudBgCIAEoCRIZCgx0b29sX2NhbGxfaWQYAyABKAlIAIgBARIWCgl0b29sX25hbWUYBCABKAlIAYgBARIXCgpleHRyYV9kYXRhGAUgASgJSAKIAQFCDwoNX3Rvb2xfY2FsbF9pZEIMCgpfdG9vbF9uYW1lQg0KC19leHRyYV9kYXRhIp8DChNDb252ZXJzYXRpb25SZXF1ZXN0EjcKCG1lc3NhZ2VzGAEgAygLMiUuYWdlbnRzZXNzaW9ucy52MS5Db252ZXJzYXRpb25NZXNzYWdlEhIKCnNlc3Npb25faWQYAiABKAkSGQoMc2Vzc2lvbl9uYW1lGAMgASgJSACIAQESFwoKYWdlbnRfbmFtZRgEIAEoCUgBiAEBEh8KEmFnZW50X2luc3RydWN0aW9ucxgFIAEoCUgCiAEBEhIKBW1vZGVsGAYgASgJSAOIAQESJQoFdG9vbHMYByADKAsyFi5hZ2VudHNlc3Npb25zLnYxLlRvb2wSGQoMc2VydmVyX3Rvb2xzGAggASgJSASIAQESEgoKcmVxdWVzdF9pZBgJIAEoCRIZCgxleHBlY3RlZF9zZXEYCiABKAVIBYgBAUIPCg1fc2Vzc2lvbl9uYW1lQg0KC19hZ2VudF9uYW1lQhUKE19hZ2VudF9pbnN0cnVjdGlvbnNCCAoGX21vZGVsQg8KDV9zZXJ2ZXJfdG9vbHNCDwoNX2V4cGVjdGVkX3NlcSL3AQoUQ29udmVyc2F0aW9uUmVzcG9uc2USEgoKc2Vzc2lvbl9pZBgBIAEoCRIUCgxzZXNzaW9uX3V1aWQYAiABKAkSEAoIcmVzcG9uc2UYAyABKAkSFgoObWVzc2FnZXNfY291bnQYBCABKAUSFgoOc2Vzc2lvbl9hY3RpdmUYBSABKAgSEwoLc3RvcF9yZWFzb24YBiABKAkSNgoScGVuZGluZ190b29sX2NhbGxzGAcgAygLMhouYWdlbnRzZXNzaW9ucy52MS5Ub29sQ2FsbBImCgV1c2FnZRgIIAEoCzIXLmFnZW50c2Vzc2lvbnMudjEuVXNhZ2UiVgoEVG9vbBIMCgRuYW1lGAEgASgJEhMKC2Rlc2NyaXB0aW9uGAIgASgJEisKCnBhcmFtZXRlcnMYAyABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0IkEKCFRvb2xDYWxsEhQKDHRvb2xfY2FsbF9pZBgBIAEoCRIMCgRuYW1lGAIgASgJEhEKCWFyZ3VtZW50cxgDIAEoCSJACgpUb29sUmVzdWx0EhQKDHRvb2xfY2FsbF9pZBgBIAEoCRIMCgRuYW1lGAIgASgJEg4KBm91dHB1dBgDIAEoCSJKCgVVc2FnZRIUCgxpbnB1dF90b2tlbnMYASABKAUSFQoNb3V0cHV0X3Rva2VucxgCIAEoBRIUCgx0b3RhbF90b2tlbnMYAyABKAUimwMKD0NvbnZlcnNlUmVxdWVzdBI3CghtZXNzYWdlcxgBIAMoCzIlLmFnZW50c2Vzc2lvbnMudjEuQ29udmVyc2F0aW9uTWVzc2FnZRISCgpzZXNzaW9uX2lkGAIgASgJEhkKDHNlc3Npb25fbmFtZRgDIAEoCUgAiAEBEhcKCmFnZW50X25hbWUYBCABKAlIAYgBARIfChJhZ2VudF9pbnN0cnVjdGlvbnMYBSABKAlIAogBARISCgVtb2RlbBgGIAEoCUgDiAEBEiUKBXRvb2xzGAcgAygLMhYuYWdlbnRzZXNzaW9ucy52MS5Ub29sEhkKDHNlcnZlcl90b29scxgIIAEoCUgEiAEBEhIKCnJlcXVlc3RfaWQYCSABKAkSGQoMZXhwZWN0ZWRfc2VxGAogASgFSAWIAQFCDwoNX3Nlc3Npb25fbmFtZUINCgtfYWdlbnRfbmFtZUIVChNfYWdlbnRfaW5zdHJ1Y3Rpb25zQggKBl9tb2RlbEIPCg1fc2VydmVyX3Rvb2xzQg8KDV9leHBlY3RlZF9zZXEiOwoPQ29udmVyc2VTdGFydGVkEhIKCnNlc3Npb25faWQYASABKAkSFAoMc2Vzc2lvbl91dWlkGAIgASgJIh0KDUNvbnZlcnNlRGVsdGESDAoEdGV4dBgBIAEoCSKDAwoNQ29udmVyc2VFdmVudBILCgNzZXEYASABKAUSNAoHc3RhcnRlZBgCIAEoCzIhLmFnZW50c2Vzc2lvbnMudjEuQ29udmVyc2VTdGFydGVkSAASMAoFZGVsdGEYAyABKAsyHy5hZ2VudHNlc3Npb25zLnYxLkNvbnZlcnNlRGVsdGFIABIsCgdtZXNzYWdlGAQgASgLMhkuYWdlbnRzZXNzaW9ucy52MS5NZXNzYWdlSAASOwoJY29tcGxldGVkGAUgASgLMiYuYWdlbnRzZXNzaW9ucy52MS5Db252ZXJzYXRpb25SZXNwb25zZUgAEiMKBWVycm9yGAYgASgLMhIuZ29vZ2xlLnJwYy5TdGF0dXNIABIvCgl0b29sX2NhbGwYByABKAsyGi5hZ2VudHNlc3Npb25zLnYxLlRvb2xDYWxsSAASMwoLdG9vbF9yZXN1bHQYCCABKAsyHC5hZ2VudHNlc3Npb25zLnYxLlRvb2xSZXN1bHRIAEIHCgVldmVudDLCCQoOU2Vzc2lvblNlcnZpY2USfQoMTGlzdFNlc3Npb25zEiUuYWdlbnRzZXNzaW9ucy52MS5MaXN0U2Vzc2lvbnNSZXF1ZXN0GiYuYWdlbnRzZXNzaW9ucy52MS5MaXN0U2Vzc2lvbnNSZXNwb25zZSIekAIBgtPkkwIVEhMvYXBpL2FnZW50LXNlc3Npb25zEnUKDUNyZWF0ZVNlc3Npb24SJi5hZ2VudHNlc3Npb25zLnYxLkNyZWF0ZVNlc3Npb25SZXF1ZXN0GhkuYWdlbnRzZXNzaW9ucy52MS5TZXNzaW9uIiGQAgKC0+STAhg6ASoiEy9hcGkvYWdlbnQtc2Vzc2lvbnMSeQoKR2V0U2Vzc2lvbhIjLmFnZW50c2Vzc2lvbnMudjEuR2V0U2Vzc2lvblJlcXVlc3QaGS5hZ2VudHNlc3Npb25zLnYxLlNlc3Npb24iK5ACAYLT5JMCIhIgL2FwaS9hZ2VudC1zZXNzaW9ucy97c2Vzc2lvbl9pZH0SggEKDVVwZGF0ZVNlc3Npb24SJi5hZ2VudHNlc3Npb25zLnYxLlVwZGF0ZVNlc3Npb25SZXF1ZXN0GhkuYWdlbnRzZXNzaW9ucy52MS5TZXNzaW9uIi6QAgKC0+STAiU6ASoyIC9hcGkvYWdlbnQtc2Vzc2lvbnMve3Nlc3Npb25faWR9EnwKDURlbGV0ZVNlc3Npb24SJi5hZ2VudHNlc3Npb25zLnYxLkRlbGV0ZVNlc3Npb25SZXF1ZXN0GhYuZ29vZ2xlLnByb3RvYnVmLkVtcHR5IiuQAgKC0+STAiIqIC9hcGkvYWdlbnQtc2Vzc2lvbnMve3Nlc3Npb25faWR9EowBCg9BY3RpdmF0ZVNlc3Npb24SKC5hZ2VudHNlc3Npb25zLnYxLkFjdGl2YXRlU2Vzc2lvblJlcXVlc3QaGS5hZ2VudHNlc3Npb25zLnYxLlNlc3Npb24iNJACAoLT5JMCKxopL2FwaS9hZ2VudC1zZXNzaW9ucy97c2Vzc2lvbl9pZH0vYWN0aXZhdGUSkgEKEURlYWN0aXZhdGVTZXNzaW9uEiouYWdlbnRzZXNzaW9ucy52MS5EZWFjdGl2YXRlU2Vzc2lvblJlcXVlc3QaGS5hZ2VudHNlc3Npb25zLnYxLlNlc3Npb24iNpACAoLT5JMCLRorL2FwaS9hZ2VudC1zZXNzaW9ucy97c2Vzc2lvbl9pZH0vZGVhY3RpdmF0ZRKNAQoMQ29udmVyc2F0aW9uEiUuYWdlbnRzZXNzaW9ucy52MS5Db252ZXJzYXRpb25SZXF1ZXN0GiYuYWdlbnRzZXNzaW9ucy52MS5Db252ZXJzYXRpb25SZXNwb25zZSIukAICgtPkkwIlOgEqIiAvYXBpL2FnZW50LXNlc3Npb25zL2NvbnZlcnNhdGlvbhKHAQoIQ29udmVyc2USIS5hZ2VudHNlc3Npb25zLnYxLkNvbnZlcnNlUmVxdWVzdBofLmFnZW50c2Vzc2lvbnMudjEuQ29udmVyc2VFdmVudCI1kAICgtPkkwIsOgEqIicvYXBpL2FnZW50LXNlc3Npb25zL2NvbnZlcnNhdGlvbjpzdHJlYW0wAWIGcHJvdG8z", [file_agentsessions_v1_resources, file_google_api_annotations, file_google_protobuf_empty, file_google_protobuf_struct, file_google_rpc_status]);
+  fileDesc("CiZhZ2VudHNlc3Npb25zL3YxL3Nlc3Npb25fc2VydmljZS5wcm90bxIQYWdlbnRzZXNzaW9ucy52MSKZAQoTTGlzdFNlc3Npb25zUmVxdWVzdBIRCglwYWdlX3NpemUYASABKAUSEgoKcGFnZV90b2tlbhgCIAEoCRIWCglpc19hY3RpdmUYAyABKAhIAIgBARIXCgphZ2VudF9uYW1lGAQgASgJSAGIAQESDQoFbGFiZWwYBSADKAlCDAoKX2lzX2FjdGl2ZUINCgtfYWdlbnRfbmFtZSJwChRMaXN0U2Vzc2lvbnNSZXNwb25zZRIrCghzZXNzaW9ucxgBIAMoCzIZLmFnZW50c2Vzc2lvbnMudjEuU2Vzc2lvbhIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkSEgoKdG90YWxfc2l6ZRgDIAEoBSKiBAoUQ3JlYXRlU2Vzc2lvblJlcXVlc3QSEgoKc2Vzc2lvbl9pZBgBIAEoCRIZCgxzZXNzaW9uX25hbWUYAiABKAlIAIgBARIYCgtkZXNjcmlwdGlvbhgDIAEoCUgBiAEBEhcKCmFnZW50X25hbWUYBCABKAlIAogBARIfChJhZ2VudF9pbnN0cnVjdGlvbnMYBSABKAlIA4gBARIWCglpc19hY3RpdmUYBiABKAhIBIgBARISCgVtb2RlbBgHIAEoCUgFiAEBEhkKDHNlcnZlcl90b29scxgIIAEoCUgGiAEBEhIKCnJlcXVlc3RfaWQYCSABKAkSQgoGbGFiZWxzGAogAygLMjIuYWdlbnRzZXNzaW9ucy52MS5DcmVhdGVTZXNzaW9uUmVxdWVzdC5MYWJlbHNFbnRyeRIvCgtleHBpcmVfdGltZRgLIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEAoDdHRsGAwgASgFSAeIAQEaLQoLTGFiZWxzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4AUIPCg1fc2Vzc2lvbl9uYW1lQg4KDF9kZXNjcmlwdGlvbkINCgtfYWdlbnRfbmFtZUIVChNfYWdlbnRfaW5zdHJ1Y3Rpb25zQgwKCl9pc19hY3RpdmVCCAoGX21vZGVsQg8KDV9zZXJ2ZXJfdG9vbHNCBgoEX3R0bCInChFHZXRTZXNzaW9uUmVxdWVzdBISCgpzZXNzaW9uX2lkGAEgASgJIswDChRVcGRhdGVTZXNzaW9uUmVxdWVzdBISCgpzZXNzaW9uX2lkGAEgASgJEhkKDHNlc3Npb25fbmFtZRgCIAEoCUgAiAEBEhgKC2Rlc2NyaXB0aW9uGAMgASgJSAGIAQESFwoKYWdlbnRfbmFtZRgEIAEoCUgCiAEBEh8KEmFnZW50X2luc3RydWN0aW9ucxgFIAEoCUgDiAEBEhYKCWlzX2FjdGl2ZRgGIAEoCEgEiAEBEhIKBW1vZGVsGAcgASgJSAWIAQESGQoMc2VydmVyX3Rvb2xzGAggASgJSAaIAQESEgoKcmVxdWVzdF9pZBgJIAEoCRIMCgRldGFnGAogASgJEicKBmxhYmVscxgLIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QSLwoLZXhwaXJlX3RpbWUYDCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wQg8KDV9zZXNzaW9uX25hbWVCDgoMX2Rlc2NyaXB0aW9uQg0KC19hZ2VudF9uYW1lQhUKE19hZ2VudF9pbnN0cnVjdGlvbnNCDAoKX2lzX2FjdGl2ZUIICgZfbW9kZWxCDwoNX3NlcnZlcl90b29scyJMChREZWxldGVTZXNzaW9uUmVxdWVzdBISCgpzZXNzaW9uX2lkGAEgASgJEhIKCnJlcXVlc3RfaWQYAiABKAkSDAoEZXRhZxgDIAEoCSJOChZBY3RpdmF0ZVNlc3Npb25SZXF1ZXN0EhIKCnNlc3Npb25faWQYASABKAkSEgoKcmVxdWVzdF9pZBgCIAEoCRIMCgRldGFnGAMgASgJIlAKGERlYWN0aXZhdGVTZXNzaW9uUmVxdWVzdBISCgpzZXNzaW9uX2lkGAEgASgJEhIKCnJlcXVlc3RfaWQYAiABKAkSDAoEZXRhZxgDIAEoCSKaAQoSRm9ya1Nlc3Npb25SZXF1ZXN0EhIKCnNlc3Npb25faWQYASABKAkSFgoObmV3X3Nlc3Npb25faWQYAiABKAkSGAoQdXBfdG9fbWVzc2FnZV9pZBgDIAEoCRIZCgxzZXNzaW9uX25hbWUYBCABKAlIAIgBARISCgpyZXF1ZXN0X2lkGAUgASgJQg8KDV9zZXNzaW9uX25hbWUikgEKFFJld2luZFNlc3Npb25SZXF1ZXN0EhIKCnNlc3Npb25faWQYASABKAkSGAoQYWZ0ZXJfbWVzc2FnZV9pZBgCIAEoCRISCgpyZXF1ZXN0X2lkGAMgASgJEgwKBGV0YWcYBCABKAkSGQoMZXhwZWN0ZWRfc2VxGAUgASgFSACIAQFCDwoNX2V4cGVjdGVkX3NlcSLGAQoTQ29udmVyc2F0aW9uTWVzc2FnZRIkCgRyb2xlGAEgASgOMhYuYWdlbnRzZXNzaW9ucy52MS5Sb2xlEg8KB2NvbnRlbnQYAiABKAkSGQoMdG9vbF9jYWxsX2lkGAMgASgJSACIAQESFgoJdG9vbF9uYW1lGAQgASgJSAGIAQESFwoKZXh0cmFfZGF0YRgFIAEoCUgCiAEBQg8KDV90b29sX2NhbGxfaWRCDAoKX3Rvb2xfbmFtZUINCgtfZXh0cmFfZGF0YSKfAwoTQ29udmVyc2F0aW9uUmVxdWVzdBI3CghtZXNzYWdlcxgBIAMoCzIlLmFnZW50c2Vzc2lvbnMudjEuQ29udmVyc2F0aW9uTWVzc2FnZRISCgpzZXNzaW9uX2lkGAIgASgJEhkKDHNlc3Npb25fbmFtZRgDIAEoCUgAiAEBEhcKCmFnZW50X25hbWUYBCABKAlIAYgBARIfChJhZ2VudF9pbnN0cnVjdGlvbnMYBSABKAlIAogBARISCgVtb2RlbBgGIAEoCUgDiAEBEiUKBXRvb2xzGAcgAygLMhYuYWdlbnRzZXNzaW9ucy52MS5Ub29sEhkKDHNlcnZlcl90b29scxgIIAEoCUgEiAEBEhIKCnJlcXVlc3RfaWQYCSABKAkSGQoMZXhwZWN0ZWRfc2VxGAogASgFSAWIAQFCDwoNX3Nlc3Npb25fbmFtZUINCgtfYWdlbnRfbmFtZUIVChNfYWdlbnRfaW5zdHJ1Y3Rpb25zQggKBl9tb2RlbEIPCg1fc2VydmVyX3Rvb2xzQg8KDV9leHBlY3RlZF9zZXEi9wEKFENvbnZlcnNhdGlvblJlc3BvbnNlEhIKCnNlc3Npb25faWQYASABKAkSFAoMc2Vzc2lvbl91dWlkGAIgASgJEhAKCHJlc3BvbnNlGAMgASgJEhYKDm1lc3NhZ2VzX2NvdW50GAQgASgFEhYKDnNlc3Npb25fYWN0aXZlGAUgASgIEhMKC3N0b3BfcmVhc29uGAYgASgJEjYKEnBlbmRpbmdfdG9vbF9jYWxscxgHIAMoCzIaLmFnZW50c2Vzc2lvbnMudjEuVG9vbENhbGwSJgoFdXNhZ2UYCCABKAsyFy5hZ2VudHNlc3Npb25zLnYxLlVzYWdlIlYKBFRvb2wSDAoEbmFtZRgBIAEoCRITCgtkZXNjcmlwdGlvbhgCIAEoCRIrCgpwYXJhbWV0ZXJzGAMgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdCJBCghUb29sQ2FsbBIUCgx0b29sX2NhbGxfaWQYASABKAkSDAoEbmFtZRgCIAEoCRIRCglhcmd1bWVudHMYAyABKAkiQAoKVG9vbFJlc3VsdBIUCgx0b29sX2NhbGxfaWQYASABKAkSDAoEbmFtZRgCIAEoCRIOCgZvdXRwdXQYAyABKAkiSgoFVXNhZ2USFAoMaW5wdXRfdG9rZW5zGAEgASgFEhUKDW91dHB1dF90b2tlbnMYAiABKAUSFAoMdG90YWxfdG9rZW5zGAMgASgFIpsDCg9Db252ZXJzZVJlcXVlc3QSNwoIbWVzc2FnZXMYASADKAsyJS5hZ2VudHNlc3Npb25zLnYxLkNvbnZlcnNhdGlvbk1lc3NhZ2USEgoKc2Vzc2lvbl9pZBgCIAEoCRIZCgxzZXNzaW9uX25hbWUYAyABKAlIAIgBARIXCgphZ2VudF9uYW1lGAQgASgJSAGIAQESHwoSYWdlbnRfaW5zdHJ1Y3Rpb25zGAUgASgJSAKIAQESEgoFbW9kZWwYBiABKAlIA4gBARIlCgV0b29scxgHIAMoCzIWLmFnZW50c2Vzc2lvbnMudjEuVG9vbBIZCgxzZXJ2ZXJfdG9vbHMYCCABKAlIBIgBARISCgpyZXF1ZXN0X2lkGAkgASgJEhkKDGV4cGVjdGVkX3NlcRgKIAEoBUgFiAEBQg8KDV9zZXNzaW9uX25hbWVCDQoLX2FnZW50X25hbWVCFQoTX2FnZW50X2luc3RydWN0aW9uc0IICgZfbW9kZWxCDwoNX3NlcnZlcl90b29sc0IPCg1fZXhwZWN0ZWRfc2VxIjsKD0NvbnZlcnNlU3RhcnRlZBISCgpzZXNzaW9uX2lkGAEgASgJEhQKDHNlc3Npb25fdXVpZBgCIAEoCSIdCg1Db252ZXJzZURlbHRhEgwKBHRleHQYASABKAkigwMKDUNvbnZlcnNlRXZlbnQSCwoDc2VxGAEgASgFEjQKB3N0YXJ0ZWQYAiABKAsyIS5hZ2VudHNlc3Npb25zLnYxLkNvbnZlcnNlU3RhcnRlZEgAEjAKBWRlbHRhGAMgASgLMh8uYWdlbnRzZXNzaW9ucy52MS5Db252ZXJzZURlbHRhSAASLAoHbWVzc2FnZRgEIAEoCzIZLmFnZW50c2Vzc2lvbnMudjEuTWVzc2FnZUgAEjsKCWNvbXBsZXRlZBgFIAEoCzImLmFnZW50c2Vzc2lvbnMudjEuQ29udmVyc2F0aW9uUmVzcG9uc2VIABIjCgVlcnJvchgGIAEoCzISLmdvb2dsZS5ycGMuU3RhdHVzSAASLwoJdG9vbF9jYWxsGAcgASgLMhouYWdlbnRzZXNzaW9ucy52MS5Ub29sQ2FsbEgAEjMKC3Rvb2xfcmVzdWx0GAggASgLMhwuYWdlbnRzZXNzaW9ucy52MS5Ub29sUmVzdWx0SABCBwoFZXZlbnQy1AsKDlNlc3Npb25TZXJ2aWNlEn0KDExpc3RTZXNzaW9ucxIlLmFnZW50c2Vzc2lvbnMudjEuTGlzdFNlc3Npb25zUmVxdWVzdBomLmFnZW50c2Vzc2lvbnMudjEuTGlzdFNlc3Npb25zUmVzcG9uc2UiHpACAYLT5JMCFRITL2FwaS9hZ2VudC1zZXNzaW9ucxJ1Cg1DcmVhdGVTZXNzaW9uEiYuYWdlbnRzZXNzaW9ucy52MS5DcmVhdGVTZXNzaW9uUmVxdWVzdBoZLmFnZW50c2Vzc2lvbnMudjEuU2Vzc2lvbiIhkAICgtPkkwIYOgEqIhMvYXBpL2FnZW50LXNlc3Npb25zEnkKCkdldFNlc3Npb24SIy5hZ2VudHNlc3Npb25zLnYxLkdldFNlc3Npb25SZXF1ZXN0GhkuYWdlbnRzZXNzaW9ucy52MS5TZXNzaW9uIiuQAgGC0+STAiISIC9hcGkvYWdlbnQtc2Vzc2lvbnMve3Nlc3Npb25faWR9EoIBCg1VcGRhdGVTZXNzaW9uEiYuYWdlbnRzZXNzaW9ucy52MS5VcGRhdGVTZXNzaW9uUmVxdWVzdBoZLmFnZW50c2Vzc2lvbnMudjEuU2Vzc2lvbiIukAICgtPkkwIlOgEqMiAvYXBpL2FnZW50LXNlc3Npb25zL3tzZXNzaW9uX2lkfRJ8Cg1EZWxldGVTZXNzaW9uEiYuYWdlbnRzZXNzaW9ucy52MS5EZWxldGVTZXNzaW9uUmVxdWVzdBoWLmdvb2dsZS5wcm90b2J1Zi5FbXB0eSIrkAICgtPkkwIiKiAvYXBpL2FnZW50LXNlc3Npb25zL3tzZXNzaW9uX2lkfRKMAQoPQWN0aXZhdGVTZXNzaW9uEiguYWdlbnRzZXNzaW9ucy52MS5BY3RpdmF0ZVNlc3Npb25SZXF1ZXN0GhkuYWdlbnRzZXNzaW9ucy52MS5TZXNzaW9uIjSQAgKC0+STAisaKS9hcGkvYWdlbnQtc2Vzc2lvbnMve3Nlc3Npb25faWR9L2FjdGl2YXRlEpIBChFEZWFjdGl2YXRlU2Vzc2lvbhIqLmFnZW50c2Vzc2lvbnMudjEuRGVhY3RpdmF0ZVNlc3Npb25SZXF1ZXN0GhkuYWdlbnRzZXNzaW9ucy52MS5TZXNzaW9uIjaQAgKC0+STAi0aKy9hcGkvYWdlbnQtc2Vzc2lvbnMve3Nlc3Npb25faWR9L2RlYWN0aXZhdGUSgwEKC0ZvcmtTZXNzaW9uEiQuYWdlbnRzZXNzaW9ucy52MS5Gb3JrU2Vzc2lvblJlcXVlc3QaGS5hZ2VudHNlc3Npb25zLnYxLlNlc3Npb24iM5ACAoLT5JMCKjoBKiIlL2FwaS9hZ2VudC1zZXNzaW9ucy97c2Vzc2lvbl9pZH06Zm9yaxKJAQoNUmV3aW5kU2Vzc2lvbhImLmFnZW50c2Vzc2lvbnMudjEuUmV3aW5kU2Vzc2lvblJlcXVlc3QaGS5hZ2VudHNlc3Npb25zLnYxLlNlc3Npb24iNZACAoLT5JMCLDoBKiInL2FwaS9hZ2VudC1zZXNzaW9ucy97c2Vzc2lvbl9pZH06cmV3aW5kEo0BCgxDb252ZXJzYXRpb24SJS5hZ2VudHNlc3Npb25zLnYxLkNvbnZlcnNhdGlvblJlcXVlc3QaJi5hZ2VudHNlc3Npb25zLnYxLkNvbnZlcnNhdGlvblJlc3BvbnNlIi6QAgKC0+STAiU6ASoiIC9hcGkvYWdlbnQtc2Vzc2lvbnMvY29udmVyc2F0aW9uEocBCghDb252ZXJzZRIhLmFnZW50c2Vzc2lvbnMudjEuQ29udmVyc2VSZXF1ZXN0Gh8uYWdlbnRzZXNzaW9ucy52MS5Db252ZXJzZUV2ZW50IjWQAgKC0+STAiw6ASoiJy9hcGkvYWdlbnQtc2Vzc2lvbnMvY29udmVyc2F0aW9uOnN0cmVhbTABYgZwcm90bzM", [file_agentsessions_v1_resources, file_google_api_annotations, file_google_protobuf_empty, file_google_protobuf_struct, file_google_protobuf_timestamp, file_google_rpc_status]);
 
 /**
  * The request of ListSessions.
@@ -53,6 +53,14 @@ export type ListSessionsRequest = Message<"agentsessions.v1.ListSessionsRequest"
    * @generated from field: optional string agent_name = 4;
    */
   agentName?: string | undefined;
+
+  /**
+   * Optional. Only sessions with these labels, each `key:value` (REST: repeat the parameter,
+   * `?label=team:search&label=tier:gold`); a session must have all of them.
+   *
+   * @generated from field: repeated string label = 5;
+   */
+  label: string[];
 };
 
 /**
@@ -168,6 +176,29 @@ export type CreateSessionRequest = Message<"agentsessions.v1.CreateSessionReques
    * @generated from field: string request_id = 9;
    */
   requestId: string;
+
+  /**
+   * Optional. The session's labels (see Session.labels).
+   *
+   * @generated from field: map<string, string> labels = 10;
+   */
+  labels: { [key: string]: string };
+
+  /**
+   * Optional. When the session expires; may be in the past (the session is then gone at once).
+   * Neither this nor `ttl`: AGENT_SESSIONS_SESSION_TTL seconds from now, or never when unset.
+   *
+   * @generated from field: google.protobuf.Timestamp expire_time = 11;
+   */
+  expireTime?: Timestamp | undefined;
+
+  /**
+   * Optional. The session expires this many seconds after its creation (1 to 3153600000); not
+   * with `expire_time`.
+   *
+   * @generated from field: optional int32 ttl = 12;
+   */
+  ttl?: number | undefined;
 };
 
 /**
@@ -277,6 +308,21 @@ export type UpdateSessionRequest = Message<"agentsessions.v1.UpdateSessionReques
    * @generated from field: string etag = 10;
    */
   etag: string;
+
+  /**
+   * Optional. The new labels, replacing all of them: an object of strings (REST: `"labels": {}`
+   * removes every label). A Struct rather than a map so that an empty object is seen as present.
+   *
+   * @generated from field: google.protobuf.Struct labels = 11;
+   */
+  labels?: JsonObject | undefined;
+
+  /**
+   * Optional. The new expiry; a time in the past makes the session gone at once.
+   *
+   * @generated from field: google.protobuf.Timestamp expire_time = 12;
+   */
+  expireTime?: Timestamp | undefined;
 };
 
 /**
@@ -404,6 +450,113 @@ export const DeactivateSessionRequestSchema: GenMessage<DeactivateSessionRequest
   messageDesc(file_agentsessions_v1_session_service, 7);
 
 /**
+ * The request of ForkSession.
+ *
+ * @generated from message agentsessions.v1.ForkSessionRequest
+ */
+export type ForkSessionRequest = Message<"agentsessions.v1.ForkSessionRequest"> & {
+  /**
+   * Required. The caller-chosen id of the session to fork.
+   *
+   * @generated from field: string session_id = 1;
+   */
+  sessionId: string;
+
+  /**
+   * Optional. The caller-chosen id of the new session; generated when empty. One the caller
+   * already uses answers ALREADY_EXISTS.
+   *
+   * @generated from field: string new_session_id = 2;
+   */
+  newSessionId: string;
+
+  /**
+   * Optional. The id of the last message to copy; all messages when empty.
+   *
+   * @generated from field: string up_to_message_id = 3;
+   */
+  upToMessageId: string;
+
+  /**
+   * Optional. The new session's name; the source's name when absent.
+   *
+   * @generated from field: optional string session_name = 4;
+   */
+  sessionName?: string | undefined;
+
+  /**
+   * Optional. A UUID the client makes once per logical call and keeps across its retries (REST:
+   * this field or the `Idempotency-Key` header). A repeat with the same id and the same request
+   * answers the first call's response and changes nothing; with another request it is refused
+   * (INVALID_ARGUMENT, reason REQUEST_ID_REUSED). Kept AGENT_SESSIONS_REQUEST_ID_TTL seconds.
+   *
+   * @generated from field: string request_id = 5;
+   */
+  requestId: string;
+};
+
+/**
+ * Describes the message agentsessions.v1.ForkSessionRequest.
+ * Use `create(ForkSessionRequestSchema)` to create a new message.
+ */
+export const ForkSessionRequestSchema: GenMessage<ForkSessionRequest> = /*@__PURE__*/
+  messageDesc(file_agentsessions_v1_session_service, 8);
+
+/**
+ * The request of RewindSession.
+ *
+ * @generated from message agentsessions.v1.RewindSessionRequest
+ */
+export type RewindSessionRequest = Message<"agentsessions.v1.RewindSessionRequest"> & {
+  /**
+   * Required. The caller-chosen id of the session.
+   *
+   * @generated from field: string session_id = 1;
+   */
+  sessionId: string;
+
+  /**
+   * Required. The id of the message to keep last; every message after it is deleted.
+   *
+   * @generated from field: string after_message_id = 2;
+   */
+  afterMessageId: string;
+
+  /**
+   * Optional. A UUID the client makes once per logical call and keeps across its retries (REST:
+   * this field or the `Idempotency-Key` header). A repeat with the same id and the same request
+   * answers the first call's response and changes nothing; with another request it is refused
+   * (INVALID_ARGUMENT, reason REQUEST_ID_REUSED). Kept AGENT_SESSIONS_REQUEST_ID_TTL seconds.
+   *
+   * @generated from field: string request_id = 3;
+   */
+  requestId: string;
+
+  /**
+   * Optional. The `etag` the caller last read (REST: this field or the `If-Match` header): when it
+   * is no longer the current one the call changes nothing (ABORTED, reason ETAG_MISMATCH).
+   *
+   * @generated from field: string etag = 4;
+   */
+  etag: string;
+
+  /**
+   * Optional. The session's `seq` the caller last saw: when the session has changed since,
+   * nothing is deleted (ABORTED, reason SESSION_CHANGED).
+   *
+   * @generated from field: optional int32 expected_seq = 5;
+   */
+  expectedSeq?: number | undefined;
+};
+
+/**
+ * Describes the message agentsessions.v1.RewindSessionRequest.
+ * Use `create(RewindSessionRequestSchema)` to create a new message.
+ */
+export const RewindSessionRequestSchema: GenMessage<RewindSessionRequest> = /*@__PURE__*/
+  messageDesc(file_agentsessions_v1_session_service, 9);
+
+/**
  * One message sent to the agent in a conversation turn.
  *
  * @generated from message agentsessions.v1.ConversationMessage
@@ -450,7 +603,7 @@ export type ConversationMessage = Message<"agentsessions.v1.ConversationMessage"
  * Use `create(ConversationMessageSchema)` to create a new message.
  */
 export const ConversationMessageSchema: GenMessage<ConversationMessage> = /*@__PURE__*/
-  messageDesc(file_agentsessions_v1_session_service, 8);
+  messageDesc(file_agentsessions_v1_session_service, 10);
 
 /**
  * The request of Conversation.
@@ -541,7 +694,7 @@ export type ConversationRequest = Message<"agentsessions.v1.ConversationRequest"
  * Use `create(ConversationRequestSchema)` to create a new message.
  */
 export const ConversationRequestSchema: GenMessage<ConversationRequest> = /*@__PURE__*/
-  messageDesc(file_agentsessions_v1_session_service, 9);
+  messageDesc(file_agentsessions_v1_session_service, 11);
 
 /**
  * The outcome of a stored conversation turn.
@@ -613,7 +766,7 @@ export type ConversationResponse = Message<"agentsessions.v1.ConversationRespons
  * Use `create(ConversationResponseSchema)` to create a new message.
  */
 export const ConversationResponseSchema: GenMessage<ConversationResponse> = /*@__PURE__*/
-  messageDesc(file_agentsessions_v1_session_service, 10);
+  messageDesc(file_agentsessions_v1_session_service, 12);
 
 /**
  * A tool the caller declares and runs itself.
@@ -648,7 +801,7 @@ export type Tool = Message<"agentsessions.v1.Tool"> & {
  * Use `create(ToolSchema)` to create a new message.
  */
 export const ToolSchema: GenMessage<Tool> = /*@__PURE__*/
-  messageDesc(file_agentsessions_v1_session_service, 11);
+  messageDesc(file_agentsessions_v1_session_service, 13);
 
 /**
  * A call the model made to a tool.
@@ -683,7 +836,7 @@ export type ToolCall = Message<"agentsessions.v1.ToolCall"> & {
  * Use `create(ToolCallSchema)` to create a new message.
  */
 export const ToolCallSchema: GenMessage<ToolCall> = /*@__PURE__*/
-  messageDesc(file_agentsessions_v1_session_service, 12);
+  messageDesc(file_agentsessions_v1_session_service, 14);
 
 /**
  * What a server tool answered.
@@ -718,7 +871,7 @@ export type ToolResult = Message<"agentsessions.v1.ToolResult"> & {
  * Use `create(ToolResultSchema)` to create a new message.
  */
 export const ToolResultSchema: GenMessage<ToolResult> = /*@__PURE__*/
-  messageDesc(file_agentsessions_v1_session_service, 13);
+  messageDesc(file_agentsessions_v1_session_service, 15);
 
 /**
  * Tokens used by a turn's model calls.
@@ -753,7 +906,7 @@ export type Usage = Message<"agentsessions.v1.Usage"> & {
  * Use `create(UsageSchema)` to create a new message.
  */
 export const UsageSchema: GenMessage<Usage> = /*@__PURE__*/
-  messageDesc(file_agentsessions_v1_session_service, 14);
+  messageDesc(file_agentsessions_v1_session_service, 16);
 
 /**
  * The request of Converse; the same fields as ConversationRequest.
@@ -844,7 +997,7 @@ export type ConverseRequest = Message<"agentsessions.v1.ConverseRequest"> & {
  * Use `create(ConverseRequestSchema)` to create a new message.
  */
 export const ConverseRequestSchema: GenMessage<ConverseRequest> = /*@__PURE__*/
-  messageDesc(file_agentsessions_v1_session_service, 15);
+  messageDesc(file_agentsessions_v1_session_service, 17);
 
 /**
  * The first event of a stream: the session the turn runs in.
@@ -872,7 +1025,7 @@ export type ConverseStarted = Message<"agentsessions.v1.ConverseStarted"> & {
  * Use `create(ConverseStartedSchema)` to create a new message.
  */
 export const ConverseStartedSchema: GenMessage<ConverseStarted> = /*@__PURE__*/
-  messageDesc(file_agentsessions_v1_session_service, 16);
+  messageDesc(file_agentsessions_v1_session_service, 18);
 
 /**
  * A piece of the agent's reply, in order.
@@ -893,7 +1046,7 @@ export type ConverseDelta = Message<"agentsessions.v1.ConverseDelta"> & {
  * Use `create(ConverseDeltaSchema)` to create a new message.
  */
 export const ConverseDeltaSchema: GenMessage<ConverseDelta> = /*@__PURE__*/
-  messageDesc(file_agentsessions_v1_session_service, 17);
+  messageDesc(file_agentsessions_v1_session_service, 19);
 
 /**
  * One event of a Converse stream: `started`, then `delta`s, then `message` and `completed`, or an
@@ -979,7 +1132,7 @@ export type ConverseEvent = Message<"agentsessions.v1.ConverseEvent"> & {
  * Use `create(ConverseEventSchema)` to create a new message.
  */
 export const ConverseEventSchema: GenMessage<ConverseEvent> = /*@__PURE__*/
-  messageDesc(file_agentsessions_v1_session_service, 18);
+  messageDesc(file_agentsessions_v1_session_service, 20);
 
 /**
  * Manages the caller's sessions and runs conversation turns in them. Every call needs a bearer
@@ -1056,6 +1209,31 @@ export const SessionService: GenService<{
   deactivateSession: {
     methodKind: "unary";
     input: typeof DeactivateSessionRequestSchema;
+    output: typeof SessionSchema;
+  },
+  /**
+   * Makes a new session of the caller with the source's fields and copies of its messages (all,
+   * or up to and including `up_to_message_id`), in order, with new ids; the source is unchanged.
+   * A fork never ends between a tool call and its result: FAILED_PRECONDITION, reason
+   * SPLITS_TOOL_CALL.
+   *
+   * @generated from rpc agentsessions.v1.SessionService.ForkSession
+   */
+  forkSession: {
+    methodKind: "unary";
+    input: typeof ForkSessionRequestSchema;
+    output: typeof SessionSchema;
+  },
+  /**
+   * Deletes every message after `after_message_id`, atomically; each deleted message takes its
+   * own `seq`. A rewind never ends between a tool call and its result: FAILED_PRECONDITION,
+   * reason SPLITS_TOOL_CALL.
+   *
+   * @generated from rpc agentsessions.v1.SessionService.RewindSession
+   */
+  rewindSession: {
+    methodKind: "unary";
+    input: typeof RewindSessionRequestSchema;
     output: typeof SessionSchema;
   },
   /**

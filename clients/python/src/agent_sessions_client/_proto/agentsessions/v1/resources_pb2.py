@@ -25,17 +25,23 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n agentsessions/v1/resources.proto\x12\x10\x61gentsessions.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xc8\x03\n\x07Session\x12\n\n\x02id\x18\x01 \x01(\t\x12\x12\n\nsession_id\x18\x02 \x01(\t\x12\x19\n\x0csession_name\x18\x03 \x01(\tH\x00\x88\x01\x01\x12\x18\n\x0b\x64\x65scription\x18\x04 \x01(\tH\x01\x88\x01\x01\x12\x11\n\tis_active\x18\x05 \x01(\x08\x12\x0f\n\x07user_id\x18\x06 \x01(\t\x12\x17\n\nagent_name\x18\x07 \x01(\tH\x02\x88\x01\x01\x12\x1f\n\x12\x61gent_instructions\x18\x08 \x01(\tH\x03\x88\x01\x01\x12.\n\ncreated_at\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nupdated_at\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\x05model\x18\x0b \x01(\tH\x04\x88\x01\x01\x12\x19\n\x0cserver_tools\x18\x0c \x01(\tH\x05\x88\x01\x01\x12\x0c\n\x04\x65tag\x18\r \x01(\t\x12\x0b\n\x03seq\x18\x0e \x01(\x05\x42\x0f\n\r_session_nameB\x0e\n\x0c_descriptionB\r\n\x0b_agent_nameB\x15\n\x13_agent_instructionsB\x08\n\x06_modelB\x0f\n\r_server_tools\"\xeb\x02\n\x07Message\x12\n\n\x02id\x18\x01 \x01(\t\x12\x12\n\nsession_id\x18\x02 \x01(\t\x12\x14\n\x0csession_uuid\x18\x03 \x01(\t\x12$\n\x04role\x18\x04 \x01(\x0e\x32\x16.agentsessions.v1.Role\x12\x0f\n\x07\x63ontent\x18\x05 \x01(\t\x12\x19\n\x0ctool_call_id\x18\x06 \x01(\tH\x00\x88\x01\x01\x12\x16\n\ttool_name\x18\x07 \x01(\tH\x01\x88\x01\x01\x12\x17\n\nextra_data\x18\x08 \x01(\tH\x02\x88\x01\x01\x12.\n\ncreated_at\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nupdated_at\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0c\n\x04\x65tag\x18\x0b \x01(\t\x12\x0b\n\x03seq\x18\x0c \x01(\x05\x42\x0f\n\r_tool_call_idB\x0c\n\n_tool_nameB\r\n\x0b_extra_data*K\n\x04Role\x12\x14\n\x10role_unspecified\x10\x00\x12\x08\n\x04user\x10\x01\x12\r\n\tassistant\x10\x02\x12\n\n\x06system\x10\x03\x12\x08\n\x04tool\x10\x04\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n agentsessions/v1/resources.proto\x12\x10\x61gentsessions.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x8e\x05\n\x07Session\x12\n\n\x02id\x18\x01 \x01(\t\x12\x12\n\nsession_id\x18\x02 \x01(\t\x12\x19\n\x0csession_name\x18\x03 \x01(\tH\x00\x88\x01\x01\x12\x18\n\x0b\x64\x65scription\x18\x04 \x01(\tH\x01\x88\x01\x01\x12\x11\n\tis_active\x18\x05 \x01(\x08\x12\x0f\n\x07user_id\x18\x06 \x01(\t\x12\x17\n\nagent_name\x18\x07 \x01(\tH\x02\x88\x01\x01\x12\x1f\n\x12\x61gent_instructions\x18\x08 \x01(\tH\x03\x88\x01\x01\x12.\n\ncreated_at\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nupdated_at\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\x05model\x18\x0b \x01(\tH\x04\x88\x01\x01\x12\x19\n\x0cserver_tools\x18\x0c \x01(\tH\x05\x88\x01\x01\x12\x0c\n\x04\x65tag\x18\r \x01(\t\x12\x0b\n\x03seq\x18\x0e \x01(\x05\x12\x35\n\x06labels\x18\x0f \x03(\x0b\x32%.agentsessions.v1.Session.LabelsEntry\x12/\n\x0b\x65xpire_time\x18\x10 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12-\n\x05usage\x18\x11 \x01(\x0b\x32\x1e.agentsessions.v1.SessionUsage\x1a-\n\x0bLabelsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x42\x0f\n\r_session_nameB\x0e\n\x0c_descriptionB\r\n\x0b_agent_nameB\x15\n\x13_agent_instructionsB\x08\n\x06_modelB\x0f\n\r_server_tools\"`\n\x0cSessionUsage\x12\x14\n\x0cinput_tokens\x18\x01 \x01(\x05\x12\x15\n\routput_tokens\x18\x02 \x01(\x05\x12\x14\n\x0ctotal_tokens\x18\x03 \x01(\x05\x12\r\n\x05turns\x18\x04 \x01(\x05\"\xeb\x02\n\x07Message\x12\n\n\x02id\x18\x01 \x01(\t\x12\x12\n\nsession_id\x18\x02 \x01(\t\x12\x14\n\x0csession_uuid\x18\x03 \x01(\t\x12$\n\x04role\x18\x04 \x01(\x0e\x32\x16.agentsessions.v1.Role\x12\x0f\n\x07\x63ontent\x18\x05 \x01(\t\x12\x19\n\x0ctool_call_id\x18\x06 \x01(\tH\x00\x88\x01\x01\x12\x16\n\ttool_name\x18\x07 \x01(\tH\x01\x88\x01\x01\x12\x17\n\nextra_data\x18\x08 \x01(\tH\x02\x88\x01\x01\x12.\n\ncreated_at\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nupdated_at\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0c\n\x04\x65tag\x18\x0b \x01(\t\x12\x0b\n\x03seq\x18\x0c \x01(\x05\x42\x0f\n\r_tool_call_idB\x0c\n\n_tool_nameB\r\n\x0b_extra_data*K\n\x04Role\x12\x14\n\x10role_unspecified\x10\x00\x12\x08\n\x04user\x10\x01\x12\r\n\tassistant\x10\x02\x12\n\n\x06system\x10\x03\x12\x08\n\x04tool\x10\x04\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'agent_sessions_client._proto.agentsessions.v1.resources_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_ROLE']._serialized_start=912
-  _globals['_ROLE']._serialized_end=987
+  _globals['_SESSION_LABELSENTRY']._loaded_options = None
+  _globals['_SESSION_LABELSENTRY']._serialized_options = b'8\001'
+  _globals['_ROLE']._serialized_start=1208
+  _globals['_ROLE']._serialized_end=1283
   _globals['_SESSION']._serialized_start=88
-  _globals['_SESSION']._serialized_end=544
-  _globals['_MESSAGE']._serialized_start=547
-  _globals['_MESSAGE']._serialized_end=910
+  _globals['_SESSION']._serialized_end=742
+  _globals['_SESSION_LABELSENTRY']._serialized_start=599
+  _globals['_SESSION_LABELSENTRY']._serialized_end=644
+  _globals['_SESSIONUSAGE']._serialized_start=744
+  _globals['_SESSIONUSAGE']._serialized_end=840
+  _globals['_MESSAGE']._serialized_start=843
+  _globals['_MESSAGE']._serialized_end=1206
 # @@protoc_insertion_point(module_scope)

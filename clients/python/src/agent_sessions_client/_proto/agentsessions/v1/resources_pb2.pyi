@@ -1,6 +1,7 @@
 import datetime
 
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
+from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
@@ -23,7 +24,14 @@ system: Role
 tool: Role
 
 class Session(_message.Message):
-    __slots__ = ("id", "session_id", "session_name", "description", "is_active", "user_id", "agent_name", "agent_instructions", "created_at", "updated_at", "model", "server_tools", "etag", "seq")
+    __slots__ = ("id", "session_id", "session_name", "description", "is_active", "user_id", "agent_name", "agent_instructions", "created_at", "updated_at", "model", "server_tools", "etag", "seq", "labels", "expire_time", "usage")
+    class LabelsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
     ID_FIELD_NUMBER: _ClassVar[int]
     SESSION_ID_FIELD_NUMBER: _ClassVar[int]
     SESSION_NAME_FIELD_NUMBER: _ClassVar[int]
@@ -38,6 +46,9 @@ class Session(_message.Message):
     SERVER_TOOLS_FIELD_NUMBER: _ClassVar[int]
     ETAG_FIELD_NUMBER: _ClassVar[int]
     SEQ_FIELD_NUMBER: _ClassVar[int]
+    LABELS_FIELD_NUMBER: _ClassVar[int]
+    EXPIRE_TIME_FIELD_NUMBER: _ClassVar[int]
+    USAGE_FIELD_NUMBER: _ClassVar[int]
     id: str
     session_id: str
     session_name: str
@@ -52,7 +63,22 @@ class Session(_message.Message):
     server_tools: str
     etag: str
     seq: int
-    def __init__(self, id: _Optional[str] = ..., session_id: _Optional[str] = ..., session_name: _Optional[str] = ..., description: _Optional[str] = ..., is_active: _Optional[bool] = ..., user_id: _Optional[str] = ..., agent_name: _Optional[str] = ..., agent_instructions: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., model: _Optional[str] = ..., server_tools: _Optional[str] = ..., etag: _Optional[str] = ..., seq: _Optional[int] = ...) -> None: ...
+    labels: _containers.ScalarMap[str, str]
+    expire_time: _timestamp_pb2.Timestamp
+    usage: SessionUsage
+    def __init__(self, id: _Optional[str] = ..., session_id: _Optional[str] = ..., session_name: _Optional[str] = ..., description: _Optional[str] = ..., is_active: _Optional[bool] = ..., user_id: _Optional[str] = ..., agent_name: _Optional[str] = ..., agent_instructions: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., model: _Optional[str] = ..., server_tools: _Optional[str] = ..., etag: _Optional[str] = ..., seq: _Optional[int] = ..., labels: _Optional[_Mapping[str, str]] = ..., expire_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., usage: _Optional[_Union[SessionUsage, _Mapping]] = ...) -> None: ...
+
+class SessionUsage(_message.Message):
+    __slots__ = ("input_tokens", "output_tokens", "total_tokens", "turns")
+    INPUT_TOKENS_FIELD_NUMBER: _ClassVar[int]
+    OUTPUT_TOKENS_FIELD_NUMBER: _ClassVar[int]
+    TOTAL_TOKENS_FIELD_NUMBER: _ClassVar[int]
+    TURNS_FIELD_NUMBER: _ClassVar[int]
+    input_tokens: int
+    output_tokens: int
+    total_tokens: int
+    turns: int
+    def __init__(self, input_tokens: _Optional[int] = ..., output_tokens: _Optional[int] = ..., total_tokens: _Optional[int] = ..., turns: _Optional[int] = ...) -> None: ...
 
 class Message(_message.Message):
     __slots__ = ("id", "session_id", "session_uuid", "role", "content", "tool_call_id", "tool_name", "extra_data", "created_at", "updated_at", "etag", "seq")

@@ -1,7 +1,10 @@
+import datetime
+
 from agent_sessions_client._proto.agentsessions.v1 import resources_pb2 as _resources_pb2
 from google.api import annotations_pb2 as _annotations_pb2
 from google.protobuf import empty_pb2 as _empty_pb2
 from google.protobuf import struct_pb2 as _struct_pb2
+from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.rpc import status_pb2 as _status_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf import descriptor as _descriptor
@@ -12,16 +15,18 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class ListSessionsRequest(_message.Message):
-    __slots__ = ("page_size", "page_token", "is_active", "agent_name")
+    __slots__ = ("page_size", "page_token", "is_active", "agent_name", "label")
     PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
     PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
     IS_ACTIVE_FIELD_NUMBER: _ClassVar[int]
     AGENT_NAME_FIELD_NUMBER: _ClassVar[int]
+    LABEL_FIELD_NUMBER: _ClassVar[int]
     page_size: int
     page_token: str
     is_active: bool
     agent_name: str
-    def __init__(self, page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., is_active: _Optional[bool] = ..., agent_name: _Optional[str] = ...) -> None: ...
+    label: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., is_active: _Optional[bool] = ..., agent_name: _Optional[str] = ..., label: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class ListSessionsResponse(_message.Message):
     __slots__ = ("sessions", "next_page_token", "total_size")
@@ -34,7 +39,14 @@ class ListSessionsResponse(_message.Message):
     def __init__(self, sessions: _Optional[_Iterable[_Union[_resources_pb2.Session, _Mapping]]] = ..., next_page_token: _Optional[str] = ..., total_size: _Optional[int] = ...) -> None: ...
 
 class CreateSessionRequest(_message.Message):
-    __slots__ = ("session_id", "session_name", "description", "agent_name", "agent_instructions", "is_active", "model", "server_tools", "request_id")
+    __slots__ = ("session_id", "session_name", "description", "agent_name", "agent_instructions", "is_active", "model", "server_tools", "request_id", "labels", "expire_time", "ttl")
+    class LabelsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
     SESSION_ID_FIELD_NUMBER: _ClassVar[int]
     SESSION_NAME_FIELD_NUMBER: _ClassVar[int]
     DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
@@ -44,6 +56,9 @@ class CreateSessionRequest(_message.Message):
     MODEL_FIELD_NUMBER: _ClassVar[int]
     SERVER_TOOLS_FIELD_NUMBER: _ClassVar[int]
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    LABELS_FIELD_NUMBER: _ClassVar[int]
+    EXPIRE_TIME_FIELD_NUMBER: _ClassVar[int]
+    TTL_FIELD_NUMBER: _ClassVar[int]
     session_id: str
     session_name: str
     description: str
@@ -53,7 +68,10 @@ class CreateSessionRequest(_message.Message):
     model: str
     server_tools: str
     request_id: str
-    def __init__(self, session_id: _Optional[str] = ..., session_name: _Optional[str] = ..., description: _Optional[str] = ..., agent_name: _Optional[str] = ..., agent_instructions: _Optional[str] = ..., is_active: _Optional[bool] = ..., model: _Optional[str] = ..., server_tools: _Optional[str] = ..., request_id: _Optional[str] = ...) -> None: ...
+    labels: _containers.ScalarMap[str, str]
+    expire_time: _timestamp_pb2.Timestamp
+    ttl: int
+    def __init__(self, session_id: _Optional[str] = ..., session_name: _Optional[str] = ..., description: _Optional[str] = ..., agent_name: _Optional[str] = ..., agent_instructions: _Optional[str] = ..., is_active: _Optional[bool] = ..., model: _Optional[str] = ..., server_tools: _Optional[str] = ..., request_id: _Optional[str] = ..., labels: _Optional[_Mapping[str, str]] = ..., expire_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., ttl: _Optional[int] = ...) -> None: ...
 
 class GetSessionRequest(_message.Message):
     __slots__ = ("session_id",)
@@ -62,7 +80,7 @@ class GetSessionRequest(_message.Message):
     def __init__(self, session_id: _Optional[str] = ...) -> None: ...
 
 class UpdateSessionRequest(_message.Message):
-    __slots__ = ("session_id", "session_name", "description", "agent_name", "agent_instructions", "is_active", "model", "server_tools", "request_id", "etag")
+    __slots__ = ("session_id", "session_name", "description", "agent_name", "agent_instructions", "is_active", "model", "server_tools", "request_id", "etag", "labels", "expire_time")
     SESSION_ID_FIELD_NUMBER: _ClassVar[int]
     SESSION_NAME_FIELD_NUMBER: _ClassVar[int]
     DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
@@ -73,6 +91,8 @@ class UpdateSessionRequest(_message.Message):
     SERVER_TOOLS_FIELD_NUMBER: _ClassVar[int]
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     ETAG_FIELD_NUMBER: _ClassVar[int]
+    LABELS_FIELD_NUMBER: _ClassVar[int]
+    EXPIRE_TIME_FIELD_NUMBER: _ClassVar[int]
     session_id: str
     session_name: str
     description: str
@@ -83,7 +103,9 @@ class UpdateSessionRequest(_message.Message):
     server_tools: str
     request_id: str
     etag: str
-    def __init__(self, session_id: _Optional[str] = ..., session_name: _Optional[str] = ..., description: _Optional[str] = ..., agent_name: _Optional[str] = ..., agent_instructions: _Optional[str] = ..., is_active: _Optional[bool] = ..., model: _Optional[str] = ..., server_tools: _Optional[str] = ..., request_id: _Optional[str] = ..., etag: _Optional[str] = ...) -> None: ...
+    labels: _struct_pb2.Struct
+    expire_time: _timestamp_pb2.Timestamp
+    def __init__(self, session_id: _Optional[str] = ..., session_name: _Optional[str] = ..., description: _Optional[str] = ..., agent_name: _Optional[str] = ..., agent_instructions: _Optional[str] = ..., is_active: _Optional[bool] = ..., model: _Optional[str] = ..., server_tools: _Optional[str] = ..., request_id: _Optional[str] = ..., etag: _Optional[str] = ..., labels: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., expire_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class DeleteSessionRequest(_message.Message):
     __slots__ = ("session_id", "request_id", "etag")
@@ -114,6 +136,34 @@ class DeactivateSessionRequest(_message.Message):
     request_id: str
     etag: str
     def __init__(self, session_id: _Optional[str] = ..., request_id: _Optional[str] = ..., etag: _Optional[str] = ...) -> None: ...
+
+class ForkSessionRequest(_message.Message):
+    __slots__ = ("session_id", "new_session_id", "up_to_message_id", "session_name", "request_id")
+    SESSION_ID_FIELD_NUMBER: _ClassVar[int]
+    NEW_SESSION_ID_FIELD_NUMBER: _ClassVar[int]
+    UP_TO_MESSAGE_ID_FIELD_NUMBER: _ClassVar[int]
+    SESSION_NAME_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    session_id: str
+    new_session_id: str
+    up_to_message_id: str
+    session_name: str
+    request_id: str
+    def __init__(self, session_id: _Optional[str] = ..., new_session_id: _Optional[str] = ..., up_to_message_id: _Optional[str] = ..., session_name: _Optional[str] = ..., request_id: _Optional[str] = ...) -> None: ...
+
+class RewindSessionRequest(_message.Message):
+    __slots__ = ("session_id", "after_message_id", "request_id", "etag", "expected_seq")
+    SESSION_ID_FIELD_NUMBER: _ClassVar[int]
+    AFTER_MESSAGE_ID_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    ETAG_FIELD_NUMBER: _ClassVar[int]
+    EXPECTED_SEQ_FIELD_NUMBER: _ClassVar[int]
+    session_id: str
+    after_message_id: str
+    request_id: str
+    etag: str
+    expected_seq: int
+    def __init__(self, session_id: _Optional[str] = ..., after_message_id: _Optional[str] = ..., request_id: _Optional[str] = ..., etag: _Optional[str] = ..., expected_seq: _Optional[int] = ...) -> None: ...
 
 class ConversationMessage(_message.Message):
     __slots__ = ("role", "content", "tool_call_id", "tool_name", "extra_data")

@@ -73,6 +73,16 @@ class SessionServiceStub:
                 request_serializer=agentsessions_dot_v1_dot_session__service__pb2.DeactivateSessionRequest.SerializeToString,
                 response_deserializer=agentsessions_dot_v1_dot_resources__pb2.Session.FromString,
                 _registered_method=True)
+        self.ForkSession = channel.unary_unary(
+                '/agentsessions.v1.SessionService/ForkSession',
+                request_serializer=agentsessions_dot_v1_dot_session__service__pb2.ForkSessionRequest.SerializeToString,
+                response_deserializer=agentsessions_dot_v1_dot_resources__pb2.Session.FromString,
+                _registered_method=True)
+        self.RewindSession = channel.unary_unary(
+                '/agentsessions.v1.SessionService/RewindSession',
+                request_serializer=agentsessions_dot_v1_dot_session__service__pb2.RewindSessionRequest.SerializeToString,
+                response_deserializer=agentsessions_dot_v1_dot_resources__pb2.Session.FromString,
+                _registered_method=True)
         self.Conversation = channel.unary_unary(
                 '/agentsessions.v1.SessionService/Conversation',
                 request_serializer=agentsessions_dot_v1_dot_session__service__pb2.ConversationRequest.SerializeToString,
@@ -139,6 +149,25 @@ class SessionServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ForkSession(self, request, context):
+        """Makes a new session of the caller with the source's fields and copies of its messages (all,
+        or up to and including `up_to_message_id`), in order, with new ids; the source is unchanged.
+        A fork never ends between a tool call and its result: FAILED_PRECONDITION, reason
+        SPLITS_TOOL_CALL.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RewindSession(self, request, context):
+        """Deletes every message after `after_message_id`, atomically; each deleted message takes its
+        own `seq`. A rewind never ends between a tool call and its result: FAILED_PRECONDITION,
+        reason SPLITS_TOOL_CALL.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def Conversation(self, request, context):
         """Runs one conversation turn: stores the request's messages and the agent's reply atomically.
         """
@@ -189,6 +218,16 @@ def add_SessionServiceServicer_to_server(servicer, server):
             'DeactivateSession': grpc.unary_unary_rpc_method_handler(
                     servicer.DeactivateSession,
                     request_deserializer=agentsessions_dot_v1_dot_session__service__pb2.DeactivateSessionRequest.FromString,
+                    response_serializer=agentsessions_dot_v1_dot_resources__pb2.Session.SerializeToString,
+            ),
+            'ForkSession': grpc.unary_unary_rpc_method_handler(
+                    servicer.ForkSession,
+                    request_deserializer=agentsessions_dot_v1_dot_session__service__pb2.ForkSessionRequest.FromString,
+                    response_serializer=agentsessions_dot_v1_dot_resources__pb2.Session.SerializeToString,
+            ),
+            'RewindSession': grpc.unary_unary_rpc_method_handler(
+                    servicer.RewindSession,
+                    request_deserializer=agentsessions_dot_v1_dot_session__service__pb2.RewindSessionRequest.FromString,
                     response_serializer=agentsessions_dot_v1_dot_resources__pb2.Session.SerializeToString,
             ),
             'Conversation': grpc.unary_unary_rpc_method_handler(
@@ -392,6 +431,60 @@ class SessionService:
             target,
             '/agentsessions.v1.SessionService/DeactivateSession',
             agentsessions_dot_v1_dot_session__service__pb2.DeactivateSessionRequest.SerializeToString,
+            agentsessions_dot_v1_dot_resources__pb2.Session.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ForkSession(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/agentsessions.v1.SessionService/ForkSession',
+            agentsessions_dot_v1_dot_session__service__pb2.ForkSessionRequest.SerializeToString,
+            agentsessions_dot_v1_dot_resources__pb2.Session.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RewindSession(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/agentsessions.v1.SessionService/RewindSession',
+            agentsessions_dot_v1_dot_session__service__pb2.RewindSessionRequest.SerializeToString,
             agentsessions_dot_v1_dot_resources__pb2.Session.FromString,
             options,
             channel_credentials,
