@@ -374,6 +374,26 @@ CALLS: list[tuple[str, str, Callable[[Seeded], None]]] = [
         ),
     ),
     (
+        "ForkSession",
+        WRITE,
+        lambda x: _check(
+            x.c.s(
+                "ForkSession", spb.ForkSessionRequest(session_id="s", new_session_id="f")
+            ).session_id
+            == "f"
+        ),
+    ),
+    (
+        "RewindSession",
+        TRANSACTION,
+        lambda x: _check(
+            x.c.s(
+                "RewindSession", spb.RewindSessionRequest(session_id="s", after_message_id=x.ids[0])
+            ).session_id
+            == "s"
+        ),
+    ),
+    (
         "BatchCreateMessages",
         WRITE,
         lambda x: _check(

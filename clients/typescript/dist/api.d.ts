@@ -2,7 +2,7 @@
  * The surface both clients offer, so code can switch between gRPC (Node) and REST (browsers)
  * by changing only the constructor.
  */
-import type { AppendOptions, BatchOptions, CallOptions, ChangeOptions, ConversationRequest, ConversationResult, ConverseEvent, CreateMessageInput, CreateSessionInput, ListMessagesOptions, ListSessionsOptions, Message, MessageChanges, MessagePage, Session, SessionChanges, SessionPage, WriteOptions } from "./types.js";
+import type { AppendOptions, BatchOptions, CallOptions, ChangeOptions, ConversationRequest, ConversationResult, ConverseEvent, CreateMessageInput, CreateSessionInput, ForkSessionInput, ListMessagesOptions, ListSessionsOptions, Message, MessageChanges, MessagePage, Session, SessionChanges, SessionPage, WriteOptions } from "./types.js";
 /**
  * The caller's sessions. Every write sends a request id (see `WriteOptions`) and is retried on
  * UNAVAILABLE like a read: the service stores it once.
@@ -21,6 +21,17 @@ export interface SessionsApi {
     delete(sessionId: string, options?: ChangeOptions): Promise<void>;
     activate(sessionId: string, options?: ChangeOptions): Promise<Session>;
     deactivate(sessionId: string, options?: ChangeOptions): Promise<Session>;
+    /**
+     * A new session of the caller's with this one's agent fields and copies of its messages up to
+     * and including `upToMessageId` (all when absent), in order, with new ids; the source stays.
+     * A fork never ends between a tool call and its result (FAILED_PRECONDITION, SPLITS_TOOL_CALL).
+     */
+    fork(sessionId: string, input?: ForkSessionInput, options?: WriteOptions): Promise<Session>;
+    /**
+     * Deletes every message after `afterMessageId`, atomically (each takes its own `seq`); the
+     * same tool-call rule as `fork`. Returns the session after it.
+     */
+    rewind(sessionId: string, afterMessageId: string, options?: ChangeOptions & AppendOptions): Promise<Session>;
 }
 /** The messages of the caller's sessions; writes send request ids, as `SessionsApi`'s do. */
 export interface MessagesApi {

@@ -12,6 +12,7 @@ import type {
   ConverseEvent,
   CreateMessageInput,
   CreateSessionInput,
+  ForkSessionInput,
   ListMessagesOptions,
   ListSessionsOptions,
   Message,
@@ -41,6 +42,21 @@ export interface SessionsApi {
   delete(sessionId: string, options?: ChangeOptions): Promise<void>;
   activate(sessionId: string, options?: ChangeOptions): Promise<Session>;
   deactivate(sessionId: string, options?: ChangeOptions): Promise<Session>;
+  /**
+   * A new session of the caller's with this one's agent fields and copies of its messages up to
+   * and including `upToMessageId` (all when absent), in order, with new ids; the source stays.
+   * A fork never ends between a tool call and its result (FAILED_PRECONDITION, SPLITS_TOOL_CALL).
+   */
+  fork(sessionId: string, input?: ForkSessionInput, options?: WriteOptions): Promise<Session>;
+  /**
+   * Deletes every message after `afterMessageId`, atomically (each takes its own `seq`); the
+   * same tool-call rule as `fork`. Returns the session after it.
+   */
+  rewind(
+    sessionId: string,
+    afterMessageId: string,
+    options?: ChangeOptions & AppendOptions,
+  ): Promise<Session>;
 }
 
 /** The messages of the caller's sessions; writes send request ids, as `SessionsApi`'s do. */

@@ -300,6 +300,16 @@ export interface AppendOptions extends WriteOptions {
   expectedSeq?: number;
 }
 
+/** What `sessions.fork()` makes: the new session's id and name, and where the copy ends. */
+export interface ForkSessionInput {
+  /** The new session's `sessionId`; generated when absent. */
+  newSessionId?: string;
+  /** The last message copied (its id); every message when absent. */
+  upToMessageId?: string;
+  /** The new session's name; the source's when absent. */
+  sessionName?: string;
+}
+
 /** Options of `messages.createBatch()`. */
 export interface BatchOptions extends AppendOptions {
   /** When the session is missing, create it with these fields (`{}`: the defaults). */

@@ -30,6 +30,8 @@ const CALLS: Record<string, (api: AgentSessionsApi) => Promise<unknown>> = {
   DeleteSession: (api) => api.sessions.delete("s"),
   ActivateSession: (api) => api.sessions.activate("s"),
   DeactivateSession: (api) => api.sessions.deactivate("s"),
+  ForkSession: (api) => api.sessions.fork("s"),
+  RewindSession: (api) => api.sessions.rewind("s", "m"),
   Conversation: (api) => api.conversation({ messages: "hi" }),
   Converse: (api) => collect(api.converse({ messages: "hi" })),
   ListMessages: (api) => api.messages.listPage("s"),

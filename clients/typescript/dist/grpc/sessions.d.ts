@@ -21,5 +21,7 @@ export declare class GrpcSessions implements SessionsApi {
     delete(sessionId: string, options?: t.ChangeOptions): Promise<void>;
     activate(sessionId: string, options?: t.ChangeOptions): Promise<t.Session>;
     deactivate(sessionId: string, options?: t.ChangeOptions): Promise<t.Session>;
+    fork(sessionId: string, input?: t.ForkSessionInput, options?: t.WriteOptions): Promise<t.Session>;
+    rewind(sessionId: string, afterMessageId: string, options?: t.ChangeOptions & t.AppendOptions): Promise<t.Session>;
 }
 //# sourceMappingURL=sessions.d.ts.map

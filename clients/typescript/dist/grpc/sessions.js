@@ -58,5 +58,24 @@ export class GrpcSessions {
         const request = { sessionId, ...change(options) };
         return sessionFromProto(await this.call.unary(rpcs.deactivateSession, options, (o) => this.rpc.deactivateSession(request, o)));
     }
+    async fork(sessionId, input = {}, options) {
+        const request = {
+            sessionId,
+            newSessionId: input.newSessionId ?? "",
+            upToMessageId: input.upToMessageId ?? "",
+            sessionName: input.sessionName,
+            requestId: requestId(options),
+        };
+        return sessionFromProto(await this.call.unary(rpcs.forkSession, options, (o) => this.rpc.forkSession(request, o)));
+    }
+    async rewind(sessionId, afterMessageId, options) {
+        const request = {
+            sessionId,
+            afterMessageId,
+            expectedSeq: options?.expectedSeq,
+            ...change(options),
+        };
+        return sessionFromProto(await this.call.unary(rpcs.rewindSession, options, (o) => this.rpc.rewindSession(request, o)));
+    }
 }
 //# sourceMappingURL=sessions.js.map

@@ -102,6 +102,34 @@ class RestSessions {
         };
         return sessionFromJson(await this.http.json(request, sessionRpc.deactivateSession, options));
     }
+    async fork(sessionId, input = {}, options) {
+        const body = {};
+        if (input.newSessionId)
+            body.new_session_id = input.newSessionId;
+        if (input.upToMessageId)
+            body.up_to_message_id = input.upToMessageId;
+        if (input.sessionName !== undefined)
+            body.session_name = input.sessionName;
+        const request = {
+            method: "POST",
+            path: `${sessionPath(sessionId)}:fork`,
+            body,
+            headers: writeHeaders(options),
+        };
+        return sessionFromJson(await this.http.json(request, sessionRpc.forkSession, options));
+    }
+    async rewind(sessionId, afterMessageId, options) {
+        const body = { after_message_id: afterMessageId };
+        if (options?.expectedSeq !== undefined)
+            body.expected_seq = options.expectedSeq;
+        const request = {
+            method: "POST",
+            path: `${sessionPath(sessionId)}:rewind`,
+            body,
+            headers: writeHeaders(options),
+        };
+        return sessionFromJson(await this.http.json(request, sessionRpc.rewindSession, options));
+    }
 }
 class RestMessages {
     http;

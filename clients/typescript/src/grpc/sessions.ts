@@ -95,4 +95,37 @@ export class GrpcSessions implements SessionsApi {
       ),
     );
   }
+
+  async fork(
+    sessionId: string,
+    input: t.ForkSessionInput = {},
+    options?: t.WriteOptions,
+  ): Promise<t.Session> {
+    const request = {
+      sessionId,
+      newSessionId: input.newSessionId ?? "",
+      upToMessageId: input.upToMessageId ?? "",
+      sessionName: input.sessionName,
+      requestId: requestId(options),
+    };
+    return sessionFromProto(
+      await this.call.unary(rpcs.forkSession, options, (o) => this.rpc.forkSession(request, o)),
+    );
+  }
+
+  async rewind(
+    sessionId: string,
+    afterMessageId: string,
+    options?: t.ChangeOptions & t.AppendOptions,
+  ): Promise<t.Session> {
+    const request = {
+      sessionId,
+      afterMessageId,
+      expectedSeq: options?.expectedSeq,
+      ...change(options),
+    };
+    return sessionFromProto(
+      await this.call.unary(rpcs.rewindSession, options, (o) => this.rpc.rewindSession(request, o)),
+    );
+  }
 }

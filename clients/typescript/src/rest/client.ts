@@ -159,6 +159,40 @@ class RestSessions implements SessionsApi {
     };
     return sessionFromJson(await this.http.json(request, sessionRpc.deactivateSession, options));
   }
+
+  async fork(
+    sessionId: string,
+    input: t.ForkSessionInput = {},
+    options?: t.WriteOptions,
+  ): Promise<t.Session> {
+    const body: Record<string, unknown> = {};
+    if (input.newSessionId) body.new_session_id = input.newSessionId;
+    if (input.upToMessageId) body.up_to_message_id = input.upToMessageId;
+    if (input.sessionName !== undefined) body.session_name = input.sessionName;
+    const request: HttpRequest = {
+      method: "POST",
+      path: `${sessionPath(sessionId)}:fork`,
+      body,
+      headers: writeHeaders(options),
+    };
+    return sessionFromJson(await this.http.json(request, sessionRpc.forkSession, options));
+  }
+
+  async rewind(
+    sessionId: string,
+    afterMessageId: string,
+    options?: t.ChangeOptions & t.AppendOptions,
+  ): Promise<t.Session> {
+    const body: Record<string, unknown> = { after_message_id: afterMessageId };
+    if (options?.expectedSeq !== undefined) body.expected_seq = options.expectedSeq;
+    const request: HttpRequest = {
+      method: "POST",
+      path: `${sessionPath(sessionId)}:rewind`,
+      body,
+      headers: writeHeaders(options),
+    };
+    return sessionFromJson(await this.http.json(request, sessionRpc.rewindSession, options));
+  }
 }
 
 class RestMessages implements MessagesApi {
