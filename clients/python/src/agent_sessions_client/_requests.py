@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import Any
+
+from google.protobuf.timestamp_pb2 import Timestamp
 
 from agent_sessions_client._proto.agentsessions.v1 import message_service_pb2 as msg_pb
 from agent_sessions_client._proto.agentsessions.v1 import session_service_pb2 as ses_pb
@@ -51,6 +54,20 @@ def _present(**fields: Any) -> dict[str, Any]:
     return {name: value for name, value in fields.items() if value is not None}
 
 
+def timestamp(value: datetime | None) -> Timestamp | None:
+    """The proto Timestamp of a datetime (a naive one is taken as UTC); None stays None."""
+    if value is None:
+        return None
+    proto = Timestamp()
+    proto.FromDatetime(value)
+    return proto
+
+
+def label_filters(labels: Mapping[str, str] | None) -> list[str]:
+    """ListSessions' `label` filters, one `key:value` per label."""
+    return [f"{key}:{value}" for key, value in (labels or {}).items()]
+
+
 def create_session(
     session_id: str,
     session_name: str | None,
@@ -61,11 +78,15 @@ def create_session(
     model: str | None,
     server_tools: str | None,
     request_id: str,
+    labels: Mapping[str, str] | None = None,
+    expire_time: datetime | None = None,
+    ttl: int | None = None,
 ) -> ses_pb.CreateSessionRequest:
     """The CreateSession request; None leaves a field unset."""
     return ses_pb.CreateSessionRequest(
         session_id=session_id,
         request_id=request_id,
+        labels=dict(labels or {}),
         **_present(
             session_name=session_name,
             description=description,
@@ -74,6 +95,8 @@ def create_session(
             is_active=is_active,
             model=model,
             server_tools=server_tools,
+            expire_time=timestamp(expire_time),
+            ttl=ttl,
         ),
     )
 
@@ -89,9 +112,12 @@ def update_session(
     server_tools: str | None,
     request_id: str,
     etag: str | None,
+    labels: Mapping[str, str] | None = None,
+    expire_time: datetime | None = None,
 ) -> ses_pb.UpdateSessionRequest:
-    """The UpdateSession request: None keeps a field, an empty string removes it."""
-    return ses_pb.UpdateSessionRequest(
+    """The UpdateSession request: None keeps a field, an empty string removes it; `labels`
+    replaces every label (`{}` removes them all)."""
+    request = ses_pb.UpdateSessionRequest(
         session_id=session_id,
         request_id=request_id,
         etag=etag or "",
@@ -103,18 +129,63 @@ def update_session(
             is_active=is_active,
             model=model,
             server_tools=server_tools,
+            expire_time=timestamp(expire_time),
         ),
     )
+    if labels is not None:
+        # A Struct, so that an empty one is still present: it says "remove every label".
+        request.labels.SetInParent()
+        request.labels.update(dict(labels))
+    return request
 
 
 def list_sessions(
-    page_size: int, page_token: str, is_active: bool | None, agent_name: str | None
+    page_size: int,
+    page_token: str,
+    is_active: bool | None,
+    agent_name: str | None,
+    labels: Mapping[str, str] | None = None,
 ) -> ses_pb.ListSessionsRequest:
     """The ListSessions request; None means no filter."""
     return ses_pb.ListSessionsRequest(
         page_size=page_size,
         page_token=page_token,
+        label=label_filters(labels),
         **_present(is_active=is_active, agent_name=agent_name),
+    )
+
+
+def fork_session(
+    session_id: str,
+    new_session_id: str,
+    up_to_message_id: str,
+    session_name: str | None,
+    request_id: str,
+) -> ses_pb.ForkSessionRequest:
+    """The ForkSession request; None keeps the source's name."""
+    return ses_pb.ForkSessionRequest(
+        session_id=session_id,
+        new_session_id=new_session_id,
+        up_to_message_id=up_to_message_id,
+        request_id=request_id,
+        **_present(session_name=session_name),
+    )
+
+
+def rewind_session(
+    session_id: str,
+    after_message_id: str,
+    request_id: str,
+    etag: str | None,
+    expected_seq: int | None,
+) -> ses_pb.RewindSessionRequest:
+    """The RewindSession request; None leaves a condition out."""
+    return ses_pb.RewindSessionRequest(
+        session_id=session_id,
+        after_message_id=after_message_id,
+        request_id=request_id,
+        etag=etag or "",
+        **_present(expected_seq=expected_seq),
     )
 
 

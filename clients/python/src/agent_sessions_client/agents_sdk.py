@@ -33,7 +33,12 @@ from typing import Any, TypeVar, cast
 
 from agent_sessions_client._requests import MAX_BATCH
 from agent_sessions_client.aio import AsyncClient
-from agent_sessions_client.errors import InvalidArgumentError, NotFoundError
+from agent_sessions_client.errors import (
+    AbortedError,
+    FailedPreconditionError,
+    InvalidArgumentError,
+    NotFoundError,
+)
 from agent_sessions_client.models import ConversationMessage, Message, NewSession, Role
 
 try:
@@ -256,7 +261,13 @@ class AgentSessionsSession:
             await _settle(self._add(items[start : start + MAX_BATCH]))
 
     async def pop_item(self) -> TResponseInputItem | None:
-        """Removes and returns the most recent item; None when the history is empty."""
+        """Removes and returns the most recent item; None when the history is empty.
+
+        A rewind of the session to the message before the latest, conditional on the session's
+        `seq`: a message another writer appends meanwhile is kept (the pop starts over). The
+        only message, or a tool result whose call is the message before it (which the service
+        will not split from its call by a rewind), is deleted by itself, if unchanged.
+        """
         return await _settle(self._pop())
 
     async def clear_session(self) -> None:
@@ -303,8 +314,9 @@ class AgentSessionsSession:
     async def _pop(self) -> TResponseInputItem | None:
         while True:
             try:
+                session = await self._client.get_session(self.session_id)
                 page = await self._client.list_messages_page(
-                    self.session_id, page_size=1, order="desc"
+                    self.session_id, page_size=2, order="desc"
                 )
             except NotFoundError:
                 return None
@@ -312,7 +324,9 @@ class AgentSessionsSession:
                 return None
             message = page.items[0]
             try:
-                await self._client.delete_message(self.session_id, message.id)
+                await self._remove_last(page.items, session.seq)
+            except AbortedError:
+                continue  # the session changed since it was read: look at the new latest one
             except NotFoundError as exc:
                 if exc.reason == "SESSION_NOT_FOUND":
                     return None
@@ -321,6 +335,22 @@ class AgentSessionsSession:
             if item is not None:
                 return item
             # A message with no item form is dropped too, as SQLiteSession drops corrupt rows.
+
+    async def _remove_last(self, newest: Sequence[Message], seq: int) -> None:
+        """Removes `newest[0]`, the latest message: a rewind after the one before it, taken
+        only if the session's `seq` is still `seq`, so a message appended meanwhile is never
+        removed with it. The service cannot rewind to before the first message, and refuses a
+        rewind that keeps a tool call and removes its result: then the message alone is
+        deleted, only if unchanged (its etag)."""
+        last = newest[0]
+        if len(newest) > 1:
+            try:
+                await self._client.rewind_session(self.session_id, newest[1].id, expected_seq=seq)
+                return
+            except FailedPreconditionError as exc:
+                if exc.reason != "SPLITS_TOOL_CALL":
+                    raise
+        await self._client.delete_message(self.session_id, last.id, etag=last.etag)
 
     async def _clear(self) -> None:
         with contextlib.suppress(NotFoundError):

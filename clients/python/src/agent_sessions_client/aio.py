@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import inspect
-from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
+from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import replace
+from datetime import datetime
 from types import TracebackType
 from typing import Any, TypeAlias
 
@@ -154,6 +155,9 @@ class AsyncClient:
         is_active: bool | None = None,
         model: str | None = None,
         server_tools: str | None = None,
+        labels: Mapping[str, str] | None = None,
+        expire_time: datetime | None = None,
+        ttl: int | None = None,
         request_id: str | None = None,
         timeout: float | None = None,
     ) -> Session:
@@ -161,7 +165,9 @@ class AsyncClient:
 
         `model` is the model its agent runs on (None: the server's default); `server_tools`
         narrows which server (MCP) tools the agent may call (`none`, or a comma-separated list
-        of `server` or `server/tool` entries; None: all).
+        of `server` or `server/tool` entries; None: all). `labels` are strings to find it by
+        (`list_sessions(labels=...)`). It expires at `expire_time`, or `ttl` seconds after its
+        creation (not both); with neither, after the server's default (if it has one).
         """
         request = req.create_session(
             session_id,
@@ -173,6 +179,9 @@ class AsyncClient:
             model,
             server_tools,
             req.request_id(request_id),
+            labels,
+            expire_time,
+            ttl,
         )
         return Session.from_proto(
             await self._call(self._sessions, "CreateSession", request, timeout)
@@ -190,10 +199,12 @@ class AsyncClient:
         page_token: str = "",
         is_active: bool | None = None,
         agent_name: str | None = None,
+        labels: Mapping[str, str] | None = None,
         timeout: float | None = None,
     ) -> Page[Session]:
-        """Returns one page of the caller's sessions, newest created first."""
-        request = req.list_sessions(page_size, page_token, is_active, agent_name)
+        """Returns one page of the caller's sessions, newest created first; with `labels`, only
+        the sessions that have every one of them (a `key:value` filter each)."""
+        request = req.list_sessions(page_size, page_token, is_active, agent_name, labels)
         return req.sessions_page(await self._call(self._sessions, "ListSessions", request, timeout))
 
     async def list_sessions(
@@ -202,9 +213,11 @@ class AsyncClient:
         page_size: int = 0,
         is_active: bool | None = None,
         agent_name: str | None = None,
+        labels: Mapping[str, str] | None = None,
         timeout: float | None = None,
     ) -> AsyncGenerator[Session, None]:
-        """Iterates over all the caller's sessions, fetching pages of `page_size` as needed."""
+        """Iterates over all the caller's sessions (with `labels`, those that have all of
+        them), fetching pages of `page_size` as needed."""
         page_token = ""
         while True:
             page = await self.list_sessions_page(
@@ -212,6 +225,7 @@ class AsyncClient:
                 page_token=page_token,
                 is_active=is_active,
                 agent_name=agent_name,
+                labels=labels,
                 timeout=timeout,
             )
             for session in page.items:
@@ -231,12 +245,18 @@ class AsyncClient:
         is_active: bool | None = None,
         model: str | None = None,
         server_tools: str | None = None,
+        labels: Mapping[str, str] | None = None,
+        expire_time: datetime | None = None,
         etag: str | None = None,
         request_id: str | None = None,
         timeout: float | None = None,
     ) -> Session:
         """Changes the given fields (None keeps a field, an empty string removes it: `model=""`
-        returns to the server's default model, `server_tools=""` allows every server tool)."""
+        returns to the server's default model, `server_tools=""` allows every server tool).
+
+        `labels` replaces all the labels (`labels={}` removes every one); `expire_time` moves
+        the expiry (a time in the past ends the session at once; an expiry cannot be removed).
+        """
         request = req.update_session(
             session_id,
             session_name,
@@ -248,6 +268,8 @@ class AsyncClient:
             server_tools,
             req.request_id(request_id),
             etag,
+            labels,
+            expire_time,
         )
         return Session.from_proto(
             await self._call(self._sessions, "UpdateSession", request, timeout)
@@ -297,6 +319,57 @@ class AsyncClient:
         )
         return Session.from_proto(
             await self._call(self._sessions, "DeactivateSession", request, timeout)
+        )
+
+    async def fork_session(
+        self,
+        session_id: str,
+        *,
+        new_session_id: str = "",
+        up_to_message_id: str = "",
+        session_name: str | None = None,
+        request_id: str | None = None,
+        timeout: float | None = None,
+    ) -> Session:
+        """Copies a session and its messages up to `up_to_message_id` (all when empty) into a
+        new session, `new_session_id` (generated when empty); returns the new session.
+
+        The copy keeps the source's fields and labels (`session_name` renames it), starts at
+        zero usage and gets the server's default expiry. A cut between a tool call and its
+        result is refused (`FailedPreconditionError`, `SPLITS_TOOL_CALL`).
+        """
+        request = req.fork_session(
+            session_id,
+            new_session_id,
+            up_to_message_id,
+            session_name,
+            req.request_id(request_id),
+        )
+        return Session.from_proto(await self._call(self._sessions, "ForkSession", request, timeout))
+
+    async def rewind_session(
+        self,
+        session_id: str,
+        after_message_id: str,
+        *,
+        etag: str | None = None,
+        expected_seq: int | None = None,
+        request_id: str | None = None,
+        timeout: float | None = None,
+    ) -> Session:
+        """Deletes every message after `after_message_id`, in one transaction; returns the
+        session.
+
+        With `etag` or `expected_seq`, only if the session is unchanged since (else
+        `AbortedError`, `ETAG_MISMATCH` or `SESSION_CHANGED`). A cut that would keep a tool
+        call and delete its result is refused (`FailedPreconditionError`,
+        `SPLITS_TOOL_CALL`). Usage is not lowered: the tokens were spent.
+        """
+        request = req.rewind_session(
+            session_id, after_message_id, req.request_id(request_id), etag, expected_seq
+        )
+        return Session.from_proto(
+            await self._call(self._sessions, "RewindSession", request, timeout)
         )
 
     # Conversation turns

@@ -31,6 +31,7 @@ __all__ = [
     "Page",
     "Role",
     "Session",
+    "SessionUsage",
     "Started",
     "Tool",
     "ToolAnswered",
@@ -62,6 +63,23 @@ def _time(value: Timestamp) -> datetime:
 
 
 @dataclass(frozen=True)
+class SessionUsage:
+    """What a session's stored conversation turns used: token sums and the number of turns
+    (batches and single messages are not turns; a fork starts at zero; a rewind lowers
+    nothing)."""
+
+    input_tokens: int = 0
+    output_tokens: int = 0
+    total_tokens: int = 0
+    turns: int = 0
+
+    @classmethod
+    def from_proto(cls, proto: resources_pb2.SessionUsage) -> SessionUsage:
+        """Converts the service's `agentsessions.v1.SessionUsage`."""
+        return cls(proto.input_tokens, proto.output_tokens, proto.total_tokens, proto.turns)
+
+
+@dataclass(frozen=True)
 class Session:
     """A session: an agent's configuration and metadata, owned by the caller."""
 
@@ -88,6 +106,12 @@ class Session:
     """The session's change counter: every committed change of the session or of its messages
     takes the next value. Pass it as `expected_seq=` to append only if nothing changed since
     (else ABORTED, `SESSION_CHANGED`)."""
+    labels: Mapping[str, str] = field(default_factory=dict, hash=False)
+    """String labels to find the session by (`list_sessions(labels=...)`)."""
+    expire_time: datetime | None = None
+    """When the session expires (from then on it is gone); None: never."""
+    usage: SessionUsage = SessionUsage()
+    """The tokens the session's stored turns used, and how many turns that is."""
 
     @classmethod
     def from_proto(cls, proto: resources_pb2.Session) -> Session:
@@ -109,6 +133,9 @@ class Session:
             server_tools=proto.server_tools if proto.HasField("server_tools") else None,
             etag=proto.etag,
             seq=proto.seq,
+            labels=dict(proto.labels),
+            expire_time=_time(proto.expire_time) if proto.HasField("expire_time") else None,
+            usage=SessionUsage.from_proto(proto.usage),
         )
 
 
