@@ -8,6 +8,8 @@ export type Role = "user" | "assistant" | "system" | "tool";
 export declare const ROLES: readonly Role[];
 /** The messages of a turn: a string is one `user` message. */
 export declare function turnMessages(messages: string | ConversationMessage[]): ConversationMessage[];
+/** ListSessions' `label` filters: one `key:value` per label. */
+export declare function labelFilters(labels: Record<string, string> | undefined): string[];
 /** A conversation with an AI agent, owned by one user. */
 export interface Session {
     /** The server-assigned UUID. */
@@ -42,6 +44,23 @@ export interface Session {
      * (else ABORTED, SESSION_CHANGED).
      */
     seq: number;
+    /** String labels to find the session by (`list({ labels })`); `{}` when it has none. */
+    labels: Record<string, string>;
+    /** When the session expires (from then on it is gone); absent: never. */
+    expireTime?: Date;
+    /** The tokens the session's stored turns used, and how many turns that is. */
+    usage: SessionUsage;
+}
+/**
+ * Sums over a session's stored conversation turns (a turn of an agent that reports no usage
+ * counts as a turn with 0 tokens; batches and single messages are not turns). A fork starts at
+ * zero; a rewind lowers nothing.
+ */
+export interface SessionUsage {
+    inputTokens: number;
+    outputTokens: number;
+    totalTokens: number;
+    turns: number;
 }
 /** One message of a session. */
 export interface Message {
@@ -67,6 +86,14 @@ export interface Message {
 /** The fields of a new session; all optional (`sessionId` is generated when absent). */
 export interface CreateSessionInput extends NewSessionFields {
     sessionId?: string;
+    /**
+     * At most 64, keys matching `^[a-z][a-z0-9_.-]{0,62}$`, values of at most 256 characters.
+     */
+    labels?: Record<string, string>;
+    /** When the session expires; not with `ttl`. Neither: the server's default, if any. */
+    expireTime?: Date;
+    /** The session expires this many seconds after its creation (1 to 3153600000). */
+    ttl?: number;
 }
 /** The fields of a session created with its first messages (`createBatch`'s `createSession`). */
 export interface NewSessionFields {
@@ -92,6 +119,10 @@ export interface SessionChanges {
     model?: string;
     /** `""` allows every server tool again. */
     serverTools?: string;
+    /** Replaces every label; `{}` removes them all. */
+    labels?: Record<string, string>;
+    /** Moves the expiry (a time in the past ends the session at once; it cannot be removed). */
+    expireTime?: Date;
 }
 /** Filters and paging of a session list. */
 export interface ListSessionsOptions {
@@ -101,6 +132,8 @@ export interface ListSessionsOptions {
     pageToken?: string;
     isActive?: boolean;
     agentName?: string;
+    /** Only sessions that have every one of these labels (one `key:value` filter each). */
+    labels?: Record<string, string>;
 }
 /** One page of sessions, newest created first. */
 export interface SessionPage {

@@ -4,6 +4,10 @@ export const ROLES = ["user", "assistant", "system", "tool"];
 export function turnMessages(messages) {
     return typeof messages === "string" ? [{ role: "user", content: messages }] : messages;
 }
+/** ListSessions' `label` filters: one `key:value` per label. */
+export function labelFilters(labels) {
+    return Object.entries(labels ?? {}).map(([key, value]) => `${key}:${value}`);
+}
 /**
  * The `tool` message that answers a call, for the next turn's `messages` (the service fills in
  * the tool's name).

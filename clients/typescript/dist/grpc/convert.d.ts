@@ -1,5 +1,6 @@
 /** Generated protobuf messages ↔ the wrapper's plain types. */
 import type { MessageInitShape } from "@bufbuild/protobuf";
+import { type Timestamp } from "@bufbuild/protobuf/wkt";
 import type * as t from "../types.js";
 import { Role, type Message, type Session } from "../gen/agentsessions/v1/resources_pb.js";
 import type { ConversationMessageSchema, ConversationResponse, ConverseEvent, ToolSchema } from "../gen/agentsessions/v1/session_service_pb.js";
@@ -10,6 +11,8 @@ import type { ConversationMessageSchema, ConversationResponse, ConverseEvent, To
 export declare function roleToProto(role: t.Role): Role;
 export declare function roleFromProto(role: Role): t.Role;
 export declare function sessionFromProto(s: Session): t.Session;
+/** A Date as a proto Timestamp; undefined stays undefined. */
+export declare function timestampOf(value: Date | undefined): Timestamp | undefined;
 export declare function messageFromProto(m: Message): t.Message;
 export declare function resultFromProto(r: ConversationResponse): t.ConversationResult;
 /**

@@ -1,4 +1,4 @@
-import { timestampDate } from "@bufbuild/protobuf/wkt";
+import { timestampDate, timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { AgentSessionsError, Code } from "../errors.js";
 import { requestId } from "../retry.js";
 import { turnMessages } from "../types.js";
@@ -58,7 +58,19 @@ export function sessionFromProto(s) {
         updatedAt: date(s.updatedAt),
         etag: s.etag,
         seq: s.seq,
+        labels: { ...s.labels },
+        expireTime: s.expireTime ? timestampDate(s.expireTime) : undefined,
+        usage: {
+            inputTokens: s.usage?.inputTokens ?? 0,
+            outputTokens: s.usage?.outputTokens ?? 0,
+            totalTokens: s.usage?.totalTokens ?? 0,
+            turns: s.usage?.turns ?? 0,
+        },
     };
+}
+/** A Date as a proto Timestamp; undefined stays undefined. */
+export function timestampOf(value) {
+    return value === undefined ? undefined : timestampFromDate(value);
 }
 export function messageFromProto(m) {
     return {

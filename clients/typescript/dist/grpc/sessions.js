@@ -1,7 +1,8 @@
 import { paginate } from "../pagination.js";
 import { requestId } from "../retry.js";
+import { labelFilters } from "../types.js";
 import { SessionService } from "../gen/agentsessions/v1/session_service_pb.js";
-import { sessionFromProto } from "./convert.js";
+import { sessionFromProto, timestampOf } from "./convert.js";
 /** The service's RPCs: their protos say which calls are safe to retry. */
 const rpcs = SessionService.method;
 /** The request id and etag fields of a change, made once for all its attempts. */
@@ -16,7 +17,13 @@ export class GrpcSessions {
         this.call = call;
     }
     async create(input = {}, options) {
-        const request = { ...input, sessionId: input.sessionId ?? "", requestId: requestId(options) };
+        const request = {
+            ...input,
+            sessionId: input.sessionId ?? "",
+            labels: input.labels ?? {},
+            expireTime: timestampOf(input.expireTime),
+            requestId: requestId(options),
+        };
         return sessionFromProto(await this.call.unary(rpcs.createSession, options, (o) => this.rpc.createSession(request, o)));
     }
     async get(sessionId, options) {
@@ -28,6 +35,7 @@ export class GrpcSessions {
             pageToken: filters.pageToken ?? "",
             isActive: filters.isActive,
             agentName: filters.agentName,
+            label: labelFilters(filters.labels),
         };
         const page = await this.call.unary(rpcs.listSessions, options, (o) => this.rpc.listSessions(request, o));
         return {
@@ -43,7 +51,14 @@ export class GrpcSessions {
         }, filters.pageToken);
     }
     async update(sessionId, changes, options) {
-        const request = { ...changes, sessionId, ...change(options) };
+        const request = {
+            ...changes,
+            // A Struct, not a map: `{}` is present and removes every label.
+            labels: changes.labels,
+            expireTime: timestampOf(changes.expireTime),
+            sessionId,
+            ...change(options),
+        };
         return sessionFromProto(await this.call.unary(rpcs.updateSession, options, (o) => this.rpc.updateSession(request, o)));
     }
     async delete(sessionId, options) {

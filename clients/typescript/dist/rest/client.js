@@ -6,6 +6,7 @@ import { textDeltas } from "../api.js";
 import { AgentSessionsError, Code } from "../errors.js";
 import { paginate } from "../pagination.js";
 import { requestId, retryPolicy, safeToRetry, streamWithRetries, } from "../retry.js";
+import { labelFilters } from "../types.js";
 import { Http } from "./http.js";
 import { body, deletedCountFromJson, eventFromJson, messageFromJson, messageInputToJson, messagePageFromJson, messagesFromJson, newSessionToJson, resultFromJson, sessionChangesToJson, sessionFromJson, sessionPageFromJson, turnToJson, } from "./json.js";
 import { bodyChunks, parseSse } from "./sse.js";
@@ -59,6 +60,7 @@ class RestSessions {
             page_token: filters.pageToken,
             is_active: filters.isActive,
             agent_name: filters.agentName,
+            label: labelFilters(filters.labels),
         };
         const request = { method: "GET", path: API_PREFIX, query };
         return sessionPageFromJson(await this.http.json(request, sessionRpc.listSessions, options));

@@ -19,7 +19,8 @@ export interface HttpRequest {
     method: "GET" | "POST" | "PATCH" | "PUT" | "DELETE";
     /** Starts with `/`; path segments already encoded. */
     path: string;
-    query?: Record<string, string | number | boolean | undefined>;
+    /** An array value repeats the parameter, once per element. */
+    query?: Record<string, string | number | boolean | string[] | undefined>;
     body?: unknown;
     accept?: string;
     /** Headers of this request, the same in every attempt (the request id, the etag). */

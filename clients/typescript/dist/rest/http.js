@@ -5,8 +5,13 @@ import { codeFromHttpStatus, errorFromStatusJson } from "../status.js";
 function queryString(query) {
     const params = new URLSearchParams();
     for (const [key, value] of Object.entries(query ?? {})) {
-        if (value !== undefined && value !== "")
+        if (Array.isArray(value)) {
+            for (const each of value)
+                params.append(key, each);
+        }
+        else if (value !== undefined && value !== "") {
             params.set(key, String(value));
+        }
     }
     const text = params.toString();
     return text ? `?${text}` : "";

@@ -1,6 +1,6 @@
 /** Generated protobuf messages ↔ the wrapper's plain types. */
 import type { JsonObject, MessageInitShape } from "@bufbuild/protobuf";
-import { timestampDate, type Timestamp } from "@bufbuild/protobuf/wkt";
+import { timestampDate, timestampFromDate, type Timestamp } from "@bufbuild/protobuf/wkt";
 import { AgentSessionsError, Code } from "../errors.js";
 import { requestId } from "../retry.js";
 import { turnMessages } from "../types.js";
@@ -73,7 +73,20 @@ export function sessionFromProto(s: Session): t.Session {
     updatedAt: date(s.updatedAt),
     etag: s.etag,
     seq: s.seq,
+    labels: { ...s.labels },
+    expireTime: s.expireTime ? timestampDate(s.expireTime) : undefined,
+    usage: {
+      inputTokens: s.usage?.inputTokens ?? 0,
+      outputTokens: s.usage?.outputTokens ?? 0,
+      totalTokens: s.usage?.totalTokens ?? 0,
+      turns: s.usage?.turns ?? 0,
+    },
   };
+}
+
+/** A Date as a proto Timestamp; undefined stays undefined. */
+export function timestampOf(value: Date | undefined): Timestamp | undefined {
+  return value === undefined ? undefined : timestampFromDate(value);
 }
 
 export function messageFromProto(m: Message): t.Message {

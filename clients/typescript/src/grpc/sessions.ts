@@ -3,10 +3,11 @@ import type { Client } from "@connectrpc/connect";
 import type { SessionsApi } from "../api.js";
 import { paginate } from "../pagination.js";
 import { requestId } from "../retry.js";
+import { labelFilters } from "../types.js";
 import type * as t from "../types.js";
 import { SessionService } from "../gen/agentsessions/v1/session_service_pb.js";
 import type { Caller } from "./call.js";
-import { sessionFromProto } from "./convert.js";
+import { sessionFromProto, timestampOf } from "./convert.js";
 
 /** The service's RPCs: their protos say which calls are safe to retry. */
 const rpcs = SessionService.method;
@@ -23,7 +24,13 @@ export class GrpcSessions implements SessionsApi {
   ) {}
 
   async create(input: t.CreateSessionInput = {}, options?: t.WriteOptions): Promise<t.Session> {
-    const request = { ...input, sessionId: input.sessionId ?? "", requestId: requestId(options) };
+    const request = {
+      ...input,
+      sessionId: input.sessionId ?? "",
+      labels: input.labels ?? {},
+      expireTime: timestampOf(input.expireTime),
+      requestId: requestId(options),
+    };
     return sessionFromProto(
       await this.call.unary(rpcs.createSession, options, (o) => this.rpc.createSession(request, o)),
     );
@@ -44,6 +51,7 @@ export class GrpcSessions implements SessionsApi {
       pageToken: filters.pageToken ?? "",
       isActive: filters.isActive,
       agentName: filters.agentName,
+      label: labelFilters(filters.labels),
     };
     const page = await this.call.unary(rpcs.listSessions, options, (o) =>
       this.rpc.listSessions(request, o),
@@ -67,7 +75,14 @@ export class GrpcSessions implements SessionsApi {
     changes: t.SessionChanges,
     options?: t.ChangeOptions,
   ): Promise<t.Session> {
-    const request = { ...changes, sessionId, ...change(options) };
+    const request = {
+      ...changes,
+      // A Struct, not a map: `{}` is present and removes every label.
+      labels: changes.labels,
+      expireTime: timestampOf(changes.expireTime),
+      sessionId,
+      ...change(options),
+    };
     return sessionFromProto(
       await this.call.unary(rpcs.updateSession, options, (o) => this.rpc.updateSession(request, o)),
     );

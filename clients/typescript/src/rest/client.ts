@@ -14,6 +14,7 @@ import {
   safeToRetry,
   streamWithRetries,
 } from "../retry.js";
+import { labelFilters } from "../types.js";
 import type * as t from "../types.js";
 import { Http, type HttpRequest } from "./http.js";
 import {
@@ -107,6 +108,7 @@ class RestSessions implements SessionsApi {
       page_token: filters.pageToken,
       is_active: filters.isActive,
       agent_name: filters.agentName,
+      label: labelFilters(filters.labels),
     };
     const request: HttpRequest = { method: "GET", path: API_PREFIX, query };
     return sessionPageFromJson(await this.http.json(request, sessionRpc.listSessions, options));

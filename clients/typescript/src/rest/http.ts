@@ -28,7 +28,8 @@ export interface HttpRequest {
   method: "GET" | "POST" | "PATCH" | "PUT" | "DELETE";
   /** Starts with `/`; path segments already encoded. */
   path: string;
-  query?: Record<string, string | number | boolean | undefined>;
+  /** An array value repeats the parameter, once per element. */
+  query?: Record<string, string | number | boolean | string[] | undefined>;
   body?: unknown;
   accept?: string;
   /** Headers of this request, the same in every attempt (the request id, the etag). */
@@ -46,7 +47,11 @@ export interface OpenResponse {
 function queryString(query: HttpRequest["query"]): string {
   const params = new URLSearchParams();
   for (const [key, value] of Object.entries(query ?? {})) {
-    if (value !== undefined && value !== "") params.set(key, String(value));
+    if (Array.isArray(value)) {
+      for (const each of value) params.append(key, each);
+    } else if (value !== undefined && value !== "") {
+      params.set(key, String(value));
+    }
   }
   const text = params.toString();
   return text ? `?${text}` : "";

@@ -80,6 +80,29 @@ export function sessionFromJson(value: unknown): t.Session {
     updatedAt: parseTimestamp(o["updated_at"]),
     etag: str(o, "etag"),
     seq: num(o, "seq"),
+    labels: labels(o["labels"]),
+    expireTime: typeof o["expire_time"] === "string" ? parseTimestamp(o["expire_time"]) : undefined,
+    usage: usage(o["usage"]),
+  };
+}
+
+function labels(value: unknown): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (isObject(value)) {
+    for (const [key, label] of Object.entries(value)) {
+      if (typeof label === "string") out[key] = label;
+    }
+  }
+  return out;
+}
+
+function usage(value: unknown): t.SessionUsage {
+  const o = isObject(value) ? value : {};
+  return {
+    inputTokens: num(o, "input_tokens"),
+    outputTokens: num(o, "output_tokens"),
+    totalTokens: num(o, "total_tokens"),
+    turns: num(o, "turns"),
   };
 }
 
@@ -223,11 +246,16 @@ export function sessionChangesToJson(input: t.SessionChanges): JsonObject {
     is_active: input.isActive,
     model: input.model,
     server_tools: input.serverTools,
+    labels: input.labels,
+    expire_time: input.expireTime?.toISOString(),
   });
 }
 
 export function newSessionToJson(input: t.CreateSessionInput): JsonObject {
-  return { ...sessionChangesToJson(input), ...body({ session_id: input.sessionId }) };
+  return {
+    ...sessionChangesToJson(input),
+    ...body({ session_id: input.sessionId, ttl: input.ttl }),
+  };
 }
 
 export function messageInputToJson(
