@@ -145,6 +145,34 @@ def test_pop_until_empty_and_sessions_are_separate(address: str, user_token: str
     run(address, user_token, body)
 
 
+def test_pop_keeps_a_message_appended_while_it_pops(address: str, user_token: str) -> None:
+    """pop_item rewinds on the session's seq: another writer's append between its read and its
+    rewind makes it read again, so it pops that new latest item and removes nothing else."""
+
+    async def body(client: AsyncClient, sid: str) -> None:
+        session = AgentSessionsSession(sid, client)
+        await session.add_items(items("a", "b"))
+        read_page = client.list_messages_page
+        appended = False
+
+        async def page_then_append(*args: Any, **kwargs: Any) -> Any:
+            nonlocal appended
+            page = await read_page(*args, **kwargs)
+            if not appended:
+                appended = True
+                await session.add_items(items("c"))  # lands after the read, before the rewind
+            return page
+
+        client.list_messages_page = page_then_append  # type: ignore[method-assign]
+        before = (await client.get_session(sid)).seq
+        assert await session.pop_item() == items("c")[0]
+        assert appended and await session.get_items() == items("a", "b")
+        # One message appended, one removed by a rewind: two seqs, nothing else deleted.
+        assert (await client.get_session(sid)).seq == before + 2
+
+    run(address, user_token, body)
+
+
 def test_items_round_trip_exactly(address: str, user_token: str) -> None:
     async def body(client: AsyncClient, sid: str) -> None:
         session = AgentSessionsSession(sid, client)
