@@ -238,6 +238,7 @@ class Seeded:
 
     c: Client
     ids: list[str]
+    turn_id: str = ""  # a completed turn of session "u"
 
 
 def _seed(channel: grpc.Channel) -> Seeded:
@@ -247,7 +248,17 @@ def _seed(channel: grpc.Channel) -> Seeded:
         c.m("CreateMessage", mpb.CreateMessageRequest(session_id="s", role=rpb.user, content=t)).id
         for t in ("one", "two")
     ]
-    return Seeded(c, ids)
+    turn = c.s("Conversation", spb.ConversationRequest(session_id="u", messages=[_hi()]))
+    return Seeded(c, ids, turn.turn_id)
+
+
+def _first_watched(x: Seeded) -> None:
+    stream = x.c.s("WatchSession", spb.WatchSessionRequest(session_id="s", after_seq=0))
+    try:
+        first = next(iter(stream))
+    finally:
+        stream.cancel()
+    assert first.message.content == "one", first
 
 
 def _state(c: Client) -> list[tuple[str, bool, str, list[str]]]:
@@ -276,7 +287,7 @@ CALLS: list[tuple[str, str, Callable[[Seeded], None]]] = [
     (
         "ListSessions",
         READ,
-        lambda x: _check(x.c.s("ListSessions", spb.ListSessionsRequest()).total_size == 1),
+        lambda x: _check(x.c.s("ListSessions", spb.ListSessionsRequest()).total_size == 2),
     ),
     (
         "GetSession",
@@ -351,6 +362,33 @@ CALLS: list[tuple[str, str, Callable[[Seeded], None]]] = [
         ),
     ),
     ("Converse", WRITE, _converse),
+    (
+        "GetTurn",
+        READ,
+        lambda x: _check(
+            x.c.s("GetTurn", spb.GetTurnRequest(session_id="u", turn_id=x.turn_id)).status
+            == spb.completed
+        ),
+    ),
+    (
+        "CancelTurn",
+        READ,  # of a finished turn: it only reads
+        lambda x: _check(
+            x.c.s("CancelTurn", spb.CancelTurnRequest(session_id="u", turn_id=x.turn_id)).status
+            == spb.completed
+        ),
+    ),
+    (
+        "ResumeTurn",
+        READ,
+        lambda x: _check(
+            list(x.c.s("ResumeTurn", spb.ResumeTurnRequest(session_id="u", turn_id=x.turn_id)))[
+                -1
+            ].completed.messages_count
+            == 2
+        ),
+    ),
+    ("WatchSession", READ, _first_watched),
     (
         "CreateMessage",
         WRITE,

@@ -249,6 +249,7 @@ def test_conversation(http: httpx.Client) -> None:
         "stop_reason",
         "pending_tool_calls",
         "usage",
+        "turn_id",
     }
     assert first["response"] == MOCK + "Hi" and first["messages_count"] == 2
     # The mock ends its turn, calls no tools and uses no tokens (JSON numbers).

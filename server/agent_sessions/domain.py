@@ -237,6 +237,7 @@ class TurnResult:
     # "end_turn", or "tool_calls" when the turn waits for the results of `pending_tool_calls`.
     stop_reason: str = "end_turn"
     pending_tool_calls: list[PendingToolCall] = field(default_factory=list)
+    turn_id: uuid.UUID | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -259,6 +260,10 @@ class TurnRequest:
     tools: list[CallerTool] = field(default_factory=list)
     # Its request id and the session `seq` it expects (a turn takes no etag).
     guard: Guard = UNGUARDED
+    # "enqueue" (the default), "reject" or "interrupt": what to do while another turn runs.
+    if_busy: str = "enqueue"
+    # Run to the end even when the caller goes away.
+    detach: bool = False
 
 
 # What a turn does, in order: TurnStarted; TextDelta / ToolCall / ToolResult as the agent works
@@ -268,10 +273,20 @@ class TurnRequest:
 
 @dataclass(frozen=True, slots=True)
 class TurnStarted:
-    """The session is checked (or planned, for a new one) and the agent starts."""
+    """The session is checked (or planned, for a new one) and the turn is accepted: it runs
+    now, or waits its turn (TurnQueued follows)."""
 
     session_id: str
     session_uuid: uuid.UUID
+    turn_id: uuid.UUID | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TurnQueued:
+    """The turn waits for earlier turns of its session; `position` 1 runs next."""
+
+    turn_id: uuid.UUID
+    position: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -301,9 +316,11 @@ class ToolResult:
 
 @dataclass(frozen=True, slots=True)
 class TurnStored:
-    """The turn is committed; `messages` are those the agent produced, in order."""
+    """The turn is committed; `messages` are those the agent produced, in order, in the
+    session with this `session_id`."""
 
     messages: list[Message]
+    session_id: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -321,5 +338,34 @@ class TurnFailed:
 
 
 TurnEvent = (
-    TurnStarted | TextDelta | ToolCall | ToolResult | TurnStored | TurnCompleted | TurnFailed
+    TurnStarted
+    | TurnQueued
+    | TextDelta
+    | ToolCall
+    | ToolResult
+    | TurnStored
+    | TurnCompleted
+    | TurnFailed
 )
+
+
+@dataclass(frozen=True, slots=True)
+class TurnRecord:
+    """A turn as its row keeps it. `result`: a completed turn's record (the session, its
+    messages and the answer); `error`: why one that stored nothing ended (errors.error_record).
+    `expired`: its lease ran out (the replica that ran it is gone)."""
+
+    turn_id: uuid.UUID
+    session_id: str
+    session_uuid: uuid.UUID
+    status: str
+    request_id: uuid.UUID | None
+    created_at: datetime
+    updated_at: datetime
+    result: dict[str, Any] | None
+    error: dict[str, Any] | None
+    expired: bool = False
+
+    @property
+    def active(self) -> bool:
+        return self.status in ("queued", "running")

@@ -183,3 +183,50 @@ class ToolNameConflict(FailedPrecondition):
     tell apart; the session's `server_tools` can choose between them."""
 
     reason = "TOOL_NAME_CONFLICT"
+
+
+# -- Live turns. -----
+
+
+class Cancelled(DomainError):
+    """The turn was cancelled (CancelTurn, an interrupting turn, or its caller going away)."""
+
+    code = "CANCELLED"
+    reason = "CANCELLED"
+
+
+class TurnLost(Aborted):
+    """The replica that ran the turn stopped renewing its lease (it died); nothing was stored."""
+
+    reason = "TURN_LOST"
+
+
+class RecordedError(DomainError):
+    """An error as a turn's row keeps it (see `error_record`), told again to a later reader."""
+
+    def __init__(
+        self, code: str, message: str, *, reason: str, metadata: dict[str, str] | None = None
+    ) -> None:
+        super().__init__(message, reason=reason, metadata=metadata)
+        self.code = code  # type: ignore[misc]  # per instance: whatever the recorded code was
+
+
+def error_record(exc: DomainError) -> dict[str, object]:
+    """A domain error as JSON for a turn's row."""
+    return {
+        "code": exc.code,
+        "message": exc.message,
+        "reason": exc.reason,
+        "metadata": dict(exc.metadata),
+    }
+
+
+def recorded_error(record: dict[str, object]) -> RecordedError:
+    """The error a turn's row keeps."""
+    metadata = record.get("metadata") or {}
+    return RecordedError(
+        str(record["code"]),
+        str(record["message"]),
+        reason=str(record["reason"]),
+        metadata={str(k): str(v) for k, v in dict(metadata).items()},  # type: ignore[call-overload]
+    )

@@ -203,6 +203,14 @@ class Settings:
     request_id_ttl: int = 86_400
     # How long a new session lives, in seconds, unless its creator says (None: forever).
     session_ttl: int | None = None
+    # Seconds after which a turn whose replica stopped renewing its lease is `lost`.
+    turn_lease: float = 10.0
+    # Turns that may wait per session behind the running one.
+    max_queued_turns: int = 16
+    # Running or queued turns per user, over all replicas.
+    max_turns_per_user: int = 32
+    # Open watches per user, per replica.
+    max_watches_per_user: int = 64
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -299,6 +307,12 @@ class Settings:
             event_loop=_choice(env, "EVENT_LOOP", ("uvloop", "asyncio")),
             request_id_ttl=_int(env, "REQUEST_ID_TTL", d.request_id_ttl, 1, 365 * 86_400),
             session_ttl=_int(env, "SESSION_TTL", 0, 1, 100 * 365 * 86_400) or None,
+            turn_lease=_seconds(env, "TURN_LEASE", d.turn_lease, 3600.0),
+            max_queued_turns=_int(env, "MAX_QUEUED_TURNS", d.max_queued_turns, 0, 10_000),
+            max_turns_per_user=_int(env, "MAX_TURNS_PER_USER", d.max_turns_per_user, 1, 1_000_000),
+            max_watches_per_user=_int(
+                env, "MAX_WATCHES_PER_USER", d.max_watches_per_user, 1, 1_000_000
+            ),
         )
 
     @property

@@ -259,9 +259,18 @@ def new_message(m: Any) -> NewMessage:
     )
 
 
+# if_busy's values as the turn service names them (unset: enqueue).
+IF_BUSY = {
+    ses_pb.IfBusy.Value(name): ("enqueue" if name == "if_busy_unspecified" else name)
+    for name in ses_pb.IfBusy.keys()
+}
+
+
 def turn_request(request: Any, context: Context) -> TurnRequest:
     """A ConversationRequest or ConverseRequest as a turn request."""
     return TurnRequest(
+        if_busy=IF_BUSY[request.if_busy],
+        detach=request.detach,
         guard=guard(request, context),
         messages=[new_message(m) for m in request.messages],
         session_id=request.session_id,
@@ -298,6 +307,7 @@ def conversation_response(result: TurnResult) -> ses_pb.ConversationResponse:
         messages_count=result.messages_count,
         session_active=result.session.is_active,
         stop_reason=result.stop_reason,
+        turn_id=str(result.turn_id or ""),
         pending_tool_calls=[
             ses_pb.ToolCall(
                 tool_call_id=call.tool_call_id, name=call.name, arguments=call.arguments

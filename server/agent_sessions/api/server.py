@@ -33,7 +33,9 @@ from agent_sessions.db.maintenance import keep_sweeping
 from agent_sessions.db.probe import keep_probing
 from agent_sessions.db.tracing import traced_connections
 from agent_sessions.db.uow import Database, Pool
+from agent_sessions.db.listener import Listener
 from agent_sessions.services import MessageService, SessionService, TurnService
+from agent_sessions.services.live import LiveTurns
 from agent_sessions.services.pagination import PageTokens
 from agent_sessions.settings import Settings
 
@@ -92,9 +94,14 @@ async def start(settings: Settings, agent: Agent | None = None) -> RunningServer
         agents = AgentRegistry.single(agent) if agent is not None else build_registry(settings)
         resources.push_async_callback(agents.aclose)
         await agents.start()
-        server, health = _build_server(
-            settings, Database(pool, settings.request_id_ttl, settings.session_ttl), agents
-        )
+        # One LISTEN connection per process: the wake-ups of live turns and watches.
+        listener = Listener(settings.database_url)
+        await listener.start()
+        resources.push_async_callback(listener.stop)
+        db = Database(pool, settings.request_id_ttl, settings.session_ttl)
+        server, health, live = _build_server(settings, db, agents, listener)
+        live.start()
+        resources.push_async_callback(live.stop)
         port = server.add_insecure_port(f"{settings.grpc_host}:{settings.grpc_port}")
         if port == 0:
             raise OSError(f"cannot listen on {settings.grpc_host}:{settings.grpc_port}")
@@ -125,14 +132,23 @@ async def _cancelled(task: asyncio.Task[None]) -> None:
 
 
 def _build_server(
-    settings: Settings, db: Database, agents: AgentRegistry
-) -> tuple[grpc.aio.Server, HealthServicer]:
+    settings: Settings, db: Database, agents: AgentRegistry, listener: Listener
+) -> tuple[grpc.aio.Server, HealthServicer, LiveTurns]:
     """The gRPC server with both services, health and reflection registered (not yet bound)."""
     tokens = PageTokens(page_token_key(settings))
     tool_servers = tool_server_names(settings)
     sessions = SessionService(db, tokens, tool_servers)
     turns = TurnService(db, agents, settings.history_window, tool_servers)
     messages = MessageService(db, tokens, tool_servers)
+    live = LiveTurns(
+        db,
+        turns,
+        listener,
+        lease=settings.turn_lease,
+        max_queued=settings.max_queued_turns,
+        max_turns_per_user=settings.max_turns_per_user,
+        max_watches_per_user=settings.max_watches_per_user,
+    )
     server = grpc.aio.server(
         # With tracing on, a span per call that continues the caller's W3C `traceparent`.
         interceptors=_tracing_interceptors(settings),
@@ -148,7 +164,7 @@ def _build_server(
     )
     # Every method guarded (auth, errors) and registered as generic: see api/guard.py.
     registrar: Any = Registrar(server, Guard(TokenVerifier(settings)))
-    ses_grpc.add_SessionServiceServicer_to_server(SessionServicer(sessions, turns), registrar)  # type: ignore[no-untyped-call]
+    ses_grpc.add_SessionServiceServicer_to_server(SessionServicer(sessions, live), registrar)  # type: ignore[no-untyped-call]
     msg_grpc.add_MessageServiceServicer_to_server(MessageServicer(messages), registrar)  # type: ignore[no-untyped-call]
     health = HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health, registrar)
@@ -163,7 +179,7 @@ def _build_server(
         ),
         registrar,
     )
-    return server, health
+    return server, health, live
 
 
 def _tracing_interceptors(settings: Settings) -> list[Any]:

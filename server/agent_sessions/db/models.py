@@ -162,3 +162,106 @@ class RequestId(Base):
     expires_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), nullable=False, index=True
     )
+
+
+# A turn waits or runs while its status is one of these; the partial indexes below hold only
+# those rows, so they stay small whatever the history.
+ACTIVE_TURN = "status IN ('queued', 'running')"
+
+
+class Turn(Base):
+    """A conversation turn as a resource: queued, running, or how it ended. One runs at a time
+    per session, enforced by the partial unique index on the running ones."""
+
+    __tablename__ = "turns"
+    __table_args__ = (
+        CheckConstraint(
+            "status IN ('queued', 'running', 'completed', 'failed', 'cancelled', 'lost')",
+            name="status",
+        ),
+        # At most one running turn per session, for every replica at once.
+        Index(
+            "ux_turns_running_session",
+            "session_uuid",
+            unique=True,
+            postgresql_where=text("status = 'running'"),
+        ),
+        # The session's queue, in order; and a request id names at most one live turn.
+        Index(
+            "ix_turns_active_session",
+            "session_uuid",
+            "priority",
+            "created_at",
+            postgresql_where=text(ACTIVE_TURN),
+        ),
+        Index(
+            "ux_turns_active_request",
+            "user_id",
+            "request_id",
+            unique=True,
+            postgresql_where=text(f"{ACTIVE_TURN} AND request_id IS NOT NULL"),
+        ),
+        # The lease sweep and the per-user limit read only live turns.
+        Index("ix_turns_active_lease", "lease_until", postgresql_where=text(ACTIVE_TURN)),
+        Index("ix_turns_active_user", "user_id", postgresql_where=text(ACTIVE_TURN)),
+        # The sweep of ended turns (AGENT_SESSIONS_REQUEST_ID_TTL after they ended).
+        Index("ix_turns_updated_at", "updated_at"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("users.id", ondelete="CASCADE"), nullable=False
+    )
+    # No foreign key: a session's first turn exists before its session is stored.
+    session_uuid: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), nullable=False)
+    session_id: Mapped[str] = mapped_column(Text, nullable=False)
+    status: Mapped[str] = mapped_column(String(16), nullable=False)
+    # An interrupting turn runs before the waiting ones (1); otherwise first come first served.
+    priority: Mapped[int] = mapped_column(Integer, nullable=False, server_default=text("0"))
+    detach: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default=text("false"))
+    request_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    method: Mapped[str | None] = mapped_column(Text)
+    fingerprint: Mapped[bytes | None] = mapped_column(LargeBinary)
+    # Renewed by the replica that runs (or queues) the turn; past it, any replica marks it lost.
+    lease_until: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    created_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), nullable=False, server_default=func.clock_timestamp()
+    )
+    updated_at: Mapped[datetime] = _now()
+    # A completed turn: the session, its stored messages and the answer (as request ids keep
+    # it). A turn that stored nothing: the google.rpc.Status of why, as JSON.
+    result: Mapped[Any] = mapped_column(JSONB, nullable=True)
+    error: Mapped[Any] = mapped_column(JSONB, nullable=True)
+
+
+class TurnEvent(Base):
+    """The events of a turn's stream, as its stream numbered them (the API's encoding), written
+    in small batches while it runs so that any replica can resume it."""
+
+    __tablename__ = "turn_events"
+
+    turn_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("turns.id", ondelete="CASCADE"), primary_key=True
+    )
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True)
+    body: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
+    # The last event of the stream (`completed` or `error`).
+    last: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default=text("false"))
+
+
+class SessionChange(Base):
+    """A change of a session other than a stored message (the messages table keeps those), at
+    the session `seq` it took: what a watch that resumes after a seq reads back."""
+
+    __tablename__ = "session_changes"
+
+    session_uuid: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("agent_sessions.id", ondelete="CASCADE"), primary_key=True
+    )
+    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    # message_updated, message_deleted, cleared or session
+    kind: Mapped[str] = mapped_column(String(24), nullable=False)
+    body: Mapped[Any] = mapped_column(JSONB, nullable=False)
+    created_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), nullable=False, server_default=func.now(), index=True
+    )

@@ -592,6 +592,9 @@ class TurnRepository(_Repository):
         request: RequestKey | None = None,
         extra: str | None = None,
         usage: Usage | None = None,
+        turn: str = "",
+        turn_id: uuid.UUID | None = None,
+        turn_extra: str | None = None,
     ) -> tuple[Session, list[Message], int] | None:
         """Stores a whole turn in one statement, creating the session if it is new; returns
         the session, the stored messages and the session's new count, or None (nothing
@@ -612,6 +615,14 @@ class TurnRepository(_Repository):
             session_uuid, session_id, fields, True, messages, new_user, expected_seq, request
         )
         params.update(extra=extra, **_usage_params(usage or Usage()))
+        if turn:
+            params.update(
+                turn_id=turn_id,
+                turn_extra=turn_extra,
+                turn_request_id=request.request_id if request else None,
+                turn_method=request.method if request else None,
+                turn_fingerprint=request.fingerprint if request else None,
+            )
         query = q.append_messages(
             with_user=new_user is not None,
             create=True,
@@ -619,6 +630,7 @@ class TurnRepository(_Repository):
             unread=unread,
             expected_seq=expected_seq is not None,
             request=request is not None,
+            turn=turn,
         )
         try:
             rows = await self._write(query, tuple_row, **params)

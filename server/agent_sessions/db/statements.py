@@ -25,13 +25,14 @@ from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from agent_sessions.db.engine import sql
-from agent_sessions.db.models import AgentSession, RequestId, SessionMessage, User
+from agent_sessions.db.models import AgentSession, RequestId, SessionChange, SessionMessage, User
 from agent_sessions.domain import SESSION_TEXT_FIELDS, Message, Session
 
 S = cast(Table, AgentSession.__table__)
 M = cast(Table, SessionMessage.__table__)
 U = cast(Table, User.__table__)
 R = cast(Table, RequestId.__table__)
+C = cast(Table, SessionChange.__table__)
 
 # What a statement returns of a session or message: the domain dataclass's fields, in its order,
 # so rows become `Session` / `Message` positionally (db/rows.py).
@@ -116,6 +117,7 @@ def append_messages(
     unread: bool = False,
     expected_seq: bool = False,
     request: bool = False,
+    turn: str = "",
 ) -> str:
     """Messages appended to a session in one statement, so one round trip and atomic without a
     transaction: a conversation turn (the request's messages and the agent's) or a batch.
@@ -134,16 +136,31 @@ def append_messages(
 
     `request`: the request id is recorded in the same statement with what it stored, the
     session and the messages (and `p_extra`, what the caller adds to its answer).
+
+    `turn`, for a conversation turn, records the turn (`p_turn_id`) as completed with the same
+    record in `result`. "new": a turn that had no row yet (one stored in this one statement,
+    see services/live.py); nothing is stored while another turn of the session waits or runs.
+    "gated": a turn whose row is running; the row is locked first and nothing is stored unless
+    it is still running (a CancelTurn or a lost lease that committed first wins; one that comes
+    after finds the turn completed).
     """
     conditions = f" AND {_LIVE_SQL}"
+    gate = ""
+    if turn == "new":
+        gate = """ AND NOT EXISTS (SELECT 1 FROM turns t WHERE t.session_uuid = %(p_id)s
+                         AND t.status IN ('queued', 'running'))"""
+    elif turn == "gated":
+        gate = " AND EXISTS (SELECT 1 FROM gate)"
+    conditions += gate
     conditions += " AND a.is_active" if active_only else ""
     conditions += _NO_TRAILING_TOOL_RUN if unread else ""
     conditions += " AND a.seq = %(p_expected_seq)s" if expected_seq else ""
     if create:
         session = f"""INSERT INTO agent_sessions AS a (id, user_id, session_id, is_active, {_TEXT_NAMES},
                                    seq, message_count, expire_time, {_USAGE_NAMES})
-  VALUES (%(p_id)s, %(p_user_id)s, %(p_session_id)s, %(p_is_active)s, {_TEXT_PARAMS},
-          %(p_count)s, %(p_count)s, {_DEFAULT_EXPIRY}, {_USAGE_PARAMS})
+  SELECT %(p_id)s, %(p_user_id)s, %(p_session_id)s, %(p_is_active)s, {_TEXT_PARAMS},
+         %(p_count)s, %(p_count)s, {_DEFAULT_EXPIRY}, {_USAGE_PARAMS}
+  WHERE true{gate}
   ON CONFLICT (id) DO UPDATE
     SET seq = a.seq + EXCLUDED.seq,
         message_count = a.message_count + EXCLUDED.message_count,
@@ -165,8 +182,32 @@ def append_messages(
   SELECT {_RECORD_VALUES.format(result=result)}
   WHERE EXISTS (SELECT 1 FROM s)
 )"""
+    turn_sql = ""
+    if turn:
+        stored = (
+            "jsonb_build_object('session', (SELECT to_jsonb(s) FROM s), 'messages', "
+            "(SELECT jsonb_agg(to_jsonb(m) ORDER BY m.seq) FROM m), 'extra', %(p_turn_extra)s::jsonb)"
+        )
+        if turn == "new":
+            turn_sql = f""", turn AS (
+  INSERT INTO turns (id, user_id, session_uuid, session_id, status, request_id, method,
+                     fingerprint, lease_until, result)
+  SELECT %(p_turn_id)s, %(p_user_id)s, s.id, s.session_id, 'completed', %(p_turn_request_id)s,
+         %(p_turn_method)s, %(p_turn_fingerprint)s, now(), {stored}
+  FROM s
+)"""
+        else:
+            turn_sql = f""", turn AS (
+  UPDATE turns SET status = 'completed', result = {stored}, updated_at = now()
+  WHERE id = %(p_turn_id)s AND EXISTS (SELECT 1 FROM s)
+)"""
+    gate_sql = ""
+    if turn == "gated":
+        gate_sql = """gate AS (
+  SELECT id FROM turns WHERE id = %(p_turn_id)s AND status = 'running' FOR UPDATE
+), """
     return f"""
-WITH {_ENSURE_USER_SQL if with_user else ""}s AS (
+WITH {_ENSURE_USER_SQL if with_user else ""}{gate_sql}s AS (
   {session}
   RETURNING {_SESSION_RETURNING}, a.message_count
 ), m AS (
@@ -178,7 +219,7 @@ WITH {_ENSURE_USER_SQL if with_user else ""}s AS (
                  %(p_tool_call_ids)s::text[], %(p_tool_names)s::text[], %(p_extra_data)s::text[])
        WITH ORDINALITY AS m(id, role, content, tool_call_id, tool_name, extra_data, i)
   RETURNING {_MESSAGE_NAMES}
-){record}
+){record}{turn_sql}
 SELECT {_SESSION_SELECTED}, s.message_count, {_MESSAGE_SELECTED}
 FROM s CROSS JOIN m
 ORDER BY m.seq
@@ -269,17 +310,37 @@ def create_message(*, expected_seq: bool, request: bool) -> str:
 LOCK_SESSION = sql(select(*SESSION_COLUMNS).where(OWNED_SESSION).with_for_update())
 
 
-def _message_write(write: Any, values: dict[str, Any]) -> Any:
+def _change(kind: str, seq: Any, session_uuid: Any, body: Any, source: Any) -> Any:
+    """A CTE that logs a change (other than a stored message) at the session seq it took, for
+    watches that resume after a seq (see SessionChange)."""
+    return (
+        insert(C)
+        .from_select(
+            ["session_uuid", "seq", "kind", "body"],
+            select(session_uuid, seq, literal_column(f"'{kind}'"), body).select_from(source),
+        )
+        .cte(f"log_{kind}")
+    )
+
+
+def _message_write(write: Any, values: dict[str, Any], kind: str) -> Any:
     """`write` (an UPDATE or DELETE of one message, returning its row) and, only when it
-    changed the message, the session's next seq (and `values`): one statement."""
+    changed the message, the session's next seq (and `values`) and the change's log entry:
+    one statement."""
     changed = write.cte("changed")
     bump = (
         update(S)
         .where(S.c.id == changed.c.session_uuid)
         .values(seq=S.c.seq + ONE, **values)
+        .returning(S.c.id, S.c.seq)
         .cte("bump")
     )
-    return select(*changed.c).add_cte(bump)
+    if kind == "message_updated":
+        body: Any = func.to_jsonb(literal_column("changed"))
+    else:
+        body = func.jsonb_build_object(literal_column("'message_id'"), changed.c.id)
+    log = _change(kind, bump.c.seq, bump.c.id, body, changed.join(bump, true()))
+    return select(*changed.c).add_cte(bump).add_cte(log)
 
 
 def _one_message(etag: bool) -> list[Any]:
@@ -303,7 +364,7 @@ def update_message(names: frozenset[str], *, etag: bool, request: bool) -> str:
         )
         .returning(*MESSAGE_COLUMNS)
     )
-    return _write(_message_write(write, {}), request)
+    return _write(_message_write(write, {}, "message_updated"), request)
 
 
 @cache
@@ -311,7 +372,10 @@ def delete_message(*, etag: bool, request: bool) -> str:
     """Deletes one message; the session takes its next seq and counts one message less.
     After LOCK_SESSION, in its transaction."""
     write = delete(M).where(*_one_message(etag)).returning(M.c.id, M.c.session_uuid)
-    return _write(_message_write(write, {"message_count": S.c.message_count - ONE}), request)
+    return _write(
+        _message_write(write, {"message_count": S.c.message_count - ONE}, "message_deleted"),
+        request,
+    )
 
 
 @cache
@@ -323,12 +387,14 @@ def clear_messages(*, request: bool) -> str:
         update(S)
         .where(OWNED_SESSION)
         .values(seq=S.c.seq + ONE, message_count=ZERO)
-        .returning(S.c.id)
+        .returning(S.c.id, S.c.seq)
         .cte("bump")
     )
     deleted = delete(M).where(M.c.session_uuid == OWNED_SESSION_ID).returning(M.c.id).cte("deleted")
     count = select(func.count()).select_from(deleted).scalar_subquery()
-    return _write(select(bump.c.id, count.label("deleted_count")), request)
+    body = func.jsonb_build_object(literal_column("'deleted_count'"), count)
+    log = _change("cleared", bump.c.seq, bump.c.id, body, bump)
+    return _write(select(bump.c.id, count.label("deleted_count")).add_cte(log), request)
 
 
 @cache
@@ -462,7 +528,7 @@ def count_sessions(*, is_active: bool, agent_name: bool, labels: bool = False) -
 def update_session(names: frozenset[str], *, etag: bool, request: bool) -> str:
     """Sets the named session fields (bound as `p_<name>`), `updated_at`, and the next seq;
     compiled once per set of names and shape."""
-    return _write(
+    changed = (
         update(S)
         .where(OWNED_SESSION, *([_SESSION_ETAG] if etag else []))
         .values(
@@ -470,9 +536,13 @@ def update_session(names: frozenset[str], *, etag: bool, request: bool) -> str:
             seq=S.c.seq + ONE,
             updated_at=func.clock_timestamp(),
         )
-        .returning(*SESSION_COLUMNS),
-        request,
+        .returning(*SESSION_COLUMNS)
+        .cte("changed")
     )
+    log = _change(
+        "session", changed.c.seq, changed.c.id, func.to_jsonb(literal_column("changed")), changed
+    )
+    return _write(select(*changed.c).add_cte(log), request)
 
 
 @cache
@@ -606,7 +676,7 @@ WITH target AS (
 ), gone AS (
   DELETE FROM session_messages t USING target
   WHERE t.session_uuid = target.id AND t.seq > %(p_cut)s
-  RETURNING t.id
+  RETURNING t.id, t.seq
 ), s AS (
   UPDATE agent_sessions a
     SET seq = a.seq + (SELECT count(*) FROM gone),
@@ -614,6 +684,11 @@ WITH target AS (
   FROM target
   WHERE a.id = target.id
   RETURNING {_SESSION_RETURNING}
+), log AS (
+  INSERT INTO session_changes (session_uuid, seq, kind, body)
+  SELECT s.id, s.seq - (SELECT count(*) FROM gone) + row_number() OVER (ORDER BY g.seq),
+         'message_deleted', jsonb_build_object('message_id', g.id)
+  FROM s, gone g
 ){record}
 SELECT {_SESSION_SELECTED} FROM s
 """

@@ -14,6 +14,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from agent_sessions.db.checkout import Checkout
 from agent_sessions.db.engine import Connection
+from agent_sessions.db.live import LiveRepository
 from agent_sessions.db.repositories import (
     MessageRepository,
     RequestRepository,
@@ -58,6 +59,7 @@ class UnitOfWork:
         "requests",
         "sessions",
         "turns",
+        "live",
     )
 
     # Users known to be stored, so most writes skip the insert. Filled only after a commit:
@@ -101,6 +103,7 @@ class UnitOfWork:
         self.messages = MessageRepository(checkout, self._owner, ttl, session_ttl)
         self.turns = TurnRepository(checkout, self._owner, ttl, session_ttl)
         self.requests = RequestRepository(checkout, self._owner, ttl, session_ttl)
+        self.live = LiveRepository(checkout, self._owner, ttl, session_ttl)
         return self
 
     async def __aexit__(

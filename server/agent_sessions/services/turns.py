@@ -6,10 +6,10 @@ import dataclasses
 import json
 import logging
 import uuid
-from collections.abc import AsyncGenerator, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 from contextlib import aclosing
-from dataclasses import dataclass
-from typing import Any, TypeGuard
+from dataclasses import dataclass, field
+from typing import Any, Protocol, TypeGuard
 
 from agent_sessions import validation as v
 from agent_sessions.agents import (
@@ -36,6 +36,7 @@ from agent_sessions.domain import (
     TurnCompleted,
     TurnEvent,
     TurnFailed,
+    TurnQueued,
     TurnRequest,
     TurnResult,
     TurnStarted,
@@ -72,6 +73,28 @@ def _answered(messages: list[NewMessage], pending: dict[str, str]) -> list[NewMe
     checked = answer_results(messages, pending)
     require_answers(checked, pending)
     return checked
+
+
+async def events_or_failure(
+    events: AsyncGenerator[AgentEvent, None], reply: _Reply, session_id: str
+) -> AsyncGenerator[TextDelta | ToolCall | ToolResult | TurnFailed, None]:
+    """An agent's events folded into `reply`, the ones to show passed on; a failure of the
+    agent ends them with a TurnFailed (nothing of the turn is stored then)."""
+    try:
+        async for event in events:
+            if reply.take(event):
+                yield event
+    except DomainError as exc:
+        yield TurnFailed(exc)
+    except Exception as exc:  # noqa: BLE001 - any agent failure fails the turn, cleanly
+        log.warning("agent failed in session %s", session_id, exc_info=exc)
+        yield TurnFailed(
+            AgentFailed(
+                f"the agent failed to reply ({exc.__class__.__name__}); nothing of this "
+                "turn was stored, so the turn can be sent again",
+                metadata={"session_id": session_id},
+            )
+        )
 
 
 class _Reply:
@@ -119,10 +142,11 @@ class _Reply:
             return False
         return True
 
-    def answer(self, sent: int) -> dict[str, Any]:
+    def answer(self, sent: int, turn_id: uuid.UUID) -> dict[str, Any]:
         """What the turn's answer holds beyond the stored rows (JSON, recorded with a request
-        id); `sent`: how many of the stored messages are the caller's."""
+        id and in the turn's row); `sent`: how many of the stored messages are the caller's."""
         return {
+            "turn_id": str(turn_id),
             "sent": sent,
             "response": "".join(self.text),
             "usage": dataclasses.asdict(self.usage or Usage()),
@@ -149,6 +173,9 @@ class _Reply:
         return self.messages
 
 
+_SHOWN: dict[str, Any] = {"text": TextDelta, "tool_call": ToolCall, "tool_result": ToolResult}
+
+
 @dataclass(frozen=True, slots=True)
 class _Stored:
     """A stored turn: the session after it, its messages (the caller's first), the session's
@@ -166,19 +193,34 @@ class _Stored:
         messages = [from_json(Message, row) for row in result["messages"]]
         return cls(session, messages, int(result["session"]["message_count"]), result["extra"])
 
-    def started(self) -> TurnStarted:
-        return TurnStarted(self.session.session_id, self.session.id)
+    @property
+    def turn_id(self) -> uuid.UUID | None:
+        recorded = self.answer.get("turn_id")  # none in answers recorded before turns had ids
+        return uuid.UUID(recorded) if recorded else None
 
-    def shown(self) -> list[TextDelta | ToolCall | ToolResult]:
-        """The text and tool events the turn's stream showed, in order."""
-        kinds = {"text": TextDelta, "tool_call": ToolCall, "tool_result": ToolResult}
-        return [kinds[kind](*fields) for kind, *fields in self.answer["shown"]]
+    def started(self) -> TurnStarted:
+        return TurnStarted(self.session.session_id, self.session.id, self.turn_id)
+
+    def shown(self) -> list[TextDelta | ToolCall | ToolResult | TurnQueued]:
+        """The events the turn's stream showed between `started` and the stored messages, in
+        order: text, tool calls and results, and its places in the queue."""
+        events: list[TextDelta | ToolCall | ToolResult | TurnQueued] = []
+        for kind, *fields in self.answer["shown"]:
+            if kind == "queued":
+                events.append(TurnQueued(uuid.UUID(fields[0]), int(fields[1])))
+            else:
+                events.append(_SHOWN[kind](*fields))
+        return events
+
+    def replayed(self) -> list[TurnEvent]:
+        """Every event of the turn's stream again, as it was."""
+        return [self.started(), *self.shown(), *self.events()]
 
     def events(self) -> tuple[TurnStored, TurnCompleted]:
         """The last two events of the turn."""
         answer = self.answer
         mine = self.messages[answer["sent"] :]
-        return TurnStored(mine), TurnCompleted(
+        return TurnStored(mine, self.session.session_id), TurnCompleted(
             TurnResult(
                 session=self.session,
                 response=answer["response"],
@@ -187,6 +229,7 @@ class _Stored:
                 usage=Usage(**answer["usage"]),
                 stop_reason=answer["stop_reason"],
                 pending_tool_calls=[PendingToolCall(**c) for c in answer["pending_tool_calls"]],
+                turn_id=self.turn_id,
             )
         )
 
@@ -201,6 +244,44 @@ class _Target:
     session: Session | None
     history: list[Message]
     messages: list[NewMessage]
+
+
+@dataclass
+class Prepared:
+    """A turn as `TurnService.fast` left it: its checked request, the session id it goes to, and
+    — when the agent ran already — its reply, the events held back, and its failure; `events`
+    when the turn is stored whole."""
+
+    messages: list[NewMessage]
+    fields: SessionFields
+    tools: list[CallerTool]
+    session_id: str
+    reply: _Reply = field(default_factory=lambda: _Reply())
+    held: list[TextDelta | ToolCall | ToolResult] = field(default_factory=list)
+    ran: bool = False
+    failure: TurnFailed | None = None
+    events: list[TurnEvent] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Placement:
+    """Where a turn was placed: running now or queued, in the session with this uuid."""
+
+    status: str
+    session_uuid: uuid.UUID
+
+
+class TurnQueue(Protocol):
+    """The turn rows' side of a turn (services/live.py): places it in its session's queue,
+    waits for its turn, and records a refusal."""
+
+    async def place(
+        self, owner: Owner, session_id: str, request: TurnRequest, turn_id: uuid.UUID
+    ) -> Placement: ...
+
+    def wait(self, owner: Owner, turn_id: uuid.UUID) -> AsyncIterator[TurnQueued]: ...
+
+    async def refused(self, owner: Owner, turn_id: uuid.UUID, error: DomainError) -> None: ...
 
 
 class TurnService:
@@ -236,95 +317,132 @@ class TurnService:
         fields = session_fields(request.session, self.tool_servers)
         return messages, fields, v.caller_tools(request.tools)
 
-    async def run(self, owner: Owner, request: TurnRequest) -> AsyncGenerator[TurnEvent, None]:
-        """The turn's events. Failures before TurnStarted raise (nothing began); later ones
-        are a TurnFailed event, after which the iteration ends.
+    async def replay(self, owner: Owner, request: TurnRequest) -> list[TurnEvent] | None:
+        """The events of the stored turn a retry names by its request id (the agent does not
+        run again); None when the id names none."""
+        self._check(request)
+        key = request.guard.request
+        if key is None:
+            return None
+        async with self.db.work(owner) as uow:
+            stored_before = await recorded(uow, key)
+        if stored_before is None:
+            return None
+        return _Stored.recorded(stored_before.result).replayed()
 
-        How the turn is stored is chosen once, here. Usually the session is read first (its
-        agent fields, history and pending tool calls), the agent runs, and its events pass on
-        as they come. An agent that reads nothing of the session (the mock) on a turn that
-        answers no tool calls is run first instead, and its turn stored in one statement that
-        also makes the checks a read would have made: one round trip. Its events then come
-        out together after the store, and a refusal still comes before TurnStarted.
-        """
+    async def fast(self, owner: Owner, request: TurnRequest, turn_id: uuid.UUID) -> Prepared:
+        """A turn stored in one statement when it can be: an agent that reads nothing of the
+        session (the mock), on a turn that answers no tool calls, expects no seq, is not
+        detached or interrupting. The agent runs first and its turn is stored with the checks a
+        read would have made, in one round trip, recording the turn as completed — unless
+        another turn of the session waits or runs. `Prepared.events` then holds the whole
+        turn; otherwise the turn goes the placed way (`placed`), with what was prepared."""
         messages, fields, tools = self._check(request)
         session_id = v.session_id(request.session_id) if request.session_id else ""
+        agent = self.agents.get()
+        prepared = Prepared(messages, fields, tools, session_id)
+        if (
+            agent.reads_session
+            or request.guard.expected_seq is not None
+            or any(m.role == "tool" for m in messages)
+            or request.detach
+            or request.if_busy == "interrupt"
+        ):
+            return prepared
+        target = self._unread(owner, session_id, messages)
+        prepared.session_id = target.session_id
+        prepared.ran = True
+        prepared.failure = await self._run_agent(
+            agent.run(self._agent_turn(target, fields, tools)), prepared.reply, prepared.held
+        )
+        if prepared.failure is not None:
+            return prepared
+        stored = await self._store(
+            owner, target, fields, prepared.reply, request.guard, unread=True, turn_id=turn_id
+        )
+        if stored is not None:
+            prepared.events = [stored.started(), *prepared.held, *stored.events()]
+        return prepared
+
+    async def placed(
+        self,
+        owner: Owner,
+        request: TurnRequest,
+        turn_id: uuid.UUID,
+        prepared: Prepared,
+        queue: TurnQueue,
+    ) -> AsyncGenerator[TurnEvent, None]:
+        """A turn with a row of its own: placed in its session's queue (refusals raise, before
+        anything began), then — once it runs — the session read, the agent run (unless `fast`
+        ran it already: its reply depends on the turn's own messages alone) and the turn
+        stored, gated on its row still running. Failures after TurnStarted are a TurnFailed."""
         guard = request.guard
-        if guard.request is not None:
-            # A retry of a stored turn answers as the turn did; the agent does not run again.
-            async with self.db.work(owner) as uow:
-                stored_before = await recorded(uow, guard.request)
-            if stored_before is not None:
-                turn = _Stored.recorded(stored_before.result)
-                yield turn.started()
-                for shown in turn.shown():
-                    yield shown
-                for last in turn.events():
-                    yield last
-                return
         agent = self.agents.get()
         window = self.history_window if agent.uses_history else 0
-        store_first = (
-            not agent.reads_session
-            and guard.expected_seq is None
-            and all(m.role != "tool" for m in messages)
-        )
-        if store_first:
-            target = self._unread(owner, session_id, messages)
-        else:
-            target = await self._read(owner, session_id, messages, window, guard)
-            yield TurnStarted(target.session_id, target.session_uuid)
-
-        reply = _Reply()
-        held: list[TextDelta | ToolCall | ToolResult] = []  # store-first: shown after the store
-        failure: TurnFailed | None = None
+        session_id = prepared.session_id or str(uuid.uuid4())
+        placed = await queue.place(owner, session_id, request, turn_id)
+        session_uuid = placed.session_uuid
+        started = TurnStarted(session_id, session_uuid, turn_id)
+        reply = prepared.reply
+        began = placed.status != "running"
         try:
-            async with aclosing(agent.run(self._agent_turn(target, fields, tools))) as events:
-                async for event in events:
-                    if reply.take(event):
-                        if store_first:
-                            held.append(event)
-                        else:
-                            yield event
+            if began:
+                yield started
+                async for queued in queue.wait(owner, turn_id):
+                    reply.shown.append(["queued", str(queued.turn_id), str(queued.position)])
+                    yield queued
+            target = await self._read(owner, session_id, prepared.messages, window, guard)
         except DomainError as exc:
-            failure = TurnFailed(exc)
-        except Exception as exc:  # noqa: BLE001 - any agent failure fails the turn, cleanly
-            log.warning("agent failed in session %s", target.session_id, exc_info=exc)
-            failure = TurnFailed(
-                AgentFailed(
-                    f"the agent failed to reply ({exc.__class__.__name__}); nothing of this "
-                    "turn was stored, so the turn can be sent again",
-                    metadata={"session_id": target.session_id},
-                )
-            )
-
-        stored: _Stored | None = None
-        if store_first:
-            if failure is None:
-                stored = await self._store(owner, target, fields, reply, guard, unread=True)
-            if stored is None:
-                # Not stored (or failed): read the session as a read-first turn would have,
-                # so its refusals come before anything is shown. The agent's reply stays good:
-                # it depends on the turn's own messages alone.
-                target = await self._read(owner, target.session_id, messages, window, guard)
-            yield (
-                stored.started() if stored else TurnStarted(target.session_id, target.session_uuid)
-            )
-            for passed in held:
-                yield passed
+            if not began:
+                await queue.refused(owner, turn_id, exc)
+                raise
+            yield TurnFailed(exc)
+            return
+        if not began:
+            yield started
+        failure = prepared.failure
+        if prepared.ran:
+            for held in prepared.held:
+                yield held
+        else:
+            async with aclosing(
+                agent.run(self._agent_turn(target, prepared.fields, prepared.tools))
+            ) as events:
+                failure = None
+                async for event in events_or_failure(events, reply, target.session_id):
+                    if isinstance(event, TurnFailed):
+                        failure = event
+                    else:
+                        yield event
         if failure is not None:
             yield failure
             return
-        if stored is None:
-            try:
-                stored = await self._store(owner, target, fields, reply, guard)
-                if stored is None:  # deactivated, or changed, while the agent worked
-                    raise await self._why_not_stored(owner, target.session_id, guard)
-            except Exception as exc:  # noqa: BLE001 - the API layer maps it (INTERNAL if unknown)
-                yield TurnFailed(exc)
-                return
+        try:
+            stored = await self._store(
+                owner, target, prepared.fields, reply, guard, turn_id=turn_id, gated=True
+            )
+            if stored is None:  # deactivated, changed or cancelled while the agent worked
+                raise await self._why_not_stored(owner, target.session_id, guard)
+        except Exception as exc:  # noqa: BLE001 - the API layer maps it (INTERNAL if unknown)
+            yield TurnFailed(exc)
+            return
         for last in stored.events():
             yield last
+
+    @staticmethod
+    async def _run_agent(
+        events: AsyncGenerator[AgentEvent, None],
+        reply: _Reply,
+        held: list[TextDelta | ToolCall | ToolResult],
+    ) -> TurnFailed | None:
+        """Runs an agent to its end, folding its events into `reply` and keeping the ones to
+        show in `held`; its failure, if it failed."""
+        async with aclosing(events) as running:
+            async for event in events_or_failure(running, reply, ""):
+                if isinstance(event, TurnFailed):
+                    return event
+                held.append(event)
+        return None
 
     @staticmethod
     def _agent_turn(target: _Target, fields: SessionFields, tools: list[CallerTool]) -> AgentTurn:
@@ -393,14 +511,16 @@ class TurnService:
         reply: _Reply,
         guard: Guard,
         *,
+        turn_id: uuid.UUID,
         unread: bool = False,
+        gated: bool = False,
     ) -> _Stored | None:
         """Stores a whole turn (the request's messages, then the agent's), creating the session
         if it is new: one statement, so atomic and one round trip (see `append_messages` in
         db/statements.py for how concurrent turns stay contiguous). With a request id, the id
         is recorded in it, with the answer. None: nothing stored, the session is inactive or
         changed (or, `unread`, needs reading first)."""
-        answer = reply.answer(len(target.messages))
+        answer = reply.answer(len(target.messages), turn_id)
         async with self.db.work(owner) as uow:
             try:
                 stored = await uow.turns.store(
@@ -414,6 +534,9 @@ class TurnService:
                     request=guard.request,
                     extra=json.dumps(answer) if guard.request is not None else None,
                     usage=reply.usage,
+                    turn="gated" if gated else "new",
+                    turn_id=turn_id,
+                    turn_extra=json.dumps(answer),
                 )
             except RequestIdTaken:
                 # A concurrent call with the same request id stored its turn first.

@@ -11,24 +11,17 @@ from agentsessions.v1 import resources_pb2 as res_pb
 from agentsessions.v1 import session_service_pb2 as ses_pb
 from agentsessions.v1 import session_service_pb2_grpc as ses_grpc
 from google.protobuf import empty_pb2
+from google.rpc import error_details_pb2
 
+from agent_sessions import validation as v
 from agent_sessions.api import convert as c
 from agent_sessions.api.guard import current_owner
-from agent_sessions.api.status import domain_error_of, status_of
-from agent_sessions.domain import (
-    SESSION_TEXT_FIELDS,
-    Retention,
-    TextDelta,
-    ToolCall,
-    ToolResult,
-    TurnCompleted,
-    TurnFailed,
-    TurnResult,
-    TurnStarted,
-    TurnStored,
-)
+from agent_sessions.api.turn_events import CODEC, session_event, turn_proto
+from agent_sessions.domain import SESSION_TEXT_FIELDS, Retention
+from agent_sessions.errors import DomainError, InvalidArgument, RecordedError
 from agent_sessions.metrics import TURNS
-from agent_sessions.services import SessionService, TurnService
+from agent_sessions.services import SessionService
+from agent_sessions.services.live import LiveTurns
 
 Context = grpc.aio.ServicerContext[Any, Any]
 UPDATABLE_FIELDS = (*SESSION_TEXT_FIELDS, "is_active")
@@ -39,9 +32,9 @@ TURNS_FAILED = TURNS.labels("failed")
 class SessionServicer(ses_grpc.SessionServiceServicer):
     """agentsessions.v1.SessionService."""
 
-    def __init__(self, sessions: SessionService, turns: TurnService) -> None:
+    def __init__(self, sessions: SessionService, live: LiveTurns) -> None:
         self.sessions = sessions
-        self.turns = turns
+        self.live = live
 
     async def ListSessions(
         self, request: ses_pb.ListSessionsRequest, context: Context
@@ -137,70 +130,97 @@ class SessionServicer(ses_grpc.SessionServiceServicer):
     async def Conversation(
         self, request: ses_pb.ConversationRequest, context: Context
     ) -> ses_pb.ConversationResponse:
-        """The turn's events folded into one answer."""
-        result: TurnResult | None = None
-        async with aclosing(
-            self.turns.run(current_owner(), c.turn_request(request, context))
-        ) as events:
-            async for event in events:
-                if isinstance(event, TurnFailed):
-                    TURNS_FAILED.inc()
-                    raise event.error
-                if isinstance(event, TurnCompleted):
-                    TURNS_COMPLETED.inc()
-                    result = event.result
-        if result is None:  # the turn service always ends in TurnCompleted or TurnFailed
-            raise RuntimeError("the turn ended without an outcome")
+        """The turn's outcome in one answer."""
+        try:
+            result = await self.live.conversation(
+                current_owner(), c.turn_request(request, context), CODEC
+            )
+        except BaseException:
+            TURNS_FAILED.inc()
+            raise
+        TURNS_COMPLETED.inc()
         return c.conversation_response(result)
 
     async def Converse(
         self, request: ses_pb.ConverseRequest, context: Context
     ) -> AsyncIterator[ses_pb.ConverseEvent]:
         """The turn's events as ConverseEvents. Failures before `started` end the call with a
-        plain status (an HTTP error through Envoy); later ones are an `error` event too."""
-        seq = 0
-
-        def event(**kwargs: Any) -> ses_pb.ConverseEvent:
-            nonlocal seq
-            seq += 1
-            return ses_pb.ConverseEvent(seq=seq, **kwargs)
-
-        session_id = ""
+        plain status (an HTTP error through Envoy); later ones are an `error` event (REST
+        clients see only the body once the 200 is out) and then the same status."""
         async with aclosing(
-            self.turns.run(current_owner(), c.turn_request(request, context))
+            self.live.converse(current_owner(), c.turn_request(request, context), CODEC)
         ) as events:
-            async for item in events:
-                if isinstance(item, TextDelta):
-                    yield event(delta=ses_pb.ConverseDelta(text=item.text))
-                elif isinstance(item, TurnStarted):
-                    session_id = item.session_id
-                    yield event(
-                        started=ses_pb.ConverseStarted(
-                            session_id=item.session_id, session_uuid=str(item.session_uuid)
-                        )
-                    )
-                elif isinstance(item, TurnStored):
-                    for message in item.messages:
-                        yield event(message=c.message_proto(message, session_id))
-                elif isinstance(item, TurnCompleted):
-                    TURNS_COMPLETED.inc()
-                    yield event(completed=c.conversation_response(item.result))
-                elif isinstance(item, TurnFailed):
-                    TURNS_FAILED.inc()
-                    # The 200 is out: REST clients only see what is in the body, so say it
-                    # there too; the interceptor then ends the call with the same status.
-                    error = domain_error_of(item.error)
-                    yield event(error=status_of(error))
-                    raise error
-                elif isinstance(item, ToolCall):
-                    yield event(
-                        tool_call=ses_pb.ToolCall(
-                            tool_call_id=item.tool_call_id, name=item.name, arguments=item.arguments
-                        )
-                    )
-                elif isinstance(item, ToolResult):
-                    yield event(
-                        tool_result=ses_pb.ToolResult(
-                            tool_call_id=item.tool_call_id, name=item.name, output=item.output
-                        )
-                    )
+            async for event in events:
+                yield event
+                _count(event)
+                if event.WhichOneof("event") == "error":
+                    raise recorded_error_of(event.error)
+
+    async def GetTurn(self, request: ses_pb.GetTurnRequest, context: Context) -> ses_pb.Turn:
+        turn = await self.live.get(
+            current_owner(), v.session_id(request.session_id), v.uuid_value("turn_id", request.turn_id)
+        )
+        return turn_proto(turn)
+
+    async def CancelTurn(
+        self, request: ses_pb.CancelTurnRequest, context: Context
+    ) -> ses_pb.Turn:
+        turn = await self.live.cancel(
+            current_owner(), v.session_id(request.session_id), v.uuid_value("turn_id", request.turn_id)
+        )
+        return turn_proto(turn)
+
+    async def ResumeTurn(
+        self, request: ses_pb.ResumeTurnRequest, context: Context
+    ) -> AsyncIterator[ses_pb.ConverseEvent]:
+        """The turn's events after `after_seq`, then its live ones; its `error` event, if it
+        failed, is the stream's last (the call itself ends OK: it told the turn's end)."""
+        if request.after_seq < 0:
+            raise InvalidArgument("after_seq", "must not be negative")
+        async with aclosing(
+            self.live.resume(
+                current_owner(),
+                v.session_id(request.session_id),
+                v.uuid_value("turn_id", request.turn_id),
+                request.after_seq,
+                CODEC,
+            )
+        ) as events:
+            async for event in events:
+                yield event
+
+    async def WatchSession(
+        self, request: ses_pb.WatchSessionRequest, context: Context
+    ) -> AsyncIterator[ses_pb.SessionEvent]:
+        after = c.optional(request, "after_seq")
+        if after is not None and after < 0:
+            raise InvalidArgument("after_seq", "must not be negative")
+        async with aclosing(
+            self.live.watch(current_owner(), v.session_id(request.session_id), after, CODEC)
+        ) as events:
+            async for event in events:
+                yield session_event(event, request.session_id)
+
+
+def _count(event: ses_pb.ConverseEvent) -> None:
+    kind = event.WhichOneof("event")
+    if kind == "completed":
+        TURNS_COMPLETED.inc()
+    elif kind == "error":
+        TURNS_FAILED.inc()
+
+
+def recorded_error_of(status: Any) -> DomainError:
+    """The status an `error` event told, as the error that ends the call with it."""
+    reason = "INTERNAL"
+    metadata: dict[str, str] = {}
+    for detail in status.details:
+        info = error_details_pb2.ErrorInfo()
+        if detail.Unpack(info):
+            reason = info.reason
+            metadata = dict(info.metadata)
+    code = grpc.StatusCode(_CODES[status.code]).name if status.code in _CODES else "INTERNAL"
+    return RecordedError(code, status.message, reason=reason, metadata=metadata)
+
+
+_CODES = {code.value[0]: code.value for code in grpc.StatusCode}

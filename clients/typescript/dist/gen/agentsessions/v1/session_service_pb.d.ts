@@ -1,4 +1,4 @@
-import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
+import type { GenEnum, GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
 import type { Message as Message$1, Role, Session, SessionSchema } from "./resources_pb.js";
 import type { EmptySchema, Timestamp } from "@bufbuild/protobuf/wkt";
 import type { Status } from "../../google/rpc/status_pb.js";
@@ -589,6 +589,20 @@ export type ConversationRequest = Message<"agentsessions.v1.ConversationRequest"
      * @generated from field: optional int32 expected_seq = 10;
      */
     expectedSeq?: number | undefined;
+    /**
+     * Optional. What to do when the session runs another turn: `enqueue` (the default: wait, first
+     * come first served), `reject` (ABORTED, reason SESSION_BUSY) or `interrupt` (cancel it).
+     *
+     * @generated from field: agentsessions.v1.IfBusy if_busy = 11;
+     */
+    ifBusy: IfBusy;
+    /**
+     * Optional. When true the turn runs to its end even if the caller goes away; its outcome is
+     * read with GetTurn, ResumeTurn or WatchSession. When false a caller that goes away cancels it.
+     *
+     * @generated from field: bool detach = 12;
+     */
+    detach: boolean;
 };
 /**
  * Describes the message agentsessions.v1.ConversationRequest.
@@ -651,6 +665,12 @@ export type ConversationResponse = Message<"agentsessions.v1.ConversationRespons
      * @generated from field: agentsessions.v1.Usage usage = 8;
      */
     usage?: Usage | undefined;
+    /**
+     * The UUID of the turn (see GetTurn).
+     *
+     * @generated from field: string turn_id = 9;
+     */
+    turnId: string;
 };
 /**
  * Describes the message agentsessions.v1.ConversationResponse.
@@ -850,6 +870,20 @@ export type ConverseRequest = Message<"agentsessions.v1.ConverseRequest"> & {
      * @generated from field: optional int32 expected_seq = 10;
      */
     expectedSeq?: number | undefined;
+    /**
+     * Optional. What to do when the session runs another turn: `enqueue` (the default: wait, first
+     * come first served), `reject` (ABORTED, reason SESSION_BUSY) or `interrupt` (cancel it).
+     *
+     * @generated from field: agentsessions.v1.IfBusy if_busy = 11;
+     */
+    ifBusy: IfBusy;
+    /**
+     * Optional. When true the turn runs to its end even if the caller goes away; its outcome is
+     * read with GetTurn, ResumeTurn or WatchSession. When false a caller that goes away cancels it.
+     *
+     * @generated from field: bool detach = 12;
+     */
+    detach: boolean;
 };
 /**
  * Describes the message agentsessions.v1.ConverseRequest.
@@ -874,12 +908,42 @@ export type ConverseStarted = Message<"agentsessions.v1.ConverseStarted"> & {
      * @generated from field: string session_uuid = 2;
      */
     sessionUuid: string;
+    /**
+     * The UUID of the turn: GetTurn, ResumeTurn and CancelTurn find it from this event on.
+     *
+     * @generated from field: string turn_id = 3;
+     */
+    turnId: string;
 };
 /**
  * Describes the message agentsessions.v1.ConverseStarted.
  * Use `create(ConverseStartedSchema)` to create a new message.
  */
 export declare const ConverseStartedSchema: GenMessage<ConverseStarted>;
+/**
+ * The turn waits for earlier turns of its session; sent while it waits and when its place changes.
+ *
+ * @generated from message agentsessions.v1.ConverseQueued
+ */
+export type ConverseQueued = Message<"agentsessions.v1.ConverseQueued"> & {
+    /**
+     * The UUID of the turn.
+     *
+     * @generated from field: string turn_id = 1;
+     */
+    turnId: string;
+    /**
+     * Its place in the session's queue: 1 runs next.
+     *
+     * @generated from field: int32 position = 2;
+     */
+    position: number;
+};
+/**
+ * Describes the message agentsessions.v1.ConverseQueued.
+ * Use `create(ConverseQueuedSchema)` to create a new message.
+ */
+export declare const ConverseQueuedSchema: GenMessage<ConverseQueued>;
 /**
  * A piece of the agent's reply, in order.
  *
@@ -974,6 +1038,14 @@ export type ConverseEvent = Message<"agentsessions.v1.ConverseEvent"> & {
         value: ToolResult;
         case: "toolResult";
     } | {
+        /**
+         * The turn waits for earlier turns of the session (see ConverseRequest.if_busy).
+         *
+         * @generated from field: agentsessions.v1.ConverseQueued queued = 9;
+         */
+        value: ConverseQueued;
+        case: "queued";
+    } | {
         case: undefined;
         value?: undefined;
     };
@@ -983,6 +1055,454 @@ export type ConverseEvent = Message<"agentsessions.v1.ConverseEvent"> & {
  * Use `create(ConverseEventSchema)` to create a new message.
  */
 export declare const ConverseEventSchema: GenMessage<ConverseEvent>;
+/**
+ * A conversation turn as a resource.
+ *
+ * @generated from message agentsessions.v1.Turn
+ */
+export type Turn = Message<"agentsessions.v1.Turn"> & {
+    /**
+     * The UUID of the turn.
+     *
+     * @generated from field: string turn_id = 1;
+     */
+    turnId: string;
+    /**
+     * The caller-chosen id of its session.
+     *
+     * @generated from field: string session_id = 2;
+     */
+    sessionId: string;
+    /**
+     * Where it is in its life.
+     *
+     * @generated from field: agentsessions.v1.TurnStatus status = 3;
+     */
+    status: TurnStatus;
+    /**
+     * The request id it was sent with; empty when none.
+     *
+     * @generated from field: string request_id = 4;
+     */
+    requestId: string;
+    /**
+     * When it was accepted.
+     *
+     * @generated from field: google.protobuf.Timestamp created_at = 5;
+     */
+    createdAt?: Timestamp | undefined;
+    /**
+     * When its status last changed.
+     *
+     * @generated from field: google.protobuf.Timestamp updated_at = 6;
+     */
+    updatedAt?: Timestamp | undefined;
+    /**
+     * The outcome of a completed turn: what Conversation answered.
+     *
+     * @generated from field: agentsessions.v1.ConversationResponse result = 7;
+     */
+    result?: ConversationResponse | undefined;
+    /**
+     * Why a failed, cancelled or lost turn stored nothing.
+     *
+     * @generated from field: google.rpc.Status error = 8;
+     */
+    error?: Status | undefined;
+};
+/**
+ * Describes the message agentsessions.v1.Turn.
+ * Use `create(TurnSchema)` to create a new message.
+ */
+export declare const TurnSchema: GenMessage<Turn>;
+/**
+ * The request of GetTurn.
+ *
+ * @generated from message agentsessions.v1.GetTurnRequest
+ */
+export type GetTurnRequest = Message<"agentsessions.v1.GetTurnRequest"> & {
+    /**
+     * Required. The caller-chosen id of the session.
+     *
+     * @generated from field: string session_id = 1;
+     */
+    sessionId: string;
+    /**
+     * Required. The UUID of the turn.
+     *
+     * @generated from field: string turn_id = 2;
+     */
+    turnId: string;
+};
+/**
+ * Describes the message agentsessions.v1.GetTurnRequest.
+ * Use `create(GetTurnRequestSchema)` to create a new message.
+ */
+export declare const GetTurnRequestSchema: GenMessage<GetTurnRequest>;
+/**
+ * The request of ResumeTurn.
+ *
+ * @generated from message agentsessions.v1.ResumeTurnRequest
+ */
+export type ResumeTurnRequest = Message<"agentsessions.v1.ResumeTurnRequest"> & {
+    /**
+     * Required. The caller-chosen id of the session.
+     *
+     * @generated from field: string session_id = 1;
+     */
+    sessionId: string;
+    /**
+     * Required. The UUID of the turn.
+     *
+     * @generated from field: string turn_id = 2;
+     */
+    turnId: string;
+    /**
+     * Optional. The `seq` of the last event the caller has; events after it are sent (all when 0).
+     *
+     * @generated from field: int32 after_seq = 3;
+     */
+    afterSeq: number;
+};
+/**
+ * Describes the message agentsessions.v1.ResumeTurnRequest.
+ * Use `create(ResumeTurnRequestSchema)` to create a new message.
+ */
+export declare const ResumeTurnRequestSchema: GenMessage<ResumeTurnRequest>;
+/**
+ * The request of CancelTurn.
+ *
+ * @generated from message agentsessions.v1.CancelTurnRequest
+ */
+export type CancelTurnRequest = Message<"agentsessions.v1.CancelTurnRequest"> & {
+    /**
+     * Required. The caller-chosen id of the session.
+     *
+     * @generated from field: string session_id = 1;
+     */
+    sessionId: string;
+    /**
+     * Required. The UUID of the turn.
+     *
+     * @generated from field: string turn_id = 2;
+     */
+    turnId: string;
+};
+/**
+ * Describes the message agentsessions.v1.CancelTurnRequest.
+ * Use `create(CancelTurnRequestSchema)` to create a new message.
+ */
+export declare const CancelTurnRequestSchema: GenMessage<CancelTurnRequest>;
+/**
+ * The request of WatchSession.
+ *
+ * @generated from message agentsessions.v1.WatchSessionRequest
+ */
+export type WatchSessionRequest = Message<"agentsessions.v1.WatchSessionRequest"> & {
+    /**
+     * Required. The caller-chosen id of the session.
+     *
+     * @generated from field: string session_id = 1;
+     */
+    sessionId: string;
+    /**
+     * Optional. The session `seq` the caller has seen: the changes after it still known come
+     * first (messages stored after it at least), then the live ones. Absent: from now on.
+     *
+     * @generated from field: optional int32 after_seq = 2;
+     */
+    afterSeq?: number | undefined;
+};
+/**
+ * Describes the message agentsessions.v1.WatchSessionRequest.
+ * Use `create(WatchSessionRequestSchema)` to create a new message.
+ */
+export declare const WatchSessionRequestSchema: GenMessage<WatchSessionRequest>;
+/**
+ * One change of a watched session. Durable events carry the session `seq` they took; live turn
+ * events and heartbeats carry none.
+ *
+ * @generated from message agentsessions.v1.SessionEvent
+ */
+export type SessionEvent = Message<"agentsessions.v1.SessionEvent"> & {
+    /**
+     * The session's `seq` at this change (durable events only).
+     *
+     * @generated from field: optional int32 seq = 1;
+     */
+    seq?: number | undefined;
+    /**
+     * What happened.
+     *
+     * @generated from oneof agentsessions.v1.SessionEvent.event
+     */
+    event: {
+        /**
+         * A message was stored.
+         *
+         * @generated from field: agentsessions.v1.Message message = 2;
+         */
+        value: Message$1;
+        case: "message";
+    } | {
+        /**
+         * A message was changed (the message after the change).
+         *
+         * @generated from field: agentsessions.v1.Message message_updated = 3;
+         */
+        value: Message$1;
+        case: "messageUpdated";
+    } | {
+        /**
+         * A message was deleted.
+         *
+         * @generated from field: agentsessions.v1.MessageDeleted message_deleted = 4;
+         */
+        value: MessageDeleted;
+        case: "messageDeleted";
+    } | {
+        /**
+         * Every message was deleted.
+         *
+         * @generated from field: agentsessions.v1.MessagesCleared cleared = 5;
+         */
+        value: MessagesCleared;
+        case: "cleared";
+    } | {
+        /**
+         * The session's fields changed (the session after the change).
+         *
+         * @generated from field: agentsessions.v1.Session session = 6;
+         */
+        value: Session;
+        case: "session";
+    } | {
+        /**
+         * The session is gone; the stream ends.
+         *
+         * @generated from field: agentsessions.v1.SessionDeleted deleted = 7;
+         */
+        value: SessionDeleted;
+        case: "deleted";
+    } | {
+        /**
+         * A turn of the session changed status.
+         *
+         * @generated from field: agentsessions.v1.Turn turn = 8;
+         */
+        value: Turn;
+        case: "turn";
+    } | {
+        /**
+         * A piece of a running turn's reply.
+         *
+         * @generated from field: agentsessions.v1.TurnDelta turn_delta = 9;
+         */
+        value: TurnDelta;
+        case: "turnDelta";
+    } | {
+        /**
+         * Nothing else happened for a while; the stream is alive.
+         *
+         * @generated from field: agentsessions.v1.Heartbeat heartbeat = 10;
+         */
+        value: Heartbeat;
+        case: "heartbeat";
+    } | {
+        /**
+         * The watch ends (RESOURCE_EXHAUSTED: it fell too far behind; UNAVAILABLE: the server is
+         * shutting down); watch again with `after_seq` = the last `seq` received.
+         *
+         * @generated from field: google.rpc.Status error = 11;
+         */
+        value: Status;
+        case: "error";
+    } | {
+        case: undefined;
+        value?: undefined;
+    };
+};
+/**
+ * Describes the message agentsessions.v1.SessionEvent.
+ * Use `create(SessionEventSchema)` to create a new message.
+ */
+export declare const SessionEventSchema: GenMessage<SessionEvent>;
+/**
+ * The message a `message_deleted` event names.
+ *
+ * @generated from message agentsessions.v1.MessageDeleted
+ */
+export type MessageDeleted = Message<"agentsessions.v1.MessageDeleted"> & {
+    /**
+     * The UUID of the deleted message.
+     *
+     * @generated from field: string message_id = 1;
+     */
+    messageId: string;
+};
+/**
+ * Describes the message agentsessions.v1.MessageDeleted.
+ * Use `create(MessageDeletedSchema)` to create a new message.
+ */
+export declare const MessageDeletedSchema: GenMessage<MessageDeleted>;
+/**
+ * What a `cleared` event says.
+ *
+ * @generated from message agentsessions.v1.MessagesCleared
+ */
+export type MessagesCleared = Message<"agentsessions.v1.MessagesCleared"> & {
+    /**
+     * How many messages were deleted.
+     *
+     * @generated from field: int32 deleted_count = 1;
+     */
+    deletedCount: number;
+};
+/**
+ * Describes the message agentsessions.v1.MessagesCleared.
+ * Use `create(MessagesClearedSchema)` to create a new message.
+ */
+export declare const MessagesClearedSchema: GenMessage<MessagesCleared>;
+/**
+ * The session was deleted.
+ *
+ * @generated from message agentsessions.v1.SessionDeleted
+ */
+export type SessionDeleted = Message<"agentsessions.v1.SessionDeleted"> & {};
+/**
+ * Describes the message agentsessions.v1.SessionDeleted.
+ * Use `create(SessionDeletedSchema)` to create a new message.
+ */
+export declare const SessionDeletedSchema: GenMessage<SessionDeleted>;
+/**
+ * A watch is alive.
+ *
+ * @generated from message agentsessions.v1.Heartbeat
+ */
+export type Heartbeat = Message<"agentsessions.v1.Heartbeat"> & {};
+/**
+ * Describes the message agentsessions.v1.Heartbeat.
+ * Use `create(HeartbeatSchema)` to create a new message.
+ */
+export declare const HeartbeatSchema: GenMessage<Heartbeat>;
+/**
+ * A piece of a running turn's reply, as its stream carried it.
+ *
+ * @generated from message agentsessions.v1.TurnDelta
+ */
+export type TurnDelta = Message<"agentsessions.v1.TurnDelta"> & {
+    /**
+     * The UUID of the turn.
+     *
+     * @generated from field: string turn_id = 1;
+     */
+    turnId: string;
+    /**
+     * The `seq` of the event in the turn's stream.
+     *
+     * @generated from field: int32 seq = 2;
+     */
+    seq: number;
+    /**
+     * The text of this piece.
+     *
+     * @generated from field: string text = 3;
+     */
+    text: string;
+};
+/**
+ * Describes the message agentsessions.v1.TurnDelta.
+ * Use `create(TurnDeltaSchema)` to create a new message.
+ */
+export declare const TurnDeltaSchema: GenMessage<TurnDelta>;
+/**
+ * What a turn does when its session runs another one.
+ *
+ * @generated from enum agentsessions.v1.IfBusy
+ */
+export declare enum IfBusy {
+    /**
+     * The default: `enqueue`.
+     *
+     * @generated from enum value: if_busy_unspecified = 0;
+     */
+    if_busy_unspecified = 0,
+    /**
+     * Wait for the earlier turns, first come first served.
+     *
+     * @generated from enum value: enqueue = 1;
+     */
+    enqueue = 1,
+    /**
+     * Refuse: ABORTED, reason SESSION_BUSY, with the running turn's `turn_id` in the ErrorInfo.
+     *
+     * @generated from enum value: reject = 2;
+     */
+    reject = 2,
+    /**
+     * Cancel the running turn (it stores nothing), then run.
+     *
+     * @generated from enum value: interrupt = 3;
+     */
+    interrupt = 3
+}
+/**
+ * Describes the enum agentsessions.v1.IfBusy.
+ */
+export declare const IfBusySchema: GenEnum<IfBusy>;
+/**
+ * Where a turn is in its life.
+ *
+ * @generated from enum agentsessions.v1.TurnStatus
+ */
+export declare enum TurnStatus {
+    /**
+     * Never sent.
+     *
+     * @generated from enum value: turn_status_unspecified = 0;
+     */
+    turn_status_unspecified = 0,
+    /**
+     * Waiting for earlier turns of its session.
+     *
+     * @generated from enum value: queued = 1;
+     */
+    queued = 1,
+    /**
+     * The agent is working on it.
+     *
+     * @generated from enum value: running = 2;
+     */
+    running = 2,
+    /**
+     * Stored whole; `result` holds its outcome.
+     *
+     * @generated from enum value: completed = 3;
+     */
+    completed = 3,
+    /**
+     * Ended with an error and stored nothing; `error` says why.
+     *
+     * @generated from enum value: failed = 4;
+     */
+    failed = 4,
+    /**
+     * Cancelled (CancelTurn, an interrupt or its caller going away); stored nothing.
+     *
+     * @generated from enum value: cancelled = 5;
+     */
+    cancelled = 5,
+    /**
+     * Its replica died while it ran or waited; stored nothing, never run again on its own.
+     *
+     * @generated from enum value: lost = 6;
+     */
+    lost = 6
+}
+/**
+ * Describes the enum agentsessions.v1.TurnStatus.
+ */
+export declare const TurnStatusSchema: GenEnum<TurnStatus>;
 /**
  * Manages the caller's sessions and runs conversation turns in them. Every call needs a bearer
  * token; a session of another user answers NOT_FOUND.
@@ -1104,6 +1624,54 @@ export declare const SessionService: GenService<{
         methodKind: "server_streaming";
         input: typeof ConverseRequestSchema;
         output: typeof ConverseEventSchema;
+    };
+    /**
+     * Returns one turn of the session: its status and, once it ended, its result or error. Found
+     * from its `started` event on, also a first turn whose session is not stored yet.
+     *
+     * @generated from rpc agentsessions.v1.SessionService.GetTurn
+     */
+    getTurn: {
+        methodKind: "unary";
+        input: typeof GetTurnRequestSchema;
+        output: typeof TurnSchema;
+    };
+    /**
+     * Streams a turn's events after `after_seq`, numbered and carried exactly as its original
+     * stream had them, then its live ones until it ends (with `completed` or `error`). Any replica
+     * serves it. REST: server-sent events; the token may come as the `access_token` query
+     * parameter (EventSource sends no header).
+     *
+     * @generated from rpc agentsessions.v1.SessionService.ResumeTurn
+     */
+    resumeTurn: {
+        methodKind: "server_streaming";
+        input: typeof ResumeTurnRequestSchema;
+        output: typeof ConverseEventSchema;
+    };
+    /**
+     * Cancels a queued or running turn from any replica: it stores nothing, its model request and
+     * tools stop, its streams end with an `error` event (CANCELLED). A finished turn is answered
+     * as it is.
+     *
+     * @generated from rpc agentsessions.v1.SessionService.CancelTurn
+     */
+    cancelTurn: {
+        methodKind: "unary";
+        input: typeof CancelTurnRequestSchema;
+        output: typeof TurnSchema;
+    };
+    /**
+     * Streams every change of the session as it commits, from any replica: durable events in the
+     * session's `seq` order (none skipped, none twice), live turn events, heartbeats; `deleted`
+     * ends it. REST: server-sent events; the token may come as the `access_token` query parameter.
+     *
+     * @generated from rpc agentsessions.v1.SessionService.WatchSession
+     */
+    watchSession: {
+        methodKind: "server_streaming";
+        input: typeof WatchSessionRequestSchema;
+        output: typeof SessionEventSchema;
     };
 }>;
 //# sourceMappingURL=session_service_pb.d.ts.map

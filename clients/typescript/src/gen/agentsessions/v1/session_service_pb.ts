@@ -2,8 +2,8 @@
 // @generated from file agentsessions/v1/session_service.proto (package agentsessions.v1, syntax proto3)
 /* eslint-disable */
 
-import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
-import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
+import type { GenEnum, GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
+import { enumDesc, fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
 import type { Message as Message$1, Role, Session, SessionSchema } from "./resources_pb.js";
 import { file_agentsessions_v1_resources } from "./resources_pb.js";
 import { file_google_api_annotations } from "../../google/api/annotations_pb.js";
@@ -17,7 +17,7 @@ import type { JsonObject, Message } from "@bufbuild/protobuf";
  * Describes the file agentsessions/v1/session_service.proto.
  */
 export const file_agentsessions_v1_session_service: GenFile = /*@__PURE__*/
-  fileDesc("CiZhZ2VudHNlc3Npb25zL3YxL3Nlc3Npb25fc2VydmljZS5wcm90bxIQYWdlbnRzZXNzaW9ucy52MSKZAQoTTGlzdFNlc3Npb25zUmVxdWVzdBIRCglwYWdlX3NpemUYASABKAUSEgoKcGFnZV90b2tlbhgCIAEoCRIWCglpc19hY3RpdmUYAyABKAhIAIgBARIXCgphZ2VudF9uYW1lGAQgASgJSAGIAQESDQoFbGFiZWwYBSADKAlCDAoKX2lzX2FjdGl2ZUINCgtfYWdlbnRfbmFtZSJwChRMaXN0U2Vzc2lvbnNSZXNwb25zZRIrCghzZXNzaW9ucxgBIAMoCzIZLmFnZW50c2Vzc2lvbnMudjEuU2Vzc2lvbhIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkSEgoKdG90YWxfc2l6ZRgDIAEoBSKiBAoUQ3JlYXRlU2Vzc2lvblJlcXVlc3QSEgoKc2Vzc2lvbl9pZBgBIAEoCRIZCgxzZXNzaW9uX25hbWUYAiABKAlIAIgBARIYCgtkZXNjcmlwdGlvbhgDIAEoCUgBiAEBEhcKCmFnZW50X25hbWUYBCABKAlIAogBARIfChJhZ2VudF9pbnN0cnVjdGlvbnMYBSABKAlIA4gBARIWCglpc19hY3RpdmUYBiABKAhIBIgBARISCgVtb2RlbBgHIAEoCUgFiAEBEhkKDHNlcnZlcl90b29scxgIIAEoCUgGiAEBEhIKCnJlcXVlc3RfaWQYCSABKAkSQgoGbGFiZWxzGAogAygLMjIuYWdlbnRzZXNzaW9ucy52MS5DcmVhdGVTZXNzaW9uUmVxdWVzdC5MYWJlbHNFbnRyeRIvCgtleHBpcmVfdGltZRgLIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEAoDdHRsGAwgASgFSAeIAQEaLQoLTGFiZWxzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4AUIPCg1fc2Vzc2lvbl9uYW1lQg4KDF9kZXNjcmlwdGlvbkINCgtfYWdlbnRfbmFtZUIVChNfYWdlbnRfaW5zdHJ1Y3Rpb25zQgwKCl9pc19hY3RpdmVCCAoGX21vZGVsQg8KDV9zZXJ2ZXJfdG9vbHNCBgoEX3R0bCInChFHZXRTZXNzaW9uUmVxdWVzdBISCgpzZXNzaW9uX2lkGAEgASgJIswDChRVcGRhdGVTZXNzaW9uUmVxdWVzdBISCgpzZXNzaW9uX2lkGAEgASgJEhkKDHNlc3Npb25fbmFtZRgCIAEoCUgAiAEBEhgKC2Rlc2NyaXB0aW9uGAMgASgJSAGIAQESFwoKYWdlbnRfbmFtZRgEIAEoCUgCiAEBEh8KEmFnZW50X2luc3RydWN0aW9ucxgFIAEoCUgDiAEBEhYKCWlzX2FjdGl2ZRgGIAEoCEgEiAEBEhIKBW1vZGVsGAcgASgJSAWIAQESGQoMc2VydmVyX3Rvb2xzGAggASgJSAaIAQESEgoKcmVxdWVzdF9pZBgJIAEoCRIMCgRldGFnGAogASgJEicKBmxhYmVscxgLIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QSLwoLZXhwaXJlX3RpbWUYDCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wQg8KDV9zZXNzaW9uX25hbWVCDgoMX2Rlc2NyaXB0aW9uQg0KC19hZ2VudF9uYW1lQhUKE19hZ2VudF9pbnN0cnVjdGlvbnNCDAoKX2lzX2FjdGl2ZUIICgZfbW9kZWxCDwoNX3NlcnZlcl90b29scyJMChREZWxldGVTZXNzaW9uUmVxdWVzdBISCgpzZXNzaW9uX2lkGAEgASgJEhIKCnJlcXVlc3RfaWQYAiABKAkSDAoEZXRhZxgDIAEoCSJOChZBY3RpdmF0ZVNlc3Npb25SZXF1ZXN0EhIKCnNlc3Npb25faWQYASABKAkSEgoKcmVxdWVzdF9pZBgCIAEoCRIMCgRldGFnGAMgASgJIlAKGERlYWN0aXZhdGVTZXNzaW9uUmVxdWVzdBISCgpzZXNzaW9uX2lkGAEgASgJEhIKCnJlcXVlc3RfaWQYAiABKAkSDAoEZXRhZxgDIAEoCSKaAQoSRm9ya1Nlc3Npb25SZXF1ZXN0EhIKCnNlc3Npb25faWQYASABKAkSFgoObmV3X3Nlc3Npb25faWQYAiABKAkSGAoQdXBfdG9fbWVzc2FnZV9pZBgDIAEoCRIZCgxzZXNzaW9uX25hbWUYBCABKAlIAIgBARISCgpyZXF1ZXN0X2lkGAUgASgJQg8KDV9zZXNzaW9uX25hbWUikgEKFFJld2luZFNlc3Npb25SZXF1ZXN0EhIKCnNlc3Npb25faWQYASABKAkSGAoQYWZ0ZXJfbWVzc2FnZV9pZBgCIAEoCRISCgpyZXF1ZXN0X2lkGAMgASgJEgwKBGV0YWcYBCABKAkSGQoMZXhwZWN0ZWRfc2VxGAUgASgFSACIAQFCDwoNX2V4cGVjdGVkX3NlcSLGAQoTQ29udmVyc2F0aW9uTWVzc2FnZRIkCgRyb2xlGAEgASgOMhYuYWdlbnRzZXNzaW9ucy52MS5Sb2xlEg8KB2NvbnRlbnQYAiABKAkSGQoMdG9vbF9jYWxsX2lkGAMgASgJSACIAQESFgoJdG9vbF9uYW1lGAQgASgJSAGIAQESFwoKZXh0cmFfZGF0YRgFIAEoCUgCiAEBQg8KDV90b29sX2NhbGxfaWRCDAoKX3Rvb2xfbmFtZUINCgtfZXh0cmFfZGF0YSKfAwoTQ29udmVyc2F0aW9uUmVxdWVzdBI3CghtZXNzYWdlcxgBIAMoCzIlLmFnZW50c2Vzc2lvbnMudjEuQ29udmVyc2F0aW9uTWVzc2FnZRISCgpzZXNzaW9uX2lkGAIgASgJEhkKDHNlc3Npb25fbmFtZRgDIAEoCUgAiAEBEhcKCmFnZW50X25hbWUYBCABKAlIAYgBARIfChJhZ2VudF9pbnN0cnVjdGlvbnMYBSABKAlIAogBARISCgVtb2RlbBgGIAEoCUgDiAEBEiUKBXRvb2xzGAcgAygLMhYuYWdlbnRzZXNzaW9ucy52MS5Ub29sEhkKDHNlcnZlcl90b29scxgIIAEoCUgEiAEBEhIKCnJlcXVlc3RfaWQYCSABKAkSGQoMZXhwZWN0ZWRfc2VxGAogASgFSAWIAQFCDwoNX3Nlc3Npb25fbmFtZUINCgtfYWdlbnRfbmFtZUIVChNfYWdlbnRfaW5zdHJ1Y3Rpb25zQggKBl9tb2RlbEIPCg1fc2VydmVyX3Rvb2xzQg8KDV9leHBlY3RlZF9zZXEi9wEKFENvbnZlcnNhdGlvblJlc3BvbnNlEhIKCnNlc3Npb25faWQYASABKAkSFAoMc2Vzc2lvbl91dWlkGAIgASgJEhAKCHJlc3BvbnNlGAMgASgJEhYKDm1lc3NhZ2VzX2NvdW50GAQgASgFEhYKDnNlc3Npb25fYWN0aXZlGAUgASgIEhMKC3N0b3BfcmVhc29uGAYgASgJEjYKEnBlbmRpbmdfdG9vbF9jYWxscxgHIAMoCzIaLmFnZW50c2Vzc2lvbnMudjEuVG9vbENhbGwSJgoFdXNhZ2UYCCABKAsyFy5hZ2VudHNlc3Npb25zLnYxLlVzYWdlIlYKBFRvb2wSDAoEbmFtZRgBIAEoCRITCgtkZXNjcmlwdGlvbhgCIAEoCRIrCgpwYXJhbWV0ZXJzGAMgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdCJBCghUb29sQ2FsbBIUCgx0b29sX2NhbGxfaWQYASABKAkSDAoEbmFtZRgCIAEoCRIRCglhcmd1bWVudHMYAyABKAkiQAoKVG9vbFJlc3VsdBIUCgx0b29sX2NhbGxfaWQYASABKAkSDAoEbmFtZRgCIAEoCRIOCgZvdXRwdXQYAyABKAkiSgoFVXNhZ2USFAoMaW5wdXRfdG9rZW5zGAEgASgFEhUKDW91dHB1dF90b2tlbnMYAiABKAUSFAoMdG90YWxfdG9rZW5zGAMgASgFIpsDCg9Db252ZXJzZVJlcXVlc3QSNwoIbWVzc2FnZXMYASADKAsyJS5hZ2VudHNlc3Npb25zLnYxLkNvbnZlcnNhdGlvbk1lc3NhZ2USEgoKc2Vzc2lvbl9pZBgCIAEoCRIZCgxzZXNzaW9uX25hbWUYAyABKAlIAIgBARIXCgphZ2VudF9uYW1lGAQgASgJSAGIAQESHwoSYWdlbnRfaW5zdHJ1Y3Rpb25zGAUgASgJSAKIAQESEgoFbW9kZWwYBiABKAlIA4gBARIlCgV0b29scxgHIAMoCzIWLmFnZW50c2Vzc2lvbnMudjEuVG9vbBIZCgxzZXJ2ZXJfdG9vbHMYCCABKAlIBIgBARISCgpyZXF1ZXN0X2lkGAkgASgJEhkKDGV4cGVjdGVkX3NlcRgKIAEoBUgFiAEBQg8KDV9zZXNzaW9uX25hbWVCDQoLX2FnZW50X25hbWVCFQoTX2FnZW50X2luc3RydWN0aW9uc0IICgZfbW9kZWxCDwoNX3NlcnZlcl90b29sc0IPCg1fZXhwZWN0ZWRfc2VxIjsKD0NvbnZlcnNlU3RhcnRlZBISCgpzZXNzaW9uX2lkGAEgASgJEhQKDHNlc3Npb25fdXVpZBgCIAEoCSIdCg1Db252ZXJzZURlbHRhEgwKBHRleHQYASABKAkigwMKDUNvbnZlcnNlRXZlbnQSCwoDc2VxGAEgASgFEjQKB3N0YXJ0ZWQYAiABKAsyIS5hZ2VudHNlc3Npb25zLnYxLkNvbnZlcnNlU3RhcnRlZEgAEjAKBWRlbHRhGAMgASgLMh8uYWdlbnRzZXNzaW9ucy52MS5Db252ZXJzZURlbHRhSAASLAoHbWVzc2FnZRgEIAEoCzIZLmFnZW50c2Vzc2lvbnMudjEuTWVzc2FnZUgAEjsKCWNvbXBsZXRlZBgFIAEoCzImLmFnZW50c2Vzc2lvbnMudjEuQ29udmVyc2F0aW9uUmVzcG9uc2VIABIjCgVlcnJvchgGIAEoCzISLmdvb2dsZS5ycGMuU3RhdHVzSAASLwoJdG9vbF9jYWxsGAcgASgLMhouYWdlbnRzZXNzaW9ucy52MS5Ub29sQ2FsbEgAEjMKC3Rvb2xfcmVzdWx0GAggASgLMhwuYWdlbnRzZXNzaW9ucy52MS5Ub29sUmVzdWx0SABCBwoFZXZlbnQy1AsKDlNlc3Npb25TZXJ2aWNlEn0KDExpc3RTZXNzaW9ucxIlLmFnZW50c2Vzc2lvbnMudjEuTGlzdFNlc3Npb25zUmVxdWVzdBomLmFnZW50c2Vzc2lvbnMudjEuTGlzdFNlc3Npb25zUmVzcG9uc2UiHpACAYLT5JMCFRITL2FwaS9hZ2VudC1zZXNzaW9ucxJ1Cg1DcmVhdGVTZXNzaW9uEiYuYWdlbnRzZXNzaW9ucy52MS5DcmVhdGVTZXNzaW9uUmVxdWVzdBoZLmFnZW50c2Vzc2lvbnMudjEuU2Vzc2lvbiIhkAICgtPkkwIYOgEqIhMvYXBpL2FnZW50LXNlc3Npb25zEnkKCkdldFNlc3Npb24SIy5hZ2VudHNlc3Npb25zLnYxLkdldFNlc3Npb25SZXF1ZXN0GhkuYWdlbnRzZXNzaW9ucy52MS5TZXNzaW9uIiuQAgGC0+STAiISIC9hcGkvYWdlbnQtc2Vzc2lvbnMve3Nlc3Npb25faWR9EoIBCg1VcGRhdGVTZXNzaW9uEiYuYWdlbnRzZXNzaW9ucy52MS5VcGRhdGVTZXNzaW9uUmVxdWVzdBoZLmFnZW50c2Vzc2lvbnMudjEuU2Vzc2lvbiIukAICgtPkkwIlOgEqMiAvYXBpL2FnZW50LXNlc3Npb25zL3tzZXNzaW9uX2lkfRJ8Cg1EZWxldGVTZXNzaW9uEiYuYWdlbnRzZXNzaW9ucy52MS5EZWxldGVTZXNzaW9uUmVxdWVzdBoWLmdvb2dsZS5wcm90b2J1Zi5FbXB0eSIrkAICgtPkkwIiKiAvYXBpL2FnZW50LXNlc3Npb25zL3tzZXNzaW9uX2lkfRKMAQoPQWN0aXZhdGVTZXNzaW9uEiguYWdlbnRzZXNzaW9ucy52MS5BY3RpdmF0ZVNlc3Npb25SZXF1ZXN0GhkuYWdlbnRzZXNzaW9ucy52MS5TZXNzaW9uIjSQAgKC0+STAisaKS9hcGkvYWdlbnQtc2Vzc2lvbnMve3Nlc3Npb25faWR9L2FjdGl2YXRlEpIBChFEZWFjdGl2YXRlU2Vzc2lvbhIqLmFnZW50c2Vzc2lvbnMudjEuRGVhY3RpdmF0ZVNlc3Npb25SZXF1ZXN0GhkuYWdlbnRzZXNzaW9ucy52MS5TZXNzaW9uIjaQAgKC0+STAi0aKy9hcGkvYWdlbnQtc2Vzc2lvbnMve3Nlc3Npb25faWR9L2RlYWN0aXZhdGUSgwEKC0ZvcmtTZXNzaW9uEiQuYWdlbnRzZXNzaW9ucy52MS5Gb3JrU2Vzc2lvblJlcXVlc3QaGS5hZ2VudHNlc3Npb25zLnYxLlNlc3Npb24iM5ACAoLT5JMCKjoBKiIlL2FwaS9hZ2VudC1zZXNzaW9ucy97c2Vzc2lvbl9pZH06Zm9yaxKJAQoNUmV3aW5kU2Vzc2lvbhImLmFnZW50c2Vzc2lvbnMudjEuUmV3aW5kU2Vzc2lvblJlcXVlc3QaGS5hZ2VudHNlc3Npb25zLnYxLlNlc3Npb24iNZACAoLT5JMCLDoBKiInL2FwaS9hZ2VudC1zZXNzaW9ucy97c2Vzc2lvbl9pZH06cmV3aW5kEo0BCgxDb252ZXJzYXRpb24SJS5hZ2VudHNlc3Npb25zLnYxLkNvbnZlcnNhdGlvblJlcXVlc3QaJi5hZ2VudHNlc3Npb25zLnYxLkNvbnZlcnNhdGlvblJlc3BvbnNlIi6QAgKC0+STAiU6ASoiIC9hcGkvYWdlbnQtc2Vzc2lvbnMvY29udmVyc2F0aW9uEocBCghDb252ZXJzZRIhLmFnZW50c2Vzc2lvbnMudjEuQ29udmVyc2VSZXF1ZXN0Gh8uYWdlbnRzZXNzaW9ucy52MS5Db252ZXJzZUV2ZW50IjWQAgKC0+STAiw6ASoiJy9hcGkvYWdlbnQtc2Vzc2lvbnMvY29udmVyc2F0aW9uOnN0cmVhbTABYgZwcm90bzM", [file_agentsessions_v1_resources, file_google_api_annotations, file_google_protobuf_empty, file_google_protobuf_struct, file_google_protobuf_timestamp, file_google_rpc_status]);
+  fileDesc("CiZhZ2VudHNlc3Npb25zL3YxL3Nlc3Npb25fc2VydmljZS5wcm90bxIQYWdlbnRzZXNzaW9ucy52MSKZAQoTTGlzdFNlc3Npb25zUmVxdWVzdBIRCglwYWdlX3NpemUYASABKAUSEgoKcGFnZV90b2tlbhgCIAEoCRIWCglpc19hY3RpdmUYAyABKAhIAIgBARIXCgphZ2VudF9uYW1lGAQgASgJSAGIAQESDQoFbGFiZWwYBSADKAlCDAoKX2lzX2FjdGl2ZUINCgtfYWdlbnRfbmFtZSJwChRMaXN0U2Vzc2lvbnNSZXNwb25zZRIrCghzZXNzaW9ucxgBIAMoCzIZLmFnZW50c2Vzc2lvbnMudjEuU2Vzc2lvbhIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkSEgoKdG90YWxfc2l6ZRgDIAEoBSKiBAoUQ3JlYXRlU2Vzc2lvblJlcXVlc3QSEgoKc2Vzc2lvbl9pZBgBIAEoCRIZCgxzZXNzaW9uX25hbWUYAiABKAlIAIgBARIYCgtkZXNjcmlwdGlvbhgDIAEoCUgBiAEBEhcKCmFnZW50X25hbWUYBCABKAlIAogBARIfChJhZ2VudF9pbnN0cnVjdGlvbnMYBSABKAlIA4gBARIWCglpc19hY3RpdmUYBiABKAhIBIgBARISCgVtb2RlbBgHIAEoCUgFiAEBEhkKDHNlcnZlcl90b29scxgIIAEoCUgGiAEBEhIKCnJlcXVlc3RfaWQYCSABKAkSQgoGbGFiZWxzGAogAygLMjIuYWdlbnRzZXNzaW9ucy52MS5DcmVhdGVTZXNzaW9uUmVxdWVzdC5MYWJlbHNFbnRyeRIvCgtleHBpcmVfdGltZRgLIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEAoDdHRsGAwgASgFSAeIAQEaLQoLTGFiZWxzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4AUIPCg1fc2Vzc2lvbl9uYW1lQg4KDF9kZXNjcmlwdGlvbkINCgtfYWdlbnRfbmFtZUIVChNfYWdlbnRfaW5zdHJ1Y3Rpb25zQgwKCl9pc19hY3RpdmVCCAoGX21vZGVsQg8KDV9zZXJ2ZXJfdG9vbHNCBgoEX3R0bCInChFHZXRTZXNzaW9uUmVxdWVzdBISCgpzZXNzaW9uX2lkGAEgASgJIswDChRVcGRhdGVTZXNzaW9uUmVxdWVzdBISCgpzZXNzaW9uX2lkGAEgASgJEhkKDHNlc3Npb25fbmFtZRgCIAEoCUgAiAEBEhgKC2Rlc2NyaXB0aW9uGAMgASgJSAGIAQESFwoKYWdlbnRfbmFtZRgEIAEoCUgCiAEBEh8KEmFnZW50X2luc3RydWN0aW9ucxgFIAEoCUgDiAEBEhYKCWlzX2FjdGl2ZRgGIAEoCEgEiAEBEhIKBW1vZGVsGAcgASgJSAWIAQESGQoMc2VydmVyX3Rvb2xzGAggASgJSAaIAQESEgoKcmVxdWVzdF9pZBgJIAEoCRIMCgRldGFnGAogASgJEicKBmxhYmVscxgLIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QSLwoLZXhwaXJlX3RpbWUYDCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wQg8KDV9zZXNzaW9uX25hbWVCDgoMX2Rlc2NyaXB0aW9uQg0KC19hZ2VudF9uYW1lQhUKE19hZ2VudF9pbnN0cnVjdGlvbnNCDAoKX2lzX2FjdGl2ZUIICgZfbW9kZWxCDwoNX3NlcnZlcl90b29scyJMChREZWxldGVTZXNzaW9uUmVxdWVzdBISCgpzZXNzaW9uX2lkGAEgASgJEhIKCnJlcXVlc3RfaWQYAiABKAkSDAoEZXRhZxgDIAEoCSJOChZBY3RpdmF0ZVNlc3Npb25SZXF1ZXN0EhIKCnNlc3Npb25faWQYASABKAkSEgoKcmVxdWVzdF9pZBgCIAEoCRIMCgRldGFnGAMgASgJIlAKGERlYWN0aXZhdGVTZXNzaW9uUmVxdWVzdBISCgpzZXNzaW9uX2lkGAEgASgJEhIKCnJlcXVlc3RfaWQYAiABKAkSDAoEZXRhZxgDIAEoCSKaAQoSRm9ya1Nlc3Npb25SZXF1ZXN0EhIKCnNlc3Npb25faWQYASABKAkSFgoObmV3X3Nlc3Npb25faWQYAiABKAkSGAoQdXBfdG9fbWVzc2FnZV9pZBgDIAEoCRIZCgxzZXNzaW9uX25hbWUYBCABKAlIAIgBARISCgpyZXF1ZXN0X2lkGAUgASgJQg8KDV9zZXNzaW9uX25hbWUikgEKFFJld2luZFNlc3Npb25SZXF1ZXN0EhIKCnNlc3Npb25faWQYASABKAkSGAoQYWZ0ZXJfbWVzc2FnZV9pZBgCIAEoCRISCgpyZXF1ZXN0X2lkGAMgASgJEgwKBGV0YWcYBCABKAkSGQoMZXhwZWN0ZWRfc2VxGAUgASgFSACIAQFCDwoNX2V4cGVjdGVkX3NlcSLGAQoTQ29udmVyc2F0aW9uTWVzc2FnZRIkCgRyb2xlGAEgASgOMhYuYWdlbnRzZXNzaW9ucy52MS5Sb2xlEg8KB2NvbnRlbnQYAiABKAkSGQoMdG9vbF9jYWxsX2lkGAMgASgJSACIAQESFgoJdG9vbF9uYW1lGAQgASgJSAGIAQESFwoKZXh0cmFfZGF0YRgFIAEoCUgCiAEBQg8KDV90b29sX2NhbGxfaWRCDAoKX3Rvb2xfbmFtZUINCgtfZXh0cmFfZGF0YSLaAwoTQ29udmVyc2F0aW9uUmVxdWVzdBI3CghtZXNzYWdlcxgBIAMoCzIlLmFnZW50c2Vzc2lvbnMudjEuQ29udmVyc2F0aW9uTWVzc2FnZRISCgpzZXNzaW9uX2lkGAIgASgJEhkKDHNlc3Npb25fbmFtZRgDIAEoCUgAiAEBEhcKCmFnZW50X25hbWUYBCABKAlIAYgBARIfChJhZ2VudF9pbnN0cnVjdGlvbnMYBSABKAlIAogBARISCgVtb2RlbBgGIAEoCUgDiAEBEiUKBXRvb2xzGAcgAygLMhYuYWdlbnRzZXNzaW9ucy52MS5Ub29sEhkKDHNlcnZlcl90b29scxgIIAEoCUgEiAEBEhIKCnJlcXVlc3RfaWQYCSABKAkSGQoMZXhwZWN0ZWRfc2VxGAogASgFSAWIAQESKQoHaWZfYnVzeRgLIAEoDjIYLmFnZW50c2Vzc2lvbnMudjEuSWZCdXN5Eg4KBmRldGFjaBgMIAEoCEIPCg1fc2Vzc2lvbl9uYW1lQg0KC19hZ2VudF9uYW1lQhUKE19hZ2VudF9pbnN0cnVjdGlvbnNCCAoGX21vZGVsQg8KDV9zZXJ2ZXJfdG9vbHNCDwoNX2V4cGVjdGVkX3NlcSKIAgoUQ29udmVyc2F0aW9uUmVzcG9uc2USEgoKc2Vzc2lvbl9pZBgBIAEoCRIUCgxzZXNzaW9uX3V1aWQYAiABKAkSEAoIcmVzcG9uc2UYAyABKAkSFgoObWVzc2FnZXNfY291bnQYBCABKAUSFgoOc2Vzc2lvbl9hY3RpdmUYBSABKAgSEwoLc3RvcF9yZWFzb24YBiABKAkSNgoScGVuZGluZ190b29sX2NhbGxzGAcgAygLMhouYWdlbnRzZXNzaW9ucy52MS5Ub29sQ2FsbBImCgV1c2FnZRgIIAEoCzIXLmFnZW50c2Vzc2lvbnMudjEuVXNhZ2USDwoHdHVybl9pZBgJIAEoCSJWCgRUb29sEgwKBG5hbWUYASABKAkSEwoLZGVzY3JpcHRpb24YAiABKAkSKwoKcGFyYW1ldGVycxgDIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QiQQoIVG9vbENhbGwSFAoMdG9vbF9jYWxsX2lkGAEgASgJEgwKBG5hbWUYAiABKAkSEQoJYXJndW1lbnRzGAMgASgJIkAKClRvb2xSZXN1bHQSFAoMdG9vbF9jYWxsX2lkGAEgASgJEgwKBG5hbWUYAiABKAkSDgoGb3V0cHV0GAMgASgJIkoKBVVzYWdlEhQKDGlucHV0X3Rva2VucxgBIAEoBRIVCg1vdXRwdXRfdG9rZW5zGAIgASgFEhQKDHRvdGFsX3Rva2VucxgDIAEoBSLWAwoPQ29udmVyc2VSZXF1ZXN0EjcKCG1lc3NhZ2VzGAEgAygLMiUuYWdlbnRzZXNzaW9ucy52MS5Db252ZXJzYXRpb25NZXNzYWdlEhIKCnNlc3Npb25faWQYAiABKAkSGQoMc2Vzc2lvbl9uYW1lGAMgASgJSACIAQESFwoKYWdlbnRfbmFtZRgEIAEoCUgBiAEBEh8KEmFnZW50X2luc3RydWN0aW9ucxgFIAEoCUgCiAEBEhIKBW1vZGVsGAYgASgJSAOIAQESJQoFdG9vbHMYByADKAsyFi5hZ2VudHNlc3Npb25zLnYxLlRvb2wSGQoMc2VydmVyX3Rvb2xzGAggASgJSASIAQESEgoKcmVxdWVzdF9pZBgJIAEoCRIZCgxleHBlY3RlZF9zZXEYCiABKAVIBYgBARIpCgdpZl9idXN5GAsgASgOMhguYWdlbnRzZXNzaW9ucy52MS5JZkJ1c3kSDgoGZGV0YWNoGAwgASgIQg8KDV9zZXNzaW9uX25hbWVCDQoLX2FnZW50X25hbWVCFQoTX2FnZW50X2luc3RydWN0aW9uc0IICgZfbW9kZWxCDwoNX3NlcnZlcl90b29sc0IPCg1fZXhwZWN0ZWRfc2VxIkwKD0NvbnZlcnNlU3RhcnRlZBISCgpzZXNzaW9uX2lkGAEgASgJEhQKDHNlc3Npb25fdXVpZBgCIAEoCRIPCgd0dXJuX2lkGAMgASgJIjMKDkNvbnZlcnNlUXVldWVkEg8KB3R1cm5faWQYASABKAkSEAoIcG9zaXRpb24YAiABKAUiHQoNQ29udmVyc2VEZWx0YRIMCgR0ZXh0GAEgASgJIrcDCg1Db252ZXJzZUV2ZW50EgsKA3NlcRgBIAEoBRI0CgdzdGFydGVkGAIgASgLMiEuYWdlbnRzZXNzaW9ucy52MS5Db252ZXJzZVN0YXJ0ZWRIABIwCgVkZWx0YRgDIAEoCzIfLmFnZW50c2Vzc2lvbnMudjEuQ29udmVyc2VEZWx0YUgAEiwKB21lc3NhZ2UYBCABKAsyGS5hZ2VudHNlc3Npb25zLnYxLk1lc3NhZ2VIABI7Cgljb21wbGV0ZWQYBSABKAsyJi5hZ2VudHNlc3Npb25zLnYxLkNvbnZlcnNhdGlvblJlc3BvbnNlSAASIwoFZXJyb3IYBiABKAsyEi5nb29nbGUucnBjLlN0YXR1c0gAEi8KCXRvb2xfY2FsbBgHIAEoCzIaLmFnZW50c2Vzc2lvbnMudjEuVG9vbENhbGxIABIzCgt0b29sX3Jlc3VsdBgIIAEoCzIcLmFnZW50c2Vzc2lvbnMudjEuVG9vbFJlc3VsdEgAEjIKBnF1ZXVlZBgJIAEoCzIgLmFnZW50c2Vzc2lvbnMudjEuQ29udmVyc2VRdWV1ZWRIAEIHCgVldmVudCKoAgoEVHVybhIPCgd0dXJuX2lkGAEgASgJEhIKCnNlc3Npb25faWQYAiABKAkSLAoGc3RhdHVzGAMgASgOMhwuYWdlbnRzZXNzaW9ucy52MS5UdXJuU3RhdHVzEhIKCnJlcXVlc3RfaWQYBCABKAkSLgoKY3JlYXRlZF9hdBgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoKdXBkYXRlZF9hdBgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASNgoGcmVzdWx0GAcgASgLMiYuYWdlbnRzZXNzaW9ucy52MS5Db252ZXJzYXRpb25SZXNwb25zZRIhCgVlcnJvchgIIAEoCzISLmdvb2dsZS5ycGMuU3RhdHVzIjUKDkdldFR1cm5SZXF1ZXN0EhIKCnNlc3Npb25faWQYASABKAkSDwoHdHVybl9pZBgCIAEoCSJLChFSZXN1bWVUdXJuUmVxdWVzdBISCgpzZXNzaW9uX2lkGAEgASgJEg8KB3R1cm5faWQYAiABKAkSEQoJYWZ0ZXJfc2VxGAMgASgFIjgKEUNhbmNlbFR1cm5SZXF1ZXN0EhIKCnNlc3Npb25faWQYASABKAkSDwoHdHVybl9pZBgCIAEoCSJPChNXYXRjaFNlc3Npb25SZXF1ZXN0EhIKCnNlc3Npb25faWQYASABKAkSFgoJYWZ0ZXJfc2VxGAIgASgFSACIAQFCDAoKX2FmdGVyX3NlcSKdBAoMU2Vzc2lvbkV2ZW50EhAKA3NlcRgBIAEoBUgBiAEBEiwKB21lc3NhZ2UYAiABKAsyGS5hZ2VudHNlc3Npb25zLnYxLk1lc3NhZ2VIABI0Cg9tZXNzYWdlX3VwZGF0ZWQYAyABKAsyGS5hZ2VudHNlc3Npb25zLnYxLk1lc3NhZ2VIABI7Cg9tZXNzYWdlX2RlbGV0ZWQYBCABKAsyIC5hZ2VudHNlc3Npb25zLnYxLk1lc3NhZ2VEZWxldGVkSAASNAoHY2xlYXJlZBgFIAEoCzIhLmFnZW50c2Vzc2lvbnMudjEuTWVzc2FnZXNDbGVhcmVkSAASLAoHc2Vzc2lvbhgGIAEoCzIZLmFnZW50c2Vzc2lvbnMudjEuU2Vzc2lvbkgAEjMKB2RlbGV0ZWQYByABKAsyIC5hZ2VudHNlc3Npb25zLnYxLlNlc3Npb25EZWxldGVkSAASJgoEdHVybhgIIAEoCzIWLmFnZW50c2Vzc2lvbnMudjEuVHVybkgAEjEKCnR1cm5fZGVsdGEYCSABKAsyGy5hZ2VudHNlc3Npb25zLnYxLlR1cm5EZWx0YUgAEjAKCWhlYXJ0YmVhdBgKIAEoCzIbLmFnZW50c2Vzc2lvbnMudjEuSGVhcnRiZWF0SAASIwoFZXJyb3IYCyABKAsyEi5nb29nbGUucnBjLlN0YXR1c0gAQgcKBWV2ZW50QgYKBF9zZXEiJAoOTWVzc2FnZURlbGV0ZWQSEgoKbWVzc2FnZV9pZBgBIAEoCSIoCg9NZXNzYWdlc0NsZWFyZWQSFQoNZGVsZXRlZF9jb3VudBgBIAEoBSIQCg5TZXNzaW9uRGVsZXRlZCILCglIZWFydGJlYXQiNwoJVHVybkRlbHRhEg8KB3R1cm5faWQYASABKAkSCwoDc2VxGAIgASgFEgwKBHRleHQYAyABKAkqSQoGSWZCdXN5EhcKE2lmX2J1c3lfdW5zcGVjaWZpZWQQABILCgdlbnF1ZXVlEAESCgoGcmVqZWN0EAISDQoJaW50ZXJydXB0EAMqdgoKVHVyblN0YXR1cxIbChd0dXJuX3N0YXR1c191bnNwZWNpZmllZBAAEgoKBnF1ZXVlZBABEgsKB3J1bm5pbmcQAhINCgljb21wbGV0ZWQQAxIKCgZmYWlsZWQQBBINCgljYW5jZWxsZWQQBRIICgRsb3N0EAYyjxAKDlNlc3Npb25TZXJ2aWNlEn0KDExpc3RTZXNzaW9ucxIlLmFnZW50c2Vzc2lvbnMudjEuTGlzdFNlc3Npb25zUmVxdWVzdBomLmFnZW50c2Vzc2lvbnMudjEuTGlzdFNlc3Npb25zUmVzcG9uc2UiHpACAYLT5JMCFRITL2FwaS9hZ2VudC1zZXNzaW9ucxJ1Cg1DcmVhdGVTZXNzaW9uEiYuYWdlbnRzZXNzaW9ucy52MS5DcmVhdGVTZXNzaW9uUmVxdWVzdBoZLmFnZW50c2Vzc2lvbnMudjEuU2Vzc2lvbiIhkAICgtPkkwIYOgEqIhMvYXBpL2FnZW50LXNlc3Npb25zEnkKCkdldFNlc3Npb24SIy5hZ2VudHNlc3Npb25zLnYxLkdldFNlc3Npb25SZXF1ZXN0GhkuYWdlbnRzZXNzaW9ucy52MS5TZXNzaW9uIiuQAgGC0+STAiISIC9hcGkvYWdlbnQtc2Vzc2lvbnMve3Nlc3Npb25faWR9EoIBCg1VcGRhdGVTZXNzaW9uEiYuYWdlbnRzZXNzaW9ucy52MS5VcGRhdGVTZXNzaW9uUmVxdWVzdBoZLmFnZW50c2Vzc2lvbnMudjEuU2Vzc2lvbiIukAICgtPkkwIlOgEqMiAvYXBpL2FnZW50LXNlc3Npb25zL3tzZXNzaW9uX2lkfRJ8Cg1EZWxldGVTZXNzaW9uEiYuYWdlbnRzZXNzaW9ucy52MS5EZWxldGVTZXNzaW9uUmVxdWVzdBoWLmdvb2dsZS5wcm90b2J1Zi5FbXB0eSIrkAICgtPkkwIiKiAvYXBpL2FnZW50LXNlc3Npb25zL3tzZXNzaW9uX2lkfRKMAQoPQWN0aXZhdGVTZXNzaW9uEiguYWdlbnRzZXNzaW9ucy52MS5BY3RpdmF0ZVNlc3Npb25SZXF1ZXN0GhkuYWdlbnRzZXNzaW9ucy52MS5TZXNzaW9uIjSQAgKC0+STAisaKS9hcGkvYWdlbnQtc2Vzc2lvbnMve3Nlc3Npb25faWR9L2FjdGl2YXRlEpIBChFEZWFjdGl2YXRlU2Vzc2lvbhIqLmFnZW50c2Vzc2lvbnMudjEuRGVhY3RpdmF0ZVNlc3Npb25SZXF1ZXN0GhkuYWdlbnRzZXNzaW9ucy52MS5TZXNzaW9uIjaQAgKC0+STAi0aKy9hcGkvYWdlbnQtc2Vzc2lvbnMve3Nlc3Npb25faWR9L2RlYWN0aXZhdGUSgwEKC0ZvcmtTZXNzaW9uEiQuYWdlbnRzZXNzaW9ucy52MS5Gb3JrU2Vzc2lvblJlcXVlc3QaGS5hZ2VudHNlc3Npb25zLnYxLlNlc3Npb24iM5ACAoLT5JMCKjoBKiIlL2FwaS9hZ2VudC1zZXNzaW9ucy97c2Vzc2lvbl9pZH06Zm9yaxKJAQoNUmV3aW5kU2Vzc2lvbhImLmFnZW50c2Vzc2lvbnMudjEuUmV3aW5kU2Vzc2lvblJlcXVlc3QaGS5hZ2VudHNlc3Npb25zLnYxLlNlc3Npb24iNZACAoLT5JMCLDoBKiInL2FwaS9hZ2VudC1zZXNzaW9ucy97c2Vzc2lvbl9pZH06cmV3aW5kEo0BCgxDb252ZXJzYXRpb24SJS5hZ2VudHNlc3Npb25zLnYxLkNvbnZlcnNhdGlvblJlcXVlc3QaJi5hZ2VudHNlc3Npb25zLnYxLkNvbnZlcnNhdGlvblJlc3BvbnNlIi6QAgKC0+STAiU6ASoiIC9hcGkvYWdlbnQtc2Vzc2lvbnMvY29udmVyc2F0aW9uEocBCghDb252ZXJzZRIhLmFnZW50c2Vzc2lvbnMudjEuQ29udmVyc2VSZXF1ZXN0Gh8uYWdlbnRzZXNzaW9ucy52MS5Db252ZXJzZUV2ZW50IjWQAgKC0+STAiw6ASoiJy9hcGkvYWdlbnQtc2Vzc2lvbnMvY29udmVyc2F0aW9uOnN0cmVhbTABEoABCgdHZXRUdXJuEiAuYWdlbnRzZXNzaW9ucy52MS5HZXRUdXJuUmVxdWVzdBoWLmFnZW50c2Vzc2lvbnMudjEuVHVybiI7kAIBgtPkkwIyEjAvYXBpL2FnZW50LXNlc3Npb25zL3tzZXNzaW9uX2lkfS90dXJucy97dHVybl9pZH0SmAEKClJlc3VtZVR1cm4SIy5hZ2VudHNlc3Npb25zLnYxLlJlc3VtZVR1cm5SZXF1ZXN0Gh8uYWdlbnRzZXNzaW9ucy52MS5Db252ZXJzZUV2ZW50IkKQAgGC0+STAjkSNy9hcGkvYWdlbnQtc2Vzc2lvbnMve3Nlc3Npb25faWR9L3R1cm5zL3t0dXJuX2lkfTpzdHJlYW0wARKNAQoKQ2FuY2VsVHVybhIjLmFnZW50c2Vzc2lvbnMudjEuQ2FuY2VsVHVyblJlcXVlc3QaFi5hZ2VudHNlc3Npb25zLnYxLlR1cm4iQpACAoLT5JMCOSI3L2FwaS9hZ2VudC1zZXNzaW9ucy97c2Vzc2lvbl9pZH0vdHVybnMve3R1cm5faWR9OmNhbmNlbBKKAQoMV2F0Y2hTZXNzaW9uEiUuYWdlbnRzZXNzaW9ucy52MS5XYXRjaFNlc3Npb25SZXF1ZXN0Gh4uYWdlbnRzZXNzaW9ucy52MS5TZXNzaW9uRXZlbnQiMZACAYLT5JMCKBImL2FwaS9hZ2VudC1zZXNzaW9ucy97c2Vzc2lvbl9pZH06d2F0Y2gwAWIGcHJvdG8z", [file_agentsessions_v1_resources, file_google_api_annotations, file_google_protobuf_empty, file_google_protobuf_struct, file_google_protobuf_timestamp, file_google_rpc_status]);
 
 /**
  * The request of ListSessions.
@@ -687,6 +687,22 @@ export type ConversationRequest = Message<"agentsessions.v1.ConversationRequest"
    * @generated from field: optional int32 expected_seq = 10;
    */
   expectedSeq?: number | undefined;
+
+  /**
+   * Optional. What to do when the session runs another turn: `enqueue` (the default: wait, first
+   * come first served), `reject` (ABORTED, reason SESSION_BUSY) or `interrupt` (cancel it).
+   *
+   * @generated from field: agentsessions.v1.IfBusy if_busy = 11;
+   */
+  ifBusy: IfBusy;
+
+  /**
+   * Optional. When true the turn runs to its end even if the caller goes away; its outcome is
+   * read with GetTurn, ResumeTurn or WatchSession. When false a caller that goes away cancels it.
+   *
+   * @generated from field: bool detach = 12;
+   */
+  detach: boolean;
 };
 
 /**
@@ -759,6 +775,13 @@ export type ConversationResponse = Message<"agentsessions.v1.ConversationRespons
    * @generated from field: agentsessions.v1.Usage usage = 8;
    */
   usage?: Usage | undefined;
+
+  /**
+   * The UUID of the turn (see GetTurn).
+   *
+   * @generated from field: string turn_id = 9;
+   */
+  turnId: string;
 };
 
 /**
@@ -990,6 +1013,22 @@ export type ConverseRequest = Message<"agentsessions.v1.ConverseRequest"> & {
    * @generated from field: optional int32 expected_seq = 10;
    */
   expectedSeq?: number | undefined;
+
+  /**
+   * Optional. What to do when the session runs another turn: `enqueue` (the default: wait, first
+   * come first served), `reject` (ABORTED, reason SESSION_BUSY) or `interrupt` (cancel it).
+   *
+   * @generated from field: agentsessions.v1.IfBusy if_busy = 11;
+   */
+  ifBusy: IfBusy;
+
+  /**
+   * Optional. When true the turn runs to its end even if the caller goes away; its outcome is
+   * read with GetTurn, ResumeTurn or WatchSession. When false a caller that goes away cancels it.
+   *
+   * @generated from field: bool detach = 12;
+   */
+  detach: boolean;
 };
 
 /**
@@ -1018,6 +1057,13 @@ export type ConverseStarted = Message<"agentsessions.v1.ConverseStarted"> & {
    * @generated from field: string session_uuid = 2;
    */
   sessionUuid: string;
+
+  /**
+   * The UUID of the turn: GetTurn, ResumeTurn and CancelTurn find it from this event on.
+   *
+   * @generated from field: string turn_id = 3;
+   */
+  turnId: string;
 };
 
 /**
@@ -1026,6 +1072,34 @@ export type ConverseStarted = Message<"agentsessions.v1.ConverseStarted"> & {
  */
 export const ConverseStartedSchema: GenMessage<ConverseStarted> = /*@__PURE__*/
   messageDesc(file_agentsessions_v1_session_service, 18);
+
+/**
+ * The turn waits for earlier turns of its session; sent while it waits and when its place changes.
+ *
+ * @generated from message agentsessions.v1.ConverseQueued
+ */
+export type ConverseQueued = Message<"agentsessions.v1.ConverseQueued"> & {
+  /**
+   * The UUID of the turn.
+   *
+   * @generated from field: string turn_id = 1;
+   */
+  turnId: string;
+
+  /**
+   * Its place in the session's queue: 1 runs next.
+   *
+   * @generated from field: int32 position = 2;
+   */
+  position: number;
+};
+
+/**
+ * Describes the message agentsessions.v1.ConverseQueued.
+ * Use `create(ConverseQueuedSchema)` to create a new message.
+ */
+export const ConverseQueuedSchema: GenMessage<ConverseQueued> = /*@__PURE__*/
+  messageDesc(file_agentsessions_v1_session_service, 19);
 
 /**
  * A piece of the agent's reply, in order.
@@ -1046,7 +1120,7 @@ export type ConverseDelta = Message<"agentsessions.v1.ConverseDelta"> & {
  * Use `create(ConverseDeltaSchema)` to create a new message.
  */
 export const ConverseDeltaSchema: GenMessage<ConverseDelta> = /*@__PURE__*/
-  messageDesc(file_agentsessions_v1_session_service, 19);
+  messageDesc(file_agentsessions_v1_session_service, 20);
 
 /**
  * One event of a Converse stream: `started`, then `delta`s, then `message` and `completed`, or an
@@ -1124,6 +1198,14 @@ export type ConverseEvent = Message<"agentsessions.v1.ConverseEvent"> & {
      */
     value: ToolResult;
     case: "toolResult";
+  } | {
+    /**
+     * The turn waits for earlier turns of the session (see ConverseRequest.if_busy).
+     *
+     * @generated from field: agentsessions.v1.ConverseQueued queued = 9;
+     */
+    value: ConverseQueued;
+    case: "queued";
   } | { case: undefined; value?: undefined };
 };
 
@@ -1132,7 +1214,517 @@ export type ConverseEvent = Message<"agentsessions.v1.ConverseEvent"> & {
  * Use `create(ConverseEventSchema)` to create a new message.
  */
 export const ConverseEventSchema: GenMessage<ConverseEvent> = /*@__PURE__*/
-  messageDesc(file_agentsessions_v1_session_service, 20);
+  messageDesc(file_agentsessions_v1_session_service, 21);
+
+/**
+ * A conversation turn as a resource.
+ *
+ * @generated from message agentsessions.v1.Turn
+ */
+export type Turn = Message<"agentsessions.v1.Turn"> & {
+  /**
+   * The UUID of the turn.
+   *
+   * @generated from field: string turn_id = 1;
+   */
+  turnId: string;
+
+  /**
+   * The caller-chosen id of its session.
+   *
+   * @generated from field: string session_id = 2;
+   */
+  sessionId: string;
+
+  /**
+   * Where it is in its life.
+   *
+   * @generated from field: agentsessions.v1.TurnStatus status = 3;
+   */
+  status: TurnStatus;
+
+  /**
+   * The request id it was sent with; empty when none.
+   *
+   * @generated from field: string request_id = 4;
+   */
+  requestId: string;
+
+  /**
+   * When it was accepted.
+   *
+   * @generated from field: google.protobuf.Timestamp created_at = 5;
+   */
+  createdAt?: Timestamp | undefined;
+
+  /**
+   * When its status last changed.
+   *
+   * @generated from field: google.protobuf.Timestamp updated_at = 6;
+   */
+  updatedAt?: Timestamp | undefined;
+
+  /**
+   * The outcome of a completed turn: what Conversation answered.
+   *
+   * @generated from field: agentsessions.v1.ConversationResponse result = 7;
+   */
+  result?: ConversationResponse | undefined;
+
+  /**
+   * Why a failed, cancelled or lost turn stored nothing.
+   *
+   * @generated from field: google.rpc.Status error = 8;
+   */
+  error?: Status | undefined;
+};
+
+/**
+ * Describes the message agentsessions.v1.Turn.
+ * Use `create(TurnSchema)` to create a new message.
+ */
+export const TurnSchema: GenMessage<Turn> = /*@__PURE__*/
+  messageDesc(file_agentsessions_v1_session_service, 22);
+
+/**
+ * The request of GetTurn.
+ *
+ * @generated from message agentsessions.v1.GetTurnRequest
+ */
+export type GetTurnRequest = Message<"agentsessions.v1.GetTurnRequest"> & {
+  /**
+   * Required. The caller-chosen id of the session.
+   *
+   * @generated from field: string session_id = 1;
+   */
+  sessionId: string;
+
+  /**
+   * Required. The UUID of the turn.
+   *
+   * @generated from field: string turn_id = 2;
+   */
+  turnId: string;
+};
+
+/**
+ * Describes the message agentsessions.v1.GetTurnRequest.
+ * Use `create(GetTurnRequestSchema)` to create a new message.
+ */
+export const GetTurnRequestSchema: GenMessage<GetTurnRequest> = /*@__PURE__*/
+  messageDesc(file_agentsessions_v1_session_service, 23);
+
+/**
+ * The request of ResumeTurn.
+ *
+ * @generated from message agentsessions.v1.ResumeTurnRequest
+ */
+export type ResumeTurnRequest = Message<"agentsessions.v1.ResumeTurnRequest"> & {
+  /**
+   * Required. The caller-chosen id of the session.
+   *
+   * @generated from field: string session_id = 1;
+   */
+  sessionId: string;
+
+  /**
+   * Required. The UUID of the turn.
+   *
+   * @generated from field: string turn_id = 2;
+   */
+  turnId: string;
+
+  /**
+   * Optional. The `seq` of the last event the caller has; events after it are sent (all when 0).
+   *
+   * @generated from field: int32 after_seq = 3;
+   */
+  afterSeq: number;
+};
+
+/**
+ * Describes the message agentsessions.v1.ResumeTurnRequest.
+ * Use `create(ResumeTurnRequestSchema)` to create a new message.
+ */
+export const ResumeTurnRequestSchema: GenMessage<ResumeTurnRequest> = /*@__PURE__*/
+  messageDesc(file_agentsessions_v1_session_service, 24);
+
+/**
+ * The request of CancelTurn.
+ *
+ * @generated from message agentsessions.v1.CancelTurnRequest
+ */
+export type CancelTurnRequest = Message<"agentsessions.v1.CancelTurnRequest"> & {
+  /**
+   * Required. The caller-chosen id of the session.
+   *
+   * @generated from field: string session_id = 1;
+   */
+  sessionId: string;
+
+  /**
+   * Required. The UUID of the turn.
+   *
+   * @generated from field: string turn_id = 2;
+   */
+  turnId: string;
+};
+
+/**
+ * Describes the message agentsessions.v1.CancelTurnRequest.
+ * Use `create(CancelTurnRequestSchema)` to create a new message.
+ */
+export const CancelTurnRequestSchema: GenMessage<CancelTurnRequest> = /*@__PURE__*/
+  messageDesc(file_agentsessions_v1_session_service, 25);
+
+/**
+ * The request of WatchSession.
+ *
+ * @generated from message agentsessions.v1.WatchSessionRequest
+ */
+export type WatchSessionRequest = Message<"agentsessions.v1.WatchSessionRequest"> & {
+  /**
+   * Required. The caller-chosen id of the session.
+   *
+   * @generated from field: string session_id = 1;
+   */
+  sessionId: string;
+
+  /**
+   * Optional. The session `seq` the caller has seen: the changes after it still known come
+   * first (messages stored after it at least), then the live ones. Absent: from now on.
+   *
+   * @generated from field: optional int32 after_seq = 2;
+   */
+  afterSeq?: number | undefined;
+};
+
+/**
+ * Describes the message agentsessions.v1.WatchSessionRequest.
+ * Use `create(WatchSessionRequestSchema)` to create a new message.
+ */
+export const WatchSessionRequestSchema: GenMessage<WatchSessionRequest> = /*@__PURE__*/
+  messageDesc(file_agentsessions_v1_session_service, 26);
+
+/**
+ * One change of a watched session. Durable events carry the session `seq` they took; live turn
+ * events and heartbeats carry none.
+ *
+ * @generated from message agentsessions.v1.SessionEvent
+ */
+export type SessionEvent = Message<"agentsessions.v1.SessionEvent"> & {
+  /**
+   * The session's `seq` at this change (durable events only).
+   *
+   * @generated from field: optional int32 seq = 1;
+   */
+  seq?: number | undefined;
+
+  /**
+   * What happened.
+   *
+   * @generated from oneof agentsessions.v1.SessionEvent.event
+   */
+  event: {
+    /**
+     * A message was stored.
+     *
+     * @generated from field: agentsessions.v1.Message message = 2;
+     */
+    value: Message$1;
+    case: "message";
+  } | {
+    /**
+     * A message was changed (the message after the change).
+     *
+     * @generated from field: agentsessions.v1.Message message_updated = 3;
+     */
+    value: Message$1;
+    case: "messageUpdated";
+  } | {
+    /**
+     * A message was deleted.
+     *
+     * @generated from field: agentsessions.v1.MessageDeleted message_deleted = 4;
+     */
+    value: MessageDeleted;
+    case: "messageDeleted";
+  } | {
+    /**
+     * Every message was deleted.
+     *
+     * @generated from field: agentsessions.v1.MessagesCleared cleared = 5;
+     */
+    value: MessagesCleared;
+    case: "cleared";
+  } | {
+    /**
+     * The session's fields changed (the session after the change).
+     *
+     * @generated from field: agentsessions.v1.Session session = 6;
+     */
+    value: Session;
+    case: "session";
+  } | {
+    /**
+     * The session is gone; the stream ends.
+     *
+     * @generated from field: agentsessions.v1.SessionDeleted deleted = 7;
+     */
+    value: SessionDeleted;
+    case: "deleted";
+  } | {
+    /**
+     * A turn of the session changed status.
+     *
+     * @generated from field: agentsessions.v1.Turn turn = 8;
+     */
+    value: Turn;
+    case: "turn";
+  } | {
+    /**
+     * A piece of a running turn's reply.
+     *
+     * @generated from field: agentsessions.v1.TurnDelta turn_delta = 9;
+     */
+    value: TurnDelta;
+    case: "turnDelta";
+  } | {
+    /**
+     * Nothing else happened for a while; the stream is alive.
+     *
+     * @generated from field: agentsessions.v1.Heartbeat heartbeat = 10;
+     */
+    value: Heartbeat;
+    case: "heartbeat";
+  } | {
+    /**
+     * The watch ends (RESOURCE_EXHAUSTED: it fell too far behind; UNAVAILABLE: the server is
+     * shutting down); watch again with `after_seq` = the last `seq` received.
+     *
+     * @generated from field: google.rpc.Status error = 11;
+     */
+    value: Status;
+    case: "error";
+  } | { case: undefined; value?: undefined };
+};
+
+/**
+ * Describes the message agentsessions.v1.SessionEvent.
+ * Use `create(SessionEventSchema)` to create a new message.
+ */
+export const SessionEventSchema: GenMessage<SessionEvent> = /*@__PURE__*/
+  messageDesc(file_agentsessions_v1_session_service, 27);
+
+/**
+ * The message a `message_deleted` event names.
+ *
+ * @generated from message agentsessions.v1.MessageDeleted
+ */
+export type MessageDeleted = Message<"agentsessions.v1.MessageDeleted"> & {
+  /**
+   * The UUID of the deleted message.
+   *
+   * @generated from field: string message_id = 1;
+   */
+  messageId: string;
+};
+
+/**
+ * Describes the message agentsessions.v1.MessageDeleted.
+ * Use `create(MessageDeletedSchema)` to create a new message.
+ */
+export const MessageDeletedSchema: GenMessage<MessageDeleted> = /*@__PURE__*/
+  messageDesc(file_agentsessions_v1_session_service, 28);
+
+/**
+ * What a `cleared` event says.
+ *
+ * @generated from message agentsessions.v1.MessagesCleared
+ */
+export type MessagesCleared = Message<"agentsessions.v1.MessagesCleared"> & {
+  /**
+   * How many messages were deleted.
+   *
+   * @generated from field: int32 deleted_count = 1;
+   */
+  deletedCount: number;
+};
+
+/**
+ * Describes the message agentsessions.v1.MessagesCleared.
+ * Use `create(MessagesClearedSchema)` to create a new message.
+ */
+export const MessagesClearedSchema: GenMessage<MessagesCleared> = /*@__PURE__*/
+  messageDesc(file_agentsessions_v1_session_service, 29);
+
+/**
+ * The session was deleted.
+ *
+ * @generated from message agentsessions.v1.SessionDeleted
+ */
+export type SessionDeleted = Message<"agentsessions.v1.SessionDeleted"> & {
+};
+
+/**
+ * Describes the message agentsessions.v1.SessionDeleted.
+ * Use `create(SessionDeletedSchema)` to create a new message.
+ */
+export const SessionDeletedSchema: GenMessage<SessionDeleted> = /*@__PURE__*/
+  messageDesc(file_agentsessions_v1_session_service, 30);
+
+/**
+ * A watch is alive.
+ *
+ * @generated from message agentsessions.v1.Heartbeat
+ */
+export type Heartbeat = Message<"agentsessions.v1.Heartbeat"> & {
+};
+
+/**
+ * Describes the message agentsessions.v1.Heartbeat.
+ * Use `create(HeartbeatSchema)` to create a new message.
+ */
+export const HeartbeatSchema: GenMessage<Heartbeat> = /*@__PURE__*/
+  messageDesc(file_agentsessions_v1_session_service, 31);
+
+/**
+ * A piece of a running turn's reply, as its stream carried it.
+ *
+ * @generated from message agentsessions.v1.TurnDelta
+ */
+export type TurnDelta = Message<"agentsessions.v1.TurnDelta"> & {
+  /**
+   * The UUID of the turn.
+   *
+   * @generated from field: string turn_id = 1;
+   */
+  turnId: string;
+
+  /**
+   * The `seq` of the event in the turn's stream.
+   *
+   * @generated from field: int32 seq = 2;
+   */
+  seq: number;
+
+  /**
+   * The text of this piece.
+   *
+   * @generated from field: string text = 3;
+   */
+  text: string;
+};
+
+/**
+ * Describes the message agentsessions.v1.TurnDelta.
+ * Use `create(TurnDeltaSchema)` to create a new message.
+ */
+export const TurnDeltaSchema: GenMessage<TurnDelta> = /*@__PURE__*/
+  messageDesc(file_agentsessions_v1_session_service, 32);
+
+/**
+ * What a turn does when its session runs another one.
+ *
+ * @generated from enum agentsessions.v1.IfBusy
+ */
+export enum IfBusy {
+  /**
+   * The default: `enqueue`.
+   *
+   * @generated from enum value: if_busy_unspecified = 0;
+   */
+  if_busy_unspecified = 0,
+
+  /**
+   * Wait for the earlier turns, first come first served.
+   *
+   * @generated from enum value: enqueue = 1;
+   */
+  enqueue = 1,
+
+  /**
+   * Refuse: ABORTED, reason SESSION_BUSY, with the running turn's `turn_id` in the ErrorInfo.
+   *
+   * @generated from enum value: reject = 2;
+   */
+  reject = 2,
+
+  /**
+   * Cancel the running turn (it stores nothing), then run.
+   *
+   * @generated from enum value: interrupt = 3;
+   */
+  interrupt = 3,
+}
+
+/**
+ * Describes the enum agentsessions.v1.IfBusy.
+ */
+export const IfBusySchema: GenEnum<IfBusy> = /*@__PURE__*/
+  enumDesc(file_agentsessions_v1_session_service, 0);
+
+/**
+ * Where a turn is in its life.
+ *
+ * @generated from enum agentsessions.v1.TurnStatus
+ */
+export enum TurnStatus {
+  /**
+   * Never sent.
+   *
+   * @generated from enum value: turn_status_unspecified = 0;
+   */
+  turn_status_unspecified = 0,
+
+  /**
+   * Waiting for earlier turns of its session.
+   *
+   * @generated from enum value: queued = 1;
+   */
+  queued = 1,
+
+  /**
+   * The agent is working on it.
+   *
+   * @generated from enum value: running = 2;
+   */
+  running = 2,
+
+  /**
+   * Stored whole; `result` holds its outcome.
+   *
+   * @generated from enum value: completed = 3;
+   */
+  completed = 3,
+
+  /**
+   * Ended with an error and stored nothing; `error` says why.
+   *
+   * @generated from enum value: failed = 4;
+   */
+  failed = 4,
+
+  /**
+   * Cancelled (CancelTurn, an interrupt or its caller going away); stored nothing.
+   *
+   * @generated from enum value: cancelled = 5;
+   */
+  cancelled = 5,
+
+  /**
+   * Its replica died while it ran or waited; stored nothing, never run again on its own.
+   *
+   * @generated from enum value: lost = 6;
+   */
+  lost = 6,
+}
+
+/**
+ * Describes the enum agentsessions.v1.TurnStatus.
+ */
+export const TurnStatusSchema: GenEnum<TurnStatus> = /*@__PURE__*/
+  enumDesc(file_agentsessions_v1_session_service, 1);
 
 /**
  * Manages the caller's sessions and runs conversation turns in them. Every call needs a bearer
@@ -1255,6 +1847,54 @@ export const SessionService: GenService<{
     methodKind: "server_streaming";
     input: typeof ConverseRequestSchema;
     output: typeof ConverseEventSchema;
+  },
+  /**
+   * Returns one turn of the session: its status and, once it ended, its result or error. Found
+   * from its `started` event on, also a first turn whose session is not stored yet.
+   *
+   * @generated from rpc agentsessions.v1.SessionService.GetTurn
+   */
+  getTurn: {
+    methodKind: "unary";
+    input: typeof GetTurnRequestSchema;
+    output: typeof TurnSchema;
+  },
+  /**
+   * Streams a turn's events after `after_seq`, numbered and carried exactly as its original
+   * stream had them, then its live ones until it ends (with `completed` or `error`). Any replica
+   * serves it. REST: server-sent events; the token may come as the `access_token` query
+   * parameter (EventSource sends no header).
+   *
+   * @generated from rpc agentsessions.v1.SessionService.ResumeTurn
+   */
+  resumeTurn: {
+    methodKind: "server_streaming";
+    input: typeof ResumeTurnRequestSchema;
+    output: typeof ConverseEventSchema;
+  },
+  /**
+   * Cancels a queued or running turn from any replica: it stores nothing, its model request and
+   * tools stop, its streams end with an `error` event (CANCELLED). A finished turn is answered
+   * as it is.
+   *
+   * @generated from rpc agentsessions.v1.SessionService.CancelTurn
+   */
+  cancelTurn: {
+    methodKind: "unary";
+    input: typeof CancelTurnRequestSchema;
+    output: typeof TurnSchema;
+  },
+  /**
+   * Streams every change of the session as it commits, from any replica: durable events in the
+   * session's `seq` order (none skipped, none twice), live turn events, heartbeats; `deleted`
+   * ends it. REST: server-sent events; the token may come as the `access_token` query parameter.
+   *
+   * @generated from rpc agentsessions.v1.SessionService.WatchSession
+   */
+  watchSession: {
+    methodKind: "server_streaming";
+    input: typeof WatchSessionRequestSchema;
+    output: typeof SessionEventSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_agentsessions_v1_session_service, 0);

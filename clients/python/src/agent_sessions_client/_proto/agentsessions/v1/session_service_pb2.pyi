@@ -7,12 +7,41 @@ from google.protobuf import struct_pb2 as _struct_pb2
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.rpc import status_pb2 as _status_pb2
 from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from collections.abc import Iterable as _Iterable, Mapping as _Mapping
 from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
+
+class IfBusy(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    if_busy_unspecified: _ClassVar[IfBusy]
+    enqueue: _ClassVar[IfBusy]
+    reject: _ClassVar[IfBusy]
+    interrupt: _ClassVar[IfBusy]
+
+class TurnStatus(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    turn_status_unspecified: _ClassVar[TurnStatus]
+    queued: _ClassVar[TurnStatus]
+    running: _ClassVar[TurnStatus]
+    completed: _ClassVar[TurnStatus]
+    failed: _ClassVar[TurnStatus]
+    cancelled: _ClassVar[TurnStatus]
+    lost: _ClassVar[TurnStatus]
+if_busy_unspecified: IfBusy
+enqueue: IfBusy
+reject: IfBusy
+interrupt: IfBusy
+turn_status_unspecified: TurnStatus
+queued: TurnStatus
+running: TurnStatus
+completed: TurnStatus
+failed: TurnStatus
+cancelled: TurnStatus
+lost: TurnStatus
 
 class ListSessionsRequest(_message.Message):
     __slots__ = ("page_size", "page_token", "is_active", "agent_name", "label")
@@ -180,7 +209,7 @@ class ConversationMessage(_message.Message):
     def __init__(self, role: _Optional[_Union[_resources_pb2.Role, str]] = ..., content: _Optional[str] = ..., tool_call_id: _Optional[str] = ..., tool_name: _Optional[str] = ..., extra_data: _Optional[str] = ...) -> None: ...
 
 class ConversationRequest(_message.Message):
-    __slots__ = ("messages", "session_id", "session_name", "agent_name", "agent_instructions", "model", "tools", "server_tools", "request_id", "expected_seq")
+    __slots__ = ("messages", "session_id", "session_name", "agent_name", "agent_instructions", "model", "tools", "server_tools", "request_id", "expected_seq", "if_busy", "detach")
     MESSAGES_FIELD_NUMBER: _ClassVar[int]
     SESSION_ID_FIELD_NUMBER: _ClassVar[int]
     SESSION_NAME_FIELD_NUMBER: _ClassVar[int]
@@ -191,6 +220,8 @@ class ConversationRequest(_message.Message):
     SERVER_TOOLS_FIELD_NUMBER: _ClassVar[int]
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     EXPECTED_SEQ_FIELD_NUMBER: _ClassVar[int]
+    IF_BUSY_FIELD_NUMBER: _ClassVar[int]
+    DETACH_FIELD_NUMBER: _ClassVar[int]
     messages: _containers.RepeatedCompositeFieldContainer[ConversationMessage]
     session_id: str
     session_name: str
@@ -201,10 +232,12 @@ class ConversationRequest(_message.Message):
     server_tools: str
     request_id: str
     expected_seq: int
-    def __init__(self, messages: _Optional[_Iterable[_Union[ConversationMessage, _Mapping]]] = ..., session_id: _Optional[str] = ..., session_name: _Optional[str] = ..., agent_name: _Optional[str] = ..., agent_instructions: _Optional[str] = ..., model: _Optional[str] = ..., tools: _Optional[_Iterable[_Union[Tool, _Mapping]]] = ..., server_tools: _Optional[str] = ..., request_id: _Optional[str] = ..., expected_seq: _Optional[int] = ...) -> None: ...
+    if_busy: IfBusy
+    detach: bool
+    def __init__(self, messages: _Optional[_Iterable[_Union[ConversationMessage, _Mapping]]] = ..., session_id: _Optional[str] = ..., session_name: _Optional[str] = ..., agent_name: _Optional[str] = ..., agent_instructions: _Optional[str] = ..., model: _Optional[str] = ..., tools: _Optional[_Iterable[_Union[Tool, _Mapping]]] = ..., server_tools: _Optional[str] = ..., request_id: _Optional[str] = ..., expected_seq: _Optional[int] = ..., if_busy: _Optional[_Union[IfBusy, str]] = ..., detach: _Optional[bool] = ...) -> None: ...
 
 class ConversationResponse(_message.Message):
-    __slots__ = ("session_id", "session_uuid", "response", "messages_count", "session_active", "stop_reason", "pending_tool_calls", "usage")
+    __slots__ = ("session_id", "session_uuid", "response", "messages_count", "session_active", "stop_reason", "pending_tool_calls", "usage", "turn_id")
     SESSION_ID_FIELD_NUMBER: _ClassVar[int]
     SESSION_UUID_FIELD_NUMBER: _ClassVar[int]
     RESPONSE_FIELD_NUMBER: _ClassVar[int]
@@ -213,6 +246,7 @@ class ConversationResponse(_message.Message):
     STOP_REASON_FIELD_NUMBER: _ClassVar[int]
     PENDING_TOOL_CALLS_FIELD_NUMBER: _ClassVar[int]
     USAGE_FIELD_NUMBER: _ClassVar[int]
+    TURN_ID_FIELD_NUMBER: _ClassVar[int]
     session_id: str
     session_uuid: str
     response: str
@@ -221,7 +255,8 @@ class ConversationResponse(_message.Message):
     stop_reason: str
     pending_tool_calls: _containers.RepeatedCompositeFieldContainer[ToolCall]
     usage: Usage
-    def __init__(self, session_id: _Optional[str] = ..., session_uuid: _Optional[str] = ..., response: _Optional[str] = ..., messages_count: _Optional[int] = ..., session_active: _Optional[bool] = ..., stop_reason: _Optional[str] = ..., pending_tool_calls: _Optional[_Iterable[_Union[ToolCall, _Mapping]]] = ..., usage: _Optional[_Union[Usage, _Mapping]] = ...) -> None: ...
+    turn_id: str
+    def __init__(self, session_id: _Optional[str] = ..., session_uuid: _Optional[str] = ..., response: _Optional[str] = ..., messages_count: _Optional[int] = ..., session_active: _Optional[bool] = ..., stop_reason: _Optional[str] = ..., pending_tool_calls: _Optional[_Iterable[_Union[ToolCall, _Mapping]]] = ..., usage: _Optional[_Union[Usage, _Mapping]] = ..., turn_id: _Optional[str] = ...) -> None: ...
 
 class Tool(_message.Message):
     __slots__ = ("name", "description", "parameters")
@@ -264,7 +299,7 @@ class Usage(_message.Message):
     def __init__(self, input_tokens: _Optional[int] = ..., output_tokens: _Optional[int] = ..., total_tokens: _Optional[int] = ...) -> None: ...
 
 class ConverseRequest(_message.Message):
-    __slots__ = ("messages", "session_id", "session_name", "agent_name", "agent_instructions", "model", "tools", "server_tools", "request_id", "expected_seq")
+    __slots__ = ("messages", "session_id", "session_name", "agent_name", "agent_instructions", "model", "tools", "server_tools", "request_id", "expected_seq", "if_busy", "detach")
     MESSAGES_FIELD_NUMBER: _ClassVar[int]
     SESSION_ID_FIELD_NUMBER: _ClassVar[int]
     SESSION_NAME_FIELD_NUMBER: _ClassVar[int]
@@ -275,6 +310,8 @@ class ConverseRequest(_message.Message):
     SERVER_TOOLS_FIELD_NUMBER: _ClassVar[int]
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     EXPECTED_SEQ_FIELD_NUMBER: _ClassVar[int]
+    IF_BUSY_FIELD_NUMBER: _ClassVar[int]
+    DETACH_FIELD_NUMBER: _ClassVar[int]
     messages: _containers.RepeatedCompositeFieldContainer[ConversationMessage]
     session_id: str
     session_name: str
@@ -285,15 +322,27 @@ class ConverseRequest(_message.Message):
     server_tools: str
     request_id: str
     expected_seq: int
-    def __init__(self, messages: _Optional[_Iterable[_Union[ConversationMessage, _Mapping]]] = ..., session_id: _Optional[str] = ..., session_name: _Optional[str] = ..., agent_name: _Optional[str] = ..., agent_instructions: _Optional[str] = ..., model: _Optional[str] = ..., tools: _Optional[_Iterable[_Union[Tool, _Mapping]]] = ..., server_tools: _Optional[str] = ..., request_id: _Optional[str] = ..., expected_seq: _Optional[int] = ...) -> None: ...
+    if_busy: IfBusy
+    detach: bool
+    def __init__(self, messages: _Optional[_Iterable[_Union[ConversationMessage, _Mapping]]] = ..., session_id: _Optional[str] = ..., session_name: _Optional[str] = ..., agent_name: _Optional[str] = ..., agent_instructions: _Optional[str] = ..., model: _Optional[str] = ..., tools: _Optional[_Iterable[_Union[Tool, _Mapping]]] = ..., server_tools: _Optional[str] = ..., request_id: _Optional[str] = ..., expected_seq: _Optional[int] = ..., if_busy: _Optional[_Union[IfBusy, str]] = ..., detach: _Optional[bool] = ...) -> None: ...
 
 class ConverseStarted(_message.Message):
-    __slots__ = ("session_id", "session_uuid")
+    __slots__ = ("session_id", "session_uuid", "turn_id")
     SESSION_ID_FIELD_NUMBER: _ClassVar[int]
     SESSION_UUID_FIELD_NUMBER: _ClassVar[int]
+    TURN_ID_FIELD_NUMBER: _ClassVar[int]
     session_id: str
     session_uuid: str
-    def __init__(self, session_id: _Optional[str] = ..., session_uuid: _Optional[str] = ...) -> None: ...
+    turn_id: str
+    def __init__(self, session_id: _Optional[str] = ..., session_uuid: _Optional[str] = ..., turn_id: _Optional[str] = ...) -> None: ...
+
+class ConverseQueued(_message.Message):
+    __slots__ = ("turn_id", "position")
+    TURN_ID_FIELD_NUMBER: _ClassVar[int]
+    POSITION_FIELD_NUMBER: _ClassVar[int]
+    turn_id: str
+    position: int
+    def __init__(self, turn_id: _Optional[str] = ..., position: _Optional[int] = ...) -> None: ...
 
 class ConverseDelta(_message.Message):
     __slots__ = ("text",)
@@ -302,7 +351,7 @@ class ConverseDelta(_message.Message):
     def __init__(self, text: _Optional[str] = ...) -> None: ...
 
 class ConverseEvent(_message.Message):
-    __slots__ = ("seq", "started", "delta", "message", "completed", "error", "tool_call", "tool_result")
+    __slots__ = ("seq", "started", "delta", "message", "completed", "error", "tool_call", "tool_result", "queued")
     SEQ_FIELD_NUMBER: _ClassVar[int]
     STARTED_FIELD_NUMBER: _ClassVar[int]
     DELTA_FIELD_NUMBER: _ClassVar[int]
@@ -311,6 +360,7 @@ class ConverseEvent(_message.Message):
     ERROR_FIELD_NUMBER: _ClassVar[int]
     TOOL_CALL_FIELD_NUMBER: _ClassVar[int]
     TOOL_RESULT_FIELD_NUMBER: _ClassVar[int]
+    QUEUED_FIELD_NUMBER: _ClassVar[int]
     seq: int
     started: ConverseStarted
     delta: ConverseDelta
@@ -319,4 +369,115 @@ class ConverseEvent(_message.Message):
     error: _status_pb2.Status
     tool_call: ToolCall
     tool_result: ToolResult
-    def __init__(self, seq: _Optional[int] = ..., started: _Optional[_Union[ConverseStarted, _Mapping]] = ..., delta: _Optional[_Union[ConverseDelta, _Mapping]] = ..., message: _Optional[_Union[_resources_pb2.Message, _Mapping]] = ..., completed: _Optional[_Union[ConversationResponse, _Mapping]] = ..., error: _Optional[_Union[_status_pb2.Status, _Mapping]] = ..., tool_call: _Optional[_Union[ToolCall, _Mapping]] = ..., tool_result: _Optional[_Union[ToolResult, _Mapping]] = ...) -> None: ...
+    queued: ConverseQueued
+    def __init__(self, seq: _Optional[int] = ..., started: _Optional[_Union[ConverseStarted, _Mapping]] = ..., delta: _Optional[_Union[ConverseDelta, _Mapping]] = ..., message: _Optional[_Union[_resources_pb2.Message, _Mapping]] = ..., completed: _Optional[_Union[ConversationResponse, _Mapping]] = ..., error: _Optional[_Union[_status_pb2.Status, _Mapping]] = ..., tool_call: _Optional[_Union[ToolCall, _Mapping]] = ..., tool_result: _Optional[_Union[ToolResult, _Mapping]] = ..., queued: _Optional[_Union[ConverseQueued, _Mapping]] = ...) -> None: ...
+
+class Turn(_message.Message):
+    __slots__ = ("turn_id", "session_id", "status", "request_id", "created_at", "updated_at", "result", "error")
+    TURN_ID_FIELD_NUMBER: _ClassVar[int]
+    SESSION_ID_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    UPDATED_AT_FIELD_NUMBER: _ClassVar[int]
+    RESULT_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    turn_id: str
+    session_id: str
+    status: TurnStatus
+    request_id: str
+    created_at: _timestamp_pb2.Timestamp
+    updated_at: _timestamp_pb2.Timestamp
+    result: ConversationResponse
+    error: _status_pb2.Status
+    def __init__(self, turn_id: _Optional[str] = ..., session_id: _Optional[str] = ..., status: _Optional[_Union[TurnStatus, str]] = ..., request_id: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., result: _Optional[_Union[ConversationResponse, _Mapping]] = ..., error: _Optional[_Union[_status_pb2.Status, _Mapping]] = ...) -> None: ...
+
+class GetTurnRequest(_message.Message):
+    __slots__ = ("session_id", "turn_id")
+    SESSION_ID_FIELD_NUMBER: _ClassVar[int]
+    TURN_ID_FIELD_NUMBER: _ClassVar[int]
+    session_id: str
+    turn_id: str
+    def __init__(self, session_id: _Optional[str] = ..., turn_id: _Optional[str] = ...) -> None: ...
+
+class ResumeTurnRequest(_message.Message):
+    __slots__ = ("session_id", "turn_id", "after_seq")
+    SESSION_ID_FIELD_NUMBER: _ClassVar[int]
+    TURN_ID_FIELD_NUMBER: _ClassVar[int]
+    AFTER_SEQ_FIELD_NUMBER: _ClassVar[int]
+    session_id: str
+    turn_id: str
+    after_seq: int
+    def __init__(self, session_id: _Optional[str] = ..., turn_id: _Optional[str] = ..., after_seq: _Optional[int] = ...) -> None: ...
+
+class CancelTurnRequest(_message.Message):
+    __slots__ = ("session_id", "turn_id")
+    SESSION_ID_FIELD_NUMBER: _ClassVar[int]
+    TURN_ID_FIELD_NUMBER: _ClassVar[int]
+    session_id: str
+    turn_id: str
+    def __init__(self, session_id: _Optional[str] = ..., turn_id: _Optional[str] = ...) -> None: ...
+
+class WatchSessionRequest(_message.Message):
+    __slots__ = ("session_id", "after_seq")
+    SESSION_ID_FIELD_NUMBER: _ClassVar[int]
+    AFTER_SEQ_FIELD_NUMBER: _ClassVar[int]
+    session_id: str
+    after_seq: int
+    def __init__(self, session_id: _Optional[str] = ..., after_seq: _Optional[int] = ...) -> None: ...
+
+class SessionEvent(_message.Message):
+    __slots__ = ("seq", "message", "message_updated", "message_deleted", "cleared", "session", "deleted", "turn", "turn_delta", "heartbeat", "error")
+    SEQ_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_UPDATED_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_DELETED_FIELD_NUMBER: _ClassVar[int]
+    CLEARED_FIELD_NUMBER: _ClassVar[int]
+    SESSION_FIELD_NUMBER: _ClassVar[int]
+    DELETED_FIELD_NUMBER: _ClassVar[int]
+    TURN_FIELD_NUMBER: _ClassVar[int]
+    TURN_DELTA_FIELD_NUMBER: _ClassVar[int]
+    HEARTBEAT_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    seq: int
+    message: _resources_pb2.Message
+    message_updated: _resources_pb2.Message
+    message_deleted: MessageDeleted
+    cleared: MessagesCleared
+    session: _resources_pb2.Session
+    deleted: SessionDeleted
+    turn: Turn
+    turn_delta: TurnDelta
+    heartbeat: Heartbeat
+    error: _status_pb2.Status
+    def __init__(self, seq: _Optional[int] = ..., message: _Optional[_Union[_resources_pb2.Message, _Mapping]] = ..., message_updated: _Optional[_Union[_resources_pb2.Message, _Mapping]] = ..., message_deleted: _Optional[_Union[MessageDeleted, _Mapping]] = ..., cleared: _Optional[_Union[MessagesCleared, _Mapping]] = ..., session: _Optional[_Union[_resources_pb2.Session, _Mapping]] = ..., deleted: _Optional[_Union[SessionDeleted, _Mapping]] = ..., turn: _Optional[_Union[Turn, _Mapping]] = ..., turn_delta: _Optional[_Union[TurnDelta, _Mapping]] = ..., heartbeat: _Optional[_Union[Heartbeat, _Mapping]] = ..., error: _Optional[_Union[_status_pb2.Status, _Mapping]] = ...) -> None: ...
+
+class MessageDeleted(_message.Message):
+    __slots__ = ("message_id",)
+    MESSAGE_ID_FIELD_NUMBER: _ClassVar[int]
+    message_id: str
+    def __init__(self, message_id: _Optional[str] = ...) -> None: ...
+
+class MessagesCleared(_message.Message):
+    __slots__ = ("deleted_count",)
+    DELETED_COUNT_FIELD_NUMBER: _ClassVar[int]
+    deleted_count: int
+    def __init__(self, deleted_count: _Optional[int] = ...) -> None: ...
+
+class SessionDeleted(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class Heartbeat(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class TurnDelta(_message.Message):
+    __slots__ = ("turn_id", "seq", "text")
+    TURN_ID_FIELD_NUMBER: _ClassVar[int]
+    SEQ_FIELD_NUMBER: _ClassVar[int]
+    TEXT_FIELD_NUMBER: _ClassVar[int]
+    turn_id: str
+    seq: int
+    text: str
+    def __init__(self, turn_id: _Optional[str] = ..., seq: _Optional[int] = ..., text: _Optional[str] = ...) -> None: ...

@@ -93,6 +93,26 @@ class SessionServiceStub:
                 request_serializer=agentsessions_dot_v1_dot_session__service__pb2.ConverseRequest.SerializeToString,
                 response_deserializer=agentsessions_dot_v1_dot_session__service__pb2.ConverseEvent.FromString,
                 _registered_method=True)
+        self.GetTurn = channel.unary_unary(
+                '/agentsessions.v1.SessionService/GetTurn',
+                request_serializer=agentsessions_dot_v1_dot_session__service__pb2.GetTurnRequest.SerializeToString,
+                response_deserializer=agentsessions_dot_v1_dot_session__service__pb2.Turn.FromString,
+                _registered_method=True)
+        self.ResumeTurn = channel.unary_stream(
+                '/agentsessions.v1.SessionService/ResumeTurn',
+                request_serializer=agentsessions_dot_v1_dot_session__service__pb2.ResumeTurnRequest.SerializeToString,
+                response_deserializer=agentsessions_dot_v1_dot_session__service__pb2.ConverseEvent.FromString,
+                _registered_method=True)
+        self.CancelTurn = channel.unary_unary(
+                '/agentsessions.v1.SessionService/CancelTurn',
+                request_serializer=agentsessions_dot_v1_dot_session__service__pb2.CancelTurnRequest.SerializeToString,
+                response_deserializer=agentsessions_dot_v1_dot_session__service__pb2.Turn.FromString,
+                _registered_method=True)
+        self.WatchSession = channel.unary_stream(
+                '/agentsessions.v1.SessionService/WatchSession',
+                request_serializer=agentsessions_dot_v1_dot_session__service__pb2.WatchSessionRequest.SerializeToString,
+                response_deserializer=agentsessions_dot_v1_dot_session__service__pb2.SessionEvent.FromString,
+                _registered_method=True)
 
 
 class SessionServiceServicer:
@@ -182,6 +202,42 @@ class SessionServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetTurn(self, request, context):
+        """Returns one turn of the session: its status and, once it ended, its result or error. Found
+        from its `started` event on, also a first turn whose session is not stored yet.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ResumeTurn(self, request, context):
+        """Streams a turn's events after `after_seq`, numbered and carried exactly as its original
+        stream had them, then its live ones until it ends (with `completed` or `error`). Any replica
+        serves it. REST: server-sent events; the token may come as the `access_token` query
+        parameter (EventSource sends no header).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CancelTurn(self, request, context):
+        """Cancels a queued or running turn from any replica: it stores nothing, its model request and
+        tools stop, its streams end with an `error` event (CANCELLED). A finished turn is answered
+        as it is.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def WatchSession(self, request, context):
+        """Streams every change of the session as it commits, from any replica: durable events in the
+        session's `seq` order (none skipped, none twice), live turn events, heartbeats; `deleted`
+        ends it. REST: server-sent events; the token may come as the `access_token` query parameter.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_SessionServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -239,6 +295,26 @@ def add_SessionServiceServicer_to_server(servicer, server):
                     servicer.Converse,
                     request_deserializer=agentsessions_dot_v1_dot_session__service__pb2.ConverseRequest.FromString,
                     response_serializer=agentsessions_dot_v1_dot_session__service__pb2.ConverseEvent.SerializeToString,
+            ),
+            'GetTurn': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetTurn,
+                    request_deserializer=agentsessions_dot_v1_dot_session__service__pb2.GetTurnRequest.FromString,
+                    response_serializer=agentsessions_dot_v1_dot_session__service__pb2.Turn.SerializeToString,
+            ),
+            'ResumeTurn': grpc.unary_stream_rpc_method_handler(
+                    servicer.ResumeTurn,
+                    request_deserializer=agentsessions_dot_v1_dot_session__service__pb2.ResumeTurnRequest.FromString,
+                    response_serializer=agentsessions_dot_v1_dot_session__service__pb2.ConverseEvent.SerializeToString,
+            ),
+            'CancelTurn': grpc.unary_unary_rpc_method_handler(
+                    servicer.CancelTurn,
+                    request_deserializer=agentsessions_dot_v1_dot_session__service__pb2.CancelTurnRequest.FromString,
+                    response_serializer=agentsessions_dot_v1_dot_session__service__pb2.Turn.SerializeToString,
+            ),
+            'WatchSession': grpc.unary_stream_rpc_method_handler(
+                    servicer.WatchSession,
+                    request_deserializer=agentsessions_dot_v1_dot_session__service__pb2.WatchSessionRequest.FromString,
+                    response_serializer=agentsessions_dot_v1_dot_session__service__pb2.SessionEvent.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -540,6 +616,114 @@ class SessionService:
             '/agentsessions.v1.SessionService/Converse',
             agentsessions_dot_v1_dot_session__service__pb2.ConverseRequest.SerializeToString,
             agentsessions_dot_v1_dot_session__service__pb2.ConverseEvent.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetTurn(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/agentsessions.v1.SessionService/GetTurn',
+            agentsessions_dot_v1_dot_session__service__pb2.GetTurnRequest.SerializeToString,
+            agentsessions_dot_v1_dot_session__service__pb2.Turn.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ResumeTurn(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/agentsessions.v1.SessionService/ResumeTurn',
+            agentsessions_dot_v1_dot_session__service__pb2.ResumeTurnRequest.SerializeToString,
+            agentsessions_dot_v1_dot_session__service__pb2.ConverseEvent.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CancelTurn(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/agentsessions.v1.SessionService/CancelTurn',
+            agentsessions_dot_v1_dot_session__service__pb2.CancelTurnRequest.SerializeToString,
+            agentsessions_dot_v1_dot_session__service__pb2.Turn.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def WatchSession(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/agentsessions.v1.SessionService/WatchSession',
+            agentsessions_dot_v1_dot_session__service__pb2.WatchSessionRequest.SerializeToString,
+            agentsessions_dot_v1_dot_session__service__pb2.SessionEvent.FromString,
             options,
             channel_credentials,
             insecure,

@@ -1,0 +1,783 @@
+"""Live turns and sessions: turns that outlive their caller, one at a time per session, resumed,
+cancelled and watched from any replica, with PostgreSQL as the only shared part.
+
+A turn that can be stored in one statement (the mock's) never waits: `TurnService.fast` stores
+it with its row, already completed. Any other turn is *placed*: its row is inserted (running, or
+queued behind the session's running turn — the partial unique index on running turns makes
+that hold for every replica), and a driver task runs it, numbering and encoding its events
+(with the API's codec), keeping them for its caller, and writing them to `turn_events` in small
+batches so that another replica can resume the stream. The replica renews the leases of the
+turns it drives; any replica marks a turn whose lease ran out `lost`. Cancels and status
+changes reach the driver through NOTIFY (db/listener.py), never through shared memory.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from collections.abc import AsyncGenerator, Sequence
+from contextlib import aclosing, suppress
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+
+import psycopg
+
+from agent_sessions.db.listener import Listener, Subscription
+from agent_sessions.db.live import Housekeeping
+from agent_sessions.db.rows import from_json
+from agent_sessions.db.uow import Database
+from agent_sessions.domain import (
+    Message,
+    Owner,
+    Session,
+    TurnCompleted,
+    TurnEvent,
+    TurnFailed,
+    TurnQueued,
+    TurnRecord,
+    TurnRequest,
+    TurnResult,
+    TurnStarted,
+)
+from agent_sessions.errors import (
+    Aborted,
+    Cancelled,
+    DomainError,
+    Internal,
+    NotFound,
+    ResourceExhausted,
+    TurnLost,
+    error_record,
+    recorded_error,
+)
+from agent_sessions.services.errors import session_inactive
+from agent_sessions.services.once import request_id_reused
+from agent_sessions.services.sessions import session_uuid_for
+from agent_sessions.services.turns import Placement, Prepared, TurnService, _Stored
+
+log = logging.getLogger(__name__)
+
+# How often a running turn's new events are written for other replicas (one commit, one NOTIFY
+# per batch: commits that NOTIFY serialise in PostgreSQL, so they are kept few).
+FLUSH_SECONDS = 0.1
+# A watch with nothing to say sends a heartbeat this often.
+HEARTBEAT_SECONDS = 15.0
+# A reader with no wake-up looks at the tables this often anyway (a NOTIFY is a wake-up only).
+POLL_SECONDS = 1.0
+
+
+class EventCodec(Protocol):
+    """The API's encoding of a turn's stream (services never see protos): each turn event as
+    the stream events it makes, numbered from `seq`; their bytes; and back."""
+
+    def encode(self, seq: int, event: TurnEvent) -> list[Any]: ...
+
+    def dump(self, item: Any) -> bytes: ...
+
+    def load(self, body: bytes) -> Any: ...
+
+    def delta(self, body: bytes) -> str | None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class TurnView:
+    """A turn as GetTurn answers it: its row, and its outcome (result or error) once ended."""
+
+    record: TurnRecord
+    result: TurnResult | None
+    error: DomainError | None
+
+
+@dataclass(frozen=True, slots=True)
+class WatchEvent:
+    """One event of a watch: `kind` and what it carries (see WatchSession); `seq` for the
+    durable ones."""
+
+    kind: str
+    seq: int | None = None
+    message: Message | None = None
+    session: Session | None = None
+    message_id: str = ""
+    deleted_count: int = 0
+    turn: TurnView | None = None
+    turn_id: str = ""
+    turn_seq: int = 0
+    text: str = ""
+    error: DomainError | None = None
+
+
+class _Attach(Exception):
+    """A turn with this request id is live: the call attaches to it instead of running again."""
+
+    def __init__(self, record: TurnRecord) -> None:
+        super().__init__(str(record.turn_id))
+        self.record = record
+
+
+def view(record: TurnRecord) -> TurnView:
+    result = None
+    if record.status == "completed" and record.result is not None:
+        last = _Stored.recorded(record.result).events()[1]
+        result = last.result
+    error = recorded_error(record.error) if record.error else None
+    return TurnView(record, result, error)
+
+
+def session_busy(session_id: str, running: uuid.UUID | None) -> Aborted:
+    return Aborted(
+        f"session {session_id!r} is running another turn; wait for it (send this turn with "
+        'if_busy "enqueue"), cancel it, or send this one with if_busy "interrupt"',
+        reason="SESSION_BUSY",
+        metadata={"session_id": session_id, "turn_id": str(running or "")},
+    )
+
+
+class LiveTurns:
+    """Runs placed turns and answers GetTurn, CancelTurn, ResumeTurn and WatchSession."""
+
+    def __init__(
+        self,
+        db: Database,
+        turns: TurnService,
+        listener: Listener,
+        *,
+        lease: float = 10.0,
+        max_queued: int = 16,
+        max_turns_per_user: int = 32,
+        max_watches_per_user: int = 64,
+    ) -> None:
+        self.db = db
+        self.turns = turns
+        self.listener = listener
+        self.lease = lease
+        self.max_queued = max_queued
+        self.max_turns_per_user = max_turns_per_user
+        self.max_watches_per_user = max_watches_per_user
+        self._runs: dict[uuid.UUID, _Run] = {}  # the placed turns this process drives
+        self._watches: dict[uuid.UUID, int] = {}  # open watches per user
+        self._keeper: asyncio.Task[None] | None = None
+        self._housekeeping = Housekeeping(listener.database_url)
+
+    # -- The process's part: leases of its turns, lost turns of everyone. ------------------
+
+    def start(self) -> None:
+        self._keeper = asyncio.create_task(self._keep_leases(), name="turn-leases")
+
+    async def stop(self) -> None:
+        """Stops renewing leases and cancels the turns still driven here (attached ones store
+        nothing; a detached one left behind is marked lost by another replica's lease sweep)."""
+        if self._keeper is not None:
+            self._keeper.cancel()
+            with suppress(asyncio.CancelledError):
+                await self._keeper
+        runs = list(self._runs.values())
+        for run in runs:
+            run.cancel(None)
+        if runs:
+            await asyncio.wait([run.task for run in runs], timeout=5)
+        await self._housekeeping.close()
+
+    @property
+    def running(self) -> int:
+        return len(self._runs)
+
+    async def _keep_leases(self) -> None:
+        """Renews the leases of this process's turns a few times per lease, and marks the
+        turns whose lease ran out (their replica died) lost, so their queues move on."""
+        lost = error_record(
+            TurnLost(
+                "the replica that ran this turn stopped before it ended; nothing of it was "
+                "stored — send it again (with the same request id) to run it anew"
+            )
+        )
+        every = max(0.05, self.lease / 4)
+        while True:
+            await asyncio.sleep(every)
+            try:
+                if self._runs:
+                    await self._housekeeping.renew(list(self._runs), self.lease)
+                reaped = await self._housekeeping.reap(lost)
+                if reaped:
+                    log.warning("%d turns lost their replica; marked lost", len(reaped))
+            except (psycopg.Error, OSError) as exc:
+                log.warning("renewing turn leases failed (%s)", exc.__class__.__name__)
+
+    # -- TurnQueue: what TurnService.placed asks of the turn rows. --------------------------
+
+    async def place(
+        self, owner: Owner, session_id: str, request: TurnRequest, turn_id: uuid.UUID
+    ) -> Placement:
+        derived = session_uuid_for(owner.user_id, session_id)
+        interrupt = request.if_busy == "interrupt"
+        key = request.guard.request
+        for _ in range(5):
+            async with self.db.work(owner) as uow:
+                if interrupt:
+                    cancelled = Cancelled("a turn sent with if_busy interrupt replaced this one")
+                    await uow.live.cancel_running(session_id, derived, error_record(cancelled))
+                placed = await uow.live.place(
+                    turn_id,
+                    session_id,
+                    derived,
+                    uow.new_user(),
+                    priority=1 if interrupt else 0,
+                    reject=request.if_busy == "reject",
+                    detach=request.detach,
+                    request=key,
+                    lease=self.lease,
+                    max_user=self.max_turns_per_user,
+                    max_queued=self.max_queued,
+                )
+                if placed.status is None and key is not None:
+                    active = await uow.live.active_by_request(key.request_id)
+                    if active is not None:
+                        record, method, fingerprint = active
+                        if method != key.method or fingerprint != key.fingerprint:
+                            raise request_id_reused(key)
+                        raise _Attach(record)
+            if placed.status is not None:
+                run = self._runs.get(turn_id)
+                if run is not None:
+                    run.placed(placed.session_uuid)
+                return Placement(placed.status, placed.session_uuid)
+            if not placed.is_active:
+                raise session_inactive(session_id)
+            if placed.user_turns >= self.max_turns_per_user:
+                raise ResourceExhausted(
+                    f"you have {placed.user_turns} turns running or queued, the most allowed "
+                    f"(AGENT_SESSIONS_MAX_TURNS_PER_USER={self.max_turns_per_user}); wait for "
+                    "one to end",
+                    reason="USER_LIMIT",
+                    retry_after=1.0,
+                )
+            if request.if_busy == "reject" and placed.busy_with is not None:
+                raise session_busy(session_id, placed.busy_with)
+            if placed.queued >= self.max_queued:
+                raise ResourceExhausted(
+                    f"session {session_id!r} has {placed.queued} turns waiting, the most "
+                    f"allowed (AGENT_SESSIONS_MAX_QUEUED_TURNS={self.max_queued}); wait for "
+                    "them to run",
+                    reason="SESSION_QUEUE_FULL",
+                    metadata={"session_id": session_id},
+                    retry_after=1.0,
+                )
+            # Lost a race for the running slot: look again (it is queued now).
+        raise Internal("the turn could not be placed in its session's queue")
+
+    async def wait(self, owner: Owner, turn_id: uuid.UUID) -> AsyncGenerator[TurnQueued, None]:
+        """Until the queued turn runs: its place in the queue whenever it changes. Raises
+        the recorded error when it was cancelled or lost while it waited."""
+        run = self._runs.get(turn_id)
+        sub = self.listener.subscribe(run.session_uuid) if run and run.session_uuid else None
+        position = 0
+        try:
+            while True:
+                try:
+                    async with self.db.work(owner) as uow:
+                        status, ahead, promoted = await uow.live.promote(turn_id, self.lease)
+                except psycopg.errors.UniqueViolation:
+                    status, ahead, promoted = "queued", 0, False  # another took the slot first
+                if promoted:
+                    return
+                if status != "queued":
+                    async with self.db.work(owner) as uow:
+                        record = await uow.live.lock(turn_id)
+                    if record is not None and record.error:
+                        raise recorded_error(record.error)
+                    raise Cancelled("the turn was cancelled while it waited")
+                if ahead + 1 != position:
+                    position = ahead + 1
+                    yield TurnQueued(turn_id, position)
+                if sub is not None:
+                    await sub.wait(POLL_SECONDS)
+                else:
+                    await asyncio.sleep(POLL_SECONDS / 4)
+        finally:
+            if sub is not None:
+                self.listener.unsubscribe(sub)
+
+    async def refused(self, owner: Owner, turn_id: uuid.UUID, error: DomainError) -> None:
+        async with self.db.work(owner) as uow:
+            await uow.live.end(turn_id, "failed", error_record(error))
+
+    # -- Conversation and Converse. -----------------------------------------------------------
+
+    async def converse(
+        self, owner: Owner, request: TurnRequest, codec: EventCodec
+    ) -> AsyncGenerator[Any, None]:
+        """The turn's stream, encoded by `codec`. A retry of a stored turn streams it again; of
+        a live one, attaches to it from its first event."""
+        replay = await self.turns.replay(owner, request)
+        if replay is not None:
+            for item in _numbered(codec, replay):
+                yield item
+            return
+        turn_id = uuid.uuid4()
+        try:
+            prepared = await self.turns.fast(owner, request, turn_id)
+            if prepared.events is not None:
+                for item in _numbered(codec, prepared.events):
+                    yield item
+                return
+            run = _Run(self, owner, request, turn_id, prepared, codec)
+            try:
+                async for item in run.follow():
+                    yield item
+            finally:
+                if not run.done and not request.detach:
+                    run.cancel(None)
+        except _Attach as attach:
+            async for item in self.resume(owner, attach.record.session_id, attach.record.turn_id, 0, codec):
+                yield item
+
+    async def conversation(
+        self, owner: Owner, request: TurnRequest, codec: EventCodec
+    ) -> TurnResult:
+        """The turn's outcome; a retry of a live turn waits for it."""
+        replay = await self.turns.replay(owner, request)
+        if replay is not None:
+            return _completed(replay)
+        turn_id = uuid.uuid4()
+        try:
+            prepared = await self.turns.fast(owner, request, turn_id)
+            if prepared.events is not None:
+                return _completed(prepared.events)
+            run = _Run(self, owner, request, turn_id, prepared, codec)
+            try:
+                await run.finished()
+            finally:
+                if not run.done and not request.detach:
+                    run.cancel(None)
+            if run.result is not None:
+                return run.result
+            raise run.failed or run.error or Internal("the turn ended without an outcome")
+        except _Attach as attach:
+            return await self._outcome(owner, attach.record)
+
+    async def _outcome(self, owner: Owner, record: TurnRecord) -> TurnResult:
+        """Waits for a live turn (run anywhere) to end; its result, or its error raised."""
+        sub = self.listener.subscribe(record.session_uuid)
+        try:
+            while True:
+                async with self.db.work(owner) as uow:
+                    found = await uow.live.get(record.session_id, record.turn_id)
+                if found is None:
+                    raise NotFound(f"turn {record.turn_id} not found")
+                if not found.active:
+                    ended = view(found)
+                    if ended.result is not None:
+                        return ended.result
+                    raise ended.error or Internal("the turn ended without an outcome")
+                await sub.wait(POLL_SECONDS)
+        finally:
+            self.listener.unsubscribe(sub)
+
+    # -- GetTurn, CancelTurn, ResumeTurn. ------------------------------------------------------
+
+    async def get(self, owner: Owner, session_id: str, turn_id: uuid.UUID) -> TurnView:
+        async with self.db.work(owner) as uow:
+            record = await uow.live.get(session_id, turn_id)
+        if record is None:
+            raise NotFound(f"turn {turn_id} not found in session {session_id!r}")
+        return view(record)
+
+    async def cancel(self, owner: Owner, session_id: str, turn_id: uuid.UUID) -> TurnView:
+        """Cancels a queued or running turn (its driver, on whichever replica, stops it when
+        the NOTIFY of the change reaches it); a turn that ended is answered as it is."""
+        async with self.db.work(owner) as uow:
+            record = await uow.live.get(session_id, turn_id)
+            if record is None:
+                raise NotFound(f"turn {turn_id} not found in session {session_id!r}")
+            if record.active:
+                error = Cancelled("the turn was cancelled (CancelTurn); nothing of it was stored")
+                await uow.live.end(turn_id, "cancelled", error_record(error))
+                record = await uow.live.get(session_id, turn_id)
+        assert record is not None
+        return view(record)
+
+    async def resume(
+        self,
+        owner: Owner,
+        session_id: str,
+        turn_id: uuid.UUID,
+        after_seq: int,
+        codec: EventCodec,
+    ) -> AsyncGenerator[Any, None]:
+        """The turn's events after `after_seq` as its stream numbered them, then the live ones
+        until its last (`completed` or `error`)."""
+        async with self.db.work(owner) as uow:
+            record = await uow.live.get(session_id, turn_id)
+        if record is None:
+            raise NotFound(f"turn {turn_id} not found in session {session_id!r}")
+        sub = self.listener.subscribe(record.session_uuid)
+        last = after_seq
+        ended_at: float | None = None
+        try:
+            while True:
+                async with self.db.work(owner) as uow:
+                    rows = await uow.live.events_after(turn_id, last)
+                    if len(rows) < 500:
+                        record = await uow.live.get(session_id, turn_id)
+                for seq, body, is_last in rows:
+                    yield codec.load(body)
+                    last = seq
+                    if is_last:
+                        return
+                if len(rows) == 500 or record is None:
+                    continue
+                if not record.active:
+                    ended_at = ended_at or time.monotonic()
+                    # Its driver writes the last events right after the row ends; a stored
+                    # turn without any (one stored in one statement, or whose replica died
+                    # just after storing) is rebuilt from its record; an ended turn whose
+                    # driver is gone gets its error as the next event.
+                    gone = record.expired or record.status == "lost"
+                    if record.status == "completed" and record.result is not None:
+                        if last == 0 and not rows or time.monotonic() - ended_at > 2.0:
+                            events = _Stored.recorded(record.result).replayed()
+                            for item in _numbered(codec, events):
+                                if _seq_of(item) > last:
+                                    yield item
+                            return
+                    elif gone or time.monotonic() - ended_at > self.lease:
+                        error = recorded_error(record.error) if record.error else Cancelled("")
+                        for item in codec.encode(last + 1, TurnFailed(error)):
+                            yield item
+                        return
+                await sub.wait(POLL_SECONDS)
+        finally:
+            self.listener.unsubscribe(sub)
+
+    # -- WatchSession. -------------------------------------------------------------------------
+
+    async def watch(
+        self, owner: Owner, session_id: str, after_seq: int | None, codec: EventCodec
+    ) -> AsyncGenerator[WatchEvent, None]:
+        """Every change of the session as it commits, from any replica (see WatchSession)."""
+        open_watches = self._watches.get(owner.user_id, 0)
+        if open_watches >= self.max_watches_per_user:
+            raise ResourceExhausted(
+                f"you have {open_watches} open watches on this replica, the most allowed "
+                f"(AGENT_SESSIONS_MAX_WATCHES_PER_USER={self.max_watches_per_user}); close one",
+                reason="USER_LIMIT",
+            )
+        async with self.db.work(owner) as uow:
+            found = await uow.live.watched(session_id)
+        if found is None:
+            raise NotFound(f"session {session_id!r} not found")
+        session_uuid, seq_now, created_at = found
+        self._watches[owner.user_id] = open_watches + 1
+        # Subscribed before the backlog is read: nothing committed after it is missed.
+        sub = self.listener.subscribe(session_uuid)
+        try:
+            async for event in _Watch(self, owner, session_id, session_uuid, created_at, codec).run(
+                seq_now if after_seq is None else after_seq, sub
+            ):
+                yield event
+        finally:
+            self.listener.unsubscribe(sub)
+            left = self._watches.get(owner.user_id, 1) - 1
+            if left:
+                self._watches[owner.user_id] = left
+            else:
+                self._watches.pop(owner.user_id, None)
+
+
+def _domain_error(error: BaseException) -> DomainError:
+    """A turn's failure as the error its stream tells (the API's mapping logs unknown ones
+    when it tells them; here they are logged once, with the turn's incident)."""
+    if isinstance(error, DomainError):
+        return error
+    incident = uuid.uuid4().hex[:12]
+    log.error("turn failed (incident %s)", incident, exc_info=error, extra={"incident": incident})
+    return Internal(f"internal error (incident {incident}); the operators have the details")
+
+
+def _seq_of(item: Any) -> int:
+    return int(getattr(item, "seq", 0))
+
+
+def _numbered(codec: EventCodec, events: Sequence[TurnEvent]) -> list[Any]:
+    items: list[Any] = []
+    for event in events:
+        items.extend(codec.encode(len(items) + 1, event))
+    return items
+
+
+def _completed(events: Sequence[TurnEvent]) -> TurnResult:
+    for event in events:
+        if isinstance(event, TurnCompleted):
+            return event.result
+    raise Internal("the turn ended without an outcome")
+
+
+class _Run:
+    """One placed turn driven by this process: a task runs it, its caller (if any) follows its
+    encoded events, and they are written to `turn_events` in small batches."""
+
+    def __init__(
+        self,
+        live: LiveTurns,
+        owner: Owner,
+        request: TurnRequest,
+        turn_id: uuid.UUID,
+        prepared: Prepared,
+        codec: EventCodec,
+    ) -> None:
+        self.live = live
+        self.owner = owner
+        self.request = request
+        self.turn_id = turn_id
+        self.prepared = prepared
+        self.codec = codec
+        self.items: list[Any] = []
+        self.unflushed: list[tuple[int, bytes, bool]] = []
+        self.session_uuid: uuid.UUID | None = None
+        self.result: TurnResult | None = None
+        self.error: BaseException | None = None  # a refusal before the turn began
+        self.failed: DomainError | None = None  # why it ended without being stored
+        self.done = False
+        self.cancel_error: DomainError | None = None
+        self._changed = asyncio.Event()
+        self._flush_lock = asyncio.Lock()
+        self._helpers: list[asyncio.Task[None]] = []
+        live._runs[turn_id] = self
+        self.task = asyncio.create_task(self._drive(), name=f"turn-{turn_id}")
+
+    def placed(self, session_uuid: uuid.UUID) -> None:
+        """The turn has its row: its events can be written, and it can be cancelled."""
+        self.session_uuid = session_uuid
+        self._helpers.append(asyncio.create_task(self._flush_often()))
+        self._helpers.append(asyncio.create_task(self._watch_cancel()))
+
+    def cancel(self, error: DomainError | None) -> None:
+        """Stops the turn: its caller went away (None), or its row was ended elsewhere."""
+        if not self.done:
+            self.cancel_error = error
+            self.task.cancel()
+
+    async def follow(self) -> AsyncGenerator[Any, None]:
+        sent = 0
+        while True:
+            while sent < len(self.items):
+                sent += 1
+                yield self.items[sent - 1]
+            if self.done:
+                if sent == 0 and self.error is not None:
+                    raise self.error
+                return
+            self._changed.clear()
+            await self._changed.wait()
+
+    async def finished(self) -> None:
+        while not self.done:
+            self._changed.clear()
+            await self._changed.wait()
+
+    def _emit(self, event: TurnEvent, last: bool = False) -> None:
+        items = self.codec.encode(len(self.items) + 1, event)
+        for i, item in enumerate(items):
+            self.items.append(item)
+            seq = len(self.items)
+            self.unflushed.append((seq, self.codec.dump(item), last and i == len(items) - 1))
+        self._changed.set()
+
+    async def _drive(self) -> None:
+        turns = self.live.turns
+        try:
+            events = turns.placed(self.owner, self.request, self.turn_id, self.prepared, self.live)
+            async with aclosing(events) as running:
+                async for event in running:
+                    if isinstance(event, TurnFailed):
+                        await self._fail(event.error)
+                        return
+                    if isinstance(event, TurnStarted):
+                        self.session_uuid = event.session_uuid
+                    if isinstance(event, TurnCompleted):
+                        self.result = event.result
+                    self._emit(event, last=isinstance(event, TurnCompleted))
+            await self._flush()
+        except asyncio.CancelledError:
+            await self._fail(
+                self.cancel_error
+                or Cancelled("the turn's caller went away; nothing of it was stored")
+            )
+        except BaseException as exc:  # noqa: BLE001 - a refusal before it began, or a bug
+            self.error = exc
+        finally:
+            self.done = True
+            self._changed.set()
+            self.live._runs.pop(self.turn_id, None)
+            for helper in self._helpers:
+                helper.cancel()
+
+    async def _fail(self, error: BaseException) -> None:
+        """Ends the turn's row (unless it was ended elsewhere: then its recorded error is the
+        one told) and writes the last events, in one transaction."""
+        told = _domain_error(error)
+        try:
+            async with self.live.db.work(self.owner, transaction=True) as uow:
+                record = await uow.live.lock(self.turn_id)
+                if record is not None and record.active:
+                    status = "cancelled" if isinstance(told, Cancelled) else "failed"
+                    await uow.live.end(self.turn_id, status, error_record(told))
+                elif record is not None and record.error:
+                    told = recorded_error(record.error)
+                if self.session_uuid is None:  # never began: the caller gets the error itself
+                    self.error = told
+                    return
+                self.failed = told
+                self._emit(TurnFailed(told), last=True)
+                await self._flush(uow)
+        except Exception as exc:  # noqa: BLE001 - the lease ends it (lost) if this fails
+            log.warning("ending turn %s failed (%s)", self.turn_id, exc.__class__.__name__)
+            self.failed = told
+            if not self.items or not self.unflushed:
+                self._emit(TurnFailed(told), last=True)
+
+    async def _flush(self, uow: Any = None) -> None:
+        async with self._flush_lock:
+            if not self.unflushed or self.session_uuid is None:
+                return
+            batch, self.unflushed = self.unflushed, []
+            try:
+                if uow is not None:
+                    await uow.live.add_events(self.turn_id, self.session_uuid, batch)
+                else:
+                    async with self.live.db.work(self.owner) as own:
+                        await own.live.add_events(self.turn_id, self.session_uuid, batch)
+            except BaseException:
+                self.unflushed = batch + self.unflushed
+                raise
+
+    async def _flush_often(self) -> None:
+        while True:
+            await asyncio.sleep(FLUSH_SECONDS)
+            try:
+                await self._flush()
+            except Exception as exc:  # noqa: BLE001 - the next round tries again
+                log.warning("writing turn events failed (%s)", exc.__class__.__name__)
+
+    async def _watch_cancel(self) -> None:
+        """Stops the turn when its row is ended elsewhere (CancelTurn, an interrupt, a lost
+        lease), as soon as the NOTIFY of it arrives."""
+        assert self.session_uuid is not None
+        sub = self.live.listener.subscribe(self.session_uuid)
+        mine = f":{self.turn_id}:"
+        try:
+            while not self.done:
+                payloads = await sub.wait(POLL_SECONDS * 5)
+                ended = [
+                    p
+                    for p in payloads
+                    if p.startswith("t:")
+                    and mine in p
+                    and p.rsplit(":", 1)[1] in ("cancelled", "lost", "failed")
+                ]
+                if ended or sub.take_resync():
+                    async with self.live.db.work(self.owner) as uow:
+                        record = await uow.live.lock(self.turn_id)
+                    if record is not None and not record.active and record.status != "completed":
+                        self.cancel(recorded_error(record.error) if record.error else None)
+                        return
+        finally:
+            self.live.listener.unsubscribe(sub)
+
+
+class _Watch:
+    """One WatchSession: the backlog after a seq, then every change as it commits."""
+
+    def __init__(
+        self,
+        live: LiveTurns,
+        owner: Owner,
+        session_id: str,
+        session_uuid: uuid.UUID,
+        created_at: datetime,
+        codec: EventCodec,
+    ) -> None:
+        self.live = live
+        self.owner = owner
+        self.session_id = session_id
+        self.session_uuid = session_uuid
+        self.created_at = created_at
+        self.codec = codec
+        self.statuses: dict[uuid.UUID, str] = {}
+        self.deltas: dict[uuid.UUID, int] = {}
+
+    async def run(self, after: int, sub: Subscription) -> AsyncGenerator[WatchEvent, None]:
+        last = after
+        db = self.live.db
+        # The backlog, and the turns live now.
+        async for event in self._durable(last):
+            last = event.seq or last
+            yield event
+        async with db.work(self.owner) as uow:
+            live_turns = await uow.live.active_turns(self.session_uuid)
+        for record in live_turns:
+            self.statuses[record.turn_id] = record.status
+            yield WatchEvent("turn", turn=view(record))
+        quiet = time.monotonic()
+        while True:
+            payloads = await sub.wait(HEARTBEAT_SECONDS)
+            resync = sub.take_resync()
+            if not payloads and not resync:
+                if time.monotonic() - quiet >= HEARTBEAT_SECONDS - 0.01:
+                    quiet = time.monotonic()
+                    yield WatchEvent("heartbeat")
+                continue
+            quiet = time.monotonic()
+            kinds = {p[0] for p in payloads}
+            if "d" in kinds or resync:
+                async with db.work(self.owner) as uow:
+                    found = await uow.live.watched(self.session_id)
+                if found is None or found[0] != self.session_uuid or found[2] != self.created_at:
+                    yield WatchEvent("deleted")
+                    return
+            if "s" in kinds or resync:
+                async for event in self._durable(last):
+                    last = event.seq or last
+                    yield event
+            turn_ids = {uuid.UUID(p.split(":")[2]) for p in payloads if p[0] in "te"}
+            for turn_id in sorted(turn_ids, key=str):
+                async for event in self._turn(turn_id):
+                    yield event
+
+    async def _durable(self, after: int) -> AsyncGenerator[WatchEvent, None]:
+        while True:
+            async with self.live.db.work(self.owner) as uow:
+                changes = await uow.live.changes_after(self.session_uuid, after)
+            for seq, kind, body in changes:
+                after = seq
+                if kind == "message":
+                    yield WatchEvent("message", seq, message=from_json(Message, body))
+                elif kind == "message_updated":
+                    yield WatchEvent("message_updated", seq, message=from_json(Message, body))
+                elif kind == "message_deleted":
+                    yield WatchEvent("message_deleted", seq, message_id=str(body["message_id"]))
+                elif kind == "cleared":
+                    yield WatchEvent("cleared", seq, deleted_count=int(body["deleted_count"]))
+                elif kind == "session":
+                    yield WatchEvent("session", seq, session=from_json(Session, body))
+            if len(changes) < 500:
+                return
+
+    async def _turn(self, turn_id: uuid.UUID) -> AsyncGenerator[WatchEvent, None]:
+        async with self.live.db.work(self.owner) as uow:
+            record = await uow.live.get(self.session_id, turn_id)
+            deltas = await uow.live.session_turn_events(
+                self.session_uuid, turn_id, self.deltas.get(turn_id, 0)
+            )
+        for seq, body in deltas:
+            self.deltas[turn_id] = seq
+            text = self.codec.delta(body)
+            if text is not None:
+                yield WatchEvent("turn_delta", turn_id=str(turn_id), turn_seq=seq, text=text)
+        if record is not None and self.statuses.get(turn_id) != record.status:
+            self.statuses[turn_id] = record.status
+            yield WatchEvent("turn", turn=view(record))
+            if not record.active:
+                self.deltas.pop(turn_id, None)
