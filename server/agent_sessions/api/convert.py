@@ -261,8 +261,8 @@ def new_message(m: Any) -> NewMessage:
 
 # if_busy's values as the turn service names them (unset: enqueue).
 IF_BUSY = {
-    ses_pb.IfBusy.Value(name): ("enqueue" if name == "if_busy_unspecified" else name)
-    for name in ses_pb.IfBusy.keys()
+    value: ("enqueue" if name == "if_busy_unspecified" else name)
+    for name, value in ses_pb.IfBusy.items()
 }
 
 

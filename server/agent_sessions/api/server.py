@@ -29,11 +29,11 @@ from agent_sessions.api.guard import Guard, Registrar
 from agent_sessions.api.servicers import MessageServicer, SessionServicer
 from agent_sessions.auth import TokenVerifier
 from agent_sessions.db.engine import open_pool
+from agent_sessions.db.listener import Listener
 from agent_sessions.db.maintenance import keep_sweeping
 from agent_sessions.db.probe import keep_probing
 from agent_sessions.db.tracing import traced_connections
 from agent_sessions.db.uow import Database, Pool
-from agent_sessions.db.listener import Listener
 from agent_sessions.services import MessageService, SessionService, TurnService
 from agent_sessions.services.live import LiveTurns
 from agent_sessions.services.pagination import PageTokens

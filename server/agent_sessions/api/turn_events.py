@@ -22,7 +22,7 @@ from agent_sessions.domain import (
 )
 from agent_sessions.services.live import TurnView, WatchEvent
 
-_STATUS = {name: ses_pb.TurnStatus.Value(name) for name in ses_pb.TurnStatus.keys()}
+_STATUS = dict(ses_pb.TurnStatus.items())
 
 
 class ConverseCodec:

@@ -14,6 +14,7 @@ would hold back the server's notification queue for every listener.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import uuid
 from collections import defaultdict
@@ -49,11 +50,11 @@ class Subscription:
             self.resync = True
         self._event.set()
 
-    async def wait(self, timeout: float | None = None) -> list[str]:
-        """The payloads since the last call, after waiting up to `timeout` for one."""
+    async def wait(self, within: float | None = None) -> list[str]:
+        """The payloads since the last call, after waiting up to `within` seconds for one."""
         if not self._event.is_set():
             try:
-                await asyncio.wait_for(self._event.wait(), timeout)
+                await asyncio.wait_for(self._event.wait(), within)
             except TimeoutError:
                 return []
         self._event.clear()
@@ -103,10 +104,8 @@ class Listener:
     async def stop(self) -> None:
         if self._task is not None:
             self._task.cancel()
-            try:
+            with contextlib.suppress(asyncio.CancelledError):
                 await self._task
-            except asyncio.CancelledError:
-                pass
 
     def _dispatch(self, payload: str) -> None:
         parts = payload.split(":")

@@ -266,7 +266,12 @@ class LiveRepository(_Repository):
         return [row[0] for row in rows]
 
     async def promote(self, turn_id: uuid.UUID, lease: float) -> tuple[str | None, int, bool]:
-        row = await self._one(PROMOTE, tuple_row, turn_id=turn_id, lease=lease)
+        """The queued turn's status, how many wait before it, and whether it runs now (not
+        when another turn took the running slot first: the unique index refused it)."""
+        try:
+            row = await self._one(PROMOTE, tuple_row, turn_id=turn_id, lease=lease)
+        except psycopg.errors.UniqueViolation:
+            return "queued", 0, False
         return row[0], int(row[1] or 0), bool(row[2])
 
     async def get(self, session_id: str, turn_id: uuid.UUID) -> TurnRecord | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
@@ -84,8 +85,10 @@ def render(
     descriptor: Path,
     validator: Path,
     cors_origins: Sequence[str] = (),
+    more_grpc_ports: Sequence[int] = (),
 ) -> dict[str, Any]:
-    """The config with these ports, the admin socket, the absolute paths of the rendered
+    """The config with these ports (`more_grpc_ports`: more replicas of the server on this host,
+    endpoints of the same cluster, each health-checked), the admin socket, the absolute paths of the rendered
     descriptor set and request validator, the request limits, every reply Envoy makes itself,
     and the origins whose pages may call the API (none: no CORS grant to anyone)."""
     config = template()
@@ -96,8 +99,12 @@ def render(
     listener = _named(resources_["listeners"], "rest_and_grpc")
     listener["address"]["socket_address"]["port_value"] = http_port
     cluster = _named(resources_["clusters"], "grpc_server")
-    for endpoint in cluster["load_assignment"]["endpoints"][0]["lb_endpoints"]:
+    endpoints = cluster["load_assignment"]["endpoints"][0]["lb_endpoints"]
+    for endpoint in endpoints:
         endpoint["endpoint"]["address"]["socket_address"]["port_value"] = grpc_port
+    for port in more_grpc_ports:
+        endpoints.append(copy.deepcopy(endpoints[0]))
+        endpoints[-1]["endpoint"]["address"]["socket_address"]["port_value"] = port
 
     hcm = _named(
         listener["filter_chains"][0]["filters"], "envoy.filters.network.http_connection_manager"
@@ -123,7 +130,12 @@ def render(
 
 
 def write_config(
-    path: Path, http_port: int, grpc_port: int, *, cors_origins: Sequence[str] = ()
+    path: Path,
+    http_port: int,
+    grpc_port: int,
+    *,
+    cors_origins: Sequence[str] = (),
+    more_grpc_ports: Sequence[int] = (),
 ) -> Path:
     """Writes the config to `path`, with its descriptor set (`.pb`) and request validator
     (`.lua`) beside it, creating the folder: nothing else may have made it yet. Envoy's admin
@@ -133,6 +145,14 @@ def write_config(
     descriptor, validator = path.with_suffix(".pb"), path.with_suffix(".lua")
     descriptor.write_bytes(files.SerializeToString())
     validator.write_text(validator_source(files), encoding="utf-8")
-    config = render(http_port, grpc_port, admin_socket(path), descriptor, validator, cors_origins)
+    config = render(
+        http_port,
+        grpc_port,
+        admin_socket(path),
+        descriptor,
+        validator,
+        cors_origins,
+        more_grpc_ports,
+    )
     path.write_text(yaml.safe_dump(config, sort_keys=False, width=100))
     return path

@@ -85,8 +85,10 @@ for _, r in ipairs(API.routes) do
   ROUTES[#ROUTES + 1] = route
 end
 
--- The call a request is for: the route with the most literal segments that matches. Trailing
--- slashes are dropped first, as the transcoder drops them (POST /api/agent-sessions/ creates).
+-- The call a request is for: the route with the most literal segments that matches, and among
+-- those one whose custom verb the path names (GET …/turns/{id}:stream is ResumeTurn, not GetTurn
+-- of a turn id "{id}:stream"). Trailing slashes are dropped first, as the transcoder drops them
+-- (POST /api/agent-sessions/ creates).
 local function find_route(method, path)
   local segments = {}
   local last = #path
@@ -97,7 +99,8 @@ local function find_route(method, path)
   local best
   for _, route in ipairs(ROUTES) do
     if route.method == method and #route.segments == #segments
-        and (best == nil or route.literals > best.literals) then
+        and (best == nil or route.literals > best.literals
+             or (route.literals == best.literals and route.verb and not best.verb)) then
       local ok = true
       for i, want in ipairs(route.segments) do
         local got = segments[i]
@@ -502,6 +505,29 @@ local function is_grpc(content_type)
   return content_type == "application/grpc" or find(content_type, "application/grpc+", 1, true) == 1
 end
 
+-- The two GET streams a browser's EventSource opens: it can send no header, so the bearer token
+-- may come as the `access_token` query parameter there (RFC 6750 section 2.3), and nowhere else.
+-- It is moved into the Authorization header (a header sent too wins) and out of the path, so
+-- neither the transcoder nor the service ever sees it in a URL (nothing logs it).
+local TOKEN_IN_QUERY = {
+  ["agentsessions.v1.ResumeTurnRequest"] = true, ["agentsessions.v1.WatchSessionRequest"] = true,
+}
+
+local function take_access_token(headers, path, query)
+  local kept, token = {}, nil
+  for pair in gmatch(query, "[^&]+") do
+    local name, value = match(pair, "^([^=]*)=?(.*)$")
+    if unescape(name) == "access_token" then token = unescape(value) else kept[#kept + 1] = pair end
+  end
+  if token == nil then return query end
+  query = concat(kept, "&")
+  headers:replace(":path", query ~= "" and (path .. "?" .. query) or path)
+  if token ~= "" and (headers:get("authorization") or "") == "" then
+    headers:replace("authorization", "Bearer " .. token)
+  end
+  return query
+end
+
 function envoy_on_request(handle)
   local headers = handle:headers()
   if is_grpc(headers:get("content-type") or "") then return end
@@ -511,6 +537,9 @@ function envoy_on_request(handle)
   if route == nil then
     answer(handle, pcall(unknown_path, method, path))
     return
+  end
+  if query ~= "" and method == "GET" and TOKEN_IN_QUERY[route.request] then
+    query = take_access_token(headers, path, query)
   end
   if query ~= "" and answer(handle, pcall(check_query, route, query)) then return end
   local body = handle:body()

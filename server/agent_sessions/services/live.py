@@ -23,8 +23,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
-import psycopg
-
 from agent_sessions.db.listener import Listener, Subscription
 from agent_sessions.db.live import Housekeeping
 from agent_sessions.db.rows import from_json
@@ -202,7 +200,7 @@ class LiveTurns:
                 reaped = await self._housekeeping.reap(lost)
                 if reaped:
                     log.warning("%d turns lost their replica; marked lost", len(reaped))
-            except (psycopg.Error, OSError) as exc:
+            except Exception as exc:  # noqa: BLE001 - the next round tries again
                 log.warning("renewing turn leases failed (%s)", exc.__class__.__name__)
 
     # -- TurnQueue: what TurnService.placed asks of the turn rows. --------------------------
@@ -275,11 +273,8 @@ class LiveTurns:
         position = 0
         try:
             while True:
-                try:
-                    async with self.db.work(owner) as uow:
-                        status, ahead, promoted = await uow.live.promote(turn_id, self.lease)
-                except psycopg.errors.UniqueViolation:
-                    status, ahead, promoted = "queued", 0, False  # another took the slot first
+                async with self.db.work(owner) as uow:
+                    status, ahead, promoted = await uow.live.promote(turn_id, self.lease)
                 if promoted:
                     return
                 if status != "queued":
@@ -330,7 +325,9 @@ class LiveTurns:
                 if not run.done and not request.detach:
                     run.cancel(None)
         except _Attach as attach:
-            async for item in self.resume(owner, attach.record.session_id, attach.record.turn_id, 0, codec):
+            async for item in self.resume(
+                owner, attach.record.session_id, attach.record.turn_id, 0, codec
+            ):
                 yield item
 
     async def conversation(

@@ -158,15 +158,17 @@ class SessionServicer(ses_grpc.SessionServiceServicer):
 
     async def GetTurn(self, request: ses_pb.GetTurnRequest, context: Context) -> ses_pb.Turn:
         turn = await self.live.get(
-            current_owner(), v.session_id(request.session_id), v.uuid_value("turn_id", request.turn_id)
+            current_owner(),
+            v.session_id(request.session_id),
+            v.uuid_value("turn_id", request.turn_id),
         )
         return turn_proto(turn)
 
-    async def CancelTurn(
-        self, request: ses_pb.CancelTurnRequest, context: Context
-    ) -> ses_pb.Turn:
+    async def CancelTurn(self, request: ses_pb.CancelTurnRequest, context: Context) -> ses_pb.Turn:
         turn = await self.live.cancel(
-            current_owner(), v.session_id(request.session_id), v.uuid_value("turn_id", request.turn_id)
+            current_owner(),
+            v.session_id(request.session_id),
+            v.uuid_value("turn_id", request.turn_id),
         )
         return turn_proto(turn)
 

@@ -1,0 +1,440 @@
+"""Live turns and sessions across two replicas: two `agent-sessions serve` processes on one
+PostgreSQL, each with its own LISTEN connection, behind one Envoy cluster (two endpoints) and
+directly, on a fake model API that streams slowly enough to act while a turn runs."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import threading
+import uuid
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import grpc
+import httpx
+import pytest
+from agent_sessions.ops.health import wait_rest_ready
+from agentsessions.v1 import message_service_pb2 as mpb
+from agentsessions.v1 import resources_pb2 as rpb
+from agentsessions.v1 import session_service_pb2 as spb
+
+from tests.fakes.model_server import FakeModelServer, Step
+from tests.served import Served, wait_for
+from tests.support import client, failure, token
+
+LEASE = 2.0  # seconds: a killed replica's turns are lost this soon
+
+
+@pytest.fixture(scope="module")
+def fake() -> Iterator[FakeModelServer]:
+    with FakeModelServer(timestamps=True) as server:
+        yield server
+
+
+def _replica(database_url: str, log: Path, fake: FakeModelServer) -> Served:
+    return Served(
+        database_url,
+        log,
+        AGENT_SESSIONS_WORKERS="1",
+        AGENT_SESSIONS_AGENT="openai",
+        AGENT_SESSIONS_MODEL_BASE_URL=fake.base_url,
+        AGENT_SESSIONS_MODEL_API_KEY="test-key",
+        AGENT_SESSIONS_MODEL="fake-model",
+        AGENT_SESSIONS_MODEL_MAX_RETRIES="0",
+        AGENT_SESSIONS_TURN_LEASE=str(LEASE),
+    )
+
+
+@pytest.fixture(scope="module")
+def replicas(
+    database_url: str, fake: FakeModelServer, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[Served, Served]]:
+    logs = tmp_path_factory.mktemp("replicas")
+    with (
+        _replica(database_url, logs / "a.log", fake) as a,
+        _replica(database_url, logs / "b.log", fake) as b,
+    ):
+        yield a, b
+
+
+@pytest.fixture(scope="module")
+def edge(
+    replicas: tuple[Served, Served], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[int]:
+    """One Envoy whose cluster has both replicas as endpoints."""
+    from agent_sessions.ops import envoy
+
+    from tests.support import free_port
+
+    a, b = replicas
+    http_port = free_port()
+    config = envoy.write_config(
+        tmp_path_factory.mktemp("edge") / "envoy.yaml", http_port, a.port, more_grpc_ports=[b.port]
+    )
+    process = envoy.start(config, log_level="error")
+    try:
+        wait_rest_ready(http_port, process=process)
+        yield http_port
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
+def _channel(served: Served) -> grpc.Channel:
+    return grpc.insecure_channel(f"127.0.0.1:{served.port}")
+
+
+def _user() -> str:
+    return f"live-{uuid.uuid4().hex[:8]}"
+
+
+def _hi(text: str = "hi") -> spb.ConversationMessage:
+    return spb.ConversationMessage(role=rpb.user, content=text)
+
+
+def _kind(event: Any) -> str:
+    return str(event.WhichOneof("event"))
+
+
+def _slow(pieces: int = 40, delay: float = 0.05) -> Step:
+    return Step.text([f"p{i} " for i in range(pieces)], delay=delay)
+
+
+def test_a_turn_started_on_one_replica_is_resumed_and_cancelled_on_the_other(
+    replicas: tuple[Served, Served], fake: FakeModelServer, db: Any
+) -> None:
+    a, b = replicas
+    user = _user()
+    fake.script(_slow(pieces=200))
+    before = len(fake.requests)
+    with _channel(a) as ca, _channel(b) as cb:
+        on_a, on_b = client(ca, user), client(cb, user)
+        stream = on_a.s(
+            "Converse", spb.ConverseRequest(session_id="s", messages=[_hi()], detach=True)
+        )
+        seen = []
+        for event in stream:
+            seen.append(event)
+            if len(seen) == 6:  # started and five deltas
+                break
+        stream.cancel()  # the caller goes away: a detached turn runs on
+        started = seen[0].started
+        assert started.turn_id and [e.seq for e in seen] == [1, 2, 3, 4, 5, 6]
+        turn = on_b.s("GetTurn", spb.GetTurnRequest(session_id="s", turn_id=started.turn_id))
+        assert turn.status == spb.running
+
+        # Resumed on the other replica: the same events with the same seqs, then live ones.
+        resumed = on_b.s(
+            "ResumeTurn",
+            spb.ResumeTurnRequest(session_id="s", turn_id=started.turn_id, after_seq=2),
+        )
+        again = []
+        for event in resumed:
+            again.append(event)
+            if len(again) == 8:
+                break
+        assert [e.seq for e in again] == list(range(3, 11))
+        assert [e.delta.text for e in again[:4]] == [e.delta.text for e in seen[2:6]]
+
+        # Cancelled through the other replica: the model request stops, nothing is stored.
+        cancelled = on_b.s(
+            "CancelTurn", spb.CancelTurnRequest(session_id="s", turn_id=started.turn_id)
+        )
+        assert cancelled.status == spb.cancelled
+        rest = list(resumed)
+        assert (
+            _kind(rest[-1]) == "error" and rest[-1].error.code == grpc.StatusCode.CANCELLED.value[0]
+        )
+        assert [e.seq for e in rest] == list(range(11, 11 + len(rest)))
+        assert wait_for(lambda: fake.requests[before].disconnected.is_set(), timeout=5)
+        turn = on_a.s("GetTurn", spb.GetTurnRequest(session_id="s", turn_id=started.turn_id))
+        assert (
+            turn.status == spb.cancelled and turn.error.code == grpc.StatusCode.CANCELLED.value[0]
+        )
+        assert not db.execute(
+            "SELECT 1 FROM agent_sessions a JOIN users u ON u.id = a.user_id WHERE u.subject = %s",
+            [user],
+        ).fetchall()
+        # A later resume of the ended turn tells the same story from the start.
+        replay = list(
+            on_a.s("ResumeTurn", spb.ResumeTurnRequest(session_id="s", turn_id=started.turn_id))
+        )
+        assert [e.seq for e in replay] == list(range(1, len(replay) + 1))
+        assert replay[:6] == seen and replay[-1] == rest[-1]
+
+
+def test_concurrent_turns_on_one_session_across_replicas_run_one_at_a_time(
+    replicas: tuple[Served, Served], fake: FakeModelServer
+) -> None:
+    a, b = replicas
+    user = _user()
+    turns = 6
+    fake.script(*[Step.text([f"reply{i} ", "done"], delay=0.05) for i in range(turns)])
+    before = len(fake.requests)
+    with _channel(a) as ca, _channel(b) as cb:
+        callers = [client(ca, user), client(cb, user)]
+
+        def turn(i: int) -> list[Any]:
+            request = spb.ConverseRequest(session_id="q", messages=[_hi(f"m{i}")])
+            return list(callers[i % 2].s("Converse", request))
+
+        with ThreadPoolExecutor(turns) as pool:
+            streams = list(pool.map(turn, range(turns)))
+        assert all(_kind(s[-1]) == "completed" for s in streams), [s[-1] for s in streams]
+        waited = [s for s in streams if any(_kind(e) == "queued" for e in s)]
+        assert waited, "no turn waited: they cannot all have run at once"
+        for s in streams:
+            positions = [e.queued.position for e in s if _kind(e) == "queued"]
+            # The last place a waiting turn is told before it runs is 1: next.
+            assert not positions or positions[-1] == 1, positions
+        # The model was asked one turn at a time, each seeing every earlier turn's messages.
+        requests = fake.requests[before:]
+        assert len(requests) == turns
+        spans = sorted((r.received_at or 0, r.ended_at or 0) for r in requests)
+        assert all(spans[i][1] <= spans[i + 1][0] for i in range(turns - 1)), spans
+        sizes = [len(r.messages) for r in sorted(requests, key=lambda r: r.received_at or 0)]
+        assert sizes == sorted(sizes) and len(set(sizes)) == turns, sizes
+        page = callers[0].m("ListMessages", mpb.ListMessagesRequest(session_id="q"))
+        assert page.total_size == 2 * turns
+        # Each turn's two messages are contiguous.
+        roles = [m.role for m in page.messages]
+        assert roles == [rpb.user, rpb.assistant] * turns
+
+
+def test_reject_answers_session_busy_and_interrupt_replaces_the_running_turn(
+    replicas: tuple[Served, Served], fake: FakeModelServer
+) -> None:
+    a, b = replicas
+    user = _user()
+    gate = threading.Event()
+    fake.script(Step.text(["slow ", "reply"], gate=gate), Step.text(["second"]))
+    try:
+        with _channel(a) as ca, _channel(b) as cb:
+            on_a, on_b = client(ca, user), client(cb, user)
+            stream = on_a.s("Converse", spb.ConverseRequest(session_id="r", messages=[_hi()]))
+            events = iter(stream)
+            started = next(events).started
+            assert _kind(next(events)) == "delta"  # running, held at the gate
+            rejected = spb.ConversationRequest(
+                session_id="r", messages=[_hi("again")], if_busy=spb.reject
+            )
+            f = failure(lambda: on_b.s("Conversation", rejected))
+            assert (f.code, f.reason) == (grpc.StatusCode.ABORTED, "SESSION_BUSY")
+            assert _error_info(lambda: on_b.s("Conversation", rejected))["turn_id"] == (
+                started.turn_id
+            )
+
+            replaced = on_b.s(
+                "Conversation",
+                spb.ConversationRequest(
+                    session_id="r", messages=[_hi("instead")], if_busy=spb.interrupt
+                ),
+            )
+            assert replaced.response == "second" and replaced.messages_count == 2
+            rest = []
+            with pytest.raises(grpc.RpcError) as ended:  # the error event, then the same status
+                for event in events:
+                    rest.append(event)
+            assert ended.value.code() == grpc.StatusCode.CANCELLED
+            assert _kind(rest[-1]) == "error"
+            assert rest[-1].error.code == grpc.StatusCode.CANCELLED.value[0]
+            first = on_a.s("GetTurn", spb.GetTurnRequest(session_id="r", turn_id=started.turn_id))
+            assert first.status == spb.cancelled
+    finally:
+        gate.set()
+
+
+def _error_info(call: Any) -> dict[str, str]:
+    """The ErrorInfo metadata of the failure of `call`."""
+    from google.rpc import error_details_pb2
+    from grpc_status import rpc_status
+
+    try:
+        call()
+    except grpc.RpcError as exc:
+        status = rpc_status.from_call(exc)  # type: ignore[arg-type]
+        assert status is not None
+        for detail in status.details:
+            info = error_details_pb2.ErrorInfo()
+            if detail.Unpack(info):
+                return dict(info.metadata)
+    raise AssertionError("no ErrorInfo")
+
+
+def test_a_retry_with_the_request_id_attaches_to_the_running_turn_on_another_replica(
+    replicas: tuple[Served, Served], fake: FakeModelServer
+) -> None:
+    a, b = replicas
+    user = _user()
+    fake.script(_slow(pieces=20, delay=0.05))
+    before = len(fake.requests)
+    rid = str(uuid.uuid4())
+    with _channel(a) as ca, _channel(b) as cb:
+        on_a, on_b = client(ca, user), client(cb, user)
+        request = spb.ConverseRequest(session_id="t", messages=[_hi()], request_id=rid)
+        first = on_a.s("Converse", request)
+        head = [next(iter(first)) for _ in range(3)]
+        retried = list(on_b.s("Converse", request))
+        original = head + list(first)
+        assert retried == original
+        assert _kind(original[-1]) == "completed"
+        assert len(fake.requests) - before == 1  # the agent ran once
+        # And once stored, a retry replays the same stream again.
+        assert list(on_a.s("Converse", request)) == original
+
+
+def test_a_watch_on_one_replica_sees_every_change_made_through_the_other(
+    replicas: tuple[Served, Served],
+) -> None:
+    a, b = replicas
+    user = _user()
+    with _channel(a) as ca, _channel(b) as cb:
+        on_a, on_b = client(ca, user), client(cb, user)
+        on_a.s("CreateSession", spb.CreateSessionRequest(session_id="w"))
+        first = on_a.m(
+            "CreateMessage", mpb.CreateMessageRequest(session_id="w", role=rpb.user, content="one")
+        )
+        watch = on_b.s("WatchSession", spb.WatchSessionRequest(session_id="w", after_seq=0))
+        got: list[Any] = []
+
+        def read() -> None:
+            for event in watch:
+                got.append(event)
+                if _kind(event) == "deleted":
+                    return
+
+        reader = threading.Thread(target=read)
+        reader.start()
+        m2 = on_a.m(
+            "CreateMessage", mpb.CreateMessageRequest(session_id="w", role=rpb.user, content="two")
+        )
+        on_a.m(
+            "UpdateMessage",
+            mpb.UpdateMessageRequest(session_id="w", message_id=m2.id, content="two!"),
+        )
+        on_a.m("DeleteMessage", mpb.DeleteMessageRequest(session_id="w", message_id=first.id))
+        on_a.s("UpdateSession", spb.UpdateSessionRequest(session_id="w", description="d"))
+        on_a.m("ClearMessages", mpb.ClearMessagesRequest(session_id="w"))
+        on_a.s("DeleteSession", spb.DeleteSessionRequest(session_id="w"))
+        reader.join(20)
+        assert not reader.is_alive(), got
+        durable = [e for e in got if e.HasField("seq")]
+        assert [e.seq for e in durable] == list(range(1, 7))
+        assert [_kind(e) for e in got] == [
+            "message",
+            "message",
+            "message_updated",
+            "message_deleted",
+            "session",
+            "cleared",
+            "deleted",
+        ]
+        assert got[2].message_updated.content == "two!"
+        assert got[3].message_deleted.message_id == first.id
+        assert got[4].session.description == "d" and got[5].cleared.deleted_count == 1
+
+
+def test_a_sigkilled_replica_s_turn_becomes_lost_and_the_queue_moves_on(
+    database_url: str, fake: FakeModelServer, tmp_path: Path, replicas: tuple[Served, Served]
+) -> None:
+    _, b = replicas
+    user = _user()
+    victim = _replica(database_url, tmp_path / "victim.log", fake)
+    victim.__enter__()
+    assert victim.process is not None
+    try:
+        fake.script(_slow(pieces=400), Step.text(["after"]))
+        with _channel(victim) as cv, _channel(b) as cb:
+            on_v, on_b = client(cv, user), client(cb, user)
+            stream = on_v.s(
+                "Converse", spb.ConverseRequest(session_id="k", messages=[_hi()], detach=True)
+            )
+            events = iter(stream)
+            started = next(events).started
+            next(events)
+            queued: list[Any] = []
+            waiter = threading.Thread(
+                target=lambda: queued.extend(
+                    on_b.s("Converse", spb.ConverseRequest(session_id="k", messages=[_hi("2")]))
+                )
+            )
+            waiter.start()
+            assert wait_for(lambda: any(_kind(e) == "queued" for e in queued), timeout=10)
+            _kill_tree(victim.process.pid)
+            waiter.join(30)
+            assert not waiter.is_alive()
+            assert _kind(queued[-1]) == "completed" and queued[-1].completed.response == "after"
+            lost = on_b.s("GetTurn", spb.GetTurnRequest(session_id="k", turn_id=started.turn_id))
+            assert lost.status == spb.lost
+            assert lost.error.code == grpc.StatusCode.ABORTED.value[0]
+            resumed = list(
+                on_b.s("ResumeTurn", spb.ResumeTurnRequest(session_id="k", turn_id=started.turn_id))
+            )
+            assert _kind(resumed[-1]) == "error" and "TURN_LOST" in str(resumed[-1].error)
+            page = on_b.m("ListMessages", mpb.ListMessagesRequest(session_id="k"))
+            assert [m.content for m in page.messages] == ["2", "after"]  # nothing of the lost one
+    finally:
+        victim.process.kill()
+        victim.process.wait(10)
+
+
+def _kill_tree(pid: int) -> None:
+    """SIGKILL a `serve` and its workers, as a machine that vanishes would."""
+    children = subprocess.run(
+        ["pgrep", "-P", str(pid)], capture_output=True, text=True, check=False
+    ).stdout.split()
+    os.kill(pid, signal.SIGKILL)
+    for child in children:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(int(child), signal.SIGKILL)
+
+
+def test_rest_turns_and_an_sse_watch_with_access_token_through_one_envoy_for_both(
+    replicas: tuple[Served, Served], edge: int, fake: FakeModelServer
+) -> None:
+    user = _user()
+    api = f"http://127.0.0.1:{edge}/api/agent-sessions"
+    headers = {"authorization": f"Bearer {token(user)}"}
+    fake.script(Step.text(["rest ", "reply"]))
+    with httpx.Client(timeout=20, headers=headers) as http:
+        reply = http.post(
+            f"{api}/conversation",
+            json={"session_id": "e", "messages": [{"role": "user", "content": "hi"}]},
+        )
+        assert reply.status_code == 200, reply.text
+        turn_id = reply.json()["turn_id"]
+        turn = http.get(f"{api}/e/turns/{turn_id}")
+        assert turn.status_code == 200, turn.text
+        body = turn.json()
+        assert body["status"] == "completed" and body["result"]["response"] == "rest reply"
+        cancel = http.post(f"{api}/e/turns/{turn_id}:cancel")
+        assert cancel.status_code == 200 and cancel.json()["status"] == "completed"
+        events = _sse(http, f"{api}/e/turns/{turn_id}:stream?after_seq=0")
+        assert events[0]["started"]["turn_id"] == turn_id and "completed" in events[-1]
+        missing = http.get(f"{api}/e/turns/{uuid.uuid4()}")
+        assert missing.status_code == 404
+    # A browser's EventSource sends no header: the token comes in the query, on these paths only.
+    with httpx.Client(timeout=20) as http:
+        url = f"{api}/e:watch?after_seq=0&access_token={token(user)}"
+        with http.stream("GET", url) as watch:
+            assert watch.status_code == 200
+            assert watch.headers["content-type"].startswith("text/event-stream")
+            lines = watch.iter_lines()
+            first = next(line for line in lines if line.startswith("data: "))
+            assert json.loads(first[6:])["message"]["content"] == "hi"
+        elsewhere = http.get(f"{api}/e?access_token={token(user)}")
+        assert elsewhere.status_code in (400, 401)
+        unauthorized = http.get(f"{api}/e:watch?access_token=not-a-token")
+        assert unauthorized.status_code == 401
+
+
+def _sse(http: httpx.Client, url: str) -> list[dict[str, Any]]:
+    with http.stream("GET", url) as reply:
+        assert reply.status_code == 200, reply.read()
+        return [json.loads(line[6:]) for line in reply.iter_lines() if line.startswith("data: ")]
