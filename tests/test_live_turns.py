@@ -438,3 +438,95 @@ def _sse(http: httpx.Client, url: str) -> list[dict[str, Any]]:
     with http.stream("GET", url) as reply:
         assert reply.status_code == 200, reply.read()
         return [json.loads(line[6:]) for line in reply.iter_lines() if line.startswith("data: ")]
+
+
+def test_ended_turns_and_logged_changes_are_swept_after_the_request_id_ttl(
+    alice: Client, db: Any, database_url: str
+) -> None:
+    """Turns (with their events) and the session change log are kept as long as request ids,
+    then swept in small batches; live turns and newer rows stay."""
+    import asyncio
+
+    from agent_sessions.db.engine import open_pool
+    from agent_sessions.db.maintenance import sweep_history
+
+    turn = alice.s("Conversation", spb.ConversationRequest(session_id="sw", messages=[_hi()]))
+    alice.s("UpdateSession", spb.UpdateSessionRequest(session_id="sw", description="x"))
+    session = db.execute(
+        "SELECT id FROM agent_sessions WHERE session_id = 'sw' ORDER BY created_at DESC LIMIT 1"
+    ).fetchone()[0]
+    turn_id = uuid.UUID(turn.turn_id)
+    db.execute("UPDATE turns SET updated_at = now() - interval '2 hours' WHERE id = %s", [turn_id])
+    db.execute(
+        "UPDATE session_changes SET created_at = now() - interval '2 hours'"
+        " WHERE session_uuid = %s",
+        [session],
+    )
+
+    async def sweep(ttl: int) -> int:
+        pool = await open_pool(database_url, 1)
+        try:
+            return await sweep_history(pool, ttl, batch=1)
+        finally:
+            await pool.close()
+
+    asyncio.run(sweep(3 * 3600))  # too young: kept
+    assert db.execute("SELECT count(*) FROM turns WHERE id = %s", [turn_id]).fetchone()[0] == 1
+    assert asyncio.run(sweep(3600)) >= 2
+    assert db.execute("SELECT count(*) FROM turns WHERE id = %s", [turn_id]).fetchone()[0] == 0
+    left = db.execute(
+        "SELECT count(*) FROM session_changes WHERE session_uuid = %s", [session]
+    ).fetchone()[0]
+    assert left == 0
+
+
+def test_a_rewind_is_refused_while_a_turn_runs_and_watchers_see_it_after(
+    replicas: tuple[Served, Served], fake: FakeModelServer
+) -> None:
+    a, b = replicas
+    user = _user()
+    gate = threading.Event()
+    fake.script(Step.text(["first"]), Step.text(["held ", "reply"], gate=gate))
+    try:
+        with _channel(a) as ca, _channel(b) as cb:
+            on_a, on_b = client(ca, user), client(cb, user)
+            done = on_a.s(
+                "Conversation", spb.ConversationRequest(session_id="rw", messages=[_hi()])
+            )
+            kept = on_a.m("ListMessages", mpb.ListMessagesRequest(session_id="rw")).messages[0]
+            stream = on_a.s("Converse", spb.ConverseRequest(session_id="rw", messages=[_hi("2")]))
+            events = iter(stream)
+            started = next(events).started
+            next(events)  # running, held at the gate
+            rewind = spb.RewindSessionRequest(session_id="rw", after_message_id=kept.id)
+            f = failure(lambda: on_b.s("RewindSession", rewind))
+            assert (f.code, f.reason) == (grpc.StatusCode.ABORTED, "SESSION_BUSY")
+            assert started.turn_id in f.message
+            gate.set()
+            assert _kind(list(events)[-1]) == "completed"
+            seq = on_b.s("GetSession", spb.GetSessionRequest(session_id="rw")).seq
+            watch = on_b.s("WatchSession", spb.WatchSessionRequest(session_id="rw", after_seq=seq))
+            got: list[Any] = []
+            reader = threading.Thread(target=lambda: got.extend(_take(watch, 3)))
+            reader.start()
+            rewound = on_b.s("RewindSession", rewind)
+            reader.join(10)
+            assert rewound.seq == seq + 3 and done.messages_count == 2
+            left = on_b.m("ListMessages", mpb.ListMessagesRequest(session_id="rw")).messages
+            assert [m.id for m in left] == [kept.id]
+            assert [_kind(e) for e in got] == ["message_deleted"] * 3
+            assert [e.seq for e in got] == [5, 6, 7]
+    finally:
+        gate.set()
+
+
+def _take(stream: Any, n: int) -> list[Any]:
+    taken = []
+    for event in stream:
+        if _kind(event) in ("turn", "heartbeat"):
+            continue
+        taken.append(event)
+        if len(taken) == n:
+            stream.cancel()
+            break
+    return taken

@@ -117,7 +117,12 @@ def test_a_turn_is_traced_from_the_callers_trace_to_sql_model_and_tool(
             def traced() -> list[dict[str, Any]]:
                 spans = [s for s in collector.spans if s["trace_id"] == TRACE]
                 names = {s["name"] for s in spans}
-                wanted = {"chat fake-model", "execute_tool add"}
+                # Batches are exported as spans end: wait for the call's own span too.
+                wanted = {
+                    "chat fake-model",
+                    "execute_tool add",
+                    "/agentsessions.v1.SessionService/Conversation",
+                }
                 return spans if wanted <= names and len(spans) >= 5 else []
 
             spans = wait_for(traced, timeout=15)

@@ -90,7 +90,10 @@ async def start(settings: Settings, agent: Agent | None = None) -> RunningServer
             traced_connections() if settings.otlp_endpoint else None,
         )
         resources.push_async_callback(pool.close)
-        resources.push_async_callback(_cancelled, asyncio.create_task(keep_sweeping(pool)))
+        resources.push_async_callback(
+            _cancelled,
+            asyncio.create_task(keep_sweeping(pool, history_ttl=settings.request_id_ttl)),
+        )
         agents = AgentRegistry.single(agent) if agent is not None else build_registry(settings)
         resources.push_async_callback(agents.aclose)
         await agents.start()

@@ -185,6 +185,26 @@ WHERE e.turn_id = %(p_turn_id)s AND t.user_id = %(p_user_id)s
 ORDER BY e.seq LIMIT 500
 """
 
+# A change of a session's history that no turn may run beside (a rewind) holds the session's
+# running slot for its transaction: a marker turn, inserted running and deleted before the commit,
+# so nobody ever sees it. A turn already waiting or running makes it refuse (the busy turn's id);
+# a turn placed meanwhile waits on the unique index until the transaction ends, then reads the
+# history as it left it.
+HOLD_SESSION = f"""
+WITH busy AS (
+  SELECT t.id FROM turns t
+  WHERE t.session_uuid = %(p_session_uuid)s AND t.{_ACTIVE} ORDER BY t.created_at LIMIT 1
+), held AS (
+  INSERT INTO turns (id, user_id, session_uuid, session_id, status, lease_until)
+  SELECT %(p_marker)s, %(p_user_id)s, %(p_session_uuid)s, %(p_session_id)s, 'running', now()
+  WHERE NOT EXISTS (SELECT 1 FROM busy)
+  ON CONFLICT DO NOTHING
+  RETURNING id
+)
+SELECT (SELECT id FROM held), (SELECT id FROM busy)
+"""
+RELEASE_SESSION = "DELETE FROM turns WHERE id = %(p_marker)s AND user_id = %(p_user_id)s"
+
 # -- Housekeeping (no owner): leases of this process's turns, and turns whose lease ran out.
 
 RENEW = f"""
@@ -256,6 +276,20 @@ class LiveRepository(_Repository):
             max_queued=max_queued,
         )
         return Placed(*row)
+
+    async def hold(
+        self, session_uuid: uuid.UUID, session_id: str
+    ) -> tuple[uuid.UUID | None, uuid.UUID | None]:
+        """Takes the session's running slot for this transaction (see HOLD_SESSION): the marker
+        to release, or None and the turn that is busy there (None too when one just started)."""
+        marker = uuid.uuid4()
+        row = await self._one(
+            HOLD_SESSION, tuple_row, session_uuid=session_uuid, session_id=session_id, marker=marker
+        )
+        return row[0], row[1]
+
+    async def release(self, marker: uuid.UUID) -> None:
+        await self._run(RELEASE_SESSION, marker=marker)
 
     async def cancel_running(
         self, session_id: str, derived: uuid.UUID, error: dict[str, Any]

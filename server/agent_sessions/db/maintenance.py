@@ -68,6 +68,37 @@ async def sweep_request_ids(pool: Pool, batch: int = SWEEP_BATCH) -> int:
             return swept
 
 
+# Ended turns (their events go with them) and the session change log, kept as long as request
+# ids: a small batch at a time, oldest first, never waiting on a row another statement holds.
+SWEEP_TURNS = """
+DELETE FROM turns WHERE id IN (
+  SELECT id FROM turns
+  WHERE updated_at < now() - %(p_ttl)s * interval '1 second'
+    AND status NOT IN ('queued', 'running')
+  ORDER BY updated_at LIMIT %(p_limit)s FOR UPDATE SKIP LOCKED)
+"""
+SWEEP_CHANGES = """
+DELETE FROM session_changes WHERE (session_uuid, seq) IN (
+  SELECT session_uuid, seq FROM session_changes
+  WHERE created_at < now() - %(p_ttl)s * interval '1 second'
+  ORDER BY created_at LIMIT %(p_limit)s FOR UPDATE SKIP LOCKED)
+"""
+
+
+async def sweep_history(pool: Pool, ttl: int, batch: int = SWEEP_BATCH) -> int:
+    """Deletes ended turns and logged session changes older than `ttl` seconds; how many."""
+    swept = 0
+    for statement in (SWEEP_TURNS, SWEEP_CHANGES):
+        while True:
+            async with pool.connection() as conn:
+                cursor = await conn.execute(statement, {"p_ttl": ttl, "p_limit": batch})
+                done = cursor.rowcount
+            swept += done
+            if done < batch:
+                break
+    return swept
+
+
 async def sweep_sessions(pool: Pool, batch: int = SESSION_SWEEP_BATCH) -> list[int] | None:
     """Deletes every expired session, one short autocommitted statement per batch, while
     holding the sweep's advisory lock; returns each batch's count, or None when another worker
@@ -90,13 +121,19 @@ async def sweep_sessions(pool: Pool, batch: int = SESSION_SWEEP_BATCH) -> list[i
             await cursor.execute(UNLOCK, {"p_key": SESSION_SWEEP_LOCK})
 
 
-async def keep_sweeping(pool: Pool, every: float = SWEEP_EVERY_SECONDS) -> None:
-    """Sweeps now and then, for as long as the worker runs; a failure waits for the next round."""
+async def keep_sweeping(
+    pool: Pool, every: float = SWEEP_EVERY_SECONDS, history_ttl: int = 86_400
+) -> None:
+    """Sweeps now and then, for as long as the worker runs; a failure waits for the next round.
+    `history_ttl`: how long ended turns and logged session changes are kept."""
     while True:
         try:
             swept = await sweep_request_ids(pool)
             if swept:
                 log.info("swept %d expired request ids", swept)
+            swept = await sweep_history(pool, history_ttl)
+            if swept:
+                log.info("swept %d ended turns and logged session changes", swept)
             batches = await sweep_sessions(pool)
             if batches and sum(batches):
                 log.info("swept %d expired sessions", sum(batches))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from agent_sessions.errors import AlreadyExists, FailedPrecondition, NotFound
+from agent_sessions.errors import Aborted, AlreadyExists, FailedPrecondition, NotFound
 
 
 def session_not_found(session_id: str) -> NotFound:
@@ -50,4 +50,13 @@ def splits_tool_call(message_id: uuid.UUID) -> FailedPrecondition:
         "message with the last result, or the message before the call",
         reason="SPLITS_TOOL_CALL",
         metadata={"message_id": str(message_id)},
+    )
+
+
+def session_busy(session_id: str, turn_id: uuid.UUID | None, advice: str) -> Aborted:
+    """The session runs (or queues) a turn that a call may not run beside."""
+    return Aborted(
+        f"session {session_id!r} is running a turn ({turn_id or 'starting'}); {advice}",
+        reason="SESSION_BUSY",
+        metadata={"session_id": session_id, "turn_id": str(turn_id or "")},
     )

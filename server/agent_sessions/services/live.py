@@ -41,7 +41,6 @@ from agent_sessions.domain import (
     TurnStarted,
 )
 from agent_sessions.errors import (
-    Aborted,
     Cancelled,
     DomainError,
     Internal,
@@ -51,7 +50,7 @@ from agent_sessions.errors import (
     error_record,
     recorded_error,
 )
-from agent_sessions.services.errors import session_inactive
+from agent_sessions.services.errors import session_busy, session_inactive
 from agent_sessions.services.once import request_id_reused
 from agent_sessions.services.sessions import session_uuid_for
 from agent_sessions.services.turns import Placement, Prepared, TurnService, _Stored
@@ -122,15 +121,6 @@ def view(record: TurnRecord) -> TurnView:
         result = last.result
     error = recorded_error(record.error) if record.error else None
     return TurnView(record, result, error)
-
-
-def session_busy(session_id: str, running: uuid.UUID | None) -> Aborted:
-    return Aborted(
-        f"session {session_id!r} is running another turn; wait for it (send this turn with "
-        'if_busy "enqueue"), cancel it, or send this one with if_busy "interrupt"',
-        reason="SESSION_BUSY",
-        metadata={"session_id": session_id, "turn_id": str(running or "")},
-    )
 
 
 class LiveTurns:
@@ -252,7 +242,12 @@ class LiveTurns:
                     retry_after=1.0,
                 )
             if request.if_busy == "reject" and placed.busy_with is not None:
-                raise session_busy(session_id, placed.busy_with)
+                raise session_busy(
+                    session_id,
+                    placed.busy_with,
+                    'wait for it (send this turn with if_busy "enqueue"), cancel it, or send '
+                    'this one with if_busy "interrupt"',
+                )
             if placed.queued >= self.max_queued:
                 raise ResourceExhausted(
                     f"session {session_id!r} has {placed.queued} turns waiting, the most "

@@ -26,6 +26,7 @@ from agent_sessions.errors import InvalidArgument
 from agent_sessions.services import pagination
 from agent_sessions.services.errors import (
     message_not_found,
+    session_busy,
     session_exists,
     session_not_found,
     splits_tool_call,
@@ -315,12 +316,18 @@ class SessionService:
                 raise etag_mismatch("session", session.etag)
             if guard.expected_seq is not None and session.seq != guard.expected_seq:
                 raise session_changed(session_id, session.seq, guard.expected_seq)
+            marker, busy = await uow.live.hold(session.id, session_id)
+            if marker is None:
+                raise session_busy(
+                    session_id, busy, "wait for it to end (or cancel it), then rewind again"
+                )
             cut = await uow.sessions.rewind_cut(session_id, after)
             if cut is None:
                 raise message_not_found(after)
             if cut[1]:
                 raise splits_tool_call(after)
             rewound = await uow.sessions.rewind(session_id, cut[0], request=guard.request)
+            await uow.live.release(marker)
         if rewound is None:  # the session is locked: it cannot have gone
             raise session_not_found(session_id)
         return rewound
