@@ -26,7 +26,7 @@ from agentsessions.v1 import session_service_pb2 as spb
 
 from tests.fakes.model_server import FakeModelServer, Step
 from tests.served import Served, wait_for
-from tests.support import client, failure, token
+from tests.support import Client, client, failure, token
 
 LEASE = 2.0  # seconds: a killed replica's turns are lost this soon
 
