@@ -530,3 +530,103 @@ def _take(stream: Any, n: int) -> list[Any]:
             stream.cancel()
             break
     return taken
+
+
+def test_limits_per_user_and_a_stopping_server_ends_its_watches_with_unavailable(
+    settings: Any,
+) -> None:
+    """AGENT_SESSIONS_MAX_WATCHES_PER_USER open watches per replica, then USER_LIMIT; a server
+    that stops ends its watches with an `error` event and UNAVAILABLE, so clients watch again
+    elsewhere from their last seq."""
+    import dataclasses
+
+    from tests.support import ThreadServer, channel_to
+
+    limited = dataclasses.replace(settings, max_watches_per_user=2)
+    server = ThreadServer(limited).__enter__()
+    with channel_to(server.port) as channel:
+        user = client(channel, _user())
+        user.s("CreateSession", spb.CreateSessionRequest(session_id="lim"))
+        watches = [
+            user.s("WatchSession", spb.WatchSessionRequest(session_id="lim", after_seq=0))
+            for _ in range(2)
+        ]
+        seen: list[list[Any]] = [[], []]
+        errors: list[grpc.StatusCode] = []
+
+        def read(i: int) -> None:
+            try:
+                for event in watches[i]:
+                    seen[i].append(event)
+            except grpc.RpcError as exc:
+                errors.append(exc.code())
+
+        readers = [threading.Thread(target=read, args=(i,)) for i in range(2)]
+        for reader in readers:
+            reader.start()
+        user.m("CreateMessage", mpb.CreateMessageRequest(session_id="lim", role=rpb.user))
+        assert wait_for(lambda: all(len(s) >= 1 for s in seen), timeout=10)
+        third = user.s("WatchSession", spb.WatchSessionRequest(session_id="lim"))
+        f = failure(lambda: next(iter(third)))
+        assert (f.code, f.reason) == (grpc.StatusCode.RESOURCE_EXHAUSTED, "USER_LIMIT")
+        other = client(channel, _user())  # the limit is per user
+        other.s("CreateSession", spb.CreateSessionRequest(session_id="lim"))
+        mine = other.s("WatchSession", spb.WatchSessionRequest(session_id="lim", after_seq=0))
+        mine.cancel()
+        server.__exit__(None, None, None)  # the server stops while the watches are open
+        for reader in readers:
+            reader.join(10)
+    assert errors == [grpc.StatusCode.UNAVAILABLE] * 2
+    for events in seen:
+        assert _kind(events[-1]) == "error"
+        assert events[-1].error.code == grpc.StatusCode.UNAVAILABLE.value[0]
+
+
+def test_a_full_queue_and_the_per_user_turn_limit_refuse_with_their_reasons(
+    settings: Any, fake: FakeModelServer
+) -> None:
+    import dataclasses
+
+    from tests.support import ThreadServer, channel_to, openai_settings
+
+    limited = dataclasses.replace(
+        openai_settings(settings, fake.base_url, "test-key", "fake-model"),
+        max_turns_per_user=3,
+        max_queued_turns=1,
+    )
+    gate = threading.Event()
+    fake.script(
+        Step.text(["one"], gate=gate, gate_after=0),
+        Step.text(["other"], gate=gate, gate_after=0),
+        Step.text(["two"]),
+    )
+    try:
+        with ThreadServer(limited) as server, channel_to(server.port) as channel:
+            user = client(channel, _user())
+            first = iter(user.s("Converse", spb.ConverseRequest(session_id="f", messages=[_hi()])))
+            next(first)  # started: it runs, held at the gate
+            second = iter(
+                user.s("Converse", spb.ConverseRequest(session_id="f", messages=[_hi("2")]))
+            )
+            assert _kind(next(second)) == "started" and _kind(next(second)) == "queued"
+            full = failure(
+                lambda: user.s(
+                    "Conversation", spb.ConversationRequest(session_id="f", messages=[_hi("3")])
+                )
+            )
+            assert (full.code, full.reason) == (
+                grpc.StatusCode.RESOURCE_EXHAUSTED,
+                "SESSION_QUEUE_FULL",
+            )
+            third = iter(user.s("Converse", spb.ConverseRequest(session_id="g", messages=[_hi()])))
+            next(third)  # a third live turn of the user, in another session
+            limit = failure(
+                lambda: user.s(
+                    "Conversation", spb.ConversationRequest(session_id="h", messages=[_hi()])
+                )
+            )
+            assert (limit.code, limit.reason) == (grpc.StatusCode.RESOURCE_EXHAUSTED, "USER_LIMIT")
+            gate.set()
+            assert [_kind(list(s)[-1]) for s in (first, third, second)] == ["completed"] * 3
+    finally:
+        gate.set()

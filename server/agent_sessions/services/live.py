@@ -47,9 +47,11 @@ from agent_sessions.errors import (
     NotFound,
     ResourceExhausted,
     TurnLost,
+    Unavailable,
     error_record,
     recorded_error,
 )
+from agent_sessions.metrics import TURNS, TURNS_QUEUED, TURNS_RUNNING, WATCHERS
 from agent_sessions.services.errors import session_busy, session_inactive
 from agent_sessions.services.once import request_id_reused
 from agent_sessions.services.sessions import session_uuid_for
@@ -146,6 +148,8 @@ class LiveTurns:
         self.max_watches_per_user = max_watches_per_user
         self._runs: dict[uuid.UUID, _Run] = {}  # the placed turns this process drives
         self._watches: dict[uuid.UUID, int] = {}  # open watches per user
+        self._watching: set[Subscription] = set()
+        self.closing = False  # the server is shutting down: watches end
         self._keeper: asyncio.Task[None] | None = None
         self._housekeeping = Housekeeping(listener.database_url)
 
@@ -168,6 +172,13 @@ class LiveTurns:
             await asyncio.wait([run.task for run in runs], timeout=5)
         await self._housekeeping.close()
 
+    def close_watches(self) -> None:
+        """Ends every open watch with UNAVAILABLE (its client watches again, on another
+        replica, from its last seq): the server is shutting down."""
+        self.closing = True
+        for sub in tuple(self._watching):
+            sub._push(None)
+
     @property
     def running(self) -> int:
         return len(self._runs)
@@ -188,6 +199,7 @@ class LiveTurns:
                 if self._runs:
                     await self._housekeeping.renew(list(self._runs), self.lease)
                 reaped = await self._housekeeping.reap(lost)
+                TURNS.labels("lost").inc(len(reaped))
                 if reaped:
                     log.warning("%d turns lost their replica; marked lost", len(reaped))
             except Exception as exc:  # noqa: BLE001 - the next round tries again
@@ -266,6 +278,7 @@ class LiveTurns:
         run = self._runs.get(turn_id)
         sub = self.listener.subscribe(run.session_uuid) if run and run.session_uuid else None
         position = 0
+        TURNS_QUEUED.inc()
         try:
             while True:
                 async with self.db.work(owner) as uow:
@@ -286,6 +299,7 @@ class LiveTurns:
                 else:
                     await asyncio.sleep(POLL_SECONDS / 4)
         finally:
+            TURNS_QUEUED.dec()
             if sub is not None:
                 self.listener.unsubscribe(sub)
 
@@ -456,26 +470,39 @@ class LiveTurns:
                 f"(AGENT_SESSIONS_MAX_WATCHES_PER_USER={self.max_watches_per_user}); close one",
                 reason="USER_LIMIT",
             )
-        async with self.db.work(owner) as uow:
-            found = await uow.live.watched(session_id)
-        if found is None:
-            raise NotFound(f"session {session_id!r} not found")
-        session_uuid, seq_now, created_at = found
+        # Counted before anything is awaited: concurrent watches of one user see each other.
         self._watches[owner.user_id] = open_watches + 1
-        # Subscribed before the backlog is read: nothing committed after it is missed.
-        sub = self.listener.subscribe(session_uuid)
+        sub: Subscription | None = None
         try:
+            async with self.db.work(owner) as uow:
+                found = await uow.live.watched(session_id)
+            if found is None:
+                raise NotFound(f"session {session_id!r} not found")
+            session_uuid, seq_now, created_at = found
+            # Subscribed before the backlog is read: nothing committed after it is missed.
+            sub = self.listener.subscribe(session_uuid)
+            self._watching.add(sub)
+            WATCHERS.inc()
             async for event in _Watch(self, owner, session_id, session_uuid, created_at, codec).run(
                 seq_now if after_seq is None else after_seq, sub
             ):
                 yield event
         finally:
-            self.listener.unsubscribe(sub)
+            if sub is not None:
+                WATCHERS.dec()
+                self._watching.discard(sub)
+                self.listener.unsubscribe(sub)
             left = self._watches.get(owner.user_id, 1) - 1
             if left:
                 self._watches[owner.user_id] = left
             else:
                 self._watches.pop(owner.user_id, None)
+
+
+_SHUTTING_DOWN = Unavailable(
+    "this server is shutting down; watch again with after_seq set to the last seq you received "
+    "(another replica continues from there)"
+)
 
 
 def _domain_error(error: BaseException) -> DomainError:
@@ -536,12 +563,15 @@ class _Run:
         self._changed = asyncio.Event()
         self._flush_lock = asyncio.Lock()
         self._helpers: list[asyncio.Task[None]] = []
+        self._counted = False
         live._runs[turn_id] = self
         self.task = asyncio.create_task(self._drive(), name=f"turn-{turn_id}")
 
     def placed(self, session_uuid: uuid.UUID) -> None:
         """The turn has its row: its events can be written, and it can be cancelled."""
         self.session_uuid = session_uuid
+        TURNS_RUNNING.inc()
+        self._counted = True
         self._helpers.append(asyncio.create_task(self._flush_often()))
         self._helpers.append(asyncio.create_task(self._watch_cancel()))
 
@@ -603,6 +633,8 @@ class _Run:
             self.done = True
             self._changed.set()
             self.live._runs.pop(self.turn_id, None)
+            if self._counted:
+                TURNS_RUNNING.dec()
             for helper in self._helpers:
                 helper.cancel()
 
@@ -716,6 +748,9 @@ class _Watch:
         while True:
             payloads = await sub.wait(HEARTBEAT_SECONDS)
             resync = sub.take_resync()
+            if self.live.closing:
+                yield WatchEvent("error", error=_SHUTTING_DOWN)
+                return
             if not payloads and not resync:
                 if time.monotonic() - quiet >= HEARTBEAT_SECONDS - 0.01:
                     quiet = time.monotonic()

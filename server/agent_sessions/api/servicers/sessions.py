@@ -27,6 +27,7 @@ Context = grpc.aio.ServicerContext[Any, Any]
 UPDATABLE_FIELDS = (*SESSION_TEXT_FIELDS, "is_active")
 TURNS_COMPLETED = TURNS.labels("completed")
 TURNS_FAILED = TURNS.labels("failed")
+TURNS_CANCELLED = TURNS.labels("cancelled")
 
 
 class SessionServicer(ses_grpc.SessionServiceServicer):
@@ -202,6 +203,8 @@ class SessionServicer(ses_grpc.SessionServiceServicer):
         ) as events:
             async for event in events:
                 yield session_event(event, request.session_id)
+                if event.error is not None:  # told in the body for REST, then as the status
+                    raise event.error
 
 
 def _count(event: ses_pb.ConverseEvent) -> None:
@@ -209,7 +212,11 @@ def _count(event: ses_pb.ConverseEvent) -> None:
     if kind == "completed":
         TURNS_COMPLETED.inc()
     elif kind == "error":
-        TURNS_FAILED.inc()
+        reason = recorded_error_of(event.error).reason
+        if reason == "CANCELLED":
+            TURNS_CANCELLED.inc()
+        elif reason != "TURN_LOST":  # a lost turn is counted by the sweep that marked it
+            TURNS_FAILED.inc()
 
 
 def recorded_error_of(status: Any) -> DomainError:
