@@ -637,6 +637,7 @@ class _Run:
                 TURNS_RUNNING.dec()
             for helper in self._helpers:
                 helper.cancel()
+            await asyncio.gather(*self._helpers, return_exceptions=True)
 
     async def _fail(self, error: BaseException) -> None:
         """Ends the turn's row (unless it was ended elsewhere: then its recorded error is the
