@@ -630,3 +630,42 @@ def test_a_full_queue_and_the_per_user_turn_limit_refuse_with_their_reasons(
             assert [_kind(list(s)[-1]) for s in (first, third, second)] == ["completed"] * 3
     finally:
         gate.set()
+
+
+def test_a_stopping_server_leaves_its_detached_turn_to_be_lost_and_cancels_an_attached_one(
+    settings: Any, fake: FakeModelServer, replicas: tuple[Served, Served]
+) -> None:
+    """Past the drain, an attached turn is cancelled (its caller is being cut off), a detached
+    one is left alone: another replica's lease sweep marks it lost, nothing of it stored."""
+    import dataclasses
+
+    from tests.support import ThreadServer, channel_to, openai_settings
+
+    _, b = replicas
+    one = dataclasses.replace(
+        openai_settings(settings, fake.base_url, "test-key", "fake-model"), turn_lease=LEASE
+    )
+    fake.script(_slow(pieces=400), _slow(pieces=400))
+    user = _user()
+    server = ThreadServer(one).__enter__()
+    with channel_to(server.port) as channel, _channel(b) as cb:
+        on_s, on_b = client(channel, user), client(cb, user)
+        detached = iter(
+            on_s.s("Converse", spb.ConverseRequest(session_id="d1", messages=[_hi()], detach=True))
+        )
+        attached = iter(on_s.s("Converse", spb.ConverseRequest(session_id="d2", messages=[_hi()])))
+        ids = [next(detached).started.turn_id, next(attached).started.turn_id]
+        next(detached), next(attached)  # both running
+        server.__exit__(None, None, None)  # SIGTERM's path, with a 0.5 s drain
+        attached_turn = on_b.s("GetTurn", spb.GetTurnRequest(session_id="d2", turn_id=ids[1]))
+        assert attached_turn.status == spb.cancelled
+        assert wait_for(
+            lambda: (
+                on_b.s("GetTurn", spb.GetTurnRequest(session_id="d1", turn_id=ids[0])).status
+                == spb.lost
+            ),
+            timeout=4 * LEASE,
+        )
+        for session_id in ("d1", "d2"):
+            f = failure(lambda: on_b.s("GetSession", spb.GetSessionRequest(session_id=session_id)))
+            assert f.code == grpc.StatusCode.NOT_FOUND  # nothing of either turn was stored

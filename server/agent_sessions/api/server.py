@@ -9,6 +9,7 @@ import gc
 import logging
 import secrets
 import signal
+import time
 from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
@@ -69,7 +70,10 @@ class RunningServer:
         await self.health.enter_graceful_shutdown()
         if self.live is not None:
             self.live.close_watches()
+        started = time.monotonic()
         await self.server.stop(grace)
+        if self.live is not None:  # detached turns have no call to wait for: they get the rest
+            await self.live.drain(grace - (time.monotonic() - started))
         await self.resources.aclose()
 
 

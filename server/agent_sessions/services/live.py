@@ -158,16 +158,25 @@ class LiveTurns:
     def start(self) -> None:
         self._keeper = asyncio.create_task(self._keep_leases(), name="turn-leases")
 
+    async def drain(self, seconds: float) -> None:
+        """Lets the turns driven here (detached ones too) run to their end for up to
+        `seconds`, the leases still renewed."""
+        tasks = [run.task for run in self._runs.values()]
+        if tasks and seconds > 0:
+            await asyncio.wait(tasks, timeout=seconds)
+
     async def stop(self) -> None:
-        """Stops renewing leases and cancels the turns still driven here (attached ones store
-        nothing; a detached one left behind is marked lost by another replica's lease sweep)."""
+        """Stops the turns still driven here: an attached one is cancelled (it stores
+        nothing); a detached one is left as it is, and becomes lost when its lease runs out
+        (another replica's sweep marks it; it is never run again on its own)."""
+        runs = list(self._runs.values())
+        for run in runs:
+            run.abandoned = run.request.detach
+            run.cancel(None)
         if self._keeper is not None:
             self._keeper.cancel()
             with suppress(asyncio.CancelledError):
                 await self._keeper
-        runs = list(self._runs.values())
-        for run in runs:
-            run.cancel(None)
         if runs:
             await asyncio.wait([run.task for run in runs], timeout=5)
         await self._housekeeping.close()
@@ -560,6 +569,7 @@ class _Run:
         self.failed: DomainError | None = None  # why it ended without being stored
         self.done = False
         self.cancel_error: DomainError | None = None
+        self.abandoned = False  # the server stops: leave the row for the lease sweep
         self._changed = asyncio.Event()
         self._flush_lock = asyncio.Lock()
         self._helpers: list[asyncio.Task[None]] = []
@@ -623,10 +633,11 @@ class _Run:
                     self._emit(event, last=isinstance(event, TurnCompleted))
             await self._flush()
         except asyncio.CancelledError:
-            await self._fail(
-                self.cancel_error
-                or Cancelled("the turn's caller went away; nothing of it was stored")
-            )
+            if not self.abandoned:
+                await self._fail(
+                    self.cancel_error
+                    or Cancelled("the turn's caller went away; nothing of it was stored")
+                )
         except BaseException as exc:  # noqa: BLE001 - a refusal before it began, or a bug
             self.error = exc
         finally:
@@ -702,7 +713,8 @@ class _Run:
                     and mine in p
                     and p.rsplit(":", 1)[1] in ("cancelled", "lost", "failed")
                 ]
-                if ended or sub.take_resync():
+                # No wake-up for a while (or the LISTEN connection came back): look anyway.
+                if ended or not payloads or sub.take_resync():
                     async with self.live.db.work(self.owner) as uow:
                         record = await uow.live.lock(self.turn_id)
                     if record is not None and not record.active and record.status != "completed":
