@@ -666,6 +666,9 @@ def test_a_stopping_server_leaves_its_detached_turn_to_be_lost_and_cancels_an_at
             ),
             timeout=4 * LEASE,
         )
-        for session_id in ("d1", "d2"):
-            f = failure(lambda: on_b.s("GetSession", spb.GetSessionRequest(session_id=session_id)))
+        for missing in (
+            spb.GetSessionRequest(session_id="d1"),
+            spb.GetSessionRequest(session_id="d2"),
+        ):
+            f = failure(lambda r=missing: on_b.s("GetSession", r))
             assert f.code == grpc.StatusCode.NOT_FOUND  # nothing of either turn was stored
