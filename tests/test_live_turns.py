@@ -25,7 +25,7 @@ from agentsessions.v1 import resources_pb2 as rpb
 from agentsessions.v1 import session_service_pb2 as spb
 
 from tests.fakes.model_server import FakeModelServer, Step
-from tests.served import Served, wait_for
+from tests.served import Served, value, wait_for
 from tests.support import Client, client, failure, token
 
 LEASE = 2.0  # seconds: a killed replica's turns are lost this soon
@@ -147,6 +147,10 @@ def test_a_turn_started_on_one_replica_is_resumed_and_cancelled_on_the_other(
             "CancelTurn", spb.CancelTurnRequest(session_id="s", turn_id=started.turn_id)
         )
         assert cancelled.status == spb.cancelled
+        assert wait_for(
+            lambda: value(a.samples(), "agent_sessions_turns_total", status="cancelled") >= 1,
+            timeout=10,
+        )
         rest = list(resumed)
         assert (
             _kind(rest[-1]) == "error" and rest[-1].error.code == grpc.StatusCode.CANCELLED.value[0]
@@ -311,6 +315,7 @@ def test_a_watch_on_one_replica_sees_every_change_made_through_the_other(
 
         reader = threading.Thread(target=read)
         reader.start()
+        assert wait_for(lambda: value(b.samples(), "agent_sessions_watchers") >= 1, timeout=10)
         m2 = on_a.m(
             "CreateMessage", mpb.CreateMessageRequest(session_id="w", role=rpb.user, content="two")
         )

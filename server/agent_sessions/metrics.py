@@ -90,6 +90,12 @@ TURNS_RUNNING = Gauge(
     "Turns this server runs right now (placed turns, with a row and a lease).",
     multiprocess_mode="livesum",
 )
+NOTIFY_QUEUE_USAGE = Gauge(
+    "agent_sessions_notify_queue_usage_ratio",
+    "PostgreSQL's NOTIFY queue fill level (pg_notification_queue_usage(), 0 to 1); when it is "
+    "full every transaction that notifies fails at commit.",
+    multiprocess_mode="livemax",
+)
 TURNS_QUEUED = Gauge(
     "agent_sessions_turns_queued",
     "Turns waiting here for an earlier turn of their session to end.",

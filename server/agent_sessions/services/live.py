@@ -51,7 +51,13 @@ from agent_sessions.errors import (
     error_record,
     recorded_error,
 )
-from agent_sessions.metrics import TURNS, TURNS_QUEUED, TURNS_RUNNING, WATCHERS
+from agent_sessions.metrics import (
+    NOTIFY_QUEUE_USAGE,
+    TURNS,
+    TURNS_QUEUED,
+    TURNS_RUNNING,
+    WATCHERS,
+)
 from agent_sessions.services.errors import session_busy, session_inactive
 from agent_sessions.services.once import request_id_reused
 from agent_sessions.services.sessions import session_uuid_for
@@ -62,6 +68,9 @@ log = logging.getLogger(__name__)
 # How often a running turn's new events are written for other replicas (one commit, one NOTIFY
 # per batch: commits that NOTIFY serialise in PostgreSQL, so they are kept few).
 FLUSH_SECONDS = 0.1
+# How often PostgreSQL's NOTIFY queue is looked at, and the fill level that is logged.
+WATCHDOG_SECONDS = 30.0
+NOTIFY_QUEUE_WARN = 0.5
 # A watch with nothing to say sends a heartbeat this often.
 HEARTBEAT_SECONDS = 15.0
 # A reader with no wake-up looks at the tables this often anyway (a NOTIFY is a wake-up only).
@@ -202,9 +211,13 @@ class LiveTurns:
             )
         )
         every = max(0.05, self.lease / 4)
+        watched_at = 0.0
         while True:
             await asyncio.sleep(every)
             try:
+                if time.monotonic() - watched_at >= WATCHDOG_SECONDS:
+                    watched_at = time.monotonic()
+                    await self._watch_notify_queue()
                 if self._runs:
                     await self._housekeeping.renew(list(self._runs), self.lease)
                 reaped = await self._housekeeping.reap(lost)
@@ -213,6 +226,17 @@ class LiveTurns:
                     log.warning("%d turns lost their replica; marked lost", len(reaped))
             except Exception as exc:  # noqa: BLE001 - the next round tries again
                 log.warning("renewing turn leases failed (%s)", exc.__class__.__name__)
+
+    async def _watch_notify_queue(self) -> None:
+        usage = await self._housekeeping.notify_queue_usage()
+        NOTIFY_QUEUE_USAGE.set(usage)
+        if usage >= NOTIFY_QUEUE_WARN:
+            log.warning(
+                "PostgreSQL's NOTIFY queue is %.0f%% full: a session that ran LISTEN is stuck in "
+                "a long transaction (see pg_stat_activity); when the queue is full every write "
+                "of this service fails at commit",
+                usage * 100,
+            )
 
     # -- TurnQueue: what TurnService.placed asks of the turn rows. --------------------------
 
@@ -332,6 +356,7 @@ class LiveTurns:
         try:
             prepared = await self.turns.fast(owner, request, turn_id)
             if prepared.events is not None:
+                TURNS_COMPLETED.inc()
                 for item in _numbered(codec, prepared.events):
                     yield item
                 return
@@ -359,6 +384,7 @@ class LiveTurns:
         try:
             prepared = await self.turns.fast(owner, request, turn_id)
             if prepared.events is not None:
+                TURNS_COMPLETED.inc()
                 return _completed(prepared.events)
             run = _Run(self, owner, request, turn_id, prepared, codec)
             try:
@@ -508,6 +534,7 @@ class LiveTurns:
                 self._watches.pop(owner.user_id, None)
 
 
+TURNS_COMPLETED = TURNS.labels("completed")
 _SHUTTING_DOWN = Unavailable(
     "this server is shutting down; watch again with after_seq set to the last seq you received "
     "(another replica continues from there)"
@@ -630,6 +657,7 @@ class _Run:
                         self.session_uuid = event.session_uuid
                     if isinstance(event, TurnCompleted):
                         self.result = event.result
+                        TURNS_COMPLETED.inc()
                     self._emit(event, last=isinstance(event, TurnCompleted))
             await self._flush()
         except asyncio.CancelledError:
@@ -666,6 +694,8 @@ class _Run:
                     self.error = told
                     return
                 self.failed = told
+                if told.reason != "TURN_LOST":  # a lost turn is counted by the sweep
+                    TURNS.labels("cancelled" if told.reason == "CANCELLED" else "failed").inc()
                 self._emit(TurnFailed(told), last=True)
                 await self._flush(uow)
         except Exception as exc:  # noqa: BLE001 - the lease ends it (lost) if this fails
