@@ -677,3 +677,55 @@ def test_a_stopping_server_leaves_its_detached_turn_to_be_lost_and_cancels_an_at
         ):
             f = failure(lambda r=missing: on_b.s("GetSession", r))
             assert f.code == grpc.StatusCode.NOT_FOUND  # nothing of either turn was stored
+
+
+def test_a_watcher_that_stops_reading_holds_back_no_writer_and_no_other_watcher(
+    replicas: tuple[Served, Served],
+) -> None:
+    """A watch whose client reads nothing fills its transport and then waits; the server keeps
+    no queue for it (its wake-ups coalesce), writes go on, another watch gets every change, and
+    the stalled one, read at last, catches up from the tables: every seq once, in order."""
+    a, b = replicas
+    user = _user()
+    count, size = 120, 60_000  # ~7 MB: more than the transport's windows hold
+    with _channel(a) as ca, _channel(b) as cb, _channel(b) as cb2:
+        writer, stalled_client, reader_client = (
+            client(ca, user),
+            client(cb, user),
+            client(cb2, user),
+        )
+        writer.s("CreateSession", spb.CreateSessionRequest(session_id="slow"))
+        stalled = stalled_client.s(
+            "WatchSession", spb.WatchSessionRequest(session_id="slow", after_seq=0)
+        )
+        live = reader_client.s(
+            "WatchSession", spb.WatchSessionRequest(session_id="slow", after_seq=0)
+        )
+        got: list[int] = []
+
+        def read() -> None:
+            for event in live:
+                if event.HasField("seq"):
+                    got.append(event.seq)
+                    if len(got) == count:
+                        return
+
+        reader = threading.Thread(target=read)
+        reader.start()
+        body = "x" * size
+        for i in range(count):
+            writer.m(
+                "CreateMessage",
+                mpb.CreateMessageRequest(session_id="slow", role=rpb.user, content=f"{i}{body}"),
+            )
+        reader.join(30)
+        assert got == list(range(1, count + 1))
+        live.cancel()
+        late = []
+        for event in stalled:
+            if event.HasField("seq"):
+                late.append(event.seq)
+                if len(late) == count:
+                    break
+        stalled.cancel()
+        assert late == list(range(1, count + 1))
