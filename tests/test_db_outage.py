@@ -388,7 +388,6 @@ CALLS: list[tuple[str, str, Callable[[Seeded], None]]] = [
             == 2
         ),
     ),
-    ("WatchSession", READ, _first_watched),
     (
         "CreateMessage",
         WRITE,
@@ -460,6 +459,9 @@ CALLS: list[tuple[str, str, Callable[[Seeded], None]]] = [
             x.c.m("ClearMessages", mpb.ClearMessagesRequest(session_id="s")).deleted_count == 2
         ),
     ),
+    # Last: a watch goes on reading (and reconnecting the pool) after its caller has what it
+    # wanted, which would race the next call's setup.
+    ("WatchSession", READ, _first_watched),
 ]
 
 
