@@ -278,3 +278,27 @@ def _rest_write(http_port: int) -> tuple[int, str | None, dict[str, Any]]:
         timeout=30,
     )
     return reply.status_code, reply.headers.get("retry-after"), reply.json()
+
+
+def test_a_write_refused_as_read_only_answers_unavailable(database_url: str) -> None:
+    """SQLSTATE 25006, what a hot standby (or a demoted primary) answers to a write, is
+    UNAVAILABLE DATABASE_UNAVAILABLE with a RetryInfo, never INTERNAL. Here every transaction of
+    the server's connections is read-only, as on a standby; reads still answer."""
+    from agent_sessions.settings import Settings
+
+    from tests.support import SECRET, ThreadServer, failure
+
+    read_only = "options=-c%20default_transaction_read_only%3Don"
+    url = database_url + ("&" if "?" in database_url else "?") + read_only
+    settings = Settings(database_url=url, jwt_secret=SECRET, grpc_port=0, db_pool_size=2)
+    with ThreadServer(settings) as server, channel_to(server.port) as channel:
+        user = client(channel)
+        user.s("ListSessions", spb.ListSessionsRequest())
+        for _ in range(3):  # and again: the refused connection is replaced, not broken
+            refused = failure(
+                lambda: user.s("CreateSession", spb.CreateSessionRequest(session_id="ro"))
+            )
+            assert (refused.code, refused.reason) == (
+                grpc.StatusCode.UNAVAILABLE,
+                "DATABASE_UNAVAILABLE",
+            )
