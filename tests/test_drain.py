@@ -1,0 +1,139 @@
+"""SIGTERM to `serve`: no new calls, running turns finish within AGENT_SESSIONS_DRAIN_SECONDS and
+are stored; a turn still running after it is cancelled and stores nothing; `serve` exits 0."""
+
+from __future__ import annotations
+
+import signal
+import threading
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import grpc
+import psycopg
+from agentsessions.v1 import resources_pb2 as rpb
+from agentsessions.v1 import session_service_pb2 as spb
+
+from tests.fakes.model_server import FakeModelServer, Step
+from tests.served import Served, wait_for
+from tests.support import channel_to, client, failure_of
+
+pytest_plugins = ["tests.fakes.fixtures"]
+
+PIECE_SECONDS = 0.05
+
+
+def _served(database_url: str, log: Path, fake: FakeModelServer, drain: float) -> Served:
+    return Served(
+        database_url,
+        log,
+        AGENT_SESSIONS_AGENT="openai",
+        AGENT_SESSIONS_MODEL_BASE_URL=fake.base_url,
+        AGENT_SESSIONS_MODEL_API_KEY="drain-key",
+        AGENT_SESSIONS_MODEL="drain-model",
+        AGENT_SESSIONS_MODEL_MAX_RETRIES="0",
+        AGENT_SESSIONS_DRAIN_SECONDS=str(drain),
+    )
+
+
+class Turn(threading.Thread):
+    """One Conversation call (a whole turn), in a thread: its reply or its failure."""
+
+    def __init__(self, port: int, session_id: str) -> None:
+        super().__init__()
+        self.port, self.session_id = port, session_id
+        self.reply: Any = None
+        self.error: grpc.RpcError | None = None
+
+    def run(self) -> None:
+        with channel_to(self.port) as channel:
+            user = client(channel, "drain-user")
+            request = spb.ConversationRequest(
+                session_id=self.session_id,
+                messages=[spb.ConversationMessage(role=rpb.user, content="Take your time")],
+            )
+            try:
+                self.reply = user.sessions.Conversation(request, metadata=user.metadata, timeout=60)
+            except grpc.RpcError as exc:
+                self.error = exc
+
+
+def _start_turn_then_sigterm(served: Served, fake: FakeModelServer, session_id: str) -> Turn:
+    """Starts a turn, waits until its model request is being answered, then sends SIGTERM."""
+    turn = Turn(served.port, session_id)
+    turn.start()
+    deadline = time.monotonic() + 20
+    while not fake.requests:
+        assert time.monotonic() < deadline, "the turn's model request never came"
+        time.sleep(0.01)
+    time.sleep(0.2)  # a few pieces of the reply are out
+    assert served.process is not None
+    served.process.send_signal(signal.SIGTERM)
+    return turn
+
+
+def _refused(port: int) -> bool:
+    """Whether a new call is refused (the server takes no new calls) rather than served."""
+    with channel_to(port) as channel:
+        try:
+            user = client(channel)
+            user.sessions.ListSessions(spb.ListSessionsRequest(), metadata=user.metadata, timeout=2)
+        except grpc.RpcError as exc:
+            return bool(failure_of(exc).code == grpc.StatusCode.UNAVAILABLE)
+    return False
+
+
+def _stored(db: psycopg.Connection[Any], session_id: str) -> list[str]:
+    rows = db.execute(
+        "SELECT m.role FROM agent_sessions s JOIN session_messages m ON m.session_uuid = s.id "
+        "WHERE s.session_id = %s ORDER BY m.seq",
+        (session_id,),
+    ).fetchall()
+    sessions = db.execute(
+        "SELECT count(*) FROM agent_sessions WHERE session_id = %s", (session_id,)
+    ).fetchone()
+    assert sessions is not None
+    return [f"session x{sessions[0]}", *(row[0] for row in rows)]
+
+
+def test_a_turn_running_at_sigterm_finishes_and_is_stored(
+    database_url: str, tmp_path: Path, model_server: FakeModelServer, db: psycopg.Connection[Any]
+) -> None:
+    session_id = f"drain-{uuid.uuid4().hex[:8]}"
+    # A 7 s reply: longer than the fixed 5 s the server used to give calls in flight.
+    model_server.script(Step.slow(pieces=140, delay=PIECE_SECONDS))
+    served = _served(database_url, tmp_path / "serve.log", model_server, drain=20)
+    with served:
+        turn = _start_turn_then_sigterm(served, model_server, session_id)
+        signalled = time.monotonic()
+        # Once the supervisor has passed SIGTERM on, the workers take no new calls.
+        assert wait_for(lambda: _refused(served.port), timeout=3), "new calls are still served"
+        assert served.process is not None
+        assert served.process.wait(30) == 0
+        exited = time.monotonic()
+        turn.join(10)
+    assert turn.error is None, turn.error
+    assert turn.reply.response == "tick " * 140
+    assert _stored(db, session_id) == ["session x1", "user", "assistant"]
+    assert 6.0 < exited - signalled < 15, exited - signalled
+
+
+def test_a_turn_still_running_after_the_drain_is_cancelled_and_stores_nothing(
+    database_url: str, tmp_path: Path, model_server: FakeModelServer, db: psycopg.Connection[Any]
+) -> None:
+    session_id = f"drain-{uuid.uuid4().hex[:8]}"
+    model_server.script(Step.slow(pieces=400, delay=PIECE_SECONDS))  # a 20 s reply
+    served = _served(database_url, tmp_path / "serve.log", model_server, drain=1)
+    with served:
+        turn = _start_turn_then_sigterm(served, model_server, session_id)
+        signalled = time.monotonic()
+        assert served.process is not None
+        assert served.process.wait(30) == 0
+        exited = time.monotonic()
+        turn.join(10)
+    assert turn.error is not None and turn.reply is None
+    assert model_server.requests[-1].disconnected.wait(5), "the model request went on"
+    assert _stored(db, session_id) == ["session x0"]
+    # The drain's 1 s, then the cancellation and the closing of the pool.
+    assert 1.0 <= exited - signalled < 4, exited - signalled
