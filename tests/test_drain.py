@@ -137,3 +137,24 @@ def test_a_turn_still_running_after_the_drain_is_cancelled_and_stores_nothing(
     assert _stored(db, session_id) == ["session x0"]
     # The drain's 1 s, then the cancellation and the closing of the pool.
     assert 1.0 <= exited - signalled < 4, exited - signalled
+
+
+def test_the_drain_ends_what_at_drain_names_at_once(settings: Any) -> None:
+    """Hooks for calls the drain should end at once (not let run through it) run as it begins."""
+    import dataclasses
+
+    from tests.support import ThreadServer
+
+    ended: list[float] = []
+
+    async def end_watches() -> None:
+        ended.append(time.monotonic())
+
+    async def failing() -> None:
+        raise RuntimeError("a hook that fails must not stop the others or the drain")
+
+    server = ThreadServer(dataclasses.replace(settings, grpc_port=0))
+    with server:
+        server._running.at_drain.extend([failing, end_watches])
+        stopping = time.monotonic()
+    assert len(ended) == 1 and ended[0] - stopping < 0.5

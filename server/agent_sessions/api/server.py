@@ -109,6 +109,9 @@ async def start(settings: Settings, agent: Agent | None = None) -> RunningServer
         agents = AgentRegistry.single(agent) if agent is not None else build_registry(settings)
         resources.push_async_callback(agents.aclose)
         await agents.start()
+        # Filled by whatever holds calls open that the drain should end at once (live watches):
+        # hand it to their servicers in _build_server.
+        at_drain: list[Callable[[], Awaitable[None]]] = []
         server, health = _build_server(
             settings, Database(pool, settings.request_id_ttl, settings.session_ttl), agents
         )
@@ -120,7 +123,7 @@ async def start(settings: Settings, agent: Agent | None = None) -> RunningServer
         # NOT_SERVING while the database does not answer; SERVING again once it does.
         probing = asyncio.create_task(keep_probing(pool, functools.partial(_set_health, health)))
         resources.push_async_callback(_cancelled, probing)
-        return RunningServer(server, health, pool, agents, port, resources.pop_all())
+        return RunningServer(server, health, pool, agents, port, resources.pop_all(), at_drain)
     raise AssertionError("unreachable")  # for mypy: the block returns or raises
 
 
