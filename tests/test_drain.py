@@ -24,17 +24,20 @@ pytest_plugins = ["tests.fakes.fixtures"]
 PIECE_SECONDS = 0.05
 
 
+def _settings(fake: FakeModelServer, drain: float) -> dict[str, str]:
+    """The model agent on the fake model API, and the drain's length."""
+    return {
+        "AGENT_SESSIONS_AGENT": "openai",
+        "AGENT_SESSIONS_MODEL_BASE_URL": fake.base_url,
+        "AGENT_SESSIONS_MODEL_API_KEY": "drain-key",
+        "AGENT_SESSIONS_MODEL": "drain-model",
+        "AGENT_SESSIONS_MODEL_MAX_RETRIES": "0",
+        "AGENT_SESSIONS_DRAIN_SECONDS": str(drain),
+    }
+
+
 def _served(database_url: str, log: Path, fake: FakeModelServer, drain: float) -> Served:
-    return Served(
-        database_url,
-        log,
-        AGENT_SESSIONS_AGENT="openai",
-        AGENT_SESSIONS_MODEL_BASE_URL=fake.base_url,
-        AGENT_SESSIONS_MODEL_API_KEY="drain-key",
-        AGENT_SESSIONS_MODEL="drain-model",
-        AGENT_SESSIONS_MODEL_MAX_RETRIES="0",
-        AGENT_SESSIONS_DRAIN_SECONDS=str(drain),
-    )
+    return Served(database_url, log, **_settings(fake, drain))
 
 
 class Turn(threading.Thread):
@@ -158,3 +161,72 @@ def test_the_drain_ends_what_at_drain_names_at_once(settings: Any) -> None:
         server._running.at_drain.extend([failing, end_watches])
         stopping = time.monotonic()
     assert len(ended) == 1 and ended[0] - stopping < 0.5
+
+
+def test_run_keeps_envoy_until_its_workers_drained(
+    database_url: str, tmp_path: Path, model_server: FakeModelServer, db: psycopg.Connection[Any]
+) -> None:
+    """Under `run`, a REST turn in flight at SIGTERM is answered through Envoy: the workers drain
+    first, and Envoy, which carries their answers, stops after them."""
+    import os
+    import subprocess
+    import sys
+
+    import httpx
+
+    from tests.support import SECRET, free_port, token
+    from tests.test_run import ROOT
+
+    http_port = free_port()
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("AGENT_SESSIONS_")},
+        **_settings(model_server, drain=20),
+        "AGENT_SESSIONS_DATABASE_URL": database_url,
+        "AGENT_SESSIONS_JWT_SECRET": SECRET,
+        "AGENT_SESSIONS_DATA_DIR": str(tmp_path / "data"),
+        "AGENT_SESSIONS_HTTP_PORT": str(http_port),
+        "AGENT_SESSIONS_GRPC_PORT": str(free_port()),
+        "AGENT_SESSIONS_METRICS_PORT": "0",
+        "AGENT_SESSIONS_WORKERS": "2",
+    }
+    model_server.script(Step.slow(pieces=60, delay=PIECE_SECONDS))  # a 3 s reply
+    session_id = f"drain-run-{uuid.uuid4().hex[:8]}"
+    replies: list[httpx.Response] = []
+
+    def rest_turn() -> None:
+        replies.append(
+            httpx.post(
+                f"http://127.0.0.1:{http_port}/api/agent-sessions/conversation",
+                json={"session_id": session_id, "messages": [{"role": "user", "content": "Hi"}]},
+                headers={"Authorization": f"Bearer {token('drain-run-user')}"},
+                timeout=60,
+            )
+        )
+
+    with (tmp_path / "run.log").open("wb") as log:
+        run = subprocess.Popen(
+            [sys.executable, "-m", "agent_sessions.cli", "run"],
+            env=env, stdout=subprocess.PIPE, stderr=log, cwd=ROOT, text=True,
+        )  # fmt: skip
+    assert run.stdout is not None
+    try:
+        for line in run.stdout:
+            if line.startswith("Press Ctrl-C"):
+                break
+        turn = threading.Thread(target=rest_turn)
+        turn.start()
+        deadline = time.monotonic() + 20
+        while not model_server.requests:
+            assert time.monotonic() < deadline, "the turn's model request never came"
+            time.sleep(0.01)
+        run.send_signal(signal.SIGTERM)
+        assert run.wait(40) == 0
+        turn.join(10)
+    finally:
+        if run.poll() is None:
+            run.kill()
+            run.wait()
+        run.stdout.close()
+    assert [r.status_code for r in replies] == [200], [r.text for r in replies]
+    assert replies[0].json()["response"] == "tick " * 60
+    assert _stored(db, session_id) == ["session x1", "user", "assistant"]
