@@ -199,7 +199,7 @@ class Supervisor:
         """Starts `count` processes of `argv`, stopped together and before anything started earlier.
 
         Each runs in a session of its own: a terminal's Ctrl-C or hang-up reaches only the
-        supervisor, which then stops the children in order (Envoy before the workers behind it).
+        supervisor, which then stops the children in order (see `stop`).
         Each also gets SIGTERM from Linux if the supervisor dies without stopping it (SIGKILL).
         With `restart`, one that exits on its own is replaced (see Restart). `stop_timeout`
         replaces the supervisor's time between SIGTERM and SIGKILL for these processes; with
@@ -343,7 +343,9 @@ class Supervisor:
         return self.exit_status
 
     async def stop(self) -> None:
-        """Stops everything started, in reverse start order; children exiting now are expected."""
+        """Stops everything started: the children spawned with `drain` first, then the rest in
+        reverse start order (Envoy before the PostgreSQL behind it); children exiting now are
+        expected."""
         self._stopping = True
         self._stop.set()
         # Draining servers first, while what is in front of them still carries their answers.
