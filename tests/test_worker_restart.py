@@ -24,6 +24,7 @@ from tests.support import channel_to, client
 
 WRITERS = 4
 RESTARTS = "agent_sessions_worker_restarts_total"
+POOL = "agent_sessions_db_pool_connections"
 # What gRPC says of a call whose connection broke under it.
 BROKEN = ("Connection reset by peer", "Socket closed", "Broken pipe")
 
@@ -139,6 +140,13 @@ def test_a_killed_worker_is_replaced_while_the_other_serves(
             # kill the other original worker. Until that one's replacement starts (1 s later:
             # the second death in a row), the first replacement alone takes the writes.
             assert wait_for(lambda: _listening(replacement), timeout=15)
+            # The dead worker's gauges left the sums (its files are gone): two pools of 16.
+            metrics_dir = Path(_environ(replacement)["PROMETHEUS_MULTIPROC_DIR"])
+            assert list(metrics_dir.glob(f"counter_{original[0]}.db"))  # its counts stay
+            assert not list(metrics_dir.glob(f"gauge_live*_{original[0]}.db"))
+            assert list(metrics_dir.glob(f"gauge_livesum_{replacement}.db"))
+            time.sleep(1.5)  # the replacement's probe has set its pool gauge
+            assert value(served.samples(), POOL) == 32
             os.kill(original[1], signal.SIGKILL)
             kills.append(time.monotonic())
             alone_from, progress = writers.count(), 0
@@ -168,6 +176,11 @@ def test_a_killed_worker_is_replaced_while_the_other_serves(
     assert f"pid {original[0]} exited with -9; starting another in 0.5 s" in log, log
     assert f"pid {original[1]} exited with -9; starting another in 1 s" in log, log
     assert "Traceback" not in log, log
+
+
+def _environ(pid: int) -> dict[str, str]:
+    pairs = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+    return dict(p.decode().split("=", 1) for p in pairs if b"=" in p)
 
 
 def _listening(pid: int) -> bool:
