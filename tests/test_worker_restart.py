@@ -136,8 +136,8 @@ def test_a_killed_worker_is_replaced_while_the_other_serves(
             assert time.monotonic() - killed_at < 5, "no replacement within 5 s"
             (replacement,) = set(replaced) - set(original)
             assert wait_for(lambda: value(served.samples(), RESTARTS) == 1)
-            # The replacement serves: wait until it listens (its health answers SERVING), then
-            # kill the other original worker. Until that one's replacement starts (1 s later:
+            # The replacement serves: wait until it listens on the port, then kill the other
+            # original worker. Until that one's replacement starts (1 s later:
             # the second death in a row), the first replacement alone takes the writes.
             assert wait_for(lambda: _listening(replacement), timeout=15)
             # The dead worker's gauges left the sums (its files are gone): two pools of 16.
