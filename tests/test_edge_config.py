@@ -83,7 +83,8 @@ def expression(mapper: dict[str, Any]) -> str:
 
 # What the server's own mapping makes of the errors Envoy reports to gRPC clients.
 GRPC_EXPECTED = [
-    ("response.code == 502", Unavailable("the Agent Sessions gRPC server is unavailable; retry shortly")),
+    ("response.code == 502", Unavailable(
+        "the Agent Sessions gRPC server is unavailable; retry shortly", retry_after=1.0)),
     ("response.code == 413", ResourceExhausted(
         "request too large: the limit is 4 MiB", reason="BODY_TOO_LARGE",
         metadata={"limit_bytes": "4194304"})),
@@ -96,7 +97,7 @@ def test_grpc_replies_carry_the_servers_status(rendered: tuple[Path, dict[str, A
     code and message are grpc-status and grpc-message (the body), as gRPC clients check."""
     _, config = rendered
     mappers = manager(config)["local_reply_config"]["mappers"]
-    grpc_mappers = [m for m in mappers if "headers_to_add" in m]
+    grpc_mappers = [m for m in mappers if "application/grpc+" in expression(m)]
     assert len(grpc_mappers) == len(GRPC_EXPECTED)
     for mapper, (condition, error) in zip(grpc_mappers, GRPC_EXPECTED, strict=True):
         assert condition in expression(mapper)
@@ -141,6 +142,10 @@ def test_rest_replies_are_the_servers_status_in_json(rendered: tuple[Path, dict[
         assert status.code == code and status.details[0].Unpack(info)
         assert (info.reason, info.domain) == (reason, ERROR_DOMAIN)
         assert body["details"][0]["metadata"] == dict(info.metadata)  # always printed
+    # Envoy's own 503 (no server took the call) says when to retry, as the server's does.
+    unavailable = rest[REST_EXPECTED.index(("response.code == 503", 14, "UNAVAILABLE"))]
+    assert unavailable["headers_to_add"][0]["header"] == {"key": "retry-after", "value": "1"}
+    assert bodies[5]["details"][1]["retry_delay"] in ("1s", "1.000s")
     not_found = NotFound(
         "unknown path: no call answers %REQ(:METHOD)% %PATH(NQ)%",
         reason="UNKNOWN_PATH",

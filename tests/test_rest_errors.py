@@ -199,8 +199,12 @@ def test_server_down_is_unavailable_with_an_error_info_for_rest_and_grpc(tmp_pat
         assert response is not None, "envoy did not start"
         info = error_info(error(response, 503, 14))
         assert info["reason"] == "UNAVAILABLE"
-        body = error(httpx.post(f"http://127.0.0.1:{http_port}{API}", json={}), 503, 14)
+        assert response.headers["retry-after"] == "1"  # and a RetryInfo of 1 s in the body
+        posted = httpx.post(f"http://127.0.0.1:{http_port}{API}", json={})
+        body = error(posted, 503, 14)
         assert error_info(body)["reason"] == "UNAVAILABLE"
+        assert posted.headers["retry-after"] == "1"
+        assert body["details"][1]["retry_delay"] in ("1s", "1.000s")
 
         with grpc.insecure_channel(f"127.0.0.1:{http_port}") as channel:
             stub = grpc_client(channel)
@@ -223,7 +227,9 @@ def test_server_down_is_unavailable_with_an_error_info_for_rest_and_grpc(tmp_pat
                 call: Any = caught.value
                 assert call.code() == code, call
                 status = rpc_status.from_call(call)  # also checks code and message match
-                assert status is not None and len(status.details) == 1
+                # UNAVAILABLE also says when to retry (a RetryInfo).
+                expected = 2 if code == grpc.StatusCode.UNAVAILABLE else 1
+                assert status is not None and len(status.details) == expected
                 grpc_info = error_details_pb2.ErrorInfo()
                 assert status.details[0].Unpack(grpc_info)
                 assert (grpc_info.reason, grpc_info.domain) == (reason, DOMAIN)

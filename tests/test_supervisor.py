@@ -13,7 +13,7 @@ from pathlib import Path
 
 import psutil
 import pytest
-from agent_sessions.ops.supervisor import HANDLED_SIGNALS, Supervisor
+from agent_sessions.ops.supervisor import HANDLED_SIGNALS, Restart, Supervisor
 
 # A child that notes when it is ready and when SIGTERM stops it (or, with "stubborn", ignores it).
 CHILD = """
@@ -102,6 +102,72 @@ def test_a_child_that_exits_stops_everything_with_status_1(tmp_path: Path) -> No
 
     assert asyncio.run(scenario()) == (1, 0)
     assert stops(log) == ["stopped worker"]
+
+
+def test_a_restartable_child_that_dies_is_replaced_and_the_others_run_on(tmp_path: Path) -> None:
+    log = tmp_path / "log"
+    exits: list[tuple[int, int]] = []
+    restarts: list[None] = []
+
+    async def scenario() -> tuple[int, int, list[int], list[int | None]]:
+        policy = Restart(first_delay=0.05, on_exit=lambda *e: exits.append(e),
+                         on_restart=lambda: restarts.append(None))  # fmt: skip
+        async with Supervisor() as supervisor:
+            workers = await supervisor.spawn(
+                "worker", child(log, "worker"), count=2, restart=policy
+            )
+            await ready(log, "worker", "worker")
+            first, second = list(workers)
+            first.kill()
+            await ready(log, "worker", "worker", "worker")  # the replacement
+            supervisor.request_stop("the test is done")
+            await supervisor.wait()
+        pids = [p.pid for p in workers]
+        return supervisor.exit_status, first.pid, pids, [p.returncode for p in workers]
+
+    status, killed, pids, codes = asyncio.run(scenario())
+    assert status == 0
+    assert exits == [(killed, -signal.SIGKILL)] and len(restarts) == 1
+    # The unit now holds the survivor and the replacement, both stopped by SIGTERM.
+    assert killed not in pids and len(pids) == 2 and codes == [0, 0]
+    assert stops(log) == ["stopped worker", "stopped worker"]
+
+
+def test_children_that_die_in_a_loop_stop_everything_with_status_1(tmp_path: Path) -> None:
+    log = tmp_path / "log"
+    exits: list[tuple[int, int]] = []
+    restarts: list[None] = []
+
+    async def scenario() -> int:
+        policy = Restart(first_delay=0.01, limit=3, on_exit=lambda *e: exits.append(e),
+                         on_restart=lambda: restarts.append(None))  # fmt: skip
+        async with Supervisor() as supervisor:
+            await supervisor.spawn("steady", child(log, "steady"))
+            await ready(log, "steady")
+            crash = [sys.executable, "-c", "import sys; sys.exit(3)"]
+            await supervisor.spawn("crasher", crash, restart=policy)
+            await supervisor.wait()
+        return supervisor.exit_status
+
+    assert asyncio.run(scenario()) == 1
+    assert [code for _, code in exits] == [3, 3, 3] and len(restarts) == 2
+    assert stops(log) == ["stopped steady"]
+
+
+def test_draining_children_are_stopped_first(tmp_path: Path) -> None:
+    """Servers that drain go before the proxy in front of them, which carries their answers."""
+    log = tmp_path / "log"
+
+    async def scenario() -> int:
+        async with Supervisor() as supervisor:
+            await supervisor.spawn("worker", child(log, "worker"), drain=True, stop_timeout=5)
+            await supervisor.spawn("proxy", child(log, "proxy"))
+            await ready(log, "worker", "proxy")
+            supervisor.request_stop("the test is done")
+        return supervisor.exit_status
+
+    assert asyncio.run(scenario()) == 0
+    assert stops(log) == ["stopped worker", "stopped proxy"]
 
 
 def test_a_signal_during_start_up_stops_what_was_started_and_exits_0(tmp_path: Path) -> None:

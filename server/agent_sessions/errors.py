@@ -14,6 +14,8 @@ class DomainError(Exception):
 
     code: ClassVar[str] = "INTERNAL"
     reason: str = "INTERNAL"
+    # Seconds after which a retry may succeed, when known: a RetryInfo in the status.
+    retry_after: float | None = None
 
     def __init__(
         self, message: str, *, reason: str | None = None, metadata: dict[str, str] | None = None
@@ -99,17 +101,33 @@ class ResourceExhausted(DomainError):
 
 
 class Unavailable(DomainError):
-    """A dependency (the database, the model) cannot be reached right now; retrying may succeed."""
+    """A dependency (the database, the model) cannot be reached right now; retrying may succeed
+    (after `retry_after` seconds, when known)."""
 
     code = "UNAVAILABLE"
     reason = "UNAVAILABLE"
 
+    def __init__(
+        self,
+        message: str,
+        *,
+        reason: str | None = None,
+        metadata: dict[str, str] | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(message, reason=reason, metadata=metadata)
+        if retry_after is not None:
+            self.retry_after = retry_after
+
 
 class DatabaseUnavailable(Unavailable):
     """PostgreSQL cannot be reached right now, or the connection to it was lost during the call
-    at a point where the service could not safely send the statement again."""
+    at a point where the service could not safely send the statement again, or the server it
+    reached accepts no writes (a standby, during a failover). A retry after about a second may
+    find it, or its new primary, again."""
 
     reason = "DATABASE_UNAVAILABLE"
+    retry_after = 1.0
 
 
 class AgentFailed(Unavailable):

@@ -156,6 +156,11 @@ class Settings:
     cors_origins: tuple[str, ...] = ()
     workers: int = 1
     db_pool_size: int = 16
+    # The longest a call waits for a database connection (a free pooled one, or a new one while
+    # no server accepts them, as in a failover) before it answers UNAVAILABLE.
+    database_wait_seconds: float = 5.0
+    # After SIGTERM: how long calls in flight (turns) may run on before they are cancelled.
+    drain_seconds: float = 30.0
     data_dir: Path = Path(".data")
     log_level: str = "INFO"
     # `text` (one readable line per event) or `json` (one JSON object per line, for collectors).
@@ -282,6 +287,10 @@ class Settings:
             cors_origins=_cors_origins(env),
             workers=workers,
             db_pool_size=_int(env, "DB_POOL_SIZE", default_pool_size(workers), 1, 200),
+            database_wait_seconds=_seconds(
+                env, "DATABASE_WAIT_SECONDS", d.database_wait_seconds, 300.0
+            ),
+            drain_seconds=_seconds(env, "DRAIN_SECONDS", d.drain_seconds, 3600.0),
             data_dir=Path(_get(env, "DATA_DIR", str(d.data_dir))).resolve(),
             log_level=level,
             log_format=_choice(env, "LOG_FORMAT", ("text", "json")),

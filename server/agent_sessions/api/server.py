@@ -1,4 +1,4 @@
-"""The gRPC server: both services, health and reflection, with graceful shutdown."""
+"""The gRPC server: both services, health and reflection, with a drain at shutdown."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import signal
 import time
 from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import grpc
@@ -46,7 +46,7 @@ SERVICE_NAMES = (
     session_service_pb2.DESCRIPTOR.services_by_name["SessionService"].full_name,
     message_service_pb2.DESCRIPTOR.services_by_name["MessageService"].full_name,
 )
-GRACE_SECONDS = 5.0
+GRACE_SECONDS = 5.0  # a RunningServer's drain unless told (embedders, tests)
 METADATA_LIMIT = 96 * 1024
 
 
@@ -61,18 +61,32 @@ class RunningServer:
     port: int
     # What start() opened (the pool, the agents), closed in the reverse order.
     resources: AsyncExitStack
-    # Live turns and watches: watches are ended first at a stop (clients watch again elsewhere).
+    # What to end as the drain begins rather than let run through it: calls that would hold the
+    # drain for its whole length and are better resumed on another server (a live watch, ended
+    # with UNAVAILABLE so its client reconnects elsewhere). Each is awaited once, together.
+    at_drain: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+    # Live turns: detached ones have no call for the drain to wait for; they get what is left.
     live: LiveTurns | None = None
 
     async def stop(self, grace: float = GRACE_SECONDS) -> None:
-        """Reports NOT_SERVING, lets calls in flight finish, then closes the agents and pool."""
-        # From here on health stays NOT_SERVING, whatever the database probe finds.
+        """The drain: reports NOT_SERVING, stops taking calls, ends what `at_drain` names, lets
+        the calls in flight (turns) run for up to `grace` seconds, cancels those still running
+        (a cancelled turn stores nothing), then closes the agents and the pool."""
+        # From here on health stays NOT_SERVING, whatever the database probe finds, so a
+        # balancer's health checks take this server out of rotation.
         await self.health.enter_graceful_shutdown()
-        if self.live is not None:
-            self.live.close_watches()
+        # grpc.aio's stop refuses new calls at once, waits up to `grace` for the running ones,
+        # then cancels what is left; it returns once they ended.
         started = time.monotonic()
-        await self.server.stop(grace)
-        if self.live is not None:  # detached turns have no call to wait for: they get the rest
+        stopping = asyncio.create_task(self.server.stop(grace))
+        await asyncio.sleep(0)  # the stop has begun: no call starts after the hooks ran
+        for outcome in await asyncio.gather(
+            *(end() for end in self.at_drain), return_exceptions=True
+        ):
+            if isinstance(outcome, BaseException):
+                log.error("ending a call at drain failed", exc_info=outcome)
+        await stopping
+        if self.live is not None:
             await self.live.drain(grace - (time.monotonic() - started))
         await self.resources.aclose()
 
@@ -96,6 +110,7 @@ async def start(settings: Settings, agent: Agent | None = None) -> RunningServer
             settings.db_pool_size,
             settings.workers,
             traced_connections() if settings.otlp_endpoint else None,
+            settings.database_wait_seconds,
         )
         resources.push_async_callback(pool.close)
         resources.push_async_callback(
@@ -113,6 +128,8 @@ async def start(settings: Settings, agent: Agent | None = None) -> RunningServer
         server, health, live = _build_server(settings, db, agents, listener)
         live.start()
         resources.push_async_callback(live.stop)
+        # What holds calls open that the drain should end at once: live watches.
+        at_drain: list[Callable[[], Awaitable[None]]] = [live.close_watches]
         port = server.add_insecure_port(f"{settings.grpc_host}:{settings.grpc_port}")
         if port == 0:
             raise OSError(f"cannot listen on {settings.grpc_host}:{settings.grpc_port}")
@@ -121,7 +138,9 @@ async def start(settings: Settings, agent: Agent | None = None) -> RunningServer
         # NOT_SERVING while the database does not answer; SERVING again once it does.
         probing = asyncio.create_task(keep_probing(pool, functools.partial(_set_health, health)))
         resources.push_async_callback(_cancelled, probing)
-        return RunningServer(server, health, pool, agents, port, resources.pop_all(), live)
+        return RunningServer(
+            server, health, pool, agents, port, resources.pop_all(), at_drain, live
+        )
     raise AssertionError("unreachable")  # for mypy: the block returns or raises
 
 
@@ -208,7 +227,7 @@ async def serve(
     agent: Agent | None = None,
     on_started: Callable[[RunningServer], Awaitable[None] | None] | None = None,
 ) -> None:
-    """Serves until SIGTERM or SIGINT, then shuts down gracefully."""
+    """Serves until SIGTERM or SIGINT, then drains for up to AGENT_SESSIONS_DRAIN_SECONDS."""
     running = await start(settings, agent)
     # Everything imported and built so far lives as long as the process: move it out of the
     # collector's view. Otherwise each full collection walks ~230,000 objects (the SDKs'
@@ -225,5 +244,6 @@ async def serve(
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stopping.set)
     await stopping.wait()
-    log.info("stopping gRPC server")
-    await running.stop()
+    log.info("draining: no new calls; calls in flight get up to %g s", settings.drain_seconds)
+    await running.stop(settings.drain_seconds)
+    log.info("gRPC server stopped")

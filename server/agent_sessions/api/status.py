@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import collections
 import logging
+import math
 import uuid
 from typing import Any
 
@@ -11,7 +13,7 @@ from google.protobuf import any_pb2, duration_pb2
 from google.rpc import error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
-from agent_sessions.errors import DomainError, Internal, InvalidArgument, ResourceExhausted
+from agent_sessions.errors import DomainError, Internal, InvalidArgument
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +46,7 @@ def status_of(exc: DomainError) -> status_pb2.Status:
             field=exc.field, description=exc.description
         )
         details.append(_packed(error_details_pb2.BadRequest(field_violations=[violation])))
-    if isinstance(exc, ResourceExhausted) and exc.retry_after is not None:
+    if exc.retry_after is not None:
         delay = duration_pb2.Duration()
         delay.FromMilliseconds(max(0, round(exc.retry_after * 1000)))
         details.append(_packed(error_details_pb2.RetryInfo(retry_delay=delay)))
@@ -62,7 +64,27 @@ def domain_error_of(exc: BaseException) -> DomainError:
     return Internal(f"internal error (incident {incident}); the operators have the details")
 
 
+def retry_after_header(seconds: float) -> str:
+    """HTTP's Retry-After value for a delay: whole seconds, at least 1."""
+    return str(max(1, math.ceil(seconds)))
+
+
 async def abort(context: grpc.aio.ServicerContext[Any, Any], exc: BaseException) -> None:
-    """Ends the call with the status of `exc`, details in `grpc-status-details-bin`."""
-    status = rpc_status.to_status(status_of(domain_error_of(exc)))
+    """Ends the call with the status of `exc`, details in `grpc-status-details-bin`.
+
+    An error that says when to retry also gets a `retry-after` trailer (whole seconds): Envoy's
+    transcoder passes an error's trailers on as the REST reply's headers, so a REST caller gets
+    HTTP's Retry-After with the 503 (or 429) as a gRPC caller gets the RetryInfo."""
+    error = domain_error_of(exc)
+    status = rpc_status.to_status(status_of(error))
+    if error.retry_after is not None:
+        trailers = (("retry-after", retry_after_header(error.retry_after)),)
+        status = _Status(status.code, status.details, (*status.trailing_metadata, *trailers))
     await context.abort_with_status(status)  # type: ignore[attr-defined]  # missing in grpc-stubs
+
+
+class _Status(
+    collections.namedtuple("_Status", ("code", "details", "trailing_metadata")), grpc.Status
+):
+    """A grpc.Status (what `abort_with_status` takes) with trailers of its own, as grpc_status
+    makes them."""

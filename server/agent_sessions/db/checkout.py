@@ -3,6 +3,7 @@ for a fresh one when a statement that is safe to send again finds it dead."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import select
 import time
@@ -70,7 +71,9 @@ class Checkout:
         return self._conn is None or self._conn.closed
 
     async def take(self, *, check: bool = False) -> Connection:
-        """A connection that works, as far as a check can tell (see `suspect`; `check`: always).
+        """A connection that works, as far as a check can tell (see `suspect`; `check`: always),
+        within the pool's `timeout` in all (AGENT_SESSIONS_DATABASE_WAIT_SECONDS): then an
+        OperationalError (PoolTimeout is one), which the unit of work answers UNAVAILABLE.
 
         psycopg_pool's own `check` callback is not used: its getconn waits 1 s, 2 s, 4 s, ...
         (its reconnection backoff) after each connection that fails the check, so after a
@@ -79,14 +82,20 @@ class Checkout:
         ones in their place) and the next one is taken.
         """
         pool = self._pool
+        deadline = time.monotonic() + pool.timeout
         for _ in range(pool.max_size + 1):
-            conn = await pool.getconn()
+            conn = await pool.getconn(timeout=max(0.0, deadline - time.monotonic()))
             try:
                 if check or suspect(conn):
-                    await AsyncConnectionPool.check_connection(conn)
-            except psycopg.Error:
+                    # A host that stopped answering (no reset, no refusal) must not hold the
+                    # call past its bound.
+                    async with asyncio.timeout(max(0.0, deadline - time.monotonic())):
+                        await AsyncConnectionPool.check_connection(conn)
+            except (psycopg.Error, TimeoutError):
                 await conn.close()
                 await pool.putconn(conn)
+                if time.monotonic() >= deadline:
+                    break
                 continue
             except BaseException:
                 await pool.putconn(conn)
@@ -101,6 +110,11 @@ class Checkout:
         if conn is not None:
             conn.released_at = time.monotonic()
             await self._pool.putconn(conn)
+
+    async def discard(self) -> None:
+        """Closes the connection (still to be released): the pool opens another in its place."""
+        if self._conn is not None:
+            await self._conn.close()
 
     async def _replace(self) -> Connection:
         await self.release()

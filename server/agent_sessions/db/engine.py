@@ -90,12 +90,20 @@ async def _reconnect_now(pool: AsyncConnectionPool[Any]) -> None:
     await pool.check()
 
 
+# How long a call waits for a connection unless told (AGENT_SESSIONS_DATABASE_WAIT_SECONDS).
+WAIT_SECONDS = 5.0
+
+
 def create_pool(
     database_url: str,
     size: int = 16,
     configure: Callable[[Connection], Awaitable[None]] | None = None,
+    wait: float = WAIT_SECONDS,
 ) -> AsyncConnectionPool[Connection]:
-    """One bounded pool per process (not yet open): calls beyond `size` wait for a connection.
+    """One bounded pool per process (not yet open): calls beyond `size` wait for a connection,
+    for at most `wait` seconds (then PoolTimeout, which callers answer UNAVAILABLE). While no
+    server accepts connections (PostgreSQL restarting, or a failover between the hosts of a
+    multi-host URL) every call waits that long: the bound keeps callers from hanging.
 
     Connections are in autocommit, so a single statement costs a single round trip; code that
     needs several statements to be atomic opens `conn.transaction()`.
@@ -118,7 +126,7 @@ def create_pool(
         libpq_url(database_url),
         min_size=size,
         max_size=size,
-        timeout=30,
+        timeout=wait,
         kwargs={
             "autocommit": True,
             "row_factory": dict_row,
@@ -141,11 +149,12 @@ async def open_pool(
     size: int,
     workers: int = 1,
     configure: Callable[[Connection], Awaitable[None]] | None = None,
+    wait: float = WAIT_SECONDS,
 ) -> AsyncConnectionPool[Connection]:
     """A pool of `size` connections, open; a PostgreSQL that does not answer in time is a
     RuntimeError that says what to check (no pool is left open behind it). `configure` is
-    awaited on each new connection (db/tracing.py)."""
-    pool = create_pool(database_url, size, configure)
+    awaited on each new connection (db/tracing.py); `wait` bounds a call's wait (create_pool)."""
+    pool = create_pool(database_url, size, configure, wait)
     try:
         await pool.open(wait=True, timeout=POOL_OPEN_SECONDS)
     except PoolTimeout:

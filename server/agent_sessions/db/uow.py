@@ -10,6 +10,7 @@ from types import TracebackType
 from typing import Any
 
 import psycopg
+from psycopg.errors import ReadOnlySqlTransaction
 from psycopg_pool import AsyncConnectionPool
 
 from agent_sessions.db.checkout import Checkout
@@ -31,15 +32,26 @@ Pool = AsyncConnectionPool[Connection]
 
 def _unavailable(exc: BaseException, checkout: Checkout) -> DatabaseUnavailable | None:
     """The answer to a failure that says the database is out of reach (None for other ones):
-    any OperationalError (no connection came in time, the connection was lost, the server is
-    shutting down, a statement was cancelled), and any psycopg error on a lost connection. Its
-    message says to retry; nothing of psycopg's goes into it."""
-    if not isinstance(exc, psycopg.OperationalError) and not (
+    any OperationalError (no connection came within AGENT_SESSIONS_DATABASE_WAIT_SECONDS, the
+    connection was lost, the server is shutting down or starting: SQLSTATE 57P01-57P03, a
+    statement was cancelled), a write refused by a server that is no primary (25006: a hot
+    standby, or a primary demoted in a failover), and any psycopg error on a lost connection.
+    Its message says to retry, and its RetryInfo when; nothing of psycopg's goes into it."""
+    if not isinstance(exc, psycopg.OperationalError | ReadOnlySqlTransaction) and not (
         isinstance(exc, psycopg.Error) and checkout.lost
     ):
         return None
     log.warning("database unavailable: %s", exc.__class__.__name__)
     return DatabaseUnavailable("the database is unavailable right now; retry in a few seconds")
+
+
+async def _give_back(checkout: Checkout, failure: BaseException | None) -> None:
+    """Returns the connection to the pool; one on a server that refused a write as read-only is
+    closed first, so that the pool connects anew (a multi-host URL with
+    target_session_attrs=read-write then finds the primary) rather than lend it again."""
+    if isinstance(failure, ReadOnlySqlTransaction):
+        await checkout.discard()
+    await checkout.release()
 
 
 class UnitOfWork:
@@ -119,12 +131,12 @@ class UnitOfWork:
         except BaseException as commit_failure:
             # Whether the connection was lost is read before it goes back to the pool.
             unavailable = _unavailable(commit_failure, checkout)
-            await checkout.release()
+            await _give_back(checkout, commit_failure)
             if unavailable:
                 raise unavailable from None
             raise
         unavailable = _unavailable(exc, checkout) if exc is not None else None
-        await checkout.release()
+        await _give_back(checkout, exc)
         if unavailable:
             raise unavailable from None
         if exc is None:

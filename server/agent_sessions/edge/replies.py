@@ -8,11 +8,14 @@ from typing import Any
 
 from google.protobuf import json_format
 
-from agent_sessions.api.status import status_of
+from agent_sessions.api.status import retry_after_header, status_of
 from agent_sessions.errors import DomainError, NotFound, ResourceExhausted, Unavailable
 
 MAX_REQUEST_BYTES = 4 * 1024 * 1024
 MAX_REQUEST_HEADERS_KB = 60  # Envoy's default, named so the reply can state it
+# When a caller may retry after Envoy found no server to take its call (none healthy: all shut
+# down or without their database, as in a failover): RetryInfo and, over REST, Retry-After.
+RETRY_SECONDS = 1.0
 _MIB = f"{MAX_REQUEST_BYTES // (1024 * 1024)} MiB"
 
 
@@ -51,7 +54,10 @@ _LIMIT = {"limit_bytes": str(MAX_REQUEST_BYTES)}
 GRPC_REPLIES: list[tuple[str, DomainError]] = [
     (
         "response.code == 502 || response.code == 503",
-        Unavailable("the Agent Sessions gRPC server is unavailable; retry shortly"),
+        Unavailable(
+            "the Agent Sessions gRPC server is unavailable; retry shortly",
+            retry_after=RETRY_SECONDS,
+        ),
     ),
     (
         "response.code == 413",
@@ -104,7 +110,8 @@ REST_REPLIES: list[tuple[str, DomainError]] = [
     (
         "response.code == 502 || response.code == 503",
         Unavailable(
-            "the Agent Sessions gRPC server is unavailable; retry shortly (%LOCAL_REPLY_BODY%)"
+            "the Agent Sessions gRPC server is unavailable; retry shortly (%LOCAL_REPLY_BODY%)",
+            retry_after=RETRY_SECONDS,
         ),
     ),
     (
@@ -172,10 +179,14 @@ def local_reply_config() -> dict[str, Any]:
         }
     )
     for expression, error in REST_REPLIES:
-        mappers.append(
-            {
-                "filter": _when(expression),
-                "body_format_override": {"json_format": status_json(error)},
-            }
-        )
+        mapper: dict[str, Any] = {
+            "filter": _when(expression),
+            "body_format_override": {"json_format": status_json(error)},
+        }
+        # As the server's own errors that say when to retry (api/status.py's `abort`).
+        if error.retry_after is not None:
+            mapper["headers_to_add"] = [
+                _header("retry-after", retry_after_header(error.retry_after))
+            ]
+        mappers.append(mapper)
     return {"mappers": mappers, "body_format": {"json_format": status_json(REST_DEFAULT)}}

@@ -2,7 +2,7 @@
 
     async with Supervisor() as supervisor:
         url = await supervisor.resource("PostgreSQL", start, stop)    # a blocking start, in a thread
-        await supervisor.spawn("worker", argv, env=env, count=2)
+        await supervisor.spawn("worker", argv, env=env, count=2, restart=Restart())
         await supervisor.guard(wait_grpc_serving_async(target))        # cut short by a stop
         await supervisor.wait()
     return supervisor.exit_status                                      # 0 after a signal, 1 if a child died
@@ -10,8 +10,10 @@
 SIGINT, SIGTERM and SIGHUP only set an event; they never raise into the code that runs. Each
 start-up step checks that event and raises `Stopped`, which the `async with` absorbs, so a signal
 during start-up stops what was started so far. A child exiting on its own sets the event too, with
-exit status 1. Leaving the block stops everything in reverse start order: each child with SIGTERM,
-then SIGKILL after `stop_timeout`.
+exit status 1, unless its spawn gave a `Restart` policy: then it is replaced, after a backoff, and
+only deaths in a loop stop everything. Leaving the block stops the children spawned with `drain`
+first (each gets its own, longer time), then everything else in reverse start order: each child
+with SIGTERM, then SIGKILL after `stop_timeout`.
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ import contextlib
 import functools
 import logging
 import signal
+import time
+from collections import deque
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -35,6 +39,27 @@ T = TypeVar("T")
 HANDLED_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 # Between SIGTERM and SIGKILL; longer than a worker's grace period for calls in flight.
 STOP_TIMEOUT = 10.0
+
+
+@dataclass(frozen=True)
+class Restart:
+    """How the processes of one spawn are replaced when one exits on its own: after a delay of
+    `first_delay` seconds, doubled for each earlier exit within `window` seconds (at most
+    `max_delay`); the `limit`-th exit within `window` seconds stops everything with exit
+    status 1 instead, as a child that cannot stay up needs an operator. `on_exit(pid, code)`
+    runs for each exit that is not part of a stop (before the restart or the give-up), and
+    `on_restart()` for each replacement started."""
+
+    first_delay: float = 0.5
+    max_delay: float = 10.0
+    limit: int = 5
+    window: float = 60.0
+    on_exit: Callable[[int, int], object] | None = None
+    on_restart: Callable[[], object] | None = None
+
+    def delay(self, recent: int) -> float:
+        """The delay before a restart when `recent` exits (this one included) fell in the window."""
+        return float(min(self.max_delay, self.first_delay * 2 ** max(0, recent - 1)))
 
 
 class Stopped(Exception):
@@ -53,8 +78,12 @@ class _Processes:
 
     name: str
     processes: list[asyncio.subprocess.Process] = field(default_factory=list)
+    # Its own time between SIGTERM and SIGKILL (None: the supervisor's), e.g. a drain's.
+    stop_timeout: float | None = None
+    drain: bool = False
 
     async def stop(self, kill_after: float) -> None:
+        kill_after = self.stop_timeout if self.stop_timeout is not None else kill_after
         running = [p for p in self.processes if p.returncode is None]
         if not running:
             return
@@ -108,6 +137,8 @@ class Supervisor:
         self._stopping = False
         self._units: list[_Unit] = []
         self._watchers: set[asyncio.Task[None]] = set()
+        # Exit times of restartable children, per spawn name, for the Restart window.
+        self._exits: dict[str, deque[float]] = {}
 
     async def __aenter__(self) -> Supervisor:
         loop = asyncio.get_running_loop()
@@ -161,34 +192,104 @@ class Supervisor:
         *,
         env: Mapping[str, str] | None = None,
         count: int = 1,
+        restart: Restart | None = None,
+        stop_timeout: float | None = None,
+        drain: bool = False,
     ) -> list[asyncio.subprocess.Process]:
         """Starts `count` processes of `argv`, stopped together and before anything started earlier.
 
         Each runs in a session of its own: a terminal's Ctrl-C or hang-up reaches only the
-        supervisor, which then stops the children in order (Envoy before the workers behind it).
+        supervisor, which then stops the children in order (see `stop`).
         Each also gets SIGTERM from Linux if the supervisor dies without stopping it (SIGKILL).
+        With `restart`, one that exits on its own is replaced (see Restart). `stop_timeout`
+        replaces the supervisor's time between SIGTERM and SIGKILL for these processes; with
+        `drain` they are stopped before everything else (servers that finish their calls while
+        the proxy in front of them still passes the answers on). The returned list is the
+        unit's own: it holds the replacements of restarted processes.
         """
         self._check()
-        unit = _Processes(name)
+        unit = _Processes(name, stop_timeout=stop_timeout, drain=drain)
         self._units.append(unit)
         for _ in range(count):
-            process = await asyncio.create_subprocess_exec(
-                *deathsig.command(argv),
-                env=env,
-                stdin=asyncio.subprocess.DEVNULL,
-                start_new_session=True,
-            )
-            unit.processes.append(process)
-            watcher = asyncio.create_task(self._watch(name, process))
-            self._watchers.add(watcher)
-            watcher.add_done_callback(self._watchers.discard)
+            await self._start_process(unit, argv, env, restart)
         self._check()
         return unit.processes
 
-    async def _watch(self, name: str, process: asyncio.subprocess.Process) -> None:
+    async def _start_process(
+        self,
+        unit: _Processes,
+        argv: Sequence[str],
+        env: Mapping[str, str] | None,
+        restart: Restart | None,
+    ) -> asyncio.subprocess.Process:
+        process = await asyncio.create_subprocess_exec(
+            *deathsig.command(argv),
+            env=env,
+            stdin=asyncio.subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        unit.processes.append(process)
+        watcher = asyncio.create_task(self._watch(unit, process, argv, env, restart))
+        self._watchers.add(watcher)
+        watcher.add_done_callback(self._watchers.discard)
+        return process
+
+    async def _watch(
+        self,
+        unit: _Processes,
+        process: asyncio.subprocess.Process,
+        argv: Sequence[str],
+        env: Mapping[str, str] | None,
+        restart: Restart | None,
+    ) -> None:
         code = await process.wait()
-        if not self._stopping:
-            self.request_stop(f"{name} pid {process.pid} exited with {code}", exit_status=1)
+        if self._stopping:
+            return
+        what = f"{unit.name} pid {process.pid} exited with {code}"
+        if restart is None:
+            self.request_stop(what, exit_status=1)
+            return
+        if restart.on_exit is not None:
+            try:
+                restart.on_exit(process.pid, code)
+            except Exception:
+                log.exception("the exit callback of %s failed", unit.name)
+        now = time.monotonic()
+        exits = self._exits.setdefault(unit.name, deque())
+        exits.append(now)
+        while exits and exits[0] < now - restart.window:
+            exits.popleft()
+        if len(exits) >= restart.limit:
+            self.request_stop(
+                f"{what}: {len(exits)} exits within {restart.window:g} s, so it would only die "
+                f"again; giving up. Its log lines above say why it exits (a setting, the "
+                "database, memory?); fix that and start again",
+                exit_status=1,
+            )
+            return
+        delay = restart.delay(len(exits))
+        log.error("%s; starting another in %g s", what, delay)
+        stopping = asyncio.create_task(self._stop.wait())
+        try:
+            await asyncio.wait((stopping,), timeout=delay)
+        finally:
+            stopping.cancel()
+        if self._stop.is_set():
+            return
+        if process in unit.processes:
+            unit.processes.remove(process)
+        try:
+            replacement = await self._start_process(unit, argv, env, restart)
+        except OSError as exc:
+            self.request_stop(f"could not start another {unit.name}: {exc}", exit_status=1)
+            return
+        if self._stopping:  # a stop began while it started: it may have missed this one
+            with contextlib.suppress(ProcessLookupError):
+                replacement.terminate()
+            return
+        if restart.on_restart is not None:
+            restart.on_restart()
+        log.warning("%s: pid %d replaces pid %d", unit.name, replacement.pid, process.pid)
 
     async def resource(self, name: str, start: Callable[[], T], stop: Callable[[T], object]) -> T:
         """Runs the blocking `start` in a thread; `stop(result)` runs when everything stops.
@@ -242,9 +343,15 @@ class Supervisor:
         return self.exit_status
 
     async def stop(self) -> None:
-        """Stops everything started, in reverse start order; children exiting now are expected."""
+        """Stops everything started: the children spawned with `drain` first, then the rest in
+        reverse start order (Envoy before the PostgreSQL behind it); children exiting now are
+        expected."""
         self._stopping = True
         self._stop.set()
+        # Draining servers first, while what is in front of them still carries their answers.
+        draining = [u for u in self._units if isinstance(u, _Processes) and u.drain]
+        self._units = [u for u in self._units if u not in draining]
+        self._units.extend(draining)
         while self._units:
             unit = self._units.pop()
             try:

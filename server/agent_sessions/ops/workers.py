@@ -14,13 +14,15 @@ from urllib.parse import urlsplit, urlunsplit
 from agent_sessions.agents.from_settings import tool_server_names
 from agent_sessions.ops.health import wait_grpc_serving_async
 from agent_sessions.ops.metrics_server import MULTIPROC_DIR, start_metrics, stop_metrics
-from agent_sessions.ops.supervisor import Supervisor
+from agent_sessions.ops.supervisor import Restart, Supervisor
 from agent_sessions.settings import PREFIX, Settings
 
 log = logging.getLogger(__name__)
 
 SUPERVISOR_PID = PREFIX + "SUPERVISOR_PID"
 STARTUP_SECONDS = 60
+# Beyond a worker's drain: its last calls' cancellation and the closing of its pool and agents.
+STOP_MARGIN_SECONDS = 10.0
 
 
 def worker_env(settings: Settings, metrics_dir: str = "") -> dict[str, str]:
@@ -86,15 +88,23 @@ async def migrate(supervisor: Supervisor, database_url: str) -> None:
 
 async def start_workers(supervisor: Supervisor, settings: Settings) -> None:
     """Starts AGENT_SESSIONS_WORKERS processes on one port; returns once health says SERVING.
-    The supervisor serves their metrics, summed (ops/metrics_server.py)."""
+    The supervisor serves their metrics, summed (ops/metrics_server.py).
+
+    A worker that dies is replaced (the others serve meanwhile), after 0.5 s, 1 s, 2 s, 4 s for
+    deaths in a row; the fifth death within a minute stops everything with exit status 1. At a
+    stop the workers go first and get AGENT_SESSIONS_DRAIN_SECONDS (and a margin) to finish
+    their calls before SIGKILL."""
     metrics = await supervisor.resource(
         "metrics", functools.partial(start_metrics, settings), stop_metrics
     )
     await supervisor.spawn(
-        "gRPC workers",
+        "gRPC worker",
         [sys.executable, "-m", "agent_sessions.cli", "worker"],
         env=worker_env(settings, str(metrics.directory)),
         count=settings.workers,
+        restart=Restart(on_exit=metrics.worker_died, on_restart=metrics.restarts.inc),
+        stop_timeout=settings.drain_seconds + STOP_MARGIN_SECONDS,
+        drain=True,
     )
     target = f"{settings.grpc_host}:{settings.grpc_port}"
     await supervisor.guard(wait_grpc_serving_async(target, timeout=STARTUP_SECONDS))

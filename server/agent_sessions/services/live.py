@@ -190,7 +190,7 @@ class LiveTurns:
             await asyncio.wait([run.task for run in runs], timeout=5)
         await self._housekeeping.close()
 
-    def close_watches(self) -> None:
+    async def close_watches(self) -> None:
         """Ends every open watch with UNAVAILABLE (its client watches again, on another
         replica, from its last seq): the server is shutting down."""
         self.closing = True
