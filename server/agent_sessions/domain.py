@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import struct
 import uuid
 from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime, timedelta
@@ -39,10 +40,14 @@ _FIRST_MICROS = micros(datetime.min.replace(tzinfo=UTC))
 _LAST_MICROS = micros(datetime.max.replace(tzinfo=UTC))
 
 
+# Big-endian signed 64-bit numbers, one struct per count of numbers an etag holds.
+_PACKED = {count: struct.Struct(f">{count}q") for count in (1, 2)}
+
+
 def make_etag(*numbers: int) -> str:
     """An opaque etag holding the numbers a write compares (URL-safe base64, no padding)."""
-    raw = b"".join(n.to_bytes(8, "big", signed=True) for n in numbers)
-    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+    packed = _PACKED.get(len(numbers)) or struct.Struct(f">{len(numbers)}q")
+    return base64.urlsafe_b64encode(packed.pack(*numbers)).rstrip(b"=").decode()
 
 
 def bare_etag(etag: str) -> str:

@@ -93,10 +93,13 @@ def _fill_session(proto: res_pb.Session, session: Session) -> res_pb.Session:
     if session.expire_time is not None:
         _set_time(proto.expire_time, session.expire_time)
     usage = proto.usage
-    usage.input_tokens = _int32(session.input_tokens)
-    usage.output_tokens = _int32(session.output_tokens)
-    usage.total_tokens = _int32(session.total_tokens)
-    usage.turns = _int32(session.turns)
+    if session.turns or session.total_tokens or session.input_tokens or session.output_tokens:
+        usage.input_tokens = _int32(session.input_tokens)
+        usage.output_tokens = _int32(session.output_tokens)
+        usage.total_tokens = _int32(session.total_tokens)
+        usage.turns = _int32(session.turns)
+    else:
+        usage.SetInParent()  # present and all zero, as setting each zero makes it
     return proto
 
 

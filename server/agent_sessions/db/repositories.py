@@ -3,6 +3,7 @@ data. Every statement is bound with the owner's id here, in `_Repository._params
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -36,6 +37,12 @@ _N_SESSION = len(q.SESSION_COLUMNS)
 def _text_params(fields: SessionFields) -> dict[str, str | None]:
     """A session's text fields as statement parameters, by name."""
     return {name: getattr(fields, name) for name in SESSION_TEXT_FIELDS}
+
+
+def _labels_text(labels: dict[str, str] | None) -> str:
+    """A new session's labels as JSON text for a `::jsonb` parameter: psycopg dumps a str in C,
+    where `Jsonb({})` took 1.5 µs of Python for the usual no labels."""
+    return json.dumps(labels) if labels else "{}"
 
 
 class RequestIdTaken(Exception):
@@ -125,8 +132,15 @@ class _Repository:
 
     async def _write(self, query: str, rows: AsyncRowFactory[Any], **params: Any) -> list[Any]:
         """Runs a write; RequestIdTaken when its request id is recorded already."""
+        return await self._write_bound(query, rows, self._params(**params))
+
+    async def _write_bound(
+        self, query: str, rows: AsyncRowFactory[Any], bound: dict[str, Any]
+    ) -> list[Any]:
+        """`_write` given parameters bound already (`_params`): no copy of them per layer."""
         try:
-            return await self._all(query, rows, **params)
+            cursor = await self._execute(query, rows, bound)
+            return cast(list[Any], await cursor.fetchall())
         except psycopg.errors.UniqueViolation as exc:
             if _taken(exc):
                 raise RequestIdTaken from None
@@ -192,20 +206,20 @@ class SessionRepository(_Repository):
     ) -> Session | None:
         """Inserts a session (and the owner's user row, given its subject as `new_user`) in one
         statement; None when the owner already has one with this `session_id`."""
-        params = dict(
+        bound = self._params(
             subject=new_user,
             id=id,
             session_id=session_id,
             is_active=is_active,
-            labels=Jsonb(labels or {}),
+            labels=_labels_text(labels),
             **_text_params(fields),
             **self._expiry(retention),
             **self._request(request),
         )
         query = q.create_session(with_user=new_user is not None, request=request is not None)
-        rows = await self._write(query, SESSION_ROW, **params)
+        rows = await self._write_bound(query, SESSION_ROW, bound)
         if not rows and await self._purge_expired(session_id):
-            rows = await self._write(query, SESSION_ROW, **params)
+            rows = await self._write_bound(query, SESSION_ROW, bound)
         return rows[0] if rows else None
 
     async def fork(

@@ -1,7 +1,9 @@
-"""psycopg row factories that build the domain's dataclasses straight from result rows."""
+"""psycopg row factories that build the domain's dataclasses straight from result rows, and the
+JSON loader they read jsonb columns with."""
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import fields
@@ -10,6 +12,7 @@ from functools import cache
 from typing import Any, TypeVar, get_type_hints
 
 from psycopg.rows import RowMaker
+from psycopg.types.json import set_json_loads
 
 from agent_sessions.domain import Message, Session
 
@@ -34,6 +37,17 @@ def positional(cls: Callable[..., T]) -> Callable[[Any], RowMaker[T]]:
 
 SESSION_ROW = positional(Session)
 MESSAGE_ROW = positional(Message)
+
+
+def _loads(data: str | bytes) -> Any:
+    """`json.loads`, except that the empty object (the labels of most sessions) is made without
+    parsing: psycopg's jsonb loading was 1.7 µs of a session row's 3.1, this leaves 0.4."""
+    return {} if data == b"{}" or data == "{}" else json.loads(data)
+
+
+# psycopg's JSON loading function for every json and jsonb value this process reads (psycopg
+# keeps one global default; connections made later use it). Each call returns a new dict.
+set_json_loads(_loads)
 
 
 @cache
