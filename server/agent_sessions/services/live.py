@@ -597,6 +597,7 @@ class _Run:
         self.done = False
         self.cancel_error: DomainError | None = None
         self.abandoned = False  # the server stops: leave the row for the lease sweep
+        self.cancelling = False
         self._changed = asyncio.Event()
         self._flush_lock = asyncio.Lock()
         self._helpers: list[asyncio.Task[None]] = []
@@ -613,8 +614,10 @@ class _Run:
         self._helpers.append(asyncio.create_task(self._watch_cancel()))
 
     def cancel(self, error: DomainError | None) -> None:
-        """Stops the turn: its caller went away (None), or its row was ended elsewhere."""
-        if not self.done:
+        """Stops the turn: its caller went away (None), or its row was ended elsewhere. Once:
+        a second cancel would cut off the first one's writing of the turn's end."""
+        if not self.done and not self.cancelling:
+            self.cancelling = True
             self.cancel_error = error
             self.task.cancel()
 
