@@ -48,6 +48,7 @@ def _replica(database_url: str, log: Path, fake: FakeModelServer) -> Served:
         AGENT_SESSIONS_MODEL="fake-model",
         AGENT_SESSIONS_MODEL_MAX_RETRIES="0",
         AGENT_SESSIONS_TURN_LEASE=str(LEASE),
+        AGENT_SESSIONS_DRAIN_SECONDS="5",
     )
 
 
