@@ -10,6 +10,7 @@ import os
 import signal
 import subprocess
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -730,3 +731,31 @@ def test_a_watcher_that_stops_reading_holds_back_no_writer_and_no_other_watcher(
                     break
         stalled.cancel()
         assert late == list(range(1, count + 1))
+
+
+def test_a_conversation_retried_while_its_turn_runs_waits_for_the_same_outcome(
+    replicas: tuple[Served, Served], fake: FakeModelServer
+) -> None:
+    a, b = replicas
+    user = _user()
+    gate = threading.Event()
+    fake.script(Step.text(["only ", "once"], gate=gate))
+    before = len(fake.requests)
+    request = spb.ConversationRequest(
+        session_id="u1", messages=[_hi()], request_id=str(uuid.uuid4())
+    )
+    try:
+        with _channel(a) as ca, _channel(b) as cb:
+            on_a, on_b = client(ca, user), client(cb, user)
+            with ThreadPoolExecutor(2) as pool:
+                first = pool.submit(on_a.s, "Conversation", request)
+                assert wait_for(lambda: len(fake.requests) > before, timeout=10)
+                retried = pool.submit(on_b.s, "Conversation", request)
+                time.sleep(0.2)  # the retry is waiting, not running the agent again
+                assert not retried.done() and len(fake.requests) == before + 1
+                gate.set()
+                assert first.result(20) == retried.result(20)
+            assert first.result().response == "only once" and first.result().turn_id
+            assert len(fake.requests) == before + 1
+    finally:
+        gate.set()
