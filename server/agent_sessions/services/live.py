@@ -669,8 +669,11 @@ class _Run:
                     self.cancel_error
                     or Cancelled("the turn's caller went away; nothing of it was stored")
                 )
-        except BaseException as exc:  # noqa: BLE001 - a refusal before it began, or a bug
-            self.error = exc
+        except Exception as exc:  # noqa: BLE001 - a refusal before it began, or a bug
+            if self.items and not isinstance(exc, _Attach):
+                await self._fail(exc)  # it began: its stream ends with an error event
+            else:
+                self.error = exc
         finally:
             self.done = True
             self._changed.set()
