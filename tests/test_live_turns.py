@@ -426,6 +426,10 @@ def test_rest_turns_and_an_sse_watch_with_access_token_through_one_envoy_for_bot
         assert events[0]["started"]["turn_id"] == turn_id and "completed" in events[-1]
         missing = http.get(f"{api}/e/turns/{uuid.uuid4()}")
         assert missing.status_code == 404
+        assert missing.json()["details"][0]["reason"] == "TURN_NOT_FOUND"
+        unwatched = http.get(f"{api}/nope:watch")
+        assert unwatched.status_code == 404
+        assert unwatched.json()["details"][0]["reason"] == "SESSION_NOT_FOUND"
     # A browser's EventSource sends no header: the token comes in the query, on these paths only.
     with httpx.Client(timeout=20) as http:
         url = f"{api}/e:watch?after_seq=0&access_token={token(user)}"

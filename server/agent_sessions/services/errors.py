@@ -15,6 +15,15 @@ def session_not_found(session_id: str) -> NotFound:
     )
 
 
+def turn_not_found(session_id: str, turn_id: uuid.UUID) -> NotFound:
+    return NotFound(
+        f"turn {turn_id} not found in session {session_id!r}; a turn is found from its "
+        "`started` event on, for as long as request ids are kept",
+        reason="TURN_NOT_FOUND",
+        metadata={"session_id": session_id, "turn_id": str(turn_id)},
+    )
+
+
 def message_not_found(message_id: uuid.UUID) -> NotFound:
     return NotFound(
         f"message {message_id} not found in this session",

@@ -44,7 +44,6 @@ from agent_sessions.errors import (
     Cancelled,
     DomainError,
     Internal,
-    NotFound,
     ResourceExhausted,
     TurnLost,
     Unavailable,
@@ -58,7 +57,12 @@ from agent_sessions.metrics import (
     TURNS_RUNNING,
     WATCHERS,
 )
-from agent_sessions.services.errors import session_busy, session_inactive
+from agent_sessions.services.errors import (
+    session_busy,
+    session_inactive,
+    session_not_found,
+    turn_not_found,
+)
 from agent_sessions.services.once import request_id_reused
 from agent_sessions.services.sessions import session_uuid_for
 from agent_sessions.services.turns import Placement, Prepared, TurnService, _Stored
@@ -406,7 +410,7 @@ class LiveTurns:
                 async with self.db.work(owner) as uow:
                     found = await uow.live.get(record.session_id, record.turn_id)
                 if found is None:
-                    raise NotFound(f"turn {record.turn_id} not found")
+                    raise turn_not_found(record.session_id, record.turn_id)
                 if not found.active:
                     ended = view(found)
                     if ended.result is not None:
@@ -422,7 +426,7 @@ class LiveTurns:
         async with self.db.work(owner) as uow:
             record = await uow.live.get(session_id, turn_id)
         if record is None:
-            raise NotFound(f"turn {turn_id} not found in session {session_id!r}")
+            raise turn_not_found(session_id, turn_id)
         return view(record)
 
     async def cancel(self, owner: Owner, session_id: str, turn_id: uuid.UUID) -> TurnView:
@@ -431,7 +435,7 @@ class LiveTurns:
         async with self.db.work(owner) as uow:
             record = await uow.live.get(session_id, turn_id)
             if record is None:
-                raise NotFound(f"turn {turn_id} not found in session {session_id!r}")
+                raise turn_not_found(session_id, turn_id)
             if record.active:
                 error = Cancelled("the turn was cancelled (CancelTurn); nothing of it was stored")
                 await uow.live.end(turn_id, "cancelled", error_record(error))
@@ -452,7 +456,7 @@ class LiveTurns:
         async with self.db.work(owner) as uow:
             record = await uow.live.get(session_id, turn_id)
         if record is None:
-            raise NotFound(f"turn {turn_id} not found in session {session_id!r}")
+            raise turn_not_found(session_id, turn_id)
         sub = self.listener.subscribe(record.session_uuid)
         last = after_seq
         ended_at: float | None = None
@@ -512,7 +516,7 @@ class LiveTurns:
             async with self.db.work(owner) as uow:
                 found = await uow.live.watched(session_id)
             if found is None:
-                raise NotFound(f"session {session_id!r} not found")
+                raise session_not_found(session_id)
             session_uuid, seq_now, created_at = found
             # Subscribed before the backlog is read: nothing committed after it is missed.
             sub = self.listener.subscribe(session_uuid)
