@@ -763,3 +763,25 @@ def test_a_conversation_retried_while_its_turn_runs_waits_for_the_same_outcome(
             assert len(fake.requests) == before + 1
     finally:
         gate.set()
+
+
+def test_another_users_turns_and_sessions_are_not_found(alice: Client, bob: Client) -> None:
+    turn = alice.s("Conversation", spb.ConversationRequest(session_id="mine", messages=[_hi()]))
+    bob.s("CreateSession", spb.CreateSessionRequest(session_id="mine"))  # his own of that name
+    calls = [
+        lambda: bob.s("GetTurn", spb.GetTurnRequest(session_id="mine", turn_id=turn.turn_id)),
+        lambda: bob.s("CancelTurn", spb.CancelTurnRequest(session_id="mine", turn_id=turn.turn_id)),
+        lambda: list(
+            bob.s("ResumeTurn", spb.ResumeTurnRequest(session_id="mine", turn_id=turn.turn_id))
+        ),
+    ]
+    for call in calls:
+        f = failure(call)
+        assert (f.code, f.reason) == (grpc.StatusCode.NOT_FOUND, "TURN_NOT_FOUND")
+    alice.s("CreateSession", spb.CreateSessionRequest(session_id="only-alice"))
+    f = failure(
+        lambda: next(iter(bob.s("WatchSession", spb.WatchSessionRequest(session_id="only-alice"))))
+    )
+    assert (f.code, f.reason) == (grpc.StatusCode.NOT_FOUND, "SESSION_NOT_FOUND")
+    mine = alice.s("GetTurn", spb.GetTurnRequest(session_id="mine", turn_id=turn.turn_id))
+    assert mine.status == spb.completed  # untouched by bob's cancel
