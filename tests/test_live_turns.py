@@ -785,3 +785,19 @@ def test_another_users_turns_and_sessions_are_not_found(alice: Client, bob: Clie
     assert (f.code, f.reason) == (grpc.StatusCode.NOT_FOUND, "SESSION_NOT_FOUND")
     mine = alice.s("GetTurn", spb.GetTurnRequest(session_id="mine", turn_id=turn.turn_id))
     assert mine.status == spb.completed  # untouched by bob's cancel
+
+
+def test_a_quiet_watch_sends_heartbeats(settings: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    from agent_sessions.services import live
+
+    from tests.support import ThreadServer, channel_to
+
+    monkeypatch.setattr(live, "HEARTBEAT_SECONDS", 0.3)  # 15 s in service
+    with ThreadServer(settings) as server, channel_to(server.port) as channel:
+        user = client(channel, _user())
+        user.s("CreateSession", spb.CreateSessionRequest(session_id="hb"))
+        watch = user.s("WatchSession", spb.WatchSessionRequest(session_id="hb"))
+        events = iter(watch)
+        kinds = [_kind(next(events)) for _ in range(2)]
+        watch.cancel()
+        assert kinds == ["heartbeat", "heartbeat"]
