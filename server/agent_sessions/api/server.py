@@ -30,7 +30,7 @@ from agent_sessions.api.guard import Guard, Registrar
 from agent_sessions.api.servicers import MessageServicer, SessionServicer
 from agent_sessions.auth import TokenVerifier
 from agent_sessions.db.engine import open_pool
-from agent_sessions.db.listener import Listener
+from agent_sessions.db.listener import Listener, Notifier
 from agent_sessions.db.maintenance import keep_sweeping
 from agent_sessions.db.probe import keep_probing
 from agent_sessions.db.tracing import traced_connections
@@ -124,7 +124,9 @@ async def start(settings: Settings, agent: Agent | None = None) -> RunningServer
         listener = Listener(settings.database_url)
         await listener.start()
         resources.push_async_callback(listener.stop)
-        db = Database(pool, settings.request_id_ttl, settings.session_ttl)
+        notifier = Notifier(settings.database_url)
+        resources.push_async_callback(notifier.stop)
+        db = Database(pool, settings.request_id_ttl, settings.session_ttl, notifier)
         server, health, live = _build_server(settings, db, agents, listener)
         live.start()
         resources.push_async_callback(live.stop)

@@ -1,8 +1,10 @@
 """One LISTEN connection per process: PostgreSQL's NOTIFY wake-ups, handed to the subscribers of
 each session.
 
-A notification carries keys only (see migration 0005): `s:<session>:<seq>`, `d:<session>`,
-`t:<session>:<turn>:<status>`, `e:<session>:<turn>:<seq>`. It is a wake-up, never the data:
+A notification carries keys only, never content: `s:<session>` after a change of the session
+or its messages (sent by `Notifier` after the commit), `t:<session>:<turn>:<status>` when a turn
+is made or changes status (a trigger, migrations 0005 and 0006), `e:<session>:<turn>:<seq>` per
+batch of a turn's events. It is a wake-up, never the data:
 a subscriber re-reads the tables. Notifications are lost while the connection is down, so after
 every reconnect each subscriber is woken with `resync` and reads again from what it has.
 
@@ -150,3 +152,60 @@ class Listener:
             finally:
                 self.connected = False
             await asyncio.sleep(delay)
+
+
+# How long a wake-up waits for others to share its statement.
+NOTIFY_BATCH_SECONDS = 0.002
+_NOTIFY = "SELECT pg_notify('agent_sessions', p) FROM unnest(%s::text[]) AS p"
+
+
+class Notifier:
+    """Sends the wake-ups of the sessions this process changed, right after each commit, in
+    batches, on a connection of its own (autocommit, outside the pool).
+
+    Not in the writing transaction on purpose: PostgreSQL takes a lock for the whole database
+    at the commit of a transaction that notified, held through its WAL flush, so writers that
+    notify commit one at a time. Here the NOTIFY is a transaction of its own, which writes no
+    WAL and so waits for no flush. A wake-up lost with its process (killed between a commit
+    and the send) only delays readers: a watch also reads the tables whenever it sends a
+    heartbeat, and queued turns look once a second.
+    """
+
+    def __init__(self, database_url: str) -> None:
+        self._url = libpq_url(database_url)
+        self._pending: set[str] = set()
+        self._ready = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._conn: psycopg.AsyncConnection[object] | None = None
+
+    def wake(self, session_uuids: set[uuid.UUID]) -> None:
+        """Wakes whoever follows these sessions (on every replica), soon."""
+        self._pending.update(f"s:{u}" for u in session_uuids)
+        self._ready.set()
+        if self._task is None:
+            self._task = asyncio.get_running_loop().create_task(self._run(), name="notifier")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        if self._conn is not None:
+            await self._conn.close()
+
+    async def _run(self) -> None:
+        while True:
+            await self._ready.wait()
+            await asyncio.sleep(NOTIFY_BATCH_SECONDS)
+            self._ready.clear()
+            batch, self._pending = list(self._pending), set()
+            try:
+                if self._conn is None or self._conn.closed:
+                    self._conn = await psycopg.AsyncConnection.connect(
+                        self._url, autocommit=True, application_name="agent-sessions-notifier"
+                    )
+                await self._conn.execute(_NOTIFY, [batch])
+            except psycopg.Error as exc:  # readers catch up at their next look at the tables
+                log.warning("sending wake-ups failed (%s)", exc.__class__.__name__)
+                if self._conn is not None:
+                    await self._conn.close()

@@ -65,7 +65,7 @@ def _taken(exc: psycopg.errors.UniqueViolation) -> bool:
 
 
 class _Repository:
-    __slots__ = ("_checkout", "_request_ttl", "_session_ttl", "_user_id")
+    __slots__ = ("_checkout", "_request_ttl", "_session_ttl", "_touched", "_user_id")
 
     def __init__(
         self,
@@ -73,8 +73,11 @@ class _Repository:
         owner: Owner,
         request_ttl: int = 86_400,
         session_ttl: int | None = None,
+        touched: set[uuid.UUID] | None = None,
     ) -> None:
         self._checkout = checkout  # the unit of work's connection, shared by its repositories
+        # The sessions this unit of work changed: woken after its commit (db/listener.Notifier).
+        self._touched = touched if touched is not None else set()
         self._user_id = owner.user_id
         # How long a request id is kept after its write (AGENT_SESSIONS_REQUEST_ID_TTL).
         self._request_ttl = request_ttl
@@ -220,6 +223,8 @@ class SessionRepository(_Repository):
         rows = await self._write_bound(query, SESSION_ROW, bound)
         if not rows and await self._purge_expired(session_id):
             rows = await self._write_bound(query, SESSION_ROW, bound)
+        if rows:
+            self._touched.add(rows[0].id)
         return rows[0] if rows else None
 
     async def fork(
@@ -275,6 +280,8 @@ class SessionRepository(_Repository):
             cut=cut,
             **self._request(request),
         )
+        if rows:
+            self._touched.add(rows[0].id)
         return rows[0] if rows else None
 
     async def page(
@@ -349,6 +356,8 @@ class SessionRepository(_Repository):
             **_session_etag(etag),
             **self._request(request),
         )
+        if rows:
+            self._touched.add(rows[0].id)
         return rows[0] if rows else None
 
     async def delete(
@@ -362,6 +371,8 @@ class SessionRepository(_Repository):
         rows = await self._write(
             query, tuple_row, session_id=session_id, **_session_etag(etag), **self._request(request)
         )
+        if rows:
+            self._touched.add(rows[0][0])
         return bool(rows)
 
 
@@ -432,6 +443,7 @@ class MessageRepository(_Repository):
         if not rows:
             return None
         session_uuid, seq, created_at, updated_at = rows[0]
+        self._touched.add(session_uuid)
         return Message(
             message_id,
             session_uuid,
@@ -482,7 +494,10 @@ class MessageRepository(_Repository):
             rows = await self._write(query(False), tuple_row, **params)
         if not rows and create is not None and await self._purge_expired(session_id):
             rows = await self._write(query(True), tuple_row, **params)
-        return [Message(*row[_N_SESSION + 1 :]) for row in rows] if rows else None
+        if not rows:
+            return None
+        self._touched.add(rows[0][0])  # the session's id, the first column
+        return [Message(*row[_N_SESSION + 1 :]) for row in rows]
 
     async def get(self, session_id: str, message_id: uuid.UUID) -> Message | None:
         return cast(
@@ -533,6 +548,8 @@ class MessageRepository(_Repository):
             **_message_etag(etag),
             **self._request(request),
         )
+        if rows:
+            self._touched.add(rows[0].session_uuid)
         return rows[0] if rows else None
 
     async def delete(
@@ -552,6 +569,8 @@ class MessageRepository(_Repository):
             **_message_etag(etag),
             **self._request(request),
         )
+        if rows:
+            self._touched.add(rows[0][1])
         return bool(rows)
 
     async def clear(self, session_id: str, *, request: RequestKey | None = None) -> int | None:
@@ -562,6 +581,8 @@ class MessageRepository(_Repository):
             session_id=session_id,
             **self._request(request),
         )
+        if rows:
+            self._touched.add(rows[0][0])
         return int(rows[0][1]) if rows else None
 
 
@@ -663,5 +684,6 @@ class TurnRepository(_Repository):
         if not rows:
             return None
         session = Session(*rows[0][:_N_SESSION])
+        self._touched.add(session.id)
         count = int(rows[0][_N_SESSION])
         return session, [Message(*row[_N_SESSION + 1 :]) for row in rows], count

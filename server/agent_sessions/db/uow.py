@@ -15,6 +15,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from agent_sessions.db.checkout import Checkout
 from agent_sessions.db.engine import Connection
+from agent_sessions.db.listener import Notifier
 from agent_sessions.db.live import LiveRepository
 from agent_sessions.db.repositories import (
     MessageRepository,
@@ -72,6 +73,8 @@ class UnitOfWork:
         "sessions",
         "turns",
         "live",
+        "_touched",
+        "_notifier",
     )
 
     # Users known to be stored, so most writes skip the insert. Filled only after a commit:
@@ -85,8 +88,11 @@ class UnitOfWork:
         transactional: bool,
         request_ttl: int,
         session_ttl: int | None = None,
+        notifier: Notifier | None = None,
     ) -> None:
         self._pool = pool
+        self._notifier = notifier
+        self._touched: set[Any] = set()  # sessions changed here: woken after the commit
         self._request_ttl = request_ttl
         self._session_ttl = session_ttl
         self._owner = owner
@@ -110,12 +116,12 @@ class UnitOfWork:
             if unavailable:
                 raise unavailable from None
             raise
-        ttl, session_ttl = self._request_ttl, self._session_ttl
-        self.sessions = SessionRepository(checkout, self._owner, ttl, session_ttl)
-        self.messages = MessageRepository(checkout, self._owner, ttl, session_ttl)
-        self.turns = TurnRepository(checkout, self._owner, ttl, session_ttl)
-        self.requests = RequestRepository(checkout, self._owner, ttl, session_ttl)
-        self.live = LiveRepository(checkout, self._owner, ttl, session_ttl)
+        ttl, session_ttl, touched = self._request_ttl, self._session_ttl, self._touched
+        self.sessions = SessionRepository(checkout, self._owner, ttl, session_ttl, touched)
+        self.messages = MessageRepository(checkout, self._owner, ttl, session_ttl, touched)
+        self.turns = TurnRepository(checkout, self._owner, ttl, session_ttl, touched)
+        self.requests = RequestRepository(checkout, self._owner, ttl, session_ttl, touched)
+        self.live = LiveRepository(checkout, self._owner, ttl, session_ttl, touched)
         return self
 
     async def __aexit__(
@@ -142,6 +148,8 @@ class UnitOfWork:
         if exc is None:
             for callback in self._after_commit:
                 callback()
+            if self._touched and self._notifier is not None:
+                self._notifier.wake(self._touched)
 
     def new_user(self) -> str | None:
         """The owner's subject when its user row may not be stored yet, for a write that
@@ -157,9 +165,15 @@ class Database:
     """Opens units of work on the pool."""
 
     def __init__(
-        self, pool: Pool, request_ttl: int = 86_400, session_ttl: int | None = None
+        self,
+        pool: Pool,
+        request_ttl: int = 86_400,
+        session_ttl: int | None = None,
+        notifier: Notifier | None = None,
     ) -> None:
         self.pool = pool
+        # Wakes the followers of the sessions a unit of work changed, after its commit.
+        self.notifier = notifier
         # How long request ids are kept after their write (AGENT_SESSIONS_REQUEST_ID_TTL).
         self.request_ttl = request_ttl
         # How long a new session lives unless told otherwise (AGENT_SESSIONS_SESSION_TTL).
@@ -167,4 +181,6 @@ class Database:
 
     def work(self, owner: Owner, *, transaction: bool = False) -> UnitOfWork:
         """One connection for the owner's repositories; `transaction=True` makes it atomic."""
-        return UnitOfWork(self.pool, owner, transaction, self.request_ttl, self.session_ttl)
+        return UnitOfWork(
+            self.pool, owner, transaction, self.request_ttl, self.session_ttl, self.notifier
+        )

@@ -797,30 +797,30 @@ class _Watch:
         for record in live_turns:
             self.statuses[record.turn_id] = record.status
             yield WatchEvent("turn", turn=view(record))
-        quiet = time.monotonic()
         while True:
             payloads = await sub.wait(HEARTBEAT_SECONDS)
             resync = sub.take_resync()
             if self.live.closing:
                 yield WatchEvent("error", error=_SHUTTING_DOWN)
                 return
-            if not payloads and not resync:
-                if time.monotonic() - quiet >= HEARTBEAT_SECONDS - 0.01:
-                    quiet = time.monotonic()
-                    yield WatchEvent("heartbeat")
-                continue
-            quiet = time.monotonic()
+            quiet = not payloads and not resync
             kinds = {p[0] for p in payloads}
-            if "d" in kinds or resync:
+            if quiet or resync or "s" in kinds:
+                # A wake-up, or a quiet while (a wake-up may have been lost with the process
+                # that was to send it): what changed after `last`, or whether it is gone.
+                changed = False
                 async with db.work(self.owner) as uow:
                     found = await uow.live.watched(self.session_id)
                 if found is None or found[0] != self.session_uuid or found[2] != self.created_at:
                     yield WatchEvent("deleted")
                     return
-            if "s" in kinds or resync:
-                async for event in self._durable(last):
-                    last = event.seq or last
-                    yield event
+                if found[1] > last:
+                    async for event in self._durable(last):
+                        last = event.seq or last
+                        changed = True
+                        yield event
+                if quiet and not changed:
+                    yield WatchEvent("heartbeat")
             turn_ids = {uuid.UUID(p.split(":")[2]) for p in payloads if p[0] in "te"}
             for turn_id in sorted(turn_ids, key=str):
                 async for event in self._turn(turn_id):

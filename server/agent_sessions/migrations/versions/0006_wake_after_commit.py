@@ -1,0 +1,56 @@
+"""Session wake-ups leave the writing transaction: a NOTIFY in a transaction takes a lock for the
+whole database at its commit, held through the WAL flush, so every writing transaction that
+notified committed one at a time (measured: appends at half their rate). The service now sends
+the wake-ups of the sessions a call changed right after its commit, in batches, from a
+connection of its own (db/listener.py `Notifier`). Turn status changes keep their trigger (few,
+and their transactions are small), except the insert of a turn that is already completed (the
+mock's turns, stored in one statement, which the session's own wake-up covers).
+
+Revision ID: 0006
+Revises: 0005
+Create Date: 2026-12-06
+"""
+
+from collections.abc import Sequence
+
+from alembic import op
+
+revision: str = "0006"
+down_revision: str | None = "0005"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    op.execute("DROP TRIGGER notify_session_seq ON agent_sessions")
+    op.execute("DROP TRIGGER notify_session_made ON agent_sessions")
+    op.execute("DROP FUNCTION agent_sessions_notify_session()")
+    op.execute("DROP TRIGGER notify_turn_made ON turns")
+    op.execute(
+        "CREATE TRIGGER notify_turn_made AFTER INSERT ON turns FOR EACH ROW "
+        "WHEN (NEW.status <> 'completed') EXECUTE FUNCTION agent_sessions_notify_turn()"
+    )
+
+
+def downgrade() -> None:
+    op.execute("DROP TRIGGER notify_turn_made ON turns")
+    op.execute(
+        "CREATE TRIGGER notify_turn_made AFTER INSERT ON turns "
+        "FOR EACH ROW EXECUTE FUNCTION agent_sessions_notify_turn()"
+    )
+    op.execute("""
+CREATE FUNCTION agent_sessions_notify_session() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  IF TG_OP = 'DELETE' THEN
+    PERFORM pg_notify('agent_sessions', 'd:' || OLD.id::text);
+    RETURN OLD;
+  END IF;
+  PERFORM pg_notify('agent_sessions', 's:' || NEW.id::text || ':' || NEW.seq::text);
+  RETURN NEW;
+END $$;
+CREATE TRIGGER notify_session_made AFTER INSERT OR DELETE ON agent_sessions
+  FOR EACH ROW EXECUTE FUNCTION agent_sessions_notify_session();
+CREATE TRIGGER notify_session_seq AFTER UPDATE OF seq ON agent_sessions
+  FOR EACH ROW WHEN (OLD.seq IS DISTINCT FROM NEW.seq)
+  EXECUTE FUNCTION agent_sessions_notify_session();
+""")
