@@ -332,7 +332,7 @@ def test_a_watch_on_one_replica_sees_every_change_made_through_the_other(
         reader.join(20)
         assert not reader.is_alive(), got
         durable = [e for e in got if e.HasField("seq")]
-        assert [e.seq for e in durable] == list(range(1, 7))
+        assert [e.seq for e in durable] == list(range(1, 8))  # the delete's too
         assert [_kind(e) for e in got] == [
             "message",
             "message",

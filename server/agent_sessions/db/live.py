@@ -75,7 +75,7 @@ FROM target
 # An interrupting turn first cancels the session's running turn.
 CANCEL_RUNNING = f"""
 UPDATE turns t SET status = 'cancelled', error = %(p_error)s, updated_at = now()
-WHERE t.user_id = %(p_user_id)s AND t.status = 'running'
+WHERE t.user_id = %(p_user_id)s AND t.status = 'running' AND t.id <> %(p_keep)s
   AND t.session_uuid = COALESCE(
     (SELECT a.id FROM agent_sessions a
      WHERE a.user_id = %(p_user_id)s AND a.session_id = %(p_session_id)s AND {_LIVE_SQL}),
@@ -161,12 +161,14 @@ CHANGES_AFTER = """
 SELECT c.seq, c.kind, c.body FROM (
   SELECT m.seq, 'message' AS kind, to_jsonb(m) AS body FROM session_messages m
   WHERE m.session_uuid = %(p_session_uuid)s AND m.seq > %(p_after)s
+    AND EXISTS (SELECT 1 FROM agent_sessions a
+                WHERE a.id = %(p_session_uuid)s AND a.user_id = %(p_user_id)s
+                  AND a.created_at = %(p_generation)s)
   UNION ALL
   SELECT g.seq, g.kind, g.body FROM session_changes g
-  WHERE g.session_uuid = %(p_session_uuid)s AND g.seq > %(p_after)s
+  WHERE g.session_uuid = %(p_session_uuid)s AND g.generation = %(p_generation)s
+    AND g.user_id = %(p_user_id)s AND g.seq > %(p_after)s
 ) AS c
-WHERE EXISTS (SELECT 1 FROM agent_sessions a
-              WHERE a.id = %(p_session_uuid)s AND a.user_id = %(p_user_id)s)
 ORDER BY c.seq LIMIT 500
 """
 
@@ -292,10 +294,16 @@ class LiveRepository(_Repository):
         await self._run(RELEASE_SESSION, marker=marker)
 
     async def cancel_running(
-        self, session_id: str, derived: uuid.UUID, error: dict[str, Any]
+        self, session_id: str, derived: uuid.UUID, error: dict[str, Any], *, keep: uuid.UUID
     ) -> list[uuid.UUID]:
+        """Cancels the session's running turn (not `keep`, the interrupting one)."""
         rows = await self._all(
-            CANCEL_RUNNING, tuple_row, session_id=session_id, derived=derived, error=Jsonb(error)
+            CANCEL_RUNNING,
+            tuple_row,
+            session_id=session_id,
+            derived=derived,
+            error=Jsonb(error),
+            keep=keep,
         )
         return [row[0] for row in rows]
 
@@ -351,9 +359,13 @@ class LiveRepository(_Repository):
         return (row[0], int(row[1]), row[2]) if row else None
 
     async def changes_after(
-        self, session_uuid: uuid.UUID, after: int
+        self, session_uuid: uuid.UUID, generation: Any, after: int
     ) -> list[tuple[int, str, dict[str, Any]]]:
-        rows = await self._all(CHANGES_AFTER, tuple_row, session_uuid=session_uuid, after=after)
+        """The session's durable changes after seq `after` (of the session made at
+        `generation`), in seq order; a `deleted` entry ends them."""
+        rows = await self._all(
+            CHANGES_AFTER, tuple_row, session_uuid=session_uuid, generation=generation, after=after
+        )
         return [(int(seq), kind, body) for seq, kind, body in rows]
 
     async def active_turns(self, session_uuid: uuid.UUID) -> list[TurnRecord]:

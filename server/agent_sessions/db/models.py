@@ -251,15 +251,20 @@ class TurnEvent(Base):
 
 class SessionChange(Base):
     """A change of a session other than a stored message (the messages table keeps those), at
-    the session `seq` it took: what a watch that resumes after a seq reads back."""
+    the session `seq` it took: what a watch that resumes after a seq reads back.
+
+    No foreign key: the log outlives its session, so a watch still reads the changes committed
+    just before a delete, and the delete itself (`deleted`). A session deleted and made again
+    under the same id has the same uuid and starts its seq again: `generation` (the session's
+    `created_at`) tells the two apart."""
 
     __tablename__ = "session_changes"
 
-    session_uuid: Mapped[uuid.UUID] = mapped_column(
-        UUID(as_uuid=True), ForeignKey("agent_sessions.id", ondelete="CASCADE"), primary_key=True
-    )
+    session_uuid: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    generation: Mapped[datetime] = mapped_column(DateTime(timezone=True), primary_key=True)
     seq: Mapped[int] = mapped_column(BigInteger, primary_key=True)
-    # message_updated, message_deleted, cleared or session
+    user_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), nullable=False)
+    # message_updated, message_deleted, cleared, session or deleted
     kind: Mapped[str] = mapped_column(String(24), nullable=False)
     body: Mapped[Any] = mapped_column(JSONB, nullable=False)
     created_at: Mapped[datetime] = mapped_column(

@@ -310,17 +310,28 @@ def create_message(*, expected_seq: bool, request: bool) -> str:
 LOCK_SESSION = sql(select(*SESSION_COLUMNS).where(OWNED_SESSION).with_for_update())
 
 
-def _change(kind: str, seq: Any, session_uuid: Any, body: Any, source: Any) -> Any:
+def _change(kind: str, session: Any, body: Any, source: Any) -> Any:
     """A CTE that logs a change (other than a stored message) at the session seq it took, for
-    watches that resume after a seq (see SessionChange)."""
+    watches that resume after a seq (see SessionChange); `session`: the columns (a CTE's) of
+    the changed session row after the change."""
     return (
         insert(C)
         .from_select(
-            ["session_uuid", "seq", "kind", "body"],
-            select(session_uuid, seq, literal_column(f"'{kind}'"), body).select_from(source),
+            ["session_uuid", "generation", "seq", "user_id", "kind", "body"],
+            select(
+                session.id,
+                session.created_at,
+                session.seq,
+                session.user_id,
+                literal_column(f"'{kind}'"),
+                body,
+            ).select_from(source),
         )
         .cte(f"log_{kind}")
     )
+
+
+_LOGGED = (S.c.id, S.c.seq, S.c.created_at, S.c.user_id)
 
 
 def _message_write(write: Any, values: dict[str, Any], kind: str) -> Any:
@@ -332,14 +343,14 @@ def _message_write(write: Any, values: dict[str, Any], kind: str) -> Any:
         update(S)
         .where(S.c.id == changed.c.session_uuid)
         .values(seq=S.c.seq + ONE, **values)
-        .returning(S.c.id, S.c.seq)
+        .returning(*_LOGGED)
         .cte("bump")
     )
     if kind == "message_updated":
         body: Any = func.to_jsonb(literal_column("changed"))
     else:
         body = func.jsonb_build_object(literal_column("'message_id'"), changed.c.id)
-    log = _change(kind, bump.c.seq, bump.c.id, body, changed.join(bump, true()))
+    log = _change(kind, bump.c, body, changed.join(bump, true()))
     return select(*changed.c).add_cte(bump).add_cte(log)
 
 
@@ -387,13 +398,13 @@ def clear_messages(*, request: bool) -> str:
         update(S)
         .where(OWNED_SESSION)
         .values(seq=S.c.seq + ONE, message_count=ZERO)
-        .returning(S.c.id, S.c.seq)
+        .returning(*_LOGGED)
         .cte("bump")
     )
     deleted = delete(M).where(M.c.session_uuid == OWNED_SESSION_ID).returning(M.c.id).cte("deleted")
     count = select(func.count()).select_from(deleted).scalar_subquery()
     body = func.jsonb_build_object(literal_column("'deleted_count'"), count)
-    log = _change("cleared", bump.c.seq, bump.c.id, body, bump)
+    log = _change("cleared", bump.c, body, bump)
     return _write(select(bump.c.id, count.label("deleted_count")).add_cte(log), request)
 
 
@@ -539,19 +550,36 @@ def update_session(names: frozenset[str], *, etag: bool, request: bool) -> str:
         .returning(*SESSION_COLUMNS)
         .cte("changed")
     )
-    log = _change(
-        "session", changed.c.seq, changed.c.id, func.to_jsonb(literal_column("changed")), changed
-    )
+    log = _change("session", changed.c, func.to_jsonb(literal_column("changed")), changed)
     return _write(select(*changed.c).add_cte(log), request)
 
 
 @cache
 def delete_session(*, etag: bool, request: bool) -> str:
-    """Deletes a session (its messages go with it, by the foreign key's cascade)."""
-    return _write(
-        delete(S).where(OWNED_SESSION, *([_SESSION_ETAG] if etag else [])).returning(S.c.id),
-        request,
+    """Deletes a session (its messages go with it, by the foreign key's cascade) and logs the
+    delete at the session's next seq, so watches end with it (see SessionChange)."""
+    gone = (
+        delete(S)
+        .where(OWNED_SESSION, *([_SESSION_ETAG] if etag else []))
+        .returning(*_LOGGED)
+        .cte("gone")
     )
+    tombstone = (
+        insert(C)
+        .from_select(
+            ["session_uuid", "generation", "seq", "user_id", "kind", "body"],
+            select(
+                gone.c.id,
+                gone.c.created_at,
+                gone.c.seq + ONE,
+                gone.c.user_id,
+                literal_column("'deleted'"),
+                literal_column("'{}'::jsonb"),
+            ),
+        )
+        .cte("tombstone")
+    )
+    return _write(select(gone.c.id).add_cte(tombstone), request)
 
 
 GET_REQUEST = sql(
@@ -685,9 +713,10 @@ WITH target AS (
   WHERE a.id = target.id
   RETURNING {_SESSION_RETURNING}
 ), log AS (
-  INSERT INTO session_changes (session_uuid, seq, kind, body)
-  SELECT s.id, s.seq - (SELECT count(*) FROM gone) + row_number() OVER (ORDER BY g.seq),
-         'message_deleted', jsonb_build_object('message_id', g.id)
+  INSERT INTO session_changes (session_uuid, generation, seq, user_id, kind, body)
+  SELECT s.id, s.created_at,
+         s.seq - (SELECT count(*) FROM gone) + row_number() OVER (ORDER BY g.seq),
+         s.user_id, 'message_deleted', jsonb_build_object('message_id', g.id)
   FROM s, gone g
 ){record}
 SELECT {_SESSION_SELECTED} FROM s

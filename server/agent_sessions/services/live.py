@@ -251,10 +251,9 @@ class LiveTurns:
         interrupt = request.if_busy == "interrupt"
         key = request.guard.request
         for _ in range(5):
-            async with self.db.work(owner) as uow:
-                if interrupt:
-                    cancelled = Cancelled("a turn sent with if_busy interrupt replaced this one")
-                    await uow.live.cancel_running(session_id, derived, error_record(cancelled))
+            # An interrupting turn is placed (queued first in line, priority 1) and the running
+            # turn cancelled in one transaction: no waiting turn can take the freed slot first.
+            async with self.db.work(owner, transaction=interrupt) as uow:
                 placed = await uow.live.place(
                     turn_id,
                     session_id,
@@ -268,6 +267,11 @@ class LiveTurns:
                     max_user=self.max_turns_per_user,
                     max_queued=self.max_queued,
                 )
+                if interrupt and placed.status is not None:
+                    cancelled = Cancelled("a turn sent with if_busy interrupt replaced this one")
+                    await uow.live.cancel_running(
+                        session_id, derived, error_record(cancelled), keep=turn_id
+                    )
                 if placed.status is None and key is not None:
                     active = await uow.live.active_by_request(key.request_id)
                     if active is not None:
@@ -809,16 +813,21 @@ class _Watch:
                 # A wake-up, or a quiet while (a wake-up may have been lost with the process
                 # that was to send it): what changed after `last`, or whether it is gone.
                 changed = False
-                async with db.work(self.owner) as uow:
-                    found = await uow.live.watched(self.session_id)
-                if found is None or found[0] != self.session_uuid or found[2] != self.created_at:
-                    yield WatchEvent("deleted")
-                    return
-                if found[1] > last:
-                    async for event in self._durable(last):
-                        last = event.seq or last
-                        changed = True
-                        yield event
+                async for event in self._durable(last):
+                    yield event
+                    if event.kind == "deleted":
+                        return
+                    last = event.seq or last
+                    changed = True
+                if not changed:
+                    async with db.work(self.owner) as uow:
+                        found = await uow.live.watched(self.session_id)
+                    if found is None or (found[0], found[2]) != (
+                        self.session_uuid,
+                        self.created_at,
+                    ):
+                        yield WatchEvent("deleted")  # expired (or deleted before the log had it)
+                        return
                 if quiet and not changed:
                     yield WatchEvent("heartbeat")
             turn_ids = {uuid.UUID(p.split(":")[2]) for p in payloads if p[0] in "te"}
@@ -829,7 +838,7 @@ class _Watch:
     async def _durable(self, after: int) -> AsyncGenerator[WatchEvent, None]:
         while True:
             async with self.live.db.work(self.owner) as uow:
-                changes = await uow.live.changes_after(self.session_uuid, after)
+                changes = await uow.live.changes_after(self.session_uuid, self.created_at, after)
             for seq, kind, body in changes:
                 after = seq
                 if kind == "message":
@@ -842,6 +851,9 @@ class _Watch:
                     yield WatchEvent("cleared", seq, deleted_count=int(body["deleted_count"]))
                 elif kind == "session":
                     yield WatchEvent("session", seq, session=from_json(Session, body))
+                elif kind == "deleted":
+                    yield WatchEvent("deleted", seq)  # the seq the delete would have taken
+                    return
             if len(changes) < 500:
                 return
 
@@ -859,5 +871,7 @@ class _Watch:
         if record is not None and self.statuses.get(turn_id) != record.status:
             self.statuses[turn_id] = record.status
             yield WatchEvent("turn", turn=view(record))
-            if not record.active:
-                self.deltas.pop(turn_id, None)
+        if len(self.deltas) > 64:  # keep what the latest turns were told, not every turn's
+            for old in list(self.deltas)[:-64]:
+                self.deltas.pop(old, None)
+                self.statuses.pop(old, None)
