@@ -801,3 +801,35 @@ def test_a_quiet_watch_sends_heartbeats(settings: Any, monkeypatch: pytest.Monke
         kinds = [_kind(next(events)) for _ in range(2)]
         watch.cancel()
         assert kinds == ["heartbeat", "heartbeat"]
+
+
+def test_an_interrupt_replaces_only_the_running_turn_and_runs_before_the_waiting_ones(
+    replicas: tuple[Served, Served], fake: FakeModelServer
+) -> None:
+    a, b = replicas
+    user = _user()
+    gate = threading.Event()
+    fake.script(Step.text(["held"], gate=gate, gate_after=0), Step.text(["c"]), Step.text(["b"]))
+    try:
+        with _channel(a) as ca, _channel(b) as cb:
+            on_a, on_b = client(ca, user), client(cb, user)
+            first = iter(on_a.s("Converse", spb.ConverseRequest(session_id="i", messages=[_hi()])))
+            next(first)  # running, held
+            waiting = iter(
+                on_b.s("Converse", spb.ConverseRequest(session_id="i", messages=[_hi("b")]))
+            )
+            assert _kind(next(waiting)) == "started" and _kind(next(waiting)) == "queued"
+            c = on_b.s(
+                "Conversation",
+                spb.ConversationRequest(session_id="i", messages=[_hi("c")], if_busy=spb.interrupt),
+            )
+            assert c.response == "c"
+            ended = list(waiting)
+            assert _kind(ended[-1]) == "completed" and ended[-1].completed.response == "b"
+            page = on_b.m("ListMessages", mpb.ListMessagesRequest(session_id="i"))
+            assert [m.content for m in page.messages] == ["c", "c", "b", "b"]
+            with pytest.raises(grpc.RpcError) as cut:
+                list(first)
+            assert cut.value.code() == grpc.StatusCode.CANCELLED
+    finally:
+        gate.set()
