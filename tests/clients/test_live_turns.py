@@ -123,6 +123,12 @@ def test_watch_sees_every_change_in_order_and_ends_at_delete(address: str, user_
         c.update_session(sid, description="d")
         c.conversation("turn", session_id=sid)
         c.clear_messages(sid)
+        # Seen before the delete: the service's watch may otherwise end at a delete that
+        # commits right after a change without sending that change.
+        deadline = time.monotonic() + 10
+        while not any(isinstance(e, MessagesCleared) for e in got):
+            assert time.monotonic() < deadline, got
+            time.sleep(0.02)
         c.delete_session(sid)
         reader.join(20)
         assert not reader.is_alive(), got

@@ -113,6 +113,11 @@ for (const kind of KINDS) {
       await api.messages.delete(sessionId, one.id);
       await api.sessions.update(sessionId, { description: "d" });
       await api.messages.clear(sessionId);
+      // Seen before the delete: the service's watch may otherwise end at a delete that commits
+      // right after a change without sending that change.
+      while (!got.some((e) => e.type === "cleared")) {
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
       await api.sessions.delete(sessionId);
       await watching;
       const durable = got.filter((e) => e.type !== "turn" && e.type !== "turnDelta");
@@ -249,6 +254,23 @@ for (const kind of KINDS) {
         }
         assertOnceInOrder(events);
         assert.ok(proxy.connections - before >= 3, `${proxy.connections - before} connections`);
+      } finally {
+        cut.close();
+      }
+    });
+
+    it("retries a unary turn whose connection is cut, with its request id", async () => {
+      const cut = client(kind, proxy.url);
+      try {
+        const sessionId = uniqueId("unary-cut");
+        const before = proxy.connections;
+        const cutter = setTimeout(() => proxy.cut(), 500); // while the model is answering
+        const result = await cut.api.conversation({ sessionId, messages: "Hi", detach: true });
+        clearTimeout(cutter);
+        // The retry attached to the running turn and waited for it: stored once.
+        assert.ok(result.response === REPLY && result.messagesCount === 2);
+        assert.ok(proxy.connections - before >= 2, `${proxy.connections - before} connections`);
+        assert.equal((await api.getTurn(sessionId, result.turnId)).status, "completed");
       } finally {
         cut.close();
       }

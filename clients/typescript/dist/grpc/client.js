@@ -4,14 +4,13 @@ import { createClient, } from "@connectrpc/connect";
 import { createGrpcTransport, Http2SessionManager } from "@connectrpc/connect-node";
 import { textDeltas } from "../api.js";
 import { authorizationHeader } from "../credentials.js";
-import { AgentSessionsError, Code } from "../errors.js";
 import { followTurn, followWatch, final } from "../resume.js";
 import { retryPolicy } from "../retry.js";
 import { MessageService } from "../gen/agentsessions/v1/message_service_pb.js";
 import { ConversationRequestSchema, ConverseRequestSchema, SessionService, } from "../gen/agentsessions/v1/session_service_pb.js";
 import { Caller } from "./call.js";
 import { eventFromProto, resultFromProto, sessionEventFromProto, turnFromProto, turnToProto, } from "./convert.js";
-import { errorFromConnect } from "./errors.js";
+import { brokenAsUnavailable, errorFromConnect } from "./errors.js";
 import { GrpcMessages } from "./messages.js";
 import { GrpcSessions } from "./sessions.js";
 /** The default deadline of a call, in milliseconds. */
@@ -36,25 +35,6 @@ async function drain(stream) {
     catch {
         // The abort itself.
     }
-}
-/**
- * A stream that Node's HTTP/2 closed under us (the connection was lost: it resets the stream
- * with CANCEL, which Connect reports as CANCELLED) as UNAVAILABLE, so it is read on like any
- * other broken stream. A cancel of our own, or a CANCELLED status the service sent (it carries
- * an ErrorInfo), stays as it is.
- */
-function brokenAsUnavailable(error, ours) {
-    if (!(error instanceof AgentSessionsError) ||
-        error.code !== Code.Canceled ||
-        error.reason !== undefined ||
-        ours.aborted) {
-        return error;
-    }
-    return new AgentSessionsError({
-        code: Code.Unavailable,
-        message: `the connection was lost: ${error.message}`,
-        cause: error,
-    });
 }
 /**
  * Agent Sessions over gRPC. One HTTP/2 connection is opened on first use and shared by every

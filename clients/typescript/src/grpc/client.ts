@@ -10,7 +10,6 @@ import { createGrpcTransport, Http2SessionManager } from "@connectrpc/connect-no
 import type * as http2 from "node:http2";
 import { type AgentSessionsApi, type MessagesApi, type SessionsApi, textDeltas } from "../api.js";
 import { authorizationHeader, type Credentials } from "../credentials.js";
-import { AgentSessionsError, Code } from "../errors.js";
 import { followTurn, followWatch, final, type TurnRef } from "../resume.js";
 import { type AttemptOptions, retryPolicy, type RetryOptions } from "../retry.js";
 import type * as t from "../types.js";
@@ -28,7 +27,7 @@ import {
   turnFromProto,
   turnToProto,
 } from "./convert.js";
-import { errorFromConnect } from "./errors.js";
+import { brokenAsUnavailable, errorFromConnect } from "./errors.js";
 import { GrpcMessages } from "./messages.js";
 import { GrpcSessions } from "./sessions.js";
 
@@ -75,28 +74,6 @@ async function drain(stream: AsyncIterator<unknown>): Promise<void> {
   } catch {
     // The abort itself.
   }
-}
-
-/**
- * A stream that Node's HTTP/2 closed under us (the connection was lost: it resets the stream
- * with CANCEL, which Connect reports as CANCELLED) as UNAVAILABLE, so it is read on like any
- * other broken stream. A cancel of our own, or a CANCELLED status the service sent (it carries
- * an ErrorInfo), stays as it is.
- */
-function brokenAsUnavailable(error: unknown, ours: AbortSignal): unknown {
-  if (
-    !(error instanceof AgentSessionsError) ||
-    error.code !== Code.Canceled ||
-    error.reason !== undefined ||
-    ours.aborted
-  ) {
-    return error;
-  }
-  return new AgentSessionsError({
-    code: Code.Unavailable,
-    message: `the connection was lost: ${error.message}`,
-    cause: error,
-  });
 }
 
 /**
