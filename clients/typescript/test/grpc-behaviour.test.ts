@@ -284,6 +284,9 @@ describe("gRPC client behaviour against a scripted server", () => {
       "AGENT_FAILED",
     );
     assert.deepEqual(seen, ["started", "delta"]);
+    // The turn's own failure (nothing stored), UNAVAILABLE as it is: neither sent again nor resumed.
+    assert.equal(server.count("Converse"), 1);
+    assert.equal(server.count("ResumeTurn"), 0);
     assert.equal(error.domain, "agentsessions.v1");
     assert.equal(error.message, "UNAVAILABLE [AGENT_FAILED]: the agent failed; nothing was stored");
 
