@@ -77,7 +77,12 @@ SUBS: tuple[tuple[str, str], ...] = (
     (r"a sync or async callable", "a callable"),
     (r"An asyncio client", "A synchronous client"),
     (r"The asyncio client", "The synchronous client"),
-    # An async generator cannot `yield from` (a plain iterable); the sync one can.
+    # An async generator cannot `yield from` (a plain iterable); the sync one can, and closes
+    # the inner generator with the outer one, which the async one needs `aclosing` for.
+    (
+        r"async with contextlib\.aclosing\((\w+)\):\n\s+async for (\w+) in \1:\n\s+yield \2\n",
+        r"yield from \1\n",
+    ),
     (r"(?<!async )for (\w+) in ([\w.]+):\n\s+yield \1\n", r"yield from \2\n"),
     (r"async def", "def"),
     (r"async with", "with"),

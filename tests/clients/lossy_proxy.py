@@ -25,6 +25,7 @@ _SERVICES = {
     for service in module.DESCRIPTOR.services_by_name.values()
 }
 LOST = "the proxy lost the answer"
+STREAMS = frozenset({"Converse", "ResumeTurn", "WatchSession"})
 
 
 def _request_type(path: str) -> Any:
@@ -144,14 +145,14 @@ class LossyProxy:
 
 
 class _Handler(grpc.GenericRpcHandler):
-    """Every method: unary ones and the one stream (Converse), as raw bytes."""
+    """Every method: unary ones and the server streams, as raw bytes."""
 
     def __init__(self, proxy: LossyProxy) -> None:
         self.proxy = proxy
 
     def service(self, details: grpc.HandlerCallDetails) -> grpc.RpcMethodHandler | None:
         path: str = details.method  # type: ignore[attr-defined]  # not in grpc-stubs
-        if path.endswith("/Converse"):
+        if path.rsplit("/", 1)[1] in STREAMS:
             # partial, not a lambda: grpc.aio runs a handler it cannot tell is async in a thread.
             return grpc.unary_stream_rpc_method_handler(partial(self.proxy.stream, path))
         return grpc.unary_unary_rpc_method_handler(partial(self.proxy.unary, path))

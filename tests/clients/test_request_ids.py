@@ -23,6 +23,7 @@ from agent_sessions_client import (
     NewSession,
     NotFoundError,
     RetryPolicy,
+    Started,
     UnavailableError,
 )
 from agent_sessions_client.agents_sdk import AgentSessionsSession
@@ -165,22 +166,23 @@ def test_a_stream_lost_before_its_first_event_is_retried_and_stored_once(
     assert contents(c, "t") == ["hello", MOCK + "hello"]
 
 
-def test_a_stream_cut_after_its_first_event_is_not_retried(
+def test_a_stream_cut_after_its_first_event_reads_on_from_the_turn(
     lossy: tuple[LossyProxy, Client],
 ) -> None:
-    """Retrying would show `started` again: it raises, and the caller's own retry with the
-    same request id answers the stored turn."""
+    """Sending the turn again would show `started` again: the client reads the rest of the
+    turn with ResumeTurn after the last seq it showed, so each event comes once."""
     proxy, c = lossy
     proxy.lose["Converse"] = 1
     proxy.events_before_loss = 1
     request_id = str(uuid.uuid4())
-    seen = []
-    with pytest.raises(UnavailableError):
-        for event in c.converse("hello", session_id="t", request_id=request_id):
-            seen.append(event)
-    assert len(seen) == 1 and proxy.calls["Converse"] == 1
+    seen = list(c.converse("hello", session_id="t", request_id=request_id))
+    assert [e.seq for e in seen] == list(range(1, len(seen) + 1))
+    assert isinstance(seen[0], Started) and isinstance(seen[-1], Completed)
+    assert (proxy.calls["Converse"], proxy.calls["ResumeTurn"]) == (1, 1)
+    (resume,) = [r for m, r in proxy.requests if m == "ResumeTurn"]
+    assert (resume.turn_id, resume.after_seq) == (seen[0].turn_id, 1)
     replayed = list(c.converse("hello", session_id="t", request_id=request_id))
-    assert isinstance(replayed[-1], Completed)
+    assert replayed == seen
     assert contents(c, "t") == ["hello", MOCK + "hello"]
 
 

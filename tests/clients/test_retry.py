@@ -143,11 +143,12 @@ def test_writes_and_turns_are_retried_with_one_request_id(
     assert len(made) == 4 and all(uuid.UUID(i).version == 4 for i in made)
 
 
-def test_a_stream_is_retried_only_before_its_first_event(
+def test_a_stream_is_sent_again_before_its_first_event_and_its_error_event_is_final(
     scripted: tuple[FakeServer, str],
 ) -> None:
-    """Failing before any event, Converse is sent again with its request id; failing after
-    `started` and a delta, it raises: a retry would show those events twice."""
+    """Failing before any event, Converse is sent again with its request id; the `error` event
+    that ends it after `started` and a delta is the turn's own failure (nothing stored): it is
+    raised, UNAVAILABLE as it is, and neither retried nor resumed."""
     server, address = scripted
     server.failures["Converse"] = 2
     seen: list[object] = []
@@ -156,7 +157,7 @@ def test_a_stream_is_retried_only_before_its_first_event(
             seen.append(event)
     assert [type(e) for e in seen] == [Started, Delta]
     assert failed.value.reason == "AGENT_FAILED"
-    assert server.calls["Converse"] == 3
+    assert server.calls["Converse"] == 3 and server.calls["ResumeTurn"] == 0
     assert len({request_id for _, request_id in server.request_ids}) == 1
 
 

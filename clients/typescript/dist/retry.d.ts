@@ -75,10 +75,4 @@ export declare function retryWait(number: number, error: unknown, context: Retry
  * AgentSessionsErrors; the last one is rethrown.
  */
 export declare function withRetries<T>(attempt: (options: AttemptOptions) => Promise<T>, context: RetryContext): Promise<T>;
-/**
- * Iterates the stream `open` starts, starting it again after an error `retryWait` allows, but
- * only while it has yielded nothing: a retry never shows an event twice. `open` must throw
- * AgentSessionsErrors.
- */
-export declare function streamWithRetries<T>(open: (options: AttemptOptions) => AsyncIterable<T>, context: RetryContext): AsyncGenerator<T, void, undefined>;
 //# sourceMappingURL=retry.d.ts.map

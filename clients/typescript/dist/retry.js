@@ -123,29 +123,4 @@ export async function withRetries(attempt, context) {
         }
     }
 }
-/**
- * Iterates the stream `open` starts, starting it again after an error `retryWait` allows, but
- * only while it has yielded nothing: a retry never shows an event twice. `open` must throw
- * AgentSessionsErrors.
- */
-export async function* streamWithRetries(open, context) {
-    const deadline = new Deadline(context.timeoutMs);
-    for (let number = 1;; number++) {
-        const timeoutMs = deadline.remaining();
-        let received = false;
-        try {
-            for await (const item of open({ timeoutMs, signal: context.signal })) {
-                received = true;
-                yield item;
-            }
-            return;
-        }
-        catch (error) {
-            const wait = received ? undefined : retryWait(number, error, context, deadline);
-            if (wait === undefined)
-                throw error;
-            await sleep(wait, context.signal);
-        }
-    }
-}
 //# sourceMappingURL=retry.js.map

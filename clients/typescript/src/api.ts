@@ -18,9 +18,13 @@ import type {
   Message,
   MessageChanges,
   MessagePage,
+  ResumeOptions,
   Session,
   SessionChanges,
+  SessionEvent,
   SessionPage,
+  Turn,
+  WatchOptions,
   WriteOptions,
 } from "./types.js";
 
@@ -113,14 +117,45 @@ export interface AgentSessionsApi {
    * (bad input, inactive session, bad token) or after (the service's `error` event: nothing of
    * the turn is stored), is thrown by the iteration as an AgentSessionsError.
    *
-   * Retried (with the same request id) only when it fails before its first event, so no event
-   * is shown twice; the service answers a retry of a stored turn by streaming it again. A stream
-   * cut after its first event throws UNAVAILABLE: the turn may be stored, and the same call
-   * again with the same `requestId` answers it without storing it twice.
+   * A stream that breaks (UNAVAILABLE, the network) continues by itself, each event shown once
+   * and in order: before its first event the turn is sent again with the same request id (the
+   * service attaches the retry to the turn the first attempt started, or replays the stored
+   * turn: the agent runs once); after it, the client reads on with `resumeTurn` after the last
+   * `seq` it yielded. A turn that is not `detach`ed is usually cancelled by the service when the
+   * connection breaks: the resumed stream then throws that cancellation (CANCELLED; nothing was
+   * stored). The retry policy applies to each break; an attempt that brought new events starts
+   * the count of attempts again.
    */
   converse(request: ConversationRequest, options?: AppendOptions): AsyncIterable<ConverseEvent>;
   /** Only the reply's text pieces, as they arrive; failures are thrown as by `converse`. */
   converseText(request: ConversationRequest, options?: AppendOptions): AsyncIterable<string>;
+  /**
+   * One turn of a session (its id is in the `started` event and in `ConversationResult`): its
+   * status and, once it ended, its result or error.
+   */
+  getTurn(sessionId: string, turnId: string, options?: CallOptions): Promise<Turn>;
+  /**
+   * Cancels a queued or running turn: it stores nothing, its streams end with a CANCELLED error.
+   * A turn that already ended is answered as it is.
+   */
+  cancelTurn(sessionId: string, turnId: string, options?: CallOptions): Promise<Turn>;
+  /**
+   * A turn's events after `afterSeq` (all by default), numbered as its own stream had them,
+   * then the live ones until its end (`completed`, or its failure thrown as by `converse`).
+   * A broken stream reads on after the last `seq` yielded, as `converse` does.
+   */
+  resumeTurn(
+    sessionId: string,
+    turnId: string,
+    options?: ResumeOptions,
+  ): AsyncIterable<ConverseEvent>;
+  /**
+   * Every change of a session as it commits, from any client or replica (see `SessionEvent`):
+   * after `afterSeq`, or from the session's current `seq`. A broken watch, or one the service
+   * ends (it fell behind, or shuts down), is opened again after the last durable `seq` yielded:
+   * none lost, none twice. Ends after `deleted`, or when the caller stops.
+   */
+  watchSession(sessionId: string, options?: WatchOptions): AsyncIterable<SessionEvent>;
 }
 
 /** The `delta` texts of `events`. */

@@ -181,30 +181,3 @@ export async function withRetries<T>(
     }
   }
 }
-
-/**
- * Iterates the stream `open` starts, starting it again after an error `retryWait` allows, but
- * only while it has yielded nothing: a retry never shows an event twice. `open` must throw
- * AgentSessionsErrors.
- */
-export async function* streamWithRetries<T>(
-  open: (options: AttemptOptions) => AsyncIterable<T>,
-  context: RetryContext,
-): AsyncGenerator<T, void, undefined> {
-  const deadline = new Deadline(context.timeoutMs);
-  for (let number = 1; ; number++) {
-    const timeoutMs = deadline.remaining();
-    let received = false;
-    try {
-      for await (const item of open({ timeoutMs, signal: context.signal })) {
-        received = true;
-        yield item;
-      }
-      return;
-    } catch (error) {
-      const wait = received ? undefined : retryWait(number, error, context, deadline);
-      if (wait === undefined) throw error;
-      await sleep(wait, context.signal);
-    }
-  }
-}

@@ -2,6 +2,8 @@
  * The wrapper's data types, shared by the gRPC client and the REST helper: camelCase fields,
  * roles as lower-case strings, timestamps as `Date`s.
  */
+import type { AgentSessionsError } from "./errors.js";
+
 /** Who wrote a message. */
 export type Role = "user" | "assistant" | "system" | "tool";
 
@@ -271,7 +273,22 @@ export interface ConversationRequest {
   serverTools?: string;
   /** Caller tools for this turn; send them again with the results of their calls. */
   tools?: Tool[];
+  /**
+   * What the turn does when its session runs another one: wait its turn (`enqueue`, the
+   * default; `queued` events tell its place), fail (`reject`: ABORTED, SESSION_BUSY, the running
+   * turn's id in `metadata.turn_id`) or cancel the running one (`interrupt`).
+   */
+  ifBusy?: IfBusy;
+  /**
+   * True: the turn runs to its end even if the caller goes away (read it with `getTurn`,
+   * `resumeTurn` or `watchSession`). False or absent: the service cancels it when the caller's
+   * connection is gone.
+   */
+  detach?: boolean;
 }
+
+/** See `ConversationRequest.ifBusy`. */
+export type IfBusy = "enqueue" | "reject" | "interrupt";
 
 /**
  * Why a turn ended: `end_turn` (the agent replied) or `tool_calls` (it waits for the results of
@@ -293,17 +310,21 @@ export interface ConversationResult {
   /** The caller-tool calls the turn stopped at. */
   pendingToolCalls: ToolCall[];
   usage: Usage;
+  /** The turn's id (`getTurn`, `resumeTurn`, `cancelTurn`). */
+  turnId: string;
 }
 
 /**
- * One event of a streamed turn, `seq` 1, 2, 3…: `started`; `delta`s, `toolCall`s and
+ * One event of a streamed turn, `seq` 1, 2, 3…: `started` (with the turn's id); `queued` while
+ * it waits for earlier turns of its session (`position` 1 runs next); `delta`s, `toolCall`s and
  * `toolResult`s (a server tool's answer) as the agent works; then one `message` per message the
  * agent stored (tool calls, tool results, the reply) and `completed`. The service's `error`
  * event is not one of them: the iteration throws it as an AgentSessionsError (nothing of the
  * turn is stored then).
  */
 export type ConverseEvent =
-  | { seq: number; type: "started"; sessionId: string; sessionUuid: string }
+  | { seq: number; type: "started"; sessionId: string; sessionUuid: string; turnId: string }
+  | { seq: number; type: "queued"; turnId: string; position: number }
   | { seq: number; type: "delta"; text: string }
   | { seq: number; type: "toolCall"; call: ToolCall }
   | { seq: number; type: "toolResult"; result: ToolResult }
@@ -364,4 +385,58 @@ export interface CallOptions {
   signal?: AbortSignal;
   /** Extra request headers (gRPC metadata). */
   headers?: Record<string, string>;
+}
+
+/** Where a turn is in its life. */
+export type TurnStatus = "queued" | "running" | "completed" | "failed" | "cancelled" | "lost";
+
+/** A conversation turn as a resource. */
+export interface Turn {
+  turnId: string;
+  /** The caller-chosen id of its session. */
+  sessionId: string;
+  status: TurnStatus;
+  /** The request id it was sent with, when any. */
+  requestId?: string;
+  createdAt: Date;
+  /** When its status last changed. */
+  updatedAt: Date;
+  /** The outcome of a `completed` turn. */
+  result?: ConversationResult;
+  /** Why a `failed`, `cancelled` or `lost` turn stored nothing. */
+  error?: AgentSessionsError;
+}
+
+/**
+ * One change of a watched session. Durable events carry the session `seq` they took, in order,
+ * none skipped and none twice: `message` (stored), `messageUpdated`, `messageDeleted`,
+ * `cleared`, `session` (its fields changed), `deleted` (the watch ends; it may carry no
+ * `seq`). Live events carry
+ * none: `turn` (a turn changed status), `turnDelta` (a piece of a running turn's reply; its
+ * `seq` is the event's place in the turn's own stream), `heartbeat` (15 s of silence).
+ */
+export type SessionEvent =
+  | { type: "message"; seq: number; message: Message }
+  | { type: "messageUpdated"; seq: number; message: Message }
+  | { type: "messageDeleted"; seq: number; messageId: string }
+  | { type: "cleared"; seq: number; deletedCount: number }
+  | { type: "session"; seq: number; session: Session }
+  | { type: "deleted"; seq?: number }
+  | { type: "turn"; turn: Turn }
+  | { type: "turnDelta"; turnId: string; seq: number; text: string }
+  | { type: "heartbeat" };
+
+/** Options of `resumeTurn()`. */
+export interface ResumeOptions extends CallOptions {
+  /** The `seq` of the last event the caller has; 0 or absent: from the first. */
+  afterSeq?: number;
+}
+
+/**
+ * Options of `watchSession()`. `timeoutMs` bounds the whole watch; absent or 0: none (not the
+ * client's default), so a watch runs until the session is deleted or the caller stops.
+ */
+export interface WatchOptions extends CallOptions {
+  /** The session `seq` the caller has seen; absent: the session's current one. */
+  afterSeq?: number;
 }

@@ -58,13 +58,24 @@ function flaky(failures: Record<string, number>): Handler {
             encode(BatchCreateMessagesResponseSchema, { messages: [{ id: "m", role: 1 }] }),
           ],
         };
+      case "ResumeTurn":
+        // The rest of the turn the broken Converse below started.
+        return {
+          messages: [
+            encode(ConverseEventSchema, { seq: 3, event: { case: "delta", value: { text: "!" } } }),
+            encode(ConverseEventSchema, {
+              seq: 4,
+              event: { case: "completed", value: { response: "Hi!", turnId: "t-1" } },
+            }),
+          ],
+        };
       case "Converse":
         // Two events, then the stream fails.
         return {
           messages: [
             encode(ConverseEventSchema, {
               seq: 1,
-              event: { case: "started", value: { sessionId: "s-1" } },
+              event: { case: "started", value: { sessionId: "s-1", turnId: "t-1" } },
             }),
             encode(ConverseEventSchema, {
               seq: 2,
@@ -138,7 +149,7 @@ describe("gRPC client behaviour against a scripted server", () => {
     assert.equal(server.count("GetSession"), DEFAULT_RETRY.maxAttempts);
   });
 
-  it("retries creates and turns too, and a stream only before its first event", async () => {
+  it("retries creates and turns too, and reads a broken stream on from its last event", async () => {
     failures = {
       CreateSession: 1,
       CreateMessage: 1,
@@ -154,11 +165,13 @@ describe("gRPC client behaviour against a scripted server", () => {
     const stream = async (): Promise<void> => {
       for await (const event of client.converse({ messages: "x" })) seen.push(event.type);
     };
-    await rejectsWith(stream(), Code.Unavailable);
-    // Failing after `started` and a delta, a retry would show them twice: it is not retried.
-    assert.deepEqual(seen, ["started", "delta"]);
+    await stream();
+    // Sent again while it failed before its first event; after `started` and a delta, read on
+    // with ResumeTurn: each event once.
+    assert.deepEqual(seen, ["started", "delta", "delta", "completed"]);
     for (const [method, failed] of Object.entries(failures))
       assert.equal(server.count(method), failed + 1, method);
+    assert.equal(server.count("ResumeTurn"), 1);
   });
 
   it("does not retry other codes, and retry: false turns retries off", async () => {
@@ -271,6 +284,9 @@ describe("gRPC client behaviour against a scripted server", () => {
       "AGENT_FAILED",
     );
     assert.deepEqual(seen, ["started", "delta"]);
+    // The turn's own failure (nothing stored), UNAVAILABLE as it is: neither sent again nor resumed.
+    assert.equal(server.count("Converse"), 1);
+    assert.equal(server.count("ResumeTurn"), 0);
     assert.equal(error.domain, "agentsessions.v1");
     assert.equal(error.message, "UNAVAILABLE [AGENT_FAILED]: the agent failed; nothing was stored");
 
@@ -393,6 +409,7 @@ describe("gRPC client behaviour against a scripted server", () => {
           stopReason: "tool_calls",
           pendingToolCalls: [call],
           usage: { inputTokens: 3, outputTokens: 2, totalTokens: 5 },
+          turnId: "",
         },
       },
     ]);

@@ -34,6 +34,11 @@ const CALLS: Record<string, (api: AgentSessionsApi) => Promise<unknown>> = {
   RewindSession: (api) => api.sessions.rewind("s", "m"),
   Conversation: (api) => api.conversation({ messages: "hi" }),
   Converse: (api) => collect(api.converse({ messages: "hi" })),
+  GetTurn: (api) => api.getTurn("s", "t"),
+  CancelTurn: (api) => api.cancelTurn("s", "t"),
+  ResumeTurn: (api) => collect(api.resumeTurn("s", "t")),
+  // From a known seq: without one the watch reads the session's first (GetSession).
+  WatchSession: (api) => collect(api.watchSession("s", { afterSeq: 0 })),
   ListMessages: (api) => api.messages.listPage("s"),
   CreateMessage: (api) => api.messages.create("s", { role: "user" }),
   BatchCreateMessages: (api) => api.messages.createBatch("s", [{ role: "user" }]),

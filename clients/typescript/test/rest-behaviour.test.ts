@@ -351,6 +351,7 @@ describe("REST helper", () => {
           stopReason: "tool_calls",
           pendingToolCalls: [pending],
           usage: { inputTokens: 3, outputTokens: 2, totalTokens: 5 },
+          turnId: "",
         },
       },
     ]);
@@ -441,26 +442,43 @@ describe("REST helper", () => {
     }
   });
 
-  it("retries a stream only before its first event", async () => {
-    const sse = 'data: {"seq":1,"started":{"session_id":"s"}}\n\n';
+  it("sends a stream again before its first event, and reads it on with ResumeTurn after", async () => {
+    const head =
+      'data: {"seq":1,"started":{"session_id":"s","turn_id":"t-1"}}\n\n' +
+      'data: {"seq":2,"delta":{"text":"Hi"}}\n\n';
+    const rest =
+      'data: {"seq":2,"delta":{"text":"Hi"}}\n\n' +
+      'data: {"seq":3,"delta":{"text":"!"}}\n\n' +
+      'data: {"seq":4,"completed":{"session_id":"s","response":"Hi!","turn_id":"t-1"}}\n\n';
+    const stream = (text: string): Response =>
+      new Response(text, { status: 200, headers: { "content-type": "text/event-stream" } });
     const { fetch, calls } = scriptedFetch((_url, _init, nth) =>
       nth === 1
         ? json(503, { code: 14, message: "no healthy upstream" })
-        : new Response(sse, { status: 200, headers: { "content-type": "text/event-stream" } }),
+        : stream(nth === 2 ? head : rest),
     );
     const client = new AgentSessionsRestClient({
       baseUrl: "http://envoy.test",
       fetch,
       retry: { initialBackoffMs: 1, maxAttempts: 5 },
     });
-    const seen: string[] = [];
-    const stream = async (): Promise<void> => {
-      for await (const event of client.converse({ messages: "x" })) seen.push(event.type);
-    };
-    // The body ends after `started`: UNAVAILABLE, not retried (`started` would come twice).
-    await rejectsWith(stream(), Code.Unavailable);
-    assert.deepEqual(seen, ["started"]);
-    assert.equal(calls.length, 2);
+    // The body ends after a delta, without `completed`: cut. The rest comes from ResumeTurn
+    // (which here repeats seq 2, skipped), each event once.
+    const seen = await collect(client.converse({ messages: "x" }));
+    assert.deepEqual(
+      seen.map((e) => `${e.seq}:${e.type}`),
+      ["1:started", "2:delta", "3:delta", "4:completed"],
+    );
+    assert.equal(calls.length, 3);
+    assert.equal(calls[1]?.init.method, "POST");
+    assert.equal(
+      (calls[1]?.init.headers as Record<string, string>)["idempotency-key"],
+      (calls[0]?.init.headers as Record<string, string>)["idempotency-key"],
+    );
+    const resume = calls[2];
+    assert.equal(resume?.init.method, "GET");
+    assert.equal(resume?.url.pathname, "/api/agent-sessions/s/turns/t-1:stream");
+    assert.equal(resume?.url.search, "?after_seq=2");
   });
 
   it("fails with UNAUTHENTICATED, without calling, when the token provider fails", async () => {

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, get_args
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
@@ -13,6 +13,7 @@ from agent_sessions_client._proto.agentsessions.v1 import message_service_pb2 as
 from agent_sessions_client._proto.agentsessions.v1 import session_service_pb2 as ses_pb
 from agent_sessions_client.models import (
     ConversationMessage,
+    IfBusy,
     Message,
     NewSession,
     Order,
@@ -38,6 +39,8 @@ IDEMPOTENT = frozenset(
     if safe_to_retry(method)
 )
 
+
+IF_BUSY: tuple[IfBusy, ...] = get_args(IfBusy)
 
 # The most messages one BatchCreateMessages call takes.
 MAX_BATCH = 100
@@ -209,15 +212,21 @@ def turn(
     tools: Sequence[Tool],
     request_id: str,
     expected_seq: int | None,
+    if_busy: IfBusy | None = None,
+    detach: bool = False,
 ) -> dict[str, Any]:
     """The fields of a Conversation or Converse request; a plain string is one user message."""
     if isinstance(messages, str):
         messages = [ConversationMessage("user", messages)]
+    if if_busy is not None and if_busy not in IF_BUSY:
+        raise ValueError(f"if_busy must be one of {', '.join(IF_BUSY)}, got {if_busy!r}")
     return {
         "messages": [m.to_proto() for m in messages],
         "session_id": session_id,
         "tools": [t.to_proto() for t in tools],
         "request_id": request_id,
+        "detach": detach,
+        "if_busy": if_busy or "if_busy_unspecified",
         **_present(
             session_name=session_name,
             agent_name=agent_name,
@@ -316,3 +325,8 @@ def messages_page(response: msg_pb.ListMessagesResponse) -> Page[Message]:
         response.next_page_token,
         response.total_size,
     )
+
+
+def watch_session(session_id: str, after_seq: int | None) -> ses_pb.WatchSessionRequest:
+    """The WatchSession request; None watches from now on."""
+    return ses_pb.WatchSessionRequest(session_id=session_id, **_present(after_seq=after_seq))

@@ -20,20 +20,32 @@ from agent_sessions_client._proto.agentsessions.v1 import message_service_pb2_gr
 from agent_sessions_client._proto.agentsessions.v1 import session_service_pb2 as ses_pb
 from agent_sessions_client._proto.agentsessions.v1 import session_service_pb2_grpc as ses_grpc
 from agent_sessions_client._version import __version__
-from agent_sessions_client.errors import ToolRoundsExceeded, error_from_rpc
+from agent_sessions_client.errors import (
+    AgentSessionsError,
+    ToolRoundsExceeded,
+    UnavailableError,
+    error_from_rpc,
+    error_from_status,
+)
 from agent_sessions_client.models import (
     ConversationMessage,
     ConversationResult,
     ConverseEvent,
     Delta,
+    IfBusy,
     Message,
     NewSession,
     Order,
     Page,
     Role,
     Session,
+    SessionDeleted,
+    SessionEvent,
+    Started,
     Tool,
+    Turn,
     event_from_proto,
+    session_event_from_proto,
 )
 from agent_sessions_client.retry import Deadline, RetryPolicy, retry_delay
 from agent_sessions_client.tools import Toolbox, ToolFunctions
@@ -44,6 +56,9 @@ AsyncTokenSource: TypeAlias = str | Callable[[], str | Awaitable[str]] | None
 """A bearer token, or a sync or async callable returning the current one (called per attempt)."""
 
 DEFAULT_RETRY = RetryPolicy()
+
+# The codes of a watch's `error` event after which it is opened again from its last `seq`.
+WATCH_AGAIN = frozenset({grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.RESOURCE_EXHAUSTED})
 
 
 class AsyncClient:
@@ -386,6 +401,8 @@ class AsyncClient:
         server_tools: str | None = None,
         tools: Sequence[Tool] = (),
         expected_seq: int | None = None,
+        if_busy: IfBusy | None = None,
+        detach: bool = False,
         request_id: str | None = None,
         timeout: float | None = None,
     ) -> ConversationResult:
@@ -401,6 +418,9 @@ class AsyncClient:
         with `stop_reason == "tool_calls"` and the calls in `pending_tool_calls`; run them and
         send one `call.result(output)` message per call in the next turn (with the same
         `tools`), or let `run_tools()` do all of that.
+
+        `if_busy` and `detach` are as in `converse()`. A retry (with the same `request_id`) of a
+        turn that still runs waits for its result; `result.turn_id` names the turn.
         """
         request = ses_pb.ConversationRequest(
             **req.turn(
@@ -414,6 +434,8 @@ class AsyncClient:
                 tools,
                 req.request_id(request_id),
                 expected_seq,
+                if_busy,
+                detach,
             )
         )
         return ConversationResult.from_proto(
@@ -432,6 +454,8 @@ class AsyncClient:
         server_tools: str | None = None,
         tools: Sequence[Tool] = (),
         expected_seq: int | None = None,
+        if_busy: IfBusy | None = None,
+        detach: bool = False,
         request_id: str | None = None,
         timeout: float | None = None,
     ) -> AsyncGenerator[ConverseEvent, None]:
@@ -443,12 +467,21 @@ class AsyncClient:
         failure, before or after the stream began, raises its `AgentSessionsError` (nothing of
         the turn is stored then).
 
-        The stream is retried (with the same `request_id`) only when it fails before its first
-        event, so no event is ever shown twice; the service answers a retry of a turn it already
-        stored by streaming that turn again, without running the agent. A stream cut after its
-        first event raises `UnavailableError`: the turn may be stored, and calling `converse()`
-        or `conversation()` again with the same `request_id` answers it without storing it
-        twice.
+        A turn that arrives while another turn of the session runs follows `if_busy`: it waits
+        (`"enqueue"`, the default: `Queued` events tell its place), fails (`"reject"`:
+        `AbortedError`, `SESSION_BUSY`) or cancels the running one (`"interrupt"`). With
+        `detach=True` the turn runs to its end even if this caller goes away; without it, the
+        service cancels the turn when the caller's connection is gone.
+
+        A stream that breaks (UNAVAILABLE, a lost connection) continues by itself, each event
+        shown once and in order: before the first event the call is sent again with the same
+        `request_id` (the service attaches it to the turn the first attempt started, or replays
+        the stored turn, without running the agent again); after it, the client reads on with
+        `resume_turn()` after the last `seq` it yielded. A turn that is not detached is usually
+        cancelled by the service when the connection breaks: the resumed stream then raises
+        that cancellation (nothing was stored; send the turn again). The retry policy's
+        attempts and backoff apply to each break; an attempt that brought new events starts the
+        count again.
 
         The call starts at the first step of the iteration; `timeout` bounds the whole stream,
         retries included. Leaving the loop early cancels the call once the iterator is closed
@@ -466,29 +499,63 @@ class AsyncClient:
                 tools,
                 req.request_id(request_id),
                 expected_seq,
+                if_busy,
+                detach,
             )
         )
+        events = self._turn_events(request, None, 0, timeout)
+        async with contextlib.aclosing(events):
+            async for event in events:
+                yield event
+
+    async def _turn_events(
+        self,
+        request: ses_pb.ConverseRequest | None,
+        resume: ses_pb.ResumeTurnRequest | None,
+        after_seq: int,
+        timeout: float | None,
+    ) -> AsyncGenerator[ConverseEvent, None]:
+        """A turn's events after `after_seq`, from Converse `request` or else from ResumeTurn
+        `resume`, read on with ResumeTurn after each break once the turn's id is known."""
         deadline = Deadline(self._timeout if timeout is None else timeout)
+        last = after_seq
         attempt = 1
         while True:
-            call = self._sessions.Converse(
-                request, metadata=await self._metadata(), timeout=deadline.remaining()
-            )
-            received = False
+            metadata = await self._metadata()
+            if resume is None:
+                method = "Converse"
+                call = self._sessions.Converse(
+                    request, metadata=metadata, timeout=deadline.remaining()
+                )
+            else:
+                method = "ResumeTurn"
+                resume.after_seq = last
+                call = self._sessions.ResumeTurn(
+                    resume, metadata=metadata, timeout=deadline.remaining()
+                )
+            progressed = False
             try:
                 async for proto in call:
-                    received = True
-                    event = event_from_proto(proto)
+                    if proto.seq <= last:
+                        continue  # shown before the break (an attached retry starts at 1)
+                    event = event_from_proto(proto)  # an `error` event raises: final
+                    last, progressed = proto.seq, True
+                    if isinstance(event, Started) and event.turn_id and resume is None:
+                        resume = ses_pb.ResumeTurnRequest(
+                            session_id=event.session_id, turn_id=event.turn_id
+                        )
                     if event is not None:
                         yield event
                 return
             except grpc.RpcError as exc:
                 error = error_from_rpc(exc)
+                if progressed:
+                    attempt = 1
                 delay = retry_delay(
                     self._retry,
                     error,
                     attempt=attempt,
-                    idempotent=not received and "Converse" in req.IDEMPOTENT,
+                    idempotent=method in req.IDEMPOTENT,
                     deadline=deadline,
                 )
                 if delay is None:
@@ -510,6 +577,8 @@ class AsyncClient:
         server_tools: str | None = None,
         tools: Sequence[Tool] = (),
         expected_seq: int | None = None,
+        if_busy: IfBusy | None = None,
+        detach: bool = False,
         request_id: str | None = None,
         timeout: float | None = None,
     ) -> AsyncGenerator[str, None]:
@@ -524,6 +593,8 @@ class AsyncClient:
             server_tools=server_tools,
             tools=tools,
             expected_seq=expected_seq,
+            if_busy=if_busy,
+            detach=detach,
             request_id=request_id,
             timeout=timeout,
         )
@@ -596,6 +667,123 @@ class AsyncClient:
             )
             usage += result.usage
         return replace(result, usage=usage)
+
+    # Turns and watches
+
+    async def get_turn(
+        self, session_id: str, turn_id: str, *, timeout: float | None = None
+    ) -> Turn:
+        """Returns one turn of a session (its id is in `Started.turn_id` and
+        `ConversationResult.turn_id`): its status and, once it ended, its result or error."""
+        request = ses_pb.GetTurnRequest(session_id=session_id, turn_id=turn_id)
+        return Turn.from_proto(await self._call(self._sessions, "GetTurn", request, timeout))
+
+    async def cancel_turn(
+        self, session_id: str, turn_id: str, *, timeout: float | None = None
+    ) -> Turn:
+        """Cancels a queued or running turn (it stores nothing; its streams end with a
+        cancellation error); a turn that already ended is returned as it is."""
+        request = ses_pb.CancelTurnRequest(session_id=session_id, turn_id=turn_id)
+        return Turn.from_proto(await self._call(self._sessions, "CancelTurn", request, timeout))
+
+    async def resume_turn(
+        self,
+        session_id: str,
+        turn_id: str,
+        *,
+        after_seq: int = 0,
+        timeout: float | None = None,
+    ) -> AsyncGenerator[ConverseEvent, None]:
+        """Yields a turn's events after `after_seq` (all of them with 0), numbered and carried
+        as its own stream had them, then the live ones until its end (`Completed`, or its
+        failure raised as by `converse()`). Works on a running turn (a detached one whose
+        caller left, say) and on an ended one.
+
+        A broken stream reads on after the last `seq` it yielded, as `converse()` does; the
+        call starts at the first step of the iteration and `timeout` bounds all of it.
+        """
+        resume = ses_pb.ResumeTurnRequest(session_id=session_id, turn_id=turn_id)
+        events = self._turn_events(None, resume, after_seq, timeout)
+        async with contextlib.aclosing(events):
+            async for event in events:
+                yield event
+
+    async def watch_session(
+        self,
+        session_id: str,
+        *,
+        after_seq: int | None = None,
+        timeout: float | None = None,
+    ) -> AsyncGenerator[SessionEvent, None]:
+        """Yields every change of a session as it commits, whichever client or replica made it.
+
+        Durable events (`MessageAdded`, `MessageUpdated`, `MessageDeleted`, `MessagesCleared`,
+        `SessionUpdated`, and `SessionDeleted`, which ends the watch) carry the session `seq`
+        they took, in order, none skipped and none twice; live ones (`TurnUpdated` whenever a
+        turn changes status, `TurnDelta` while one runs, `Heartbeat` every 15 s of silence)
+        carry none. With `after_seq`, the changes after it that are still known come first;
+        without, the watch starts at the session's current `seq`.
+
+        A broken watch (UNAVAILABLE, a lost connection, or the service ending it because it
+        fell behind or shuts down) is opened again after the last `seq` it yielded, so no
+        durable event is lost or repeated; live events sent while it was broken are not
+        repeated. `timeout` bounds the whole watch; None (the default) lets it run until the
+        session is deleted or the iteration stops.
+        """
+        deadline = Deadline(timeout)
+        last = after_seq
+        if last is None:
+            # Known before the watch opens, so that a watch broken before its first durable
+            # event resumes from here rather than from whenever it is opened again.
+            last = (await self.get_session(session_id, timeout=deadline.remaining())).seq
+        attempt = 1
+        while True:
+            request = req.watch_session(session_id, last)
+            call = self._sessions.WatchSession(
+                request, metadata=await self._metadata(), timeout=deadline.remaining()
+            )
+            progressed = again = False
+            error: AgentSessionsError
+            try:
+                async for proto in call:
+                    progressed = True
+                    if proto.WhichOneof("event") == "error":
+                        error = error_from_status(proto.error)
+                        if error.code not in WATCH_AGAIN:
+                            raise error
+                        again = True  # the service ended it: fell behind, or shutting down
+                        break
+                    if proto.HasField("seq"):
+                        if proto.seq <= last:
+                            continue
+                        last = proto.seq
+                    event = session_event_from_proto(proto)
+                    if event is not None:
+                        yield event
+                    if isinstance(event, SessionDeleted):
+                        return
+                else:
+                    # Only `deleted` ends a watch: a stream that ends otherwise was cut.
+                    error = UnavailableError(
+                        grpc.StatusCode.UNAVAILABLE, "the watch ended before the session did"
+                    )
+            except grpc.RpcError as exc:
+                error = error_from_rpc(exc)
+            finally:
+                call.cancel()
+            if progressed:
+                attempt = 1
+            delay = retry_delay(
+                self._retry,
+                UnavailableError(grpc.StatusCode.UNAVAILABLE, error.message) if again else error,
+                attempt=attempt,
+                idempotent="WatchSession" in req.IDEMPOTENT,
+                deadline=deadline,
+            )
+            if delay is None:
+                raise error
+            await asyncio.sleep(delay)
+            attempt += 1
 
     # Messages
 

@@ -16,10 +16,24 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from agent_sessions_client._proto.agentsessions.v1 import message_service_pb2 as msg_pb
 from agent_sessions_client._proto.agentsessions.v1 import resources_pb2
 from agent_sessions_client._proto.agentsessions.v1 import session_service_pb2 as ses_pb
-from agent_sessions_client.errors import error_from_status
+from agent_sessions_client.errors import AgentSessionsError, error_from_status
 
 __all__ = [
     "Completed",
+    "Heartbeat",
+    "IfBusy",
+    "MessageAdded",
+    "MessageDeleted",
+    "MessageUpdated",
+    "MessagesCleared",
+    "Queued",
+    "SessionDeleted",
+    "SessionEvent",
+    "SessionUpdated",
+    "Turn",
+    "TurnDelta",
+    "TurnStatus",
+    "TurnUpdated",
     "ConversationMessage",
     "ConversationResult",
     "ConverseEvent",
@@ -43,6 +57,10 @@ __all__ = [
 
 Role: TypeAlias = Literal["user", "assistant", "system", "tool"]
 Order: TypeAlias = Literal["asc", "desc"]
+IfBusy: TypeAlias = Literal["enqueue", "reject", "interrupt"]
+"""What a turn does when its session runs another one: wait its turn (the default), fail with
+`AbortedError` (`SESSION_BUSY`, the running turn's id in `metadata["turn_id"]`), or cancel it."""
+TurnStatus: TypeAlias = Literal["queued", "running", "completed", "failed", "cancelled", "lost"]
 ROLES: tuple[Role, ...] = get_args(Role)
 
 T = TypeVar("T")
@@ -327,6 +345,8 @@ class ConversationResult:
     stop_reason: str = "end_turn"
     pending_tool_calls: tuple[ToolCall, ...] = ()
     usage: Usage = field(default_factory=Usage)
+    turn_id: str = ""
+    """The turn's id (`get_turn`, `resume_turn`, `cancel_turn`)."""
 
     @classmethod
     def from_proto(cls, proto: ses_pb.ConversationResponse) -> ConversationResult:
@@ -341,16 +361,29 @@ class ConversationResult:
             stop_reason=proto.stop_reason or "end_turn",
             pending_tool_calls=tuple(ToolCall.from_proto(c) for c in proto.pending_tool_calls),
             usage=Usage.from_proto(proto.usage),
+            turn_id=proto.turn_id,
         )
 
 
 @dataclass(frozen=True)
 class Started:
-    """The first event of a stream: the session the turn runs in."""
+    """The first event of a stream: the session the turn runs in, and the turn's id."""
 
     seq: int
     session_id: str
     session_uuid: str
+    turn_id: str = ""
+    """The turn's id: `get_turn`, `resume_turn` and `cancel_turn` find it from this event on."""
+
+
+@dataclass(frozen=True)
+class Queued:
+    """The turn waits for earlier turns of its session; sent again when its place changes
+    (`position` 1 runs next)."""
+
+    seq: int
+    turn_id: str
+    position: int
 
 
 @dataclass(frozen=True)
@@ -395,7 +428,9 @@ class Completed:
     result: ConversationResult
 
 
-ConverseEvent: TypeAlias = Started | Delta | ToolCalled | ToolAnswered | MessageStored | Completed
+ConverseEvent: TypeAlias = (
+    Started | Queued | Delta | ToolCalled | ToolAnswered | MessageStored | Completed
+)
 
 
 def event_from_proto(proto: ses_pb.ConverseEvent) -> ConverseEvent | None:
@@ -406,7 +441,10 @@ def event_from_proto(proto: ses_pb.ConverseEvent) -> ConverseEvent | None:
     """
     kind = proto.WhichOneof("event")
     if kind == "started":
-        return Started(proto.seq, proto.started.session_id, proto.started.session_uuid)
+        started = proto.started
+        return Started(proto.seq, started.session_id, started.session_uuid, started.turn_id)
+    if kind == "queued":
+        return Queued(proto.seq, proto.queued.turn_id, proto.queued.position)
     if kind == "delta":
         return Delta(proto.seq, proto.delta.text)
     if kind == "tool_call":
@@ -418,6 +456,155 @@ def event_from_proto(proto: ses_pb.ConverseEvent) -> ConverseEvent | None:
         return MessageStored(proto.seq, Message.from_proto(proto.message))
     if kind == "completed":
         return Completed(proto.seq, ConversationResult.from_proto(proto.completed))
+    if kind == "error":
+        raise error_from_status(proto.error)
+    return None
+
+
+@dataclass(frozen=True)
+class Turn:
+    """A conversation turn as a resource: where it is in its life and, once it ended, its
+    outcome (`result` when `completed`; `error`, the exception it ended with, when `failed`,
+    `cancelled` or `lost`: nothing of it was stored then)."""
+
+    turn_id: str
+    session_id: str
+    status: TurnStatus
+    request_id: str | None
+    created_at: datetime
+    updated_at: datetime
+    result: ConversationResult | None = None
+    error: AgentSessionsError | None = field(default=None, compare=False)
+
+    @property
+    def active(self) -> bool:
+        """Whether the turn still waits or runs."""
+        return self.status in ("queued", "running")
+
+    @classmethod
+    def from_proto(cls, proto: ses_pb.Turn) -> Turn:
+        """Converts the service's `agentsessions.v1.Turn`."""
+        return cls(
+            turn_id=proto.turn_id,
+            session_id=proto.session_id,
+            status=cast(TurnStatus, ses_pb.TurnStatus.Name(proto.status)),
+            request_id=proto.request_id or None,
+            created_at=_time(proto.created_at),
+            updated_at=_time(proto.updated_at),
+            result=ConversationResult.from_proto(proto.result)
+            if proto.HasField("result")
+            else None,
+            error=error_from_status(proto.error) if proto.HasField("error") else None,
+        )
+
+
+@dataclass(frozen=True)
+class MessageAdded:
+    """A watched session stored a message (`seq`: the session's `seq` it took)."""
+
+    seq: int
+    message: Message
+
+
+@dataclass(frozen=True)
+class MessageUpdated:
+    """A message of a watched session changed (the message after the change)."""
+
+    seq: int
+    message: Message
+
+
+@dataclass(frozen=True)
+class MessageDeleted:
+    """A message of a watched session was deleted."""
+
+    seq: int
+    message_id: str
+
+
+@dataclass(frozen=True)
+class MessagesCleared:
+    """Every message of a watched session was deleted."""
+
+    seq: int
+    deleted_count: int
+
+
+@dataclass(frozen=True)
+class SessionUpdated:
+    """A watched session's fields changed (activation included): the session after it."""
+
+    seq: int
+    session: Session
+
+
+@dataclass(frozen=True)
+class SessionDeleted:
+    """The watched session is gone; the watch ends after this event (its `seq`, when the
+    service sends one, is the session's last)."""
+
+    seq: int | None = None
+
+
+@dataclass(frozen=True)
+class TurnUpdated:
+    """A turn of a watched session changed status (live: no session `seq`)."""
+
+    turn: Turn
+
+
+@dataclass(frozen=True)
+class TurnDelta:
+    """A piece of a running turn's reply (live); `seq` is the event's place in the turn's own
+    stream, as `resume_turn` numbers it."""
+
+    turn_id: str
+    seq: int
+    text: str
+
+
+@dataclass(frozen=True)
+class Heartbeat:
+    """Nothing happened for a while; the watch is alive."""
+
+
+SessionEvent: TypeAlias = (
+    MessageAdded
+    | MessageUpdated
+    | MessageDeleted
+    | MessagesCleared
+    | SessionUpdated
+    | SessionDeleted
+    | TurnUpdated
+    | TurnDelta
+    | Heartbeat
+)
+
+
+def session_event_from_proto(proto: ses_pb.SessionEvent) -> SessionEvent | None:
+    """Converts one watch event; an `error` event raises its typed exception instead, and an
+    event kind this client does not know yet is None (callers skip it)."""
+    kind = proto.WhichOneof("event")
+    seq = proto.seq
+    if kind == "message":
+        return MessageAdded(seq, Message.from_proto(proto.message))
+    if kind == "message_updated":
+        return MessageUpdated(seq, Message.from_proto(proto.message_updated))
+    if kind == "message_deleted":
+        return MessageDeleted(seq, proto.message_deleted.message_id)
+    if kind == "cleared":
+        return MessagesCleared(seq, proto.cleared.deleted_count)
+    if kind == "session":
+        return SessionUpdated(seq, Session.from_proto(proto.session))
+    if kind == "deleted":
+        return SessionDeleted(seq if proto.HasField("seq") else None)
+    if kind == "turn":
+        return TurnUpdated(Turn.from_proto(proto.turn))
+    if kind == "turn_delta":
+        delta = proto.turn_delta
+        return TurnDelta(delta.turn_id, delta.seq, delta.text)
+    if kind == "heartbeat":
+        return Heartbeat()
     if kind == "error":
         raise error_from_status(proto.error)
     return None

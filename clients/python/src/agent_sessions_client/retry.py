@@ -24,7 +24,9 @@ class RetryPolicy:
     and every write, turns included. A write is safe to repeat because the client sends one
     `request_id` per logical call and keeps it across its retries: when the first attempt was
     stored but its answer lost, the service answers the retry with the first response and
-    stores nothing again. A `converse()` stream is retried only before its first event.
+    stores nothing again. A stream (`converse()`, `resume_turn()`, `watch_session()`) that
+    breaks continues from the last event it yielded; each break gets the attempts and backoff
+    below, counted afresh once an attempt has brought new events.
 
     Before retry *n* the client waits a random time between 0 and
     `min(initial_backoff * multiplier ** (n - 1), max_backoff)` seconds ("full jitter", as in

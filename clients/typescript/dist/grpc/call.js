@@ -1,5 +1,5 @@
 import { safeToRetry, withRetries } from "../retry.js";
-import { errorFromConnect } from "./errors.js";
+import { brokenAsUnavailable, errorFromConnect } from "./errors.js";
 export class Caller {
     config;
     constructor(config) {
@@ -33,7 +33,7 @@ export class Caller {
                 });
             }
             catch (error) {
-                throw errorFromConnect(error);
+                throw brokenAsUnavailable(errorFromConnect(error), attempt.signal);
             }
         }, this.retryContext(method, options));
     }

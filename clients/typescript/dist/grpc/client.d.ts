@@ -37,9 +37,22 @@ export declare class AgentSessionsClient implements AgentSessionsApi {
     private readonly connection;
     constructor(options: ClientOptions);
     conversation(request: t.ConversationRequest, options?: t.AppendOptions): Promise<t.ConversationResult>;
+    /**
+     * Runs a turn, streaming its events; a broken stream continues from the last event shown
+     * (see `AgentSessionsApi.converse`).
+     */
     converse(request: t.ConversationRequest, options?: t.AppendOptions): AsyncGenerator<t.ConverseEvent, void, undefined>;
-    /** One attempt of a Converse call. */
-    private converseOnce;
+    getTurn(sessionId: string, turnId: string, options?: t.CallOptions): Promise<t.Turn>;
+    cancelTurn(sessionId: string, turnId: string, options?: t.CallOptions): Promise<t.Turn>;
+    resumeTurn(sessionId: string, turnId: string, options?: t.ResumeOptions): AsyncGenerator<t.ConverseEvent, void, undefined>;
+    watchSession(sessionId: string, options?: t.WatchOptions): AsyncGenerator<t.SessionEvent, void, undefined>;
+    /** One attempt of ResumeTurn. */
+    private resumeOnce;
+    /**
+     * One attempt of a server stream: its events converted (unknown kinds skipped), its failures
+     * as AgentSessionsErrors; an error the conversion throws (the turn's `error` event) is final.
+     */
+    private streamOnce;
     converseText(request: t.ConversationRequest, options?: t.AppendOptions): AsyncIterable<string>;
     /** Closes the HTTP/2 connection and any call still running on it. */
     close(): void;

@@ -3,7 +3,8 @@ import type { MessageInitShape } from "@bufbuild/protobuf";
 import { type Timestamp } from "@bufbuild/protobuf/wkt";
 import type * as t from "../types.js";
 import { Role, type Message, type Session } from "../gen/agentsessions/v1/resources_pb.js";
-import type { ConversationMessageSchema, ConversationResponse, ConverseEvent, ToolSchema } from "../gen/agentsessions/v1/session_service_pb.js";
+import { IfBusy, type ConversationMessageSchema, type ConversationResponse, type ConverseEvent, type SessionEvent, type ToolSchema, type Turn } from "../gen/agentsessions/v1/session_service_pb.js";
+import type { RawWatchEvent } from "../resume.js";
 /**
  * The proto enum value of a role; anything else is sent as `role_unspecified`, which the
  * server refuses with INVALID_ARGUMENT naming the field, as it does over REST.
@@ -15,6 +16,12 @@ export declare function sessionFromProto(s: Session): t.Session;
 export declare function timestampOf(value: Date | undefined): Timestamp | undefined;
 export declare function messageFromProto(m: Message): t.Message;
 export declare function resultFromProto(r: ConversationResponse): t.ConversationResult;
+export declare function turnFromProto(turn: Turn): t.Turn;
+/**
+ * The wrapper's event for a watch's proto event, the service's `error` event included (the
+ * caller decides whether to watch again); undefined for a kind this client does not know.
+ */
+export declare function sessionEventFromProto(e: SessionEvent): RawWatchEvent | undefined;
 /**
  * The wrapper's event for a proto event; undefined for an event kind this client does not know
  * (added by a newer service). An `error` event is thrown as its AgentSessionsError.
@@ -43,5 +50,7 @@ export declare function turnToProto(request: t.ConversationRequest, options: t.A
     tools: MessageInitShape<typeof ToolSchema>[];
     requestId: string;
     expectedSeq?: number;
+    ifBusy: IfBusy;
+    detach: boolean;
 };
 //# sourceMappingURL=convert.d.ts.map

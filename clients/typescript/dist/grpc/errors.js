@@ -1,7 +1,7 @@
 /** ConnectError and google.rpc.Status (the stream's `error` event) to AgentSessionsError. */
 import { ConnectError } from "@connectrpc/connect";
 import { anyIs, anyUnpack } from "@bufbuild/protobuf/wkt";
-import { AgentSessionsError, toCode } from "../errors.js";
+import { AgentSessionsError, Code, toCode } from "../errors.js";
 import { BadRequestSchema, ErrorInfoSchema, RetryInfoSchema, } from "../gen/google/rpc/error_details_pb.js";
 function milliseconds(duration) {
     if (duration === undefined)
@@ -59,5 +59,24 @@ export function errorFromStatus(status) {
         }
     }
     return fromDetails(status.code, status.message, infos, badRequests, retries);
+}
+/**
+ * A call that Node's HTTP/2 closed under us (the connection was lost: it resets the stream with
+ * CANCEL, which Connect reports as CANCELLED) as UNAVAILABLE, so it is retried, or read on, like
+ * any other call whose connection broke. A cancel of our own (`ours` aborted), or a CANCELLED
+ * status the service sent (it carries an ErrorInfo), stays as it is.
+ */
+export function brokenAsUnavailable(error, ours) {
+    if (!(error instanceof AgentSessionsError) ||
+        error.code !== Code.Canceled ||
+        error.reason !== undefined ||
+        ours?.aborted === true) {
+        return error;
+    }
+    return new AgentSessionsError({
+        code: Code.Unavailable,
+        message: `the connection was lost: ${error.rawMessage}`,
+        cause: error,
+    });
 }
 //# sourceMappingURL=errors.js.map

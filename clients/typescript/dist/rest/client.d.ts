@@ -37,13 +37,28 @@ export declare class AgentSessionsRestClient implements AgentSessionsApi {
     /**
      * Streams a conversation turn from `text/event-stream`. A failure before the stream begins is
      * thrown as the HTTP error it is; the `error` event that ends a stream failing after it began
-     * is thrown as its AgentSessionsError (after the events before it were yielded); a body that
-     * ends without `completed` is thrown as UNAVAILABLE. Retried, with the same request id, only
-     * while no event has arrived (see `AgentSessionsApi.converse`).
+     * is thrown as its AgentSessionsError (after the events before it were yielded). A body that
+     * ends without `completed` was cut: the turn is sent again (same request id) before its
+     * `started` event, and read on with `resumeTurn` after it (see `AgentSessionsApi.converse`).
      */
     converseStream(request: t.ConversationRequest, options?: t.AppendOptions): AsyncGenerator<t.ConverseEvent, void, undefined>;
-    /** One attempt of a streamed turn. */
-    private converseOnce;
+    getTurn(sessionId: string, turnId: string, options?: t.CallOptions): Promise<t.Turn>;
+    cancelTurn(sessionId: string, turnId: string, options?: t.CallOptions): Promise<t.Turn>;
+    resumeTurn(sessionId: string, turnId: string, options?: t.ResumeOptions): AsyncGenerator<t.ConverseEvent, void, undefined>;
+    /**
+     * Reads `GET /api/agent-sessions/{session_id}:watch` (server-sent events) with the token in
+     * the `authorization` header, as every other call sends it.
+     */
+    watchSession(sessionId: string, options?: t.WatchOptions): AsyncGenerator<t.SessionEvent, void, undefined>;
+    private retryContext;
+    /** One attempt of ResumeTurn's event stream. */
+    private resumeOnce;
+    /** One attempt of a turn's event stream (Converse or ResumeTurn). */
+    private turnEventsOnce;
+    /** One attempt of a watch's event stream. */
+    private watchOnce;
+    /** The JSON of each event of one `text/event-stream` response, failures mapped. */
+    private sseOnce;
     /** The same as `converseStream()`. */
     converse(request: t.ConversationRequest, options?: t.AppendOptions): AsyncIterable<t.ConverseEvent>;
     converseText(request: t.ConversationRequest, options?: t.AppendOptions): AsyncIterable<string>;

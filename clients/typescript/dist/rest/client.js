@@ -5,10 +5,11 @@
 import { textDeltas } from "../api.js";
 import { AgentSessionsError, Code } from "../errors.js";
 import { paginate } from "../pagination.js";
-import { requestId, retryPolicy, safeToRetry, streamWithRetries, } from "../retry.js";
+import { final, followTurn, followWatch } from "../resume.js";
+import { requestId, retryPolicy, safeToRetry, } from "../retry.js";
 import { labelFilters } from "../types.js";
 import { Http } from "./http.js";
-import { body, deletedCountFromJson, eventFromJson, messageFromJson, messageInputToJson, messagePageFromJson, messagesFromJson, newSessionToJson, resultFromJson, sessionChangesToJson, sessionFromJson, sessionPageFromJson, turnToJson, } from "./json.js";
+import { body, deletedCountFromJson, eventFromJson, messageFromJson, messageInputToJson, messagePageFromJson, messagesFromJson, newSessionToJson, resultFromJson, sessionChangesToJson, sessionFromJson, sessionEventFromJson, sessionPageFromJson, turnFromJson, turnToJson, } from "./json.js";
 import { bodyChunks, parseSse } from "./sse.js";
 import { MessageService } from "../gen/agentsessions/v1/message_service_pb.js";
 import { SessionService } from "../gen/agentsessions/v1/session_service_pb.js";
@@ -22,6 +23,9 @@ const messageRpc = MessageService.method;
 const segment = encodeURIComponent;
 function sessionPath(sessionId) {
     return `${API_PREFIX}/${segment(sessionId)}`;
+}
+function turnPath(sessionId, turnId) {
+    return `${sessionPath(sessionId)}/turns/${segment(turnId)}`;
 }
 function messagePath(sessionId, messageId) {
     return `${sessionPath(sessionId)}/messages/${segment(messageId)}`;
@@ -239,11 +243,11 @@ export class AgentSessionsRestClient {
     /**
      * Streams a conversation turn from `text/event-stream`. A failure before the stream begins is
      * thrown as the HTTP error it is; the `error` event that ends a stream failing after it began
-     * is thrown as its AgentSessionsError (after the events before it were yielded); a body that
-     * ends without `completed` is thrown as UNAVAILABLE. Retried, with the same request id, only
-     * while no event has arrived (see `AgentSessionsApi.converse`).
+     * is thrown as its AgentSessionsError (after the events before it were yielded). A body that
+     * ends without `completed` was cut: the turn is sent again (same request id) before its
+     * `started` event, and read on with `resumeTurn` after it (see `AgentSessionsApi.converse`).
      */
-    async *converseStream(request, options) {
+    converseStream(request, options) {
         const http = {
             method: "POST",
             path: `${API_PREFIX}/conversation:stream`,
@@ -251,33 +255,94 @@ export class AgentSessionsRestClient {
             accept: "text/event-stream",
             headers: writeHeaders(options),
         };
-        yield* streamWithRetries((attempt) => this.converseOnce(http, attempt, options?.headers), {
-            idempotent: safeToRetry(sessionRpc.converse),
+        return followTurn({
+            converse: (attempt) => this.turnEventsOnce(http, attempt, options?.headers),
+            resume: (turn, afterSeq, attempt) => this.resumeOnce(turn, afterSeq, attempt, options),
+        }, this.retryContext(sessionRpc.converse, options));
+    }
+    async getTurn(sessionId, turnId, options) {
+        const request = { method: "GET", path: turnPath(sessionId, turnId) };
+        return turnFromJson(await this.http.json(request, sessionRpc.getTurn, options));
+    }
+    async cancelTurn(sessionId, turnId, options) {
+        const request = { method: "POST", path: `${turnPath(sessionId, turnId)}:cancel` };
+        return turnFromJson(await this.http.json(request, sessionRpc.cancelTurn, options));
+    }
+    resumeTurn(sessionId, turnId, options) {
+        return followTurn({ resume: (turn, afterSeq, attempt) => this.resumeOnce(turn, afterSeq, attempt, options) }, this.retryContext(sessionRpc.resumeTurn, options), { turn: { sessionId, turnId }, afterSeq: options?.afterSeq ?? 0 });
+    }
+    /**
+     * Reads `GET /api/agent-sessions/{session_id}:watch` (server-sent events) with the token in
+     * the `authorization` header, as every other call sends it.
+     */
+    watchSession(sessionId, options) {
+        return followWatch((afterSeq, attempt) => this.watchOnce(sessionId, afterSeq, attempt, options?.headers), async (attempt) => (await this.sessions.get(sessionId, { ...options, timeoutMs: attempt.timeoutMs })).seq, {
+            ...this.retryContext(sessionRpc.watchSession, options),
+            timeoutMs: options?.timeoutMs || undefined,
+        }, options?.afterSeq);
+    }
+    retryContext(method, options) {
+        return {
+            idempotent: safeToRetry(method),
             policy: this.http.retry,
             timeoutMs: this.http.timeoutMs(options),
             signal: options?.signal,
-        });
+        };
     }
-    /** One attempt of a streamed turn. */
-    async *converseOnce(http, attempt, headers) {
+    /** One attempt of ResumeTurn's event stream. */
+    resumeOnce(turn, afterSeq, attempt, options) {
+        const http = {
+            method: "GET",
+            path: `${turnPath(turn.sessionId, turn.turnId)}:stream`,
+            query: { after_seq: afterSeq || undefined },
+            accept: "text/event-stream",
+        };
+        return this.turnEventsOnce(http, attempt, options?.headers);
+    }
+    /** One attempt of a turn's event stream (Converse or ResumeTurn). */
+    async *turnEventsOnce(http, attempt, headers) {
+        let completed = false;
+        for await (const data of this.sseOnce(http, attempt, headers)) {
+            if (completed)
+                continue; // read to the end, so the connection can be reused
+            let event;
+            try {
+                event = eventFromJson(data);
+            }
+            catch (error) {
+                throw final(error); // the turn's `error` event
+            }
+            if (event === undefined)
+                continue;
+            completed = event.type === "completed";
+            yield event;
+        }
+        if (!completed)
+            throw ended();
+    }
+    /** One attempt of a watch's event stream. */
+    async *watchOnce(sessionId, afterSeq, attempt, headers) {
+        const http = {
+            method: "GET",
+            path: `${sessionPath(sessionId)}:watch`,
+            query: { after_seq: afterSeq },
+            accept: "text/event-stream",
+        };
+        for await (const data of this.sseOnce(http, attempt, headers)) {
+            const event = sessionEventFromJson(data);
+            if (event !== undefined)
+                yield event;
+        }
+    }
+    /** The JSON of each event of one `text/event-stream` response, failures mapped. */
+    async *sseOnce(http, attempt, headers) {
         const open = await this.http.open(http, attempt, headers);
         try {
             const body = open.response.body;
             if (body === null)
                 throw ended();
-            let completed = false;
-            // Read to the end of the body even after the last event, so the connection can be reused.
-            for await (const sse of parseSse(bodyChunks(body))) {
-                if (completed)
-                    continue;
-                const event = eventFromJson(parseJson(sse.data)); // throws an `error` event
-                if (event === undefined)
-                    continue;
-                completed = event.type === "completed";
-                yield event;
-            }
-            if (!completed)
-                throw ended();
+            for await (const sse of parseSse(bodyChunks(body)))
+                yield parseJson(sse.data);
         }
         catch (error) {
             throw open.failure(error);
@@ -297,8 +362,8 @@ export class AgentSessionsRestClient {
 function ended() {
     return new AgentSessionsError({
         code: Code.Unavailable,
-        message: "the event stream ended before the turn completed; list the session's messages to see " +
-            "whether it was stored",
+        message: "the event stream ended before the turn did (the connection was cut); the turn may still " +
+            "run or be stored: read it with getTurn or resumeTurn",
     });
 }
 function parseJson(text) {

@@ -1,4 +1,5 @@
 import type * as t from "../types.js";
+import type { RawWatchEvent } from "../resume.js";
 export type JsonObject = Record<string, unknown>;
 export declare function isObject(value: unknown): value is JsonObject;
 /**
@@ -12,6 +13,12 @@ export declare function messagesFromJson(value: unknown): t.Message[];
 export declare function sessionPageFromJson(value: unknown): t.SessionPage;
 export declare function messagePageFromJson(value: unknown): t.MessagePage;
 export declare function resultFromJson(value: unknown): t.ConversationResult;
+export declare function turnFromJson(value: unknown): t.Turn;
+/**
+ * The wrapper's event for one SessionEvent JSON, the service's `error` event included (the
+ * caller decides whether to watch again); undefined for a kind this client does not know.
+ */
+export declare function sessionEventFromJson(value: unknown): RawWatchEvent | undefined;
 export declare function deletedCountFromJson(value: unknown): number;
 /**
  * The wrapper's event for one ConverseEvent JSON; undefined for an unknown kind of event. An

@@ -167,7 +167,81 @@ export function resultFromJson(value) {
         stopReason: str(o, "stop_reason") || "end_turn",
         pendingToolCalls: list(o, "pending_tool_calls").map(toolCallFromJson),
         usage: usageFromJson(o["usage"]),
+        turnId: str(o, "turn_id"),
     };
+}
+const TURN_STATUSES = [
+    "queued",
+    "running",
+    "completed",
+    "failed",
+    "cancelled",
+    "lost",
+];
+export function turnFromJson(value) {
+    const o = object(value, "Turn");
+    const status = o["status"];
+    if (typeof status !== "string" || !TURN_STATUSES.includes(status)) {
+        throw new AgentSessionsError({
+            code: Code.Internal,
+            message: `the server sent an unknown turn status (${String(status)}); update the client`,
+        });
+    }
+    return {
+        turnId: str(o, "turn_id"),
+        sessionId: str(o, "session_id"),
+        status: status,
+        requestId: str(o, "request_id") || undefined,
+        createdAt: parseTimestamp(o["created_at"]),
+        updatedAt: parseTimestamp(o["updated_at"]),
+        result: isObject(o["result"]) ? resultFromJson(o["result"]) : undefined,
+        error: isObject(o["error"])
+            ? errorFromStatusJson(o["error"], Code.Unknown, "the turn failed")
+            : undefined,
+    };
+}
+/**
+ * The wrapper's event for one SessionEvent JSON, the service's `error` event included (the
+ * caller decides whether to watch again); undefined for a kind this client does not know.
+ */
+export function sessionEventFromJson(value) {
+    const o = object(value, "SessionEvent");
+    const seq = num(o, "seq");
+    if (isObject(o["message"])) {
+        return { type: "message", seq, message: messageFromJson(o["message"]) };
+    }
+    if (isObject(o["message_updated"])) {
+        return { type: "messageUpdated", seq, message: messageFromJson(o["message_updated"]) };
+    }
+    if (isObject(o["message_deleted"])) {
+        return { type: "messageDeleted", seq, messageId: str(o["message_deleted"], "message_id") };
+    }
+    if (isObject(o["cleared"])) {
+        return { type: "cleared", seq, deletedCount: num(o["cleared"], "deleted_count") };
+    }
+    if (isObject(o["session"])) {
+        return { type: "session", seq, session: sessionFromJson(o["session"]) };
+    }
+    if (isObject(o["deleted"])) {
+        return o["seq"] === undefined ? { type: "deleted" } : { type: "deleted", seq };
+    }
+    if (isObject(o["turn"]))
+        return { type: "turn", turn: turnFromJson(o["turn"]) };
+    if (isObject(o["turn_delta"])) {
+        const delta = o["turn_delta"];
+        return {
+            type: "turnDelta",
+            turnId: str(delta, "turn_id"),
+            seq: num(delta, "seq"),
+            text: str(delta, "text"),
+        };
+    }
+    if (isObject(o["heartbeat"]))
+        return { type: "heartbeat" };
+    if (isObject(o["error"])) {
+        return { type: "error", error: errorFromStatusJson(o["error"], Code.Unknown, "watch ended") };
+    }
+    return undefined;
 }
 export function deletedCountFromJson(value) {
     return num(object(value, "ClearMessagesResponse"), "deleted_count");
@@ -186,6 +260,16 @@ export function eventFromJson(value) {
             type: "started",
             sessionId: str(started, "session_id"),
             sessionUuid: str(started, "session_uuid"),
+            turnId: str(started, "turn_id"),
+        };
+    }
+    if (isObject(o["queued"])) {
+        const queued = o["queued"];
+        return {
+            seq,
+            type: "queued",
+            turnId: str(queued, "turn_id"),
+            position: num(queued, "position"),
         };
     }
     if (isObject(o["delta"]))
@@ -262,6 +346,8 @@ export function turnToJson(request, expectedSeq) {
         model: request.model,
         server_tools: request.serverTools,
         tools: request.tools?.map(toolToJson),
+        if_busy: request.ifBusy,
+        detach: request.detach,
     });
 }
 //# sourceMappingURL=json.js.map

@@ -3,7 +3,7 @@ import type { DescMethod } from "@bufbuild/protobuf";
 import type { CallOptions as ConnectCallOptions } from "@connectrpc/connect";
 import { type RetryContext, type RetryOptions, safeToRetry, withRetries } from "../retry.js";
 import type { CallOptions } from "../types.js";
-import { errorFromConnect } from "./errors.js";
+import { brokenAsUnavailable, errorFromConnect } from "./errors.js";
 
 export interface CallerConfig {
   /** The default deadline; 0 or undefined for none. */
@@ -48,7 +48,7 @@ export class Caller {
             headers: options?.headers,
           });
         } catch (error) {
-          throw errorFromConnect(error);
+          throw brokenAsUnavailable(errorFromConnect(error), attempt.signal);
         }
       },
       this.retryContext(method, options),

@@ -1,28 +1,33 @@
 /** The gRPC client for Node: Connect's gRPC transport over HTTP/2 (h2c or TLS). */
 import { create } from "@bufbuild/protobuf";
-import { createClient, type Client, type Interceptor } from "@connectrpc/connect";
+import {
+  createClient,
+  type CallOptions as ConnectCallOptions,
+  type Client,
+  type Interceptor,
+} from "@connectrpc/connect";
 import { createGrpcTransport, Http2SessionManager } from "@connectrpc/connect-node";
 import type * as http2 from "node:http2";
 import { type AgentSessionsApi, type MessagesApi, type SessionsApi, textDeltas } from "../api.js";
 import { authorizationHeader, type Credentials } from "../credentials.js";
-import {
-  type AttemptOptions,
-  retryPolicy,
-  type RetryOptions,
-  streamWithRetries,
-} from "../retry.js";
+import { followTurn, followWatch, final, type TurnRef } from "../resume.js";
+import { type AttemptOptions, retryPolicy, type RetryOptions } from "../retry.js";
 import type * as t from "../types.js";
 import { MessageService } from "../gen/agentsessions/v1/message_service_pb.js";
 import {
   ConversationRequestSchema,
   ConverseRequestSchema,
   SessionService,
-  type ConverseEvent,
-  type ConverseRequest,
 } from "../gen/agentsessions/v1/session_service_pb.js";
 import { Caller } from "./call.js";
-import { eventFromProto, resultFromProto, turnToProto } from "./convert.js";
-import { errorFromConnect } from "./errors.js";
+import {
+  eventFromProto,
+  resultFromProto,
+  sessionEventFromProto,
+  turnFromProto,
+  turnToProto,
+} from "./convert.js";
+import { brokenAsUnavailable, errorFromConnect } from "./errors.js";
 import { GrpcMessages } from "./messages.js";
 import { GrpcSessions } from "./sessions.js";
 
@@ -113,23 +118,107 @@ export class AgentSessionsClient implements AgentSessionsApi {
     );
   }
 
-  async *converse(
+  /**
+   * Runs a turn, streaming its events; a broken stream continues from the last event shown
+   * (see `AgentSessionsApi.converse`).
+   */
+  converse(
     request: t.ConversationRequest,
     options?: t.AppendOptions,
   ): AsyncGenerator<t.ConverseEvent, void, undefined> {
     const message = create(ConverseRequestSchema, turnToProto(request, options));
-    yield* streamWithRetries(
-      (attempt) => this.converseOnce(message, attempt, options?.headers),
+    return followTurn(
+      {
+        converse: (attempt) =>
+          this.streamOnce(
+            (o) => this.rpc.converse(message, o),
+            eventFromProto,
+            attempt,
+            options?.headers,
+          ),
+        resume: (turn, afterSeq, attempt) => this.resumeOnce(turn, afterSeq, attempt, options),
+      },
       this.call.retryContext(SessionService.method.converse, options),
     );
   }
 
-  /** One attempt of a Converse call. */
-  private async *converseOnce(
-    message: ConverseRequest,
+  async getTurn(sessionId: string, turnId: string, options?: t.CallOptions): Promise<t.Turn> {
+    return turnFromProto(
+      await this.call.unary(SessionService.method.getTurn, options, (o) =>
+        this.rpc.getTurn({ sessionId, turnId }, o),
+      ),
+    );
+  }
+
+  async cancelTurn(sessionId: string, turnId: string, options?: t.CallOptions): Promise<t.Turn> {
+    return turnFromProto(
+      await this.call.unary(SessionService.method.cancelTurn, options, (o) =>
+        this.rpc.cancelTurn({ sessionId, turnId }, o),
+      ),
+    );
+  }
+
+  resumeTurn(
+    sessionId: string,
+    turnId: string,
+    options?: t.ResumeOptions,
+  ): AsyncGenerator<t.ConverseEvent, void, undefined> {
+    return followTurn(
+      { resume: (turn, afterSeq, attempt) => this.resumeOnce(turn, afterSeq, attempt, options) },
+      this.call.retryContext(SessionService.method.resumeTurn, options),
+      { turn: { sessionId, turnId }, afterSeq: options?.afterSeq ?? 0 },
+    );
+  }
+
+  watchSession(
+    sessionId: string,
+    options?: t.WatchOptions,
+  ): AsyncGenerator<t.SessionEvent, void, undefined> {
+    const context = {
+      ...this.call.retryContext(SessionService.method.watchSession, options),
+      timeoutMs: options?.timeoutMs || undefined,
+    };
+    return followWatch(
+      (afterSeq, attempt) =>
+        this.streamOnce(
+          (o) => this.rpc.watchSession({ sessionId, afterSeq }, o),
+          sessionEventFromProto,
+          attempt,
+          options?.headers,
+        ),
+      async (attempt) =>
+        (await this.sessions.get(sessionId, { ...options, timeoutMs: attempt.timeoutMs })).seq,
+      context,
+      options?.afterSeq,
+    );
+  }
+
+  /** One attempt of ResumeTurn. */
+  private resumeOnce(
+    turn: TurnRef,
+    afterSeq: number,
+    attempt: AttemptOptions,
+    options: t.CallOptions | undefined,
+  ): AsyncIterable<t.ConverseEvent> {
+    const request = { sessionId: turn.sessionId, turnId: turn.turnId, afterSeq };
+    return this.streamOnce(
+      (o) => this.rpc.resumeTurn(request, o),
+      eventFromProto,
+      attempt,
+      options?.headers,
+    );
+  }
+
+  /**
+   * One attempt of a server stream: its events converted (unknown kinds skipped), its failures
+   * as AgentSessionsErrors; an error the conversion throws (the turn's `error` event) is final.
+   */
+  private async *streamOnce<P, E>(
+    open: (options: ConnectCallOptions) => AsyncIterable<P>,
+    convert: (event: P) => E | undefined,
     attempt: AttemptOptions,
     headers: Record<string, string> | undefined,
-  ): AsyncGenerator<t.ConverseEvent, void, undefined> {
+  ): AsyncGenerator<E, void, undefined> {
     // Connect's stream iterables have no `return()`: when the consumer stops early, only
     // aborting the call's signal ends the HTTP/2 stream, and only one more `next()` (which then
     // fails) makes Connect clear its deadline timer, which would otherwise keep Node running.
@@ -139,23 +228,28 @@ export class AgentSessionsClient implements AgentSessionsApi {
     if (userSignal?.aborted) onAbort();
     userSignal?.addEventListener("abort", onAbort, { once: true });
     const callOptions = { timeoutMs: attempt.timeoutMs, signal: stop.signal, headers };
-    const stream = this.rpc.converse(message, callOptions)[Symbol.asyncIterator]();
+    const stream = open(callOptions)[Symbol.asyncIterator]();
     let finished = false;
     try {
       for (;;) {
-        let next: IteratorResult<ConverseEvent>;
+        let next: IteratorResult<P>;
         try {
           next = await stream.next();
         } catch (error) {
           finished = true;
-          throw errorFromConnect(error);
+          throw brokenAsUnavailable(errorFromConnect(error), stop.signal);
         }
         if (next.done) {
           finished = true;
           return;
         }
-        // An `error` event throws here; the status that ends the call would repeat it.
-        const event = eventFromProto(next.value);
+        let event: E | undefined;
+        try {
+          event = convert(next.value);
+        } catch (error) {
+          // An `error` event; the status that ends the call would repeat it.
+          throw final(error);
+        }
         if (event !== undefined) yield event;
       }
     } finally {

@@ -6,14 +6,19 @@ import { requestId } from "../retry.js";
 import { turnMessages } from "../types.js";
 import type * as t from "../types.js";
 import { Role, type Message, type Session } from "../gen/agentsessions/v1/resources_pb.js";
-import type {
-  ConversationMessageSchema,
-  ConversationResponse,
-  ConverseEvent,
-  ToolCall,
-  ToolSchema,
-  Usage,
+import {
+  IfBusy,
+  TurnStatus,
+  type ConversationMessageSchema,
+  type ConversationResponse,
+  type ConverseEvent,
+  type SessionEvent,
+  type ToolCall,
+  type ToolSchema,
+  type Turn,
+  type Usage,
 } from "../gen/agentsessions/v1/session_service_pb.js";
+import type { RawWatchEvent } from "../resume.js";
 import { errorFromStatus } from "./errors.js";
 
 /**
@@ -129,7 +134,72 @@ export function resultFromProto(r: ConversationResponse): t.ConversationResult {
     stopReason: r.stopReason || "end_turn",
     pendingToolCalls: r.pendingToolCalls.map(toolCallFromProto),
     usage: usageFromProto(r.usage),
+    turnId: r.turnId,
   };
+}
+
+const TURN_STATUSES: Record<TurnStatus, t.TurnStatus | undefined> = {
+  [TurnStatus.turn_status_unspecified]: undefined,
+  [TurnStatus.queued]: "queued",
+  [TurnStatus.running]: "running",
+  [TurnStatus.completed]: "completed",
+  [TurnStatus.failed]: "failed",
+  [TurnStatus.cancelled]: "cancelled",
+  [TurnStatus.lost]: "lost",
+};
+
+export function turnFromProto(turn: Turn): t.Turn {
+  const status = TURN_STATUSES[turn.status];
+  if (status === undefined) {
+    throw new AgentSessionsError({
+      code: Code.Internal,
+      message: `the server sent an unknown turn status (${String(turn.status)}); update the client`,
+    });
+  }
+  return {
+    turnId: turn.turnId,
+    sessionId: turn.sessionId,
+    status,
+    requestId: turn.requestId || undefined,
+    createdAt: date(turn.createdAt),
+    updatedAt: date(turn.updatedAt),
+    result: turn.result ? resultFromProto(turn.result) : undefined,
+    error: turn.error ? errorFromStatus(turn.error) : undefined,
+  };
+}
+
+/**
+ * The wrapper's event for a watch's proto event, the service's `error` event included (the
+ * caller decides whether to watch again); undefined for a kind this client does not know.
+ */
+export function sessionEventFromProto(e: SessionEvent): RawWatchEvent | undefined {
+  const seq = e.seq ?? 0;
+  switch (e.event.case) {
+    case "message":
+      return { type: "message", seq, message: messageFromProto(e.event.value) };
+    case "messageUpdated":
+      return { type: "messageUpdated", seq, message: messageFromProto(e.event.value) };
+    case "messageDeleted":
+      return { type: "messageDeleted", seq, messageId: e.event.value.messageId };
+    case "cleared":
+      return { type: "cleared", seq, deletedCount: e.event.value.deletedCount };
+    case "session":
+      return { type: "session", seq, session: sessionFromProto(e.event.value) };
+    case "deleted":
+      return e.seq === undefined ? { type: "deleted" } : { type: "deleted", seq };
+    case "turn":
+      return { type: "turn", turn: turnFromProto(e.event.value) };
+    case "turnDelta": {
+      const { turnId, seq: turnSeq, text } = e.event.value;
+      return { type: "turnDelta", turnId, seq: turnSeq, text };
+    }
+    case "heartbeat":
+      return { type: "heartbeat" };
+    case "error":
+      return { type: "error", error: errorFromStatus(e.event.value) };
+    default:
+      return undefined;
+  }
 }
 
 /**
@@ -145,6 +215,14 @@ export function eventFromProto(e: ConverseEvent): t.ConverseEvent | undefined {
         type: "started",
         sessionId: e.event.value.sessionId,
         sessionUuid: e.event.value.sessionUuid,
+        turnId: e.event.value.turnId,
+      };
+    case "queued":
+      return {
+        seq,
+        type: "queued",
+        turnId: e.event.value.turnId,
+        position: e.event.value.position,
       };
     case "delta":
       return { seq, type: "delta", text: e.event.value.text };
@@ -208,6 +286,8 @@ export function turnToProto(
   tools: MessageInitShape<typeof ToolSchema>[];
   requestId: string;
   expectedSeq?: number;
+  ifBusy: IfBusy;
+  detach: boolean;
 } {
   return {
     messages: turnMessages(request.messages).map(newMessageToProto),
@@ -220,5 +300,26 @@ export function turnToProto(
     tools: (request.tools ?? []).map(toolToProto),
     requestId: requestId(options),
     expectedSeq: options?.expectedSeq,
+    ifBusy: ifBusyToProto(request.ifBusy),
+    detach: request.detach ?? false,
   };
+}
+
+/** The proto enum value of `ifBusy`; anything else is refused here, as the server would. */
+function ifBusyToProto(ifBusy: t.IfBusy | undefined): IfBusy {
+  switch (ifBusy) {
+    case undefined:
+      return IfBusy.if_busy_unspecified;
+    case "enqueue":
+      return IfBusy.enqueue;
+    case "reject":
+      return IfBusy.reject;
+    case "interrupt":
+      return IfBusy.interrupt;
+    default:
+      throw new AgentSessionsError({
+        code: Code.InvalidArgument,
+        message: `ifBusy must be enqueue, reject or interrupt, got ${String(ifBusy)}`,
+      });
+  }
 }

@@ -1,7 +1,7 @@
 /** ConnectError and google.rpc.Status (the stream's `error` event) to AgentSessionsError. */
 import { ConnectError } from "@connectrpc/connect";
 import { anyIs, anyUnpack, type Duration } from "@bufbuild/protobuf/wkt";
-import { AgentSessionsError, toCode, type FieldViolation } from "../errors.js";
+import { AgentSessionsError, Code, toCode, type FieldViolation } from "../errors.js";
 import {
   BadRequestSchema,
   ErrorInfoSchema,
@@ -78,4 +78,26 @@ export function errorFromStatus(status: Status): AgentSessionsError {
     }
   }
   return fromDetails(status.code, status.message, infos, badRequests, retries);
+}
+
+/**
+ * A call that Node's HTTP/2 closed under us (the connection was lost: it resets the stream with
+ * CANCEL, which Connect reports as CANCELLED) as UNAVAILABLE, so it is retried, or read on, like
+ * any other call whose connection broke. A cancel of our own (`ours` aborted), or a CANCELLED
+ * status the service sent (it carries an ErrorInfo), stays as it is.
+ */
+export function brokenAsUnavailable(error: unknown, ours: AbortSignal | undefined): unknown {
+  if (
+    !(error instanceof AgentSessionsError) ||
+    error.code !== Code.Canceled ||
+    error.reason !== undefined ||
+    ours?.aborted === true
+  ) {
+    return error;
+  }
+  return new AgentSessionsError({
+    code: Code.Unavailable,
+    message: `the connection was lost: ${error.rawMessage}`,
+    cause: error,
+  });
 }

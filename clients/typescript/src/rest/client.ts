@@ -6,13 +6,15 @@ import { type AgentSessionsApi, type MessagesApi, type SessionsApi, textDeltas }
 import type { Credentials } from "../credentials.js";
 import { AgentSessionsError, Code } from "../errors.js";
 import { paginate } from "../pagination.js";
+import type { DescMethod } from "@bufbuild/protobuf";
+import { final, followTurn, followWatch, type RawWatchEvent, type TurnRef } from "../resume.js";
 import {
   requestId,
   retryPolicy,
+  type RetryContext,
   type RetryOptions,
   type AttemptOptions,
   safeToRetry,
-  streamWithRetries,
 } from "../retry.js";
 import { labelFilters } from "../types.js";
 import type * as t from "../types.js";
@@ -29,7 +31,9 @@ import {
   resultFromJson,
   sessionChangesToJson,
   sessionFromJson,
+  sessionEventFromJson,
   sessionPageFromJson,
+  turnFromJson,
   turnToJson,
 } from "./json.js";
 import { bodyChunks, parseSse } from "./sse.js";
@@ -65,6 +69,10 @@ const segment = encodeURIComponent;
 
 function sessionPath(sessionId: string): string {
   return `${API_PREFIX}/${segment(sessionId)}`;
+}
+
+function turnPath(sessionId: string, turnId: string): string {
+  return `${sessionPath(sessionId)}/turns/${segment(turnId)}`;
 }
 
 function messagePath(sessionId: string, messageId: string): string {
@@ -338,11 +346,11 @@ export class AgentSessionsRestClient implements AgentSessionsApi {
   /**
    * Streams a conversation turn from `text/event-stream`. A failure before the stream begins is
    * thrown as the HTTP error it is; the `error` event that ends a stream failing after it began
-   * is thrown as its AgentSessionsError (after the events before it were yielded); a body that
-   * ends without `completed` is thrown as UNAVAILABLE. Retried, with the same request id, only
-   * while no event has arrived (see `AgentSessionsApi.converse`).
+   * is thrown as its AgentSessionsError (after the events before it were yielded). A body that
+   * ends without `completed` was cut: the turn is sent again (same request id) before its
+   * `started` event, and read on with `resumeTurn` after it (see `AgentSessionsApi.converse`).
    */
-  async *converseStream(
+  converseStream(
     request: t.ConversationRequest,
     options?: t.AppendOptions,
   ): AsyncGenerator<t.ConverseEvent, void, undefined> {
@@ -353,34 +361,134 @@ export class AgentSessionsRestClient implements AgentSessionsApi {
       accept: "text/event-stream",
       headers: writeHeaders(options),
     };
-    yield* streamWithRetries((attempt) => this.converseOnce(http, attempt, options?.headers), {
-      idempotent: safeToRetry(sessionRpc.converse),
+    return followTurn(
+      {
+        converse: (attempt) => this.turnEventsOnce(http, attempt, options?.headers),
+        resume: (turn, afterSeq, attempt) => this.resumeOnce(turn, afterSeq, attempt, options),
+      },
+      this.retryContext(sessionRpc.converse, options),
+    );
+  }
+
+  async getTurn(sessionId: string, turnId: string, options?: t.CallOptions): Promise<t.Turn> {
+    const request: HttpRequest = { method: "GET", path: turnPath(sessionId, turnId) };
+    return turnFromJson(await this.http.json(request, sessionRpc.getTurn, options));
+  }
+
+  async cancelTurn(sessionId: string, turnId: string, options?: t.CallOptions): Promise<t.Turn> {
+    const request: HttpRequest = { method: "POST", path: `${turnPath(sessionId, turnId)}:cancel` };
+    return turnFromJson(await this.http.json(request, sessionRpc.cancelTurn, options));
+  }
+
+  resumeTurn(
+    sessionId: string,
+    turnId: string,
+    options?: t.ResumeOptions,
+  ): AsyncGenerator<t.ConverseEvent, void, undefined> {
+    return followTurn(
+      { resume: (turn, afterSeq, attempt) => this.resumeOnce(turn, afterSeq, attempt, options) },
+      this.retryContext(sessionRpc.resumeTurn, options),
+      { turn: { sessionId, turnId }, afterSeq: options?.afterSeq ?? 0 },
+    );
+  }
+
+  /**
+   * Reads `GET /api/agent-sessions/{session_id}:watch` (server-sent events) with the token in
+   * the `authorization` header, as every other call sends it.
+   */
+  watchSession(
+    sessionId: string,
+    options?: t.WatchOptions,
+  ): AsyncGenerator<t.SessionEvent, void, undefined> {
+    return followWatch(
+      (afterSeq, attempt) => this.watchOnce(sessionId, afterSeq, attempt, options?.headers),
+      async (attempt) =>
+        (await this.sessions.get(sessionId, { ...options, timeoutMs: attempt.timeoutMs })).seq,
+      {
+        ...this.retryContext(sessionRpc.watchSession, options),
+        timeoutMs: options?.timeoutMs || undefined,
+      },
+      options?.afterSeq,
+    );
+  }
+
+  private retryContext(method: DescMethod, options: t.CallOptions | undefined): RetryContext {
+    return {
+      idempotent: safeToRetry(method),
       policy: this.http.retry,
       timeoutMs: this.http.timeoutMs(options),
       signal: options?.signal,
-    });
+    };
   }
 
-  /** One attempt of a streamed turn. */
-  private async *converseOnce(
+  /** One attempt of ResumeTurn's event stream. */
+  private resumeOnce(
+    turn: TurnRef,
+    afterSeq: number,
+    attempt: AttemptOptions,
+    options: t.CallOptions | undefined,
+  ): AsyncIterable<t.ConverseEvent> {
+    const http: HttpRequest = {
+      method: "GET",
+      path: `${turnPath(turn.sessionId, turn.turnId)}:stream`,
+      query: { after_seq: afterSeq || undefined },
+      accept: "text/event-stream",
+    };
+    return this.turnEventsOnce(http, attempt, options?.headers);
+  }
+
+  /** One attempt of a turn's event stream (Converse or ResumeTurn). */
+  private async *turnEventsOnce(
     http: HttpRequest,
     attempt: AttemptOptions,
     headers: Record<string, string> | undefined,
   ): AsyncGenerator<t.ConverseEvent, void, undefined> {
+    let completed = false;
+    for await (const data of this.sseOnce(http, attempt, headers)) {
+      if (completed) continue; // read to the end, so the connection can be reused
+      let event: t.ConverseEvent | undefined;
+      try {
+        event = eventFromJson(data);
+      } catch (error) {
+        throw final(error); // the turn's `error` event
+      }
+      if (event === undefined) continue;
+      completed = event.type === "completed";
+      yield event;
+    }
+    if (!completed) throw ended();
+  }
+
+  /** One attempt of a watch's event stream. */
+  private async *watchOnce(
+    sessionId: string,
+    afterSeq: number,
+    attempt: AttemptOptions,
+    headers: Record<string, string> | undefined,
+  ): AsyncGenerator<RawWatchEvent, void, undefined> {
+    const http: HttpRequest = {
+      method: "GET",
+      path: `${sessionPath(sessionId)}:watch`,
+      query: { after_seq: afterSeq },
+      accept: "text/event-stream",
+    };
+    for await (const data of this.sseOnce(http, attempt, headers)) {
+      const event = sessionEventFromJson(data);
+      if (event !== undefined) yield event;
+    }
+  }
+
+  /** The JSON of each event of one `text/event-stream` response, failures mapped. */
+  private async *sseOnce(
+    http: HttpRequest,
+    attempt: AttemptOptions,
+    headers: Record<string, string> | undefined,
+  ): AsyncGenerator<unknown, void, undefined> {
     const open = await this.http.open(http, attempt, headers);
     try {
       const body = open.response.body;
       if (body === null) throw ended();
-      let completed = false;
-      // Read to the end of the body even after the last event, so the connection can be reused.
-      for await (const sse of parseSse(bodyChunks(body))) {
-        if (completed) continue;
-        const event = eventFromJson(parseJson(sse.data)); // throws an `error` event
-        if (event === undefined) continue;
-        completed = event.type === "completed";
-        yield event;
-      }
-      if (!completed) throw ended();
+      for await (const sse of parseSse(bodyChunks(body))) yield parseJson(sse.data);
     } catch (error) {
       throw open.failure(error);
     } finally {
@@ -405,8 +513,8 @@ function ended(): AgentSessionsError {
   return new AgentSessionsError({
     code: Code.Unavailable,
     message:
-      "the event stream ended before the turn completed; list the session's messages to see " +
-      "whether it was stored",
+      "the event stream ended before the turn did (the connection was cut); the turn may still " +
+      "run or be stored: read it with getTurn or resumeTurn",
   });
 }
 

@@ -3,6 +3,7 @@ import { AgentSessionsError, Code } from "../errors.js";
 import { errorFromStatusJson } from "../status.js";
 import { ROLES, turnMessages, type Role } from "../types.js";
 import type * as t from "../types.js";
+import type { RawWatchEvent } from "../resume.js";
 
 export type JsonObject = Record<string, unknown>;
 
@@ -186,7 +187,82 @@ export function resultFromJson(value: unknown): t.ConversationResult {
     stopReason: str(o, "stop_reason") || "end_turn",
     pendingToolCalls: list(o, "pending_tool_calls").map(toolCallFromJson),
     usage: usageFromJson(o["usage"]),
+    turnId: str(o, "turn_id"),
   };
+}
+
+const TURN_STATUSES: readonly string[] = [
+  "queued",
+  "running",
+  "completed",
+  "failed",
+  "cancelled",
+  "lost",
+] satisfies t.TurnStatus[];
+
+export function turnFromJson(value: unknown): t.Turn {
+  const o = object(value, "Turn");
+  const status = o["status"];
+  if (typeof status !== "string" || !TURN_STATUSES.includes(status)) {
+    throw new AgentSessionsError({
+      code: Code.Internal,
+      message: `the server sent an unknown turn status (${String(status)}); update the client`,
+    });
+  }
+  return {
+    turnId: str(o, "turn_id"),
+    sessionId: str(o, "session_id"),
+    status: status as t.TurnStatus,
+    requestId: str(o, "request_id") || undefined,
+    createdAt: parseTimestamp(o["created_at"]),
+    updatedAt: parseTimestamp(o["updated_at"]),
+    result: isObject(o["result"]) ? resultFromJson(o["result"]) : undefined,
+    error: isObject(o["error"])
+      ? errorFromStatusJson(o["error"], Code.Unknown, "the turn failed")
+      : undefined,
+  };
+}
+
+/**
+ * The wrapper's event for one SessionEvent JSON, the service's `error` event included (the
+ * caller decides whether to watch again); undefined for a kind this client does not know.
+ */
+export function sessionEventFromJson(value: unknown): RawWatchEvent | undefined {
+  const o = object(value, "SessionEvent");
+  const seq = num(o, "seq");
+  if (isObject(o["message"])) {
+    return { type: "message", seq, message: messageFromJson(o["message"]) };
+  }
+  if (isObject(o["message_updated"])) {
+    return { type: "messageUpdated", seq, message: messageFromJson(o["message_updated"]) };
+  }
+  if (isObject(o["message_deleted"])) {
+    return { type: "messageDeleted", seq, messageId: str(o["message_deleted"], "message_id") };
+  }
+  if (isObject(o["cleared"])) {
+    return { type: "cleared", seq, deletedCount: num(o["cleared"], "deleted_count") };
+  }
+  if (isObject(o["session"])) {
+    return { type: "session", seq, session: sessionFromJson(o["session"]) };
+  }
+  if (isObject(o["deleted"])) {
+    return o["seq"] === undefined ? { type: "deleted" } : { type: "deleted", seq };
+  }
+  if (isObject(o["turn"])) return { type: "turn", turn: turnFromJson(o["turn"]) };
+  if (isObject(o["turn_delta"])) {
+    const delta = o["turn_delta"];
+    return {
+      type: "turnDelta",
+      turnId: str(delta, "turn_id"),
+      seq: num(delta, "seq"),
+      text: str(delta, "text"),
+    };
+  }
+  if (isObject(o["heartbeat"])) return { type: "heartbeat" };
+  if (isObject(o["error"])) {
+    return { type: "error", error: errorFromStatusJson(o["error"], Code.Unknown, "watch ended") };
+  }
+  return undefined;
 }
 
 export function deletedCountFromJson(value: unknown): number {
@@ -207,6 +283,16 @@ export function eventFromJson(value: unknown): t.ConverseEvent | undefined {
       type: "started",
       sessionId: str(started, "session_id"),
       sessionUuid: str(started, "session_uuid"),
+      turnId: str(started, "turn_id"),
+    };
+  }
+  if (isObject(o["queued"])) {
+    const queued = o["queued"];
+    return {
+      seq,
+      type: "queued",
+      turnId: str(queued, "turn_id"),
+      position: num(queued, "position"),
     };
   }
   if (isObject(o["delta"])) return { seq, type: "delta", text: str(o["delta"], "text") };
@@ -289,5 +375,7 @@ export function turnToJson(request: t.ConversationRequest, expectedSeq?: number)
     model: request.model,
     server_tools: request.serverTools,
     tools: request.tools?.map(toolToJson),
+    if_busy: request.ifBusy,
+    detach: request.detach,
   });
 }
