@@ -25,7 +25,7 @@ from agentsessions.v1 import resources_pb2 as rpb
 from agentsessions.v1 import session_service_pb2 as spb
 
 from tests.fakes.model_server import FakeModelServer, Step
-from tests.served import Served, wait_for
+from tests.served import Served, value, wait_for
 from tests.support import Client, client, failure, token
 
 LEASE = 2.0  # seconds: a killed replica's turns are lost this soon
@@ -147,6 +147,10 @@ def test_a_turn_started_on_one_replica_is_resumed_and_cancelled_on_the_other(
             "CancelTurn", spb.CancelTurnRequest(session_id="s", turn_id=started.turn_id)
         )
         assert cancelled.status == spb.cancelled
+        assert wait_for(
+            lambda: value(a.samples(), "agent_sessions_turns_total", status="cancelled") >= 1,
+            timeout=10,
+        )
         rest = list(resumed)
         assert (
             _kind(rest[-1]) == "error" and rest[-1].error.code == grpc.StatusCode.CANCELLED.value[0]
@@ -311,6 +315,7 @@ def test_a_watch_on_one_replica_sees_every_change_made_through_the_other(
 
         reader = threading.Thread(target=read)
         reader.start()
+        assert wait_for(lambda: value(b.samples(), "agent_sessions_watchers") >= 1, timeout=10)
         m2 = on_a.m(
             "CreateMessage", mpb.CreateMessageRequest(session_id="w", role=rpb.user, content="two")
         )
@@ -530,3 +535,145 @@ def _take(stream: Any, n: int) -> list[Any]:
             stream.cancel()
             break
     return taken
+
+
+def test_limits_per_user_and_a_stopping_server_ends_its_watches_with_unavailable(
+    settings: Any,
+) -> None:
+    """AGENT_SESSIONS_MAX_WATCHES_PER_USER open watches per replica, then USER_LIMIT; a server
+    that stops ends its watches with an `error` event and UNAVAILABLE, so clients watch again
+    elsewhere from their last seq."""
+    import dataclasses
+
+    from tests.support import ThreadServer, channel_to
+
+    limited = dataclasses.replace(settings, max_watches_per_user=2)
+    server = ThreadServer(limited).__enter__()
+    with channel_to(server.port) as channel:
+        user = client(channel, _user())
+        user.s("CreateSession", spb.CreateSessionRequest(session_id="lim"))
+        watches = [
+            user.s("WatchSession", spb.WatchSessionRequest(session_id="lim", after_seq=0))
+            for _ in range(2)
+        ]
+        seen: list[list[Any]] = [[], []]
+        errors: list[grpc.StatusCode] = []
+
+        def read(i: int) -> None:
+            try:
+                for event in watches[i]:
+                    seen[i].append(event)
+            except grpc.RpcError as exc:
+                errors.append(exc.code())
+
+        readers = [threading.Thread(target=read, args=(i,)) for i in range(2)]
+        for reader in readers:
+            reader.start()
+        user.m("CreateMessage", mpb.CreateMessageRequest(session_id="lim", role=rpb.user))
+        assert wait_for(lambda: all(len(s) >= 1 for s in seen), timeout=10)
+        third = user.s("WatchSession", spb.WatchSessionRequest(session_id="lim"))
+        f = failure(lambda: next(iter(third)))
+        assert (f.code, f.reason) == (grpc.StatusCode.RESOURCE_EXHAUSTED, "USER_LIMIT")
+        other = client(channel, _user())  # the limit is per user
+        other.s("CreateSession", spb.CreateSessionRequest(session_id="lim"))
+        mine = other.s("WatchSession", spb.WatchSessionRequest(session_id="lim", after_seq=0))
+        mine.cancel()
+        server.__exit__(None, None, None)  # the server stops while the watches are open
+        for reader in readers:
+            reader.join(10)
+    assert errors == [grpc.StatusCode.UNAVAILABLE] * 2
+    for events in seen:
+        assert _kind(events[-1]) == "error"
+        assert events[-1].error.code == grpc.StatusCode.UNAVAILABLE.value[0]
+
+
+def test_a_full_queue_and_the_per_user_turn_limit_refuse_with_their_reasons(
+    settings: Any, fake: FakeModelServer
+) -> None:
+    import dataclasses
+
+    from tests.support import ThreadServer, channel_to, openai_settings
+
+    limited = dataclasses.replace(
+        openai_settings(settings, fake.base_url, "test-key", "fake-model"),
+        max_turns_per_user=3,
+        max_queued_turns=1,
+    )
+    gate = threading.Event()
+    fake.script(
+        Step.text(["one"], gate=gate, gate_after=0),
+        Step.text(["other"], gate=gate, gate_after=0),
+        Step.text(["two"]),
+    )
+    try:
+        with ThreadServer(limited) as server, channel_to(server.port) as channel:
+            user = client(channel, _user())
+            first = iter(user.s("Converse", spb.ConverseRequest(session_id="f", messages=[_hi()])))
+            next(first)  # started: it runs, held at the gate
+            second = iter(
+                user.s("Converse", spb.ConverseRequest(session_id="f", messages=[_hi("2")]))
+            )
+            assert _kind(next(second)) == "started" and _kind(next(second)) == "queued"
+            full = failure(
+                lambda: user.s(
+                    "Conversation", spb.ConversationRequest(session_id="f", messages=[_hi("3")])
+                )
+            )
+            assert (full.code, full.reason) == (
+                grpc.StatusCode.RESOURCE_EXHAUSTED,
+                "SESSION_QUEUE_FULL",
+            )
+            third = iter(user.s("Converse", spb.ConverseRequest(session_id="g", messages=[_hi()])))
+            next(third)  # a third live turn of the user, in another session
+            limit = failure(
+                lambda: user.s(
+                    "Conversation", spb.ConversationRequest(session_id="h", messages=[_hi()])
+                )
+            )
+            assert (limit.code, limit.reason) == (grpc.StatusCode.RESOURCE_EXHAUSTED, "USER_LIMIT")
+            gate.set()
+            assert [_kind(list(s)[-1]) for s in (first, third, second)] == ["completed"] * 3
+    finally:
+        gate.set()
+
+
+def test_a_stopping_server_leaves_its_detached_turn_to_be_lost_and_cancels_an_attached_one(
+    settings: Any, fake: FakeModelServer, replicas: tuple[Served, Served]
+) -> None:
+    """Past the drain, an attached turn is cancelled (its caller is being cut off), a detached
+    one is left alone: another replica's lease sweep marks it lost, nothing of it stored."""
+    import dataclasses
+
+    from tests.support import ThreadServer, channel_to, openai_settings
+
+    _, b = replicas
+    one = dataclasses.replace(
+        openai_settings(settings, fake.base_url, "test-key", "fake-model"), turn_lease=LEASE
+    )
+    fake.script(_slow(pieces=400), _slow(pieces=400))
+    user = _user()
+    server = ThreadServer(one).__enter__()
+    with channel_to(server.port) as channel, _channel(b) as cb:
+        on_s, on_b = client(channel, user), client(cb, user)
+        detached = iter(
+            on_s.s("Converse", spb.ConverseRequest(session_id="d1", messages=[_hi()], detach=True))
+        )
+        attached = iter(on_s.s("Converse", spb.ConverseRequest(session_id="d2", messages=[_hi()])))
+        ids = [next(detached).started.turn_id, next(attached).started.turn_id]
+        next(detached), next(attached)  # both running
+        server.__exit__(None, None, None)  # SIGTERM's path, with a 0.5 s drain
+        attached_turn = on_b.s("GetTurn", spb.GetTurnRequest(session_id="d2", turn_id=ids[1]))
+        assert attached_turn.status == spb.cancelled
+        assert wait_for(
+            lambda: (
+                on_b.s("GetTurn", spb.GetTurnRequest(session_id="d1", turn_id=ids[0])).status
+                == spb.lost
+            ),
+            timeout=4 * LEASE,
+        )
+        for missing in (
+            spb.GetSessionRequest(session_id="d1"),
+            spb.GetSessionRequest(session_id="d2"),
+        ):
+            f = failure(lambda r=missing: on_b.s("GetSession", r))
+            assert f.code == grpc.StatusCode.NOT_FOUND  # nothing of either turn was stored

@@ -82,9 +82,25 @@ DB_UP = Gauge(
     multiprocess_mode="livemin",
 )
 
-# Turns by how they ended. Today: completed, failed; the statuses a turn may have (queued,
-# running, cancelled, lost) are values of the same label.
+# Turns by how they ended: completed, failed, cancelled, lost (counted by the replica that saw
+# the end: the one that ran the turn, or for a lost one the replica whose sweep marked it).
 TURNS = Counter("agent_sessions_turns_total", "Turns that ended, by status.", ("status",))
+TURNS_RUNNING = Gauge(
+    "agent_sessions_turns_running",
+    "Turns this server runs right now (placed turns, with a row and a lease).",
+    multiprocess_mode="livesum",
+)
+NOTIFY_QUEUE_USAGE = Gauge(
+    "agent_sessions_notify_queue_usage_ratio",
+    "PostgreSQL's NOTIFY queue fill level (pg_notification_queue_usage(), 0 to 1); when it is "
+    "full every transaction that notifies fails at commit.",
+    multiprocess_mode="livemax",
+)
+TURNS_QUEUED = Gauge(
+    "agent_sessions_turns_queued",
+    "Turns waiting here for an earlier turn of their session to end.",
+    multiprocess_mode="livesum",
+)
 
 MODEL_FIRST_TOKEN = Histogram(
     "agent_sessions_model_time_to_first_token_seconds",

@@ -9,6 +9,7 @@ import gc
 import logging
 import secrets
 import signal
+import time
 from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
@@ -60,12 +61,19 @@ class RunningServer:
     port: int
     # What start() opened (the pool, the agents), closed in the reverse order.
     resources: AsyncExitStack
+    # Live turns and watches: watches are ended first at a stop (clients watch again elsewhere).
+    live: LiveTurns | None = None
 
     async def stop(self, grace: float = GRACE_SECONDS) -> None:
         """Reports NOT_SERVING, lets calls in flight finish, then closes the agents and pool."""
         # From here on health stays NOT_SERVING, whatever the database probe finds.
         await self.health.enter_graceful_shutdown()
+        if self.live is not None:
+            self.live.close_watches()
+        started = time.monotonic()
         await self.server.stop(grace)
+        if self.live is not None:  # detached turns have no call to wait for: they get the rest
+            await self.live.drain(grace - (time.monotonic() - started))
         await self.resources.aclose()
 
 
@@ -113,7 +121,7 @@ async def start(settings: Settings, agent: Agent | None = None) -> RunningServer
         # NOT_SERVING while the database does not answer; SERVING again once it does.
         probing = asyncio.create_task(keep_probing(pool, functools.partial(_set_health, health)))
         resources.push_async_callback(_cancelled, probing)
-        return RunningServer(server, health, pool, agents, port, resources.pop_all())
+        return RunningServer(server, health, pool, agents, port, resources.pop_all(), live)
     raise AssertionError("unreachable")  # for mypy: the block returns or raises
 
 

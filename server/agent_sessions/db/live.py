@@ -409,6 +409,19 @@ class Housekeeping:
             await conn.close()
             raise
 
+    async def notify_queue_usage(self) -> float:
+        """How full PostgreSQL's NOTIFY queue is (0 to 1): a listener stuck in a transaction
+        somewhere holds back its cleanup, and a full queue fails every notifying commit."""
+        conn = await self._connection()
+        try:
+            async with conn.cursor(row_factory=tuple_row) as cursor:
+                await cursor.execute("SELECT pg_notification_queue_usage()")
+                row = await cursor.fetchone()
+                return float(row[0]) if row else 0.0
+        except psycopg.Error:
+            await conn.close()
+            raise
+
     async def close(self) -> None:
         if self._conn is not None:
             await self._conn.close()

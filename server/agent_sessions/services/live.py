@@ -47,8 +47,16 @@ from agent_sessions.errors import (
     NotFound,
     ResourceExhausted,
     TurnLost,
+    Unavailable,
     error_record,
     recorded_error,
+)
+from agent_sessions.metrics import (
+    NOTIFY_QUEUE_USAGE,
+    TURNS,
+    TURNS_QUEUED,
+    TURNS_RUNNING,
+    WATCHERS,
 )
 from agent_sessions.services.errors import session_busy, session_inactive
 from agent_sessions.services.once import request_id_reused
@@ -60,6 +68,9 @@ log = logging.getLogger(__name__)
 # How often a running turn's new events are written for other replicas (one commit, one NOTIFY
 # per batch: commits that NOTIFY serialise in PostgreSQL, so they are kept few).
 FLUSH_SECONDS = 0.1
+# How often PostgreSQL's NOTIFY queue is looked at, and the fill level that is logged.
+WATCHDOG_SECONDS = 30.0
+NOTIFY_QUEUE_WARN = 0.5
 # A watch with nothing to say sends a heartbeat this often.
 HEARTBEAT_SECONDS = 15.0
 # A reader with no wake-up looks at the tables this often anyway (a NOTIFY is a wake-up only).
@@ -146,6 +157,8 @@ class LiveTurns:
         self.max_watches_per_user = max_watches_per_user
         self._runs: dict[uuid.UUID, _Run] = {}  # the placed turns this process drives
         self._watches: dict[uuid.UUID, int] = {}  # open watches per user
+        self._watching: set[Subscription] = set()
+        self.closing = False  # the server is shutting down: watches end
         self._keeper: asyncio.Task[None] | None = None
         self._housekeeping = Housekeeping(listener.database_url)
 
@@ -154,19 +167,35 @@ class LiveTurns:
     def start(self) -> None:
         self._keeper = asyncio.create_task(self._keep_leases(), name="turn-leases")
 
+    async def drain(self, seconds: float) -> None:
+        """Lets the turns driven here (detached ones too) run to their end for up to
+        `seconds`, the leases still renewed."""
+        tasks = [run.task for run in self._runs.values()]
+        if tasks and seconds > 0:
+            await asyncio.wait(tasks, timeout=seconds)
+
     async def stop(self) -> None:
-        """Stops renewing leases and cancels the turns still driven here (attached ones store
-        nothing; a detached one left behind is marked lost by another replica's lease sweep)."""
+        """Stops the turns still driven here: an attached one is cancelled (it stores
+        nothing); a detached one is left as it is, and becomes lost when its lease runs out
+        (another replica's sweep marks it; it is never run again on its own)."""
+        runs = list(self._runs.values())
+        for run in runs:
+            run.abandoned = run.request.detach
+            run.cancel(None)
         if self._keeper is not None:
             self._keeper.cancel()
             with suppress(asyncio.CancelledError):
                 await self._keeper
-        runs = list(self._runs.values())
-        for run in runs:
-            run.cancel(None)
         if runs:
             await asyncio.wait([run.task for run in runs], timeout=5)
         await self._housekeeping.close()
+
+    def close_watches(self) -> None:
+        """Ends every open watch with UNAVAILABLE (its client watches again, on another
+        replica, from its last seq): the server is shutting down."""
+        self.closing = True
+        for sub in tuple(self._watching):
+            sub._push(None)
 
     @property
     def running(self) -> int:
@@ -182,16 +211,32 @@ class LiveTurns:
             )
         )
         every = max(0.05, self.lease / 4)
+        watched_at = 0.0
         while True:
             await asyncio.sleep(every)
             try:
+                if time.monotonic() - watched_at >= WATCHDOG_SECONDS:
+                    watched_at = time.monotonic()
+                    await self._watch_notify_queue()
                 if self._runs:
                     await self._housekeeping.renew(list(self._runs), self.lease)
                 reaped = await self._housekeeping.reap(lost)
+                TURNS.labels("lost").inc(len(reaped))
                 if reaped:
                     log.warning("%d turns lost their replica; marked lost", len(reaped))
             except Exception as exc:  # noqa: BLE001 - the next round tries again
                 log.warning("renewing turn leases failed (%s)", exc.__class__.__name__)
+
+    async def _watch_notify_queue(self) -> None:
+        usage = await self._housekeeping.notify_queue_usage()
+        NOTIFY_QUEUE_USAGE.set(usage)
+        if usage >= NOTIFY_QUEUE_WARN:
+            log.warning(
+                "PostgreSQL's NOTIFY queue is %.0f%% full: a session that ran LISTEN is stuck in "
+                "a long transaction (see pg_stat_activity); when the queue is full every write "
+                "of this service fails at commit",
+                usage * 100,
+            )
 
     # -- TurnQueue: what TurnService.placed asks of the turn rows. --------------------------
 
@@ -266,6 +311,7 @@ class LiveTurns:
         run = self._runs.get(turn_id)
         sub = self.listener.subscribe(run.session_uuid) if run and run.session_uuid else None
         position = 0
+        TURNS_QUEUED.inc()
         try:
             while True:
                 async with self.db.work(owner) as uow:
@@ -286,6 +332,7 @@ class LiveTurns:
                 else:
                     await asyncio.sleep(POLL_SECONDS / 4)
         finally:
+            TURNS_QUEUED.dec()
             if sub is not None:
                 self.listener.unsubscribe(sub)
 
@@ -309,6 +356,7 @@ class LiveTurns:
         try:
             prepared = await self.turns.fast(owner, request, turn_id)
             if prepared.events is not None:
+                TURNS_COMPLETED.inc()
                 for item in _numbered(codec, prepared.events):
                     yield item
                 return
@@ -336,6 +384,7 @@ class LiveTurns:
         try:
             prepared = await self.turns.fast(owner, request, turn_id)
             if prepared.events is not None:
+                TURNS_COMPLETED.inc()
                 return _completed(prepared.events)
             run = _Run(self, owner, request, turn_id, prepared, codec)
             try:
@@ -456,26 +505,40 @@ class LiveTurns:
                 f"(AGENT_SESSIONS_MAX_WATCHES_PER_USER={self.max_watches_per_user}); close one",
                 reason="USER_LIMIT",
             )
-        async with self.db.work(owner) as uow:
-            found = await uow.live.watched(session_id)
-        if found is None:
-            raise NotFound(f"session {session_id!r} not found")
-        session_uuid, seq_now, created_at = found
+        # Counted before anything is awaited: concurrent watches of one user see each other.
         self._watches[owner.user_id] = open_watches + 1
-        # Subscribed before the backlog is read: nothing committed after it is missed.
-        sub = self.listener.subscribe(session_uuid)
+        sub: Subscription | None = None
         try:
+            async with self.db.work(owner) as uow:
+                found = await uow.live.watched(session_id)
+            if found is None:
+                raise NotFound(f"session {session_id!r} not found")
+            session_uuid, seq_now, created_at = found
+            # Subscribed before the backlog is read: nothing committed after it is missed.
+            sub = self.listener.subscribe(session_uuid)
+            self._watching.add(sub)
+            WATCHERS.inc()
             async for event in _Watch(self, owner, session_id, session_uuid, created_at, codec).run(
                 seq_now if after_seq is None else after_seq, sub
             ):
                 yield event
         finally:
-            self.listener.unsubscribe(sub)
+            if sub is not None:
+                WATCHERS.dec()
+                self._watching.discard(sub)
+                self.listener.unsubscribe(sub)
             left = self._watches.get(owner.user_id, 1) - 1
             if left:
                 self._watches[owner.user_id] = left
             else:
                 self._watches.pop(owner.user_id, None)
+
+
+TURNS_COMPLETED = TURNS.labels("completed")
+_SHUTTING_DOWN = Unavailable(
+    "this server is shutting down; watch again with after_seq set to the last seq you received "
+    "(another replica continues from there)"
+)
 
 
 def _domain_error(error: BaseException) -> DomainError:
@@ -533,15 +596,19 @@ class _Run:
         self.failed: DomainError | None = None  # why it ended without being stored
         self.done = False
         self.cancel_error: DomainError | None = None
+        self.abandoned = False  # the server stops: leave the row for the lease sweep
         self._changed = asyncio.Event()
         self._flush_lock = asyncio.Lock()
         self._helpers: list[asyncio.Task[None]] = []
+        self._counted = False
         live._runs[turn_id] = self
         self.task = asyncio.create_task(self._drive(), name=f"turn-{turn_id}")
 
     def placed(self, session_uuid: uuid.UUID) -> None:
         """The turn has its row: its events can be written, and it can be cancelled."""
         self.session_uuid = session_uuid
+        TURNS_RUNNING.inc()
+        self._counted = True
         self._helpers.append(asyncio.create_task(self._flush_often()))
         self._helpers.append(asyncio.create_task(self._watch_cancel()))
 
@@ -590,21 +657,26 @@ class _Run:
                         self.session_uuid = event.session_uuid
                     if isinstance(event, TurnCompleted):
                         self.result = event.result
+                        TURNS_COMPLETED.inc()
                     self._emit(event, last=isinstance(event, TurnCompleted))
             await self._flush()
         except asyncio.CancelledError:
-            await self._fail(
-                self.cancel_error
-                or Cancelled("the turn's caller went away; nothing of it was stored")
-            )
+            if not self.abandoned:
+                await self._fail(
+                    self.cancel_error
+                    or Cancelled("the turn's caller went away; nothing of it was stored")
+                )
         except BaseException as exc:  # noqa: BLE001 - a refusal before it began, or a bug
             self.error = exc
         finally:
             self.done = True
             self._changed.set()
             self.live._runs.pop(self.turn_id, None)
+            if self._counted:
+                TURNS_RUNNING.dec()
             for helper in self._helpers:
                 helper.cancel()
+            await asyncio.gather(*self._helpers, return_exceptions=True)
 
     async def _fail(self, error: BaseException) -> None:
         """Ends the turn's row (unless it was ended elsewhere: then its recorded error is the
@@ -622,6 +694,8 @@ class _Run:
                     self.error = told
                     return
                 self.failed = told
+                if told.reason != "TURN_LOST":  # a lost turn is counted by the sweep
+                    TURNS.labels("cancelled" if told.reason == "CANCELLED" else "failed").inc()
                 self._emit(TurnFailed(told), last=True)
                 await self._flush(uow)
         except Exception as exc:  # noqa: BLE001 - the lease ends it (lost) if this fails
@@ -669,7 +743,8 @@ class _Run:
                     and mine in p
                     and p.rsplit(":", 1)[1] in ("cancelled", "lost", "failed")
                 ]
-                if ended or sub.take_resync():
+                # No wake-up for a while (or the LISTEN connection came back): look anyway.
+                if ended or not payloads or sub.take_resync():
                     async with self.live.db.work(self.owner) as uow:
                         record = await uow.live.lock(self.turn_id)
                     if record is not None and not record.active and record.status != "completed":
@@ -716,6 +791,9 @@ class _Watch:
         while True:
             payloads = await sub.wait(HEARTBEAT_SECONDS)
             resync = sub.take_resync()
+            if self.live.closing:
+                yield WatchEvent("error", error=_SHUTTING_DOWN)
+                return
             if not payloads and not resync:
                 if time.monotonic() - quiet >= HEARTBEAT_SECONDS - 0.01:
                     quiet = time.monotonic()

@@ -320,10 +320,10 @@ class TurnService:
     async def replay(self, owner: Owner, request: TurnRequest) -> list[TurnEvent] | None:
         """The events of the stored turn a retry names by its request id (the agent does not
         run again); None when the id names none."""
-        self._check(request)
         key = request.guard.request
         if key is None:
             return None
+        self._check(request)  # a bad request is refused, not looked up
         async with self.db.work(owner) as uow:
             stored_before = await recorded(uow, key)
         if stored_before is None:

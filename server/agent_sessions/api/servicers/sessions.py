@@ -19,14 +19,11 @@ from agent_sessions.api.guard import current_owner
 from agent_sessions.api.turn_events import CODEC, session_event, turn_proto
 from agent_sessions.domain import SESSION_TEXT_FIELDS, Retention
 from agent_sessions.errors import DomainError, InvalidArgument, RecordedError
-from agent_sessions.metrics import TURNS
 from agent_sessions.services import SessionService
 from agent_sessions.services.live import LiveTurns
 
 Context = grpc.aio.ServicerContext[Any, Any]
 UPDATABLE_FIELDS = (*SESSION_TEXT_FIELDS, "is_active")
-TURNS_COMPLETED = TURNS.labels("completed")
-TURNS_FAILED = TURNS.labels("failed")
 
 
 class SessionServicer(ses_grpc.SessionServiceServicer):
@@ -131,14 +128,9 @@ class SessionServicer(ses_grpc.SessionServiceServicer):
         self, request: ses_pb.ConversationRequest, context: Context
     ) -> ses_pb.ConversationResponse:
         """The turn's outcome in one answer."""
-        try:
-            result = await self.live.conversation(
-                current_owner(), c.turn_request(request, context), CODEC
-            )
-        except BaseException:
-            TURNS_FAILED.inc()
-            raise
-        TURNS_COMPLETED.inc()
+        result = await self.live.conversation(
+            current_owner(), c.turn_request(request, context), CODEC
+        )
         return c.conversation_response(result)
 
     async def Converse(
@@ -152,7 +144,6 @@ class SessionServicer(ses_grpc.SessionServiceServicer):
         ) as events:
             async for event in events:
                 yield event
-                _count(event)
                 if event.WhichOneof("event") == "error":
                     raise recorded_error_of(event.error)
 
@@ -202,14 +193,8 @@ class SessionServicer(ses_grpc.SessionServiceServicer):
         ) as events:
             async for event in events:
                 yield session_event(event, request.session_id)
-
-
-def _count(event: ses_pb.ConverseEvent) -> None:
-    kind = event.WhichOneof("event")
-    if kind == "completed":
-        TURNS_COMPLETED.inc()
-    elif kind == "error":
-        TURNS_FAILED.inc()
+                if event.error is not None:  # told in the body for REST, then as the status
+                    raise event.error
 
 
 def recorded_error_of(status: Any) -> DomainError:
