@@ -22,7 +22,11 @@ In order:
 7. pgbench again (the baseline is both windows together: the VM's speed drifts);
 8. the model scenarios (bench/model_scenarios.py) on a server restarted with its OpenAI agent
    pointed at the tests' fake model API;
-9. last, chaos-postgres-crash (bench/chaos.py): 8 retrying writers for 30 s on a server of its
+9. the live-turn scenarios (bench/live_scenarios.py) on two replicas of one worker each:
+   live-watch, delivery latency from a CreateMessage through replica A to 1,000 WatchSession
+   streams on replica B (and to 100 watchers of one session), and memory per open watch;
+   live-resume, time to the first event of ResumeTurn on B for a detached turn running on A;
+10. last, chaos-postgres-crash (bench/chaos.py): 8 retrying writers for 30 s on a server of its
    own while PostgreSQL is crashed (pg_ctl -m immediate stop) at 10 s and started 5 s later;
    every write must be stored exactly once with the id it was answered with (part of the
    default run; it waits until PostgreSQL is back before it counts).
@@ -38,8 +42,8 @@ Settings (all optional):
   BENCH_WARMUP         warm-up seconds before each measurement (default 2)
   BENCH_CONCURRENCY    concurrent callers / connections (default 16)
   BENCH_SCENARIOS      comma-separated scenario names (default all), e.g. append-message,
-                       rest-create-session, model-stream,model-1000, sdk-add-items or
-                       chaos-postgres-crash
+                       rest-create-session, model-stream,model-1000, sdk-add-items,
+                       live-watch, live-resume or chaos-postgres-crash
   BENCH_CLIENT         h2load (default when installed; `make bench` installs it) or python
   BENCH_CLIENT_PROCS   Python client processes the gRPC callers are spread over (default 1)
   BENCH_REST_THREADS   wrk threads the REST connections are spread over (default 2)
@@ -52,6 +56,11 @@ Settings (all optional):
   BENCH_MODEL_LENGTH   seconds each model-1000 stream lasts (default 30)
   BENCH_MODEL_RAMP     seconds over which model-1000 opens its streams (default 10)
   BENCH_MODEL_CONNECTIONS  gRPC connections model-1000's streams share (default 200)
+  BENCH_WATCHERS       live-watch: watches open on replica B, one per session (default 1000)
+  BENCH_WATCH_RATE     live-watch: writes/s through replica A over those sessions (default 50)
+  BENCH_WATCH_HOT      live-watch: watchers of one session (default 100; 0 skips that part)
+  BENCH_WATCH_HOT_RATE live-watch: writes/s to that session (default 10)
+  BENCH_RESUME_TRIES   live-resume: detached turns resumed on the other replica (default 30)
   AGENT_SESSIONS_WORKERS  server worker processes (default: the CPU count; the anchor gets as
                        many)
 """
@@ -74,6 +83,7 @@ from typing import Any
 from bench import (
     chaos,
     grpc_scenarios,
+    live_scenarios,
     model_scenarios,
     pgbench,
     report,
@@ -104,7 +114,7 @@ from bench.report import Run
 
 
 def chosen(names: str) -> tuple[tuple[str, ...], ...]:
-    """The gRPC, SDK, REST, model and chaos scenarios named in BENCH_SCENARIOS (all when
+    """The gRPC, SDK, REST, model, live and chaos scenarios named in BENCH_SCENARIOS (all when
     empty), in the order they run."""
     # Split on commas, but not the thousands separators inside names like "(10,000)".
     wanted = [n.strip() for n in re.split(r",(?!\d{3}\))", names) if n.strip()]
@@ -113,6 +123,7 @@ def chosen(names: str) -> tuple[tuple[str, ...], ...]:
         sdk_scenarios.NAMES,
         rest_scenarios.NAMES,
         model_scenarios.NAMES,
+        live_scenarios.NAMES,
         chaos.NAMES,
     )
     if not wanted:
@@ -260,9 +271,30 @@ def run_model(
     run.model = model_scenarios.run(load, names)
 
 
+def run_live(
+    run: Run, names: tuple[str, ...], url: str, handle: Any, secret: str, work: Path
+) -> None:
+    config = run.config
+    load = live_scenarios.LiveLoad(
+        url=url,
+        secret=secret,
+        work=work,
+        postgres_pid=handle.get_postmaster_info().pid,
+        seconds=config.seconds,
+        watchers=config.watchers,
+        rate=config.watch_rate,
+        hot=config.watch_hot,
+        hot_rate=config.watch_hot_rate,
+        resume_tries=config.resume_tries,
+    )
+    run.live = live_scenarios.run(load, names)
+
+
 def main() -> int:
     config = Config.from_env()
-    grpc_names, sdk_names, rest_names, model_names, chaos_names = chosen(config.scenarios)
+    grpc_names, sdk_names, rest_names, model_names, live_names, chaos_names = chosen(
+        config.scenarios
+    )
     require_free_port()
     # A SIGTERM unwinds like Ctrl-C, so the servers and PostgreSQL are still stopped.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
@@ -277,6 +309,8 @@ def main() -> int:
                 run_api(run, names, url, handle, secret, token, work)
             if model_names:
                 run_model(run, model_names, url, handle, secret, token, work)
+            if live_names:
+                run_live(run, live_names, url, handle, secret, work)
             if chaos_names:
                 # Last: it crashes and restarts PostgreSQL.
                 run.chaos = chaos.run(url, handle, secret, token, config.workers, work)

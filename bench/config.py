@@ -33,6 +33,11 @@ class Config:
     model_length: float
     model_ramp: float
     model_connections: int
+    watchers: int
+    watch_rate: float
+    watch_hot: int
+    watch_hot_rate: float
+    resume_tries: int
     results: Path
 
     @classmethod
@@ -59,5 +64,10 @@ class Config:
             model_length=_number("BENCH_MODEL_LENGTH", 30.0),
             model_ramp=_number("BENCH_MODEL_RAMP", 10.0),
             model_connections=int(_number("BENCH_MODEL_CONNECTIONS", 200)),
+            watchers=int(_number("BENCH_WATCHERS", 1000)),
+            watch_rate=_number("BENCH_WATCH_RATE", 50.0),
+            watch_hot=int(_number("BENCH_WATCH_HOT", 100)),
+            watch_hot_rate=_number("BENCH_WATCH_HOT_RATE", 10.0),
+            resume_tries=int(_number("BENCH_RESUME_TRIES", 30)),
             results=Path(os.environ.get("BENCH_RESULTS", "") or Path(__file__).parent / "results"),
         )

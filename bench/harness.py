@@ -121,9 +121,10 @@ def grpc_server(
     work: Path,
     extra_env: dict[str, str] | None = None,
     log_name: str = "server.log",
+    port: int = GRPC_PORT,
 ) -> Iterator[subprocess.Popen[bytes]]:
-    """`agent-sessions serve` on GRPC_PORT, stopped with SIGTERM on the way out (its supervisor
-    handles SIGTERM from before it starts the workers, and the workers die with it)."""
+    """`agent-sessions serve` on `port` (GRPC_PORT), stopped with SIGTERM on the way out (its
+    supervisor handles SIGTERM from before it starts the workers, and the workers die with it)."""
     from agent_sessions.ops.health import NotReady, wait_grpc_serving
 
     env = {
@@ -131,12 +132,13 @@ def grpc_server(
         "AGENT_SESSIONS_DATABASE_URL": url,
         "AGENT_SESSIONS_JWT_SECRET": secret,
         "AGENT_SESSIONS_GRPC_HOST": GRPC_HOST,
-        "AGENT_SESSIONS_GRPC_PORT": str(GRPC_PORT),
+        "AGENT_SESSIONS_GRPC_PORT": str(port),
         "AGENT_SESSIONS_WORKERS": str(workers),
         **(extra_env or {}),
     }
     log = work / log_name
-    say(f"starting agent-sessions serve on {TARGET} with {workers} worker process(es)")
+    target = f"{GRPC_HOST}:{port}"
+    say(f"starting agent-sessions serve on {target} with {workers} worker process(es)")
     with log.open("wb") as out:
         server = subprocess.Popen(
             [str(Path(sys.executable).parent / "agent-sessions"), "serve"],
@@ -146,7 +148,7 @@ def grpc_server(
         )
     try:
         try:
-            wait_grpc_serving(TARGET, timeout=60, process=server)
+            wait_grpc_serving(target, timeout=60, process=server)
         except NotReady as exc:
             raise RuntimeError(f"{exc}:\n{log.read_text()}") from None
         say("server is SERVING")

@@ -542,6 +542,9 @@ def run(h: ModelLoad, names: tuple[str, ...]) -> ModelResults:
             # A failure shows as a failed stream, not as a silent retry.
             "AGENT_SESSIONS_MODEL_MAX_RETRIES": "0",
             "AGENT_SESSIONS_MODEL_TIMEOUT": str(int(CALL_TIMEOUT)),
+            # One bench user holds every stream (model-1000: 1,000 at once); the per-user limit
+            # on turns running or queued (32 by default) would refuse all but the first ones.
+            "AGENT_SESSIONS_MAX_TURNS_PER_USER": str(max(h.streams, h.concurrency) + 16),
         }
         say(f"fake model API at {fake.base_url} (pid {fake.process.pid}); model {MODEL}")
         with h.server(env) as server:

@@ -18,6 +18,7 @@ from bench.chaos import ChaosResult
 from bench.config import Config
 from bench.grpc_scenarios import Result
 from bench.harness import BIG, SMALL
+from bench.live_scenarios import LiveResults
 from bench.measure import CpuWindow, percentile
 from bench.model_scenarios import Latencies, ManyResult, ModelLoad, ModelResults, StreamResult
 from bench.rest_scenarios import TARGETS, RestResult
@@ -42,6 +43,7 @@ class Run:
     anchor: str = ""  # BENCH_ANCHOR's directory when the anchor ran
     model: ModelResults | None = None
     sdk: SdkResults | None = None
+    live: LiveResults | None = None
     chaos: ChaosResult | None = None
 
     def baseline(self) -> Result | None:
@@ -431,6 +433,8 @@ def figures(run: Run) -> dict[str, Any]:
         out["model_1000"] = run.model.many.figures() if run.model.many else None
     if run.sdk is not None:
         out["sdk_add_items"] = run.sdk.figures()
+    if run.live is not None:
+        out["live"] = run.live.figures()
     if run.chaos is not None:
         out["chaos_postgres_crash"] = run.chaos.figures()
     return _clean(out)
@@ -496,6 +500,25 @@ def print_summary(run: Run, path: Path) -> None:
                 f"  sdk-add-items x{c:<3}{mine.items_per_s:>11.0f} items/s vs SQLAlchemySession "
                 f"{theirs.items_per_s:.0f}: {run.sdk.ratio(c):.2f}x"
             )
+    if run.live is not None:
+        for w in run.live.watch.windows if run.live.watch else []:
+            print(
+                f"  live-watch {w.name}: answer/send -> event p50 "
+                f"{percentile(w.from_answer, 0.5):.1f}/{percentile(w.from_send, 0.5):.1f} ms, "
+                f"p99 {percentile(w.from_answer, 0.99):.1f}/{percentile(w.from_send, 0.99):.1f} ms"
+            )
+        if run.live.watch is not None:
+            print(
+                f"  live-watch: {run.live.watch.per_watch_bytes / 1024:.1f} KiB RSS per open watch"
+            )
+        if run.live.resume is not None:
+            resumed = run.live.resume
+            print(
+                f"  live-resume: first event p50 {percentile(resumed.first_event_ms, 0.5):.1f} "
+                f"ms, p99 {percentile(resumed.first_event_ms, 0.99):.1f} ms; live lag p50 "
+                f"{percentile(resumed.live_lag_ms, 0.5):.1f} ms, p99 "
+                f"{percentile(resumed.live_lag_ms, 0.99):.1f} ms"
+            )
     if run.chaos is not None:
         k = run.chaos
         print(
@@ -536,6 +559,61 @@ def print_sdk(r: SdkResults) -> bool:
     return ok
 
 
+def print_live(live: LiveResults) -> bool:
+    """Watch delivery across replicas, memory per watch, resume's first event."""
+    mib = 1024 * 1024
+    if live.watch is not None:
+        w = live.watch
+        print()
+        print(
+            "== live-watch: CreateMessage through replica A, WatchSession streams on replica B "
+            "(one worker each); ms from the writer's answer (a lower bound of commit -> event) "
+            "and from its send (an upper bound) =="
+        )
+        print(
+            f"  replica B RSS: {w.idle.rss / mib:.0f} MiB before, {w.open.rss / mib:.0f} MiB with "
+            f"{w.opened:,} watches open, {w.after.rss / mib:.0f} MiB after they closed; "
+            f"{w.per_watch_bytes / 1024:.1f} KiB per open watch"
+        )
+        header = (
+            f"{'window':<30}{'writes/s':>9}{'events':>12}{'answer->event p50':>19}{'p99':>7}"
+            f"{'send->event p50':>17}{'p99':>7}{'max':>7}{'write p99':>10}"
+            f"  {'CPU ms/event: B':>15}{'postgres':>9}{'B % core':>9}{'other %':>8}"
+        )
+        print(header)
+        print("-" * len(header))
+        for x in w.windows:
+            f = x.figures()
+            print(
+                f"{x.name:<30}{x.rate:>9g}{f'{x.delivered}/{x.expected}':>12}"
+                f"{f['answer_to_event_p50_ms']:>19.1f}{f['answer_to_event_p99_ms']:>7.1f}"
+                f"{f['send_to_event_p50_ms']:>17.1f}{f['send_to_event_p99_ms']:>7.1f}"
+                f"{f['send_to_event_max_ms']:>7.1f}{f['write_p99_ms']:>10.1f}"
+                f"  {f['replica_b_cpu_ms_per_event']:>15.3f}{f['postgres_cpu_ms_per_event']:>9.3f}"
+                f"{f['cpu_share_replica_b']:>9.0f}{f['cpu_share_other']:>8.0f}"
+            )
+    if live.resume is not None:
+        r = live.resume.figures()
+        print()
+        print(
+            f"== live-resume: {r['tries']} detached turns on replica A ({r['plan']}); "
+            f"ResumeTurn(after_seq={r['after_seq']}) on replica B once A's caller had event "
+            f"{r['resumed_when_a_had']} =="
+        )
+        print(
+            f"  time to first event p50 {r['first_event_p50_ms']:.1f} ms, p99 "
+            f"{r['first_event_p99_ms']:.1f} ms, max {r['first_event_max_ms']:.1f} ms"
+        )
+        print(
+            f"  live lag, B's stream behind A's for the events still to come "
+            f"({r['live_lag_events']} events): p50 {r['live_lag_p50_ms']:.1f} ms, p99 "
+            f"{r['live_lag_p99_ms']:.1f} ms"
+        )
+    for error in live.errors[:10]:
+        print(f"ERROR in live scenarios: {error}")
+    return not live.errors
+
+
 def print_chaos(k: ChaosResult) -> bool:
     print()
     print(
@@ -560,6 +638,8 @@ def print_report(run: Run) -> bool:
         ok = print_model(run.model) and ok
     if run.sdk is not None:
         ok = print_sdk(run.sdk) and ok
+    if run.live is not None:
+        ok = print_live(run.live) and ok
     if run.chaos is not None:
         ok = print_chaos(run.chaos) and ok
     return ok
