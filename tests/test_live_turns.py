@@ -43,6 +43,9 @@ def _replica(database_url: str, log: Path, fake: FakeModelServer) -> Served:
         database_url,
         log,
         AGENT_SESSIONS_WORKERS="1",
+        # Three replicas at once beside the suite's own server: few connections each, so the
+        # test PostgreSQL's 100 are enough.
+        AGENT_SESSIONS_DB_POOL_SIZE="4",
         AGENT_SESSIONS_AGENT="openai",
         AGENT_SESSIONS_MODEL_BASE_URL=fake.base_url,
         AGENT_SESSIONS_MODEL_API_KEY="test-key",
