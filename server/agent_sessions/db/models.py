@@ -209,9 +209,9 @@ class Turn(Base):
     )
 
     id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
-    user_id: Mapped[uuid.UUID] = mapped_column(
-        UUID(as_uuid=True), ForeignKey("users.id", ondelete="CASCADE"), nullable=False
-    )
+    # No foreign key to users: its check share-locks the user's row, which every concurrent
+    # turn of one user then contends for (the owner scopes every statement all the same).
+    user_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), nullable=False)
     # No foreign key: a session's first turn exists before its session is stored.
     session_uuid: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), nullable=False)
     session_id: Mapped[str] = mapped_column(Text, nullable=False)

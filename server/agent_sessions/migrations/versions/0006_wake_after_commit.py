@@ -30,6 +30,9 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
+    # A turn's foreign key to its user share-locked the user's row on every turn: concurrent
+    # turns of one user contended for it. Statements scope turns by user all the same.
+    op.drop_constraint("fk_turns_user_id_users", "turns", type_="foreignkey")
     # The log is a best-effort history for watches that resume; it starts again here.
     op.execute("DELETE FROM session_changes")
     op.drop_constraint(
@@ -56,6 +59,9 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.create_foreign_key(
+        "fk_turns_user_id_users", "turns", "users", ["user_id"], ["id"], ondelete="CASCADE"
+    )
     op.execute("DELETE FROM session_changes")
     op.drop_constraint("pk_session_changes", "session_changes", type_="primary")
     op.drop_column("session_changes", "user_id")
