@@ -14,7 +14,7 @@ ALLOWED_ALGORITHMS = frozenset(
 )
 
 
-# RFC 7518 §3.2: an HS256 key must have at least as many bits as the hash (HS384/512: more).
+# RFC 7518 (section 3.2): an HS256 key must have at least as many bits as the hash (HS384/512: more).
 MIN_SECRET_BYTES = 32
 
 
