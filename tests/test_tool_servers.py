@@ -765,3 +765,26 @@ def test_cancelled_turn_cancels_the_running_tool(mcp_server: FakeMcpServer) -> N
             assert await call_text(view, "add", {"a": 1, "b": 1}) == "2"
 
     run(main)
+
+
+def test_the_user_header_comes_from_a_tool_calls_meta_only() -> None:
+    """The session's HTTP client copies `_meta`'s user into X-Agent-Sessions-User on a
+    tools/call; other requests carry none, even one configured in the server's headers."""
+    import httpx2
+    from agent_sessions.agents.tools.user_header import USER_HEADER, copy_user_to_header
+
+    def sent(body: dict[str, Any] | None, method: str = "POST") -> str | None:
+        request = httpx2.Request(
+            method, "http://h/mcp", json=body, headers={USER_HEADER: "configured"}
+        )
+        asyncio.run(copy_user_to_header(request))
+        return request.headers.get(USER_HEADER)
+
+    who = str(uuid.uuid4())
+    call = {"jsonrpc": "2.0", "id": 1, "method": "tools/call"}
+    assert sent({**call, "params": {"name": "t", "_meta": {"agent-sessions/user": who}}}) == who
+    assert sent({**call, "params": {"name": "t"}}) is None
+    listing = {"jsonrpc": "2.0", "id": 2, "method": "tools/list", "params": {}}
+    assert sent({**listing, "params": {"_meta": {"agent-sessions/user": who}}}) is None
+    assert sent({**call, "params": {"_meta": {"agent-sessions/user": "a\nb"}}}) is None
+    assert sent(None, "GET") is None
