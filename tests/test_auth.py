@@ -7,13 +7,17 @@ import dataclasses
 import hashlib
 import hmac
 import json
+import os
+import subprocess
+import sys
 import time
 from typing import Any
 
 import grpc
 import jwt
 import pytest
-from agent_sessions.settings import Settings
+from agent_sessions.auth import DEFAULT_AUDIENCE
+from agent_sessions.settings import Settings, SettingsError
 from agentsessions.v1 import session_service_pb2 as spb
 from agentsessions.v1 import session_service_pb2_grpc as sg
 from cryptography.hazmat.primitives import serialization
@@ -21,7 +25,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
-from tests.support import SECRET, ThreadServer, channel_to, failure, token
+from tests.support import SECRET, ThreadServer, channel_to, failure, free_port, token
 
 
 def _b64(data: bytes) -> str:
@@ -53,6 +57,10 @@ BAD_AUTHORIZATION = {
     "no exp": "Bearer " + jwt.encode({"sub": "u"}, SECRET, algorithm="HS256"),
     "no sub": "Bearer " + jwt.encode({"exp": int(time.time()) + 60}, SECRET, algorithm="HS256"),
     "empty sub": "Bearer " + jwt.encode(_claims(sub=""), SECRET, algorithm="HS256"),
+    # No audience configured: a token meant for another API is still not one for this service.
+    "another audience": "Bearer " + token("u", aud="some-other-api"),
+    "other audiences": "Bearer " + token("u", aud=["some-other-api", "billing"]),
+    "empty audience": "Bearer " + token("u", aud=""),
 }
 
 
@@ -88,6 +96,55 @@ def test_health_and_reflection_need_no_token(channel: grpc.Channel) -> None:
     )
     names = {s.name for r in replies for s in r.list_services_response.service}
     assert {"agentsessions.v1.SessionService", "agentsessions.v1.MessageService"} <= names
+
+
+def test_without_a_configured_audience_a_token_may_name_this_service_or_none(
+    channel: grpc.Channel,
+) -> None:
+    stub = sg.SessionServiceStub(channel)
+    for claims in ({}, {"aud": DEFAULT_AUDIENCE}, {"aud": ["some-other-api", DEFAULT_AUDIENCE]}):
+        metadata = [("authorization", "Bearer " + token("aud-user", **claims))]
+        assert stub.ListSessions(spb.ListSessionsRequest(), metadata=metadata).total_size == 0
+
+
+def test_asymmetric_keys_need_an_audience_or_issuer_to_start() -> None:
+    public_pem = (
+        ec.generate_private_key(ec.SECP256R1())
+        .public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
+    env = {"AGENT_SESSIONS_JWT_ALGORITHMS": "ES256", "AGENT_SESSIONS_JWT_PUBLIC_KEY": public_pem}
+    with pytest.raises(SettingsError, match="JWT_AUDIENCE or AGENT_SESSIONS_JWT_ISSUER"):
+        Settings.from_env(env)
+    assert (
+        Settings.from_env({**env, "AGENT_SESSIONS_JWT_ISSUER": "https://i.test"}).uses_hmac is False
+    )
+    assert Settings.from_env({**env, "AGENT_SESSIONS_JWT_AUDIENCE": "sessions"}).jwt_audience
+
+
+@pytest.mark.parametrize("secret, warned", [("k", True), ("x" * 31, True), ("x" * 32, False)])
+def test_a_short_secret_starts_with_a_warning(secret: str, warned: bool) -> None:
+    """A short HS256 secret is allowed (test setups use them), but `serve` says so at start."""
+    env = {
+        **os.environ,
+        "AGENT_SESSIONS_JWT_SECRET": secret,
+        # Nothing listens there: the start fails right after its checks, which is enough here.
+        "AGENT_SESSIONS_DATABASE_URL": f"postgresql://u:p@127.0.0.1:{free_port()}/none",
+        "AGENT_SESSIONS_DATABASE_WAIT_SECONDS": "1",
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "agent_sessions.cli", "serve"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    output = done.stdout + done.stderr
+    assert ("JWT_SECRET is only" in output) is warned, output
+    if warned:
+        assert "at least 32 random bytes" in output
+        assert f"only {len(secret)} bytes" in output
 
 
 def test_issuer_and_audience_are_enforced_when_configured(settings: Settings) -> None:

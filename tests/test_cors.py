@@ -4,6 +4,7 @@ real headless Chromium running a page on another origin."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
 import subprocess
@@ -59,6 +60,8 @@ class Page:
         self.html = ""
         self.result: dict[str, Any] | None = None
         self.done = threading.Event()
+        # Set when the page's script posts to /opened (its EventSource is connected).
+        self.opened = threading.Event()
         page = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -80,10 +83,14 @@ class Page:
 
             def do_POST(self) -> None:
                 length = int(self.headers["content-length"])
-                page.result = json.loads(self.rfile.read(length))
+                body = json.loads(self.rfile.read(length))
                 self.send_response(204)
                 self.end_headers()
-                page.done.set()
+                if self.path == "/opened":
+                    page.opened.set()
+                else:
+                    page.result = body
+                    page.done.set()
 
             def log_message(self, *args: object) -> None:
                 pass
@@ -254,16 +261,26 @@ def import_map(*packages: str) -> str:
 def run_in_browser(page: Page, envoy_port: int, tmp: Path, html: str = "") -> dict[str, Any]:
     """Loads the page (by default SCRIPT: one fetch) in headless Chromium and returns what its
     script posted back."""
-    chromium = shutil.which("chromium")
-    assert chromium, "Chromium is missing: `make test` installs it (Debian's chromium package)"
     script = SCRIPT % {
         "url": json.dumps(f"http://127.0.0.1:{envoy_port}{API}/conversation"),
         "token": json.dumps(token("browser-" + uuid.uuid4().hex)),
         "key": json.dumps(uuid.uuid4().hex),
     }
+    with in_browser(page, tmp, html or f"<!doctype html><title>t</title><script>{script}</script>"):
+        assert page.done.wait(60), "the page did not report back within 60 s"
+    assert page.result is not None
+    return page.result
+
+
+@contextlib.contextmanager
+def in_browser(page: Page, tmp: Path, html: str) -> Iterator[None]:
+    """Headless Chromium showing `html` on the page's origin while the block runs."""
+    chromium = shutil.which("chromium")
+    assert chromium, "Chromium is missing: `make test` installs it (Debian's chromium package)"
     page.result = None
-    page.html = html or f"<!doctype html><title>t</title><script>{script}</script>"
+    page.html = html
     page.done.clear()
+    page.opened.clear()
     browser = subprocess.Popen(
         [
             chromium,
@@ -279,12 +296,10 @@ def run_in_browser(page: Page, envoy_port: int, tmp: Path, html: str = "") -> di
         stderr=subprocess.DEVNULL,
     )
     try:
-        assert page.done.wait(60), "the page did not report back within 60 s"
+        yield
     finally:
         browser.terminate()
         browser.wait(30)
-    assert page.result is not None
-    return page.result
 
 
 def test_a_page_on_an_allowed_origin_calls_the_api(
@@ -318,3 +333,114 @@ def test_the_typescript_rest_client_works_from_a_page(
         "count": 2,
         "streamed": "This is a mock response to: More",
     }, result
+
+
+# A `:watch` EventSource, as a page opens one: no header, so the token is in the query. It tells
+# /opened when connected, then posts the first `message` event; or that it was refused.
+WATCH_PAGE = """<!doctype html><title>t</title>
+<script>
+const source = new EventSource(%(url)s);
+const report = (result) => fetch("/result", { method: "POST", body: JSON.stringify(result) });
+source.onopen = () => fetch("/opened", { method: "POST", body: "{}" });
+source.onmessage = (event) => {
+  const data = JSON.parse(event.data);
+  if (data.message && data.message.content !== "before") {
+    source.close();
+    report({ message: data.message });
+  }
+};
+source.onerror = () => {
+  if (source.readyState === EventSource.CLOSED) report({ error: "closed" });
+};
+</script>"""
+
+
+def watch_page(port: int, session_id: str, user: str) -> str:
+    query = f"after_seq=0&access_token={token(user)}"
+    url = f"http://127.0.0.1:{port}{API}/{session_id}:watch?{query}"
+    return WATCH_PAGE % {"url": json.dumps(url)}
+
+
+def new_session(port: int, user: str) -> str:
+    """A session with one message, so a watch from seq 0 has an event to send at once (a gRPC
+    stream's headers, and so the SSE reply's, go out with its first event)."""
+    session_id = "watched-" + uuid.uuid4().hex[:8]
+    with httpx.Client(
+        base_url=f"http://127.0.0.1:{port}{API}",
+        headers={"authorization": f"Bearer {token(user)}"},
+        timeout=20,
+    ) as http:
+        created = http.post("", json={"session_id": session_id})
+        assert created.status_code == 200, created.text
+        written = http.post(f"/{session_id}/messages", json={"role": "user", "content": "before"})
+        assert written.status_code == 200, written.text
+    return session_id
+
+
+def test_a_page_on_an_allowed_origin_watches_a_session_with_an_event_source(
+    cors_port: int, pages: tuple[Page, Page], tmp_path: Path
+) -> None:
+    user = "watcher-" + uuid.uuid4().hex
+    session_id = new_session(cors_port, user)
+    page = pages[0]
+    with in_browser(page, tmp_path, watch_page(cors_port, session_id, user)):
+        assert page.opened.wait(60), f"the EventSource did not open: {page.result}"
+        # Written while the page watches: it must arrive as a `message` event.
+        written = httpx.post(
+            f"http://127.0.0.1:{cors_port}{API}/{session_id}/messages",
+            headers={"authorization": f"Bearer {token(user)}"},
+            json={"role": "user", "content": "seen from a page"},
+            timeout=20,
+        )
+        assert written.status_code == 200, written.text
+        assert page.done.wait(30), "the page got no message event within 30 s"
+    assert page.result is not None
+    message = page.result.get("message")
+    assert message and message["content"] == "seen from a page", page.result
+    assert message["id"] == written.json()["id"]
+
+
+def test_a_page_on_another_origin_cannot_watch(
+    cors_port: int, pages: tuple[Page, Page], tmp_path: Path
+) -> None:
+    user = "watcher-" + uuid.uuid4().hex
+    session_id = new_session(cors_port, user)
+    page = pages[1]
+    with in_browser(page, tmp_path, watch_page(cors_port, session_id, user)):
+        assert page.done.wait(60), "the page did not report back within 60 s"
+    assert page.result == {"error": "closed"}
+    assert not page.opened.is_set()
+
+
+def test_the_watch_stream_is_granted_to_allowed_origins_only(cors_port: int) -> None:
+    """What the browsers above rely on, header by header: a reconnecting EventSource sends
+    `last-event-id`, so a GET stream's preflight must allow it."""
+    user = "watcher-" + uuid.uuid4().hex
+    session_id = new_session(cors_port, user)
+    url = f"http://127.0.0.1:{cors_port}{API}/{session_id}:watch"
+    for origin, granted in ((APP, True), (OTHER, False)):
+        reply = httpx.options(
+            url,
+            headers={
+                "origin": origin,
+                "access-control-request-method": "GET",
+                "access-control-request-headers": "last-event-id",
+            },
+        )
+        if granted:
+            assert reply.status_code == 200, reply.text
+            assert reply.headers["access-control-allow-origin"] == APP
+            assert "last-event-id" in reply.headers["access-control-allow-headers"].split(", ")
+            assert "GET" in reply.headers["access-control-allow-methods"].split(", ")
+        else:
+            assert not any(h.startswith("access-control-") for h in reply.headers)
+        with httpx.stream(
+            "GET",
+            f"{url}?after_seq=0&access_token={token(user)}",
+            headers={"origin": origin, "last-event-id": "0"},
+            timeout=20,
+        ) as stream:
+            assert stream.status_code == 200
+            assert stream.headers["content-type"].startswith("text/event-stream")
+            grant = stream.headers.get("access-control-allow-origin")
+            assert grant == (APP if granted else None), stream.headers

@@ -5,6 +5,7 @@ tools of a real MCP server."""
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,6 +20,8 @@ from tests.fakes.model_server import FakeModelServer, FakeToolCall, Step
 from tests.served import Served, value, wait_for
 from tests.support import channel_to, client
 
+ROOT = Path(__file__).resolve().parent.parent
+DASHBOARD = ROOT / "docs" / "grafana" / "agent-sessions.json"
 MCP_TOKEN = "mcp-metrics-token-71c2"
 SERVICE = "agentsessions.v1.SessionService"
 
@@ -221,3 +224,86 @@ def test_a_taken_metrics_port_is_logged_and_port_0_serves_none(
     assert Settings.from_env({}).log_format == "text"
     with pytest.raises(SettingsError, match="AGENT_SESSIONS_LOG_FORMAT"):
         Settings.from_env({"AGENT_SESSIONS_LOG_FORMAT": "xml"})
+
+
+# PromQL words that are not metric names: keywords, and the clauses whose parentheses hold
+# label names, not expressions.
+_PROMQL_KEYWORDS = {"by", "without", "on", "ignoring", "group_left", "group_right", "bool"}
+_PROMQL_KEYWORDS |= {"offset", "and", "or", "unless", "inf", "nan"}
+_LABEL_LISTS = re.compile(r"\b(?:by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)")
+
+
+def metric_names(expr: str) -> set[str]:
+    """The metric names a PromQL expression reads: identifiers that are not functions (followed
+    by `(`), keywords, label names (inside `{}` or a `by (...)`), strings or ranges."""
+    expr = re.sub(r'"(?:[^"\\]|\\.)*"', '""', expr)
+    expr = re.sub(r"\{[^}]*\}", " ", expr)
+    expr = re.sub(r"\[[^\]]*\]", " ", expr)
+    expr = _LABEL_LISTS.sub(" ", expr)
+    expr = re.sub(r"\b\d+(?:\.\d+)?(?:e[+-]?\d+)?(?:ms|[smhdwy])?\b", " ", expr)  # numbers
+    names = set()
+    for match in re.finditer(r"[A-Za-z_:][A-Za-z0-9_:]*", expr):
+        word = match.group()
+        if word.lower() in _PROMQL_KEYWORDS or expr[match.end() :].lstrip().startswith("("):
+            continue
+        names.add(word)
+    return names
+
+
+def test_the_promql_parser_finds_metric_names_only() -> None:
+    expr = (
+        'histogram_quantile(0.9, sum by (le, model) (rate(a_seconds_bucket{job=~"$job", '
+        'model!="x y"}[$__rate_interval]))) / on (model) group_left b_total offset 5m > bool 1'
+    )
+    assert metric_names(expr) == {"a_seconds_bucket", "b_total"}
+
+
+def test_the_grafana_dashboard_reads_only_metrics_the_service_exports(
+    served: Served, model: FakeModelServer
+) -> None:
+    """docs/grafana/agent-sessions.json: every expression names metrics a real `serve` exports
+    (after a turn with a model call and a tool call, so the labelled ones have samples too)."""
+    model.script(
+        Step.tool_calls(FakeToolCall("call_add", "add", '{"a": 1, "b": 1}'), usage=(3, 2)),
+        Step.text(["2"], usage=(4, 1)),
+    )
+    with channel_to(served.port) as channel:
+        message = spb.ConversationMessage(role=rpb.user, content="1+1?")
+        client(channel).s("Conversation", spb.ConversationRequest(messages=[message]))
+    exported = {name for name, _labels in served.samples()}
+
+    dashboard = json.loads(DASHBOARD.read_text())
+    expressions = [
+        target["expr"] for panel in dashboard["panels"] for target in panel.get("targets", [])
+    ]
+    assert len(expressions) >= 20
+    read: set[str] = set()
+    for expr in expressions:
+        names = metric_names(expr)
+        assert names, f"no metric in {expr!r}"
+        assert names <= exported, (expr, sorted(names - exported))
+        read |= names
+    for variable in dashboard["templating"]["list"]:
+        query = variable.get("query")
+        if isinstance(query, dict):
+            found = re.fullmatch(r"label_values\((\w+), *\w+\)", query["query"])
+            assert found and found.group(1) in exported, query
+    # What an operator looks at first is all there.
+    assert {
+        "grpc_server_handled_total",
+        "grpc_server_handling_seconds_bucket",
+        "agent_sessions_turns_total",
+        "agent_sessions_model_time_to_first_token_seconds_bucket",
+        "agent_sessions_model_call_duration_seconds_bucket",
+        "agent_sessions_model_tokens_total",
+        "agent_sessions_tool_calls_total",
+        "agent_sessions_watchers",
+        "agent_sessions_open_streams",
+        "agent_sessions_db_pool_connections_in_use",
+        "agent_sessions_db_pool_requests_waiting",
+        "agent_sessions_notify_queue_usage_ratio",
+    } <= read
+    # Every panel asks the data source the dashboard's variable chooses.
+    for panel in dashboard["panels"]:
+        if panel["type"] != "row":
+            assert panel["datasource"]["uid"] == "${datasource}", panel["title"]

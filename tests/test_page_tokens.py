@@ -154,6 +154,7 @@ def test_the_workers_of_serve_share_page_tokens_with_rs256(database_url: str) ->
         "AGENT_SESSIONS_DATABASE_URL": database_url,
         "AGENT_SESSIONS_JWT_ALGORITHMS": "RS256",
         "AGENT_SESSIONS_JWT_PUBLIC_KEY": public_pem.decode(),
+        "AGENT_SESSIONS_JWT_ISSUER": "https://issuer.test",
         "AGENT_SESSIONS_GRPC_PORT": str(port),
         "AGENT_SESSIONS_METRICS_PORT": str(free_port()),
         "AGENT_SESSIONS_WORKERS": "2",
@@ -163,7 +164,8 @@ def test_the_workers_of_serve_share_page_tokens_with_rs256(database_url: str) ->
     try:
         wait_grpc_serving(f"127.0.0.1:{port}", process=process)
         subject = f"paged-{uuid.uuid4().hex}"
-        bearer = jwt.encode({"sub": subject, "exp": int(time.time()) + 600}, key, algorithm="RS256")
+        claims = {"sub": subject, "iss": "https://issuer.test", "exp": int(time.time()) + 600}
+        bearer = jwt.encode(claims, key, algorithm="RS256")
         metadata = [("authorization", f"Bearer {bearer}")]
         with channel_to(port) as ch:
             stub = sg.SessionServiceStub(ch)

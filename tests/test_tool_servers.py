@@ -7,17 +7,20 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+import uuid
 from collections.abc import Awaitable, Callable, Iterator
 from typing import Any, TypeVar
 
 import pytest
 from agent_sessions.agents.redaction import display_url
+from agent_sessions.agents.tools.access import ToolServerAccess, claims_allow
 from agent_sessions.agents.tools.allowlist import check_tool_allowlist, parse_tool_allowlist
 from agent_sessions.agents.tools.config import McpServerConfig, parse_mcp_servers
 from agent_sessions.agents.tools.errors import ToolServerLost
 from agent_sessions.agents.tools.names import shared_tool_names
 from agent_sessions.agents.tools.output import flatten_tool_output
 from agent_sessions.agents.tools.servers import ToolServers
+from agent_sessions.domain import Owner
 from agent_sessions.errors import InvalidArgument, ToolUnavailable, Unavailable
 from agent_sessions.settings import SettingsError
 from agents import Agent, Runner, UserError, set_tracing_disabled
@@ -151,6 +154,12 @@ def test_parse_servers() -> None:
             f'[{{"name": "a", "url": "http://h/", "headers": {{"A": "{TOKEN}", "a": "{TOKEN}"}}}}]',
             "twice",
         ),
+        ('[{"name": "a", "url": "http://h/", "allow_claims": {}}]', ".allow_claims (server"),
+        ('[{"name": "a", "url": "http://h/", "allow_claims": ["g"]}]', ".allow_claims (server"),
+        ('[{"name": "a", "url": "http://h/", "allow_claims": {"g": []}}]', "non-empty list"),
+        ('[{"name": "a", "url": "http://h/", "allow_claims": {"g": 1.5}}]', "non-empty list"),
+        ('[{"name": "a", "url": "http://h/", "allow_claims": {"g": null}}]', "non-empty list"),
+        ('[{"name": "a", "url": "http://h/", "allow_claims": {"g": [{}]}}]', "non-empty list"),
     ],
 )
 def test_parse_errors_name_the_variable_and_hide_header_values(raw: str, expected: str) -> None:
@@ -164,6 +173,35 @@ def test_parse_errors_name_the_variable_and_hide_header_values(raw: str, expecte
     # No chained exception (json's) quotes the document either.
     error = caught.value
     assert error.__cause__ is None and (error.__context__ is None or error.__suppress_context__)
+
+
+def test_allow_claims_are_parsed_and_matched() -> None:
+    open_server, restricted = parse_mcp_servers(
+        '[{"name": "a", "url": "http://h/"}, {"name": "b", "url": "http://h/", '
+        '"allow_claims": {"groups": ["search", "ops"], "email_verified": true, "tier": 2}}]'
+    )
+    assert open_server.allow_claims is None
+    rule = restricted.allow_claims
+    assert rule == {"groups": ("search", "ops"), "email_verified": (True,), "tier": (2,)}
+    assert claims_allow(None, {})
+    member = {"groups": ["x", "ops"], "email_verified": True, "tier": 2}
+    assert claims_allow(rule, member)
+    assert claims_allow(rule, {**member, "groups": "search"})  # a single value: equal
+    for refused in (
+        {},
+        {**member, "groups": ["x"]},
+        {**member, "groups": "search ops"},  # compared whole, not split
+        {**member, "groups": "Search"},  # case counts
+        {**member, "email_verified": "true"},  # type counts
+        {**member, "tier": True},  # true is not 1 (nor 2)
+        {**member, "tier": 2.0},
+        {k: v for k, v in member.items() if k != "tier"},  # every named claim must match
+    ):
+        assert not claims_allow(rule, refused), refused
+    access = ToolServerAccess({"a": None, "b": rule})
+    who = uuid.uuid4()
+    assert access.names_for(Owner(who, "u", member)) == ("a", "b")
+    assert access.names_for(Owner(who, "u")) == ("a",)
 
 
 def test_config_repr_hides_header_values_and_url_secrets() -> None:
@@ -727,3 +765,26 @@ def test_cancelled_turn_cancels_the_running_tool(mcp_server: FakeMcpServer) -> N
             assert await call_text(view, "add", {"a": 1, "b": 1}) == "2"
 
     run(main)
+
+
+def test_the_user_header_comes_from_a_tool_calls_meta_only() -> None:
+    """The session's HTTP client copies `_meta`'s user into X-Agent-Sessions-User on a
+    tools/call; other requests carry none, even one configured in the server's headers."""
+    import httpx2
+    from agent_sessions.agents.tools.user_header import USER_HEADER, copy_user_to_header
+
+    def sent(body: dict[str, Any] | None, method: str = "POST") -> str | None:
+        request = httpx2.Request(
+            method, "http://h/mcp", json=body, headers={USER_HEADER: "configured"}
+        )
+        asyncio.run(copy_user_to_header(request))
+        return request.headers.get(USER_HEADER)
+
+    who = str(uuid.uuid4())
+    call = {"jsonrpc": "2.0", "id": 1, "method": "tools/call"}
+    assert sent({**call, "params": {"name": "t", "_meta": {"agent-sessions/user": who}}}) == who
+    assert sent({**call, "params": {"name": "t"}}) is None
+    listing = {"jsonrpc": "2.0", "id": 2, "method": "tools/list", "params": {}}
+    assert sent({**listing, "params": {"_meta": {"agent-sessions/user": who}}}) is None
+    assert sent({**call, "params": {"_meta": {"agent-sessions/user": "a\nb"}}}) is None
+    assert sent(None, "GET") is None

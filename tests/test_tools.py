@@ -15,6 +15,7 @@ from typing import Any
 import grpc
 import httpx
 import pytest
+from agent_sessions.auth import user_id_for
 from agent_sessions.settings import Settings
 from agentsessions.v1 import message_service_pb2 as mpb
 from agentsessions.v1 import resources_pb2 as rpb
@@ -25,6 +26,7 @@ from tests.fakes.model_server import FakeModelServer, FakeToolCall, RecordedRequ
 from tests.support import (
     Client,
     ThreadServer,
+    bearer,
     channel_to,
     client,
     failed_stream,
@@ -480,3 +482,89 @@ def test_tools_of_one_name_twice_are_refused_and_server_tools_choose(
         assert reply.response == "fine"
         names = {t["function"]["name"] for t in model.requests[-1].body.get("tools") or []}
         assert names == {"add", "echo"}
+
+
+def test_a_server_open_to_some_claims_does_not_exist_for_other_users(
+    settings: Settings, model: FakeModelServer, mcp: FakeMcpServer
+) -> None:
+    """`allow_claims` on a server: users whose token lacks the claim cannot name it (the same
+    refusal as an unknown server's, which lists only the servers they may use) and their turns
+    never get its tools; every tool call carries the caller's user id, as a header and in
+    `_meta`, so a stateful tool can scope its data by user."""
+    servers = [
+        {"name": "calc", "url": mcp.url, "headers": {"Authorization": f"Bearer {MCP_TOKEN}"}},
+        {
+            "name": "private",
+            "url": mcp.url,
+            "headers": {"Authorization": f"Bearer {MCP_TOKEN}"},
+            "allow_claims": {"groups": ["search"]},
+        },
+    ]
+    restricted = dataclasses.replace(
+        configured(settings, model, mcp.url), mcp_servers=json.dumps(servers)
+    )
+    with ThreadServer(restricted) as running, channel_to(running.port) as ch:
+        member_sub = f"member-{uuid.uuid4().hex[:8]}"
+        member = client(ch, member_sub)
+        member.metadata = bearer(member_sub, groups=["staff", "search"])
+        outsider = client(ch)  # no groups claim at all
+        other = client(ch)
+        other.metadata = bearer(other.user, groups=["staff"], scope="search")
+        model.script()
+
+        # The member may use both servers: both offer `echo`, so an unnarrowed session clashes.
+        f = failure(
+            lambda: member.s(
+                "Conversation", spb.ConversationRequest(session_id="m", messages=[_user("x")])
+            )
+        )
+        assert (f.code, f.reason) == (grpc.StatusCode.FAILED_PRECONDITION, "TOOL_NAME_CONFLICT")
+        assert "'private'" in f.message
+        member.s("CreateSession", spb.CreateSessionRequest(session_id="m", server_tools="private"))
+
+        for c in (outsider, other):
+            # Naming it is refused exactly as naming a server that is not configured.
+            unknown = failure(
+                lambda c=c: c.s(  # type: ignore[misc]
+                    "CreateSession", spb.CreateSessionRequest(session_id="o", server_tools="nope")
+                )
+            )
+            hidden = failure(
+                lambda c=c: c.s(  # type: ignore[misc]
+                    "CreateSession",
+                    spb.CreateSessionRequest(session_id="o", server_tools="private/echo"),
+                )
+            )
+            assert (hidden.code, hidden.fields) == (unknown.code, unknown.fields)
+            assert hidden.message == unknown.message.replace("'nope'", "'private'")
+            assert "private" not in unknown.message and "(calc)" in unknown.message
+            # So is a turn that names it for the session it creates.
+            f = failure(
+                lambda c=c: c.s(  # type: ignore[misc]
+                    "Conversation",
+                    spb.ConversationRequest(
+                        session_id="o", server_tools="private", messages=[_user("x")]
+                    ),
+                )
+            )
+            assert (f.code, f.fields) == (unknown.code, unknown.fields)
+            assert f.message == unknown.message.replace("'nope'", "'private'")
+            # No clash on an unnarrowed session: the only echo its turns see is calc's.
+            model.script(Step.text(["only calc"]))
+            reply = c.s(
+                "Conversation", spb.ConversationRequest(session_id="o", messages=[_user("x")])
+            )
+            assert reply.response == "only calc"
+
+        # The member's turn calls the restricted server's tool, which learns who asked.
+        before = len(mcp.tool_call_users())
+        model.script(
+            Step.tool_calls(FakeToolCall("call_echo", "echo", '{"text": "hi"}')),
+            Step.text(["done"]),
+        )
+        reply = member.s(
+            "Conversation", spb.ConversationRequest(session_id="m", messages=[_user("e")])
+        )
+        assert reply.response == "done"
+        member_id = str(user_id_for(member_sub))
+        assert mcp.tool_call_users()[before:] == [(member_id, member_id)]

@@ -13,6 +13,8 @@ from agent_sessions.settings import Settings
 
 # `sub` values that are not UUIDs map to stable UUIDs in this namespace.
 SUBJECT_NAMESPACE = uuid.UUID("5b0e3f4a-6c1d-4d8e-9f2a-7b3c4d5e6f70")
+# The audience a token's `aud` must name when AGENT_SESSIONS_JWT_AUDIENCE is unset.
+DEFAULT_AUDIENCE = "agent-sessions"
 
 
 # The authenticated user of one call is the owner of the data it may touch.
@@ -73,6 +75,7 @@ class TokenVerifier:
                 audience=self._audience,
                 options={
                     "require": ["exp", "sub"],
+                    # Unset, `aud` is checked below: a token meant for another API must not pass.
                     "verify_aud": self._audience is not None,
                     "verify_iss": self._issuer is not None,
                 },
@@ -86,13 +89,29 @@ class TokenVerifier:
             raise Unauthenticated(
                 f"the token is not valid: {exc}", reason="TOKEN_INVALID"
             ) from None
+        if self._audience is None and not _names_us(claims.get("aud")):
+            raise Unauthenticated(
+                f"the token is not valid: its aud does not name this service "
+                f"({DEFAULT_AUDIENCE!r}, or AGENT_SESSIONS_JWT_AUDIENCE when set)",
+                reason="TOKEN_INVALID",
+            )
         subject = claims.get("sub")
         if not isinstance(subject, str) or not subject or "\x00" in subject or len(subject) > 512:
             raise Unauthenticated(
                 "the token's sub must be a non-empty string of at most 512 characters without NUL",
                 reason="TOKEN_INVALID",
             )
-        return Caller(user_id_for(subject), subject), float(claims["exp"])
+        return Caller(user_id_for(subject), subject, claims), float(claims["exp"])
+
+
+def _names_us(audience: object) -> bool:
+    """Whether a token's `aud` (absent, a string or a list) lets this service take it when no
+    audience is configured: absent (many issuers send none), or naming DEFAULT_AUDIENCE."""
+    if audience is None:
+        return True
+    if isinstance(audience, str):
+        return audience == DEFAULT_AUDIENCE
+    return isinstance(audience, list) and DEFAULT_AUDIENCE in audience
 
 
 def mint_token(settings: Settings, subject: str, ttl_seconds: int = 86_400) -> str:

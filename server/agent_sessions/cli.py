@@ -19,6 +19,13 @@ def _configure_logging(settings: Settings) -> None:
     configure(settings.log_level, settings.log_format)
 
 
+def _warn_of_weak_secret(settings: Settings) -> None:
+    """Short secrets are allowed (test setups use them) but said out loud at every start."""
+    warning = settings.weak_secret_warning()
+    if warning:
+        log.warning("%s", warning)
+
+
 def cmd_worker(settings: Settings) -> int:
     """One gRPC server process (started by `serve` and `run`)."""
     from agent_sessions.api.server import serve
@@ -59,6 +66,7 @@ def cmd_serve(settings: Settings) -> int:
     from agent_sessions.ops.workers import serve
 
     settings.require_secret()
+    _warn_of_weak_secret(settings)
     return asyncio.run(serve(settings))
 
 
@@ -66,6 +74,7 @@ def cmd_run(settings: Settings) -> int:
     """Development: embedded PostgreSQL unless a URL is set, dev secret, migrations, server, Envoy."""
     from agent_sessions.ops.devstack import run
 
+    _warn_of_weak_secret(settings)  # unset: `run` makes a long one
     return asyncio.run(run(settings))
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import struct
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime, timedelta
 from typing import Any, Generic, TypeVar
@@ -21,6 +22,8 @@ class Owner:
 
     user_id: uuid.UUID
     subject: str
+    # The token's claims, for rules such as which MCP servers the user may use (never logged).
+    claims: Mapping[str, Any] = field(default_factory=dict, compare=False, hash=False, repr=False)
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)

@@ -14,6 +14,10 @@ ALLOWED_ALGORITHMS = frozenset(
 )
 
 
+# RFC 7518 (section 3.2): an HS256 key must have at least as many bits as the hash (HS384/512: more).
+MIN_SECRET_BYTES = 32
+
+
 class SettingsError(ValueError):
     """A setting has a value the service cannot use; the message names the variable."""
 
@@ -246,6 +250,15 @@ class Settings:
             raise SettingsError(
                 f"{PREFIX}JWT_PUBLIC_KEY or {PREFIX}JWT_PUBLIC_KEY_FILE is required for {algorithms[0]}"
             )
+        if not algorithms[0].startswith("HS") and not (
+            _get(env, "JWT_AUDIENCE") or _get(env, "JWT_ISSUER")
+        ):
+            # Anyone's token signed by that key (the issuer's other services') would pass.
+            raise SettingsError(
+                f"{PREFIX}JWT_AUDIENCE or {PREFIX}JWT_ISSUER is required with {algorithms[0]}: "
+                "the key's issuer signs tokens for other services too; name this service's "
+                "audience or the issuer it trusts"
+            )
         workers = _int(env, "WORKERS", os.cpu_count() or 1, 1, 64)
         level = _get(env, "LOG_LEVEL", "INFO").upper()
         if level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
@@ -344,6 +357,18 @@ class Settings:
     def uses_hmac(self) -> bool:
         """Whether tokens are signed with the shared secret (HS*) rather than a key pair."""
         return self.jwt_algorithms[0].startswith("HS")
+
+    def weak_secret_warning(self) -> str | None:
+        """A warning for an HS* secret shorter than the 32 bytes RFC 7518 asks of HS256 (short
+        secrets can be guessed offline from one token); None when there is none to give."""
+        size = len(self.jwt_secret.encode())
+        if not self.uses_hmac or not self.jwt_secret or size >= MIN_SECRET_BYTES:
+            return None
+        return (
+            f"{PREFIX}JWT_SECRET is only {size} bytes: anyone holding one token can guess a "
+            f"short secret offline and mint tokens for any user. Use at least {MIN_SECRET_BYTES} "
+            "random bytes, e.g. `openssl rand -base64 48`"
+        )
 
     def require_secret(self) -> None:
         """Fails loudly when HS* tokens are configured without a secret."""

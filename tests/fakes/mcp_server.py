@@ -15,7 +15,8 @@ Tools: `add(a, b)` → the sum; `fail()` → raises (the client gets an error re
 
 What it records, for assertions: `requests` (every HTTP request: method and JSON-RPC method),
 `list_tools_calls`, `tool_calls` (tool names in order), `authorizations` (the Authorization
-headers it saw), `rejected` (requests refused for a missing or wrong token), `cancelled`.
+headers it saw), `tool_call_users()` (per tools/call: its X-Agent-Sessions-User header and the
+user in its `_meta`), `rejected` (requests refused for a missing or wrong token), `cancelled`.
 When `token` is set, a request without `Authorization: Bearer <token>` gets a 401.
 
 `legacy=True` makes it a server of the 2025 protocol, as most deployed servers still are: it
@@ -51,6 +52,9 @@ class Request:
     http_method: str
     rpc_method: str | None
     authorization: str | None
+    # The X-Agent-Sessions-User header, and the user id the JSON-RPC params' `_meta` carried.
+    user_header: str | None = None
+    meta_user: str | None = None
 
 
 class FakeMcpServer:
@@ -173,6 +177,13 @@ class FakeMcpServer:
         with self._lock:
             return [r.authorization for r in self.requests]
 
+    def tool_call_users(self) -> list[tuple[str | None, str | None]]:
+        """Per tools/call, in order: its user header and its `_meta` user."""
+        with self._lock:
+            return [
+                (r.user_header, r.meta_user) for r in self.requests if r.rpc_method == "tools/call"
+            ]
+
     def rpc_methods(self) -> list[str]:
         with self._lock:
             return [r.rpc_method for r in self.requests if r.rpc_method]
@@ -258,7 +269,15 @@ class _Recorder:
                 if not message.get("more_body", False):
                     break
         rpc_method = _rpc_method(body)
-        self._fake._record(Request(scope["method"], rpc_method, authorization))
+        self._fake._record(
+            Request(
+                scope["method"],
+                rpc_method,
+                authorization,
+                headers.get("x-agent-sessions-user"),
+                _meta_user(body),
+            )
+        )
         token = self._fake.token
         if token is not None and authorization != f"Bearer {token}":
             self._fake.rejected += 1
@@ -337,6 +356,13 @@ def _payload(body: bytes) -> dict[str, Any]:
 def _rpc_method(body: bytes) -> str | None:
     method = _payload(body).get("method")
     return method if isinstance(method, str) else None
+
+
+def _meta_user(body: bytes) -> str | None:
+    params = _payload(body).get("params")
+    meta = params.get("_meta") if isinstance(params, dict) else None
+    user = meta.get("agent-sessions/user") if isinstance(meta, dict) else None
+    return user if isinstance(user, str) else None
 
 
 def _rpc_id(body: bytes) -> Any:

@@ -6,7 +6,7 @@ from collections.abc import AsyncGenerator, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from agent_sessions.domain import CallerTool, TextDelta, ToolCall, ToolResult, Usage
+from agent_sessions.domain import CallerTool, Owner, TextDelta, ToolCall, ToolResult, Usage
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +34,8 @@ class AgentTurn:
     server_tools: str | None = None
     # Tools the caller declared for this turn; the agent must not run them (it stops at a call).
     tools: Sequence[CallerTool] = ()
+    # The user whose turn it is: which MCP servers they may use, and whom tool calls act for.
+    owner: Owner | None = None
 
 
 # The tokens the turn's model calls used, summed: sent once, at the end of a run.

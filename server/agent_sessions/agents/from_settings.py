@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from agent_sessions.agents.mock import MockAgent
 from agent_sessions.agents.registry import AgentRegistry
+from agent_sessions.agents.tools.access import ToolServerAccess
 from agent_sessions.agents.tools.config import parse_mcp_servers
 from agent_sessions.settings import Settings
 
@@ -31,9 +32,16 @@ def build_registry(settings: Settings) -> AgentRegistry:
     return AgentRegistry({"mock": MockAgent(), "openai": agent}, default="openai")
 
 
+def tool_server_access(settings: Settings) -> ToolServerAccess:
+    """The configured MCP servers and who may use each (a bad setting raises SettingsError)."""
+    return ToolServerAccess(
+        {config.name: config.allow_claims for config in parse_mcp_servers(settings.mcp_servers)}
+    )
+
+
 def tool_server_names(settings: Settings) -> tuple[str, ...]:
     """The names of the configured MCP servers (a bad setting raises SettingsError)."""
     return tuple(config.name for config in parse_mcp_servers(settings.mcp_servers))
 
 
-__all__ = ["build_registry", "tool_server_names"]
+__all__ = ["build_registry", "tool_server_access", "tool_server_names"]

@@ -25,7 +25,7 @@ from grpc_reflection.v1alpha import reflection, reflection_pb2_grpc
 from grpc_reflection.v1alpha._async import ReflectionServicer
 
 from agent_sessions.agents import Agent, AgentRegistry
-from agent_sessions.agents.from_settings import build_registry, tool_server_names
+from agent_sessions.agents.from_settings import build_registry, tool_server_access
 from agent_sessions.api.guard import Guard, Registrar
 from agent_sessions.api.servicers import MessageServicer, SessionServicer
 from agent_sessions.auth import TokenVerifier
@@ -168,7 +168,7 @@ def _build_server(
 ) -> tuple[grpc.aio.Server, HealthServicer, LiveTurns]:
     """The gRPC server with both services, health and reflection registered (not yet bound)."""
     tokens = PageTokens(page_token_key(settings))
-    tool_servers = tool_server_names(settings)
+    tool_servers = tool_server_access(settings)
     sessions = SessionService(db, tokens, tool_servers)
     turns = TurnService(db, agents, settings.history_window, tool_servers)
     messages = MessageService(db, tokens, tool_servers)

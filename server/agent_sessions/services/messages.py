@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from agent_sessions import validation as v
+from agent_sessions.agents.tools.access import ToolServerAccess, access_of
 from agent_sessions.db.rows import from_json
 from agent_sessions.db.uow import Database, UnitOfWork
 from agent_sessions.domain import (
@@ -45,11 +46,16 @@ def _message_texts(message: Message) -> tuple[str | None, ...]:
 class MessageService:
     """The rules of the MessageService calls."""
 
-    def __init__(self, db: Database, tokens: PageTokens, tool_servers: Sequence[str] = ()) -> None:
+    def __init__(
+        self,
+        db: Database,
+        tokens: PageTokens,
+        tool_servers: Sequence[str] | ToolServerAccess = (),
+    ) -> None:
         self.db = db
         self.tokens = tokens
-        # The configured MCP servers' names, which a created session's `server_tools` may name.
-        self.tool_servers = tuple(tool_servers)
+        # The configured MCP servers a created session's `server_tools` may name, per user.
+        self.tool_servers = access_of(tool_servers)
 
     async def list(
         self, owner: Owner, session_id: str, *, page_size: int, page_token: str, order: str
@@ -128,7 +134,7 @@ class MessageService:
         if create is not None:
             fields, is_active = create
             new_session = (
-                session_fields(fields, self.tool_servers),
+                session_fields(fields, self.tool_servers.names_for(owner)),
                 True if is_active is None else is_active,
             )
         if guard.expected_seq not in (None, 0):

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from agent_sessions import validation as v
+from agent_sessions.agents.tools.access import ToolServerAccess, access_of
 from agent_sessions.agents.tools.allowlist import check_tool_allowlist, parse_tool_allowlist
 from agent_sessions.db.rows import from_json
 from agent_sessions.db.uow import Database
@@ -88,11 +89,16 @@ _session_texts = operator.attrgetter(*SESSION_TEXT_FIELDS)
 class SessionService:
     """The rules of the SessionService calls but the conversation (see TurnService)."""
 
-    def __init__(self, db: Database, tokens: PageTokens, tool_servers: Sequence[str] = ()) -> None:
+    def __init__(
+        self,
+        db: Database,
+        tokens: PageTokens,
+        tool_servers: Sequence[str] | ToolServerAccess = (),
+    ) -> None:
         self.db = db
         self.tokens = tokens
-        # The configured MCP servers' names, which `server_tools` may name.
-        self.tool_servers = tuple(tool_servers)
+        # The configured MCP servers `server_tools` may name, per user.
+        self.tool_servers = access_of(tool_servers)
 
     async def list(
         self,
@@ -149,7 +155,7 @@ class SessionService:
     ) -> Session:
         """Creates a session; an empty `session_id` gets a generated one."""
         session_id = v.session_id(session_id) if session_id else str(uuid.uuid4())
-        fields = session_fields(texts, self.tool_servers)
+        fields = session_fields(texts, self.tool_servers.names_for(owner))
         checked_labels = v.labels(labels or {})
         if retention is not None and retention.ttl is not None:
             if retention.expire_time is not None:
@@ -194,7 +200,7 @@ class SessionService:
         the session takes its next seq."""
         session_id = v.session_id(session_id)
         checked: dict[str, Any] = {
-            name: _checked(name, value, self.tool_servers)
+            name: _checked(name, value, self.tool_servers.names_for(owner))
             for name, value in changes.items()
             if name in SESSION_TEXT_FIELDS
         }

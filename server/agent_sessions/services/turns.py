@@ -21,6 +21,7 @@ from agent_sessions.agents import (
     ToolCall,
     ToolResult,
 )
+from agent_sessions.agents.tools.access import ToolServerAccess, access_of
 from agent_sessions.db.repositories import RequestIdTaken
 from agent_sessions.db.rows import from_json
 from agent_sessions.db.uow import Database
@@ -292,17 +293,17 @@ class TurnService:
         db: Database,
         agents: AgentRegistry,
         history_window: int,
-        tool_servers: Sequence[str] = (),
+        tool_servers: Sequence[str] | ToolServerAccess = (),
     ) -> None:
         self.db = db
         self.agents = agents
         # Earlier messages an agent that reads history sees (the turn's own come on top).
         self.history_window = history_window
-        # The configured MCP servers' names, which a new session's `server_tools` may name.
-        self.tool_servers = tuple(tool_servers)
+        # The configured MCP servers a new session's `server_tools` may name, per user.
+        self.tool_servers = access_of(tool_servers)
 
     def _check(
-        self, request: TurnRequest
+        self, owner: Owner, request: TurnRequest
     ) -> tuple[list[NewMessage], SessionFields, list[CallerTool]]:
         if not request.messages:
             raise InvalidArgument("messages", "must hold at least one message")
@@ -314,7 +315,7 @@ class TurnService:
             )
             for i, m in enumerate(request.messages)
         ]
-        fields = session_fields(request.session, self.tool_servers)
+        fields = session_fields(request.session, self.tool_servers.names_for(owner))
         return messages, fields, v.caller_tools(request.tools)
 
     async def replay(self, owner: Owner, request: TurnRequest) -> list[TurnEvent] | None:
@@ -323,7 +324,7 @@ class TurnService:
         key = request.guard.request
         if key is None:
             return None
-        self._check(request)  # a bad request is refused, not looked up
+        self._check(owner, request)  # a bad request is refused, not looked up
         async with self.db.work(owner) as uow:
             stored_before = await recorded(uow, key)
         if stored_before is None:
@@ -337,7 +338,7 @@ class TurnService:
         read would have made, in one round trip, recording the turn as completed — unless
         another turn of the session waits or runs. `Prepared.events` then holds the whole
         turn; otherwise the turn goes the placed way (`placed`), with what was prepared."""
-        messages, fields, tools = self._check(request)
+        messages, fields, tools = self._check(owner, request)
         session_id = v.session_id(request.session_id) if request.session_id else ""
         agent = self.agents.get()
         prepared = Prepared(messages, fields, tools, session_id)
@@ -353,7 +354,7 @@ class TurnService:
         prepared.session_id = target.session_id
         prepared.ran = True
         prepared.failure = await self._run_agent(
-            agent.run(self._agent_turn(target, fields, tools)), prepared.reply, prepared.held
+            agent.run(self._agent_turn(owner, target, fields, tools)), prepared.reply, prepared.held
         )
         if prepared.failure is not None:
             return prepared
@@ -406,7 +407,7 @@ class TurnService:
                 yield held
         else:
             async with aclosing(
-                agent.run(self._agent_turn(target, prepared.fields, prepared.tools))
+                agent.run(self._agent_turn(owner, target, prepared.fields, prepared.tools))
             ) as events:
                 failure = None
                 async for event in events_or_failure(events, reply, target.session_id):
@@ -445,7 +446,9 @@ class TurnService:
         return None
 
     @staticmethod
-    def _agent_turn(target: _Target, fields: SessionFields, tools: list[CallerTool]) -> AgentTurn:
+    def _agent_turn(
+        owner: Owner, target: _Target, fields: SessionFields, tools: list[CallerTool]
+    ) -> AgentTurn:
         """What the agent gets: the stored session's agent fields, or the request's for a new
         one."""
         session = target.session
@@ -458,6 +461,7 @@ class TurnService:
             model=session.model if session else fields.model,
             server_tools=session.server_tools if session else fields.server_tools,
             tools=tools,
+            owner=owner,
         )
 
     @staticmethod

@@ -135,7 +135,9 @@ class OpenAIAgent(Agent):
         # Raises TOOL_UNAVAILABLE before anything runs when a server the session may use is
         # down; sessions that may not use it are unaffected.
         mcp_servers = (
-            self._tool_servers.servers_for(turn.server_tools) if self._tool_servers else []
+            self._tool_servers.servers_for(turn.server_tools, turn.owner)
+            if self._tool_servers
+            else []
         )
         await check_tool_names(mcp_servers, [tool.name for tool in turn.tools])
         agent: SdkAgent[None] = SdkAgent(

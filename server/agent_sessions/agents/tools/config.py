@@ -14,12 +14,14 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from agent_sessions.agents.redaction import display_url
+from agent_sessions.agents.tools.access import ClaimRule, ClaimValue
 from agent_sessions.agents.tools.allowlist import NONE, SERVER_NAME_PATTERN
 from agent_sessions.settings import PREFIX, SettingsError
 from agent_sessions.validation import TOOL_NAME_RULE
 
 SETTING = f"{PREFIX}MCP_SERVERS"
 EXAMPLE = '[{"name": "files", "url": "http://127.0.0.1:9000/mcp", "headers": {...}}]'
+_KEYS = ("name", "url", "headers", "allow_claims")
 # RFC 9110 field names (tokens); values: visible ASCII, spaces and tabs.
 _HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]{1,256}")
 _HEADER_VALUE = re.compile(r"[\t\x20-\x7e]*")
@@ -27,11 +29,13 @@ _HEADER_VALUE = re.compile(r"[\t\x20-\x7e]*")
 
 @dataclass(frozen=True)
 class McpServerConfig:
-    """One MCP server of AGENT_SESSIONS_MCP_SERVERS. `headers` go with every request to it."""
+    """One MCP server of AGENT_SESSIONS_MCP_SERVERS. `headers` go with every request to it;
+    `allow_claims` says which users may use it (None: everyone; see `access`)."""
 
     name: str
     url: str
     headers: Mapping[str, str] = field(default_factory=dict, hash=False)
+    allow_claims: ClaimRule | None = field(default=None, hash=False)
 
     def __repr__(self) -> str:
         # Header values are secrets (bearer tokens); their names are not.
@@ -86,9 +90,9 @@ def _parse_entry(entry: Any, where: str) -> McpServerConfig:
         raise SettingsError(
             f"{where} must be an object with name, url and headers, got {_kind(entry)}"
         )
-    unknown = sorted(str(key) for key in set(entry) - {"name", "url", "headers"})
+    unknown = sorted(str(key) for key in set(entry) - set(_KEYS))
     if unknown:
-        raise SettingsError(f"{where} has unknown keys {unknown}; allowed are name, url, headers")
+        raise SettingsError(f"{where} has unknown keys {unknown}; allowed are {', '.join(_KEYS)}")
     name = entry.get("name")
     if not isinstance(name, str) or not SERVER_NAME_PATTERN.fullmatch(name):
         shown = repr(name[:70]) if isinstance(name, str) else _kind(name)
@@ -132,7 +136,36 @@ def _parse_entry(entry: Any, where: str) -> McpServerConfig:
                 f"{where}.headers[{key!r}] (server {name!r}) must be printable ASCII without "
                 "line breaks (check for a pasted newline; the value is not shown)"
             )
-    return McpServerConfig(name=name, url=url, headers=dict(headers))
+    return McpServerConfig(
+        name=name,
+        url=url,
+        headers=dict(headers),
+        allow_claims=_allow_claims(entry.get("allow_claims"), f"{where}.allow_claims", name),
+    )
+
+
+def _allow_claims(value: Any, where: str, name: str) -> ClaimRule | None:
+    """`allow_claims`: claim name → a value or a non-empty list of values (text, integers,
+    booleans); absent or null → the server is open to every user."""
+    if value is None:
+        return None
+    shape = 'an object of claim names to a value or a list of values, e.g. {"groups": ["search"]}'
+    if not isinstance(value, dict) or not value:
+        raise SettingsError(f"{where} (server {name!r}) must be {shape}, got {_kind(value)}")
+    rule: dict[str, tuple[ClaimValue, ...]] = {}
+    for claim, wanted in value.items():
+        values = wanted if isinstance(wanted, list) else [wanted]
+        if not claim or not values or not all(_claim_value(v) for v in values):
+            raise SettingsError(
+                f"{where}[{claim[:70]!r}] (server {name!r}) must be a text, integer or boolean "
+                "value, or a non-empty list of them"
+            )
+        rule[claim] = tuple(values)
+    return rule
+
+
+def _claim_value(value: Any) -> bool:
+    return isinstance(value, str | int)  # booleans are ints; floats and null are refused
 
 
 def _usable_url(url: str) -> bool:

@@ -47,6 +47,7 @@ from agent_sessions.agents.redaction import QUOTE_LIMIT, display_url, quote
 from agent_sessions.agents.sdk_hooks import allow_concurrent_requests
 from agent_sessions.agents.tools.config import McpServerConfig
 from agent_sessions.agents.tools.errors import mcp_code
+from agent_sessions.agents.tools.user_header import http_client
 
 logger = logging.getLogger(__name__)
 
@@ -184,6 +185,8 @@ class Connection:
                 # Connecting and sending; reading an answer may take up to the tool timeout.
                 "timeout": options.connect_timeout,
                 "sse_read_timeout": max(300.0, options.tool_timeout + 5),
+                # Puts each tool call's user id in a header too (see `user_header`).
+                "httpx_client_factory": http_client,
             },
             cache_tools_list=True,
             name=self.name,

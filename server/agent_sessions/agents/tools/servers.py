@@ -16,11 +16,13 @@ from typing import Any
 
 from agents.mcp import MCPServer
 
+from agent_sessions.agents.tools.access import claims_allow
 from agent_sessions.agents.tools.allowlist import parse_tool_allowlist
 from agent_sessions.agents.tools.config import McpServerConfig, parse_mcp_servers
 from agent_sessions.agents.tools.connection import Connection, ConnectionOptions
 from agent_sessions.agents.tools.names import shared_tool_names
 from agent_sessions.agents.tools.turn_view import TurnView
+from agent_sessions.domain import Owner
 from agent_sessions.errors import ToolUnavailable
 
 logger = logging.getLogger(__name__)
@@ -144,23 +146,29 @@ class ToolServers:
 
     # -- per turn ----------------------------------------------------------------------------------
 
-    def servers_for(self, allow: str | None) -> list[MCPServer]:
-        """The servers a session narrowed by `allow` may use, for `Agent(mcp_servers=...)`.
+    def servers_for(self, allow: str | None, owner: Owner | None = None) -> list[MCPServer]:
+        """The servers a session narrowed by `allow` may use, for `Agent(mcp_servers=...)`:
+        only those whose `allow_claims` let `owner` in (None: no user, only open servers); each
+        call to them carries the owner's user id.
 
         Raises ToolUnavailable (TOOL_UNAVAILABLE) naming every server the session may use that
         is not connected right now; sessions that may not use it are unaffected. Entries for
-        servers no longer configured grant nothing.
+        servers no longer configured, or that the user may not use, grant nothing.
         """
         allowlist = parse_tool_allowlist(allow)
+        claims = owner.claims if owner is not None else {}
+        user = str(owner.user_id) if owner is not None else None
         views: list[MCPServer] = []
         missing: list[str] = []
         for name, connection in self._connections.items():
             if not allowlist.allows_server(name):
                 continue
+            if not claims_allow(connection.config.allow_claims, claims):
+                continue  # as if it were not configured: its name is not even in errors
             if connection.live is None:
                 missing.append(name)
                 continue
-            views.append(TurnView(connection, allowlist.tools_of(name)))
+            views.append(TurnView(connection, allowlist.tools_of(name), user))
         if missing:
             shown = ", ".join(repr(n) for n in missing)
             plural = "s" if len(missing) > 1 else ""

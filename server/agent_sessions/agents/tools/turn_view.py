@@ -27,6 +27,7 @@ from opentelemetry import trace
 from agent_sessions.agents.redaction import TOOL_ERROR_LIMIT
 from agent_sessions.agents.tools.connection import Connection
 from agent_sessions.agents.tools.errors import ToolServerLost, find, lost, mcp_code
+from agent_sessions.agents.tools.user_header import USER_META_KEY
 from agent_sessions.metrics import TOOL_CALLS
 
 tracer = trace.get_tracer("agent_sessions.tools")
@@ -41,9 +42,13 @@ class TurnView(MCPServer):
     something else.
     """
 
-    def __init__(self, connection: Connection, tools: frozenset[str] | None) -> None:
+    def __init__(
+        self, connection: Connection, tools: frozenset[str] | None, user: str | None = None
+    ) -> None:
         super().__init__(failure_error_function=self._failure_output)
         self._connection = connection
+        # The turn's user id: sent with every tool call so a stateful tool can scope by user.
+        self._user = user
         self.tool_filter: ToolFilterStatic | None = (
             None if tools is None else create_static_tool_filter(allowed_tool_names=sorted(tools))
         )
@@ -92,6 +97,8 @@ class TurnView(MCPServer):
             kind=trace.SpanKind.CLIENT,
             attributes={"gen_ai.tool.name": tool_name, "mcp.server": self.name},
         ) as span:
+            if self._user is not None:
+                meta = {**(meta or {}), USER_META_KEY: self._user}
             outcome = await self._call(tool_name, arguments, meta)
             result = outcome[1]
             span.set_attribute("outcome", outcome[0])
