@@ -106,7 +106,8 @@ class TurnView:
 @dataclass(frozen=True, slots=True)
 class WatchEvent:
     """One event of a watch: `kind` and what it carries (see WatchSession); `seq` for the
-    durable ones."""
+    durable ones. The first is always `ready` (the session is found and followed), which the
+    API sends as the stream's headers, not as an event."""
 
     kind: str
     seq: int | None = None
@@ -186,6 +187,8 @@ class LiveTurns:
         for run in runs:
             run.abandoned = run.request.detach
             run.cancel(None)
+        if runs:  # an attached turn writes its end (cancelled) before the pool closes
+            await asyncio.wait([run.task for run in runs], timeout=5)
         if self._keeper is not None:
             self._keeper.cancel()
             with suppress(asyncio.CancelledError):
@@ -526,6 +529,7 @@ class LiveTurns:
             sub = self.listener.subscribe(session_uuid)
             self._watching.add(sub)
             WATCHERS.inc()
+            yield WatchEvent("ready")  # found and followed: nothing refuses it from here on
             async for event in _Watch(self, owner, session_id, session_uuid, created_at, codec).run(
                 seq_now if after_seq is None else after_seq, sub
             ):

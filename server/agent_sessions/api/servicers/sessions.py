@@ -192,6 +192,12 @@ class SessionServicer(ses_grpc.SessionServiceServicer):
             self.live.watch(current_owner(), v.session_id(request.session_id), after, CODEC)
         ) as events:
             async for event in events:
+                if event.kind == "ready":
+                    # The session is there and followed: the headers go out now (a browser's
+                    # EventSource fires `open` on them), not with the first change, which may
+                    # be a heartbeat 15 s away.
+                    await context.send_initial_metadata(())
+                    continue
                 yield session_event(event, request.session_id)
                 if event.error is not None:  # told in the body for REST, then as the status
                     raise event.error
