@@ -26,14 +26,15 @@ In order:
    live-watch, delivery latency from a CreateMessage through replica A to 1,000 WatchSession
    streams on replica B (and to 100 watchers of one session), and memory per open watch;
    live-resume, time to the first event of ResumeTurn on B for a detached turn running on A;
-10. last, chaos-postgres-crash (bench/chaos.py): 8 retrying writers for 30 s on a server of its
-   own while PostgreSQL is crashed (pg_ctl -m immediate stop) at 10 s and started 5 s later;
-   every write must be stored exactly once with the id it was answered with (part of the
-   default run; it waits until PostgreSQL is back before it counts).
+10. last, chaos-worker-kill and chaos-postgres-crash (bench/chaos.py): 8 retrying writers for
+   30 s on a server of its own while one of its workers is SIGKILLed at 10 s (the supervisor
+   starts another), then while PostgreSQL is crashed (pg_ctl -m immediate stop) at 10 s and
+   started 5 s later; every write must be stored exactly once with the id it was answered with
+   (part of the default run; the crash waits until PostgreSQL is back before it counts).
 
 Then it prints every table (bench/report.py), writes every raw figure to
 bench/results/<UTC start>-<commit>.json and prints a short summary. It fails (exit 1) when any
-call failed, or when chaos-postgres-crash lost a write, stored one twice or answered one with
+call failed, or when a chaos scenario lost a write, stored one twice or answered one with
 another row's id. CPU per call is read from the processes' own counters over each measured window
 (bench/measure.py).
 
@@ -43,7 +44,7 @@ Settings (all optional):
   BENCH_CONCURRENCY    concurrent callers / connections (default 16)
   BENCH_SCENARIOS      comma-separated scenario names (default all), e.g. append-message,
                        rest-create-session, model-stream,model-1000, sdk-add-items,
-                       live-watch, live-resume or chaos-postgres-crash
+                       live-watch, live-resume, chaos-worker-kill or chaos-postgres-crash
   BENCH_CLIENT         h2load (default when installed; `make bench` installs it) or python
   BENCH_CLIENT_PROCS   Python client processes the gRPC callers are spread over (default 1)
   BENCH_REST_THREADS   wrk threads the REST connections are spread over (default 2)
@@ -313,7 +314,10 @@ def main() -> int:
                 run_live(run, live_names, url, handle, secret, work)
             if chaos_names:
                 # Last: it crashes and restarts PostgreSQL.
-                run.chaos = chaos.run(url, handle, secret, token, config.workers, work)
+                for name in chaos_names:
+                    run.chaos.append(
+                        chaos.run(url, handle, secret, token, config.workers, work, name)
+                    )
     finally:
         shutil.rmtree(work, ignore_errors=True)
     ok = report.print_report(run)

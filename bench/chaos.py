@@ -1,13 +1,18 @@
 """chaos-postgres-crash: 8 writer threads of the Python client append messages for 30 s while
 PostgreSQL crashes (`pg_ctl -m immediate stop`) after 10 s and starts again 5 s later; then every
 intended write is checked against the stored rows: lost, stored twice, answered with another id.
+chaos-worker-kill: the same writers while one of the server's workers is SIGKILLed after 10 s
+(the supervisor starts another; the writers' calls on the dead one are retried).
 
-It runs last (it restarts the bench's PostgreSQL), on a server of its own, and waits until
-PostgreSQL accepts connections again before it counts. tests/test_chaos.py is the short version.
+They run last (the crash restarts the bench's PostgreSQL), each on a server of its own, and wait
+until PostgreSQL accepts connections again before they count. tests/test_chaos.py and
+tests/test_worker_restart.py are the short versions.
 """
 
 from __future__ import annotations
 
+import os
+import signal
 import subprocess
 import sys
 import threading
@@ -20,7 +25,8 @@ from bench.harness import TARGET, grpc_server
 from bench.measure import say
 
 NAME = "chaos-postgres-crash"
-NAMES = (NAME,)
+WORKER_KILL = "chaos-worker-kill"
+NAMES = (WORKER_KILL, NAME)  # the crash last: it restarts PostgreSQL
 WRITERS = 8
 SECONDS = 30.0
 CRASH_AT = 10.0
@@ -75,6 +81,7 @@ class ChaosResult:
     seconds: float
     crash_at: float
     outage: float
+    name: str = NAME
     down_seconds: float = 0.0  # crash until PostgreSQL accepted connections again
     intended: int = 0
     answered: int = 0
@@ -116,13 +123,46 @@ class ChaosResult:
             "ok": self.ok,
         }
 
+    @property
+    def incident(self) -> str:
+        if self.name == WORKER_KILL:
+            return f"a worker SIGKILLed at {self.crash_at:g} s"
+        return (
+            f"PostgreSQL crashed at {self.crash_at:g} s and started {self.outage:g} s later "
+            f"(back after {self.down_seconds:.1f} s)"
+        )
 
-def run(url: str, handle: Any, secret: str, token: str, workers: int, work: Path) -> ChaosResult:
+
+def kill_a_worker(server_pid: int) -> int:
+    """SIGKILLs one of `agent-sessions serve`'s worker processes; returns its pid."""
+    children = Path(f"/proc/{server_pid}/task/{server_pid}/children").read_text().split()
+    workers = [
+        int(pid)
+        for pid in children
+        if "agent_sessions" in Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
+        or "agent-sessions" in Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
+    ]
+    if not workers:
+        raise RuntimeError(f"no worker process under the server (pid {server_pid})")
+    os.kill(workers[0], signal.SIGKILL)
+    return workers[0]
+
+
+def run(
+    url: str,
+    handle: Any,
+    secret: str,
+    token: str,
+    workers: int,
+    work: Path,
+    name: str = NAME,
+) -> ChaosResult:
     from agent_sessions_client import Client, RetryPolicy
 
     # Retries outlast the outage: a write waits for PostgreSQL rather than fail.
     patient = RetryPolicy(max_attempts=60, initial_backoff=0.05, max_backoff=0.5)
-    result = ChaosResult(WRITERS, SECONDS, CRASH_AT, OUTAGE)
+    kill = name == WORKER_KILL
+    result = ChaosResult(WRITERS, SECONDS, CRASH_AT, 0.0 if kill else OUTAGE, name)
     answered: dict[str, str] = {}  # content -> the id of its final answer
     intended: list[str] = []
     failed: list[tuple[str, BaseException]] = []
@@ -130,11 +170,17 @@ def run(url: str, handle: Any, secret: str, token: str, workers: int, work: Path
     lock = threading.Lock()
     restarted = False
     say(
-        f"{NAME}: {WRITERS} writer threads (Python client, up to 60 attempts) for {SECONDS:g} s; "
-        f"PostgreSQL crashed at {CRASH_AT:g} s, started {OUTAGE:g} s later"
+        f"{name}: {WRITERS} writer threads (Python client, up to 60 attempts) for {SECONDS:g} s; "
+        + (
+            f"a worker SIGKILLed at {CRASH_AT:g} s"
+            if kill
+            else f"PostgreSQL crashed at {CRASH_AT:g} s, started {OUTAGE:g} s later"
+        )
     )
     try:
-        with grpc_server(url, secret, workers, work, log_name="server-chaos.log"):
+        with grpc_server(
+            url, secret, max(2, workers) if kill else workers, work, log_name=f"server-{name}.log"
+        ) as server:
             with Client(TARGET, token=token, retry=patient, timeout=60) as setup:
                 setup.create_session(SESSION)
             began = time.monotonic()
@@ -167,20 +213,25 @@ def run(url: str, handle: Any, secret: str, token: str, workers: int, work: Path
                 thread.start()
             try:
                 time.sleep(CRASH_AT)
-                say(f"{NAME}: crashing PostgreSQL (pg_ctl -m immediate stop)")
-                restarted = True
-                result.down_seconds, recovery = crash_and_restart(url, handle, OUTAGE)
-                say(
-                    f"{NAME}: PostgreSQL accepts connections again, {result.down_seconds:.1f} s "
-                    f"after the crash ({recovery:.1f} s after its start)"
-                )
+                if kill:
+                    killed = kill_a_worker(server.pid)
+                    say(f"{name}: SIGKILLed worker {killed}")
+                else:
+                    say(f"{NAME}: crashing PostgreSQL (pg_ctl -m immediate stop)")
+                    restarted = True
+                    result.down_seconds, recovery = crash_and_restart(url, handle, OUTAGE)
+                    say(
+                        f"{NAME}: PostgreSQL accepts connections again, "
+                        f"{result.down_seconds:.1f} s after the crash ({recovery:.1f} s after "
+                        "its start)"
+                    )
                 time.sleep(max(0.0, SECONDS - (time.monotonic() - began)))
             finally:
                 stop.set()
                 for thread in threads:
                     thread.join(180)
             if any(t.is_alive() for t in threads):
-                raise RuntimeError(f"{NAME}: a writer did not finish within 180 s")
+                raise RuntimeError(f"{name}: a writer did not finish within 180 s")
         _count(url, result, intended, answered, failed)
     finally:
         if restarted and not handle.get_postmaster_info().is_running():
@@ -189,7 +240,7 @@ def run(url: str, handle: Any, secret: str, token: str, workers: int, work: Path
             say(f"{NAME}: stopping the restarted PostgreSQL (pg_ctl -m fast stop)")
             pg_ctl(handle, "-m", "fast", "stop")
     say(
-        f"{NAME}: {result.intended} intended, {result.stored} stored, {result.lost} lost, "
+        f"{name}: {result.intended} intended, {result.stored} stored, {result.lost} lost, "
         f"{result.stored_twice} twice, {result.wrong_id} other ids, {result.failed} failed; "
         f"longest write {result.longest_write_s:.1f} s"
     )

@@ -44,7 +44,7 @@ class Run:
     model: ModelResults | None = None
     sdk: SdkResults | None = None
     live: LiveResults | None = None
-    chaos: ChaosResult | None = None
+    chaos: list[ChaosResult] = field(default_factory=list)
 
     def baseline(self) -> Result | None:
         """One baseline from the pgbench windows before and after the scenarios.
@@ -435,8 +435,8 @@ def figures(run: Run) -> dict[str, Any]:
         out["sdk_add_items"] = run.sdk.figures()
     if run.live is not None:
         out["live"] = run.live.figures()
-    if run.chaos is not None:
-        out["chaos_postgres_crash"] = run.chaos.figures()
+    for k in run.chaos:
+        out[k.name.replace("-", "_")] = k.figures()
     return _clean(out)
 
 
@@ -519,10 +519,9 @@ def print_summary(run: Run, path: Path) -> None:
                 f"{percentile(resumed.live_lag_ms, 0.5):.1f} ms, p99 "
                 f"{percentile(resumed.live_lag_ms, 0.99):.1f} ms"
             )
-    if run.chaos is not None:
-        k = run.chaos
+    for k in run.chaos:
         print(
-            f"  chaos-postgres-crash      {k.intended} writes: {k.lost} lost, {k.stored_twice} "
+            f"  {k.name:<26}{k.intended} writes: {k.lost} lost, {k.stored_twice} "
             f"stored twice, {k.wrong_id} other ids, {k.failed} failed; longest write "
             f"{k.longest_write_s:.1f} s"
         )
@@ -616,10 +615,7 @@ def print_live(live: LiveResults) -> bool:
 
 def print_chaos(k: ChaosResult) -> bool:
     print()
-    print(
-        f"== chaos-postgres-crash: {k.writers} writers, {k.seconds:g} s, PostgreSQL crashed at "
-        f"{k.crash_at:g} s and started {k.outage:g} s later (back after {k.down_seconds:.1f} s) =="
-    )
+    print(f"== {k.name}: {k.writers} writers, {k.seconds:g} s, {k.incident} ==")
     for label, value in k.figures().items():
         if label not in ("writers", "seconds", "crash_at_s", "outage_s"):
             print(f"  {label:<26}{value}")
@@ -640,6 +636,6 @@ def print_report(run: Run) -> bool:
         ok = print_sdk(run.sdk) and ok
     if run.live is not None:
         ok = print_live(run.live) and ok
-    if run.chaos is not None:
-        ok = print_chaos(run.chaos) and ok
+    for k in run.chaos:
+        ok = print_chaos(k) and ok
     return ok
