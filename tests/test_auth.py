@@ -141,3 +141,29 @@ def test_asymmetric_keys_and_no_algorithm_confusion(settings: Settings, algorith
         confused = _forge({"alg": "HS256", "typ": "JWT"}, _claims(), public_pem)
         assert failure(lambda: call(confused)).code == grpc.StatusCode.UNAUTHENTICATED
         assert failure(lambda: call(token("u"))).code == grpc.StatusCode.UNAUTHENTICATED
+
+
+def test_only_the_canonical_uuid_sub_is_the_user_id(channel: grpc.Channel) -> None:
+    """Other spellings of the same UUID are other users: they cannot see its sessions."""
+    canonical = "3f2b8a9e-1c2d-4e5f-8a9b-0c1d2e3f4a5b"
+    stub = sg.SessionServiceStub(channel)
+    created = stub.CreateSession(
+        spb.CreateSessionRequest(session_id="canonical-sub"),
+        metadata=[("authorization", f"Bearer {token(canonical)}")],
+    )
+    assert created.user_id == canonical
+    for alias in (
+        canonical.upper(),
+        "{" + canonical + "}",
+        "urn:uuid:" + canonical,
+        canonical.replace("-", ""),
+    ):
+        listed = stub.ListSessions(
+            spb.ListSessionsRequest(), metadata=[("authorization", f"Bearer {token(alias)}")]
+        )
+        assert listed.total_size == 0, alias
+        mine = stub.CreateSession(
+            spb.CreateSessionRequest(session_id="alias-sub"),
+            metadata=[("authorization", f"Bearer {token(alias)}")],
+        )
+        assert mine.user_id != canonical, alias
