@@ -198,3 +198,15 @@ def test_the_models_callers_may_choose() -> None:
     for bad in ({"AGENT_SESSIONS_MODELS": "a,b\x1bc"}, {"AGENT_SESSIONS_HISTORY_BYTES": "-1"}):
         with pytest.raises(SettingsError, match=next(iter(bad))):
             Settings.from_env(bad)
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["admin:hunter2@db.internal/app", "mysql://admin:hunter2@db.internal/app", "hunter2"],
+)
+def test_a_database_url_that_is_not_postgresql_is_refused_unechoed(url: str) -> None:
+    with pytest.raises(SettingsError, match="DATABASE_URL must be a postgresql://") as refused:
+        Settings.from_env({"AGENT_SESSIONS_DATABASE_URL": url})
+    assert "hunter2" not in str(refused.value)
+    for good in ("postgresql://u:p@h/db", "postgres://h/db", "postgresql+psycopg://h/db"):
+        assert Settings.from_env({"AGENT_SESSIONS_DATABASE_URL": good}).database_url == good

@@ -137,6 +137,20 @@ def _api_key(env: dict[str, str]) -> str:
     return key
 
 
+def _database_url(env: dict[str, str]) -> str:
+    """AGENT_SESSIONS_DATABASE_URL: a postgresql:// (or postgres://) URL, checked here so a
+    wrong one stops the start with one line; never echoed, as it may hold a password."""
+    url = _get(env, "DATABASE_URL")
+    scheme, sep, _ = url.partition("://")
+    if url and (not sep or scheme.split("+", 1)[0] not in {"postgresql", "postgres"}):
+        raise SettingsError(
+            f"{PREFIX}DATABASE_URL must be a postgresql:// URL such as "
+            "postgresql://user:password@host:5432/dbname (its value is not shown: it may hold "
+            "a password)"
+        )
+    return url
+
+
 def _models(env: dict[str, str]) -> tuple[str, ...]:
     """AGENT_SESSIONS_MODELS: the models callers may choose, comma-separated; unset → any."""
     models = tuple(m.strip() for m in _get(env, "MODELS").split(",") if m.strip())
@@ -291,7 +305,7 @@ class Settings:
                 "share the context"
             )
         return cls(
-            database_url=_get(env, "DATABASE_URL"),
+            database_url=_database_url(env),
             jwt_secret=_get(env, "JWT_SECRET"),
             jwt_public_key=public_key,
             page_token_secret=_get(env, "PAGE_TOKEN_SECRET"),
