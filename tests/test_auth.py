@@ -8,6 +8,7 @@ import hashlib
 import hmac
 import json
 import time
+import uuid
 from typing import Any
 
 import grpc
@@ -145,7 +146,7 @@ def test_asymmetric_keys_and_no_algorithm_confusion(settings: Settings, algorith
 
 def test_only_the_canonical_uuid_sub_is_the_user_id(channel: grpc.Channel) -> None:
     """Other spellings of the same UUID are other users: they cannot see its sessions."""
-    canonical = "3f2b8a9e-1c2d-4e5f-8a9b-0c1d2e3f4a5b"
+    canonical = str(uuid.uuid4())  # a user of its own: other tests write fixed ids
     stub = sg.SessionServiceStub(channel)
     created = stub.CreateSession(
         spb.CreateSessionRequest(session_id="canonical-sub"),
