@@ -11,6 +11,7 @@ import os
 import subprocess
 import sys
 import time
+import uuid
 from typing import Any
 
 import grpc
@@ -198,3 +199,29 @@ def test_asymmetric_keys_and_no_algorithm_confusion(settings: Settings, algorith
         confused = _forge({"alg": "HS256", "typ": "JWT"}, _claims(), public_pem)
         assert failure(lambda: call(confused)).code == grpc.StatusCode.UNAUTHENTICATED
         assert failure(lambda: call(token("u"))).code == grpc.StatusCode.UNAUTHENTICATED
+
+
+def test_only_the_canonical_uuid_sub_is_the_user_id(channel: grpc.Channel) -> None:
+    """Other spellings of the same UUID are other users: they cannot see its sessions."""
+    canonical = str(uuid.uuid4())  # a user of its own: other tests write fixed ids
+    stub = sg.SessionServiceStub(channel)
+    created = stub.CreateSession(
+        spb.CreateSessionRequest(session_id="canonical-sub"),
+        metadata=[("authorization", f"Bearer {token(canonical)}")],
+    )
+    assert created.user_id == canonical
+    for alias in (
+        canonical.upper(),
+        "{" + canonical + "}",
+        "urn:uuid:" + canonical,
+        canonical.replace("-", ""),
+    ):
+        listed = stub.ListSessions(
+            spb.ListSessionsRequest(), metadata=[("authorization", f"Bearer {token(alias)}")]
+        )
+        assert listed.total_size == 0, alias
+        mine = stub.CreateSession(
+            spb.CreateSessionRequest(session_id="alias-sub"),
+            metadata=[("authorization", f"Bearer {token(alias)}")],
+        )
+        assert mine.user_id != canonical, alias

@@ -10,7 +10,7 @@ from typing import Any
 
 import grpc
 import pytest
-from agent_sessions.agents import Agent, AgentEvent, AgentTurn, MockAgent, TextDelta
+from agent_sessions.agents import MOCK_PREFIX, Agent, AgentEvent, AgentTurn, MockAgent, TextDelta
 from agent_sessions.settings import Settings
 from agentsessions.v1 import message_service_pb2 as mpb
 from agentsessions.v1 import resources_pb2 as rpb
@@ -131,6 +131,29 @@ def test_empty_messages_is_invalid(alice: Client) -> None:
         failure(lambda: alice.s("GetSession", spb.GetSessionRequest(session_id="none"))).code
         == grpc.StatusCode.NOT_FOUND
     )
+
+
+@pytest.mark.parametrize("word", ["word ", "x" * 100_000 + " ", "\U0001f600" * 40 + "\n"])
+def test_a_long_mock_reply_streams_in_a_few_dozen_deltas(alice: Client, db: Any, word: str) -> None:
+    """A 1,000,000-character message: the mock's reply (prefix + the message, exactly) comes in
+    words at first, then in pieces of at most 16,384 characters — not one event per word, which
+    the turn held (and recorded) until it was stored."""
+    content = (word * (1_000_000 // len(word) + 1))[:1_000_000]
+    events = list(
+        alice.s(
+            "Converse",
+            spb.ConverseRequest(session_id="long-mock", messages=[_user(content)]),
+        )
+    )
+    deltas = [e.delta.text for e in events if e.WhichOneof("event") == "delta"]
+    assert "".join(deltas) == MOCK_PREFIX + content == events[-1].completed.response
+    assert len(deltas) <= 400, len(deltas)
+    assert max(len(d) for d in deltas) <= 16_384
+    shown = db.execute(
+        "SELECT result->'extra'->'shown' FROM turns WHERE id = %s", [events[0].started.turn_id]
+    ).fetchone()[0]
+    assert len(shown) == len(deltas)
+    alice.s("DeleteSession", spb.DeleteSessionRequest(session_id="long-mock"))
 
 
 def test_stream_events_in_order(alice: Client) -> None:

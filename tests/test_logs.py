@@ -10,7 +10,7 @@ from pathlib import Path
 
 import grpc
 import pytest
-from agent_sessions.logs import CALL, CallInfo, JsonFormatter, trace_id
+from agent_sessions.logs import CALL, CallInfo, JsonFormatter, TextFormatter, trace_id
 from agentsessions.v1 import resources_pb2 as rpb
 from agentsessions.v1 import session_service_pb2 as spb
 
@@ -120,6 +120,23 @@ def test_an_internal_errors_incident_id_is_a_field() -> None:
         CALL.reset(token)
     assert line["incident"] == "abc123" and line["method"] == "/x.Y/Z"
     assert line["trace_id"] == TRACE and line["level"] == "ERROR"
+
+
+def test_a_text_line_escapes_the_control_characters_a_caller_sent() -> None:
+    """A value a caller chose (a session id, a tool's name) with a line break in it cannot add
+    a forged line to the text log."""
+    logger = logging.getLogger("agent_sessions.services.turns")
+    forged = "s1\n2026-12-06 09:00:00,000 INFO agent_sessions.auth [1] admin logged in\r\x1b[2K"
+    record = logger.makeRecord(
+        logger.name, logging.WARNING, __file__, 1, "agent failed in session %s", (forged,), None
+    )
+    line = TextFormatter().format(record)
+    assert "\n" not in line and "\r" not in line and "\x1b" not in line
+    assert line.endswith(
+        "agent failed in session s1\\n2026-12-06 09:00:00,000 INFO agent_sessions.auth [1] "
+        "admin logged in\\r\\x1b[2K"
+    )
+    assert record.getMessage() == f"agent failed in session {forged}"  # the record is unchanged
 
 
 def test_trace_ids_come_only_from_valid_traceparents() -> None:

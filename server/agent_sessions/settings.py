@@ -141,6 +141,32 @@ def _api_key(env: dict[str, str]) -> str:
     return key
 
 
+def _database_url(env: dict[str, str]) -> str:
+    """AGENT_SESSIONS_DATABASE_URL: a postgresql:// (or postgres://) URL, checked here so a
+    wrong one stops the start with one line; never echoed, as it may hold a password."""
+    url = _get(env, "DATABASE_URL")
+    scheme, sep, _ = url.partition("://")
+    if url and (not sep or scheme.split("+", 1)[0] not in {"postgresql", "postgres"}):
+        raise SettingsError(
+            f"{PREFIX}DATABASE_URL must be a postgresql:// URL such as "
+            "postgresql://user:password@host:5432/dbname (its value is not shown: it may hold "
+            "a password)"
+        )
+    return url
+
+
+def _models(env: dict[str, str]) -> tuple[str, ...]:
+    """AGENT_SESSIONS_MODELS: the models callers may choose, comma-separated; unset → any."""
+    models = tuple(m.strip() for m in _get(env, "MODELS").split(",") if m.strip())
+    for model in models:
+        if len(model) > 256 or not model.isprintable():
+            raise SettingsError(
+                f"{PREFIX}MODELS must list model names of at most 256 printable characters, "
+                f"separated by commas, got {model[:80]!r}"
+            )
+    return models
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything the service reads from its environment."""
@@ -183,6 +209,8 @@ class Settings:
     model_api_key: str = field(default="", repr=False)
     # The model of sessions that name none.
     model: str = ""
+    # The models a session may name (AGENT_SESSIONS_MODELS); empty: any (see `allowed_models`).
+    models: tuple[str, ...] = ()
     # `chat_completions` (any OpenAI-compatible server) or `responses` (OpenAI's Responses API).
     model_api: str = "chat_completions"
     # The longest the model API may stay silent: before the reply starts and between pieces.
@@ -194,6 +222,9 @@ class Settings:
     # Earlier messages of the session an agent sees (the turn's own messages come on top); a
     # bounded window keeps a turn's cost independent of the session's length.
     history_window: int = 50
+    # The most UTF-8 bytes of earlier messages sent to the model in one request: the oldest go
+    # first, never a tool call without its result. Bounds what one turn costs on the model bill.
+    history_bytes: int = 1_048_576
     # The model's context in tokens (0: unknown): when set, the oldest history is left out of a
     # request before it is sent, by a cheap estimate, instead of after the API refuses it.
     model_context_tokens: int = 0
@@ -287,7 +318,7 @@ class Settings:
                 "share the context"
             )
         return cls(
-            database_url=_get(env, "DATABASE_URL"),
+            database_url=_database_url(env),
             jwt_secret=_get(env, "JWT_SECRET"),
             jwt_public_key=public_key,
             page_token_secret=_get(env, "PAGE_TOKEN_SECRET"),
@@ -316,11 +347,13 @@ class Settings:
             model_base_url=base_url,
             model_api_key=api_key,
             model=model,
+            models=_models(env),
             model_api=_choice(env, "MODEL_API", ("chat_completions", "responses")),
             model_timeout=_seconds(env, "MODEL_TIMEOUT", d.model_timeout, 3600.0),
             model_max_retries=_int(env, "MODEL_MAX_RETRIES", d.model_max_retries, 0, 10),
             model_max_calls=_int(env, "MODEL_MAX_CALLS", d.model_max_calls, 1, 100),
             history_window=_int(env, "HISTORY_WINDOW", d.history_window, 0, 10_000),
+            history_bytes=_int(env, "HISTORY_BYTES", d.history_bytes, 0, 1 << 40),
             model_context_tokens=context_tokens,
             model_max_tokens=max_tokens,
             tracing=_flag(env, "TRACING"),
@@ -336,6 +369,14 @@ class Settings:
                 env, "MAX_WATCHES_PER_USER", d.max_watches_per_user, 1, 1_000_000
             ),
         )
+
+    @property
+    def allowed_models(self) -> frozenset[str] | None:
+        """The models a session may name: AGENT_SESSIONS_MODELS and the default model; None
+        when AGENT_SESSIONS_MODELS is unset (any model)."""
+        if not self.models:
+            return None
+        return frozenset((*self.models, self.model) if self.model else self.models)
 
     @property
     def model_endpoint(self) -> str:

@@ -63,6 +63,34 @@ def optional_text(field: str, value: str | None) -> str | None:
     return text(field, value)
 
 
+# The allowed models a MODEL_NOT_ALLOWED refusal names, at most.
+MODELS_SHOWN: Final = 20
+
+
+def model(value: str | None, allowed: frozenset[str] | None = None) -> str | None:
+    """A session's model (None: the server's default): printable text only, as it goes to logs
+    and to the model API; with an allowlist (AGENT_SESSIONS_MODELS), one of its models."""
+    value = optional_text("model", value)
+    if value is None:
+        return None
+    if not value.isprintable():
+        raise InvalidArgument(
+            "model",
+            "must hold printable characters only (no line breaks, tabs or other control "
+            "characters)",
+        )
+    if allowed is not None and value not in allowed:
+        listed = sorted(allowed)
+        shown = ", ".join(listed[:MODELS_SHOWN]) + (", …" if len(listed) > MODELS_SHOWN else "")
+        raise InvalidArgument(
+            "model",
+            f"{value!r} is not a model this server lets callers choose; choose one of "
+            f"{shown}, or none for the server's default",
+            reason="MODEL_NOT_ALLOWED",
+        )
+    return value
+
+
 def _refuse_constant(name: str) -> None:
     raise ValueError(f"{name} is not valid JSON")
 

@@ -81,6 +81,22 @@ def units_to_fit(
     return dropped
 
 
+def unit_bytes(unit: Sequence[Item]) -> int:
+    """The UTF-8 bytes of one unit's text (as `estimate_item` counts it, without overhead)."""
+    return sum(len(text.encode()) for item in unit for text in _texts(item))
+
+
+def units_over_bytes(units: Sequence[Sequence[Item]], budget: int) -> int:
+    """How many of the oldest `units` to leave out so the text of those kept is at most
+    `budget` bytes (AGENT_SESSIONS_HISTORY_BYTES); a unit (a call with its result) goes whole."""
+    total = sum(unit_bytes(unit) for unit in units)
+    dropped = 0
+    while dropped < len(units) and total > budget:
+        total -= unit_bytes(units[dropped])
+        dropped += 1
+    return dropped
+
+
 def units_after_refusal(
     units: Sequence[Sequence[Item]],
     other_tokens: int,
@@ -147,6 +163,8 @@ __all__ = [
     "estimate_items",
     "estimate_text",
     "reply_reserve",
+    "unit_bytes",
     "units_after_refusal",
+    "units_over_bytes",
     "units_to_fit",
 ]

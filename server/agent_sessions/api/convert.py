@@ -124,7 +124,19 @@ def struct_labels(request: Any, name: str = "labels") -> dict[str, Any] | None:
     are strings); None when absent."""
     if not request.HasField(name):
         return None
-    return json_format.MessageToDict(getattr(request, name))
+    return struct_dict(name, getattr(request, name))
+
+
+def struct_dict(field: str, value: Any) -> dict[str, Any]:
+    """A Struct as a dict; one holding a number JSON cannot write (NaN, Infinity) is refused
+    naming `field`."""
+    try:
+        result: dict[str, Any] = json_format.MessageToDict(value)
+    except ValueError:
+        raise InvalidArgument(
+            field, "must hold only finite numbers (NaN and Infinity are not JSON)"
+        ) from None
+    return result
 
 
 @cache
@@ -282,9 +294,9 @@ def turn_request(request: Any, context: Context) -> TurnRequest:
             CallerTool(
                 name=tool.name,
                 description=tool.description,
-                parameters=_json_value(json_format.MessageToDict(tool.parameters)),
+                parameters=_json_value(struct_dict(f"tools[{i}].parameters", tool.parameters)),
             )
-            for tool in request.tools
+            for i, tool in enumerate(request.tools)
         ],
     )
 

@@ -169,9 +169,10 @@ def _build_server(
     """The gRPC server with both services, health and reflection registered (not yet bound)."""
     tokens = PageTokens(page_token_key(settings))
     tool_servers = tool_server_access(settings)
-    sessions = SessionService(db, tokens, tool_servers)
-    turns = TurnService(db, agents, settings.history_window, tool_servers)
-    messages = MessageService(db, tokens, tool_servers)
+    models = settings.allowed_models
+    sessions = SessionService(db, tokens, tool_servers, models)
+    turns = TurnService(db, agents, settings.history_window, tool_servers, models)
+    messages = MessageService(db, tokens, tool_servers, models)
     live = LiveTurns(
         db,
         turns,

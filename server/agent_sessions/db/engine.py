@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -15,6 +16,10 @@ from sqlalchemy.sql import ClauseElement
 DIALECT = PGDialect_psycopg()  # type: ignore[no-untyped-call]
 
 
+# What a URL scheme may hold (RFC 3986); anything else before `://` is not echoed either.
+_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]{0,31}")
+
+
 def libpq_url(database_url: str) -> str:
     """The URL as libpq reads it, untouched but for a SQLAlchemy driver suffix.
 
@@ -25,9 +30,9 @@ def libpq_url(database_url: str) -> str:
     scheme, sep, rest = database_url.partition("://")
     base = scheme.split("+", 1)[0]
     if not sep or base not in ("postgresql", "postgres"):
-        raise ValueError(
-            f"AGENT_SESSIONS_DATABASE_URL must be a postgresql:// URL, got {scheme or database_url!r}"
-        )
+        # Never echo the value: without `://` it may be anything, a password included.
+        shown = f"the scheme {scheme!r}" if sep and _SCHEME.fullmatch(scheme) else "no scheme"
+        raise ValueError(f"AGENT_SESSIONS_DATABASE_URL must be a postgresql:// URL, got {shown}")
     return f"postgresql://{rest}"
 
 

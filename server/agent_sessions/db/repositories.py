@@ -508,16 +508,24 @@ class MessageRepository(_Repository):
         )
 
     async def page(
-        self, session_id: str, *, descending: bool, limit: int, after_seq: int | None
+        self,
+        session_id: str,
+        *,
+        descending: bool,
+        limit: int,
+        after_seq: int | None,
+        budget: int,
     ) -> tuple[list[Message], int] | None:
         """Up to `limit` messages after `after_seq` and the session's count; None without a
-        session. One round trip."""
+        session. Rows past `budget` bytes of text are not read (but the first two always are:
+        see `list_messages`). One round trip."""
         rows = await self._all(
             q.list_messages(descending=descending, after=after_seq is not None),
             tuple_row,
             session_id=session_id,
             limit=limit,
             after=after_seq,
+            budget=budget,
         )
         if not rows:
             return None

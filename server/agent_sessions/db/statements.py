@@ -410,13 +410,33 @@ def clear_messages(*, request: bool) -> str:
 
 @cache
 def list_messages(*, descending: bool, after: bool) -> str:
-    """One round trip for a message page: the session's id and count, and up to `limit` rows."""
+    """One round trip for a message page: the session's id and count, and up to `p_limit` rows
+    — fewer when their text passes `p_budget` bytes: the rows whose predecessors in the page
+    hold at most that much text, and always the first two (the service shows those that fit
+    and knows there are more). Sizes come from `octet_length`, which reads a TOASTed value's
+    size without reading the value, so rows past the budget are never loaded."""
     order = M.c.seq.desc() if descending else M.c.seq.asc()
-    page = select(*MESSAGE_COLUMNS).where(M.c.session_uuid == S.c.id)
+    size = sum((func.coalesce(func.octet_length(M.c[name]), ZERO) for name in MESSAGE_FIELDS), ZERO)
+    page = select(
+        *MESSAGE_COLUMNS,
+        (func.sum(size).over(order_by=order) - size).label("before"),
+        func.row_number().over(order_by=order).label("place"),
+    ).where(M.c.session_uuid == S.c.id)
+    page = page.correlate(S)
     if after:
         after_seq: Any = bindparam("p_after")
         page = page.where(M.c.seq < after_seq if descending else M.c.seq > after_seq)
-    rows = page.order_by(order).limit(bindparam("p_limit")).lateral("page")
+    limited = page.order_by(order).limit(bindparam("p_limit")).subquery("limited")
+    rows = (
+        select(*(limited.c[c.name] for c in MESSAGE_COLUMNS))
+        .where(
+            or_(
+                limited.c.place <= literal_column("2"),
+                limited.c.before <= bindparam("p_budget"),
+            )
+        )
+        .lateral("page")
+    )
     return sql(
         select(S.c.id.label("owning_session"), S.c.message_count, *rows.c)
         .select_from(S.outerjoin(rows, true()))

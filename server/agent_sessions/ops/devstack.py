@@ -11,6 +11,7 @@ from typing import Any
 
 from agent_sessions.agents.from_settings import tool_server_names
 from agent_sessions.ops import envoy
+from agent_sessions.ops.childenv import child_env
 from agent_sessions.ops.health import wait_rest_ready_async
 from agent_sessions.ops.postgres import start_postgres, stop_postgres
 from agent_sessions.ops.supervisor import Supervisor
@@ -69,7 +70,8 @@ async def _start(supervisor: Supervisor, settings: Settings) -> Settings:
         settings.grpc_port,
         cors_origins=settings.cors_origins,
     )
-    await supervisor.spawn("Envoy", envoy.command(config))
+    # Envoy needs none of the service's secrets: it gets none of the supervisor's environment.
+    await supervisor.spawn("Envoy", envoy.command(config), env=child_env())
     await supervisor.guard(wait_rest_ready_async(settings.http_port, timeout=REST_STARTUP_SECONDS))
     return settings
 

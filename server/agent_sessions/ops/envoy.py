@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 from agent_sessions.edge.config import admin_socket, write_config
+from agent_sessions.ops.childenv import child_env
 
 __all__ = ["admin_get", "admin_socket", "command", "envoy_binary", "start", "write_config"]
 
@@ -56,5 +57,6 @@ def command(config_path: Path, log_level: str = "warning") -> list[str]:
 
 
 def start(config_path: Path, log_level: str = "warning") -> subprocess.Popen[bytes]:
-    """Starts Envoy outside a supervisor (the tests do); the caller stops it."""
-    return subprocess.Popen(command(config_path, log_level))
+    """Starts Envoy outside a supervisor (the tests do), with a minimal environment; the caller
+    stops it."""
+    return subprocess.Popen(command(config_path, log_level), env=child_env())

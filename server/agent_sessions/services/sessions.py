@@ -67,17 +67,29 @@ def server_tools(value: str | None, tool_servers: Sequence[str]) -> str | None:
     return parse_tool_allowlist(value).canonical() or None
 
 
-def _checked(name: str, value: str | None, tool_servers: Sequence[str]) -> str | None:
+def _checked(
+    name: str,
+    value: str | None,
+    tool_servers: Sequence[str],
+    models: frozenset[str] | None = None,
+) -> str | None:
     if name == "server_tools":
         return server_tools(value, tool_servers)
+    if name == "model":
+        return v.model(value, models)
     return v.optional_text(name, value)
 
 
-def session_fields(fields: SessionFields, tool_servers: Sequence[str] = ()) -> SessionFields:
-    """Checks the text fields of a new session (absent or empty becomes None)."""
+def session_fields(
+    fields: SessionFields,
+    tool_servers: Sequence[str] = (),
+    models: frozenset[str] | None = None,
+) -> SessionFields:
+    """Checks the text fields of a new session (absent or empty becomes None); `models`: the
+    models callers may choose (None: any)."""
     return SessionFields(
         **{
-            name: _checked(name, getattr(fields, name), tool_servers)
+            name: _checked(name, getattr(fields, name), tool_servers, models)
             for name in SESSION_TEXT_FIELDS
         }
     )
@@ -94,11 +106,14 @@ class SessionService:
         db: Database,
         tokens: PageTokens,
         tool_servers: Sequence[str] | ToolServerAccess = (),
+        models: frozenset[str] | None = None,
     ) -> None:
         self.db = db
         self.tokens = tokens
         # The configured MCP servers `server_tools` may name, per user.
         self.tool_servers = access_of(tool_servers)
+        # The models a session may name (AGENT_SESSIONS_MODELS); None: any.
+        self.models = models
 
     async def list(
         self,
@@ -155,7 +170,7 @@ class SessionService:
     ) -> Session:
         """Creates a session; an empty `session_id` gets a generated one."""
         session_id = v.session_id(session_id) if session_id else str(uuid.uuid4())
-        fields = session_fields(texts, self.tool_servers.names_for(owner))
+        fields = session_fields(texts, self.tool_servers.names_for(owner), self.models)
         checked_labels = v.labels(labels or {})
         if retention is not None and retention.ttl is not None:
             if retention.expire_time is not None:
@@ -200,7 +215,7 @@ class SessionService:
         the session takes its next seq."""
         session_id = v.session_id(session_id)
         checked: dict[str, Any] = {
-            name: _checked(name, value, self.tool_servers.names_for(owner))
+            name: _checked(name, value, self.tool_servers.names_for(owner), self.models)
             for name, value in changes.items()
             if name in SESSION_TEXT_FIELDS
         }

@@ -21,6 +21,7 @@ from agent_sessions.agents import (
     ToolCall,
     ToolResult,
 )
+from agent_sessions.agents.bounds import Bounded
 from agent_sessions.agents.tools.access import ToolServerAccess, access_of
 from agent_sessions.db.repositories import RequestIdTaken
 from agent_sessions.db.rows import from_json
@@ -80,10 +81,13 @@ async def events_or_failure(
     events: AsyncGenerator[AgentEvent, None], reply: _Reply, session_id: str
 ) -> AsyncGenerator[TextDelta | ToolCall | ToolResult | TurnFailed, None]:
     """An agent's events folded into `reply`, the ones to show passed on; a failure of the
-    agent ends them with a TurnFailed (nothing of the turn is stored then)."""
+    agent ends them with a TurnFailed (nothing of the turn is stored then). Events are made
+    storable first (agents/bounds.py): what is shown is what is stored."""
+    bounded = Bounded()
     try:
-        async for event in events:
-            if reply.take(event):
+        async for produced in events:
+            event = bounded.take(produced)
+            if event is not None and reply.take(event):
                 yield event
     except DomainError as exc:
         yield TurnFailed(exc)
@@ -294,6 +298,7 @@ class TurnService:
         agents: AgentRegistry,
         history_window: int,
         tool_servers: Sequence[str] | ToolServerAccess = (),
+        models: frozenset[str] | None = None,
     ) -> None:
         self.db = db
         self.agents = agents
@@ -301,6 +306,8 @@ class TurnService:
         self.history_window = history_window
         # The configured MCP servers a new session's `server_tools` may name, per user.
         self.tool_servers = access_of(tool_servers)
+        # The models a session it creates may name (AGENT_SESSIONS_MODELS); None: any.
+        self.models = models
 
     def _check(
         self, owner: Owner, request: TurnRequest
@@ -315,7 +322,7 @@ class TurnService:
             )
             for i, m in enumerate(request.messages)
         ]
-        fields = session_fields(request.session, self.tool_servers.names_for(owner))
+        fields = session_fields(request.session, self.tool_servers.names_for(owner), self.models)
         return messages, fields, v.caller_tools(request.tools)
 
     async def replay(self, owner: Owner, request: TurnRequest) -> list[TurnEvent] | None:

@@ -52,6 +52,7 @@ from agent_sessions.agents.fit import (
     estimate_fixed,
     estimate_items,
     units_after_refusal,
+    units_over_bytes,
     units_to_fit,
 )
 from agent_sessions.agents.history import Item, join_items, split_items
@@ -180,7 +181,7 @@ class OpenAIAgent(Agent):
             if dropped:
                 logger.info(
                     "session %s: %d of %d earlier message(s) left out of the model's request "
-                    "to fit its context",
+                    "to fit its context and AGENT_SESSIONS_HISTORY_BYTES",
                     turn.session_id,
                     _messages_in(units[:dropped]),
                     _messages_in(units),
@@ -258,17 +259,19 @@ class OpenAIAgent(Agent):
     # -- helpers ---------------------------------------------------------------------------------
 
     def _units_to_fit(self, turn: AgentTurn, fixed: int) -> int:
-        """How many of the oldest history units to leave out before the first request: by the
-        estimate against AGENT_SESSIONS_MODEL_CONTEXT_TOKENS; none when it is unset."""
-        if not self._settings.model_context_tokens:
-            return 0
+        """How many of the oldest history units to leave out before the first request: those
+        beyond AGENT_SESSIONS_HISTORY_BYTES, and by the estimate against
+        AGENT_SESSIONS_MODEL_CONTEXT_TOKENS when that is set."""
         units, own = split_items(turn.history, turn.messages)
-        dropped = units_to_fit(
-            units,
-            fixed + estimate_items(own),
-            self._settings.model_context_tokens,
-            self._settings.model_max_tokens,
-        )
+        dropped = units_over_bytes(units, self._settings.history_bytes)
+        if self._settings.model_context_tokens:
+            fitted = units_to_fit(
+                units,
+                fixed + estimate_items(own),
+                self._settings.model_context_tokens,
+                self._settings.model_max_tokens,
+            )
+            dropped = max(dropped, fitted)
         return at_a_question(units, dropped)
 
     def _model(self, name: str) -> Model:
