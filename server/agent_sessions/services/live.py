@@ -701,7 +701,9 @@ class _Run:
         one told) and writes the last events, in one transaction."""
         told = _domain_error(error)
         try:
-            async with self.live.db.work(self.owner, transaction=True) as uow:
+            # The flush lock first: a periodic flush in flight inserts events whose foreign key
+            # waits for the row lock taken below, while this would wait for the flush lock.
+            async with self._flush_lock, self.live.db.work(self.owner, transaction=True) as uow:
                 record = await uow.live.lock(self.turn_id)
                 if record is not None and record.active:
                     status = "cancelled" if isinstance(told, Cancelled) else "failed"
@@ -715,27 +717,32 @@ class _Run:
                 if told.reason != "TURN_LOST":  # a lost turn is counted by the sweep
                     TURNS.labels("cancelled" if told.reason == "CANCELLED" else "failed").inc()
                 self._emit(TurnFailed(told), last=True)
-                await self._flush(uow)
+                await self._flush(uow, locked=True)
         except Exception as exc:  # noqa: BLE001 - the lease ends it (lost) if this fails
             log.warning("ending turn %s failed (%s)", self.turn_id, exc.__class__.__name__)
             self.failed = told
             if not self.items or not self.unflushed:
                 self._emit(TurnFailed(told), last=True)
 
-    async def _flush(self, uow: Any = None) -> None:
-        async with self._flush_lock:
-            if not self.unflushed or self.session_uuid is None:
-                return
-            batch, self.unflushed = self.unflushed, []
-            try:
-                if uow is not None:
-                    await uow.live.add_events(self.turn_id, self.session_uuid, batch)
-                else:
-                    async with self.live.db.work(self.owner) as own:
-                        await own.live.add_events(self.turn_id, self.session_uuid, batch)
-            except BaseException:
-                self.unflushed = batch + self.unflushed
-                raise
+    async def _flush(self, uow: Any = None, *, locked: bool = False) -> None:
+        """Writes the events not yet written (on `uow`, in its transaction, when given);
+        `locked`: the caller holds the flush lock."""
+        if not locked:
+            async with self._flush_lock:
+                await self._flush(uow, locked=True)
+            return
+        if not self.unflushed or self.session_uuid is None:
+            return
+        batch, self.unflushed = self.unflushed, []
+        try:
+            if uow is not None:
+                await uow.live.add_events(self.turn_id, self.session_uuid, batch)
+            else:
+                async with self.live.db.work(self.owner) as own:
+                    await own.live.add_events(self.turn_id, self.session_uuid, batch)
+        except BaseException:
+            self.unflushed = batch + self.unflushed
+            raise
 
     async def _flush_often(self) -> None:
         while True:
