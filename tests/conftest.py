@@ -88,11 +88,21 @@ def db(database_url: str) -> Iterator[psycopg.Connection[Any]]:
 
 
 def start_envoy(
-    tmp: Path, grpc_port: int, cors_origins: tuple[str, ...] = ()
+    tmp: Path,
+    grpc_port: int,
+    cors_origins: tuple[str, ...] = (),
+    more_grpc_ports: tuple[int, ...] = (),
 ) -> tuple[subprocess.Popen[bytes], int]:
-    """A real Envoy from the packaged config (rendered with a free port) in front of `grpc_port`."""
+    """A real Envoy from the packaged config (rendered with a free port) in front of `grpc_port`
+    (and of `more_grpc_ports`, more replicas in its cluster)."""
     http_port = free_port()
-    config = envoy.write_config(tmp / "envoy.yaml", http_port, grpc_port, cors_origins=cors_origins)
+    config = envoy.write_config(
+        tmp / "envoy.yaml",
+        http_port,
+        grpc_port,
+        cors_origins=cors_origins,
+        more_grpc_ports=more_grpc_ports,
+    )
     return envoy.start(config, log_level="error"), http_port
 
 

@@ -25,6 +25,7 @@ from agentsessions.v1 import message_service_pb2 as mpb
 from agentsessions.v1 import resources_pb2 as rpb
 from agentsessions.v1 import session_service_pb2 as spb
 
+from tests.conftest import start_envoy
 from tests.fakes.model_server import FakeModelServer, Step
 from tests.served import Served, value, wait_for
 from tests.support import Client, client, failure, token
@@ -73,16 +74,10 @@ def edge(
     replicas: tuple[Served, Served], tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[int]:
     """One Envoy whose cluster has both replicas as endpoints."""
-    from agent_sessions.ops import envoy
-
-    from tests.support import free_port
-
     a, b = replicas
-    http_port = free_port()
-    config = envoy.write_config(
-        tmp_path_factory.mktemp("edge") / "envoy.yaml", http_port, a.port, more_grpc_ports=[b.port]
+    process, http_port = start_envoy(
+        tmp_path_factory.mktemp("edge"), a.port, more_grpc_ports=(b.port,)
     )
-    process = envoy.start(config, log_level="error")
     try:
         wait_rest_ready(http_port, process=process)
         yield http_port
