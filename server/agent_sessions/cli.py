@@ -54,9 +54,9 @@ def cmd_migrate(settings: Settings) -> int:
     """Brings the schema up to date."""
     from agent_sessions.migrate import upgrade
 
-    if not settings.database_url:
+    if not settings.migration_url:
         raise SettingsError(f"{PREFIX}DATABASE_URL is required for migrate")
-    upgrade(settings.database_url)
+    upgrade(settings.migration_url)
     log.info("database schema is up to date")
     return 0
 

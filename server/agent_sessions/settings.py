@@ -141,14 +141,15 @@ def _api_key(env: dict[str, str]) -> str:
     return key
 
 
-def _database_url(env: dict[str, str]) -> str:
-    """AGENT_SESSIONS_DATABASE_URL: a postgresql:// (or postgres://) URL, checked here so a
-    wrong one stops the start with one line; never echoed, as it may hold a password."""
-    url = _get(env, "DATABASE_URL")
+def _database_url(env: dict[str, str], name: str = "DATABASE_URL") -> str:
+    """AGENT_SESSIONS_DATABASE_URL (or another URL setting): a postgresql:// (or postgres://)
+    URL, checked here so a wrong one stops the start with one line; never echoed, as it may
+    hold a password."""
+    url = _get(env, name)
     scheme, sep, _ = url.partition("://")
     if url and (not sep or scheme.split("+", 1)[0] not in {"postgresql", "postgres"}):
         raise SettingsError(
-            f"{PREFIX}DATABASE_URL must be a postgresql:// URL such as "
+            f"{PREFIX}{name} must be a postgresql:// URL such as "
             "postgresql://user:password@host:5432/dbname (its value is not shown: it may hold "
             "a password)"
         )
@@ -172,6 +173,9 @@ class Settings:
     """Everything the service reads from its environment."""
 
     database_url: str = ""
+    # Who runs the migrations: a role that may change the schema, when the service itself
+    # serves as one that may only read and write rows ("": database_url).
+    migration_database_url: str = field(default="", repr=False)
     jwt_secret: str = field(default="", repr=False)
     jwt_public_key: str = field(default="", repr=False)
     # Signs page tokens; never the JWT public key (anyone has that one).
@@ -319,6 +323,7 @@ class Settings:
             )
         return cls(
             database_url=_database_url(env),
+            migration_database_url=_database_url(env, "MIGRATION_DATABASE_URL"),
             jwt_secret=_get(env, "JWT_SECRET"),
             jwt_public_key=public_key,
             page_token_secret=_get(env, "PAGE_TOKEN_SECRET"),
@@ -377,6 +382,11 @@ class Settings:
         if not self.models:
             return None
         return frozenset((*self.models, self.model) if self.model else self.models)
+
+    @property
+    def migration_url(self) -> str:
+        """The database URL migrations run with."""
+        return self.migration_database_url or self.database_url
 
     @property
     def model_endpoint(self) -> str:

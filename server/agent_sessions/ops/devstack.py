@@ -62,7 +62,7 @@ async def _start(supervisor: Supervisor, settings: Settings) -> Settings:
             "PostgreSQL", functools.partial(start_postgres, settings.data_dir), _stop_postgres
         )
         settings = replace(settings, database_url=url)
-    await migrate(supervisor, settings.database_url)
+    await migrate(supervisor, settings.migration_url)
     await start_workers(supervisor, settings)
     config = envoy.write_config(
         settings.data_dir / "envoy.yaml",

@@ -117,7 +117,7 @@ async def serve(settings: Settings) -> int:
     settings = with_page_token_secret(settings)
     log.info("agent: %s", describe_agent(settings))
     async with Supervisor() as supervisor:
-        await migrate(supervisor, settings.database_url)
+        await migrate(supervisor, settings.migration_url)
         await start_workers(supervisor, settings)
         await supervisor.wait()
     return supervisor.exit_status
