@@ -831,3 +831,25 @@ def test_an_interrupt_replaces_only_the_running_turn_and_runs_before_the_waiting
             assert cut.value.code() == grpc.StatusCode.CANCELLED
     finally:
         gate.set()
+
+
+def test_a_watch_that_reads_late_still_sees_the_messages_deleted_since(alice: Client) -> None:
+    alice.s("CreateSession", spb.CreateSessionRequest(session_id="late"))
+    one, two = (
+        alice.m(
+            "CreateMessage", mpb.CreateMessageRequest(session_id="late", role=rpb.user, content=t)
+        )
+        for t in ("one", "two")
+    )
+    alice.m("DeleteMessage", mpb.DeleteMessageRequest(session_id="late", message_id=one.id))
+    alice.m("ClearMessages", mpb.ClearMessagesRequest(session_id="late"))
+    watch = alice.s("WatchSession", spb.WatchSessionRequest(session_id="late", after_seq=0))
+    got = _take(watch, 4)
+    assert [(e.seq, _kind(e)) for e in got] == [
+        (1, "message"),
+        (2, "message"),
+        (3, "message_deleted"),
+        (4, "cleared"),
+    ]
+    assert [got[0].message.content, got[1].message.content] == ["one", "two"]
+    assert got[2].message_deleted.message_id == one.id and two.id == got[1].message.id

@@ -156,7 +156,7 @@ WHERE a.user_id = %(p_user_id)s AND a.session_id = %(p_session_id)s AND {_LIVE_S
 """
 
 # The session's durable changes after a seq, in seq order: stored messages (from the messages
-# table) and the logged changes.
+# table, and from the log for those deleted since) and the logged changes.
 CHANGES_AFTER = """
 SELECT c.seq, c.kind, c.body FROM (
   SELECT m.seq, 'message' AS kind, to_jsonb(m) AS body FROM session_messages m

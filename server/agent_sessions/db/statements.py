@@ -351,7 +351,32 @@ def _message_write(write: Any, values: dict[str, Any], kind: str) -> Any:
     else:
         body = func.jsonb_build_object(literal_column("'message_id'"), changed.c.id)
     log = _change(kind, bump.c, body, changed.join(bump, true()))
-    return select(*changed.c).add_cte(bump).add_cte(log)
+    statement = select(*changed.c).add_cte(bump).add_cte(log)
+    if kind == "message_deleted":
+        statement = statement.add_cte(_kept(changed, bump))
+    return statement
+
+
+def _kept(gone: Any, session: Any) -> Any:
+    """A CTE that keeps deleted messages in the change log at the seqs they were stored at: the
+    messages table is the log of stored messages, and a watch that reads late must still see
+    a message that was stored and then deleted (`gone`: a CTE of the deleted rows; `session`:
+    of the session after the change)."""
+    return (
+        insert(C)
+        .from_select(
+            ["session_uuid", "generation", "seq", "user_id", "kind", "body"],
+            select(
+                session.c.id,
+                session.c.created_at,
+                gone.c.seq,
+                session.c.user_id,
+                literal_column("'message'"),
+                func.to_jsonb(literal_column(gone.name)),
+            ).select_from(gone.join(session, true())),
+        )
+        .cte(f"kept_{gone.name}")
+    )
 
 
 def _one_message(etag: bool) -> list[Any]:
@@ -382,7 +407,8 @@ def update_message(names: frozenset[str], *, etag: bool, request: bool) -> str:
 def delete_message(*, etag: bool, request: bool) -> str:
     """Deletes one message; the session takes its next seq and counts one message less.
     After LOCK_SESSION, in its transaction."""
-    write = delete(M).where(*_one_message(etag)).returning(M.c.id, M.c.session_uuid)
+    # Returns the whole row (id and session_uuid first), which the change log keeps.
+    write = delete(M).where(*_one_message(etag)).returning(*MESSAGE_COLUMNS)
     return _write(
         _message_write(write, {"message_count": S.c.message_count - ONE}, "message_deleted"),
         request,
@@ -401,11 +427,19 @@ def clear_messages(*, request: bool) -> str:
         .returning(*_LOGGED)
         .cte("bump")
     )
-    deleted = delete(M).where(M.c.session_uuid == OWNED_SESSION_ID).returning(M.c.id).cte("deleted")
+    deleted = (
+        delete(M)
+        .where(M.c.session_uuid == OWNED_SESSION_ID)
+        .returning(*MESSAGE_COLUMNS)
+        .cte("deleted")
+    )
     count = select(func.count()).select_from(deleted).scalar_subquery()
     body = func.jsonb_build_object(literal_column("'deleted_count'"), count)
     log = _change("cleared", bump.c, body, bump)
-    return _write(select(bump.c.id, count.label("deleted_count")).add_cte(log), request)
+    kept = _kept(deleted, bump)
+    return _write(
+        select(bump.c.id, count.label("deleted_count")).add_cte(log).add_cte(kept), request
+    )
 
 
 @cache
@@ -724,7 +758,7 @@ WITH target AS (
 ), gone AS (
   DELETE FROM session_messages t USING target
   WHERE t.session_uuid = target.id AND t.seq > %(p_cut)s
-  RETURNING t.id, t.seq
+  RETURNING t.*
 ), s AS (
   UPDATE agent_sessions a
     SET seq = a.seq + (SELECT count(*) FROM gone),
@@ -737,6 +771,10 @@ WITH target AS (
   SELECT s.id, s.created_at,
          s.seq - (SELECT count(*) FROM gone) + row_number() OVER (ORDER BY g.seq),
          s.user_id, 'message_deleted', jsonb_build_object('message_id', g.id)
+  FROM s, gone g
+), kept AS (
+  INSERT INTO session_changes (session_uuid, generation, seq, user_id, kind, body)
+  SELECT s.id, s.created_at, g.seq, s.user_id, 'message', to_jsonb(g)
   FROM s, gone g
 ){record}
 SELECT {_SESSION_SELECTED} FROM s
