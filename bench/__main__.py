@@ -61,6 +61,7 @@ Settings (all optional):
   BENCH_WATCH_RATE     live-watch: writes/s through replica A over those sessions (default 50)
   BENCH_WATCH_HOT      live-watch: watchers of one session (default 100; 0 skips that part)
   BENCH_WATCH_HOT_RATE live-watch: writes/s to that session (default 10)
+  BENCH_SDK_CONCURRENCIES  sdk-add-items: asyncio task counts (default 1,8,32)
   BENCH_RESUME_TRIES   live-resume: detached turns resumed on the other replica (default 30)
   AGENT_SESSIONS_WORKERS  server worker processes (default: the CPU count; the anchor gets as
                        many)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import multiprocessing as mp
+import os
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,7 +25,10 @@ from bench.measure import CpuWindow, percentile, say
 
 NAME = "sdk-add-items"
 NAMES = (NAME,)
-CONCURRENCIES = (1, 8, 32)
+# BENCH_SDK_CONCURRENCIES=1 measures one task only (while working on it).
+CONCURRENCIES = tuple(
+    int(c) for c in (os.environ.get("BENCH_SDK_CONCURRENCIES") or "1,8,32").split(",") if c.strip()
+)
 ROUNDS = 2
 ITEMS_PER_CALL = 2
 SIDES = ("agent-sessions", "sqlalchemy")

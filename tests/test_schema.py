@@ -298,6 +298,37 @@ def test_a_kept_cursor_works_after_a_failed_statement(database_url: str) -> None
     assert asyncio.run(scenario()) == ["refused", 42]
 
 
+def test_the_pool_hands_out_the_connection_given_back_last(database_url: str) -> None:
+    """LIFO: at low load calls stay on the warm connections (psycopg_pool's own order is FIFO,
+    which walks every idle connection in turn). Overrides a private method of psycopg_pool:
+    this pins it."""
+    import asyncio
+
+    from agent_sessions.db.engine import create_pool
+
+    async def scenario() -> None:
+        pool = create_pool(database_url, size=4)
+        await pool.open(wait=True, timeout=30)
+        try:
+            held = [await pool.getconn() for _ in range(4)]
+            for conn in held:
+                await pool.putconn(conn)
+            # Given back in order 0..3: the last one comes out first, then the one before it.
+            first = await pool.getconn()
+            second = await pool.getconn()
+            assert (first, second) == (held[3], held[2])
+            await pool.putconn(second)
+            await pool.putconn(first)
+            again = [await pool.getconn() for _ in range(3)]
+            assert again[0] is first  # given back last
+            for conn in again:
+                await pool.putconn(conn)
+        finally:
+            await pool.close()
+
+    asyncio.run(scenario())
+
+
 def test_racing_inserts_of_a_new_user_or_session_do_nothing_instead_of_failing(
     database_url: str,
 ) -> None:
