@@ -345,6 +345,80 @@ def test_a_watch_on_one_replica_sees_every_change_made_through_the_other(
         assert got[4].session.description == "d" and got[5].cleared.deleted_count == 1
 
 
+def test_writes_wake_only_sessions_someone_watches(
+    replicas: tuple[Served, Served], database_url: str, db: Any
+) -> None:
+    """A write to a session nobody watches sends no wake-up; one to a session watched on the
+    other replica does (and the watch gets it), seen on a LISTEN connection of the test's own.
+    The watch's registration ends with it (its row is gone when its replica forgets it, or
+    expires): here, its row is there while it watches."""
+    import psycopg
+
+    a, b = replicas
+    user = _user()
+    with (
+        _channel(a) as ca,
+        _channel(b) as cb,
+        psycopg.connect(database_url, autocommit=True) as listening,
+    ):
+        on_a, on_b = client(ca, user), client(cb, user)
+        for name in ("quiet", "seen"):
+            on_a.s("CreateSession", spb.CreateSessionRequest(session_id=name))
+        ids = dict(
+            db.execute(
+                "SELECT a.session_id, a.id FROM agent_sessions a JOIN users u ON u.id = a.user_id"
+                " WHERE u.subject = %s",
+                [user],
+            ).fetchall()
+        )
+        quiet, seen = ids["quiet"], ids["seen"]
+        watch = on_b.s("WatchSession", spb.WatchSessionRequest(session_id="seen"))
+        got: list[Any] = []
+
+        def read() -> None:
+            with contextlib.suppress(grpc.RpcError):
+                for event in watch:
+                    got.append(event)
+
+        reader = threading.Thread(target=read)
+        reader.start()
+        try:
+            assert wait_for(
+                lambda: (
+                    db.execute(
+                        "SELECT count(*) FROM session_watches WHERE session_uuid = %s", [seen]
+                    ).fetchone()[0]
+                    == 1
+                ),
+                timeout=10,
+            )
+            listening.execute("LISTEN agent_sessions")
+            # Both through replica A, the unwatched one first: its wake-up, were it sent, would
+            # come before (or with) the watched one's.
+            on_a.m(
+                "CreateMessage",
+                mpb.CreateMessageRequest(session_id="quiet", role=rpb.user, content="nobody"),
+            )
+            on_a.m(
+                "CreateMessage",
+                mpb.CreateMessageRequest(session_id="seen", role=rpb.user, content="watched"),
+            )
+            payloads: list[str] = []
+            for note in listening.notifies(timeout=10):
+                payloads.append(note.payload)
+                if note.payload.startswith(f"s:{seen}"):
+                    break
+            assert any(p.startswith(f"s:{seen}") for p in payloads), payloads
+            assert not any(str(quiet) in p for p in payloads), payloads
+            assert wait_for(
+                lambda: any(_kind(e) == "message" and e.message.content == "watched" for e in got),
+                timeout=10,
+            ), got
+        finally:
+            watch.cancel()
+            reader.join(10)
+
+
 def test_a_sigkilled_replica_s_turn_becomes_lost_and_the_queue_moves_on(
     database_url: str, fake: FakeModelServer, tmp_path: Path, replicas: tuple[Served, Served]
 ) -> None:
@@ -453,7 +527,8 @@ def test_ended_turns_and_logged_changes_are_swept_after_the_request_id_ttl(
     alice: Client, db: Any, database_url: str
 ) -> None:
     """Turns (with their events) and the session change log are kept as long as request ids,
-    then swept in small batches; live turns and newer rows stay."""
+    then swept in small batches; live turns and newer rows stay. Watch registrations whose
+    process stopped renewing them go a minute after they expired."""
     import asyncio
 
     from agent_sessions.db.engine import open_pool
@@ -479,8 +554,20 @@ def test_ended_turns_and_logged_changes_are_swept_after_the_request_id_ttl(
         finally:
             await pool.close()
 
+    # A watch registration left by a process that died (expired over a minute ago), and a
+    # live one.
+    gone, live = uuid.uuid4(), uuid.uuid4()
+    db.execute(
+        "INSERT INTO session_watches (session_uuid, process, expires_at) VALUES"
+        " (%s, %s, now() - interval '2 minutes'), (%s, %s, now() + interval '1 minute')",
+        [session, gone, session, live],
+    )
     asyncio.run(sweep(3 * 3600))  # too young: kept
     assert db.execute("SELECT count(*) FROM turns WHERE id = %s", [turn_id]).fetchone()[0] == 1
+    watches = db.execute(
+        "SELECT process FROM session_watches WHERE process IN (%s, %s)", [gone, live]
+    ).fetchall()
+    assert watches == [(live,)]
     assert asyncio.run(sweep(3600)) >= 2
     assert db.execute("SELECT count(*) FROM turns WHERE id = %s", [turn_id]).fetchone()[0] == 0
     left = db.execute(
@@ -853,3 +940,20 @@ def test_a_watch_that_reads_late_still_sees_the_messages_deleted_since(alice: Cl
     ]
     assert [got[0].message.content, got[1].message.content] == ["one", "two"]
     assert got[2].message_deleted.message_id == one.id and two.id == got[1].message.id
+
+
+def test_a_process_that_does_not_know_the_watched_sessions_wakes_every_session() -> None:
+    """Before its LISTEN connection has read session_watches (or while it is down), a process
+    must not drop wake-ups: it wakes every session it changed. Once it knows, only watched
+    ones, its own watches included."""
+    from agent_sessions.db.listener import Listener
+
+    listener = Listener("postgresql://nobody@localhost/none")
+    mine, other, nobody = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    assert listener.wakes({mine, nobody}) == {mine, nobody}
+    listener._watched = {other}  # as read from the table
+    listener.watch(mine)
+    listener._dispatch(f"w:{nobody}")  # another process started watching it
+    assert listener.wakes({mine, other, nobody, uuid.uuid4()}) == {mine, other, nobody}
+    listener.unwatch(mine)
+    assert listener.watching == []

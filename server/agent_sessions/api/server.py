@@ -124,7 +124,7 @@ async def start(settings: Settings, agent: Agent | None = None) -> RunningServer
         listener = Listener(settings.database_url)
         await listener.start()
         resources.push_async_callback(listener.stop)
-        notifier = Notifier(settings.database_url)
+        notifier = Notifier(settings.database_url, listener)
         resources.push_async_callback(notifier.stop)
         db = Database(pool, settings.request_id_ttl, settings.session_ttl, notifier)
         server, health, live = _build_server(settings, db, agents, listener)

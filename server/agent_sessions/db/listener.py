@@ -2,11 +2,17 @@
 each session.
 
 A notification carries keys only, never content: `s:<session>` after a change of the session
-or its messages (sent by `Notifier` after the commit), `t:<session>:<turn>:<status>` when a turn
-is made or changes status (a trigger, migrations 0005 and 0006), `e:<session>:<turn>:<seq>` per
-batch of a turn's events. It is a wake-up, never the data:
+or its messages (sent by `Notifier` after the commit, only for sessions someone watches),
+`t:<session>:<turn>:<status>` when a turn is made or changes status (a trigger, migrations 0005
+and 0006), `e:<session>:<turn>:<seq>` per batch of a turn's events, `w:<session>` when a
+process starts watching a session. It is a wake-up, never the data:
 a subscriber re-reads the tables. Notifications are lost while the connection is down, so after
 every reconnect each subscriber is woken with `resync` and reads again from what it has.
+
+Which sessions are watched (`session_watches`, migration 0007): every process keeps the set in
+memory, read on this connection after each LISTEN and every `RELOAD_SECONDS`, and adds each
+`w:` as it comes. Until the first read on a connection (and while it is down) the set is not
+known and every session is woken, as before.
 
 psycopg's `notifies()` holds its connection (no other statement can run on it), so this is a
 connection of its own, autocommit, outside the pool; it never sits in a transaction, which
@@ -29,6 +35,9 @@ from agent_sessions.db.engine import libpq_url
 log = logging.getLogger(__name__)
 
 CHANNEL = "agent_sessions"
+# How often the watched sessions are read again (dropping those no longer watched).
+RELOAD_SECONDS = 30.0
+_WATCHED = "SELECT DISTINCT session_uuid FROM session_watches WHERE expires_at > now()"
 # How many payloads a subscriber keeps between two reads; beyond, it just re-reads everything.
 KEEP = 256
 
@@ -78,6 +87,37 @@ class Listener:
         self._task: asyncio.Task[None] | None = None
         self._ready = asyncio.Event()
         self.connected = False
+        # This process, as session_watches names the holder of a watch.
+        self.process = uuid.uuid4()
+        # The sessions someone watches (None: not known, wake every session).
+        self._watched: set[uuid.UUID] | None = None
+        self._local: dict[uuid.UUID, int] = {}  # this process's watches, per session
+
+    def wakes(self, session_uuids: set[uuid.UUID]) -> set[uuid.UUID]:
+        """Of these changed sessions, those whose wake-up someone waits for (all of them while
+        the watched ones are not known)."""
+        watched = self._watched
+        if watched is None:
+            return session_uuids
+        return {u for u in session_uuids if u in watched}
+
+    def watch(self, session_uuid: uuid.UUID) -> None:
+        """A watch of this process follows the session (after `session_watches` holds it)."""
+        self._local[session_uuid] = self._local.get(session_uuid, 0) + 1
+        if self._watched is not None:
+            self._watched.add(session_uuid)
+
+    def unwatch(self, session_uuid: uuid.UUID) -> None:
+        left = self._local.get(session_uuid, 0) - 1
+        if left > 0:
+            self._local[session_uuid] = left
+        else:
+            self._local.pop(session_uuid, None)
+
+    @property
+    def watching(self) -> list[uuid.UUID]:
+        """The sessions this process's watches follow (their rows are renewed)."""
+        return list(self._local)
 
     def subscribe(self, session_uuid: uuid.UUID) -> Subscription:
         sub = Subscription(session_uuid)
@@ -117,6 +157,10 @@ class Listener:
             session_uuid = uuid.UUID(parts[1])
         except ValueError:
             return
+        if parts[0] == "w":
+            if self._watched is not None:
+                self._watched.add(session_uuid)
+            return
         for sub in tuple(self._subscribers.get(session_uuid, ())):
             sub._push(payload)
 
@@ -143,15 +187,27 @@ class Listener:
                     self.connected = True
                     delay = 0.1
                     self._ready.set()
+                    await self._reload(conn)
                     # Whatever happened while no connection listened: everyone reads again.
                     self._resync_all()
-                    async for note in conn.notifies():
-                        self._dispatch(note.payload)
+                    while True:
+                        # Notifications that come while the set is read wait in psycopg's
+                        # backlog: they are handled after it, so none is lost to the read.
+                        async for note in conn.notifies(timeout=RELOAD_SECONDS):
+                            self._dispatch(note.payload)
+                        await self._reload(conn)
             except psycopg.Error as exc:
                 log.warning("LISTEN connection lost (%s); reconnecting", exc.__class__.__name__)
             finally:
                 self.connected = False
+                self._watched = None
             await asyncio.sleep(delay)
+
+    async def _reload(self, conn: psycopg.AsyncConnection[object]) -> None:
+        """Reads the watched sessions (with this process's own, whatever the table says)."""
+        cursor = await conn.execute(_WATCHED)
+        watched = {row[0] for row in await cursor.fetchall()}  # type: ignore[index]
+        self._watched = watched | set(self._local)
 
 
 # How long a wake-up waits for others to share its statement.
@@ -169,10 +225,18 @@ class Notifier:
     WAL and so waits for no flush. A wake-up lost with its process (killed between a commit
     and the send) only delays readers: a watch also reads the tables whenever it sends a
     heartbeat, and queued turns look once a second.
+
+    Only sessions someone watches are woken (given the process's `Listener`, which knows them):
+    a write to a session nobody watches sends nothing. A watch that starts on another replica
+    while a write is under way here may miss that write's wake-up (this process learns of the
+    watch a notification later); the watch looks at the tables once more a second after it
+    starts (services/live.py), so such a write reaches it then.
     """
 
-    def __init__(self, database_url: str) -> None:
+    def __init__(self, database_url: str, listener: Listener | None = None) -> None:
         self._url = libpq_url(database_url)
+        # Which sessions anyone watches (None: wake every changed session).
+        self._listener = listener
         self._pending: set[str] = set()
         self._ready = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -180,6 +244,10 @@ class Notifier:
 
     def wake(self, session_uuids: set[uuid.UUID]) -> None:
         """Wakes whoever follows these sessions (on every replica), soon."""
+        if self._listener is not None:
+            session_uuids = self._listener.wakes(session_uuids)
+            if not session_uuids:
+                return
         self._pending.update(f"s:{u}" for u in session_uuids)
         self._ready.set()
         if self._task is None:

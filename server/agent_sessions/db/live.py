@@ -155,6 +155,43 @@ SELECT a.id, a.seq, a.created_at FROM agent_sessions a
 WHERE a.user_id = %(p_user_id)s AND a.session_id = %(p_session_id)s AND {_LIVE_SQL}
 """
 
+# How long a watched session's row lives unless the process holding the watch renews it.
+WATCH_TTL_SECONDS = 60
+
+# Sessions this process (p_process) watches, (re)registered: `w:<session>` for each one that was
+# not registered live before, so that every process adds it to its set at once (db/listener.py).
+_REGISTER = """
+old AS (
+  SELECT session_uuid FROM session_watches
+  WHERE process = %(p_process)s AND session_uuid = ANY(%(p_sessions)s::uuid[])
+    AND expires_at > now()
+), w AS (
+  INSERT INTO session_watches (session_uuid, process, expires_at)
+  SELECT u, %(p_process)s, now() + %(p_ttl)s * interval '1 second'
+  FROM unnest(%(p_sessions)s::uuid[]) AS u
+  ON CONFLICT (session_uuid, process) DO UPDATE SET expires_at = EXCLUDED.expires_at
+  RETURNING session_uuid
+)"""
+_ANNOUNCE = (
+    "(SELECT count(*) FROM (SELECT pg_notify('agent_sessions', 'w:' || w.session_uuid::text) "
+    "FROM w WHERE w.session_uuid NOT IN (SELECT session_uuid FROM old)) AS n)"
+)
+
+# A watch's start: the session (id, seq, creation time) and, when there is one, its watch
+# registered, in one statement.
+FOLLOW_SESSION = f"""
+WITH s AS (
+  SELECT a.id, a.seq, a.created_at FROM agent_sessions a
+  WHERE a.user_id = %(p_user_id)s AND a.session_id = %(p_session_id)s AND {_LIVE_SQL}
+), {_REGISTER.replace("%(p_sessions)s::uuid[]", "ARRAY(SELECT id FROM s)")}
+SELECT s.id, s.seq, s.created_at, {_ANNOUNCE} FROM s
+"""
+
+RENEW_WATCHES = f"WITH {_REGISTER.strip()}\nSELECT {_ANNOUNCE}"
+
+# A stopping process's watches: gone at once rather than when they expire.
+FORGET_WATCHES = "DELETE FROM session_watches WHERE process = %(p_process)s"
+
 # The session's durable changes after a seq, in seq order: stored messages (from the messages
 # table, and from the log for those deleted since) and the logged changes.
 CHANGES_AFTER = """
@@ -358,6 +395,20 @@ class LiveRepository(_Repository):
         row = await self._one(WATCHED_SESSION, tuple_row, session_id=session_id)
         return (row[0], int(row[1]), row[2]) if row else None
 
+    async def follow(
+        self, session_id: str, process: uuid.UUID
+    ) -> tuple[uuid.UUID, int, Any] | None:
+        """`watched`, and the session registered as watched by `process` (when found), so
+        that writes on every replica wake it from the commit of this statement on."""
+        row = await self._one(
+            FOLLOW_SESSION,
+            tuple_row,
+            session_id=session_id,
+            process=process,
+            ttl=WATCH_TTL_SECONDS,
+        )
+        return (row[0], int(row[1]), row[2]) if row else None
+
     async def changes_after(
         self, session_uuid: uuid.UUID, generation: Any, after: int
     ) -> list[tuple[int, str, dict[str, Any]]]:
@@ -417,6 +468,26 @@ class Housekeeping:
             async with conn.cursor(row_factory=tuple_row) as cursor:
                 await cursor.execute(REAP, {"p_error": Jsonb(error)})
                 return [row[0] for row in await cursor.fetchall()]
+        except psycopg.Error:
+            await conn.close()
+            raise
+
+    async def renew_watches(self, process: uuid.UUID, sessions: Sequence[uuid.UUID]) -> None:
+        """Keeps the rows of the sessions this process watches (made again if they expired)."""
+        conn = await self._connection()
+        try:
+            await conn.execute(
+                RENEW_WATCHES,
+                {"p_process": process, "p_sessions": list(sessions), "p_ttl": WATCH_TTL_SECONDS},
+            )
+        except psycopg.Error:
+            await conn.close()
+            raise
+
+    async def forget_watches(self, process: uuid.UUID) -> None:
+        conn = await self._connection()
+        try:
+            await conn.execute(FORGET_WATCHES, {"p_process": process})
         except psycopg.Error:
             await conn.close()
             raise

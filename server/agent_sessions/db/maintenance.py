@@ -85,10 +85,20 @@ DELETE FROM session_changes WHERE (session_uuid, seq) IN (
 """
 
 
+# Watched sessions whose process stopped renewing them (it died) a while ago.
+SWEEP_WATCHES = """
+DELETE FROM session_watches WHERE (session_uuid, process) IN (
+  SELECT session_uuid, process FROM session_watches
+  WHERE expires_at < now() - interval '1 minute'
+  LIMIT %(p_limit)s FOR UPDATE SKIP LOCKED)
+"""
+
+
 async def sweep_history(pool: Pool, ttl: int, batch: int = SWEEP_BATCH) -> int:
-    """Deletes ended turns and logged session changes older than `ttl` seconds; how many."""
+    """Deletes ended turns and logged session changes older than `ttl` seconds, and the
+    registrations of watches whose process is gone; how many."""
     swept = 0
-    for statement in (SWEEP_TURNS, SWEEP_CHANGES):
+    for statement in (SWEEP_TURNS, SWEEP_CHANGES, SWEEP_WATCHES):
         while True:
             async with pool.connection() as conn:
                 cursor = await conn.execute(statement, {"p_ttl": ttl, "p_limit": batch})

@@ -270,3 +270,15 @@ class SessionChange(Base):
     created_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), nullable=False, server_default=func.now(), index=True
     )
+
+
+class SessionWatch(Base):
+    """Sessions someone watches, by the process that holds the watch: the wake-ups after a
+    write (db/listener.py) go out only for these. A process renews its rows while it watches;
+    a row left by a process that died expires and is swept."""
+
+    __tablename__ = "session_watches"
+
+    session_uuid: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    process: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)

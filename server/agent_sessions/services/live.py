@@ -77,6 +77,10 @@ WATCHDOG_SECONDS = 30.0
 NOTIFY_QUEUE_WARN = 0.5
 # A watch with nothing to say sends a heartbeat this often.
 HEARTBEAT_SECONDS = 15.0
+# When a new watch looks at the tables once more (see _Watch.run), and how often a process
+# renews the rows of the sessions it watches (db/live.py WATCH_TTL_SECONDS is their life).
+SETTLE_SECONDS = 1.0
+WATCH_RENEW_SECONDS = 20.0
 # A reader with no wake-up looks at the tables this often anyway (a NOTIFY is a wake-up only).
 POLL_SECONDS = 1.0
 
@@ -195,6 +199,8 @@ class LiveTurns:
                 await self._keeper
         if runs:
             await asyncio.wait([run.task for run in runs], timeout=5)
+        with suppress(Exception):  # else they expire (WATCH_TTL_SECONDS)
+            await self._housekeeping.forget_watches(self.listener.process)
         await self._housekeeping.close()
 
     async def close_watches(self) -> None:
@@ -217,14 +223,18 @@ class LiveTurns:
                 "stored — send it again (with the same request id) to run it anew"
             )
         )
-        every = max(0.05, self.lease / 4)
-        watched_at = 0.0
+        every = max(0.05, min(self.lease / 4, WATCH_RENEW_SECONDS))
+        watched_at = renewed_at = 0.0
         while True:
             await asyncio.sleep(every)
             try:
                 if time.monotonic() - watched_at >= WATCHDOG_SECONDS:
                     watched_at = time.monotonic()
                     await self._watch_notify_queue()
+                watching = self.listener.watching
+                if watching and time.monotonic() - renewed_at >= WATCH_RENEW_SECONDS:
+                    await self._housekeeping.renew_watches(self.listener.process, watching)
+                    renewed_at = time.monotonic()
                 if self._runs:
                     await self._housekeeping.renew(list(self._runs), self.lease)
                 reaped = await self._housekeeping.reap(lost)
@@ -519,13 +529,18 @@ class LiveTurns:
         # Counted before anything is awaited: concurrent watches of one user see each other.
         self._watches[owner.user_id] = open_watches + 1
         sub: Subscription | None = None
+        followed: uuid.UUID | None = None
         try:
             async with self.db.work(owner) as uow:
-                found = await uow.live.watched(session_id)
+                # Registered as watched (session_watches) in the same statement: from its
+                # commit on, writes through any replica wake this session.
+                found = await uow.live.follow(session_id, self.listener.process)
             if found is None:
                 raise session_not_found(session_id)
             session_uuid, seq_now, created_at = found
             # Subscribed before the backlog is read: nothing committed after it is missed.
+            self.listener.watch(session_uuid)
+            followed = session_uuid
             sub = self.listener.subscribe(session_uuid)
             self._watching.add(sub)
             WATCHERS.inc()
@@ -535,6 +550,8 @@ class LiveTurns:
             ):
                 yield event
         finally:
+            if followed is not None:
+                self.listener.unwatch(followed)
             if sub is not None:
                 WATCHERS.dec()
                 self._watching.discard(sub)
@@ -812,15 +829,24 @@ class _Watch:
         for record in live_turns:
             self.statuses[record.turn_id] = record.status
             yield WatchEvent("turn", turn=view(record))
+        # One look at the tables SETTLE_SECONDS after the start, whatever else happens: a write
+        # that was under way on another replica as the watch was registered may have sent no
+        # wake-up (that replica learns of the watch a notification later).
+        settle_at: float | None = time.monotonic() + SETTLE_SECONDS
         while True:
-            payloads = await sub.wait(HEARTBEAT_SECONDS)
+            payloads = await sub.wait(
+                HEARTBEAT_SECONDS if settle_at is None else max(0.0, settle_at - time.monotonic())
+            )
             resync = sub.take_resync()
             if self.live.closing:
                 yield WatchEvent("error", error=_SHUTTING_DOWN)
                 return
             quiet = not payloads and not resync
+            settled = settle_at is not None and time.monotonic() >= settle_at
+            if settled:
+                settle_at = None
             kinds = {p[0] for p in payloads}
-            if quiet or resync or "s" in kinds:
+            if quiet or resync or settled or "s" in kinds:
                 # A wake-up, or a quiet while (a wake-up may have been lost with the process
                 # that was to send it): what changed after `last`, or whether it is gone.
                 changed = False
@@ -839,7 +865,7 @@ class _Watch:
                     ):
                         yield WatchEvent("deleted")  # expired (or deleted before the log had it)
                         return
-                if quiet and not changed:
+                if quiet and not changed and not settled:
                     yield WatchEvent("heartbeat")
             turn_ids = {uuid.UUID(p.split(":")[2]) for p in payloads if p[0] in "te"}
             for turn_id in sorted(turn_ids, key=str):
