@@ -14,7 +14,7 @@ import psycopg
 from psycopg.rows import AsyncRowFactory
 from psycopg_pool import AsyncConnectionPool
 
-from agent_sessions.db.engine import Connection
+from agent_sessions.db.engine import Connection, LifoPool
 
 log = logging.getLogger(__name__)
 
@@ -36,15 +36,21 @@ def suspect(conn: Connection) -> bool:
     return bool(poll.poll(0))
 
 
+# The first line of a write that is safe to run twice (an upsert whose second run changes
+# nothing that matters), so that it is sent again like a read.
+IDEMPOTENT = "-- idempotent"
+
+
 def writes_nothing(query: str) -> bool:
-    """Whether running the statement twice is safe: a SELECT.
+    """Whether running the statement twice is safe: a SELECT, or a write marked IDEMPOTENT.
 
     The statements are compiled from SQLAlchemy Core or written in db/statements.py; every one
     that writes starts with INSERT, UPDATE, DELETE or WITH, since PostgreSQL allows data-modifying
     statements in WITH only at the top level, never inside a SELECT. (A SELECT ... FOR UPDATE
     locks rows until its transaction ends, and statements in a transaction are never sent again.)
     """
-    return query.lstrip()[:6].upper() == "SELECT"
+    head = query.lstrip()
+    return head[:6].upper() == "SELECT" or head.startswith(IDEMPOTENT)
 
 
 class Checkout:
@@ -94,6 +100,7 @@ class Checkout:
             except (psycopg.Error, TimeoutError):
                 await conn.close()
                 await pool.putconn(conn)
+                _dead_found(pool)
                 if time.monotonic() >= deadline:
                     break
                 continue
@@ -149,10 +156,18 @@ class Checkout:
         try:
             return await _run(conn, query, rows, params, prepare)
         except psycopg.Error as exc:
+            if conn.closed:
+                _dead_found(self._pool)
             if self._transactional or not conn.closed or not writes_nothing(query):
                 raise
             log.warning("connection lost (%s); the read runs again", exc.__class__.__name__)
         return await _run(await self._replace(), query, rows, params, prepare)
+
+
+def _dead_found(pool: AsyncConnectionPool[Connection]) -> None:
+    """The pool's other idle connections may be dead too: have them checked (LifoPool)."""
+    if isinstance(pool, LifoPool):
+        pool.check_soon()
 
 
 async def _run(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import re
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -12,6 +14,8 @@ from psycopg_pool import AsyncConnectionPool, PoolTimeout
 from sqlalchemy import Engine, create_engine
 from sqlalchemy.dialects.postgresql.psycopg import PGDialect_psycopg
 from sqlalchemy.sql import ClauseElement
+
+log = logging.getLogger(__name__)
 
 DIALECT = PGDialect_psycopg()  # type: ignore[no-untyped-call]
 
@@ -93,10 +97,26 @@ class LifoPool(AsyncConnectionPool[Connection]):
     the last one given back on the left. Pinned by tests/test_database.py.
     """
 
+    _checking: asyncio.Task[None] | None = None
+
     async def _get_ready_connection(self, timeout: float | None) -> Connection | None:  # noqa: ASYNC109 - its signature
         if len(self._pool) > 1:
             self._pool.rotate(1)
         return await super()._get_ready_connection(timeout)
+
+    def check_soon(self) -> None:
+        """A dead connection was found: PostgreSQL restarted or ended backends, and the other
+        idle connections are likely dead too. FIFO met them on the next calls; LIFO would leave
+        them at the bottom until a burst reached them. psycopg_pool's `check()` tests every idle
+        connection now and replaces the dead ones (one check at a time)."""
+        if self._checking is None or self._checking.done():
+            self._checking = asyncio.get_running_loop().create_task(self._check_all())
+
+    async def _check_all(self) -> None:
+        try:
+            await self.check()
+        except Exception as exc:  # noqa: BLE001 - calls still check what they take
+            log.warning("checking the pool's idle connections failed (%s)", type(exc).__name__)
 
 
 # How long the pool retries one lost connection before it gives up on that attempt and starts a

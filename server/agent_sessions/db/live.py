@@ -16,6 +16,7 @@ import psycopg
 from psycopg.rows import tuple_row
 from psycopg.types.json import Jsonb
 
+from agent_sessions.db.checkout import IDEMPOTENT
 from agent_sessions.db.engine import libpq_url
 from agent_sessions.db.repositories import _Repository
 from agent_sessions.db.statements import _LIVE_SQL
@@ -178,8 +179,9 @@ _ANNOUNCE = (
 )
 
 # A watch's start: the session (id, seq, creation time) and, when there is one, its watch
-# registered, in one statement.
-FOLLOW_SESSION = f"""
+# registered, in one statement; sent again on a fresh connection like a read (twice registers
+# once, and a second `w:` is harmless).
+FOLLOW_SESSION = f"""{IDEMPOTENT}
 WITH s AS (
   SELECT a.id, a.seq, a.created_at FROM agent_sessions a
   WHERE a.user_id = %(p_user_id)s AND a.session_id = %(p_session_id)s AND {_LIVE_SQL}
