@@ -135,7 +135,7 @@ ADD_EVENTS = """
 WITH added AS (
   INSERT INTO turn_events (turn_id, seq, body, last)
   SELECT %(p_turn_id)s, e.seq, e.body, e.last
-  FROM unnest(%(p_seqs)s::int[], %(p_bodies)s::bytea[], %(p_lasts)s::bool[]) AS e(seq, body, last)
+  FROM unnest(%(p_seqs)b::int[], %(p_bodies)b::bytea[], %(p_lasts)b::bool[]) AS e(seq, body, last)
   WHERE EXISTS (SELECT 1 FROM turns WHERE id = %(p_turn_id)s AND user_id = %(p_user_id)s)
   ON CONFLICT DO NOTHING
   RETURNING seq

@@ -215,8 +215,8 @@ WITH {_ENSURE_USER_SQL if with_user else ""}{gate_sql}s AS (
                                 extra_data)
   SELECT m.id, s.id, s.seq - %(p_count)s + m.i, m.role, m.content, m.tool_call_id,
          m.tool_name, m.extra_data
-  FROM s, unnest(%(p_ids)s::uuid[], %(p_roles)s::text[], %(p_contents)s::text[],
-                 %(p_tool_call_ids)s::text[], %(p_tool_names)s::text[], %(p_extra_data)s::text[])
+  FROM s, unnest(%(p_ids)b::uuid[], %(p_roles)b::text[], %(p_contents)b::text[],
+                 %(p_tool_call_ids)b::text[], %(p_tool_names)b::text[], %(p_extra_data)b::text[])
        WITH ORDINALITY AS m(id, role, content, tool_call_id, tool_name, extra_data, i)
   RETURNING {_MESSAGE_NAMES}
 ){record}{turn_sql}
