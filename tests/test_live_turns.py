@@ -957,3 +957,88 @@ def test_a_process_that_does_not_know_the_watched_sessions_wakes_every_session()
     assert listener.wakes({mine, other, nobody, uuid.uuid4()}) == {mine, other, nobody}
     listener.unwatch(mine)
     assert listener.watching == []
+
+
+def test_watches_of_one_session_share_a_read_only_when_it_started_after_their_wake_ups() -> None:
+    """SharedReads: concurrent reads of one key that need nothing newer share one statement;
+    a read needed after a newer wake-up starts its own; a reader that goes away does not take
+    the shared read down for the others."""
+    import asyncio
+
+    from agent_sessions.services.live import SharedReads
+
+    class Pushes:
+        pushes = 5
+
+    async def scenario() -> None:
+        listener = Pushes()
+        reads = SharedReads(listener)  # type: ignore[arg-type]
+        calls: list[int] = []
+        gate = asyncio.Event()
+
+        async def read() -> list[int]:
+            calls.append(listener.pushes)
+            mine = len(calls)
+            await gate.wait()
+            return [mine]
+
+        async def settle() -> None:
+            for _ in range(5):
+                await asyncio.sleep(0)
+
+        first = [asyncio.ensure_future(reads.read(("k",), 5, read)) for _ in range(10)]
+        await settle()
+        assert len(calls) == 1  # ten watches, one statement
+        listener.pushes = 6  # a wake-up came after that read started
+        later = asyncio.ensure_future(reads.read(("k",), 6, read))
+        other = asyncio.ensure_future(reads.read(("other",), 0, read))
+        await settle()
+        assert len(calls) == 3
+        first[0].cancel()  # the watch that started the first read goes away
+        gate.set()
+        results = await asyncio.gather(*first[1:], later, other)
+        assert results[:9] == [[1]] * 9 and results[9] != [1]
+        assert len(reads) == 0  # nothing kept once the reads are done
+
+    asyncio.run(scenario())
+
+
+def test_many_watches_of_one_session_on_one_replica_each_see_every_change_in_order(
+    replicas: tuple[Served, Served],
+) -> None:
+    """Twenty watches of one session on replica B (their reads shared), five messages through A:
+    every watch gets all five, in seq order, once."""
+    a, b = replicas
+    user = _user()
+    with _channel(a) as ca, _channel(b) as cb:
+        on_a, on_b = client(ca, user), client(cb, user)
+        on_a.s("CreateSession", spb.CreateSessionRequest(session_id="many"))
+        watches = [
+            on_b.s("WatchSession", spb.WatchSessionRequest(session_id="many", after_seq=0))
+            for _ in range(20)
+        ]
+        seen: list[list[int]] = [[] for _ in watches]
+
+        def read(i: int) -> None:
+            with contextlib.suppress(grpc.RpcError):
+                for event in watches[i]:
+                    if _kind(event) == "message":
+                        seen[i].append(event.seq)
+                        if len(seen[i]) == 5:
+                            return
+
+        with ThreadPoolExecutor(len(watches)) as pool:
+            futures = [pool.submit(read, i) for i in range(len(watches))]
+            assert wait_for(
+                lambda: value(b.samples(), "agent_sessions_watchers") >= len(watches), timeout=10
+            )
+            for n in range(5):
+                on_a.m(
+                    "CreateMessage",
+                    mpb.CreateMessageRequest(session_id="many", role=rpb.user, content=f"m{n}"),
+                )
+            for future in futures:
+                future.result(timeout=30)
+        for watch in watches:
+            watch.cancel()
+    assert seen == [[1, 2, 3, 4, 5]] * len(watches)

@@ -37,6 +37,7 @@ log = logging.getLogger(__name__)
 CHANNEL = "agent_sessions"
 # How often the watched sessions are read again (dropping those no longer watched).
 RELOAD_SECONDS = 30.0
+RELOAD_TIMEOUT_SECONDS = 10.0
 _WATCHED = "SELECT DISTINCT session_uuid FROM session_watches WHERE expires_at > now()"
 # How many payloads a subscriber keeps between two reads; beyond, it just re-reads everything.
 KEEP = 256
@@ -51,8 +52,12 @@ class Subscription:
     _event: asyncio.Event = field(default_factory=asyncio.Event)
     _payloads: list[str] = field(default_factory=list)
     resync: bool = False
+    # The listener's count of pushes when the last one came here: a read of the tables that
+    # starts at a count at least this sees every change those wake-ups were sent for.
+    pushed: int = 0
 
-    def _push(self, payload: str | None) -> None:
+    def _push(self, payload: str | None, count: int = 0) -> None:
+        self.pushed = count
         if payload is None:
             self.resync = True
         elif len(self._payloads) < KEEP:
@@ -92,6 +97,8 @@ class Listener:
         # The sessions someone watches (None: not known, wake every session).
         self._watched: set[uuid.UUID] | None = None
         self._local: dict[uuid.UUID, int] = {}  # this process's watches, per session
+        # Pushes to subscribers so far (wake-ups and resyncs): see Subscription.pushed.
+        self.pushes = 0
 
     def wakes(self, session_uuids: set[uuid.UUID]) -> set[uuid.UUID]:
         """Of these changed sessions, those whose wake-up someone waits for (all of them while
@@ -161,13 +168,17 @@ class Listener:
             if self._watched is not None:
                 self._watched.add(session_uuid)
             return
-        for sub in tuple(self._subscribers.get(session_uuid, ())):
-            sub._push(payload)
+        subs = self._subscribers.get(session_uuid)
+        if subs:
+            self.pushes += 1
+            for sub in tuple(subs):
+                sub._push(payload, self.pushes)
 
     def _resync_all(self) -> None:
+        self.pushes += 1
         for subs in tuple(self._subscribers.values()):
             for sub in tuple(subs):
-                sub._push(None)
+                sub._push(None, self.pushes)
 
     async def _run(self) -> None:
         delay = 0.1
@@ -196,7 +207,7 @@ class Listener:
                         async for note in conn.notifies(timeout=RELOAD_SECONDS):
                             self._dispatch(note.payload)
                         await self._reload(conn)
-            except psycopg.Error as exc:
+            except (psycopg.Error, TimeoutError) as exc:
                 log.warning("LISTEN connection lost (%s); reconnecting", exc.__class__.__name__)
             finally:
                 self.connected = False
@@ -204,9 +215,13 @@ class Listener:
             await asyncio.sleep(delay)
 
     async def _reload(self, conn: psycopg.AsyncConnection[object]) -> None:
-        """Reads the watched sessions (with this process's own, whatever the table says)."""
-        cursor = await conn.execute(_WATCHED)
-        watched = {row[0] for row in await cursor.fetchall()}  # type: ignore[index]
+        """Reads the watched sessions (with this process's own, whatever the table says). A
+        connection that does not answer within RELOAD_TIMEOUT_SECONDS is given up (and every
+        session woken until a new one has read the set): one that stalled would otherwise
+        leave the set without the watches started since."""
+        async with asyncio.timeout(RELOAD_TIMEOUT_SECONDS):
+            cursor = await conn.execute(_WATCHED)
+            watched = {row[0] for row in await cursor.fetchall()}  # type: ignore[index]
         self._watched = watched | set(self._local)
 
 

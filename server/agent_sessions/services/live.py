@@ -17,11 +17,12 @@ import asyncio
 import logging
 import time
 import uuid
-from collections.abc import AsyncGenerator, Sequence
+from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
 from contextlib import aclosing, suppress
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from functools import partial
+from typing import Any, Protocol, TypeVar, cast
 
 from agent_sessions.db.listener import Listener, Subscription
 from agent_sessions.db.live import Housekeeping
@@ -68,6 +69,7 @@ from agent_sessions.services.sessions import session_uuid_for
 from agent_sessions.services.turns import Placement, Prepared, TurnService, _Stored
 
 log = logging.getLogger(__name__)
+_T = TypeVar("_T")
 
 # How often a running turn's new events are written for other replicas (one commit, one NOTIFY
 # per batch: commits that NOTIFY serialise in PostgreSQL, so they are kept few).
@@ -170,6 +172,7 @@ class LiveTurns:
         self.closing = False  # the server is shutting down: watches end
         self._keeper: asyncio.Task[None] | None = None
         self._housekeeping = Housekeeping(listener.database_url)
+        self.reads = SharedReads(listener)  # the watches' reads, shared (see SharedReads)
 
     # -- The process's part: leases of its turns, lost turns of everyone. ------------------
 
@@ -796,6 +799,43 @@ class _Run:
             self.live.listener.unsubscribe(sub)
 
 
+class SharedReads:
+    """The reads of this process's watches, shared while they run: the watches of one session
+    woken by one wake-up need the same rows, and one statement answers them all (100 watchers of
+    a session cost 100 statements per change, and per batch of a streaming turn, before).
+
+    A read is shared only with a watch whose wake-ups all came before the read started
+    (`needed`, the listener's count of pushes: `Subscription.pushed`), so every watch still
+    reads every change it was woken for. The read runs as a task of its own: a watch that goes
+    away while others wait for it does not take it down.
+    """
+
+    def __init__(self, listener: Listener) -> None:
+        self._listener = listener
+        self._running: dict[tuple[Any, ...], tuple[int, asyncio.Future[Any]]] = {}
+
+    async def read(
+        self, key: tuple[Any, ...], needed: int, read: Callable[[], Awaitable[_T]]
+    ) -> _T:
+        found = self._running.get(key)
+        if found is None or found[0] < needed:
+            task = asyncio.ensure_future(read())
+            found = (self._listener.pushes, task)
+            self._running[key] = found
+            task.add_done_callback(partial(self._done, key))
+        return cast(_T, await asyncio.shield(found[1]))
+
+    def _done(self, key: tuple[Any, ...], task: asyncio.Future[Any]) -> None:
+        found = self._running.get(key)
+        if found is not None and found[1] is task:
+            del self._running[key]
+        if not task.cancelled():
+            task.exception()  # retrieved, even when every watch waiting for it went away
+
+    def __len__(self) -> int:
+        return len(self._running)
+
+
 class _Watch:
     """One WatchSession: the backlog after a seq, then every change as it commits."""
 
@@ -821,7 +861,7 @@ class _Watch:
         last = after
         db = self.live.db
         # The backlog, and the turns live now.
-        async for event in self._durable(last):
+        async for event in self._durable(last, self.live.listener.pushes):
             last = event.seq or last
             yield event
         async with db.work(self.owner) as uow:
@@ -846,11 +886,14 @@ class _Watch:
             if settled:
                 settle_at = None
             kinds = {p[0] for p in payloads}
+            # A read shared with other watches of the session must have started after the
+            # wake-ups this one got (a look without any: after now).
+            needed = sub.pushed if payloads and not settled else self.live.listener.pushes
             if quiet or resync or settled or "s" in kinds:
                 # A wake-up, or a quiet while (a wake-up may have been lost with the process
                 # that was to send it): what changed after `last`, or whether it is gone.
                 changed = False
-                async for event in self._durable(last):
+                async for event in self._durable(last, needed):
                     yield event
                     if event.kind == "deleted":
                         return
@@ -869,13 +912,25 @@ class _Watch:
                     yield WatchEvent("heartbeat")
             turn_ids = {uuid.UUID(p.split(":")[2]) for p in payloads if p[0] in "te"}
             for turn_id in sorted(turn_ids, key=str):
-                async for event in self._turn(turn_id):
+                async for event in self._turn(turn_id, needed):
                     yield event
 
-    async def _durable(self, after: int) -> AsyncGenerator[WatchEvent, None]:
+    async def _changes(self, after: int) -> list[tuple[int, str, dict[str, Any]]]:
+        async with self.live.db.work(self.owner) as uow:
+            return await uow.live.changes_after(self.session_uuid, self.created_at, after)
+
+    async def _turn_read(
+        self, turn_id: uuid.UUID, after: int
+    ) -> tuple[TurnRecord | None, list[tuple[int, bytes]]]:
+        async with self.live.db.work(self.owner) as uow:
+            record = await uow.live.get(self.session_id, turn_id)
+            deltas = await uow.live.session_turn_events(self.session_uuid, turn_id, after)
+        return record, deltas
+
+    async def _durable(self, after: int, needed: int) -> AsyncGenerator[WatchEvent, None]:
         while True:
-            async with self.live.db.work(self.owner) as uow:
-                changes = await uow.live.changes_after(self.session_uuid, self.created_at, after)
+            key = ("changes", self.owner.user_id, self.session_uuid, self.created_at, after)
+            changes = await self.live.reads.read(key, needed, partial(self._changes, after))
             for seq, kind, body in changes:
                 after = seq
                 if kind == "message":
@@ -894,12 +949,12 @@ class _Watch:
             if len(changes) < 500:
                 return
 
-    async def _turn(self, turn_id: uuid.UUID) -> AsyncGenerator[WatchEvent, None]:
-        async with self.live.db.work(self.owner) as uow:
-            record = await uow.live.get(self.session_id, turn_id)
-            deltas = await uow.live.session_turn_events(
-                self.session_uuid, turn_id, self.deltas.get(turn_id, 0)
-            )
+    async def _turn(self, turn_id: uuid.UUID, needed: int) -> AsyncGenerator[WatchEvent, None]:
+        after = self.deltas.get(turn_id, 0)
+        key = ("turn", self.owner.user_id, self.session_uuid, self.session_id, turn_id, after)
+        record, deltas = await self.live.reads.read(
+            key, needed, partial(self._turn_read, turn_id, after)
+        )
         for seq, body in deltas:
             self.deltas[turn_id] = seq
             text = self.codec.delta(body)
