@@ -506,6 +506,60 @@ def test_a_batch_creates_its_session_only_when_asked(alice: Client) -> None:
     )
 
 
+def test_a_batch_creates_its_session_with_labels_and_expiry(alice: Client) -> None:
+    """`create_session` takes what CreateSession takes: labels, and `ttl` or `expire_time`;
+    they are refused as CreateSession refuses them, named under create_session, and nothing
+    is stored then."""
+    import time
+
+    one = [mpb.NewMessage(role=USER, content="x")]
+    alice.m(
+        "BatchCreateMessages",
+        mpb.BatchCreateMessagesRequest(
+            session_id="labelled",
+            messages=one,
+            create_session=mpb.NewSession(labels={"team": "search", "tier": "gold"}, ttl=3600),
+        ),
+    )
+    session = _session(alice, "labelled")
+    assert dict(session.labels) == {"team": "search", "tier": "gold"}
+    assert 3500 < session.expire_time.seconds - time.time() <= 3600
+    listed = alice.s("ListSessions", spb.ListSessionsRequest(label=["team:search"]))
+    assert [s.session_id for s in listed.sessions] == ["labelled"]
+    # An existing session keeps its own: the batch only appends.
+    alice.m(
+        "BatchCreateMessages",
+        mpb.BatchCreateMessagesRequest(
+            session_id="labelled",
+            messages=one,
+            create_session=mpb.NewSession(labels={"team": "other"}),
+        ),
+    )
+    assert dict(_session(alice, "labelled").labels) == {"team": "search", "tier": "gold"}
+    at = mpb.NewSession()
+    at.expire_time.FromSeconds(int(time.time()) + 7200)
+    alice.m(
+        "BatchCreateMessages",
+        mpb.BatchCreateMessagesRequest(session_id="until", messages=one, create_session=at),
+    )
+    assert _session(alice, "until").expire_time.seconds == at.expire_time.seconds
+    for bad, field in (
+        (mpb.NewSession(labels={"Bad Key": "x"}), "create_session.labels[Bad Key]"),
+        (mpb.NewSession(ttl=0), "create_session.ttl"),
+        (mpb.NewSession(ttl=5, expire_time=at.expire_time), "create_session.ttl"),
+    ):
+        f = failure(
+            lambda bad=bad: alice.m(
+                "BatchCreateMessages",
+                mpb.BatchCreateMessagesRequest(
+                    session_id="refused", messages=one, create_session=bad
+                ),
+            )
+        )
+        assert (f.code, f.fields) == (grpc.StatusCode.INVALID_ARGUMENT, [field]), f
+    assert failure(lambda: _session(alice, "refused")).code == grpc.StatusCode.NOT_FOUND
+
+
 def test_a_batch_answers_tool_calls_as_a_turn_does(alice: Client) -> None:
     _new_session(alice)
     call = mpb.NewMessage(role=rpb.assistant, content="{}", tool_call_id="c1", tool_name="add")
@@ -572,6 +626,16 @@ def test_rest_takes_the_idempotency_key_and_if_match_headers(http: httpx.Client)
         json={"messages": [{"role": "user", "content": "1"}], "create_session": {}},
     )
     assert batch.status_code == 200 and batch.json()["messages"][0]["seq"] == 1
+    labelled = http.post(
+        "/api/agent-sessions/bl/messages:batchCreate",
+        json={
+            "messages": [{"role": "user", "content": "1"}],
+            "create_session": {"labels": {"team": "search"}, "ttl": 600},
+        },
+    )
+    assert labelled.status_code == 200, labelled.text
+    made = http.get("/api/agent-sessions/bl").json()
+    assert made["labels"] == {"team": "search"} and made["expire_time"]
 
 
 # -- how long ids are kept -----------------------------------------------------------------------

@@ -207,6 +207,17 @@ class Retention:
 
 
 @dataclass(frozen=True, slots=True)
+class NewSessionRow:
+    """A session a write creates when it is missing (a batch's `create_session`), checked:
+    its text fields, whether it is active, its labels and when it expires."""
+
+    fields: SessionFields
+    is_active: bool = True
+    labels: dict[str, str] = field(default_factory=dict)
+    retention: Retention | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Page(Generic[T]):
     """One page of a list: its items, the token of the next page ('' on the last) and the total."""
 

@@ -263,8 +263,8 @@ class LabelConflict(Exception):
     """Two label filters want different values of one key: no session matches."""
 
 
-def ttl(value: int) -> int:
+def ttl(value: int, field: str = "ttl") -> int:
     """A new session's time to live in seconds: positive, at most MAX_TTL."""
     if not 1 <= value <= MAX_TTL:
-        raise InvalidArgument("ttl", f"must be between 1 and {MAX_TTL} seconds, got {value}")
+        raise InvalidArgument(field, f"must be between 1 and {MAX_TTL} seconds, got {value}")
     return value

@@ -276,11 +276,16 @@ def test_create_messages_is_all_or_none_and_creates_its_session(client: Client) 
     with pytest.raises(NotFoundError):
         client.create_messages("b", batch)
     stored = client.create_messages(
-        "b", batch, create_session=NewSession(session_name="B", is_active=False)
+        "b",
+        batch,
+        create_session=NewSession(
+            session_name="B", is_active=False, labels={"team": "search"}, ttl=3600
+        ),
     )
     assert [(m.role, m.content, m.seq) for m in stored] == [("user", "1", 1), ("assistant", "2", 2)]
     session = client.get_session("b")
     assert (session.session_name, session.is_active, session.seq) == ("B", False, 2)
+    assert session.labels == {"team": "search"} and session.expire_time is not None
     bad = [*batch, ConversationMessage("user", "x", extra_data="not json")]
     with pytest.raises(InvalidArgumentError) as refused:
         client.create_messages("b", bad)

@@ -99,14 +99,6 @@ export interface Message {
 /** The fields of a new session; all optional (`sessionId` is generated when absent). */
 export interface CreateSessionInput extends NewSessionFields {
   sessionId?: string;
-  /**
-   * At most 64, keys matching `^[a-z][a-z0-9_.-]{0,62}$`, values of at most 256 characters.
-   */
-  labels?: Record<string, string>;
-  /** When the session expires; not with `ttl`. Neither: the server's default, if any. */
-  expireTime?: Date;
-  /** The session expires this many seconds after its creation (1 to 3153600000). */
-  ttl?: number;
 }
 
 /** The fields of a session created with its first messages (`createBatch`'s `createSession`). */
@@ -121,6 +113,14 @@ export interface NewSessionFields {
   model?: string;
   /** The server tools the agent may call (see `Session.serverTools`); absent: all. */
   serverTools?: string;
+  /**
+   * At most 64, keys matching `^[a-z][a-z0-9_.-]{0,62}$`, values of at most 256 characters.
+   */
+  labels?: Record<string, string>;
+  /** When the session expires; not with `ttl`. Neither: the server's default, if any. */
+  expireTime?: Date;
+  /** The session expires this many seconds after its creation (1 to 3153600000). */
+  ttl?: number;
 }
 
 /** The fields to change; absent fields keep their values, an empty string removes a text field. */

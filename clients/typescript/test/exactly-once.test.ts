@@ -256,7 +256,7 @@ for (const kind of KINDS) {
       ];
       await rejectsWith(api.messages.createBatch(sessionId, batch), Code.NotFound);
       const stored = await api.messages.createBatch(sessionId, batch, {
-        createSession: { sessionName: "B", isActive: false },
+        createSession: { sessionName: "B", isActive: false, labels: { team: "search" }, ttl: 3600 },
       });
       assert.deepEqual(
         stored.map((m) => [m.seq, m.content]),
@@ -269,6 +269,8 @@ for (const kind of KINDS) {
       assert.equal(stored[2]?.toolName, "add");
       const session = await api.sessions.get(sessionId);
       assert.deepEqual([session.sessionName, session.isActive, session.seq], ["B", false, 3]);
+      assert.deepEqual(session.labels, { team: "search" });
+      assert.ok(session.expireTime instanceof Date);
       const error = await rejectsWith(
         api.messages.createBatch(sessionId, [
           { role: "user", content: "ok" },

@@ -22,6 +22,7 @@ from agent_sessions.domain import (
     SESSION_TEXT_FIELDS,
     Message,
     NewMessage,
+    NewSessionRow,
     Owner,
     RequestKey,
     Retention,
@@ -117,17 +118,21 @@ class _Repository:
         new_user: str | None,
         expected_seq: int | None,
         request: RequestKey | None,
+        labels: dict[str, str] | None = None,
+        retention: Retention | None = None,
     ) -> dict[str, Any]:
-        """The parameters of `append_messages` (each message gets a new id)."""
+        """The parameters of `append_messages` (each message gets a new id; `labels` and
+        `retention`: of the session, if the statement creates it)."""
         return dict(
             subject=new_user,
             id=session_uuid,
             session_id=session_id,
             is_active=is_active,
+            labels=_labels_text(labels),
             **_text_params(fields),
             **_message_params(messages),
             **_usage_params(None),
-            **self._expiry(),
+            **self._expiry(retention),
             expected_seq=expected_seq,
             extra=None,
             **self._request(request),
@@ -463,17 +468,26 @@ class MessageRepository(_Repository):
         session_id: str,
         messages: Sequence[NewMessage],
         *,
-        create: tuple[SessionFields, bool] | None,
+        create: NewSessionRow | None,
         new_user: str | None,
         expected_seq: int | None = None,
         request: RequestKey | None = None,
     ) -> list[Message] | None:
         """Appends messages at the session's end in one statement, contiguous; with `create`
-        (the new session's fields and whether it is active) a missing session is created.
-        None: nothing stored (no session, or its seq is no longer `expected_seq`)."""
-        fields, is_active = create if create is not None else (SessionFields(), True)
+        (the new session: its fields, whether it is active, labels, expiry) a missing session
+        is created. None: nothing stored (no session, or its seq is no longer `expected_seq`)."""
+        new = create if create is not None else NewSessionRow(SessionFields())
         params = self._append_params(
-            session_uuid, session_id, fields, is_active, messages, new_user, expected_seq, request
+            session_uuid,
+            session_id,
+            new.fields,
+            new.is_active,
+            messages,
+            new_user,
+            expected_seq,
+            request,
+            new.labels,
+            new.retention,
         )
 
         def query(create: bool) -> str:

@@ -157,9 +157,9 @@ def append_messages(
     conditions += " AND a.seq = %(p_expected_seq)s" if expected_seq else ""
     if create:
         session = f"""INSERT INTO agent_sessions AS a (id, user_id, session_id, is_active, {_TEXT_NAMES},
-                                   seq, message_count, expire_time, {_USAGE_NAMES})
+                                   labels, seq, message_count, expire_time, {_USAGE_NAMES})
   SELECT %(p_id)s, %(p_user_id)s, %(p_session_id)s, %(p_is_active)s, {_TEXT_PARAMS},
-         %(p_count)s, %(p_count)s, {_DEFAULT_EXPIRY}, {_USAGE_PARAMS}
+         %(p_labels)s::jsonb, %(p_count)s, %(p_count)s, {_DEFAULT_EXPIRY}, {_USAGE_PARAMS}
   WHERE true{gate}
   ON CONFLICT (id) DO UPDATE
     SET seq = a.seq + EXCLUDED.seq,

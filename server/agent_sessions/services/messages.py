@@ -5,6 +5,7 @@ from __future__ import annotations
 import builtins
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from agent_sessions import validation as v
@@ -16,8 +17,10 @@ from agent_sessions.domain import (
     Guard,
     Message,
     NewMessage,
+    NewSessionRow,
     Owner,
     Page,
+    Retention,
     SessionFields,
 )
 from agent_sessions.errors import InvalidArgument
@@ -41,6 +44,17 @@ OPTIONAL_TEXT_FIELDS = ("tool_call_id", "tool_name")
 
 def _message_texts(message: Message) -> tuple[str | None, ...]:
     return (message.content, message.tool_call_id, message.tool_name, message.extra_data)
+
+
+@dataclass(frozen=True, slots=True)
+class NewSessionSpec:
+    """What BatchCreateMessages' `create_session` asks of a missing session: its text fields,
+    whether it is active (None: true), its labels and when it expires."""
+
+    fields: SessionFields
+    is_active: bool | None = None
+    labels: dict[str, str] = field(default_factory=dict)
+    retention: Retention | None = None
 
 
 class MessageService:
@@ -116,7 +130,7 @@ class MessageService:
         owner: Owner,
         session_id: str,
         messages: Sequence[NewMessage],
-        create: tuple[SessionFields, bool | None] | None,
+        create: NewSessionSpec | None,
         guard: Guard = UNGUARDED,
     ) -> builtins.list[Message]:
         """Appends up to MAX_BATCH_MESSAGES messages in one statement: all or none, contiguous.
@@ -139,10 +153,16 @@ class MessageService:
         ]
         new_session = None
         if create is not None:
-            fields, is_active = create
-            new_session = (
-                session_fields(fields, self.tool_servers.names_for(owner), self.models),
-                True if is_active is None else is_active,
+            retention = create.retention
+            if retention is not None and retention.ttl is not None:
+                if retention.expire_time is not None:
+                    raise InvalidArgument("create_session.ttl", "give expire_time or ttl, not both")
+                v.ttl(retention.ttl, "create_session.ttl")
+            new_session = NewSessionRow(
+                session_fields(create.fields, self.tool_servers.names_for(owner), self.models),
+                True if create.is_active is None else create.is_active,
+                v.labels(create.labels, "create_session.labels"),
+                retention,
             )
         if guard.expected_seq not in (None, 0):
             new_session = None  # a missing session's seq is 0: only an existing one can match

@@ -251,11 +251,28 @@ class NewSession:
     is_active: bool | None = None
     model: str | None = None
     server_tools: str | None = None
+    # At most 64; keys like `team` or `cost.center`, values of at most 256 characters.
+    labels: Mapping[str, str] | None = None
+    # When the session expires (a naive datetime is taken as UTC); not with `ttl`. Neither:
+    # the server's default, if it has one.
+    expire_time: datetime | None = None
+    # The session expires this many seconds after its creation (1 to 3153600000).
+    ttl: int | None = None
 
     def to_proto(self) -> msg_pb.NewSession:
         """The `agentsessions.v1.NewSession` of these fields."""
-        fields = {name: value for name, value in vars(self).items() if value is not None}
-        return msg_pb.NewSession(**fields)
+        fields: dict[str, Any] = {
+            name: value
+            for name, value in vars(self).items()
+            if value is not None and name not in ("labels", "expire_time")
+        }
+        proto = msg_pb.NewSession(**fields, labels=dict(self.labels or {}))
+        if self.expire_time is not None:
+            moment = self.expire_time
+            proto.expire_time.FromDatetime(
+                moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+            )
+        return proto
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,11 @@ export declare function roleFromProto(role: Role): t.Role;
 export declare function sessionFromProto(s: Session): t.Session;
 /** A Date as a proto Timestamp; undefined stays undefined. */
 export declare function timestampOf(value: Date | undefined): Timestamp | undefined;
+/** A batch's `createSession` as the NewSession message (labels and expiry included). */
+export declare function newSessionToProto(fields: t.NewSessionFields | undefined): (Omit<t.NewSessionFields, "expireTime" | "labels"> & {
+    labels: Record<string, string>;
+    expireTime?: Timestamp;
+}) | undefined;
 export declare function messageFromProto(m: Message): t.Message;
 export declare function resultFromProto(r: ConversationResponse): t.ConversationResult;
 export declare function turnFromProto(turn: Turn): t.Turn;

@@ -73,6 +73,12 @@ export function sessionFromProto(s) {
 export function timestampOf(value) {
     return value === undefined ? undefined : timestampFromDate(value);
 }
+/** A batch's `createSession` as the NewSession message (labels and expiry included). */
+export function newSessionToProto(fields) {
+    if (fields === undefined)
+        return undefined;
+    return { ...fields, labels: fields.labels ?? {}, expireTime: timestampOf(fields.expireTime) };
+}
 export function messageFromProto(m) {
     return {
         id: m.id,

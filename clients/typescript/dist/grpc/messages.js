@@ -1,7 +1,7 @@
 import { paginate } from "../pagination.js";
 import { requestId } from "../retry.js";
 import { MessageService } from "../gen/agentsessions/v1/message_service_pb.js";
-import { messageFromProto, newMessageToProto } from "./convert.js";
+import { messageFromProto, newMessageToProto, newSessionToProto } from "./convert.js";
 import { change } from "./sessions.js";
 /** The service's RPCs: their protos say which calls are safe to retry. */
 const rpcs = MessageService.method;
@@ -27,7 +27,7 @@ export class GrpcMessages {
             messages: messages.map(newMessageToProto),
             requestId: requestId(options),
             expectedSeq: options?.expectedSeq,
-            createSession: options?.createSession,
+            createSession: newSessionToProto(options?.createSession),
         };
         const response = await this.call.unary(rpcs.batchCreateMessages, options, (o) => this.rpc.batchCreateMessages(request, o));
         return response.messages.map(messageFromProto);

@@ -9,7 +9,7 @@ import { final, followTurn, followWatch } from "../resume.js";
 import { requestId, retryPolicy, safeToRetry, } from "../retry.js";
 import { labelFilters } from "../types.js";
 import { Http } from "./http.js";
-import { body, deletedCountFromJson, eventFromJson, messageFromJson, messageInputToJson, messagePageFromJson, messagesFromJson, newSessionToJson, resultFromJson, sessionChangesToJson, sessionFromJson, sessionEventFromJson, sessionPageFromJson, turnFromJson, turnToJson, } from "./json.js";
+import { body, deletedCountFromJson, eventFromJson, messageFromJson, messageInputToJson, messagePageFromJson, messagesFromJson, newSessionFieldsToJson, newSessionToJson, resultFromJson, sessionChangesToJson, sessionFromJson, sessionEventFromJson, sessionPageFromJson, turnFromJson, turnToJson, } from "./json.js";
 import { bodyChunks, parseSse } from "./sse.js";
 import { MessageService } from "../gen/agentsessions/v1/message_service_pb.js";
 import { SessionService } from "../gen/agentsessions/v1/session_service_pb.js";
@@ -159,7 +159,7 @@ class RestMessages {
             body: body({
                 messages: messages.map(messageInputToJson),
                 expected_seq: options?.expectedSeq,
-                create_session: create === undefined ? undefined : sessionChangesToJson(create),
+                create_session: create === undefined ? undefined : newSessionFieldsToJson(create),
             }),
             headers: writeHeaders(options),
         };

@@ -28,6 +28,7 @@ export declare function eventFromJson(value: unknown): t.ConverseEvent | undefin
 /** A JSON body with only the fields that are set, under their snake_case names. */
 export declare function body(fields: Record<string, unknown>): JsonObject;
 export declare function sessionChangesToJson(input: t.SessionChanges): JsonObject;
+export declare function newSessionFieldsToJson(input: t.NewSessionFields): JsonObject;
 export declare function newSessionToJson(input: t.CreateSessionInput): JsonObject;
 export declare function messageInputToJson(input: t.CreateMessageInput | t.ConversationMessage | t.MessageChanges): JsonObject;
 export declare function turnToJson(request: t.ConversationRequest, expectedSeq?: number): JsonObject;

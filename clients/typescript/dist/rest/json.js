@@ -313,11 +313,11 @@ export function sessionChangesToJson(input) {
         expire_time: input.expireTime?.toISOString(),
     });
 }
+export function newSessionFieldsToJson(input) {
+    return { ...sessionChangesToJson(input), ...body({ ttl: input.ttl }) };
+}
 export function newSessionToJson(input) {
-    return {
-        ...sessionChangesToJson(input),
-        ...body({ session_id: input.sessionId, ttl: input.ttl }),
-    };
+    return { ...newSessionFieldsToJson(input), ...body({ session_id: input.sessionId }) };
 }
 export function messageInputToJson(input) {
     return body({

@@ -94,6 +94,17 @@ export function timestampOf(value: Date | undefined): Timestamp | undefined {
   return value === undefined ? undefined : timestampFromDate(value);
 }
 
+/** A batch's `createSession` as the NewSession message (labels and expiry included). */
+export function newSessionToProto(fields: t.NewSessionFields | undefined):
+  | (Omit<t.NewSessionFields, "expireTime" | "labels"> & {
+      labels: Record<string, string>;
+      expireTime?: Timestamp;
+    })
+  | undefined {
+  if (fields === undefined) return undefined;
+  return { ...fields, labels: fields.labels ?? {}, expireTime: timestampOf(fields.expireTime) };
+}
+
 export function messageFromProto(m: Message): t.Message {
   return {
     id: m.id,

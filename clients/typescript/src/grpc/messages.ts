@@ -6,7 +6,7 @@ import { requestId } from "../retry.js";
 import type * as t from "../types.js";
 import { MessageService } from "../gen/agentsessions/v1/message_service_pb.js";
 import type { Caller } from "./call.js";
-import { messageFromProto, newMessageToProto } from "./convert.js";
+import { messageFromProto, newMessageToProto, newSessionToProto } from "./convert.js";
 import { change } from "./sessions.js";
 
 /** The service's RPCs: their protos say which calls are safe to retry. */
@@ -44,7 +44,7 @@ export class GrpcMessages implements MessagesApi {
       messages: messages.map(newMessageToProto),
       requestId: requestId(options),
       expectedSeq: options?.expectedSeq,
-      createSession: options?.createSession,
+      createSession: newSessionToProto(options?.createSession),
     };
     const response = await this.call.unary(rpcs.batchCreateMessages, options, (o) =>
       this.rpc.batchCreateMessages(request, o),

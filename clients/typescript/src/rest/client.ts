@@ -27,6 +27,7 @@ import {
   messageInputToJson,
   messagePageFromJson,
   messagesFromJson,
+  newSessionFieldsToJson,
   newSessionToJson,
   resultFromJson,
   sessionChangesToJson,
@@ -234,7 +235,7 @@ class RestMessages implements MessagesApi {
       body: body({
         messages: messages.map(messageInputToJson),
         expected_seq: options?.expectedSeq,
-        create_session: create === undefined ? undefined : sessionChangesToJson(create),
+        create_session: create === undefined ? undefined : newSessionFieldsToJson(create),
       }),
       headers: writeHeaders(options),
     };

@@ -337,11 +337,12 @@ export function sessionChangesToJson(input: t.SessionChanges): JsonObject {
   });
 }
 
+export function newSessionFieldsToJson(input: t.NewSessionFields): JsonObject {
+  return { ...sessionChangesToJson(input), ...body({ ttl: input.ttl }) };
+}
+
 export function newSessionToJson(input: t.CreateSessionInput): JsonObject {
-  return {
-    ...sessionChangesToJson(input),
-    ...body({ session_id: input.sessionId, ttl: input.ttl }),
-  };
+  return { ...newSessionFieldsToJson(input), ...body({ session_id: input.sessionId }) };
 }
 
 export function messageInputToJson(

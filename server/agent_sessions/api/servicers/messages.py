@@ -12,7 +12,9 @@ from google.protobuf import empty_pb2
 
 from agent_sessions.api import convert as c
 from agent_sessions.api.guard import current_owner
+from agent_sessions.domain import Retention
 from agent_sessions.services import MessageService
+from agent_sessions.services.messages import NewSessionSpec
 
 Context = grpc.aio.ServicerContext[Any, Any]
 UPDATABLE_FIELDS = ("content", "tool_call_id", "tool_name", "extra_data")
@@ -58,7 +60,12 @@ class MessageServicer(msg_grpc.MessageServiceServicer):
         create = None
         if request.HasField("create_session"):
             new = request.create_session
-            create = (c.session_fields(new), c.optional(new, "is_active"))
+            create = NewSessionSpec(
+                c.session_fields(new),
+                c.optional(new, "is_active"),
+                dict(new.labels),
+                Retention(c.time_of(new, "expire_time"), c.optional(new, "ttl")),
+            )
         stored = await self.messages.create_batch(
             current_owner(),
             request.session_id,

@@ -1,6 +1,6 @@
 import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
 import type { Message as Message$1, MessageSchema, Role } from "./resources_pb.js";
-import type { EmptySchema } from "@bufbuild/protobuf/wkt";
+import type { EmptySchema, Timestamp } from "@bufbuild/protobuf/wkt";
 import type { Message } from "@bufbuild/protobuf";
 /**
  * Describes the file agentsessions/v1/message_service.proto.
@@ -228,6 +228,28 @@ export type NewSession = Message<"agentsessions.v1.NewSession"> & {
      * @generated from field: optional string server_tools = 7;
      */
     serverTools?: string | undefined;
+    /**
+     * Optional. The session's labels (see Session.labels).
+     *
+     * @generated from field: map<string, string> labels = 8;
+     */
+    labels: {
+        [key: string]: string;
+    };
+    /**
+     * Optional. When the session expires. Neither this nor `ttl`: AGENT_SESSIONS_SESSION_TTL
+     * seconds from now, or never when unset.
+     *
+     * @generated from field: google.protobuf.Timestamp expire_time = 9;
+     */
+    expireTime?: Timestamp | undefined;
+    /**
+     * Optional. The session expires this many seconds after its creation (1 to 3153600000); not
+     * with `expire_time`.
+     *
+     * @generated from field: optional int32 ttl = 10;
+     */
+    ttl?: number | undefined;
 };
 /**
  * Describes the message agentsessions.v1.NewSession.

@@ -25,15 +25,18 @@ _sym_db = _symbol_database.Default()
 from agent_sessions_client._proto.agentsessions.v1 import resources_pb2 as agentsessions_dot_v1_dot_resources__pb2
 from google.api import annotations_pb2 as google_dot_api_dot_annotations__pb2
 from google.protobuf import empty_pb2 as google_dot_protobuf_dot_empty__pb2
+from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n&agentsessions/v1/message_service.proto\x12\x10\x61gentsessions.v1\x1a agentsessions/v1/resources.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1bgoogle/protobuf/empty.proto\"_\n\x13ListMessagesRequest\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\x12\r\n\x05order\x18\x04 \x01(\t\"p\n\x14ListMessagesResponse\x12+\n\x08messages\x18\x01 \x03(\x0b\x32\x19.agentsessions.v1.Message\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\x12\x12\n\ntotal_size\x18\x03 \x01(\x05\"\x9b\x02\n\x14\x43reateMessageRequest\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12$\n\x04role\x18\x02 \x01(\x0e\x32\x16.agentsessions.v1.Role\x12\x0f\n\x07\x63ontent\x18\x03 \x01(\t\x12\x19\n\x0ctool_call_id\x18\x04 \x01(\tH\x00\x88\x01\x01\x12\x16\n\ttool_name\x18\x05 \x01(\tH\x01\x88\x01\x01\x12\x17\n\nextra_data\x18\x06 \x01(\tH\x02\x88\x01\x01\x12\x12\n\nrequest_id\x18\x07 \x01(\t\x12\x19\n\x0c\x65xpected_seq\x18\x08 \x01(\x05H\x03\x88\x01\x01\x42\x0f\n\r_tool_call_idB\x0c\n\n_tool_nameB\r\n\x0b_extra_dataB\x0f\n\r_expected_seq\"\xbd\x01\n\nNewMessage\x12$\n\x04role\x18\x01 \x01(\x0e\x32\x16.agentsessions.v1.Role\x12\x0f\n\x07\x63ontent\x18\x02 \x01(\t\x12\x19\n\x0ctool_call_id\x18\x03 \x01(\tH\x00\x88\x01\x01\x12\x16\n\ttool_name\x18\x04 \x01(\tH\x01\x88\x01\x01\x12\x17\n\nextra_data\x18\x05 \x01(\tH\x02\x88\x01\x01\x42\x0f\n\r_tool_call_idB\x0c\n\n_tool_nameB\r\n\x0b_extra_data\"\xb2\x02\n\nNewSession\x12\x19\n\x0csession_name\x18\x01 \x01(\tH\x00\x88\x01\x01\x12\x18\n\x0b\x64\x65scription\x18\x02 \x01(\tH\x01\x88\x01\x01\x12\x17\n\nagent_name\x18\x03 \x01(\tH\x02\x88\x01\x01\x12\x1f\n\x12\x61gent_instructions\x18\x04 \x01(\tH\x03\x88\x01\x01\x12\x16\n\tis_active\x18\x05 \x01(\x08H\x04\x88\x01\x01\x12\x12\n\x05model\x18\x06 \x01(\tH\x05\x88\x01\x01\x12\x19\n\x0cserver_tools\x18\x07 \x01(\tH\x06\x88\x01\x01\x42\x0f\n\r_session_nameB\x0e\n\x0c_descriptionB\r\n\x0b_agent_nameB\x15\n\x13_agent_instructionsB\x0c\n\n_is_activeB\x08\n\x06_modelB\x0f\n\r_server_tools\"\xd6\x01\n\x1a\x42\x61tchCreateMessagesRequest\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12.\n\x08messages\x18\x02 \x03(\x0b\x32\x1c.agentsessions.v1.NewMessage\x12\x12\n\nrequest_id\x18\x03 \x01(\t\x12\x19\n\x0c\x65xpected_seq\x18\x04 \x01(\x05H\x00\x88\x01\x01\x12\x34\n\x0e\x63reate_session\x18\x05 \x01(\x0b\x32\x1c.agentsessions.v1.NewSessionB\x0f\n\r_expected_seq\"J\n\x1b\x42\x61tchCreateMessagesResponse\x12+\n\x08messages\x18\x01 \x03(\x0b\x32\x19.agentsessions.v1.Message\";\n\x11GetMessageRequest\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12\x12\n\nmessage_id\x18\x02 \x01(\t\"\xfc\x01\n\x14UpdateMessageRequest\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12\x12\n\nmessage_id\x18\x02 \x01(\t\x12\x14\n\x07\x63ontent\x18\x03 \x01(\tH\x00\x88\x01\x01\x12\x17\n\nextra_data\x18\x04 \x01(\tH\x01\x88\x01\x01\x12\x19\n\x0ctool_call_id\x18\x05 \x01(\tH\x02\x88\x01\x01\x12\x16\n\ttool_name\x18\x06 \x01(\tH\x03\x88\x01\x01\x12\x12\n\nrequest_id\x18\x07 \x01(\t\x12\x0c\n\x04\x65tag\x18\x08 \x01(\tB\n\n\x08_contentB\r\n\x0b_extra_dataB\x0f\n\r_tool_call_idB\x0c\n\n_tool_name\"`\n\x14\x44\x65leteMessageRequest\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12\x12\n\nmessage_id\x18\x02 \x01(\t\x12\x12\n\nrequest_id\x18\x03 \x01(\t\x12\x0c\n\x04\x65tag\x18\x04 \x01(\t\">\n\x14\x43learMessagesRequest\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12\x12\n\nrequest_id\x18\x02 \x01(\t\".\n\x15\x43learMessagesResponse\x12\x15\n\rdeleted_count\x18\x01 \x01(\x05\x32\xcf\x08\n\x0eMessageService\x12\x93\x01\n\x0cListMessages\x12%.agentsessions.v1.ListMessagesRequest\x1a&.agentsessions.v1.ListMessagesResponse\"4\x90\x02\x01\x82\xd3\xe4\x93\x02+\x12)/api/agent-sessions/{session_id}/messages\x12\x8b\x01\n\rCreateMessage\x12&.agentsessions.v1.CreateMessageRequest\x1a\x19.agentsessions.v1.Message\"7\x90\x02\x02\x82\xd3\xe4\x93\x02.\")/api/agent-sessions/{session_id}/messages:\x01*\x12\xb7\x01\n\x13\x42\x61tchCreateMessages\x12,.agentsessions.v1.BatchCreateMessagesRequest\x1a-.agentsessions.v1.BatchCreateMessagesResponse\"C\x90\x02\x02\x82\xd3\xe4\x93\x02:\"5/api/agent-sessions/{session_id}/messages:batchCreate:\x01*\x12\x8f\x01\n\nGetMessage\x12#.agentsessions.v1.GetMessageRequest\x1a\x19.agentsessions.v1.Message\"A\x90\x02\x01\x82\xd3\xe4\x93\x02\x38\x12\x36/api/agent-sessions/{session_id}/messages/{message_id}\x12\x98\x01\n\rUpdateMessage\x12&.agentsessions.v1.UpdateMessageRequest\x1a\x19.agentsessions.v1.Message\"D\x90\x02\x02\x82\xd3\xe4\x93\x02;26/api/agent-sessions/{session_id}/messages/{message_id}:\x01*\x12\x92\x01\n\rDeleteMessage\x12&.agentsessions.v1.DeleteMessageRequest\x1a\x16.google.protobuf.Empty\"A\x90\x02\x02\x82\xd3\xe4\x93\x02\x38*6/api/agent-sessions/{session_id}/messages/{message_id}\x12\x9c\x01\n\rClearMessages\x12&.agentsessions.v1.ClearMessagesRequest\x1a\'.agentsessions.v1.ClearMessagesResponse\":\x90\x02\x02\x82\xd3\xe4\x93\x02\x31*//api/agent-sessions/{session_id}/clear-messagesb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n&agentsessions/v1/message_service.proto\x12\x10\x61gentsessions.v1\x1a agentsessions/v1/resources.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1bgoogle/protobuf/empty.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"_\n\x13ListMessagesRequest\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\x12\r\n\x05order\x18\x04 \x01(\t\"p\n\x14ListMessagesResponse\x12+\n\x08messages\x18\x01 \x03(\x0b\x32\x19.agentsessions.v1.Message\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\x12\x12\n\ntotal_size\x18\x03 \x01(\x05\"\x9b\x02\n\x14\x43reateMessageRequest\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12$\n\x04role\x18\x02 \x01(\x0e\x32\x16.agentsessions.v1.Role\x12\x0f\n\x07\x63ontent\x18\x03 \x01(\t\x12\x19\n\x0ctool_call_id\x18\x04 \x01(\tH\x00\x88\x01\x01\x12\x16\n\ttool_name\x18\x05 \x01(\tH\x01\x88\x01\x01\x12\x17\n\nextra_data\x18\x06 \x01(\tH\x02\x88\x01\x01\x12\x12\n\nrequest_id\x18\x07 \x01(\t\x12\x19\n\x0c\x65xpected_seq\x18\x08 \x01(\x05H\x03\x88\x01\x01\x42\x0f\n\r_tool_call_idB\x0c\n\n_tool_nameB\r\n\x0b_extra_dataB\x0f\n\r_expected_seq\"\xbd\x01\n\nNewMessage\x12$\n\x04role\x18\x01 \x01(\x0e\x32\x16.agentsessions.v1.Role\x12\x0f\n\x07\x63ontent\x18\x02 \x01(\t\x12\x19\n\x0ctool_call_id\x18\x03 \x01(\tH\x00\x88\x01\x01\x12\x16\n\ttool_name\x18\x04 \x01(\tH\x01\x88\x01\x01\x12\x17\n\nextra_data\x18\x05 \x01(\tH\x02\x88\x01\x01\x42\x0f\n\r_tool_call_idB\x0c\n\n_tool_nameB\r\n\x0b_extra_data\"\xe6\x03\n\nNewSession\x12\x19\n\x0csession_name\x18\x01 \x01(\tH\x00\x88\x01\x01\x12\x18\n\x0b\x64\x65scription\x18\x02 \x01(\tH\x01\x88\x01\x01\x12\x17\n\nagent_name\x18\x03 \x01(\tH\x02\x88\x01\x01\x12\x1f\n\x12\x61gent_instructions\x18\x04 \x01(\tH\x03\x88\x01\x01\x12\x16\n\tis_active\x18\x05 \x01(\x08H\x04\x88\x01\x01\x12\x12\n\x05model\x18\x06 \x01(\tH\x05\x88\x01\x01\x12\x19\n\x0cserver_tools\x18\x07 \x01(\tH\x06\x88\x01\x01\x12\x38\n\x06labels\x18\x08 \x03(\x0b\x32(.agentsessions.v1.NewSession.LabelsEntry\x12/\n\x0b\x65xpire_time\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x03ttl\x18\n \x01(\x05H\x07\x88\x01\x01\x1a-\n\x0bLabelsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x42\x0f\n\r_session_nameB\x0e\n\x0c_descriptionB\r\n\x0b_agent_nameB\x15\n\x13_agent_instructionsB\x0c\n\n_is_activeB\x08\n\x06_modelB\x0f\n\r_server_toolsB\x06\n\x04_ttl\"\xd6\x01\n\x1a\x42\x61tchCreateMessagesRequest\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12.\n\x08messages\x18\x02 \x03(\x0b\x32\x1c.agentsessions.v1.NewMessage\x12\x12\n\nrequest_id\x18\x03 \x01(\t\x12\x19\n\x0c\x65xpected_seq\x18\x04 \x01(\x05H\x00\x88\x01\x01\x12\x34\n\x0e\x63reate_session\x18\x05 \x01(\x0b\x32\x1c.agentsessions.v1.NewSessionB\x0f\n\r_expected_seq\"J\n\x1b\x42\x61tchCreateMessagesResponse\x12+\n\x08messages\x18\x01 \x03(\x0b\x32\x19.agentsessions.v1.Message\";\n\x11GetMessageRequest\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12\x12\n\nmessage_id\x18\x02 \x01(\t\"\xfc\x01\n\x14UpdateMessageRequest\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12\x12\n\nmessage_id\x18\x02 \x01(\t\x12\x14\n\x07\x63ontent\x18\x03 \x01(\tH\x00\x88\x01\x01\x12\x17\n\nextra_data\x18\x04 \x01(\tH\x01\x88\x01\x01\x12\x19\n\x0ctool_call_id\x18\x05 \x01(\tH\x02\x88\x01\x01\x12\x16\n\ttool_name\x18\x06 \x01(\tH\x03\x88\x01\x01\x12\x12\n\nrequest_id\x18\x07 \x01(\t\x12\x0c\n\x04\x65tag\x18\x08 \x01(\tB\n\n\x08_contentB\r\n\x0b_extra_dataB\x0f\n\r_tool_call_idB\x0c\n\n_tool_name\"`\n\x14\x44\x65leteMessageRequest\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12\x12\n\nmessage_id\x18\x02 \x01(\t\x12\x12\n\nrequest_id\x18\x03 \x01(\t\x12\x0c\n\x04\x65tag\x18\x04 \x01(\t\">\n\x14\x43learMessagesRequest\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12\x12\n\nrequest_id\x18\x02 \x01(\t\".\n\x15\x43learMessagesResponse\x12\x15\n\rdeleted_count\x18\x01 \x01(\x05\x32\xcf\x08\n\x0eMessageService\x12\x93\x01\n\x0cListMessages\x12%.agentsessions.v1.ListMessagesRequest\x1a&.agentsessions.v1.ListMessagesResponse\"4\x90\x02\x01\x82\xd3\xe4\x93\x02+\x12)/api/agent-sessions/{session_id}/messages\x12\x8b\x01\n\rCreateMessage\x12&.agentsessions.v1.CreateMessageRequest\x1a\x19.agentsessions.v1.Message\"7\x90\x02\x02\x82\xd3\xe4\x93\x02.\")/api/agent-sessions/{session_id}/messages:\x01*\x12\xb7\x01\n\x13\x42\x61tchCreateMessages\x12,.agentsessions.v1.BatchCreateMessagesRequest\x1a-.agentsessions.v1.BatchCreateMessagesResponse\"C\x90\x02\x02\x82\xd3\xe4\x93\x02:\"5/api/agent-sessions/{session_id}/messages:batchCreate:\x01*\x12\x8f\x01\n\nGetMessage\x12#.agentsessions.v1.GetMessageRequest\x1a\x19.agentsessions.v1.Message\"A\x90\x02\x01\x82\xd3\xe4\x93\x02\x38\x12\x36/api/agent-sessions/{session_id}/messages/{message_id}\x12\x98\x01\n\rUpdateMessage\x12&.agentsessions.v1.UpdateMessageRequest\x1a\x19.agentsessions.v1.Message\"D\x90\x02\x02\x82\xd3\xe4\x93\x02;26/api/agent-sessions/{session_id}/messages/{message_id}:\x01*\x12\x92\x01\n\rDeleteMessage\x12&.agentsessions.v1.DeleteMessageRequest\x1a\x16.google.protobuf.Empty\"A\x90\x02\x02\x82\xd3\xe4\x93\x02\x38*6/api/agent-sessions/{session_id}/messages/{message_id}\x12\x9c\x01\n\rClearMessages\x12&.agentsessions.v1.ClearMessagesRequest\x1a\'.agentsessions.v1.ClearMessagesResponse\":\x90\x02\x02\x82\xd3\xe4\x93\x02\x31*//api/agent-sessions/{session_id}/clear-messagesb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'agent_sessions_client._proto.agentsessions.v1.message_service_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
+  _globals['_NEWSESSION_LABELSENTRY']._loaded_options = None
+  _globals['_NEWSESSION_LABELSENTRY']._serialized_options = b'8\001'
   _globals['_MESSAGESERVICE'].methods_by_name['ListMessages']._loaded_options = None
   _globals['_MESSAGESERVICE'].methods_by_name['ListMessages']._serialized_options = b'\220\002\001\202\323\344\223\002+\022)/api/agent-sessions/{session_id}/messages'
   _globals['_MESSAGESERVICE'].methods_by_name['CreateMessage']._loaded_options = None
@@ -48,30 +51,32 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_MESSAGESERVICE'].methods_by_name['DeleteMessage']._serialized_options = b'\220\002\002\202\323\344\223\0028*6/api/agent-sessions/{session_id}/messages/{message_id}'
   _globals['_MESSAGESERVICE'].methods_by_name['ClearMessages']._loaded_options = None
   _globals['_MESSAGESERVICE'].methods_by_name['ClearMessages']._serialized_options = b'\220\002\002\202\323\344\223\0021*//api/agent-sessions/{session_id}/clear-messages'
-  _globals['_LISTMESSAGESREQUEST']._serialized_start=153
-  _globals['_LISTMESSAGESREQUEST']._serialized_end=248
-  _globals['_LISTMESSAGESRESPONSE']._serialized_start=250
-  _globals['_LISTMESSAGESRESPONSE']._serialized_end=362
-  _globals['_CREATEMESSAGEREQUEST']._serialized_start=365
-  _globals['_CREATEMESSAGEREQUEST']._serialized_end=648
-  _globals['_NEWMESSAGE']._serialized_start=651
-  _globals['_NEWMESSAGE']._serialized_end=840
-  _globals['_NEWSESSION']._serialized_start=843
-  _globals['_NEWSESSION']._serialized_end=1149
-  _globals['_BATCHCREATEMESSAGESREQUEST']._serialized_start=1152
-  _globals['_BATCHCREATEMESSAGESREQUEST']._serialized_end=1366
-  _globals['_BATCHCREATEMESSAGESRESPONSE']._serialized_start=1368
-  _globals['_BATCHCREATEMESSAGESRESPONSE']._serialized_end=1442
-  _globals['_GETMESSAGEREQUEST']._serialized_start=1444
-  _globals['_GETMESSAGEREQUEST']._serialized_end=1503
-  _globals['_UPDATEMESSAGEREQUEST']._serialized_start=1506
-  _globals['_UPDATEMESSAGEREQUEST']._serialized_end=1758
-  _globals['_DELETEMESSAGEREQUEST']._serialized_start=1760
-  _globals['_DELETEMESSAGEREQUEST']._serialized_end=1856
-  _globals['_CLEARMESSAGESREQUEST']._serialized_start=1858
-  _globals['_CLEARMESSAGESREQUEST']._serialized_end=1920
-  _globals['_CLEARMESSAGESRESPONSE']._serialized_start=1922
-  _globals['_CLEARMESSAGESRESPONSE']._serialized_end=1968
-  _globals['_MESSAGESERVICE']._serialized_start=1971
-  _globals['_MESSAGESERVICE']._serialized_end=3074
+  _globals['_LISTMESSAGESREQUEST']._serialized_start=186
+  _globals['_LISTMESSAGESREQUEST']._serialized_end=281
+  _globals['_LISTMESSAGESRESPONSE']._serialized_start=283
+  _globals['_LISTMESSAGESRESPONSE']._serialized_end=395
+  _globals['_CREATEMESSAGEREQUEST']._serialized_start=398
+  _globals['_CREATEMESSAGEREQUEST']._serialized_end=681
+  _globals['_NEWMESSAGE']._serialized_start=684
+  _globals['_NEWMESSAGE']._serialized_end=873
+  _globals['_NEWSESSION']._serialized_start=876
+  _globals['_NEWSESSION']._serialized_end=1362
+  _globals['_NEWSESSION_LABELSENTRY']._serialized_start=1197
+  _globals['_NEWSESSION_LABELSENTRY']._serialized_end=1242
+  _globals['_BATCHCREATEMESSAGESREQUEST']._serialized_start=1365
+  _globals['_BATCHCREATEMESSAGESREQUEST']._serialized_end=1579
+  _globals['_BATCHCREATEMESSAGESRESPONSE']._serialized_start=1581
+  _globals['_BATCHCREATEMESSAGESRESPONSE']._serialized_end=1655
+  _globals['_GETMESSAGEREQUEST']._serialized_start=1657
+  _globals['_GETMESSAGEREQUEST']._serialized_end=1716
+  _globals['_UPDATEMESSAGEREQUEST']._serialized_start=1719
+  _globals['_UPDATEMESSAGEREQUEST']._serialized_end=1971
+  _globals['_DELETEMESSAGEREQUEST']._serialized_start=1973
+  _globals['_DELETEMESSAGEREQUEST']._serialized_end=2069
+  _globals['_CLEARMESSAGESREQUEST']._serialized_start=2071
+  _globals['_CLEARMESSAGESREQUEST']._serialized_end=2133
+  _globals['_CLEARMESSAGESRESPONSE']._serialized_start=2135
+  _globals['_CLEARMESSAGESRESPONSE']._serialized_end=2181
+  _globals['_MESSAGESERVICE']._serialized_start=2184
+  _globals['_MESSAGESERVICE']._serialized_end=3287
 # @@protoc_insertion_point(module_scope)

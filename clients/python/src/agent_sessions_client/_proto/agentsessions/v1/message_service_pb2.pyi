@@ -1,6 +1,9 @@
+import datetime
+
 from agent_sessions_client._proto.agentsessions.v1 import resources_pb2 as _resources_pb2
 from google.api import annotations_pb2 as _annotations_pb2
 from google.protobuf import empty_pb2 as _empty_pb2
+from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
@@ -66,7 +69,14 @@ class NewMessage(_message.Message):
     def __init__(self, role: _Optional[_Union[_resources_pb2.Role, str]] = ..., content: _Optional[str] = ..., tool_call_id: _Optional[str] = ..., tool_name: _Optional[str] = ..., extra_data: _Optional[str] = ...) -> None: ...
 
 class NewSession(_message.Message):
-    __slots__ = ("session_name", "description", "agent_name", "agent_instructions", "is_active", "model", "server_tools")
+    __slots__ = ("session_name", "description", "agent_name", "agent_instructions", "is_active", "model", "server_tools", "labels", "expire_time", "ttl")
+    class LabelsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
     SESSION_NAME_FIELD_NUMBER: _ClassVar[int]
     DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
     AGENT_NAME_FIELD_NUMBER: _ClassVar[int]
@@ -74,6 +84,9 @@ class NewSession(_message.Message):
     IS_ACTIVE_FIELD_NUMBER: _ClassVar[int]
     MODEL_FIELD_NUMBER: _ClassVar[int]
     SERVER_TOOLS_FIELD_NUMBER: _ClassVar[int]
+    LABELS_FIELD_NUMBER: _ClassVar[int]
+    EXPIRE_TIME_FIELD_NUMBER: _ClassVar[int]
+    TTL_FIELD_NUMBER: _ClassVar[int]
     session_name: str
     description: str
     agent_name: str
@@ -81,7 +94,10 @@ class NewSession(_message.Message):
     is_active: bool
     model: str
     server_tools: str
-    def __init__(self, session_name: _Optional[str] = ..., description: _Optional[str] = ..., agent_name: _Optional[str] = ..., agent_instructions: _Optional[str] = ..., is_active: _Optional[bool] = ..., model: _Optional[str] = ..., server_tools: _Optional[str] = ...) -> None: ...
+    labels: _containers.ScalarMap[str, str]
+    expire_time: _timestamp_pb2.Timestamp
+    ttl: int
+    def __init__(self, session_name: _Optional[str] = ..., description: _Optional[str] = ..., agent_name: _Optional[str] = ..., agent_instructions: _Optional[str] = ..., is_active: _Optional[bool] = ..., model: _Optional[str] = ..., server_tools: _Optional[str] = ..., labels: _Optional[_Mapping[str, str]] = ..., expire_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., ttl: _Optional[int] = ...) -> None: ...
 
 class BatchCreateMessagesRequest(_message.Message):
     __slots__ = ("session_id", "messages", "request_id", "expected_seq", "create_session")
