@@ -208,8 +208,8 @@ class Retention:
 
 @dataclass(frozen=True, slots=True)
 class NewSessionRow:
-    """A session a write creates when it is missing (a batch's `create_session`), checked:
-    its text fields, whether it is active, its labels and when it expires."""
+    """A session a write creates when it is missing (a batch's `create_session`): its text
+    fields, whether it is active, its labels and when it expires (checked by the service)."""
 
     fields: SessionFields
     is_active: bool = True

@@ -94,7 +94,7 @@ class LifoPool(AsyncConnectionPool[Connection]):
 
     `_get_ready_connection` runs under the pool's lock and takes the leftmost of its deque of
     idle connections; given-back ones are appended on the right. Rotating one step first puts
-    the last one given back on the left. Pinned by tests/test_database.py.
+    the last one given back on the left. Pinned by tests/test_schema.py.
     """
 
     _checking: asyncio.Task[None] | None = None

@@ -5,7 +5,7 @@ from __future__ import annotations
 import builtins
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import replace
 from typing import Any
 
 from agent_sessions import validation as v
@@ -20,8 +20,6 @@ from agent_sessions.domain import (
     NewSessionRow,
     Owner,
     Page,
-    Retention,
-    SessionFields,
 )
 from agent_sessions.errors import InvalidArgument
 from agent_sessions.services import pagination
@@ -36,7 +34,7 @@ from agent_sessions.services.once import (
     write_once_locked,
 )
 from agent_sessions.services.pagination import PageTokens
-from agent_sessions.services.sessions import session_fields, session_uuid_for
+from agent_sessions.services.sessions import check_retention, session_fields, session_uuid_for
 from agent_sessions.services.tool_calls import PENDING_TAIL, answer_results, pending_calls
 
 OPTIONAL_TEXT_FIELDS = ("tool_call_id", "tool_name")
@@ -44,17 +42,6 @@ OPTIONAL_TEXT_FIELDS = ("tool_call_id", "tool_name")
 
 def _message_texts(message: Message) -> tuple[str | None, ...]:
     return (message.content, message.tool_call_id, message.tool_name, message.extra_data)
-
-
-@dataclass(frozen=True, slots=True)
-class NewSessionSpec:
-    """What BatchCreateMessages' `create_session` asks of a missing session: its text fields,
-    whether it is active (None: true), its labels and when it expires."""
-
-    fields: SessionFields
-    is_active: bool | None = None
-    labels: dict[str, str] = field(default_factory=dict)
-    retention: Retention | None = None
 
 
 class MessageService:
@@ -130,7 +117,7 @@ class MessageService:
         owner: Owner,
         session_id: str,
         messages: Sequence[NewMessage],
-        create: NewSessionSpec | None,
+        create: NewSessionRow | None,
         guard: Guard = UNGUARDED,
     ) -> builtins.list[Message]:
         """Appends up to MAX_BATCH_MESSAGES messages in one statement: all or none, contiguous.
@@ -153,16 +140,13 @@ class MessageService:
         ]
         new_session = None
         if create is not None:
-            retention = create.retention
-            if retention is not None and retention.ttl is not None:
-                if retention.expire_time is not None:
-                    raise InvalidArgument("create_session.ttl", "give expire_time or ttl, not both")
-                v.ttl(retention.ttl, "create_session.ttl")
-            new_session = NewSessionRow(
-                session_fields(create.fields, self.tool_servers.names_for(owner), self.models),
-                True if create.is_active is None else create.is_active,
-                v.labels(create.labels, "create_session.labels"),
-                retention,
+            check_retention(create.retention, "create_session.")
+            new_session = replace(
+                create,
+                fields=session_fields(
+                    create.fields, self.tool_servers.names_for(owner), self.models
+                ),
+                labels=v.labels(create.labels, "create_session.labels"),
             )
         if guard.expected_seq not in (None, 0):
             new_session = None  # a missing session's seq is 0: only an existing one can match

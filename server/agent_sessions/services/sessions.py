@@ -98,6 +98,15 @@ def session_fields(
 _session_texts = operator.attrgetter(*SESSION_TEXT_FIELDS)
 
 
+def check_retention(retention: Retention | None, prefix: str = "") -> None:
+    """A new session's expiry: `expire_time` or `ttl` (1 to MAX_TTL), not both; `prefix`
+    names where the fields are in the request (`create_session.`)."""
+    if retention is not None and retention.ttl is not None:
+        if retention.expire_time is not None:
+            raise InvalidArgument(f"{prefix}ttl", "give expire_time or ttl, not both")
+        v.ttl(retention.ttl, f"{prefix}ttl")
+
+
 class SessionService:
     """The rules of the SessionService calls but the conversation (see TurnService)."""
 
@@ -172,10 +181,7 @@ class SessionService:
         session_id = v.session_id(session_id) if session_id else str(uuid.uuid4())
         fields = session_fields(texts, self.tool_servers.names_for(owner), self.models)
         checked_labels = v.labels(labels or {})
-        if retention is not None and retention.ttl is not None:
-            if retention.expire_time is not None:
-                raise InvalidArgument("ttl", "give expire_time or ttl, not both")
-            v.ttl(retention.ttl)
+        check_retention(retention)
         async with self.db.work(owner) as uow:
             created = await write_once(
                 uow,

@@ -12,9 +12,8 @@ from google.protobuf import empty_pb2
 
 from agent_sessions.api import convert as c
 from agent_sessions.api.guard import current_owner
-from agent_sessions.domain import Retention
+from agent_sessions.domain import NewSessionRow, Retention
 from agent_sessions.services import MessageService
-from agent_sessions.services.messages import NewSessionSpec
 
 Context = grpc.aio.ServicerContext[Any, Any]
 UPDATABLE_FIELDS = ("content", "tool_call_id", "tool_name", "extra_data")
@@ -60,9 +59,10 @@ class MessageServicer(msg_grpc.MessageServiceServicer):
         create = None
         if request.HasField("create_session"):
             new = request.create_session
-            create = NewSessionSpec(
+            is_active = c.optional(new, "is_active")
+            create = NewSessionRow(
                 c.session_fields(new),
-                c.optional(new, "is_active"),
+                True if is_active is None else is_active,
                 dict(new.labels),
                 Retention(c.time_of(new, "expire_time"), c.optional(new, "ttl")),
             )
